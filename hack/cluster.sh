@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# A local Kubernetes control plane without containers: etcd, kube-apiserver,
+# kube-controller-manager and kube-scheduler built from the real Kubernetes
+# code (hack/build-controlplane.sh), with kwok simulating nodes and pods.
+#
+#   hack/cluster.sh up       start (idempotent); waits for healthy API and Ready nodes
+#   hack/cluster.sh down     stop every process this script started, by PID
+#   hack/cluster.sh status   what runs, and the nodes
+#   hack/cluster.sh env      print `export KUBECONFIG=... PATH=...` for eval
+#
+# Settings (environment):
+#   ECS_FACADE_CLUSTER_DIR   state: certs, etcd data, kubeconfig, logs, pids
+#                            (default: <repo>/.cluster)
+#   ECS_FACADE_PORT_BASE     ports used are base+379/380 (etcd), base+443
+#                            (apiserver), base+257 (controller-manager),
+#                            base+259 (scheduler), base+247 (kwok); default 16000
+#   ECS_FACADE_NODES         simulated nodes to create (default 3)
+#   ECS_FACADE_NODE_ZONES    zones the nodes are spread over (default
+#                            us-east-1a,us-east-1b,us-east-1c)
+#   ECS_FACADE_NODE_TYPE     node.kubernetes.io/instance-type (default m5.xlarge)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(dirname "$here")"
+dir="${ECS_FACADE_CLUSTER_DIR:-$repo/.cluster}"
+base="${ECS_FACADE_PORT_BASE:-16000}"
+nodes="${ECS_FACADE_NODES:-3}"
+zones="${ECS_FACADE_NODE_ZONES:-us-east-1a,us-east-1b,us-east-1c}"
+node_type="${ECS_FACADE_NODE_TYPE:-m5.xlarge}"
+
+etcd_port=$((base + 379))
+etcd_peer_port=$((base + 380))
+api_port=$((base + 443))
+kcm_port=$((base + 257))
+sched_port=$((base + 259))
+kwok_port=$((base + 247))
+
+pki="$dir/pki"
+logs="$dir/logs"
+pids="$dir/pids"
+kubeconfig="$dir/kubeconfig"
+components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+log() { echo "cluster: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+bin_dir() {
+  if [[ -z "${_bin:-}" ]]; then
+    _bin="$("$here/build-controlplane.sh")"
+  fi
+  echo "$_bin"
+}
+
+running() { # component -> 0 when its recorded PID is alive
+  local f="$pids/$1.pid"
+  [[ -f "$f" ]] && kill -0 "$(cat "$f")" 2>/dev/null
+}
+
+# --- certificates -----------------------------------------------------------
+
+cert() { # name cn org [server]
+  local name=$1 cn=$2 org=$3 server=${4:-}
+  [[ -f "$pki/$name.crt" ]] && return 0
+  openssl ecparam -name prime256v1 -genkey -noout -out "$pki/$name.key" 2>/dev/null
+  local subj="/CN=$cn"
+  [[ -n "$org" ]] && subj="/O=$org$subj"
+  openssl req -new -key "$pki/$name.key" -subj "$subj" -out "$pki/$name.csr" 2>/dev/null
+  local ext="$pki/$name.ext"
+  if [[ -n "$server" ]]; then
+    cat > "$ext" <<EOF
+basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth,clientAuth
+subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1
+EOF
+  else
+    cat > "$ext" <<EOF
+basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth
+EOF
+  fi
+  openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 3650 -sha256 -extfile "$ext" -out "$pki/$name.crt" 2>/dev/null
+  rm -f "$pki/$name.csr" "$ext"
+}
+
+make_pki() {
+  mkdir -p "$pki"
+  if [[ ! -f "$pki/ca.crt" ]]; then
+    openssl ecparam -name prime256v1 -genkey -noout -out "$pki/ca.key" 2>/dev/null
+    openssl req -x509 -new -key "$pki/ca.key" -subj "/CN=ecs-facade-local-ca" -days 3650 -sha256 \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+      -out "$pki/ca.crt" 2>/dev/null
+  fi
+  cert apiserver kube-apiserver "" server
+  cert admin admin system:masters
+  cert controller-manager system:kube-controller-manager ""
+  cert scheduler system:kube-scheduler ""
+  if [[ ! -f "$pki/sa.key" ]]; then
+    openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
+    openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+  fi
+}
+
+write_kubeconfig() { # file user
+  local file=$1 user=$2
+  cat > "$file" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: ecs-facade-local
+  cluster:
+    server: https://127.0.0.1:$api_port
+    certificate-authority: $pki/ca.crt
+users:
+- name: $user
+  user:
+    client-certificate: $pki/$user.crt
+    client-key: $pki/$user.key
+contexts:
+- name: ecs-facade-local
+  context: {cluster: ecs-facade-local, user: $user}
+current-context: ecs-facade-local
+EOF
+}
+
+# --- processes ---------------------------------------------------------------
+
+start() { # component args...
+  local name=$1; shift
+  if running "$name"; then
+    return 0
+  fi
+  log "starting $name (log: $logs/$name.log)"
+  # setsid: the component outlives this script and is not hit by a ^C meant for it
+  setsid "$@" >>"$logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$pids/$name.pid"
+}
+
+wait_for() { # description seconds command...
+  local what=$1 limit=$2; shift 2
+  local deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      die "$what not ready after ${limit}s; see $logs/"
+    fi
+    sleep 0.5
+  done
+}
+
+kctl() { "$(bin_dir)/kubectl" --kubeconfig "$kubeconfig" "$@"; }
+
+apiserver_ready() { kctl get --raw /readyz; }
+
+nodes_ready() {
+  local ready
+  ready="$(kctl get nodes -l type=kwok -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True || true)"
+  [[ "$ready" -ge "$nodes" ]]
+}
+
+create_nodes() {
+  local IFS=','; local zone_list=($zones); unset IFS
+  local i manifest=""
+  for ((i = 0; i < nodes; i++)); do
+    local zone="${zone_list[$((i % ${#zone_list[@]}))]}"
+    manifest+="---
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-$i
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: \"0\"
+  labels:
+    type: kwok
+    kubernetes.io/hostname: kwok-node-$i
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    node.kubernetes.io/instance-type: $node_type
+    topology.kubernetes.io/zone: $zone
+    topology.kubernetes.io/region: ${zone%?}
+status:
+  allocatable: {cpu: \"4\", memory: 16Gi, pods: \"110\"}
+  capacity: {cpu: \"4\", memory: 16Gi, pods: \"110\"}
+  nodeInfo: {architecture: amd64, operatingSystem: linux, kubeletVersion: fake, kubeProxyVersion: fake}
+"
+  done
+  # create only what is missing: `up` must not reset nodes that tests labelled
+  printf '%s' "$manifest" | kctl create -f - 2>&1 | grep -v AlreadyExists >&2 || true
+}
+
+up() {
+  command -v openssl >/dev/null || die "openssl is required (apt-get install openssl)"
+  local bin; bin="$(bin_dir)"
+  mkdir -p "$dir" "$logs" "$pids" "$dir/etcd"
+  make_pki
+  write_kubeconfig "$kubeconfig" admin
+  write_kubeconfig "$dir/controller-manager.kubeconfig" controller-manager
+  write_kubeconfig "$dir/scheduler.kubeconfig" scheduler
+  cat > "$dir/scheduler.yaml" <<EOF
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: $dir/scheduler.kubeconfig
+  qps: 500
+  burst: 1000
+leaderElection:
+  leaderElect: false
+EOF
+  local stages; stages="$(dirname "$bin")/kwok-stages.yaml"
+
+  start etcd "$bin/etcd" --name local --data-dir "$dir/etcd" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+    --initial-cluster "local=http://127.0.0.1:$etcd_peer_port" \
+    --listen-metrics-urls "" --quota-backend-bytes 8589934592 --unsafe-no-fsync
+  wait_for etcd 60 curl -sf "http://127.0.0.1:$etcd_port/health"
+
+  start kube-apiserver "$bin/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+    --client-ca-file "$pki/ca.crt" \
+    --service-account-issuer https://kubernetes.default.svc \
+    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+    --service-cluster-ip-range 10.96.0.0/16 \
+    --authorization-mode RBAC --allow-privileged \
+    --max-requests-inflight 1000 --max-mutating-requests-inflight 500 \
+    --profiling=false
+  wait_for kube-apiserver 120 apiserver_ready
+
+  start kube-controller-manager "$bin/kube-controller-manager" \
+    --kubeconfig "$dir/controller-manager.kubeconfig" \
+    --authentication-kubeconfig "$dir/controller-manager.kubeconfig" \
+    --authorization-kubeconfig "$dir/controller-manager.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$kcm_port" \
+    --leader-elect=false --use-service-account-credentials=false \
+    --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+    --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
+    --kube-api-qps 500 --kube-api-burst 1000 \
+    --concurrent-deployment-syncs 20 --concurrent-replicaset-syncs 20 --concurrent-gc-syncs 50 \
+    --profiling=false
+
+  start kube-scheduler "$bin/kube-scheduler" --config "$dir/scheduler.yaml" \
+    --authentication-kubeconfig "$dir/scheduler.kubeconfig" \
+    --authorization-kubeconfig "$dir/scheduler.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$sched_port" --profiling=false
+
+  start kwok "$bin/kwok" --kubeconfig "$kubeconfig" --config "$stages" \
+    --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
+    --node-lease-duration-seconds 40 --cidr 10.244.0.1/16 --node-ip 10.255.0.1 \
+    --server-address "127.0.0.1:$kwok_port"
+
+  wait_for kube-controller-manager 60 curl -sfk "https://127.0.0.1:$kcm_port/healthz"
+  wait_for kube-scheduler 60 curl -sfk "https://127.0.0.1:$sched_port/healthz"
+  create_nodes
+  wait_for "$nodes simulated nodes" 120 nodes_ready
+  # the controller-manager creates the default service account; pods need it
+  wait_for "default service account" 60 kctl get serviceaccount default -n default
+  log "up: $(kctl get nodes --no-headers | wc -l) nodes Ready, API at https://127.0.0.1:$api_port"
+  log "use it: eval \"\$($0 env)\"; stop it: $0 down"
+}
+
+down() {
+  local i
+  for ((i = ${#components[@]} - 1; i >= 0; i--)); do
+    local name=${components[$i]} f="$pids/${components[$i]}.pid"
+    [[ -f "$f" ]] || continue
+    local pid; pid="$(cat "$f")"
+    if kill -0 "$pid" 2>/dev/null; then
+      log "stopping $name (pid $pid)"
+      kill "$pid" 2>/dev/null || true
+      local deadline=$((SECONDS + 20))
+      while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+      if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+    fi
+    rm -f "$f"
+  done
+  if [[ "${1:-}" == "--purge" ]]; then
+    rm -rf "$dir"
+    log "removed $dir"
+  fi
+}
+
+status() {
+  local name rc=0
+  for name in "${components[@]}"; do
+    if running "$name"; then echo "$name: running (pid $(cat "$pids/$name.pid"))"; else echo "$name: stopped"; rc=1; fi
+  done
+  if [[ $rc -eq 0 ]]; then kctl get nodes -L topology.kubernetes.io/zone,node.kubernetes.io/instance-type; fi
+  return $rc
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) shift; down "$@" ;;
+  status) status ;;
+  env) echo "export KUBECONFIG=$kubeconfig PATH=$(bin_dir):\$PATH" ;;
+  *) echo "usage: $0 up|down [--purge]|status|env" >&2; exit 2 ;;
+esac

@@ -1,0 +1,3 @@
+"""ecs-facade: Amazon ECS semantics on Kubernetes."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from ecs_facade.cli import main
+
+raise SystemExit(main())

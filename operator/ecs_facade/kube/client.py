@@ -1,0 +1,88 @@
+"""Reads, server-side apply and status writes, with one field manager."""
+
+import functools
+import threading
+from collections.abc import Mapping
+from typing import Any, cast
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from ecs_facade.api import FIELD_MANAGER
+
+APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def _api_client() -> client.ApiClient:
+    """In-cluster credentials when running as a pod, else the kubeconfig ($KUBECONFIG)."""
+    with _lock:
+        configuration = client.Configuration()
+        try:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except config.ConfigException:
+            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        return client.ApiClient(configuration)
+
+
+def _objects() -> client.CustomObjectsApi:
+    # CustomObjectsApi addresses /apis/<group>/<version>/..., which serves every named
+    # group (apps, autoscaling, ecs.facade.dev, ...) as plain dicts.
+    return client.CustomObjectsApi(_api_client())
+
+
+def _group_version(api_version: str) -> tuple[str, str]:
+    group, _, version = api_version.rpartition("/")
+    if not group:
+        raise ValueError(f"core group {api_version!r} objects are not served by this helper")
+    return group, version
+
+
+def get(api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+    """The object, or None when it does not exist."""
+    group, version = _group_version(api_version)
+    try:
+        found = _objects().get_namespaced_custom_object(group, version, namespace, plural, name)
+        return cast(dict[str, Any], found)
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+def apply(manifest: Mapping[str, Any], plural: str) -> dict[str, Any]:
+    """Server-side apply as the operator's field manager, taking over conflicting fields.
+
+    Applying an unchanged manifest is a no-op on the server (no new resourceVersion).
+    """
+    group, version = _group_version(str(manifest["apiVersion"]))
+    meta = manifest["metadata"]
+    return cast(
+        dict[str, Any],
+        _objects().patch_namespaced_custom_object(
+            group,
+            version,
+            meta["namespace"],
+            plural,
+            meta["name"],
+            dict(manifest),
+            field_manager=FIELD_MANAGER,
+            force=True,
+            _content_type=APPLY_PATCH,
+        ),
+    )
+
+
+def patch_status(api_version: str, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    """Merge-patch the status subresource (lists such as conditions are replaced whole)."""
+    group, version = _group_version(api_version)
+    try:
+        _objects().patch_namespaced_custom_object_status(
+            group, version, namespace, plural, name, {"status": dict(status)}, _content_type=MERGE_PATCH
+        )
+    except ApiException as error:
+        if error.status != 404:  # deleted meanwhile: nothing to report on
+            raise

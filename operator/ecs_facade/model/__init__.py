@@ -1,0 +1,1 @@
+"""Pydantic models of ECS request shapes, field names exactly as in the ECS API (camelCase)."""

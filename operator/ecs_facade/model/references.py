@@ -1,0 +1,35 @@
+"""Task definition references as ECS accepts them: ``family``, ``family:revision`` or an ARN."""
+
+import re
+from dataclasses import dataclass
+
+_ARN = re.compile(r"^arn:[^:]+:ecs:[^:]*:[^:]*:task-definition/(?P<rest>.+)$")
+_FAMILY = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+
+
+@dataclass(frozen=True)
+class TaskDefinitionRef:
+    family: str
+    revision: int | None = None
+
+    def __str__(self) -> str:
+        return self.family if self.revision is None else f"{self.family}:{self.revision}"
+
+
+def parse_task_definition_ref(value: str) -> TaskDefinitionRef:
+    """Parse a reference; raises ValueError with a message fit for a condition."""
+    text = value.strip()
+    match = _ARN.match(text)
+    if match:
+        text = match.group("rest")
+    family, sep, revision = text.partition(":")
+    if not _FAMILY.match(family):
+        raise ValueError(
+            f"taskDefinition {value!r} is not a family, family:revision or task definition ARN "
+            "(a family has 1-255 letters, digits, '-' and '_')"
+        )
+    if not sep:
+        return TaskDefinitionRef(family)
+    if not revision.isdigit() or int(revision) < 1:
+        raise ValueError(f"taskDefinition {value!r} has a revision that is not a positive integer")
+    return TaskDefinitionRef(family, int(revision))

@@ -1,0 +1,1 @@
+"""Pure views of Kubernetes state as ECS reports it (counts, conditions): no I/O."""

@@ -1,0 +1,58 @@
+"""An ECS service's counts and readiness from its Deployment."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ServiceCounts:
+    desiredCount: int
+    runningCount: int
+    pendingCount: int
+
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    reason: str
+    message: str
+
+
+def service_counts(desired: int, deployment: Mapping[str, Any] | None) -> ServiceCounts:
+    """ECS counts from the Deployment status.
+
+    RUNNING tasks are the pods that are ready; PENDING ones are the other pods the
+    Deployment currently has (scheduled or not, not yet ready).  Terminating pods are
+    not counted, as ECS stops counting a task once it is told to stop.
+    """
+    status = (deployment or {}).get("status") or {}
+    replicas = int(status.get("replicas") or 0)
+    running = int(status.get("readyReplicas") or 0)
+    return ServiceCounts(desiredCount=desired, runningCount=running, pendingCount=max(replicas - running, 0))
+
+
+def rollout_readiness(
+    service_name: str, counts: ServiceCounts, deployment: Mapping[str, Any] | None
+) -> Readiness:
+    """Ready is True when the service has reached what ECS calls a steady state."""
+    if deployment is None:
+        return Readiness(False, "DeploymentPending", "the Deployment has not been created yet")
+    meta = deployment.get("metadata") or {}
+    status = deployment.get("status") or {}
+    observed = int(status.get("observedGeneration") or 0)
+    generation = int(meta.get("generation") or 0)
+    updated = int(status.get("updatedReplicas") or 0)
+    replicas = int(status.get("replicas") or 0)
+    if (
+        observed >= generation
+        and counts.runningCount == counts.desiredCount
+        and updated == counts.desiredCount
+        and replicas == counts.desiredCount
+    ):
+        return Readiness(True, "SteadyState", f"(service {service_name}) has reached a steady state.")
+    return Readiness(
+        False,
+        "RolloutInProgress",
+        f"{counts.runningCount} of {counts.desiredCount} tasks running, {counts.pendingCount} pending",
+    )

@@ -1,0 +1,45 @@
+from ecs_facade.model.service import ServiceSpec
+from ecs_facade.model.taskdefinition import TaskDefinitionSpec
+from ecs_facade.translate.ownership import owner_reference
+from ecs_facade.translate.service import build_deployment
+
+TASK_DEFINITION = TaskDefinitionSpec.model_validate(
+    {"family": "web", "containerDefinitions": [{"name": "nginx", "image": "nginx:1.27", "memory": 256}]}
+)
+
+
+def test_deployment_runs_desired_count_of_the_task_definition() -> None:
+    service = ServiceSpec.model_validate({"serviceName": "Web_Svc", "taskDefinition": "web", "desiredCount": 3})
+    deployment = build_deployment("web-svc", "team-a", service, TASK_DEFINITION)
+
+    assert deployment["apiVersion"] == "apps/v1"
+    assert deployment["kind"] == "Deployment"
+    assert deployment["metadata"]["name"] == "web-svc"
+    assert deployment["metadata"]["namespace"] == "team-a"
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["selector"] == {"matchLabels": {"ecs.facade.dev/service": "web-svc"}}
+    template = deployment["spec"]["template"]
+    labels = template["metadata"]["labels"]
+    assert labels["ecs.facade.dev/service"] == "web-svc"
+    assert labels["ecs.facade.dev/task-definition-family"] == "web"
+    assert labels["app.kubernetes.io/managed-by"] == "ecs-facade"
+    # the selector must match the pod template, or the API server rejects the Deployment
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert [c["name"] for c in template["spec"]["containers"]] == ["nginx"]
+
+
+def test_zero_desired_count_is_kept() -> None:
+    service = ServiceSpec.model_validate({"serviceName": "web", "taskDefinition": "web", "desiredCount": 0})
+    assert build_deployment("web", "ns", service, TASK_DEFINITION)["spec"]["replicas"] == 0
+
+
+def test_owner_reference_makes_the_service_the_controller() -> None:
+    ref = owner_reference("ecs.facade.dev/v1alpha1", "ECSService", "web", "uid-1")
+    assert ref == {
+        "apiVersion": "ecs.facade.dev/v1alpha1",
+        "kind": "ECSService",
+        "name": "web",
+        "uid": "uid-1",
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
