@@ -9,7 +9,9 @@ TASK_DEFINITION = TaskDefinitionSpec.model_validate(
 
 
 def test_deployment_runs_desired_count_of_the_task_definition() -> None:
-    service = ServiceSpec.model_validate({"serviceName": "Web_Svc", "taskDefinition": "web", "desiredCount": 3})
+    service = ServiceSpec.model_validate(
+        {"serviceName": "Web_Svc", "taskDefinition": "web", "desiredCount": 3}
+    )
     deployment = build_deployment("web-svc", "team-a", service, TASK_DEFINITION)
 
     assert deployment["apiVersion"] == "apps/v1"
