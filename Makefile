@@ -1,0 +1,53 @@
+# ecs-facade: `make run` brings up a local cluster with the operator and an example
+# service; `make test` runs lint, type checks, unit and e2e tests. `make help` lists all.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: help venv controlplane lint test test-unit test-e2e run down cluster-up cluster-down clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/.installed ## Python virtualenv with the operator and dev tools
+
+controlplane: ## build (once, cached) kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok, helm
+	hack/build-controlplane.sh >/dev/null
+
+lint: venv ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test-unit: venv ## unit tests (no cluster)
+	$(BIN)/pytest tests/unit
+
+test-e2e: venv controlplane ## e2e tests on the local control plane (or E2E_KUBECONFIG)
+	$(BIN)/pytest tests/e2e
+
+test: venv controlplane lint ## everything: lint, unit and e2e tests
+	$(BIN)/pytest tests
+
+run: venv controlplane ## local cluster + CRDs + operator + examples/web, then `kubectl get`
+	hack/run-local.sh up
+
+down: ## stop what `make run` started (operator and cluster)
+	hack/run-local.sh down
+
+cluster-up: controlplane ## only the local control plane with simulated nodes
+	hack/cluster.sh up
+
+cluster-down: ## stop the local control plane
+	hack/cluster.sh down
+
+clean: down ## stop everything and remove local state (.cluster, .cluster-e2e, venv)
+	hack/cluster.sh down --purge
+	ECS_FACADE_CLUSTER_DIR=$(CURDIR)/.cluster-e2e hack/cluster.sh down --purge
+	rm -rf $(VENV)

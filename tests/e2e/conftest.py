@@ -1,0 +1,120 @@
+"""End-to-end fixtures: a real Kubernetes API server, the CRDs, and the operator in-process.
+
+The cluster is the one named by ``E2E_KUBECONFIG`` (for example a kind cluster, see
+hack/kind-e2e.sh) or, when that is unset, the local control plane of hack/cluster.sh,
+brought up for the session and stopped after it.  If neither can be had the tests fail
+with the reason: they are never skipped.
+"""
+
+import logging
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kopf.testing import KopfRunner
+
+from tests.e2e.kube import Kubectl
+
+REPO = Path(__file__).resolve().parents[2]
+CLUSTER_DIR = Path(os.environ.get("E2E_CLUSTER_DIR", REPO / ".cluster-e2e"))
+PORT_BASE = os.environ.get("E2E_PORT_BASE", "17000")
+
+
+def _cluster_env() -> dict[str, str]:
+    return {**os.environ, "ECS_FACADE_CLUSTER_DIR": str(CLUSTER_DIR), "ECS_FACADE_PORT_BASE": PORT_BASE}
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@pytest.fixture(scope="session")
+def kubectl() -> Iterator[Kubectl]:
+    external = os.environ.get("E2E_KUBECONFIG")
+    if external:
+        binary = shutil.which("kubectl")
+        if binary is None:
+            pytest.fail("E2E_KUBECONFIG is set but kubectl is not on PATH")
+        yield Kubectl(binary, external)
+        return
+    up = subprocess.run([REPO / "hack/cluster.sh", "up"], env=_cluster_env(), capture_output=True, text=True)
+    if up.returncode != 0:
+        logs = "\n".join(f"--- {p.name}\n{_tail(p)}" for p in sorted((CLUSTER_DIR / "logs").glob("*.log")))
+        pytest.fail(f"the local control plane did not start:\n{up.stderr}\n{logs}", pytrace=False)
+    env = subprocess.run(
+        [REPO / "hack/cluster.sh", "env"], env=_cluster_env(), capture_output=True, text=True, check=True
+    )
+    bin_dir = env.stdout.split("PATH=")[1].split(":")[0]
+    try:
+        yield Kubectl(f"{bin_dir}/kubectl", str(CLUSTER_DIR / "kubeconfig"))
+    finally:
+        subprocess.run([REPO / "hack/cluster.sh", "down"], env=_cluster_env(), check=False)
+
+
+@pytest.fixture(scope="session")
+def crds(kubectl: Kubectl) -> None:
+    kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "crds"))
+
+
+@pytest.fixture(scope="session")
+def operator_log() -> Path:
+    CLUSTER_DIR.mkdir(parents=True, exist_ok=True)
+    return CLUSTER_DIR / "operator.log"
+
+
+@pytest.fixture(scope="session")
+def operator(kubectl: Kubectl, crds: None, operator_log: Path) -> Iterator[KopfRunner]:
+    os.environ["KUBECONFIG"] = kubectl.kubeconfig
+    handler = logging.FileHandler(operator_log, mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+    args = ["run", "--standalone", "--all-namespaces", "--verbose", "-m", "ecs_facade.controllers"]
+    with KopfRunner(args, timeout=60) as runner:
+        yield runner
+    logging.getLogger().removeHandler(handler)
+    assert runner.exception is None, runner.exception
+    assert runner.exit_code == 0, runner.output
+
+
+_failed = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    if report.failed:
+        item.stash[_failed] = True
+    return report
+
+
+@pytest.fixture
+def namespace(
+    request: pytest.FixtureRequest, kubectl: Kubectl, operator: KopfRunner, operator_log: Path
+) -> Iterator[str]:
+    """A namespace per test; on failure its objects, events and the operator log are printed."""
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    kubectl("create", "namespace", name)
+    yield name
+    if request.node.stash.get(_failed, False):
+        dump = kubectl(
+            "get",
+            "ecsservices,ecstaskdefinitions,deployments,replicasets,pods",
+            "-n",
+            name,
+            "-o",
+            "wide",
+            check=False,
+        )
+        events = kubectl("get", "events", "-n", name, "--sort-by=.lastTimestamp", check=False)
+        described = kubectl("describe", "ecsservices", "-n", name, check=False)
+        print(f"\n=== objects in {name}\n{dump}\n=== events\n{events}\n=== describe\n{described}")
+        print(f"=== operator log (tail)\n{_tail(operator_log, 80)}")
+    kubectl("delete", "namespace", name, "--wait=false", check=False)

@@ -1,0 +1,60 @@
+"""Small helpers for e2e tests: kubectl as a user would type it, and polling with a reason."""
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Kubectl:
+    binary: str
+    kubeconfig: str
+
+    def __call__(self, *args: str, input: str | None = None, check: bool = True) -> str:
+        result = subprocess.run(
+            [self.binary, "--kubeconfig", self.kubeconfig, *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}"
+            )
+        return result.stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "-o", "json"))
+
+    def get(self, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
+        out = self("get", kind, name, "-n", namespace, "-o", "json", "--ignore-not-found")
+        return json.loads(out) if out.strip() else None
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 90, interval: float = 0.5) -> T:
+    """Poll ``probe`` until it returns something truthy; fail naming ``what`` and the last value seen."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = probe()
+        except AssertionError as error:  # kubectl failures while things settle
+            last = error
+        if last and not isinstance(last, AssertionError):
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last seen: {last!r}")
+        time.sleep(interval)
+
+
+def condition(obj: dict[str, Any] | None, type: str) -> dict[str, Any] | None:
+    for entry in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if entry.get("type") == type:
+            return dict(entry)
+    return None

@@ -1,0 +1,176 @@
+"""ECSService on a real API server: Deployment, pods on simulated nodes, counts, GC, bad input."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.kube import Kubectl, condition, wait_for
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def running_pods(kubectl: Kubectl, namespace: str, service: str) -> list[dict[str, Any]]:
+    pods = kubectl.json("get", "pods", "-n", namespace, "-l", f"ecs.facade.dev/service={service}")["items"]
+    return [
+        p
+        for p in pods
+        if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
+    ]
+
+
+def service_status(kubectl: Kubectl, namespace: str, name: str) -> dict[str, Any]:
+    return (kubectl.get("ecsservice", name, namespace) or {}).get("status") or {}
+
+
+def test_service_runs_desired_count_and_is_garbage_collected(kubectl: Kubectl, namespace: str) -> None:
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "web/taskdefinition.yaml"))
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "web/service.yaml"))
+    service = kubectl.get("ecsservice", "web", namespace)
+    assert service is not None and service["spec"]["desiredCount"] == 3
+
+    deployment = wait_for("the Deployment", lambda: kubectl.get("deployment", "web", namespace))
+    (owner,) = deployment["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["name"], owner["uid"]) == ("ECSService", "web", service["metadata"]["uid"])
+    assert owner["controller"] is True
+    assert deployment["spec"]["replicas"] == 3
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "nginx:1.27"
+    assert container["resources"] == {
+        "requests": {"cpu": "250m", "memory": "512Mi"},
+        "limits": {"memory": "512Mi"},
+    }
+
+    pods = wait_for(
+        "3 Running pods", lambda: (p := running_pods(kubectl, namespace, "web")) and len(p) == 3 and p
+    )
+    nodes = {n["metadata"]["name"] for n in kubectl.json("get", "nodes")["items"]}
+    assert all(p["spec"]["nodeName"] in nodes for p in pods)
+
+    status = wait_for(
+        "runningCount == 3 and Ready",
+        lambda: (
+            (s := service_status(kubectl, namespace, "web")).get("runningCount") == 3
+            and (condition({"status": s}, "Ready") or {}).get("status") == "True"
+            and s
+        ),
+    )
+    assert (status["desiredCount"], status["pendingCount"]) == (3, 0)
+    ready = condition({"status": status}, "Ready")
+    assert ready is not None
+    assert ready["reason"] == "SteadyState"
+    assert ready["observedGeneration"] == service["metadata"]["generation"]
+    assert status["observedGeneration"] == service["metadata"]["generation"]
+
+    kubectl("delete", "ecsservice", "web", "-n", namespace)
+    wait_for(
+        "the Deployment to be garbage-collected", lambda: kubectl.get("deployment", "web", namespace) is None
+    )
+    wait_for(
+        "the pods to be gone",
+        lambda: not kubectl.json("get", "pods", "-n", namespace, "-l", "ecs.facade.dev/service=web")["items"],
+    )
+
+
+def test_missing_task_definition_is_reported_and_recovers(kubectl: Kubectl, namespace: str) -> None:
+    kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input="""
+apiVersion: ecs.facade.dev/v1alpha1
+kind: ECSService
+metadata: {name: api}
+spec: {taskDefinition: "api:4", desiredCount: 2}
+""",
+    )
+    ready = wait_for(
+        "Ready=False TaskDefinitionNotFound",
+        lambda: (
+            (c := condition(kubectl.get("ecsservice", "api", namespace), "Ready"))
+            and c["reason"] == "TaskDefinitionNotFound"
+            and c
+        ),
+    )
+    assert ready["status"] == "False"
+    assert "'api:4'" in ready["message"]
+    assert kubectl.get("deployment", "api", namespace) is None
+
+    kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input="""
+apiVersion: ecs.facade.dev/v1alpha1
+kind: ECSTaskDefinition
+metadata: {name: api}
+spec:
+  containerDefinitions:
+  - {name: api, image: "example/api:1", memory: 256}
+""",
+    )
+    wait_for(
+        "recovery to Ready=True with 2 running",
+        lambda: (
+            (s := service_status(kubectl, namespace, "api")).get("runningCount") == 2
+            and (condition({"status": s}, "Ready") or {}).get("status") == "True"
+        ),
+    )
+
+
+def test_untranslatable_task_definition_is_reported(kubectl: Kubectl, namespace: str) -> None:
+    kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input="""
+apiVersion: ecs.facade.dev/v1alpha1
+kind: ECSTaskDefinition
+metadata: {name: twins}
+spec:
+  containerDefinitions:
+  - {name: app_a, image: x, memory: 64}
+  - {name: APP-A, image: y, memory: 64}
+---
+apiVersion: ecs.facade.dev/v1alpha1
+kind: ECSService
+metadata: {name: twins}
+spec: {taskDefinition: twins, desiredCount: 1}
+""",
+    )
+    ready = wait_for(
+        "Ready=False InvalidTaskDefinition",
+        lambda: (
+            (c := condition(kubectl.get("ecsservice", "twins", namespace), "Ready"))
+            and c["reason"] == "InvalidTaskDefinition"
+            and c
+        ),
+    )
+    assert "collide" in ready["message"]
+    assert kubectl.get("deployment", "twins", namespace) is None
+
+
+def test_scale_subresource_and_hand_deleted_deployment(kubectl: Kubectl, namespace: str) -> None:
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "web/taskdefinition.yaml"))
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "web/service.yaml"))
+    wait_for("the Deployment", lambda: kubectl.get("deployment", "web", namespace))
+
+    kubectl("scale", "ecsservice", "web", "-n", namespace, "--replicas=5")
+    wait_for("5 running", lambda: service_status(kubectl, namespace, "web").get("runningCount") == 5)
+    assert kubectl.get("deployment", "web", namespace)["spec"]["replicas"] == 5  # type: ignore[index]
+
+    uid = kubectl.get("deployment", "web", namespace)["metadata"]["uid"]  # type: ignore[index]
+    kubectl("delete", "deployment", "web", "-n", namespace)
+    recreated = wait_for(
+        "the Deployment to be put back",
+        lambda: (d := kubectl.get("deployment", "web", namespace)) and d["metadata"]["uid"] != uid and d,
+    )
+    assert recreated["spec"]["replicas"] == 5
