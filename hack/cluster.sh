@@ -138,10 +138,17 @@ start() { # component args...
   echo $! > "$pids/$name.pid"
 }
 
-wait_for() { # description seconds command...
+wait_for() { # description seconds command...  (fails fast when a component died)
   local what=$1 limit=$2; shift 2
-  local deadline=$((SECONDS + limit))
+  local deadline=$((SECONDS + limit)) name
   until "$@" >/dev/null 2>&1; do
+    for name in "${components[@]}"; do
+      if [[ -f "$pids/$name.pid" ]] && ! running "$name"; then
+        tail -n 5 "$logs/$name.log" >&2 || true
+        rm -f "$pids/$name.pid"
+        die "$name exited while waiting for $what; full log: $logs/$name.log"
+      fi
+    done
     if ((SECONDS >= deadline)); then
       die "$what not ready after ${limit}s; see $logs/"
     fi
@@ -224,7 +231,7 @@ EOF
     --client-ca-file "$pki/ca.crt" \
     --service-account-issuer https://kubernetes.default.svc \
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
-    --service-cluster-ip-range 10.96.0.0/16 \
+    --service-cluster-ip-range 10.96.0.0/16 --endpoint-reconciler-type none \
     --authorization-mode RBAC --allow-privileged \
     --max-requests-inflight 1000 --max-mutating-requests-inflight 500 \
     --profiling=false
@@ -235,7 +242,7 @@ EOF
     --authentication-kubeconfig "$dir/controller-manager.kubeconfig" \
     --authorization-kubeconfig "$dir/controller-manager.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$kcm_port" \
-    --leader-elect=false --use-service-account-credentials=false \
+    --leader-elect=false --use-service-account-credentials=true \
     --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
     --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
     --kube-api-qps 500 --kube-api-burst 1000 \

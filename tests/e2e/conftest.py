@@ -55,7 +55,8 @@ def kubectl() -> Iterator[Kubectl]:
     try:
         yield Kubectl(f"{bin_dir}/kubectl", str(CLUSTER_DIR / "kubeconfig"))
     finally:
-        subprocess.run([REPO / "hack/cluster.sh", "down"], env=_cluster_env(), check=False)
+        # a fresh cluster per session: no objects left over from an earlier run
+        subprocess.run([REPO / "hack/cluster.sh", "down", "--purge"], env=_cluster_env(), check=False)
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +77,7 @@ def operator(kubectl: Kubectl, crds: None, operator_log: Path) -> Iterator[KopfR
     handler = logging.FileHandler(operator_log, mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logging.getLogger().addHandler(handler)
-    args = ["run", "--standalone", "--all-namespaces", "--verbose", "-m", "ecs_facade.controllers"]
+    args = ["run", "--standalone", "--all-namespaces", "-m", "ecs_facade.controllers"]
     with KopfRunner(args, timeout=60) as runner:
         yield runner
     logging.getLogger().removeHandler(handler)

@@ -137,8 +137,8 @@ kind: ECSTaskDefinition
 metadata: {name: twins}
 spec:
   containerDefinitions:
-  - {name: app_a, image: x, memory: 64}
-  - {name: APP-A, image: y, memory: 64}
+  - {name: app_a, image: "example/a:1", memory: 64}
+  - {name: APP-A, image: "example/b:1", memory: 64}
 ---
 apiVersion: ecs.facade.dev/v1alpha1
 kind: ECSService

@@ -27,3 +27,13 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.connect_timeout = 30
     settings.execution.max_workers = config.workers
     settings.networking.request_timeout = 60
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In-cluster service account first, else the kubeconfig ($KUBECONFIG or ~/.kube/config).
+
+    kopf's own readers, so that logging in does not depend on the internals of the
+    kubernetes client library, which change between its major versions.
+    """
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)

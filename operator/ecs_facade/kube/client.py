@@ -1,6 +1,7 @@
 """Reads, server-side apply and status writes, with one field manager."""
 
 import functools
+import os
 import threading
 from collections.abc import Mapping
 from typing import Any, cast
@@ -8,6 +9,7 @@ from typing import Any, cast
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from ecs_facade import __version__
 from ecs_facade.api import FIELD_MANAGER
 
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -24,8 +26,13 @@ def _api_client() -> client.ApiClient:
         try:
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except config.ConfigException:
-            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        return client.ApiClient(configuration)
+            # $KUBECONFIG is read now, not when the client library was imported
+            config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
+            )
+        api = client.ApiClient(configuration)
+        api.user_agent = f"ecs-facade/{__version__}"
+        return api
 
 
 def _objects() -> client.CustomObjectsApi:
@@ -81,7 +88,14 @@ def patch_status(api_version: str, plural: str, namespace: str, name: str, statu
     group, version = _group_version(api_version)
     try:
         _objects().patch_namespaced_custom_object_status(
-            group, version, namespace, plural, name, {"status": dict(status)}, _content_type=MERGE_PATCH
+            group,
+            version,
+            namespace,
+            plural,
+            name,
+            {"status": dict(status)},
+            field_manager=FIELD_MANAGER,
+            _content_type=MERGE_PATCH,
         )
     except ApiException as error:
         if error.status != 404:  # deleted meanwhile: nothing to report on
