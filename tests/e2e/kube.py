@@ -40,14 +40,15 @@ class Kubectl:
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 90, interval: float = 0.5) -> T:
     """Poll ``probe`` until it returns something truthy; fail naming ``what`` and the last value seen."""
     deadline = time.monotonic() + timeout
-    last: Any = None
+    last: object = None
     while True:
         try:
-            last = probe()
+            value = probe()
+            if value:
+                return value
+            last = value
         except AssertionError as error:  # kubectl failures while things settle
             last = error
-        if last and not isinstance(last, AssertionError):
-            return last
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last seen: {last!r}")
         time.sleep(interval)

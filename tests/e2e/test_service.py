@@ -43,9 +43,11 @@ def test_service_runs_desired_count_and_is_garbage_collected(kubectl: Kubectl, n
         "limits": {"memory": "512Mi"},
     }
 
-    pods = wait_for(
-        "3 Running pods", lambda: (p := running_pods(kubectl, namespace, "web")) and len(p) == 3 and p
-    )
+    def three_running() -> list[dict[str, Any]] | None:
+        pods = running_pods(kubectl, namespace, "web")
+        return pods if len(pods) == 3 else None
+
+    pods = wait_for("3 Running pods", three_running)
     nodes = {n["metadata"]["name"] for n in kubectl.json("get", "nodes")["items"]}
     assert all(p["spec"]["nodeName"] in nodes for p in pods)
 
