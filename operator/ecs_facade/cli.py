@@ -1,10 +1,19 @@
-"""The ``ecs-facade`` command."""
+"""The ``ecs-facade`` command: run the operator, convert and render task definitions offline."""
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
+from typing import Any, TextIO
+
+import yaml
 
 from ecs_facade import __version__
+from ecs_facade.api import API_VERSION, KIND_TASK_DEFINITION
+
+
+class CliError(Exception):
+    """A problem with the user's input: printed as one clear message, exit code 1."""
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -23,6 +32,92 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_document(path: str) -> dict[str, Any]:
+    """ECS JSON, or YAML (an ECSTaskDefinition or plain ECS fields); ``-`` is stdin."""
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}") from error
+    try:
+        data = yaml.safe_load(text)  # JSON is YAML
+    except yaml.YAMLError as error:
+        raise CliError(f"{path} is neither JSON nor YAML: {error}") from error
+    if not isinstance(data, dict):
+        raise CliError(f"{path} holds no task definition object")
+    return data
+
+
+def _ecs_fields(document: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The ECS fields and the object name, from ECS JSON or an ECSTaskDefinition manifest."""
+    if document.get("kind") == KIND_TASK_DEFINITION:
+        return dict(document.get("spec") or {}), (document.get("metadata") or {}).get("name")
+    return document, None
+
+
+def _default_family(fields: dict[str, Any], name: str | None) -> str:
+    inner = fields.get("taskDefinition")
+    family = (inner.get("family") if isinstance(inner, dict) else None) or fields.get("family") or name
+    if not family:
+        raise CliError("the task definition has no family (and no metadata.name to default it to)")
+    return str(family)
+
+
+def _parse(document: dict[str, Any]) -> tuple[Any, str | None]:
+    from pydantic import ValidationError
+
+    from ecs_facade.model.taskdefinition import parse_task_definition
+
+    fields, name = _ecs_fields(document)
+    try:
+        return parse_task_definition(fields, _default_family(fields, name)), name
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_url=False)
+        )
+        raise CliError(f"invalid task definition: {problems}") from error
+
+
+def kube_name(family: str) -> str:
+    name = re.sub(r"[^a-z0-9-]+", "-", family.lower()).strip("-")[:253]
+    return name or "task-definition"
+
+
+def _convert(args: argparse.Namespace, out: TextIO) -> int:
+    task_definition, name = _parse(_read_document(args.file))
+    request = task_definition.model_dump(mode="json", exclude_none=True)
+    manifest = {
+        "apiVersion": API_VERSION,
+        "kind": KIND_TASK_DEFINITION,
+        "metadata": {"name": args.name or name or kube_name(task_definition.family)},
+        "spec": request,
+    }
+    yaml.safe_dump(manifest, out, sort_keys=False)
+    return 0
+
+
+def _render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ecs_facade.translate import TranslationError
+    from ecs_facade.translate.task import build_task_pod
+    from ecs_facade.translate.taskdefinition import TranslationOptions
+
+    task_definition, _ = _parse(_read_document(args.file))
+    options = TranslationOptions(pod_level_resources=args.pod_level_resources, allow_host_path=args.allow_host_path)
+    try:
+        pod, translation = build_task_pod(task_definition, revision=None, namespace=args.namespace, options=options)
+    except TranslationError as error:
+        raise CliError(f"cannot render: {error}") from error
+    for line in translation.ignored:
+        print(f"warning: ignored {line}", file=err)
+    for line in translation.notes:
+        print(f"warning: {line}", file=err)
+    yaml.safe_dump_all([*translation.service_accounts, pod], out, sort_keys=False)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecs-facade", description="Amazon ECS semantics on Kubernetes.")
     parser.add_argument("--version", action="version", version=f"ecs-facade {__version__}")
@@ -35,20 +130,44 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="watch this namespace (repeatable; glob patterns allowed); default: all namespaces",
     )
-    run.add_argument(
-        "--standalone", action="store_true", help="no peering: for a single replica and local runs"
-    )
+    run.add_argument("--standalone", action="store_true", help="no peering: for a single replica and local runs")
     run.add_argument("--peering", default=None, help="kopf peering object, for replicas with one active")
     run.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("-v", "--verbose", action="store_true")
     run.add_argument("--debug", action="store_true")
     run.set_defaults(func=_run)
+
+    convert = commands.add_parser(
+        "convert",
+        help="ECS task definition JSON (register input or describe output) -> ECSTaskDefinition YAML",
+    )
+    convert.add_argument("file", help="the JSON file, or - for standard input")
+    convert.add_argument("--name", help="metadata.name (default: the family, made a valid Kubernetes name)")
+    convert.set_defaults(func=lambda a: _convert(a, sys.stdout))
+
+    render = commands.add_parser(
+        "render", help="print the Pod one task of a task definition runs (offline); warnings on stderr"
+    )
+    render.add_argument("file", help="ECS JSON or ECSTaskDefinition YAML, or - for standard input")
+    render.add_argument("-n", "--namespace", default=None, help="namespace to put in the Pod")
+    render.add_argument(
+        "--no-pod-level-resources",
+        dest="pod_level_resources",
+        action="store_false",
+        help="split task-level cpu/memory over the containers (clusters before Kubernetes 1.34)",
+    )
+    render.add_argument("--allow-host-path", action="store_true", help="allow host.sourcePath volumes")
+    render.set_defaults(func=lambda a: _render(a, sys.stdout, sys.stderr))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except CliError as error:
+        print(f"ecs-facade {args.command}: {error}", file=sys.stderr)
+        return 1
     return result
 
 

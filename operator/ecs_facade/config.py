@@ -3,6 +3,10 @@
 import os
 from dataclasses import dataclass
 
+from ecs_facade.translate.taskdefinition import TranslationOptions
+
+_TRUE = {"1", "true", "yes", "on"}
+
 
 @dataclass(frozen=True)
 class Config:
@@ -10,6 +14,8 @@ class Config:
     account_id: str = "000000000000"
     workers: int = 20
     watch_server_timeout: int = 300
+    allow_host_path: bool = False
+    pod_level_resources: bool = True
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -19,4 +25,13 @@ class Config:
             account_id=env.get("ECS_FACADE_ACCOUNT_ID", cls.account_id),
             workers=int(env.get("ECS_FACADE_WORKERS", cls.workers)),
             watch_server_timeout=int(env.get("ECS_FACADE_WATCH_TIMEOUT_SECONDS", cls.watch_server_timeout)),
+            allow_host_path=env.get("ECS_FACADE_ALLOW_HOST_PATH", "").lower() in _TRUE,
+            pod_level_resources=env.get("ECS_FACADE_POD_LEVEL_RESOURCES", "true").lower() in _TRUE,
         )
+
+    @property
+    def translation(self) -> TranslationOptions:
+        return TranslationOptions(pod_level_resources=self.pod_level_resources, allow_host_path=self.allow_host_path)
+
+    def task_definition_arn(self, family: str, revision: int) -> str:
+        return f"arn:aws:ecs:{self.region}:{self.account_id}:task-definition/{family}:{revision}"

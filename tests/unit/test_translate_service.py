@@ -1,18 +1,16 @@
 from ecs_facade.model.service import ServiceSpec
-from ecs_facade.model.taskdefinition import TaskDefinitionSpec
+from ecs_facade.model.taskdefinition import parse_task_definition
 from ecs_facade.translate.ownership import owner_reference
 from ecs_facade.translate.service import build_deployment
 
-TASK_DEFINITION = TaskDefinitionSpec.model_validate(
-    {"family": "web", "containerDefinitions": [{"name": "nginx", "image": "nginx:1.27", "memory": 256}]}
+TASK_DEFINITION = parse_task_definition(
+    {"containerDefinitions": [{"name": "nginx", "image": "nginx:1.27", "memory": 256}]}, "web"
 )
 
 
 def test_deployment_runs_desired_count_of_the_task_definition() -> None:
-    service = ServiceSpec.model_validate(
-        {"serviceName": "Web_Svc", "taskDefinition": "web", "desiredCount": 3}
-    )
-    deployment = build_deployment("web-svc", "team-a", service, TASK_DEFINITION)
+    service = ServiceSpec.model_validate({"serviceName": "Web_Svc", "taskDefinition": "web", "desiredCount": 3})
+    deployment, _ = build_deployment("web-svc", "team-a", service, TASK_DEFINITION, revision=4)
 
     assert deployment["apiVersion"] == "apps/v1"
     assert deployment["kind"] == "Deployment"
@@ -25,6 +23,8 @@ def test_deployment_runs_desired_count_of_the_task_definition() -> None:
     assert labels["ecs.facade.dev/service"] == "web-svc"
     assert labels["ecs.facade.dev/task-definition-family"] == "web"
     assert labels["app.kubernetes.io/managed-by"] == "ecs-facade"
+    assert labels["ecs.facade.dev/task-definition-revision"] == "4"
+    assert template["metadata"]["annotations"]["ecs.facade.dev/essential-containers"] == "nginx"
     # the selector must match the pod template, or the API server rejects the Deployment
     assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert [c["name"] for c in template["spec"]["containers"]] == ["nginx"]
@@ -32,7 +32,7 @@ def test_deployment_runs_desired_count_of_the_task_definition() -> None:
 
 def test_zero_desired_count_is_kept() -> None:
     service = ServiceSpec.model_validate({"serviceName": "web", "taskDefinition": "web", "desiredCount": 0})
-    assert build_deployment("web", "ns", service, TASK_DEFINITION)["spec"]["replicas"] == 0
+    assert build_deployment("web", "ns", service, TASK_DEFINITION)[0]["spec"]["replicas"] == 0
 
 
 def test_owner_reference_makes_the_service_the_controller() -> None:

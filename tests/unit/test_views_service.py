@@ -44,15 +44,9 @@ def test_pending_tasks_are_reported() -> None:
 
 
 def test_condition_transition_time_moves_only_on_status_change() -> None:
-    first = set_condition(
-        None, type="Ready", status=False, reason="A", message="a", observed_generation=1, now="t1"
-    )
-    same = set_condition(
-        first, type="Ready", status=False, reason="B", message="b", observed_generation=2, now="t2"
-    )
-    flipped = set_condition(
-        same, type="Ready", status=True, reason="C", message="c", observed_generation=2, now="t3"
-    )
+    first = set_condition(None, type="Ready", status=False, reason="A", message="a", observed_generation=1, now="t1")
+    same = set_condition(first, type="Ready", status=False, reason="B", message="b", observed_generation=2, now="t2")
+    flipped = set_condition(same, type="Ready", status=True, reason="C", message="c", observed_generation=2, now="t3")
     assert first[0]["lastTransitionTime"] == "t1"
     assert same[0]["lastTransitionTime"] == "t1"
     assert (same[0]["reason"], same[0]["observedGeneration"]) == ("B", 2)

@@ -1,6 +1,7 @@
 """In-memory indexes that kopf keeps current from its watches.
 
-Handlers look up task definitions and services here instead of listing them from the API.
+Handlers look up task definitions, their revisions and services here instead of listing
+them from the API.
 """
 
 import copy
@@ -10,8 +11,12 @@ from typing import Any
 
 import kopf
 
-from ecs_facade.api import GROUP, SERVICES, TASK_DEFINITIONS, VERSION
+from ecs_facade.api import GROUP, LABEL_MANAGED_BY, MANAGED_BY, SERVICES, TASK_DEFINITIONS, VERSION
 from ecs_facade.model.references import parse_task_definition_ref
+
+LABEL_REVISION_STATUS = f"{GROUP}/status"
+ANNOTATION_CONTENT_HASH = f"{GROUP}/content-hash"
+ANNOTATION_REGISTERED_AT = f"{GROUP}/registered-at"
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,19 @@ class Snapshot:
     generation: int
     spec: Mapping[str, Any]
     status: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One registered, immutable task definition revision (a ControllerRevision)."""
+
+    name: str
+    owner: str  # the ECSTaskDefinition's name
+    revision: int
+    status: str  # ACTIVE | INACTIVE
+    content_hash: str
+    registered_at: str
+    request: Mapping[str, Any]  # the RegisterTaskDefinition request of this revision
 
 
 def snapshot(body: kopf.Body) -> Snapshot:
@@ -39,15 +57,42 @@ def snapshot(body: kopf.Body) -> Snapshot:
 
 
 def family_of(name: str, spec: Mapping[str, Any]) -> str:
-    """``family`` defaults to the object's name."""
+    """``family`` defaults to the object's name (also inside a describe-output wrapper)."""
+    inner = spec.get("taskDefinition")
+    if isinstance(inner, Mapping) and inner.get("family"):
+        return str(inner["family"])
     return str(spec.get("family") or name)
 
 
 @kopf.index(GROUP, VERSION, TASK_DEFINITIONS)
-def task_definitions(
+def task_definitions(name: str, namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Snapshot]:
+    return {(namespace or "", family_of(name, body.get("spec") or {})): snapshot(body)}
+
+
+@kopf.index(GROUP, VERSION, TASK_DEFINITIONS)
+def task_definitions_by_name(
     name: str, namespace: str | None, body: kopf.Body, **_: Any
 ) -> dict[tuple[str, str], Snapshot]:
-    return {(namespace or "", family_of(name, body.get("spec") or {})): snapshot(body)}
+    return {(namespace or "", name): snapshot(body)}
+
+
+@kopf.index("apps", "v1", "controllerrevisions", labels={LABEL_MANAGED_BY: MANAGED_BY})
+def revisions(namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Revision] | None:
+    meta = body.get("metadata", {})
+    owners = [ref for ref in meta.get("ownerReferences", []) if ref.get("kind") == "ECSTaskDefinition"]
+    if not owners:
+        return None
+    data = body.get("data") or {}
+    revision = Revision(
+        name=meta["name"],
+        owner=owners[0]["name"],
+        revision=int(body.get("revision") or 0),
+        status=(meta.get("labels") or {}).get(LABEL_REVISION_STATUS, "ACTIVE"),
+        content_hash=(meta.get("annotations") or {}).get(ANNOTATION_CONTENT_HASH, ""),
+        registered_at=(meta.get("annotations") or {}).get(ANNOTATION_REGISTERED_AT, ""),
+        request=copy.deepcopy(dict(data.get("taskDefinition") or {})),
+    )
+    return {(namespace or "", owners[0]["name"]): revision}
 
 
 @kopf.index(GROUP, VERSION, SERVICES)
@@ -80,3 +125,23 @@ def one(index: kopf.Index[Any, Any], key: Any) -> Any | None:
         return values[0]
     named = [v for v in values if isinstance(v, Snapshot) and v.name == key[-1]]
     return named[0] if named else sorted(values, key=lambda v: getattr(v, "name", ""))[0]
+
+
+def revisions_of(index: kopf.Index[Any, Any], namespace: str, owner: str) -> list[Revision]:
+    """All revisions of one ECSTaskDefinition, oldest first."""
+    return sorted(index.get((namespace, owner), []), key=lambda r: r.revision)
+
+
+@dataclass(frozen=True)
+class Indexes:
+    """All indexes, taken from a handler's kwargs (kopf passes every index to every handler)."""
+
+    services: kopf.Index[Any, Any]
+    services_by_family: kopf.Index[Any, Any]
+    task_definitions: kopf.Index[Any, Any]
+    task_definitions_by_name: kopf.Index[Any, Any]
+    revisions: kopf.Index[Any, Any]
+
+    @classmethod
+    def from_kwargs(cls, kwargs: Mapping[str, Any]) -> "Indexes":
+        return cls(**{name: kwargs[name] for name in cls.__dataclass_fields__})

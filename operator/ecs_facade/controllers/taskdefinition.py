@@ -1,27 +1,232 @@
-"""ECSTaskDefinition: a task definition appearing or changing re-reconciles the services using it."""
+"""ECSTaskDefinition: register immutable revisions, mark deregistered ones INACTIVE, report.
 
-from typing import Any
+Each distinct content of the spec is one revision, numbered from 1 and kept as a
+ControllerRevision owned by the task definition (so old revisions stay describable and go
+away with it). The content hash makes registration idempotent: a restart, or a trigger
+that arrives twice, registers nothing new.
+"""
+
+from collections.abc import Mapping
+from typing import Any, cast
 
 import kopf
+from pydantic import ValidationError
 
-from ecs_facade.api import GROUP, TASK_DEFINITIONS, VERSION
+from ecs_facade.api import (
+    API_VERSION,
+    GROUP,
+    KIND_TASK_DEFINITION,
+    LABEL_MANAGED_BY,
+    MANAGED_BY,
+    TASK_DEFINITIONS,
+    VERSION,
+)
+from ecs_facade.config import Config
 from ecs_facade.controllers import service as service_controller
-from ecs_facade.controllers.indexes import family_of
+from ecs_facade.controllers.common import Logger, error_message, lock_for, now
+from ecs_facade.controllers.indexes import (
+    ANNOTATION_CONTENT_HASH,
+    ANNOTATION_REGISTERED_AT,
+    LABEL_REVISION_STATUS,
+    Indexes,
+    Revision,
+    Snapshot,
+    family_of,
+    one,
+    revisions_of,
+)
+from ecs_facade.kube import client as kube
+from ecs_facade.model.taskdefinition import content_hash, normalize_task_definition, parse_task_definition
+from ecs_facade.translate import TranslationError
+from ecs_facade.translate.ownership import owner_reference
+from ecs_facade.translate.taskdefinition import translate_task_definition
+from ecs_facade.views.conditions import set_condition
+
+
+def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger) -> None:
+    config = Config.from_env()
+    with lock_for(KIND_TASK_DEFINITION, namespace, name):
+        td: Snapshot | None = one(indexes.task_definitions_by_name, (namespace, name))
+        if td is None:
+            return
+        family = family_of(name, td.spec)
+        existing = revisions_of(indexes.revisions, namespace, name)
+        conditions = td.status.get("conditions")
+        try:
+            request = normalize_task_definition(td.spec, name)
+            parsed = parse_task_definition(td.spec, name)
+            translation = translate_task_definition(parsed, config.translation)
+        except (ValidationError, TranslationError, ValueError) as error:
+            message = f"not registered: {error_message(error)}"
+            logger.warning("task definition %s/%s invalid: %s", namespace, name, message)
+            conditions = set_condition(
+                conditions,
+                type="Ready",
+                status=False,
+                reason="InvalidSpec",
+                message=message,
+                observed_generation=td.generation,
+                now=now(),
+            )
+            _write_status(td, config, family, existing, conditions)
+            return
+
+        digest = content_hash(request)
+        latest = existing[-1] if existing else None
+        if latest is None or latest.content_hash != digest:
+            number = latest.revision + 1 if latest else 1
+            registered = _register(td, family, number, request, digest)
+            existing = [*existing, registered]
+            logger.info("registered %s:%d", family, number)
+            if translation.ignored or translation.notes:
+                kopf.event(
+                    kopf.Body(cast(kopf.RawBody, _owner_body(td))),
+                    type="Warning",
+                    reason="FieldsIgnored",
+                    message=f"{family}:{number}: {_ignored_message(translation.ignored, translation.notes)}",
+                )
+
+        deregistered = {int(r) for r in td.spec.get("deregisteredRevisions") or []}
+        for revision in existing:
+            wanted = "INACTIVE" if revision.revision in deregistered else "ACTIVE"
+            if revision.status != wanted:
+                kube.patch_labels(
+                    "apps/v1",
+                    "controllerrevisions",
+                    namespace,
+                    revision.name,
+                    {LABEL_REVISION_STATUS: wanted},
+                )
+        existing = [_with_status(r, "INACTIVE" if r.revision in deregistered else "ACTIVE") for r in existing]
+        latest = existing[-1]
+        conditions = set_condition(
+            conditions,
+            type="Ready",
+            status=True,
+            reason="Registered",
+            message=f"{family}:{latest.revision} is the latest revision ({latest.status})",
+            observed_generation=td.generation,
+            now=now(),
+        )
+        conditions = set_condition(
+            conditions,
+            type="FieldsIgnored",
+            status=bool(translation.ignored or translation.notes),
+            reason="NotExpressible" if translation.ignored or translation.notes else "AllTranslated",
+            message=_ignored_message(translation.ignored, translation.notes) or "every field is translated",
+            observed_generation=td.generation,
+            now=now(),
+        )
+        _write_status(td, config, family, existing, conditions)
+
+
+def _with_status(revision: Revision, status: str) -> Revision:
+    return Revision(**{**revision.__dict__, "status": status})
+
+
+def _ignored_message(ignored: list[str], notes: list[str]) -> str:
+    parts = []
+    if ignored:
+        parts.append("ignored: " + "; ".join(ignored))
+    if notes:
+        parts.append("approximated: " + "; ".join(notes))
+    return ". ".join(parts)
+
+
+def _owner_body(td: Snapshot) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND_TASK_DEFINITION,
+        "metadata": {"name": td.name, "namespace": td.namespace, "uid": td.uid},
+    }
+
+
+def _register(td: Snapshot, family: str, number: int, request: Mapping[str, Any], digest: str) -> Revision:
+    registered_at = now()
+    manifest: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": {
+            "name": f"{td.name[:240]}-{number}",
+            "namespace": td.namespace,
+            "labels": {LABEL_MANAGED_BY: MANAGED_BY, LABEL_REVISION_STATUS: "ACTIVE"},
+            "annotations": {
+                ANNOTATION_CONTENT_HASH: digest,
+                ANNOTATION_REGISTERED_AT: registered_at,
+                f"{GROUP}/family": family,
+            },
+            "ownerReferences": [owner_reference(API_VERSION, KIND_TASK_DEFINITION, td.name, td.uid)],
+        },
+        "revision": number,
+        "data": {"taskDefinition": dict(request)},
+    }
+    created = kube.create(manifest, "controllerrevisions")
+    if created is None:
+        current = kube.get("apps/v1", "controllerrevisions", td.namespace, manifest["metadata"]["name"])
+        current_hash = ((current or {}).get("metadata", {}).get("annotations") or {}).get(ANNOTATION_CONTENT_HASH)
+        if current_hash != digest:
+            raise kopf.TemporaryError(f"revision {number} of {family} was registered concurrently; retrying", delay=2)
+        registered_at = (
+            (current or {}).get("metadata", {}).get("annotations", {}).get(ANNOTATION_REGISTERED_AT, registered_at)
+        )
+    return Revision(
+        name=manifest["metadata"]["name"],
+        owner=td.name,
+        revision=number,
+        status="ACTIVE",
+        content_hash=digest,
+        registered_at=registered_at,
+        request=dict(request),
+    )
+
+
+def _write_status(
+    td: Snapshot, config: Config, family: str, revisions: list[Revision], conditions: list[dict[str, Any]]
+) -> None:
+    status: dict[str, Any] = {
+        "family": family,
+        "observedGeneration": td.generation,
+        "conditions": conditions,
+        "revisions": [
+            {
+                "revision": r.revision,
+                "taskDefinitionArn": config.task_definition_arn(family, r.revision),
+                "status": r.status,
+                "registeredAt": r.registered_at,
+            }
+            for r in revisions
+        ],
+    }
+    if revisions:
+        latest = revisions[-1]
+        status.update(
+            revision=latest.revision,
+            taskDefinitionArn=config.task_definition_arn(family, latest.revision),
+            status=latest.status,
+        )
+    if {key: td.status.get(key) for key in status} != status:
+        kube.patch_status(API_VERSION, TASK_DEFINITIONS, td.namespace, td.name, status)
 
 
 @kopf.on.resume(GROUP, VERSION, TASK_DEFINITIONS)
 @kopf.on.create(GROUP, VERSION, TASK_DEFINITIONS)
-@kopf.on.update(GROUP, VERSION, TASK_DEFINITIONS, field="spec")  # type: ignore[arg-type]  # index kwargs
-def task_definition_changed(
-    name: str,
-    namespace: str | None,
-    spec: kopf.Spec,
-    services: kopf.Index[Any, Any],
-    services_by_family: kopf.Index[Any, Any],
-    task_definitions: kopf.Index[Any, Any],
-    logger: service_controller.Logger,
-    **_: Any,
-) -> None:
+@kopf.on.update(GROUP, VERSION, TASK_DEFINITIONS, field="spec")
+def task_definition_changed(name: str, namespace: str | None, logger: Logger, **kwargs: Any) -> None:
+    reconcile(namespace or "", name, Indexes.from_kwargs(kwargs), logger)
+
+
+@kopf.on.event("apps", "v1", "controllerrevisions", labels={LABEL_MANAGED_BY: MANAGED_BY})
+def revision_changed(namespace: str | None, body: kopf.Body, logger: Logger, **kwargs: Any) -> None:
+    """A revision appeared or changed state: the services of its family re-resolve."""
+    indexes = Indexes.from_kwargs(kwargs)
     namespace = namespace or ""
-    for service_name in sorted(set(services_by_family.get((namespace, family_of(name, spec)), []))):
-        service_controller.reconcile(namespace, service_name, services, task_definitions, logger)
+    owners = [
+        r["name"] for r in body.get("metadata", {}).get("ownerReferences", []) if r.get("kind") == KIND_TASK_DEFINITION
+    ]
+    for owner in owners:
+        td: Snapshot | None = one(indexes.task_definitions_by_name, (namespace, owner))
+        if td is None:
+            continue
+        family = family_of(owner, td.spec)
+        for service_name in sorted(set(indexes.services_by_family.get((namespace, family), []))):
+            service_controller.reconcile(namespace, service_name, indexes, logger)

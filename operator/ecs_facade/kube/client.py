@@ -83,6 +83,50 @@ def apply(manifest: Mapping[str, Any], plural: str) -> dict[str, Any]:
     )
 
 
+def create(manifest: Mapping[str, Any], plural: str) -> dict[str, Any] | None:
+    """Create the object; None when one of that name exists already."""
+    group, version = _group_version(str(manifest["apiVersion"]))
+    meta = manifest["metadata"]
+    try:
+        created = _objects().create_namespaced_custom_object(
+            group, version, meta["namespace"], plural, dict(manifest), field_manager=FIELD_MANAGER
+        )
+    except ApiException as error:
+        if error.status == 409:
+            return None
+        raise
+    return cast(dict[str, Any], created)
+
+
+def patch_labels(api_version: str, plural: str, namespace: str, name: str, labels: Mapping[str, str]) -> None:
+    group, version = _group_version(api_version)
+    _objects().patch_namespaced_custom_object(
+        group,
+        version,
+        namespace,
+        plural,
+        name,
+        {"metadata": {"labels": dict(labels)}},
+        field_manager=FIELD_MANAGER,
+        _content_type=MERGE_PATCH,
+    )
+
+
+def apply_core(manifest: Mapping[str, Any]) -> None:
+    """Server-side apply of a core-group (``v1``) namespaced object, e.g. a ServiceAccount."""
+    core = client.CoreV1Api(_api_client())
+    patchers = {"ServiceAccount": core.patch_namespaced_service_account}
+    meta = manifest["metadata"]
+    patchers[str(manifest["kind"])](
+        meta["name"],
+        meta["namespace"],
+        dict(manifest),
+        field_manager=FIELD_MANAGER,
+        force=True,
+        _content_type=APPLY_PATCH,
+    )
+
+
 def patch_status(api_version: str, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
     """Merge-patch the status subresource (lists such as conditions are replaced whole)."""
     group, version = _group_version(api_version)

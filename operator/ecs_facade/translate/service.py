@@ -2,10 +2,16 @@
 
 from typing import Any
 
-from ecs_facade.api import LABEL_FAMILY, LABEL_MANAGED_BY, LABEL_SERVICE, MANAGED_BY
+from ecs_facade.api import LABEL_SERVICE
 from ecs_facade.model.service import ServiceSpec
-from ecs_facade.model.taskdefinition import TaskDefinitionSpec
-from ecs_facade.translate.taskdefinition import build_pod_spec
+from ecs_facade.model.taskdefinition import TaskDefinition
+from ecs_facade.translate.task import task_labels
+from ecs_facade.translate.taskdefinition import (
+    DEFAULT_OPTIONS,
+    PodTranslation,
+    TranslationOptions,
+    translate_task_definition,
+)
 
 
 def service_selector(name: str) -> dict[str, str]:
@@ -14,28 +20,31 @@ def service_selector(name: str) -> dict[str, str]:
 
 
 def build_deployment(
-    name: str, namespace: str, service: ServiceSpec, task_definition: TaskDefinitionSpec
-) -> dict[str, Any]:
-    """The Deployment that runs ``desiredCount`` copies of the task definition.
+    name: str,
+    namespace: str,
+    service: ServiceSpec,
+    task_definition: TaskDefinition,
+    revision: int | None = None,
+    options: TranslationOptions = DEFAULT_OPTIONS,
+) -> tuple[dict[str, Any], PodTranslation]:
+    """The Deployment that runs ``desiredCount`` copies of one task definition revision.
 
     ``name`` is the ECSService object's name (a valid Kubernetes name), not ``serviceName``,
     which ECS allows to contain characters Kubernetes names cannot.
     """
-    labels = {
-        **service_selector(name),
-        LABEL_FAMILY: task_definition.family,
-        LABEL_MANAGED_BY: MANAGED_BY,
-    }
-    return {
+    translation = translate_task_definition(task_definition, options)
+    labels = {**service_selector(name), **task_labels(task_definition.family or "", revision)}
+    template_metadata: dict[str, Any] = {"labels": labels}
+    if translation.annotations:
+        template_metadata["annotations"] = dict(translation.annotations)
+    deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "spec": {
             "replicas": service.desiredCount,
             "selector": {"matchLabels": service_selector(name)},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": build_pod_spec(task_definition),
-            },
+            "template": {"metadata": template_metadata, "spec": translation.pod_spec},
         },
     }
+    return deployment, translation

@@ -1,51 +1,451 @@
-"""An ECS task definition as a Kubernetes pod spec."""
+"""The one translator: an ECS task definition as the pod that one task of it runs.
 
+Services (Deployment pod templates), tasks (Pods) and the ``render`` command all call
+``translate_task_definition``, so every field means the same thing on every path.
+docs/mapping.md is the field-by-field table; fields Kubernetes cannot express are listed
+in ``PodTranslation.ignored`` (never silently dropped).
+"""
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from ecs_facade.model.taskdefinition import ContainerDefinition, TaskDefinitionSpec
+from ecs_facade.api import GROUP
+from ecs_facade.model.generated import ContainerDefinition
+from ecs_facade.model.taskdefinition import TaskDefinition, parse_task_cpu, parse_task_memory
 from ecs_facade.translate import TranslationError
+from ecs_facade.translate.health import probes, startup_gate
 from ecs_facade.translate.names import container_name, port_name
-from ecs_facade.translate.resources import container_resources
+from ecs_facade.translate.ordering import Kind, order_containers
+from ecs_facade.translate.placement import combine_node_affinities, member_of_node_affinity
+from ecs_facade.translate.resources import container_resources, cpu_units_to_quantity, mib_to_quantity
+from ecs_facade.translate.secrets import kube_secret_name, secret_ref
+from ecs_facade.translate.volumes import TaskVolumes, task_volumes, volume_mounts
+
+ANNOTATION_ESSENTIAL = f"{GROUP}/essential-containers"
+ANNOTATION_CONTAINER_NAMES = f"{GROUP}/container-names"
+ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
+
+# Container fields with no pod equivalent, and why (shown to the user).
+_IGNORED_CONTAINER_FIELDS = {
+    "ulimits": "Docker ulimits have no pod field",
+    "logConfiguration": "logs go to the node's container runtime; ship them with a cluster log agent",
+    "firelensConfiguration": "FireLens log routing has no pod field",
+    "dockerSecurityOptions": "Docker security options have no pod field",
+    "links": "legacy Docker links; containers of a pod share localhost",
+    "disableNetworking": "containers of a pod share one network namespace",
+    "credentialSpecs": "gMSA credential specs are not supported",
+    "startTimeout": "Kubernetes has no per-dependency start timeout",
+    "versionConsistency": "image digests are resolved by the container runtime",
+    "restartPolicy": "ECS container restart policies have no pod field",
+    "environmentFiles": "environment files live in S3; put them in a ConfigMap and use envFrom",
+}
+_IGNORED_TASK_FIELDS = {
+    "executionRoleArn": "the execution role pulls images and secrets in AWS; Kubernetes uses pull and Secret objects",
+    "proxyConfiguration": "App Mesh proxy configuration has no pod field",
+    "inferenceAccelerators": "Elastic Inference accelerators do not exist on Kubernetes",
+    "ephemeralStorage": "ephemeral storage size is set per node",
+    "enableFaultInjection": "ECS fault injection has no pod field",
+}
+_ANNOTATION_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_USER = re.compile(r"^(?P<user>[^:]+)(:(?P<group>[^:]+))?$")
 
 
-def build_container(definition: ContainerDefinition) -> dict[str, Any]:
-    """One ECS container definition as a Kubernetes container.
+@dataclass(frozen=True)
+class TranslationOptions:
+    """Operator settings that change translation (ECS_FACADE_* environment variables)."""
 
-    ECS ``entryPoint`` replaces the image ENTRYPOINT and ``command`` replaces its CMD; in
-    Kubernetes those are ``command`` and ``args``: the names cross over.
-    """
-    container: dict[str, Any] = {"name": container_name(definition.name), "image": definition.image}
-    if definition.entryPoint:
-        container["command"] = list(definition.entryPoint)
-    if definition.command:
-        container["args"] = list(definition.command)
-    if definition.workingDirectory:
-        container["workingDir"] = definition.workingDirectory
-    if definition.environment:
-        container["env"] = [{"name": kv.name, "value": kv.value} for kv in definition.environment]
-    ports = []
-    for mapping in definition.portMappings:
+    pod_level_resources: bool = True
+    allow_host_path: bool = False
+
+
+DEFAULT_OPTIONS = TranslationOptions()
+
+
+@dataclass
+class PodTranslation:
+    pod_spec: dict[str, Any]
+    annotations: dict[str, str] = field(default_factory=dict)
+    service_accounts: list[dict[str, Any]] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def translate_task_definition(
+    task_definition: TaskDefinition, options: TranslationOptions = DEFAULT_OPTIONS
+) -> PodTranslation:
+    containers = list(task_definition.containerDefinitions)
+    by_name = {c.name: c for c in containers}
+    result = PodTranslation(pod_spec={})
+    volumes = task_volumes(task_definition.volumes or [], options.allow_host_path)
+    result.ignored.extend(volumes.ignored)
+    ordering = order_containers(containers)
+    result.notes.extend(ordering.notes)
+
+    kube_containers: dict[str, dict[str, Any]] = {}
+    for container in containers:
+        kube_containers[container.name] = _container(container, by_name, volumes, result)
+    _check_unique_names(kube_containers)
+    for name in ordering.init_order:
+        kube = kube_containers[name]
+        if ordering.kinds[name] is Kind.SIDECAR:
+            kube["restartPolicy"] = "Always"
+            check = by_name[name].healthCheck
+            if name in ordering.healthy_gates and check is not None:
+                kube["startupProbe"] = startup_gate(check)
+        else:  # runs to completion: probes are not allowed on init containers
+            for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+                kube.pop(probe, None)
+
+    pod: dict[str, Any] = {}
+    if ordering.init_order:
+        pod["initContainers"] = [kube_containers[n] for n in ordering.init_order]
+    pod["containers"] = [kube_containers[n] for n in ordering.main_order]
+    if volumes.pod_volumes or _memory_volumes(containers):
+        pod["volumes"] = volumes.pod_volumes + _memory_volumes(containers)
+    _task_level(task_definition, containers, pod, options, result)
+    _pod_level_container_fields(containers, pod, result)
+    result.pod_spec = pod
+
+    essential = [kube_containers[c.name]["name"] for c in containers if c.essential is not False]
+    result.annotations[ANNOTATION_ESSENTIAL] = ",".join(essential)
+    result.annotations[ANNOTATION_CONTAINER_NAMES] = json.dumps(
+        {kube_containers[c.name]["name"]: c.name for c in containers}, sort_keys=True, separators=(",", ":")
+    )
+    for container in containers:
+        for key, value in sorted((container.dockerLabels or {}).items()):
+            if not _ANNOTATION_KEY.match(key):
+                result.ignored.append(
+                    f"containerDefinitions[{container.name}].dockerLabels[{key}] (not a valid annotation key)"
+                )
+            elif result.annotations.get(key, value) != value:
+                result.ignored.append(
+                    f"containerDefinitions[{container.name}].dockerLabels[{key}] (another container sets another value)"
+                )
+            else:
+                result.annotations[key] = value
+    return result
+
+
+def _container(
+    container: ContainerDefinition,
+    by_name: dict[str, ContainerDefinition],
+    volumes: TaskVolumes,
+    result: PodTranslation,
+) -> dict[str, Any]:
+    """One container; ECS ``entryPoint``/``command`` are Kubernetes ``command``/``args``."""
+    where = f"containerDefinitions[{container.name}]"
+    kube: dict[str, Any] = {"name": container_name(container.name), "image": container.image}
+    if container.entryPoint:
+        kube["command"] = list(container.entryPoint)
+    if container.command:
+        kube["args"] = list(container.command)
+    if container.workingDirectory:
+        kube["workingDir"] = container.workingDirectory
+    env: list[dict[str, Any]] = [{"name": kv.name or "", "value": kv.value or ""} for kv in container.environment or []]
+    for secret in container.secrets or []:
+        ref = secret_ref(secret.valueFrom)
+        env.append({"name": secret.name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+    if env:
+        kube["env"] = env
+    ports = _ports(container)
+    if ports:
+        kube["ports"] = ports
+    resources = container_resources(container.cpu, container.memory, container.memoryReservation)
+    for requirement in container.resourceRequirements or []:
+        if requirement.type == "GPU":
+            resources.setdefault("limits", {})["nvidia.com/gpu"] = str(requirement.value)
+        else:
+            result.ignored.append(f"{where}.resourceRequirements[{requirement.type}] (no Kubernetes resource)")
+    if resources:
+        kube["resources"] = resources
+    security = _security_context(container, result)
+    if security:
+        kube["securityContext"] = security
+    if container.healthCheck is not None:
+        kube.update(probes(container.healthCheck, essential=container.essential is not False))
+    mounts = volume_mounts(container, by_name, volumes)
+    mounts.extend(_memory_mounts(container))
+    if mounts:
+        kube["volumeMounts"] = mounts
+    if container.interactive:
+        kube["stdin"] = True
+    if container.pseudoTerminal:
+        kube["tty"] = True
+    for name, why in _IGNORED_CONTAINER_FIELDS.items():
+        if getattr(container, name, None):
+            result.ignored.append(f"{where}.{name} ({why})")
+    linux = container.linuxParameters
+    if linux is not None:
+        for name in ("devices", "maxSwap", "swappiness"):
+            if getattr(linux, name) is not None:
+                result.ignored.append(f"{where}.linuxParameters.{name} (no pod field)")
+        for tmpfs in linux.tmpfs or []:
+            if tmpfs.mountOptions:
+                result.ignored.append(
+                    f"{where}.linuxParameters.tmpfs[{tmpfs.containerPath}].mountOptions (no pod field)"
+                )
+    return kube
+
+
+def _ports(container: ContainerDefinition) -> list[dict[str, Any]]:
+    ports: list[dict[str, Any]] = []
+    for mapping in container.portMappings or []:
         if mapping.containerPort is None:
             continue
-        port: dict[str, Any] = {"containerPort": mapping.containerPort, "protocol": mapping.protocol.upper()}
+        port: dict[str, Any] = {
+            "containerPort": mapping.containerPort,
+            "protocol": (mapping.protocol or "tcp").upper(),
+        }
+        if mapping.hostPort:  # 0 or absent: a dynamic host port in bridge mode, i.e. none
+            port["hostPort"] = mapping.hostPort
         name = port_name(mapping.name)
         if name:
             port["name"] = name
         ports.append(port)
-    if ports:
-        container["ports"] = ports
-    resources = container_resources(definition.cpu, definition.memory, definition.memoryReservation)
-    if resources:
-        container["resources"] = resources
-    return container
+    return ports
 
 
-def build_pod_spec(task_definition: TaskDefinitionSpec) -> dict[str, Any]:
-    containers = [build_container(c) for c in task_definition.containerDefinitions]
-    names = [c["name"] for c in containers]
+def _security_context(container: ContainerDefinition, result: PodTranslation) -> dict[str, Any]:
+    security: dict[str, Any] = {}
+    if container.user:
+        match = _USER.match(container.user)
+        user = match.group("user") if match else ""
+        group = match.group("group") if match else None
+        if not match:
+            raise TranslationError(
+                f"containerDefinitions[{container.name}].user {container.user!r} is not user, user:group or uid:gid"
+            )
+        if user.isdigit():
+            security["runAsUser"] = int(user)
+        else:
+            result.notes.append(
+                f"containerDefinitions[{container.name}].user {user!r} is a name: Kubernetes needs a numeric uid, "
+                "so the image's default user runs"
+            )
+        if group is not None:
+            if group.isdigit():
+                security["runAsGroup"] = int(group)
+            else:
+                result.notes.append(
+                    f"containerDefinitions[{container.name}].user group {group!r} is a name: a pod needs a numeric gid"
+                )
+    if container.readonlyRootFilesystem:
+        security["readOnlyRootFilesystem"] = True
+    if container.privileged:
+        security["privileged"] = True
+    capabilities = container.linuxParameters.capabilities if container.linuxParameters else None
+    if capabilities is not None:
+        caps: dict[str, list[str]] = {}
+        if capabilities.add:
+            caps["add"] = list(capabilities.add)
+        if capabilities.drop:
+            caps["drop"] = list(capabilities.drop)
+        if caps:
+            security["capabilities"] = caps
+    return security
+
+
+def _memory_volume_name(container: ContainerDefinition, path: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{container.name}-{path}".lower()).strip("-")
+    return f"tmpfs-{slug}"[:63].rstrip("-")
+
+
+def _memory_volumes(containers: Sequence[ContainerDefinition]) -> list[dict[str, Any]]:
+    """``sharedMemorySize`` and ``tmpfs`` are memory-backed emptyDirs of the given size (MiB)."""
+    volumes: list[dict[str, Any]] = []
+    for container in containers:
+        linux = container.linuxParameters
+        if linux is None:
+            continue
+        if linux.sharedMemorySize:
+            volumes.append(
+                {
+                    "name": _memory_volume_name(container, "/dev/shm"),
+                    "emptyDir": {"medium": "Memory", "sizeLimit": mib_to_quantity(linux.sharedMemorySize)},
+                }
+            )
+        for tmpfs in linux.tmpfs or []:
+            volumes.append(
+                {
+                    "name": _memory_volume_name(container, tmpfs.containerPath),
+                    "emptyDir": {"medium": "Memory", "sizeLimit": mib_to_quantity(tmpfs.size)},
+                }
+            )
+    return volumes
+
+
+def _memory_mounts(container: ContainerDefinition) -> list[dict[str, Any]]:
+    linux = container.linuxParameters
+    if linux is None:
+        return []
+    mounts = []
+    if linux.sharedMemorySize:
+        mounts.append({"name": _memory_volume_name(container, "/dev/shm"), "mountPath": "/dev/shm"})
+    for tmpfs in linux.tmpfs or []:
+        mounts.append({"name": _memory_volume_name(container, tmpfs.containerPath), "mountPath": tmpfs.containerPath})
+    return mounts
+
+
+def _task_level(
+    task_definition: TaskDefinition,
+    containers: Sequence[ContainerDefinition],
+    pod: dict[str, Any],
+    options: TranslationOptions,
+    result: PodTranslation,
+) -> None:
+    _task_resources(task_definition, pod, options)
+    timeouts = [c.stopTimeout for c in containers if c.stopTimeout is not None]
+    if timeouts:
+        # ECS waits stopTimeout per container after SIGTERM; a pod has one grace period
+        pod["terminationGracePeriodSeconds"] = max(timeouts)
+    if task_definition.networkMode == "host":
+        pod["hostNetwork"] = True
+        pod["dnsPolicy"] = "ClusterFirstWithHostNet"
+    elif task_definition.networkMode == "none":
+        result.ignored.append("networkMode none (a pod always has a network namespace)")
+    if task_definition.pidMode == "host":
+        pod["hostPID"] = True
+    elif task_definition.pidMode == "task":
+        pod["shareProcessNamespace"] = True
+    if task_definition.ipcMode == "host":
+        pod["hostIPC"] = True
+    elif task_definition.ipcMode == "none":
+        result.ignored.append("ipcMode none (containers of a pod share IPC)")
+    if any(c.linuxParameters and c.linuxParameters.initProcessEnabled for c in containers):
+        # with a shared process namespace the pod's pause process is PID 1 and reaps zombies,
+        # which is what Docker's --init gives a container
+        pod["shareProcessNamespace"] = True
+    if task_definition.taskRoleArn:
+        account = service_account_for_role(task_definition.taskRoleArn)
+        pod["serviceAccountName"] = account["metadata"]["name"]
+        result.service_accounts.append(account)
+    platform = task_definition.runtimePlatform
+    if platform is not None:
+        selector: dict[str, str] = {}
+        if platform.operatingSystemFamily:
+            selector["kubernetes.io/os"] = "linux" if platform.operatingSystemFamily == "LINUX" else "windows"
+        if platform.cpuArchitecture:
+            selector["kubernetes.io/arch"] = "arm64" if platform.cpuArchitecture == "ARM64" else "amd64"
+        if selector:
+            pod["nodeSelector"] = selector
+    affinities = []
+    for constraint in task_definition.placementConstraints or []:
+        if constraint.type != "memberOf" or not constraint.expression:
+            raise TranslationError("placementConstraints: a task definition allows only memberOf with an expression")
+        affinities.append(member_of_node_affinity(constraint.expression))
+    node_affinity = combine_node_affinities(affinities)
+    if node_affinity:
+        pod["affinity"] = {"nodeAffinity": node_affinity}
+    for name, why in _IGNORED_TASK_FIELDS.items():
+        if getattr(task_definition, name, None):
+            result.ignored.append(f"{name} ({why})")
+    credentials = {c.repositoryCredentials.credentialsParameter for c in containers if c.repositoryCredentials}
+    if credentials:
+        pod["imagePullSecrets"] = [{"name": secret_ref(p).name} for p in sorted(credentials)]
+
+
+def _task_resources(task_definition: TaskDefinition, pod: dict[str, Any], options: TranslationOptions) -> None:
+    """Task-level cpu/memory: pod-level resources (Kubernetes 1.34+), else split over the containers."""
+    try:
+        cpu = parse_task_cpu(task_definition.cpu) if task_definition.cpu is not None else None
+        memory = parse_task_memory(task_definition.memory) if task_definition.memory is not None else None
+    except ValueError as error:
+        raise TranslationError(str(error)) from error
+    if cpu is None and memory is None:
+        return
+    if options.pod_level_resources:
+        quantities = {}
+        if cpu is not None:
+            quantities["cpu"] = cpu_units_to_quantity(cpu)
+        if memory is not None:
+            quantities["memory"] = mib_to_quantity(memory)
+        pod["resources"] = {"requests": dict(quantities), "limits": dict(quantities)}
+        return
+    _split_task_resources(pod["containers"], cpu, memory)
+
+
+def _split_task_resources(containers: list[dict[str, Any]], cpu: int | None, memory: int | None) -> None:
+    """Without pod-level resources: what the containers do not reserve themselves is shared
+    equally among those that reserve nothing, and no container may exceed the task's memory."""
+    for resource, total, quantity in (
+        ("cpu", cpu, cpu_units_to_quantity),
+        ("memory", memory, mib_to_quantity),
+    ):
+        if total is None:
+            continue
+        unset = [c for c in containers if resource not in c.get("resources", {}).get("requests", {})]
+        if unset:
+            share = total // len(unset)
+            for c in unset:
+                c.setdefault("resources", {}).setdefault("requests", {})[resource] = quantity(max(share, 1))
+        if resource == "memory":
+            for c in containers:
+                c.setdefault("resources", {}).setdefault("limits", {}).setdefault("memory", quantity(total))
+
+
+def _pod_level_container_fields(
+    containers: Sequence[ContainerDefinition], pod: dict[str, Any], result: PodTranslation
+) -> None:
+    """Per-container ECS fields that are per-pod in Kubernetes: merged, first value wins."""
+    aliases: dict[str, list[str]] = {}
+    nameservers: list[str] = []
+    searches: list[str] = []
+    sysctls: dict[str, str] = {}
+    hostnames = [c for c in containers if c.hostname]
+    for container in containers:
+        for entry in container.extraHosts or []:
+            hosts = aliases.setdefault(entry.ipAddress, [])
+            if entry.hostname not in hosts:
+                hosts.append(entry.hostname)
+        nameservers.extend(s for s in container.dnsServers or [] if s not in nameservers)
+        searches.extend(s for s in container.dnsSearchDomains or [] if s not in searches)
+        for control in container.systemControls or []:
+            if control.namespace is None:
+                continue
+            if sysctls.get(control.namespace, control.value) != control.value:
+                result.ignored.append(
+                    f"containerDefinitions[{container.name}].systemControls[{control.namespace}] "
+                    "(sysctls are per pod; another container sets it differently)"
+                )
+                continue
+            sysctls[control.namespace] = control.value or ""
+    if aliases:
+        pod["hostAliases"] = [{"ip": ip, "hostnames": names} for ip, names in aliases.items()]
+    if nameservers or searches:
+        pod["dnsConfig"] = {k: v for k, v in (("nameservers", nameservers), ("searches", searches)) if v}
+    if sysctls:
+        pod.setdefault("securityContext", {})["sysctls"] = [{"name": k, "value": v} for k, v in sysctls.items()]
+    if len(hostnames) == 1 and _DNS_LABEL.match(hostnames[0].hostname or ""):
+        pod["hostname"] = hostnames[0].hostname
+    else:
+        for container in hostnames:
+            result.ignored.append(f"containerDefinitions[{container.name}].hostname (one DNS-label hostname per pod)")
+
+
+def _check_unique_names(containers: dict[str, dict[str, Any]]) -> None:
+    names = [c["name"] for c in containers.values()]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise TranslationError(
             f"container names {duplicates} collide once made Kubernetes names (lower case, '-' for '_')"
         )
-    return {"containers": containers}
+
+
+def service_account_for_role(role_arn: str) -> dict[str, Any]:
+    """One ServiceAccount per IAM role, annotated for IRSA (EKS) or any webhook that reads it."""
+    role = role_arn.rsplit("/", 1)[-1] if role_arn.startswith("arn:") else role_arn
+    name = kube_secret_name("ecs-task-role", role)[:253]
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "annotations": {ROLE_ARN_ANNOTATION: role_arn}},
+    }
+
+
+def build_pod_spec(task_definition: TaskDefinition) -> dict[str, Any]:
+    """The pod spec alone (for callers that do not need annotations or extra objects)."""
+    return translate_task_definition(task_definition).pod_spec

@@ -32,9 +32,7 @@ def service_counts(desired: int, deployment: Mapping[str, Any] | None) -> Servic
     return ServiceCounts(desiredCount=desired, runningCount=running, pendingCount=max(replicas - running, 0))
 
 
-def rollout_readiness(
-    service_name: str, counts: ServiceCounts, deployment: Mapping[str, Any] | None
-) -> Readiness:
+def rollout_readiness(service_name: str, counts: ServiceCounts, deployment: Mapping[str, Any] | None) -> Readiness:
     """Ready is True when the service has reached what ECS calls a steady state."""
     if deployment is None:
         return Readiness(False, "DeploymentPending", "the Deployment has not been created yet")

@@ -1,0 +1,110 @@
+"""ECS ``essential`` and ``dependsOn`` as Kubernetes container kinds and order.
+
+Kubernetes has three kinds of containers, and ECS's start/stop rules fit onto them:
+
+- a container that others wait for to COMPLETE or SUCCESS runs to completion first: an
+  *init container* (Kubernetes needs it to exit 0, so COMPLETE is enforced as SUCCESS);
+- a container that others wait for to START or become HEALTHY, and every non-essential
+  container, is a *native sidecar* (init container with ``restartPolicy: Always``):
+  started before the ones that need it (held back by a startup probe for HEALTHY), and
+  never keeping a task alive once its essential containers have stopped;
+- every other container is essential and a *regular container*: its exit is the pod's
+  exit, visible as a terminated container status.
+
+Init containers and sidecars are ordered so that every container comes after the ones it
+depends on (a stable topological order of the ECS order); a dependency cycle is an error.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ecs_facade.model.generated import ContainerDefinition
+from ecs_facade.translate import TranslationError
+
+
+class Kind(StrEnum):
+    INIT = "init"
+    SIDECAR = "sidecar"
+    MAIN = "main"
+
+
+@dataclass(frozen=True)
+class Ordering:
+    kinds: dict[str, Kind]
+    init_order: list[str]  # init containers and sidecars, in start order
+    main_order: list[str]
+    healthy_gates: set[str]  # sidecars others wait for to be HEALTHY
+    notes: list[str] = field(default_factory=list)
+
+
+def order_containers(containers: Sequence[ContainerDefinition]) -> Ordering:
+    names = [c.name for c in containers]
+    by_name = {c.name: c for c in containers}
+    waits: dict[str, set[str]] = {n: set() for n in names}  # container -> conditions others wait for
+    notes: list[str] = []
+    for c in containers:
+        for dep in c.dependsOn or []:
+            if dep.containerName not in by_name:
+                raise TranslationError(
+                    f"containerDefinitions[{c.name}].dependsOn names {dep.containerName!r}, "
+                    "which is not a container of this task definition"
+                )
+            if dep.containerName == c.name:
+                raise TranslationError(f"containerDefinitions[{c.name}].dependsOn names the container itself")
+            waits[dep.containerName].add(dep.condition)
+
+    kinds: dict[str, Kind] = {}
+    for c in containers:
+        essential = c.essential is not False
+        conditions = waits[c.name]
+        if conditions & {"COMPLETE", "SUCCESS"}:
+            if essential:
+                raise TranslationError(
+                    f"containerDefinitions[{c.name}] is essential, but other containers wait for it to "
+                    "COMPLETE or SUCCESS: an essential container's exit stops the task; set essential: false"
+                )
+            if "COMPLETE" in conditions:
+                notes.append(
+                    f"dependsOn COMPLETE on {c.name!r} is enforced as SUCCESS (a Kubernetes init container must exit 0)"
+                )
+            kinds[c.name] = Kind.INIT
+        elif not essential or conditions & {"START", "HEALTHY"}:
+            kinds[c.name] = Kind.SIDECAR
+        else:
+            kinds[c.name] = Kind.MAIN
+
+    healthy_gates = {n for n in names if "HEALTHY" in waits[n]}
+    for name in sorted(healthy_gates):
+        if by_name[name].healthCheck is None:
+            raise TranslationError(
+                f"dependsOn HEALTHY on {name!r}, but containerDefinitions[{name}] has no healthCheck"
+            )
+
+    init_names = [n for n in names if kinds[n] is not Kind.MAIN]
+    init_order = _topological(init_names, {n: [d.containerName for d in by_name[n].dependsOn or []] for n in names})
+    return Ordering(
+        kinds=kinds,
+        init_order=init_order,
+        main_order=[n for n in names if kinds[n] is Kind.MAIN],
+        healthy_gates=healthy_gates,
+        notes=notes,
+    )
+
+
+def _topological(names: list[str], deps: dict[str, list[str]]) -> list[str]:
+    """Stable topological order (Kahn, picking the earliest ready container in ECS order)."""
+    remaining = list(names)
+    placed: list[str] = []
+    done: set[str] = set()
+    while remaining:
+        for name in remaining:
+            if all(d in done or d not in names for d in deps.get(name, [])):
+                placed.append(name)
+                done.add(name)
+                remaining.remove(name)
+                break
+        else:
+            cycle = " -> ".join(remaining)
+            raise TranslationError(f"dependsOn forms a cycle among containers: {cycle}")
+    return placed

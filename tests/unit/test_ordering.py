@@ -1,0 +1,113 @@
+"""essential and dependsOn as init containers, native sidecars and regular containers."""
+
+import pytest
+
+from ecs_facade.translate import TranslationError
+from tests.unit.helpers import container, translate
+
+HEALTH = {"command": ["CMD-SHELL", "curl -f http://localhost:9901/ready"], "interval": 10, "retries": 2}
+
+
+def names(items: list[dict[str, object]]) -> list[object]:
+    return [c["name"] for c in items]
+
+
+def test_success_dependency_runs_to_completion_first() -> None:
+    spec = translate(
+        container(name="app", dependsOn=[{"containerName": "migrate", "condition": "SUCCESS"}]),
+        container(name="migrate", essential=False),
+    ).pod_spec
+    (init,) = spec["initContainers"]
+    assert init["name"] == "migrate"
+    assert "restartPolicy" not in init
+    assert names(spec["containers"]) == ["app"]
+
+
+def test_complete_dependency_is_enforced_as_success_and_said_so() -> None:
+    translation = translate(
+        container(name="app", dependsOn=[{"containerName": "setup", "condition": "COMPLETE"}]),
+        container(name="setup", essential=False),
+    )
+    assert names(translation.pod_spec["initContainers"]) == ["setup"]
+    assert any("COMPLETE on 'setup' is enforced as SUCCESS" in note for note in translation.notes)
+
+
+def test_essential_container_that_others_wait_to_complete_is_an_error() -> None:
+    with pytest.raises(TranslationError, match="essential: false"):
+        translate(
+            container(name="app", dependsOn=[{"containerName": "setup", "condition": "SUCCESS"}]),
+            container(name="setup"),
+        )
+
+
+def test_start_dependency_is_a_sidecar_started_first() -> None:
+    spec = translate(
+        container(name="app", dependsOn=[{"containerName": "proxy", "condition": "START"}]),
+        container(name="proxy"),
+    ).pod_spec
+    (proxy,) = spec["initContainers"]
+    assert (proxy["name"], proxy["restartPolicy"]) == ("proxy", "Always")
+    assert "startupProbe" not in proxy
+
+
+def test_healthy_dependency_gates_on_a_startup_probe() -> None:
+    spec = translate(
+        container(name="app", dependsOn=[{"containerName": "envoy", "condition": "HEALTHY"}]),
+        container(name="envoy", healthCheck=HEALTH),
+    ).pod_spec
+    (envoy,) = spec["initContainers"]
+    assert envoy["restartPolicy"] == "Always"
+    assert envoy["startupProbe"] == {
+        "exec": {"command": ["/bin/sh", "-c", "curl -f http://localhost:9901/ready"]},
+        "periodSeconds": 10,
+        "timeoutSeconds": 5,
+        "failureThreshold": 2,
+        "successThreshold": 1,
+    }
+
+
+def test_healthy_dependency_without_health_check_is_an_error() -> None:
+    with pytest.raises(TranslationError, match="no healthCheck"):
+        translate(
+            container(name="app", dependsOn=[{"containerName": "envoy", "condition": "HEALTHY"}]),
+            container(name="envoy"),
+        )
+
+
+def test_non_essential_helper_is_a_sidecar_that_never_keeps_the_task_alive() -> None:
+    spec = translate(container(name="app"), container(name="log-router", essential=False)).pod_spec
+    (helper,) = spec["initContainers"]
+    assert (helper["name"], helper["restartPolicy"]) == ("log-router", "Always")
+    assert names(spec["containers"]) == ["app"]
+
+
+def test_init_order_follows_dependencies_not_declaration_order() -> None:
+    spec = translate(
+        container(name="app", dependsOn=[{"containerName": "b", "condition": "START"}]),
+        container(name="b", essential=False, dependsOn=[{"containerName": "a", "condition": "SUCCESS"}]),
+        container(name="a", essential=False),
+    ).pod_spec
+    assert names(spec["initContainers"]) == ["a", "b"]
+
+
+def test_cycle_is_an_error_naming_the_containers() -> None:
+    with pytest.raises(TranslationError, match="cycle among containers: a -> b"):
+        translate(
+            container(name="main"),
+            container(name="a", essential=False, dependsOn=[{"containerName": "b", "condition": "START"}]),
+            container(name="b", essential=False, dependsOn=[{"containerName": "a", "condition": "START"}]),
+        )
+
+
+def test_dependency_on_a_missing_container_is_an_error() -> None:
+    with pytest.raises(TranslationError, match="'ghost'"):
+        translate(container(name="app", dependsOn=[{"containerName": "ghost", "condition": "START"}]))
+
+
+def test_probes_are_removed_from_run_to_completion_init_containers() -> None:
+    spec = translate(
+        container(name="app", dependsOn=[{"containerName": "migrate", "condition": "SUCCESS"}]),
+        container(name="migrate", essential=False, healthCheck=HEALTH),
+    ).pod_spec
+    (migrate,) = spec["initContainers"]
+    assert not {"readinessProbe", "livenessProbe", "startupProbe"} & set(migrate)
