@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help venv controlplane lint test test-unit test-e2e run down cluster-up cluster-down clean
+.PHONY: help venv controlplane generate lint test test-unit test-e2e run down cluster-up cluster-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -20,6 +20,9 @@ venv: $(BIN)/.installed ## Python virtualenv with the operator and dev tools
 
 controlplane: ## build (once, cached) kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok, helm
 	hack/build-controlplane.sh >/dev/null
+
+generate: venv ## regenerate the ECSTaskDefinition CRD and models from botocore (hack/gen_crds.py)
+	$(BIN)/python hack/gen_crds.py
 
 lint: venv ## ruff and mypy
 	$(BIN)/ruff check .

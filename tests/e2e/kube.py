@@ -24,9 +24,7 @@ class Kubectl:
             timeout=120,
         )
         if check and result.returncode != 0:
-            raise AssertionError(
-                f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}"
-            )
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
         return result.stdout
 
     def json(self, *args: str) -> Any:

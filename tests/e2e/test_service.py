@@ -14,11 +14,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 def running_pods(kubectl: Kubectl, namespace: str, service: str) -> list[dict[str, Any]]:
     pods = kubectl.json("get", "pods", "-n", namespace, "-l", f"ecs.facade.dev/service={service}")["items"]
-    return [
-        p
-        for p in pods
-        if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
-    ]
+    return [p for p in pods if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
 
 
 def service_status(kubectl: Kubectl, namespace: str, name: str) -> dict[str, Any]:
@@ -67,9 +63,7 @@ def test_service_runs_desired_count_and_is_garbage_collected(kubectl: Kubectl, n
     assert status["observedGeneration"] == service["metadata"]["generation"]
 
     kubectl("delete", "ecsservice", "web", "-n", namespace)
-    wait_for(
-        "the Deployment to be garbage-collected", lambda: kubectl.get("deployment", "web", namespace) is None
-    )
+    wait_for("the Deployment to be garbage-collected", lambda: kubectl.get("deployment", "web", namespace) is None)
     wait_for(
         "the pods to be gone",
         lambda: not kubectl.json("get", "pods", "-n", namespace, "-l", "ecs.facade.dev/service=web")["items"],

@@ -1,5 +1,7 @@
 """The one translator, field by field: one test (or more) per row of docs/mapping.md."""
 
+from typing import Any
+
 import pytest
 
 from ecs_facade.translate import TranslationError
@@ -214,7 +216,8 @@ def test_inexpressible_container_fields_are_reported_not_dropped(field: str) -> 
     ],
 )
 def test_inexpressible_task_fields_are_reported(field: str, value: object) -> None:
-    assert any(line.startswith(f"{field} ") for line in translate(container(), **{field: value}).ignored)
+    task: dict[str, Any] = {field: value}
+    assert any(line.startswith(f"{field} ") for line in translate(container(), **task).ignored)
 
 
 def test_network_mode_host() -> None:
