@@ -18,6 +18,8 @@
 #   ECS_FACADE_NODE_ZONES    zones the nodes are spread over (default
 #                            us-east-1a,us-east-1b,us-east-1c)
 #   ECS_FACADE_NODE_TYPE     node.kubernetes.io/instance-type (default m5.xlarge)
+#   ECS_FACADE_NODE_CPU      CPUs per node (default 4)
+#   ECS_FACADE_NODE_MEMORY   memory per node (default 16Gi)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,6 +29,8 @@ base="${ECS_FACADE_PORT_BASE:-16000}"
 nodes="${ECS_FACADE_NODES:-3}"
 zones="${ECS_FACADE_NODE_ZONES:-us-east-1a,us-east-1b,us-east-1c}"
 node_type="${ECS_FACADE_NODE_TYPE:-m5.xlarge}"
+node_cpu="${ECS_FACADE_NODE_CPU:-4}"
+node_memory="${ECS_FACADE_NODE_MEMORY:-16Gi}"
 
 etcd_port=$((base + 379))
 etcd_peer_port=$((base + 380))
@@ -188,8 +192,8 @@ metadata:
     topology.kubernetes.io/zone: $zone
     topology.kubernetes.io/region: ${zone%?}
 status:
-  allocatable: {cpu: \"4\", memory: 16Gi, pods: \"110\"}
-  capacity: {cpu: \"4\", memory: 16Gi, pods: \"110\"}
+  allocatable: {cpu: \"$node_cpu\", memory: $node_memory, pods: \"110\"}
+  capacity: {cpu: \"$node_cpu\", memory: $node_memory, pods: \"110\"}
   nodeInfo: {architecture: amd64, operatingSystem: linux, kubeletVersion: fake, kubeProxyVersion: fake}
 "
   done

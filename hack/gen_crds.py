@@ -439,15 +439,16 @@ def spec_schema(shapes: Mapping[str, Shape]) -> Schema:
         "maxItems": 1000,
         "x-kubernetes-list-type": "set",
         "items": {"type": "integer", "minimum": 1},
-        # ECS deregistration is permanent: revisions can be added to the list, never removed
-        "x-kubernetes-validations": [
-            {
-                "rule": "oldSelf.all(r, r in self)",
-                "message": "deregisteredRevisions: a deregistered (INACTIVE) revision cannot be made ACTIVE again",
-            }
-        ],
     }
-    spec["x-kubernetes-validations"] = [*SPEC_RULES, *spec["x-kubernetes-validations"]]
+    # ECS deregistration is permanent: revisions can be added to the list, never removed
+    # (a spec-level transition rule, so that deleting the whole list is refused too)
+    permanent = {
+        "rule": "!has(oldSelf.deregisteredRevisions) || (has(self.deregisteredRevisions)"
+        " && oldSelf.deregisteredRevisions.all(r, r in self.deregisteredRevisions))",
+        "message": "deregisteredRevisions: a deregistered (INACTIVE) revision cannot be made ACTIVE again",
+        "fieldPath": ".deregisteredRevisions",
+    }
+    spec["x-kubernetes-validations"] = [*SPEC_RULES, *spec["x-kubernetes-validations"], permanent]
     return {k: spec[k] for k in ("description", *(k for k in spec if k != "description"))}
 
 

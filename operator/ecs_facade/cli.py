@@ -79,6 +79,8 @@ def _parse(document: dict[str, Any]) -> tuple[Any, str | None]:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_url=False)
         )
         raise CliError(f"invalid task definition: {problems}") from error
+    except ValueError as error:
+        raise CliError(f"invalid task definition: {error}") from error
 
 
 def kube_name(family: str) -> str:

@@ -21,11 +21,20 @@ from tests.e2e.kube import Kubectl
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_DIR = Path(os.environ.get("E2E_CLUSTER_DIR", REPO / ".cluster-e2e"))
+# kept after the session (the cluster folder is deleted): the operator and component logs
+LOG_DIR = Path(os.environ.get("E2E_LOG_DIR", REPO / ".e2e-logs"))
 PORT_BASE = os.environ.get("E2E_PORT_BASE", "17000")
 
 
 def _cluster_env() -> dict[str, str]:
-    return {**os.environ, "ECS_FACADE_CLUSTER_DIR": str(CLUSTER_DIR), "ECS_FACADE_PORT_BASE": PORT_BASE}
+    return {
+        **os.environ,
+        "ECS_FACADE_CLUSTER_DIR": str(CLUSTER_DIR),
+        "ECS_FACADE_PORT_BASE": PORT_BASE,
+        # room for the whole task definition corpus at once
+        "ECS_FACADE_NODE_CPU": "16",
+        "ECS_FACADE_NODE_MEMORY": "64Gi",
+    }
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -55,6 +64,9 @@ def kubectl() -> Iterator[Kubectl]:
     try:
         yield Kubectl(f"{bin_dir}/kubectl", str(CLUSTER_DIR / "kubeconfig"))
     finally:
+        subprocess.run([REPO / "hack/cluster.sh", "down"], env=_cluster_env(), check=False)
+        shutil.rmtree(LOG_DIR / "cluster", ignore_errors=True)
+        shutil.copytree(CLUSTER_DIR / "logs", LOG_DIR / "cluster", dirs_exist_ok=True)
         # a fresh cluster per session: no objects left over from an earlier run
         subprocess.run([REPO / "hack/cluster.sh", "down", "--purge"], env=_cluster_env(), check=False)
 
@@ -67,13 +79,15 @@ def crds(kubectl: Kubectl) -> None:
 
 @pytest.fixture(scope="session")
 def operator_log() -> Path:
-    CLUSTER_DIR.mkdir(parents=True, exist_ok=True)
-    return CLUSTER_DIR / "operator.log"
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    return LOG_DIR / "operator.log"
 
 
 @pytest.fixture(scope="session")
 def operator(kubectl: Kubectl, crds: None, operator_log: Path) -> Iterator[KopfRunner]:
     os.environ["KUBECONFIG"] = kubectl.kubeconfig
+    # the corpus has host volumes; refusing them is covered by unit tests
+    os.environ["ECS_FACADE_ALLOW_HOST_PATH"] = "true"
     handler = logging.FileHandler(operator_log, mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logging.getLogger().addHandler(handler)

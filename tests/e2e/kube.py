@@ -15,14 +15,17 @@ class Kubectl:
     binary: str
     kubeconfig: str
 
-    def __call__(self, *args: str, input: str | None = None, check: bool = True) -> str:
-        result = subprocess.run(
+    def run(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             [self.binary, "--kubeconfig", self.kubeconfig, *args],
             input=input,
             capture_output=True,
             text=True,
             timeout=120,
         )
+
+    def __call__(self, *args: str, input: str | None = None, check: bool = True) -> str:
+        result = self.run(*args, input=input)
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
         return result.stdout
@@ -57,3 +60,53 @@ def condition(obj: dict[str, Any] | None, type: str) -> dict[str, Any] | None:
         if entry.get("type") == type:
             return dict(entry)
     return None
+
+
+def simulated_node(kubectl: Kubectl, name: str, labels: dict[str, str], capacity: dict[str, str]) -> None:
+    """A kwok node (kwok marks it Ready and runs its pods); needs the local control plane's kwok."""
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake"},
+            "labels": {"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", **labels},
+        },
+        "status": {"allocatable": capacity, "capacity": capacity},
+    }
+    kubectl("apply", "-f", "-", input=json.dumps(manifest))
+    wait_for(
+        f"node {name} Ready",
+        lambda: (condition(kubectl.json("get", "node", name), "Ready") or {}).get("status") == "True",
+    )
+
+
+def bound_claim(kubectl: Kubectl, namespace: str, claim: str) -> None:
+    """A PersistentVolumeClaim bound to a static PersistentVolume made for it."""
+    volume = f"pv-{namespace}-{claim}"[:253]
+    manifests = [
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": volume},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteMany"],
+                "storageClassName": "",
+                "hostPath": {"path": f"/srv/{claim}"},
+                "claimRef": {"namespace": namespace, "name": claim},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": claim, "namespace": namespace},
+            "spec": {
+                "accessModes": ["ReadWriteMany"],
+                "storageClassName": "",
+                "volumeName": volume,
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+    ]
+    kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": manifests}))

@@ -81,7 +81,7 @@ def test_missing_task_definition_is_reported_and_recovers(kubectl: Kubectl, name
 apiVersion: ecs.facade.dev/v1alpha1
 kind: ECSService
 metadata: {name: api}
-spec: {taskDefinition: "api:4", desiredCount: 2}
+spec: {taskDefinition: "api:1", desiredCount: 2}
 """,
     )
     ready = wait_for(
@@ -93,7 +93,7 @@ spec: {taskDefinition: "api:4", desiredCount: 2}
         ),
     )
     assert ready["status"] == "False"
-    assert "'api:4'" in ready["message"]
+    assert "'api:1'" in ready["message"]
     assert kubectl.get("deployment", "api", namespace) is None
 
     kubectl(

@@ -61,6 +61,12 @@ def normalize_task_definition(raw: Mapping[str, Any], default_family: str) -> di
     body = dict(raw)
     inner = body.pop("taskDefinition", None)
     if isinstance(inner, Mapping):
+        beside = sorted(k for k, v in body.items() if v is not None and k not in {"tags", *EXTENSION_KEYS})
+        if beside:
+            raise ValueError(
+                f"give either the RegisterTaskDefinition fields or describe-task-definition output under "
+                f"taskDefinition, not both (found {', '.join(beside)} beside taskDefinition)"
+            )
         tags = body.get("tags")
         body = dict(inner)
         if tags and not body.get("tags"):

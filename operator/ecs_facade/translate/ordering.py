@@ -40,6 +40,9 @@ class Ordering:
 
 def order_containers(containers: Sequence[ContainerDefinition]) -> Ordering:
     names = [c.name for c in containers]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise TranslationError(f"containerDefinitions: container names must be unique; repeated: {duplicates}")
     by_name = {c.name: c for c in containers}
     waits: dict[str, set[str]] = {n: set() for n in names}  # container -> conditions others wait for
     notes: list[str] = []
