@@ -120,7 +120,7 @@ spec:
     )
 
 
-def test_untranslatable_task_definition_is_reported(kubectl: Kubectl, namespace: str) -> None:
+def test_untranslatable_task_definition_is_reported_on_both(kubectl: Kubectl, namespace: str) -> None:
     kubectl(
         "apply",
         "-n",
@@ -152,6 +152,9 @@ spec: {taskDefinition: twins, desiredCount: 1}
     )
     assert "collide" in ready["message"]
     assert kubectl.get("deployment", "twins", namespace) is None
+    td = condition(kubectl.get("ecstaskdefinition", "twins", namespace), "Ready")
+    assert td is not None and (td["status"], td["reason"]) == ("False", "InvalidSpec")
+    assert "collide" in td["message"]
 
 
 def test_scale_subresource_and_hand_deleted_deployment(kubectl: Kubectl, namespace: str) -> None:

@@ -68,7 +68,7 @@ def test_edits_register_revisions_and_deregistration_is_honoured(kubectl: Kubect
 
     # the columns people look at
     row = kubectl("get", "ecstaskdefinitions", "web", "-n", namespace, "--no-headers").split()
-    assert row[:4] == ["web", "2", "ACTIVE", "True"]
+    assert row[:5] == ["web", "web", "2", "ACTIVE", "True"]  # NAME FAMILY REVISION STATUS READY
 
     # the old revision is still describable, with its own content
     old = kubectl.json("get", "controllerrevision", "web-1", "-n", namespace)
@@ -196,7 +196,16 @@ def test_corpus_converts_renders_applies_and_runs(kubectl: Kubectl, namespace: s
                 pending.append((file, (condition(service, "Ready") or {}).get("message")))
         return pending
 
-    wait_for("every corpus task Running", lambda: not not_ready() or None, timeout=240)
+    pending: list[tuple[str, Any]] = []
+
+    def all_running() -> bool:
+        pending[:] = not_ready()
+        return not pending
+
+    try:
+        wait_for("every corpus task Running", all_running, timeout=240)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; not running: {pending}") from None
     # the unconverted copies registered too, as revision 1 of their own object
     for _, name in services:
         status = td_status(kubectl, namespace, f"raw-{name}"[:253])

@@ -111,3 +111,23 @@ def test_probes_are_removed_from_run_to_completion_init_containers() -> None:
     ).pod_spec
     (migrate,) = spec["initContainers"]
     assert not {"readinessProbe", "livenessProbe", "startupProbe"} & set(migrate)
+
+
+def test_a_pod_always_keeps_a_regular_container() -> None:
+    translation = translate(
+        container(name="app", healthCheck=HEALTH),
+        container(name="log", essential=False, dependsOn=[{"containerName": "app", "condition": "HEALTHY"}]),
+    )
+    spec = translation.pod_spec
+    assert names(spec["containers"]) == ["app", "log"]
+    assert "initContainers" not in spec
+    assert any("HEALTHY of 'log' on 'app'" in note for note in translation.notes)
+
+
+def test_essential_chain_keeps_the_last_one_regular() -> None:
+    spec = translate(
+        container(name="proxy", dependsOn=[{"containerName": "app", "condition": "START"}]),
+        container(name="app"),
+    ).pod_spec
+    assert names(spec["initContainers"]) == ["app"]
+    assert names(spec["containers"]) == ["proxy"]

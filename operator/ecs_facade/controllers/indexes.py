@@ -14,7 +14,6 @@ import kopf
 from ecs_facade.api import GROUP, LABEL_MANAGED_BY, MANAGED_BY, SERVICES, TASK_DEFINITIONS, VERSION
 from ecs_facade.model.references import parse_task_definition_ref
 
-LABEL_REVISION_STATUS = f"{GROUP}/status"
 ANNOTATION_CONTENT_HASH = f"{GROUP}/content-hash"
 ANNOTATION_REGISTERED_AT = f"{GROUP}/registered-at"
 
@@ -38,7 +37,7 @@ class Revision:
     name: str
     owner: str  # the ECSTaskDefinition's name
     revision: int
-    status: str  # ACTIVE | INACTIVE
+    status: str  # ACTIVE | INACTIVE, from the owner's spec.deregisteredRevisions
     content_hash: str
     registered_at: str
     request: Mapping[str, Any]  # the RegisterTaskDefinition request of this revision
@@ -87,7 +86,7 @@ def revisions(namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[st
         name=meta["name"],
         owner=owners[0]["name"],
         revision=int(body.get("revision") or 0),
-        status=(meta.get("labels") or {}).get(LABEL_REVISION_STATUS, "ACTIVE"),
+        status="ACTIVE",  # until the owner's deregisteredRevisions says otherwise
         content_hash=(meta.get("annotations") or {}).get(ANNOTATION_CONTENT_HASH, ""),
         registered_at=(meta.get("annotations") or {}).get(ANNOTATION_REGISTERED_AT, ""),
         request=copy.deepcopy(dict(data.get("taskDefinition") or {})),
@@ -145,3 +144,15 @@ class Indexes:
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> "Indexes":
         return cls(**{name: kwargs[name] for name in cls.__dataclass_fields__})
+
+
+def with_statuses(revisions: list[Revision], spec: Mapping[str, Any]) -> list[Revision]:
+    """ACTIVE/INACTIVE from the owner's permanent ``deregisteredRevisions`` list.
+
+    ControllerRevisions are immutable (even a label patch fails, as the API server
+    re-encodes their data), so the status lives in the task definition's spec.
+    """
+    deregistered = {int(r) for r in spec.get("deregisteredRevisions") or []}
+    return [
+        Revision(**{**r.__dict__, "status": "INACTIVE" if r.revision in deregistered else "ACTIVE"}) for r in revisions
+    ]

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from ecs_facade.api import API_VERSION, GROUP, KIND_SERVICE, LABEL_SERVICE, SERVICES, VERSION
 from ecs_facade.config import Config
 from ecs_facade.controllers.common import Logger, error_message, lock_for, now
-from ecs_facade.controllers.indexes import Indexes, Revision, Snapshot, one, revisions_of
+from ecs_facade.controllers.indexes import Indexes, Revision, Snapshot, one, revisions_of, with_statuses
 from ecs_facade.kube import client as kube
 from ecs_facade.model.references import TaskDefinitionRef, parse_task_definition_ref
 from ecs_facade.model.service import ServiceSpec
@@ -59,9 +59,12 @@ def reconcile(
             return
         manifest, extras, desired_count, arn = desired
         if deployment is None:
-            for account in extras:
-                kube.apply_core(account)
-            deployment = kube.apply(manifest, "deployments")
+            try:
+                for account in extras:
+                    kube.apply_core(account)
+                deployment = kube.apply(manifest, "deployments")
+            except kube.NamespaceTerminating:
+                return  # the namespace and the service with it are going away
         counts = service_counts(desired_count, deployment)
         readiness = rollout_readiness(str(service.spec.get("serviceName") or name), counts, deployment)
         _write_status(service, counts, readiness, arn)
@@ -70,7 +73,11 @@ def reconcile(
 def resolve_revision(service: Snapshot, ref: TaskDefinitionRef, indexes: Indexes) -> Revision | Readiness:
     """The revision this service runs: its pinned one, else what the reference names now."""
     td: Snapshot | None = one(indexes.task_definitions, (service.namespace, ref.family))
-    revisions = revisions_of(indexes.revisions, service.namespace, td.name) if td else []
+    revisions = with_statuses(revisions_of(indexes.revisions, service.namespace, td.name), td.spec) if td else []
+    if td is not None and not revisions:
+        ready = next((c for c in td.status.get("conditions") or [] if c.get("type") == "Ready"), None)
+        if ready and ready.get("reason") == "InvalidSpec":
+            return Readiness(False, "InvalidTaskDefinition", f"task definition {ref.family!r} {ready.get('message')}")
     pinned = _pinned_revision(service, ref)
     if pinned is not None:
         for revision in revisions:
@@ -199,6 +206,12 @@ def deployment_changed(
     owners = {ref.get("uid") for ref in body.get("metadata", {}).get("ownerReferences", [])}
     if service is None or service.uid not in owners:
         return
-    # a Deployment deleted by hand is put back; otherwise only the counts are refreshed
-    deployment = None if event.get("type") == "DELETED" else dict(body)
-    reconcile(namespace, name, indexes, logger, deployment=deployment)
+    if event.get("type") == "DELETED":
+        # put back a Deployment deleted by hand, but not one the garbage collector removed
+        # because the service is gone (the index may not know that yet)
+        current = kube.get(API_VERSION, SERVICES, namespace, name)
+        if current is None or current["metadata"].get("deletionTimestamp") or current["metadata"]["uid"] != service.uid:
+            return
+        reconcile(namespace, name, indexes, logger)
+        return
+    reconcile(namespace, name, indexes, logger, deployment=dict(body))

@@ -27,13 +27,13 @@ from ecs_facade.controllers.common import Logger, error_message, lock_for, now
 from ecs_facade.controllers.indexes import (
     ANNOTATION_CONTENT_HASH,
     ANNOTATION_REGISTERED_AT,
-    LABEL_REVISION_STATUS,
     Indexes,
     Revision,
     Snapshot,
     family_of,
     one,
     revisions_of,
+    with_statuses,
 )
 from ecs_facade.kube import client as kube
 from ecs_facade.model.taskdefinition import content_hash, normalize_task_definition, parse_task_definition
@@ -86,18 +86,7 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger) -> No
                     message=f"{family}:{number}: {_ignored_message(translation.ignored, translation.notes)}",
                 )
 
-        deregistered = {int(r) for r in td.spec.get("deregisteredRevisions") or []}
-        for revision in existing:
-            wanted = "INACTIVE" if revision.revision in deregistered else "ACTIVE"
-            if revision.status != wanted:
-                kube.patch_labels(
-                    "apps/v1",
-                    "controllerrevisions",
-                    namespace,
-                    revision.name,
-                    {LABEL_REVISION_STATUS: wanted},
-                )
-        existing = [_with_status(r, "INACTIVE" if r.revision in deregistered else "ACTIVE") for r in existing]
+        existing = with_statuses(existing, td.spec)
         latest = existing[-1]
         conditions = set_condition(
             conditions,
@@ -118,10 +107,6 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger) -> No
             now=now(),
         )
         _write_status(td, config, family, existing, conditions)
-
-
-def _with_status(revision: Revision, status: str) -> Revision:
-    return Revision(**{**revision.__dict__, "status": status})
 
 
 def _ignored_message(ignored: list[str], notes: list[str]) -> str:
@@ -149,7 +134,7 @@ def _register(td: Snapshot, family: str, number: int, request: Mapping[str, Any]
         "metadata": {
             "name": f"{td.name[:240]}-{number}",
             "namespace": td.namespace,
-            "labels": {LABEL_MANAGED_BY: MANAGED_BY, LABEL_REVISION_STATUS: "ACTIVE"},
+            "labels": {LABEL_MANAGED_BY: MANAGED_BY},
             "annotations": {
                 ANNOTATION_CONTENT_HASH: digest,
                 ANNOTATION_REGISTERED_AT: registered_at,
@@ -215,18 +200,24 @@ def task_definition_changed(name: str, namespace: str | None, logger: Logger, **
     reconcile(namespace or "", name, Indexes.from_kwargs(kwargs), logger)
 
 
+def _reconcile_services_of(namespace: str, owner: str, indexes: Indexes, logger: Logger) -> None:
+    td: Snapshot | None = one(indexes.task_definitions_by_name, (namespace, owner))
+    if td is None:
+        return
+    family = family_of(owner, td.spec)
+    for service_name in sorted(set(indexes.services_by_family.get((namespace, family), []))):
+        service_controller.reconcile(namespace, service_name, indexes, logger)
+
+
 @kopf.on.event("apps", "v1", "controllerrevisions", labels={LABEL_MANAGED_BY: MANAGED_BY})
 def revision_changed(namespace: str | None, body: kopf.Body, logger: Logger, **kwargs: Any) -> None:
     """A revision appeared or changed state: the services of its family re-resolve."""
-    indexes = Indexes.from_kwargs(kwargs)
-    namespace = namespace or ""
-    owners = [
-        r["name"] for r in body.get("metadata", {}).get("ownerReferences", []) if r.get("kind") == KIND_TASK_DEFINITION
-    ]
-    for owner in owners:
-        td: Snapshot | None = one(indexes.task_definitions_by_name, (namespace, owner))
-        if td is None:
-            continue
-        family = family_of(owner, td.spec)
-        for service_name in sorted(set(indexes.services_by_family.get((namespace, family), []))):
-            service_controller.reconcile(namespace, service_name, indexes, logger)
+    for ref in body.get("metadata", {}).get("ownerReferences", []):
+        if ref.get("kind") == KIND_TASK_DEFINITION:
+            _reconcile_services_of(namespace or "", ref["name"], Indexes.from_kwargs(kwargs), logger)
+
+
+@kopf.on.event(GROUP, VERSION, TASK_DEFINITIONS)
+def task_definition_event(name: str, namespace: str | None, logger: Logger, **kwargs: Any) -> None:
+    """Its status changed (e.g. it became invalid): the services of its family report it."""
+    _reconcile_services_of(namespace or "", name, Indexes.from_kwargs(kwargs), logger)

@@ -60,13 +60,33 @@ def get(api_version: str, plural: str, namespace: str, name: str) -> dict[str, A
         raise
 
 
+class NamespaceTerminating(Exception):
+    """The namespace is being deleted: nothing can be created in it any more."""
+
+
+def _terminating(error: ApiException) -> bool:
+    return error.status == 403 and "being terminated" in str(error.body or "")
+
+
 def apply(manifest: Mapping[str, Any], plural: str) -> dict[str, Any]:
     """Server-side apply as the operator's field manager, taking over conflicting fields.
 
     Applying an unchanged manifest is a no-op on the server (no new resourceVersion).
+    Raises NamespaceTerminating when the namespace is going away.
     """
     group, version = _group_version(str(manifest["apiVersion"]))
     meta = manifest["metadata"]
+    try:
+        return _apply(group, version, plural, meta, manifest)
+    except ApiException as error:
+        if _terminating(error):
+            raise NamespaceTerminating(meta["namespace"]) from error
+        raise
+
+
+def _apply(
+    group: str, version: str, plural: str, meta: Mapping[str, Any], manifest: Mapping[str, Any]
+) -> dict[str, Any]:
     return cast(
         dict[str, Any],
         _objects().patch_namespaced_custom_object(
@@ -98,33 +118,24 @@ def create(manifest: Mapping[str, Any], plural: str) -> dict[str, Any] | None:
     return cast(dict[str, Any], created)
 
 
-def patch_labels(api_version: str, plural: str, namespace: str, name: str, labels: Mapping[str, str]) -> None:
-    group, version = _group_version(api_version)
-    _objects().patch_namespaced_custom_object(
-        group,
-        version,
-        namespace,
-        plural,
-        name,
-        {"metadata": {"labels": dict(labels)}},
-        field_manager=FIELD_MANAGER,
-        _content_type=MERGE_PATCH,
-    )
-
-
 def apply_core(manifest: Mapping[str, Any]) -> None:
     """Server-side apply of a core-group (``v1``) namespaced object, e.g. a ServiceAccount."""
     core = client.CoreV1Api(_api_client())
     patchers = {"ServiceAccount": core.patch_namespaced_service_account}
     meta = manifest["metadata"]
-    patchers[str(manifest["kind"])](
-        meta["name"],
-        meta["namespace"],
-        dict(manifest),
-        field_manager=FIELD_MANAGER,
-        force=True,
-        _content_type=APPLY_PATCH,
-    )
+    try:
+        patchers[str(manifest["kind"])](
+            meta["name"],
+            meta["namespace"],
+            dict(manifest),
+            field_manager=FIELD_MANAGER,
+            force=True,
+            _content_type=APPLY_PATCH,
+        )
+    except ApiException as error:
+        if _terminating(error):
+            raise NamespaceTerminating(meta["namespace"]) from error
+        raise
 
 
 def patch_status(api_version: str, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:

@@ -77,22 +77,57 @@ def order_containers(containers: Sequence[ContainerDefinition]) -> Ordering:
         else:
             kinds[c.name] = Kind.MAIN
 
-    healthy_gates = {n for n in names if "HEALTHY" in waits[n]}
+    _keep_a_regular_container(containers, kinds, notes)
+    healthy_gates = {n for n in names if "HEALTHY" in waits[n] and kinds[n] is Kind.SIDECAR}
     for name in sorted(healthy_gates):
         if by_name[name].healthCheck is None:
             raise TranslationError(
                 f"dependsOn HEALTHY on {name!r}, but containerDefinitions[{name}] has no healthCheck"
             )
 
-    init_names = [n for n in names if kinds[n] is not Kind.MAIN]
-    init_order = _topological(init_names, {n: [d.containerName for d in by_name[n].dependsOn or []] for n in names})
+    deps = {n: [d.containerName for d in by_name[n].dependsOn or []] for n in names}
+    init_order = _topological([n for n in names if kinds[n] is not Kind.MAIN], deps)
     return Ordering(
         kinds=kinds,
         init_order=init_order,
-        main_order=[n for n in names if kinds[n] is Kind.MAIN],
+        # the kubelet starts regular containers one after another in this order
+        main_order=_topological([n for n in names if kinds[n] is Kind.MAIN], deps),
         healthy_gates=healthy_gates,
         notes=notes,
     )
+
+
+def _keep_a_regular_container(
+    containers: Sequence[ContainerDefinition], kinds: dict[str, Kind], notes: list[str]
+) -> None:
+    """A pod needs at least one regular container.
+
+    When every essential container is something others wait for, the essential ones become
+    regular containers, and so does every container that waits for a regular container
+    (an init container or sidecar cannot start after one). Those waits are then only the
+    kubelet's start order, not a gate: said in the notes.
+    """
+    if any(kind is Kind.MAIN for kind in kinds.values()):
+        return
+    for c in containers:
+        if c.essential is not False:
+            kinds[c.name] = Kind.MAIN
+    changed = True
+    while changed:
+        changed = False
+        for c in containers:
+            if kinds[c.name] is Kind.MAIN:
+                continue
+            if any(kinds.get(d.containerName) is Kind.MAIN for d in c.dependsOn or []):
+                kinds[c.name] = Kind.MAIN
+                changed = True
+    for c in containers:
+        for dep in c.dependsOn or []:
+            if kinds[c.name] is Kind.MAIN and kinds.get(dep.containerName) is Kind.MAIN:
+                notes.append(
+                    f"dependsOn {dep.condition} of {c.name!r} on {dep.containerName!r}: both are regular containers, "
+                    "started in order but not held back"
+                )
 
 
 def _topological(names: list[str], deps: dict[str, list[str]]) -> list[str]:
