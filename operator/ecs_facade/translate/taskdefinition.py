@@ -43,7 +43,7 @@ _IGNORED_CONTAINER_FIELDS = {
     "environmentFiles": "environment files live in S3; put them in a ConfigMap and use envFrom",
 }
 _IGNORED_TASK_FIELDS = {
-    "executionRoleArn": "the execution role pulls images and secrets in AWS; Kubernetes uses pull and Secret objects",
+    "executionRoleArn": "the execution role pulls images and secrets in AWS; pods use imagePullSecrets and Secrets",
     "proxyConfiguration": "App Mesh proxy configuration has no pod field",
     "inferenceAccelerators": "Elastic Inference accelerators do not exist on Kubernetes",
     "ephemeralStorage": "ephemeral storage size is set per node",
