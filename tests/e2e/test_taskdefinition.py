@@ -206,6 +206,13 @@ def test_corpus_converts_renders_applies_and_runs(kubectl: Kubectl, namespace: s
         wait_for("every corpus task Running", all_running, timeout=240)
     except AssertionError as error:
         raise AssertionError(f"{error}; not running: {pending}") from None
+    # what Kubernetes cannot express is visible: a condition and a Warning event
+    ignored = condition(kubectl.get("ecstaskdefinition", "search-node", namespace), "FieldsIgnored")
+    assert ignored is not None and ignored["status"] == "True", ignored
+    assert "ulimits" in ignored["message"]
+    events = kubectl.json("get", "events", "-n", namespace, "--field-selector", "involvedObject.name=search-node")
+    warnings = [e for e in events["items"] if e["type"] == "Warning" and e["reason"] == "FieldsIgnored"]
+    assert warnings and "ulimits" in warnings[0]["message"]
     # the unconverted copies registered too, as revision 1 of their own object
     for _, name in services:
         status = td_status(kubectl, namespace, f"raw-{name}"[:253])

@@ -307,3 +307,16 @@ def test_essential_containers_keep_their_order() -> None:
 def test_every_container_is_somewhere() -> None:
     translation = translate(container(name="a"), container(name="b", essential=False))
     assert set(all_containers(translation)) == {"a", "b"}
+
+
+def test_network_mode_none_and_ipc_mode_none_are_reported() -> None:
+    ignored = translate(container(), networkMode="none", ipcMode="none").ignored
+    assert any(line.startswith("networkMode none") for line in ignored)
+    assert any(line.startswith("ipcMode none") for line in ignored)
+
+
+def test_other_resource_requirements_are_reported() -> None:
+    translation = translate(container(resourceRequirements=[{"type": "InferenceAccelerator", "value": "dev1"}]))
+    assert "containerDefinitions[app].resourceRequirements[InferenceAccelerator] (no Kubernetes resource)" in (
+        translation.ignored
+    )
