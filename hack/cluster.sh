@@ -218,6 +218,27 @@ clientConnection:
   burst: 1000
 leaderElection:
   leaderElect: false
+profiles:
+# the default profile, unchanged
+- schedulerName: default-scheduler
+# ECS binpack placement strategy (docs/placement.md); the same profile as
+# hack/scheduler/ecs-facade-binpack.yaml
+- schedulerName: ecs-facade-binpack
+  plugins:
+    score:
+      disabled:
+      - name: NodeResourcesBalancedAllocation
+  pluginConfig:
+  - name: NodeResourcesFit
+    args:
+      scoringStrategy:
+        type: MostAllocated
+        resources:
+        - {name: cpu, weight: 1}
+        - {name: memory, weight: 1}
+  - name: PodTopologySpread
+    args:
+      defaultingType: List
 EOF
   local stages; stages="$(dirname "$bin")/kwok-stages.yaml"
 

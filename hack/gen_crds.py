@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the ECSTaskDefinition CRD and its pydantic models from botocore's ECS model.
+"""Generate the ECSTaskDefinition and ECSService CRDs and their pydantic models from botocore's ECS model.
 
 botocore's service model is the source of truth for ECS field names, shapes, enums and
 documentation, so both the API server's schema (crds/) and the operator's models
@@ -7,7 +7,7 @@ documentation, so both the API server's schema (crds/) and the operator's models
 by hand and drifting apart.  What botocore does not encode (limits ECS enforces on the
 server, cross-field rules) is added here, in one place.
 
-    python hack/gen_crds.py          write both files
+    python hack/gen_crds.py          write the models and both CRDs
     python hack/gen_crds.py --check  exit 1 if a committed file is not what this generates
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import html
+import json
 import re
 import sys
 import textwrap
@@ -31,9 +32,12 @@ from pydantic import BaseModel
 REPO = Path(__file__).resolve().parent.parent
 MODELS_PATH = REPO / "operator" / "ecs_facade" / "model" / "generated.py"
 CRD_PATH = REPO / "crds" / "ecs.facade.dev_ecstaskdefinitions.yaml"
+SERVICE_CRD_PATH = REPO / "crds" / "ecs.facade.dev_ecsservices.yaml"
 
 ROOT = "RegisterTaskDefinitionRequest"
 DESCRIBED = "TaskDefinition"  # the shape `describe-task-definition` returns
+SERVICE_ROOT = "CreateServiceRequest"
+ROOTS = (ROOT, SERVICE_ROOT)  # generated.py holds the shapes of both, each once
 
 Shape = Mapping[str, Any]
 Schema = dict[str, Any]
@@ -44,12 +48,15 @@ OUTPUT_ONLY_DESCRIPTION = "Output-only field of describe-task-definition: accept
 # Members that ECS rejects when absent although botocore does not mark them required.
 EXTRA_REQUIRED: dict[str, tuple[str, ...]] = {
     "ContainerDefinition": ("name", "image"),
+    # botocore leaves it optional for EXTERNAL deployment controllers; ecs-facade has none
+    SERVICE_ROOT: ("taskDefinition",),
 }
 
-# Members botocore marks required that ecs-facade fills in itself: family defaults to
-# the Kubernetes object's name.
+# Members botocore marks required that ecs-facade fills in itself: family and
+# serviceName default to the Kubernetes object's name.
 NOT_REQUIRED: dict[str, tuple[str, ...]] = {
     ROOT: ("family",),
+    SERVICE_ROOT: ("serviceName",),
 }
 
 # Limits ECS enforces on the server (documented, not in botocore); the API server then
@@ -68,6 +75,39 @@ MEMBER_SCHEMA: dict[tuple[str, str], Schema] = {
     ("HealthCheck", "startPeriod"): {"minimum": 0, "maximum": 300},
     ("PortMapping", "containerPort"): {"minimum": 0, "maximum": 65535},
     ("PortMapping", "hostPort"): {"minimum": 0, "maximum": 65535},
+    (SERVICE_ROOT, "serviceName"): {"maxLength": 255, "pattern": NAME_PATTERN},
+    (SERVICE_ROOT, "taskDefinition"): {"minLength": 1},
+    (SERVICE_ROOT, "desiredCount"): {"minimum": 0},
+    (SERVICE_ROOT, "clientToken"): {"maxLength": 36},
+    (SERVICE_ROOT, "healthCheckGracePeriodSeconds"): {"minimum": 0},
+    ("DeploymentConfiguration", "maximumPercent"): {"minimum": 0},
+    ("DeploymentConfiguration", "minimumHealthyPercent"): {"minimum": 0, "maximum": 100},
+    ("LoadBalancer", "containerPort"): {"minimum": 0, "maximum": 65535},
+    ("ServiceRegistry", "port"): {"minimum": 0, "maximum": 65535},
+    ("ServiceRegistry", "containerPort"): {"minimum": 0, "maximum": 65535},
+}
+
+# Defaults the API server fills in (`default:` in the CRD) and the models have too, so
+# that a raw dict in a test means what the same object means on a cluster.  Only
+# defaults that hold whatever else the spec says: deploymentConfiguration's percentages
+# depend on schedulingStrategy (200/100 for REPLICA, 100/0 for DAEMON, where ECS
+# rejects a maximumPercent above 100), which a static schema default cannot express;
+# ecs_facade.model.service computes them instead.
+DEFAULTS: dict[tuple[str, str], Any] = {
+    (SERVICE_ROOT, "cluster"): "default",
+}
+
+# ecs-facade's own words, appended to botocore's (cut) documentation of a member.
+NOTES: dict[tuple[str, str], str] = {
+    (SERVICE_ROOT, "serviceName"): "ecs-facade: defaults to metadata.name.",
+    (SERVICE_ROOT, "desiredCount"): (
+        "Required unless schedulingStrategy is DAEMON. The scale subresource sets it (kubectl scale)."
+    ),
+    (SERVICE_ROOT, "schedulingStrategy"): "REPLICA when unset. Cannot be changed after creation.",
+    ("DeploymentConfiguration", "maximumPercent"): (
+        "When unset: 200 for REPLICA, 100 for DAEMON. At least 100 for REPLICA, at most 100 for DAEMON."
+    ),
+    ("DeploymentConfiguration", "minimumHealthyPercent"): "When unset: 100 for REPLICA, 0 for DAEMON.",
 }
 
 # Task-level cpu/memory: ECS JSON has strings ("1024", "1 vCPU"), YAML users write ints.
@@ -89,10 +129,31 @@ MAX_ITEMS: dict[tuple[str, str], int] = {
     (ROOT, "containerDefinitions"): 10,
     ("ContainerDefinition", "environment"): 1000,
     ("ContainerDefinition", "secrets"): 1000,
+    # ECS limits for a service: placement rules as documented in botocore, one service
+    # registry, 20 capacity providers, 5 load balancers (target groups) per service
+    (SERVICE_ROOT, "placementConstraints"): 10,
+    (SERVICE_ROOT, "placementStrategy"): 5,
+    (SERVICE_ROOT, "serviceRegistries"): 1,
+    (SERVICE_ROOT, "capacityProviderStrategy"): 20,
+    (SERVICE_ROOT, "loadBalancers"): 5,
 }
 
 # Shapes botocore leaves undocumented.
-CLASS_DOCS = {ROOT: "The ECS RegisterTaskDefinition request: the content of one task definition revision."}
+CLASS_DOCS = {
+    ROOT: "The ECS RegisterTaskDefinition request: the content of one task definition revision.",
+    SERVICE_ROOT: "The ECS CreateService request (serviceName defaults to metadata.name), plus forceNewDeployment.",
+}
+
+# ecs-facade fields beside the botocore members of a request: (python annotation, schema).
+FORCE_NEW_DEPLOYMENT = (
+    "ecs-facade: any new value, e.g. a timestamp, starts a new deployment of the same task definition"
+    " (ECS UpdateService forceNewDeployment). The value itself means nothing."
+)
+EXTENSIONS: dict[str, dict[str, tuple[str, Schema]]] = {
+    SERVICE_ROOT: {
+        "forceNewDeployment": ("str", {"description": FORCE_NEW_DEPLOYMENT, "type": "string", "maxLength": 256}),
+    },
+}
 
 PY_SCALARS = {
     "string": "str",
@@ -140,8 +201,13 @@ def children(shape: Shape) -> Iterator[str]:
         yield shape["value"]["shape"]
 
 
+def is_document(shape: Shape) -> bool:
+    """A free-form JSON value (botocore `document`): no members to generate, anything goes."""
+    return bool(shape.get("document"))
+
+
 def structures_in_dependency_order(shapes: Mapping[str, Shape], root: str) -> list[str]:
-    """Structures reachable from root, each after the ones it uses (post-order DFS)."""
+    """Structures reachable from root, each after the ones it uses (post-order DFS); no documents."""
     order: list[str] = []
     seen: set[str] = set()
 
@@ -149,6 +215,8 @@ def structures_in_dependency_order(shapes: Mapping[str, Shape], root: str) -> li
         if name in seen:
             return
         seen.add(name)
+        if is_document(shapes[name]):
+            return
         for child in children(shapes[name]):
             visit(child)
         if shapes[name]["type"] == "structure":
@@ -210,6 +278,8 @@ def first_sentence(text: str) -> str:
 def py_type(shapes: Mapping[str, Shape], name: str) -> str:
     shape = shapes[name]
     kind = shape["type"]
+    if is_document(shape):
+        return "Any"
     if kind == "structure":
         return name
     if kind == "list":
@@ -223,10 +293,29 @@ def py_type(shapes: Mapping[str, Shape], name: str) -> str:
 def docstring(text: str, indent: str) -> list[str]:
     """A docstring wrapped to the line length that ruff checks (110)."""
     text = text.replace("\\", "\\\\").replace('"""', "'''").rstrip('"')
-    lines = textwrap.wrap(text, width=106 - len(indent)) or ["(undocumented)"]
+    lines = textwrap.wrap(text, width=106 - len(indent), break_on_hyphens=False) or ["(undocumented)"]
     if len(lines) == 1 and len(indent) + len(lines[0]) + 6 <= 110:
         return [f'{indent}"""{lines[0]}"""']
     return [f'{indent}"""{lines[0]}', *(f"{indent}{line}" for line in lines[1:]), f'{indent}"""']
+
+
+def structures_of_all_roots(shapes: Mapping[str, Shape]) -> list[str]:
+    """Every structure of ROOTS once, in dependency order: shared shapes (Tag, ...) come first."""
+    order: list[str] = []
+    for root in ROOTS:
+        order += [name for name in structures_in_dependency_order(shapes, root) if name not in order]
+    return order
+
+
+def field_line(member: str, annotation: str, required: bool, default: Any) -> str:
+    if required:
+        return f"    {member}: {annotation}"
+    if annotation == "Any":
+        return f"    {member}: Any = None"
+    if default is not None:
+        value = json.dumps(default) if isinstance(default, str) else repr(default)
+        return f"    {member}: {annotation} = {value}"
+    return f"    {member}: {annotation} | None = None"
 
 
 def render_models(shapes: Mapping[str, Shape], source: str) -> str:
@@ -234,7 +323,7 @@ def render_models(shapes: Mapping[str, Shape], source: str) -> str:
     reserved = {n for n in dir(BaseModel) if not n.startswith("_")}
     body: list[str] = []
     uses_any = False
-    for name in structures_in_dependency_order(shapes, ROOT):
+    for name in structures_of_all_roots(shapes):
         shape = shapes[name]
         body += ["", "", f"class {name}(GeneratedModel):"]
         text = CLASS_DOCS.get(name) or first_sentence(describe(shape.get("documentation")))
@@ -248,17 +337,22 @@ def render_models(shapes: Mapping[str, Shape], source: str) -> str:
             uses_any |= "Any" in annotation
             if (name, member) in INT_OR_STRING:
                 annotation = "str | int"
-            line = f"    {member}: {annotation}" if member in required else f"    {member}: {annotation} | None = None"
+            line = field_line(member, annotation, member in required, DEFAULTS.get((name, member)))
             enum = shapes[ref["shape"]].get("enum")
             if enum:
                 comment = f"  # {' | '.join(enum)}"
                 line += comment if len(line) + len(comment) <= 110 else f"  # enum {ref['shape']}"
             body.append(line)
+        extensions = EXTENSIONS.get(name, {})
+        if extensions:
+            body.append("    # ecs-facade's own fields, not part of the ECS request")
+        for member, (annotation, _) in extensions.items():
+            body.append(field_line(member, annotation, False, None))
     output_only = sorted(output_only_members(shapes))
     header = [
         f"# Generated by hack/gen_crds.py from {source}.",
         "# DO NOT EDIT by hand: change hack/gen_crds.py and run `make generate`.",
-        '"""Pydantic models of the ECS RegisterTaskDefinition request, shape for shape as in botocore.',
+        '"""Pydantic models of the ECS RegisterTaskDefinition and CreateService requests, as in botocore.',
         "",
         "Class names are botocore shape names and field names ECS member names (camelCase), so",
         "ECS JSON validates as is.  Unknown keys are rejected: a typo must not vanish silently.",
@@ -296,18 +390,24 @@ def openapi(shapes: Mapping[str, Shape], owner: str, member: str, ref: Mapping[s
     """Structural schema of one member of a structure, with its documentation."""
     key = (owner, member)
     text = describe(ref.get("documentation") or shapes[ref["shape"]].get("documentation"))
+    if key in NOTES:
+        text = f"{text} {NOTES[key]}".strip()
     if key in INT_OR_STRING:
         return {"x-kubernetes-int-or-string": True, "description": INT_OR_STRING[key]}
     schema = shape_schema(shapes, ref["shape"], max_items=MAX_ITEMS.get(key, DEFAULT_MAX_ITEMS))
     if text:
         schema = {"description": text, **schema}
     schema.update(MEMBER_SCHEMA.get(key, {}))
+    if key in DEFAULTS:
+        schema["default"] = DEFAULTS[key]
     return schema
 
 
 def shape_schema(shapes: Mapping[str, Shape], name: str, max_items: int = DEFAULT_MAX_ITEMS) -> Schema:
     shape = shapes[name]
     kind = shape["type"]
+    if is_document(shape):
+        return {"x-kubernetes-preserve-unknown-fields": True}
     if kind == "structure":
         schema: Schema = {"type": "object"}
         required = required_members(shapes, name)
@@ -452,19 +552,28 @@ def spec_schema(shapes: Mapping[str, Shape]) -> Schema:
     return {k: spec[k] for k in ("description", *(k for k in spec if k != "description"))}
 
 
-def status_schema(shapes: Mapping[str, Shape]) -> Schema:
-    condition = {
-        "type": "object",
-        "required": ["type", "status"],
-        "properties": {
-            "type": {"type": "string"},
-            "status": {"type": "string", "enum": ["True", "False", "Unknown"]},
-            "reason": {"type": "string"},
-            "message": {"type": "string"},
-            "lastTransitionTime": {"type": "string", "format": "date-time"},
-            "observedGeneration": {"type": "integer", "format": "int64"},
+def condition_list() -> Schema:
+    """status.conditions, as Kubernetes API conventions have them (metav1.Condition)."""
+    return {
+        "type": "array",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["type"],
+        "items": {
+            "type": "object",
+            "required": ["type", "status"],
+            "properties": {
+                "type": {"type": "string"},
+                "status": {"type": "string", "enum": ["True", "False", "Unknown"]},
+                "reason": {"type": "string"},
+                "message": {"type": "string"},
+                "lastTransitionTime": {"type": "string", "format": "date-time"},
+                "observedGeneration": {"type": "integer", "format": "int64"},
+            },
         },
     }
+
+
+def status_schema(shapes: Mapping[str, Shape]) -> Schema:
     revision = {
         "type": "object",
         "properties": {
@@ -495,30 +604,172 @@ def status_schema(shapes: Mapping[str, Shape]) -> Schema:
                 "description": "Every known revision of the family.",
                 "items": revision,
             },
-            "conditions": {
-                "type": "array",
-                "x-kubernetes-list-type": "map",
-                "x-kubernetes-list-map-keys": ["type"],
-                "items": condition,
-            },
+            "conditions": condition_list(),
         },
     }
 
 
-def crd(shapes: Mapping[str, Shape]) -> Schema:
+# --------------------------------------------------------------- ECSService
+
+IS_DAEMON = "(has(self.schedulingStrategy) && self.schedulingStrategy == 'DAEMON')"
+NOT_DAEMON = "(!has(self.schedulingStrategy) || self.schedulingStrategy != 'DAEMON')"
+MAXIMUM_PERCENT = "self.deploymentConfiguration.maximumPercent"
+HAS_MAXIMUM_PERCENT = "has(self.deploymentConfiguration) && has(self.deploymentConfiguration.maximumPercent)"
+
+
+def effective_strategy(var: str) -> str:
+    """schedulingStrategy of `var` (self or oldSelf), REPLICA when unset as in ECS."""
+    return f"(has({var}.schedulingStrategy) ? {var}.schedulingStrategy : 'REPLICA')"
+
+
+# Spec-level CEL rules for what ECS rejects across fields.  Each names the field it is
+# about (fieldPath) so that kubectl shows spec.<field> before the message.
+SERVICE_RULES = [
+    rule(
+        f"has(self.desiredCount) || {IS_DAEMON}",
+        "desiredCount is required unless schedulingStrategy is DAEMON",
+        field_path=".desiredCount",
+    ),
+    rule(
+        f"{NOT_DAEMON} || !has(self.placementStrategy) || size(self.placementStrategy) == 0",
+        "placementStrategy is not allowed when schedulingStrategy is DAEMON: ECS places one task on each"
+        " container instance (placementConstraints still apply)",
+        field_path=".placementStrategy",
+    ),
+    rule(
+        f"{IS_DAEMON} || !({HAS_MAXIMUM_PERCENT}) || {MAXIMUM_PERCENT} >= 100",
+        "deploymentConfiguration.maximumPercent must be at least 100 for a REPLICA service (it is the"
+        " percentage of desiredCount allowed to run during a deployment)",
+        field_path=".deploymentConfiguration.maximumPercent",
+    ),
+    rule(
+        f"{NOT_DAEMON} || !({HAS_MAXIMUM_PERCENT}) || {MAXIMUM_PERCENT} <= 100",
+        "deploymentConfiguration.maximumPercent cannot be above 100 when schedulingStrategy is DAEMON:"
+        " ECS runs at most one task per container instance",
+        field_path=".deploymentConfiguration.maximumPercent",
+    ),
+    rule(
+        f"{NOT_DAEMON} || !has(self.launchType) || self.launchType != 'FARGATE'",
+        "schedulingStrategy DAEMON is not supported with launchType FARGATE",
+        field_path=".schedulingStrategy",
+    ),
+    rule(
+        "!has(self.launchType) || !has(self.capacityProviderStrategy) || size(self.capacityProviderStrategy) == 0",
+        "give either launchType or capacityProviderStrategy, not both",
+        field_path=".capacityProviderStrategy",
+    ),
+    # a transition rule (it reads oldSelf): checked on update only
+    rule(
+        f"{effective_strategy('self')} == {effective_strategy('oldSelf')}",
+        "schedulingStrategy cannot be changed; create a new service",
+        field_path=".schedulingStrategy",
+    ),
+]
+
+
+def service_spec_schema(shapes: Mapping[str, Shape]) -> Schema:
+    spec = shape_schema(shapes, SERVICE_ROOT)
+    spec["description"] = (
+        "The ECS CreateService request, field for field (serviceName defaults to metadata.name),"
+        " plus forceNewDeployment."
+    )
+    for member, (_, schema) in EXTENSIONS[SERVICE_ROOT].items():
+        spec["properties"][member] = schema
+    spec["x-kubernetes-validations"] = SERVICE_RULES
+    return {k: spec[k] for k in ("description", *(k for k in spec if k != "description"))}
+
+
+def service_status_schema(shapes: Mapping[str, Shape]) -> Schema:
+    """What the operator reports: counts like describe-services, its deployments and events."""
+    int32 = {"type": "integer", "format": "int32"}
+    timestamp = {"type": "string", "format": "date-time"}
+    deployment = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "status": {"type": "string", "enum": ["PRIMARY", "ACTIVE", "INACTIVE"]},
+            "taskDefinition": {"type": "string", "description": "ARN of the revision this deployment runs."},
+            "desiredCount": int32,
+            "runningCount": int32,
+            "pendingCount": int32,
+            "failedTasks": int32,
+            "rolloutState": {"type": "string", "enum": list(shapes["DeploymentRolloutState"]["enum"])},
+            "rolloutStateReason": {"type": "string"},
+            "createdAt": timestamp,
+            "updatedAt": timestamp,
+        },
+    }
+    event = {
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "createdAt": timestamp, "message": {"type": "string"}},
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "observedGeneration": {"type": "integer", "format": "int64"},
+            "desiredCount": int32,
+            "runningCount": {**int32, "description": "Tasks in the RUNNING state."},
+            "pendingCount": {**int32, "description": "Tasks in the PENDING state."},
+            "taskDefinition": {"type": "string", "description": "ARN of the task definition revision in use."},
+            "deployments": {
+                "type": "array",
+                "maxItems": 20,
+                "description": "The service's deployments, as describe-services shows them: PRIMARY is the newest.",
+                "items": deployment,
+            },
+            "events": {
+                "type": "array",
+                "maxItems": 100,
+                "description": "The service's most recent events, newest first.",
+                "items": event,
+            },
+            "conditions": condition_list(),
+        },
+    }
+
+
+# ----------------------------------------------------------------- documents
+
+
+def ready_columns() -> list[Schema]:
+    return [
+        {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+        {
+            "name": "Message",
+            "type": "string",
+            "priority": 1,
+            "jsonPath": '.status.conditions[?(@.type=="Ready")].message',
+        },
+    ]
+
+
+AGE_COLUMN = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+
+
+def crd_document(
+    kind: str,
+    plural: str,
+    short_names: list[str],
+    description: str,
+    subresources: Schema,
+    columns: list[Schema],
+    spec: Schema,
+    status: Schema,
+) -> Schema:
+    """A namespaced v1alpha1 CRD of ecs.facade.dev in category `ecs`."""
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": "ecstaskdefinitions.ecs.facade.dev"},
+        "metadata": {"name": f"{plural}.ecs.facade.dev"},
         "spec": {
             "group": "ecs.facade.dev",
             "scope": "Namespaced",
             "names": {
-                "kind": "ECSTaskDefinition",
-                "listKind": "ECSTaskDefinitionList",
-                "plural": "ecstaskdefinitions",
-                "singular": "ecstaskdefinition",
-                "shortNames": ["ecstd"],
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": plural.removesuffix("s"),
+                "shortNames": short_names,
                 "categories": ["ecs"],
             },
             "versions": [
@@ -526,36 +777,19 @@ def crd(shapes: Mapping[str, Shape]) -> Schema:
                     "name": "v1alpha1",
                     "served": True,
                     "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": [
-                        {"name": "Family", "type": "string", "jsonPath": ".status.family"},
-                        {"name": "Revision", "type": "integer", "jsonPath": ".status.revision"},
-                        {"name": "Status", "type": "string", "jsonPath": ".status.status"},
-                        {
-                            "name": "Ready",
-                            "type": "string",
-                            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
-                        },
-                        {
-                            "name": "Message",
-                            "type": "string",
-                            "priority": 1,
-                            "jsonPath": '.status.conditions[?(@.type=="Ready")].message',
-                        },
-                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-                    ],
+                    "subresources": subresources,
+                    "additionalPrinterColumns": columns,
                     "schema": {
                         "openAPIV3Schema": {
                             "type": "object",
-                            "description": "An Amazon ECS task definition (RegisterTaskDefinition request)"
-                            " run on Kubernetes.",
+                            "description": description,
                             "required": ["spec"],
                             "properties": {
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},
                                 "metadata": {"type": "object"},
-                                "spec": spec_schema(shapes),
-                                "status": status_schema(shapes),
+                                "spec": spec,
+                                "status": status,
                             },
                         }
                     },
@@ -565,6 +799,58 @@ def crd(shapes: Mapping[str, Shape]) -> Schema:
     }
 
 
+def task_definition_crd(shapes: Mapping[str, Shape]) -> Schema:
+    ready, message = ready_columns()
+    return crd_document(
+        "ECSTaskDefinition",
+        "ecstaskdefinitions",
+        ["ecstd"],
+        "An Amazon ECS task definition (RegisterTaskDefinition request) run on Kubernetes.",
+        {"status": {}},
+        [
+            {"name": "Family", "type": "string", "jsonPath": ".status.family"},
+            {"name": "Revision", "type": "integer", "jsonPath": ".status.revision"},
+            {"name": "Status", "type": "string", "jsonPath": ".status.status"},
+            ready,
+            message,
+            AGE_COLUMN,
+        ],
+        spec_schema(shapes),
+        status_schema(shapes),
+    )
+
+
+def service_crd(shapes: Mapping[str, Shape]) -> Schema:
+    ready, message = ready_columns()
+    return crd_document(
+        "ECSService",
+        "ecsservices",
+        ["ecssvc"],
+        "An Amazon ECS service (CreateService request) run on Kubernetes.",
+        {
+            "status": {},
+            "scale": {"specReplicasPath": ".spec.desiredCount", "statusReplicasPath": ".status.runningCount"},
+        },
+        [
+            {"name": "Desired", "type": "integer", "jsonPath": ".spec.desiredCount"},
+            {"name": "Running", "type": "integer", "jsonPath": ".status.runningCount"},
+            {"name": "Pending", "type": "integer", "jsonPath": ".status.pendingCount"},
+            {"name": "Task Definition", "type": "string", "jsonPath": ".spec.taskDefinition"},
+            {
+                "name": "Rollout",
+                "type": "string",
+                "jsonPath": '.status.deployments[?(@.status=="PRIMARY")].rolloutState',
+            },
+            ready,
+            {"name": "Revision ARN", "type": "string", "priority": 1, "jsonPath": ".status.taskDefinition"},
+            message,
+            AGE_COLUMN,
+        ],
+        service_spec_schema(shapes),
+        service_status_schema(shapes),
+    )
+
+
 class _Dumper(yaml.SafeDumper):
     """Writes shared sub-schemas out in full: anchors and aliases would hide them from readers."""
 
@@ -572,18 +858,25 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
-def render_crd(shapes: Mapping[str, Shape], source: str) -> str:
-    """Text of crds/ecs.facade.dev_ecstaskdefinitions.yaml."""
+def render_crd(document: Schema, source: str, about: str) -> str:
+    """Text of one CRD file: the generated-file header, `about` as comment lines, the YAML."""
     header = (
         f"# Generated by hack/gen_crds.py from {source}.\n"
         "# DO NOT EDIT by hand: change hack/gen_crds.py and run `make generate`.\n"
-        "# ECSTaskDefinition: the ECS RegisterTaskDefinition request, camelCase, field for field,\n"
-        "# or `aws ecs describe-task-definition` output pasted unchanged.\n"
+        + "".join(f"# {line}\n" for line in about.splitlines())
     )
-    body = yaml.dump(
-        crd(shapes), Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True, default_flow_style=False
-    )
+    body = yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True, default_flow_style=False)
     return header + body
+
+
+TASK_DEFINITION_ABOUT = (
+    "ECSTaskDefinition: the ECS RegisterTaskDefinition request, camelCase, field for field,\n"
+    "or `aws ecs describe-task-definition` output pasted unchanged."
+)
+SERVICE_ABOUT = (
+    "ECSService: the ECS CreateService request, camelCase, field for field, plus\n"
+    "forceNewDeployment; serviceName defaults to metadata.name."
+)
 
 
 # ----------------------------------------------------------------------- CLI
@@ -592,7 +885,11 @@ def render_crd(shapes: Mapping[str, Shape], source: str) -> str:
 def generate() -> dict[Path, str]:
     """Every generated file and the text it must have."""
     shapes, source = load_model()
-    return {MODELS_PATH: render_models(shapes, source), CRD_PATH: render_crd(shapes, source)}
+    return {
+        MODELS_PATH: render_models(shapes, source),
+        CRD_PATH: render_crd(task_definition_crd(shapes), source, TASK_DEFINITION_ABOUT),
+        SERVICE_CRD_PATH: render_crd(service_crd(shapes), source, SERVICE_ABOUT),
+    }
 
 
 def stale(files: Mapping[Path, str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""The generated ECSTaskDefinition CRD and models: current, and usable on real ECS JSON."""
+"""The generated ECSTaskDefinition and ECSService CRDs and models: current, and usable on real ECS JSON."""
 
 import copy
 import importlib.util
@@ -15,6 +15,7 @@ from ecs_facade.model import generated
 from ecs_facade.model.generated import (
     TASK_DEFINITION_OUTPUT_ONLY_FIELDS,
     ContainerDefinition,
+    CreateServiceRequest,
     RegisterTaskDefinitionRequest,
 )
 
@@ -99,6 +100,53 @@ DESCRIBED: dict[str, Any] = {
 }
 
 
+# A CreateService request as in the ECS API reference and `aws ecs create-service
+# --cli-input-json` examples: Fargate behind an ALB, Service Connect, circuit breaker.
+CREATE_SERVICE: dict[str, Any] = {
+    "cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
+    "serviceName": "ecs-simple-service-elb",
+    "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7",
+    "loadBalancers": [
+        {
+            "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef",
+            "containerName": "app",
+            "containerPort": 8080,
+        }
+    ],
+    "serviceRegistries": [{"registryArn": "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-abc"}],
+    "desiredCount": 10,
+    "clientToken": "deploy-2024-06-01",
+    "launchType": "FARGATE",
+    "platformVersion": "LATEST",
+    "deploymentConfiguration": {
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        "maximumPercent": 200,
+        "minimumHealthyPercent": 50,
+        "alarms": {"alarmNames": ["web-5xx"], "enable": True, "rollback": False},
+    },
+    "networkConfiguration": {
+        "awsvpcConfiguration": {
+            "subnets": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+            "securityGroups": ["sg-0123456789abcdef0"],
+            "assignPublicIp": "DISABLED",
+        }
+    },
+    "healthCheckGracePeriodSeconds": 60,
+    "schedulingStrategy": "REPLICA",
+    "deploymentController": {"type": "ECS"},
+    "tags": [{"key": "team", "value": "web"}],
+    "enableECSManagedTags": True,
+    "propagateTags": "SERVICE",
+    "enableExecuteCommand": False,
+    "serviceConnectConfiguration": {
+        "enabled": True,
+        "namespace": "prod",
+        "services": [{"portName": "http", "clientAliases": [{"port": 80, "dnsName": "web"}]}],
+        "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/web-sc"}},
+    },
+}
+
+
 @pytest.fixture(scope="module")
 def gen() -> ModuleType:
     """hack/gen_crds.py, loaded from its path: hack/ is not a package."""
@@ -113,6 +161,18 @@ def gen() -> ModuleType:
 def crd_schema() -> dict[str, Any]:
     crd = yaml.safe_load((REPO / "crds" / "ecs.facade.dev_ecstaskdefinitions.yaml").read_text())
     schema: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    return schema
+
+
+@pytest.fixture(scope="module")
+def service_crd() -> dict[str, Any]:
+    crd: dict[str, Any] = yaml.safe_load((REPO / "crds" / "ecs.facade.dev_ecsservices.yaml").read_text())
+    return crd
+
+
+@pytest.fixture(scope="module")
+def service_schema(service_crd: dict[str, Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = service_crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     return schema
 
 
@@ -142,6 +202,11 @@ def test_stale_check_reports_a_changed_file(gen: ModuleType, tmp_path: Path) -> 
     assert gen.stale({committed: generated_text}) == []
 
 
+def test_generator_writes_both_crds_and_the_models(gen: ModuleType) -> None:
+    assert set(gen.generate()) == {gen.MODELS_PATH, gen.CRD_PATH, gen.SERVICE_CRD_PATH}
+    assert gen.SERVICE_CRD_PATH == REPO / "crds" / "ecs.facade.dev_ecsservices.yaml"
+
+
 def test_generation_is_deterministic(gen: ModuleType) -> None:
     assert gen.generate() == gen.generate()
 
@@ -157,9 +222,19 @@ def test_descriptions_are_plain_text_cut_at_a_sentence(gen: ModuleType) -> None:
 
 def test_model_fields_are_the_botocore_members(gen: ModuleType) -> None:
     shapes, _ = gen.load_model()
-    for name in gen.structures_in_dependency_order(shapes, "RegisterTaskDefinitionRequest"):
-        model = getattr(generated, name)
-        assert list(model.model_fields) == list(shapes[name]["members"]), name
+    for root in ("RegisterTaskDefinitionRequest", "CreateServiceRequest"):
+        for name in gen.structures_in_dependency_order(shapes, root):
+            model = getattr(generated, name)
+            extensions = list(gen.EXTENSIONS.get(name, {}))
+            assert list(model.model_fields) == [*shapes[name]["members"], *extensions], name
+    assert list(gen.EXTENSIONS["CreateServiceRequest"]) == ["forceNewDeployment"]
+
+
+def test_shapes_shared_by_both_requests_are_generated_once() -> None:
+    source = (REPO / "operator" / "ecs_facade" / "model" / "generated.py").read_text()
+    for shared in ("Tag", "Secret", "LogConfiguration"):
+        assert source.count(f"\nclass {shared}(GeneratedModel):") == 1, shared
+    assert "class HookDetails" not in source  # a botocore document: any JSON, no model
 
 
 def test_models_accept_describe_task_definition_output() -> None:
@@ -269,3 +344,158 @@ def test_crd_spec_takes_the_request_and_the_describe_output(crd_schema: dict[str
         assert where["x-kubernetes-validations"], "rules apply at spec level and inside taskDefinition"
     rules = [r["rule"] for r in spec["x-kubernetes-validations"]]
     assert "has(self.containerDefinitions) != has(self.taskDefinition)" in rules
+
+
+# --- ECSService: models -----------------------------------------------------------
+
+
+def test_service_model_accepts_a_create_service_request() -> None:
+    request = CreateServiceRequest.model_validate(CREATE_SERVICE)
+    assert request.serviceName == "ecs-simple-service-elb"
+    assert request.desiredCount == 10
+    assert request.loadBalancers is not None and request.loadBalancers[0].containerPort == 8080
+    config = request.deploymentConfiguration
+    assert config is not None and config.deploymentCircuitBreaker is not None
+    assert (config.maximumPercent, config.minimumHealthyPercent) == (200, 50)
+    assert config.deploymentCircuitBreaker.rollback is True
+    assert request.networkConfiguration is not None
+    vpc = request.networkConfiguration.awsvpcConfiguration
+    assert vpc is not None and vpc.assignPublicIp == "DISABLED"
+    connect = request.serviceConnectConfiguration
+    assert connect is not None and connect.services is not None
+    assert connect.services[0].clientAliases is not None and connect.services[0].clientAliases[0].dnsName == "web"
+    assert request.forceNewDeployment is None
+
+
+def test_service_model_needs_only_the_task_definition() -> None:
+    request = CreateServiceRequest.model_validate({"taskDefinition": "web"})
+    assert request.serviceName is None  # metadata.name, filled in by the operator
+    assert request.cluster == "default"  # as the CRD defaults it
+    assert request.desiredCount is None  # DAEMON services have none
+    assert request.deploymentConfiguration is None
+    with pytest.raises(ValidationError) as failure:
+        CreateServiceRequest.model_validate({"serviceName": "web", "desiredCount": 1})
+    assert [e["loc"] for e in failure.value.errors()] == [("taskDefinition",)]
+
+
+def test_service_model_takes_force_new_deployment_and_free_form_hook_details() -> None:
+    request = CreateServiceRequest.model_validate(
+        {
+            "taskDefinition": "web",
+            "forceNewDeployment": "2024-06-01T12:00:00Z",
+            "deploymentConfiguration": {
+                "strategy": "BLUE_GREEN",
+                "lifecycleHooks": [{"targetType": "AWS_LAMBDA", "hookDetails": {"any": ["json", 1]}}],
+            },
+        }
+    )
+    assert request.forceNewDeployment == "2024-06-01T12:00:00Z"
+    config = request.deploymentConfiguration
+    assert config is not None and config.lifecycleHooks is not None
+    assert config.lifecycleHooks[0].hookDetails == {"any": ["json", 1]}
+
+
+def test_service_model_rejects_an_unknown_key_naming_where_it_is() -> None:
+    body = copy.deepcopy(CREATE_SERVICE)
+    body["deploymentConfiguration"]["maxPercent"] = 150
+    body["desiredcount"] = 3
+    with pytest.raises(ValidationError) as failure:
+        CreateServiceRequest.model_validate(body)
+    assert sorted((e["loc"], e["type"]) for e in failure.value.errors()) == [
+        (("deploymentConfiguration", "maxPercent"), "extra_forbidden"),
+        (("desiredcount",), "extra_forbidden"),
+    ]
+
+
+def test_example_service_validates() -> None:
+    example = yaml.safe_load((REPO / "examples" / "web" / "service.yaml").read_text())
+    spec = CreateServiceRequest.model_validate({"serviceName": example["metadata"]["name"], **example["spec"]})
+    assert (spec.taskDefinition, spec.desiredCount, spec.cluster) == ("web", 3, "default")
+
+
+# --- ECSService: CRD --------------------------------------------------------------
+
+
+def test_service_crd_names_and_subresources(service_crd: dict[str, Any]) -> None:
+    spec = service_crd["spec"]
+    assert service_crd["metadata"]["name"] == "ecsservices.ecs.facade.dev"
+    assert spec["scope"] == "Namespaced"
+    assert spec["names"] == {
+        "kind": "ECSService",
+        "listKind": "ECSServiceList",
+        "plural": "ecsservices",
+        "singular": "ecsservice",
+        "shortNames": ["ecssvc"],
+        "categories": ["ecs"],
+    }
+    (version,) = spec["versions"]
+    assert version["subresources"] == {
+        "status": {},
+        "scale": {"specReplicasPath": ".spec.desiredCount", "statusReplicasPath": ".status.runningCount"},
+    }
+    columns = {c["name"]: c for c in version["additionalPrinterColumns"]}
+    assert list(columns) == [
+        "Desired",
+        "Running",
+        "Pending",
+        "Task Definition",
+        "Rollout",
+        "Ready",
+        "Revision ARN",
+        "Message",
+        "Age",
+    ]
+    assert columns["Rollout"]["jsonPath"] == '.status.deployments[?(@.status=="PRIMARY")].rolloutState'
+    assert {n for n, c in columns.items() if c.get("priority") == 1} == {"Revision ARN", "Message"}
+
+
+def test_service_crd_spec_is_the_create_service_request(service_schema: dict[str, Any]) -> None:
+    spec = service_schema["properties"]["spec"]
+    assert list(spec["properties"]) == list(CreateServiceRequest.model_fields)
+    assert spec["required"] == ["taskDefinition"]
+    assert "x-kubernetes-preserve-unknown-fields" not in spec
+    assert all(node.get("description") for node in spec["properties"].values())
+    props = spec["properties"]
+    assert props["cluster"]["default"] == "default"
+    assert props["desiredCount"] == {**props["desiredCount"], "type": "integer", "minimum": 0}
+    assert props["serviceName"]["pattern"] == "^[A-Za-z0-9_-]{1,255}$"
+    assert props["taskDefinition"]["minLength"] == 1
+    assert props["schedulingStrategy"]["enum"] == ["REPLICA", "DAEMON"]
+    assert props["launchType"]["enum"] == ["EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"]
+    assert props["placementConstraints"]["maxItems"] == 10
+    assert props["placementStrategy"]["maxItems"] == 5
+    assert props["forceNewDeployment"]["type"] == "string"
+    assert "starts a new deployment" in props["forceNewDeployment"]["description"]
+    percents = props["deploymentConfiguration"]["properties"]
+    assert percents["minimumHealthyPercent"] | {"minimum": 0, "maximum": 100} == percents["minimumHealthyPercent"]
+    # ECS's defaults depend on schedulingStrategy; a static default would be wrong for DAEMON
+    assert "default" not in percents["maximumPercent"]
+    assert "default" not in percents["minimumHealthyPercent"]
+
+
+def test_service_crd_is_structural_and_bounded(service_schema: dict[str, Any]) -> None:
+    nodes = list(walk(service_schema, ""))
+    untyped = [p for p, n in nodes if "type" not in n and not n.get("x-kubernetes-preserve-unknown-fields")]
+    assert untyped == []
+    preserved = [p for p, n in nodes if n.get("x-kubernetes-preserve-unknown-fields")]
+    assert preserved == [".spec.deploymentConfiguration.lifecycleHooks[].hookDetails"]
+    unbounded = [p for p, n in nodes if n.get("type") == "array" and "maxItems" not in n and ".status." not in p]
+    assert unbounded == []
+    status = service_schema["properties"]["status"]["properties"]
+    assert (status["deployments"]["maxItems"], status["events"]["maxItems"]) == (20, 100)
+    deployment = status["deployments"]["items"]["properties"]
+    assert deployment["rolloutState"]["enum"] == ["COMPLETED", "FAILED", "IN_PROGRESS"]
+    assert deployment["status"]["enum"] == ["PRIMARY", "ACTIVE", "INACTIVE"]
+    assert status["conditions"]["x-kubernetes-list-map-keys"] == ["type"]
+
+
+def test_service_crd_rules_name_their_field(service_schema: dict[str, Any]) -> None:
+    rules = service_schema["properties"]["spec"]["x-kubernetes-validations"]
+    by_message = {r["message"]: r for r in rules}
+    assert by_message["desiredCount is required unless schedulingStrategy is DAEMON"]["fieldPath"] == ".desiredCount"
+    immutable = by_message["schedulingStrategy cannot be changed; create a new service"]
+    assert "oldSelf" in immutable["rule"]
+    for rule in rules:
+        field = rule["fieldPath"].rsplit(".", 1)[-1]
+        assert field in rule["message"], rule
+        assert "messageExpression" not in rule

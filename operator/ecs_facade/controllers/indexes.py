@@ -6,13 +6,14 @@ them from the API.
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
 
-from ecs_facade.api import GROUP, LABEL_MANAGED_BY, MANAGED_BY, SERVICES, TASK_DEFINITIONS, VERSION
+from ecs_facade.api import GROUP, LABEL_MANAGED_BY, LABEL_SERVICE, MANAGED_BY, SERVICES, TASK_DEFINITIONS, VERSION
 from ecs_facade.model.references import parse_task_definition_ref
+from ecs_facade.views.deployments import TaskState
 
 ANNOTATION_CONTENT_HASH = f"{GROUP}/content-hash"
 ANNOTATION_REGISTERED_AT = f"{GROUP}/registered-at"
@@ -28,6 +29,7 @@ class Snapshot:
     generation: int
     spec: Mapping[str, Any]
     status: Mapping[str, Any]
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ def snapshot(body: kopf.Body) -> Snapshot:
         generation=int(meta.get("generation") or 0),
         spec=copy.deepcopy(dict(body.get("spec") or {})),
         status=copy.deepcopy(dict(body.get("status") or {})),
+        annotations=dict(meta.get("annotations") or {}),
     )
 
 
@@ -92,6 +95,47 @@ def revisions(namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[st
         request=copy.deepcopy(dict(data.get("taskDefinition") or {})),
     )
     return {(namespace or "", owners[0]["name"]): revision}
+
+
+@kopf.index("apps", "v1", "deployments", labels={LABEL_SERVICE: kopf.PRESENT})
+def deployments(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
+    return {(namespace or "", labels[LABEL_SERVICE]): copy.deepcopy(dict(body))}
+
+
+@kopf.index("apps", "v1", "daemonsets", labels={LABEL_SERVICE: kopf.PRESENT})
+def daemon_sets(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
+    return {(namespace or "", labels[LABEL_SERVICE]): copy.deepcopy(dict(body))}
+
+
+@kopf.index("", "v1", "nodes")
+def node_labels(body: kopf.Body, **_: Any) -> Any:
+    """Label values present on nodes, for memberOf regular expressions."""
+    return {"nodes": copy.deepcopy(dict(body.get("metadata", {}).get("labels") or {}))}
+
+
+@kopf.index("apps", "v1", "replicasets", labels={LABEL_SERVICE: kopf.PRESENT})
+def replica_sets(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
+    """ReplicaSets of services' Deployments: one per ECS deployment."""
+    return {(namespace or "", labels[LABEL_SERVICE]): copy.deepcopy(dict(body))}
+
+
+@kopf.index("", "v1", "pods", labels={LABEL_SERVICE: kopf.PRESENT})
+def tasks(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
+    """Pods of services (ECS tasks): what the deployment view and the circuit breaker count."""
+    status = body.get("status") or {}
+    restarts = sum(int(c.get("restartCount") or 0) for c in status.get("containerStatuses") or [])
+    unschedulable = None
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
+            unschedulable = str(condition.get("message") or "Unschedulable")
+    state = TaskState(
+        name=body["metadata"]["name"],
+        template_hash=labels.get("pod-template-hash", ""),
+        phase=str(status.get("phase") or "Pending"),
+        restarts=restarts,
+        unschedulable=unschedulable,
+    )
+    return {(namespace or "", labels[LABEL_SERVICE]): state}
 
 
 @kopf.index(GROUP, VERSION, SERVICES)
@@ -140,6 +184,11 @@ class Indexes:
     task_definitions: kopf.Index[Any, Any]
     task_definitions_by_name: kopf.Index[Any, Any]
     revisions: kopf.Index[Any, Any]
+    replica_sets: kopf.Index[Any, Any]
+    tasks: kopf.Index[Any, Any]
+    deployments: kopf.Index[Any, Any]
+    daemon_sets: kopf.Index[Any, Any]
+    node_labels: kopf.Index[Any, Any]
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> "Indexes":

@@ -1,23 +1,26 @@
-"""ECSService: keep a Deployment of the service's task definition revision, report ECS counts.
+"""ECSService: the ECS service scheduler's promises on a Deployment (or DaemonSet).
 
-Level-based: every trigger (the service changed, a revision of its family appeared or
-changed state, its Deployment changed) runs the same ``reconcile``, which reads the current
-state from kopf's indexes, computes the desired Deployment, applies it and writes the
-status only when it differs.
+Level-based: every trigger (the service changed, a revision of its family appeared, its
+workload, ReplicaSets or tasks changed) runs the same ``reconcile``: read the current state
+from kopf's indexes, compute the desired workload, apply it, and write the status (counts,
+ECS deployments, events, conditions) only when it differs.
 
 Like ECS, a service resolves its task definition reference once: a bare family means the
-latest ACTIVE revision *when the service is created or its reference changes*; registering
-a newer revision later does not redeploy the service (``status.taskDefinition`` records the
-revision in use).
+latest ACTIVE revision *when the service is created, its reference changes or a new
+deployment is forced*; a later revision does not redeploy it. ``status.taskDefinition`` is
+the revision in use. When the deployment circuit breaker rolls back, the service stays on
+the rolled-back-to revision until its spec changes.
 """
 
+import uuid
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import kopf
 from pydantic import ValidationError
 
-from ecs_facade.api import API_VERSION, GROUP, KIND_SERVICE, LABEL_SERVICE, SERVICES, VERSION
+from ecs_facade.api import API_VERSION, GROUP, KIND_SERVICE, LABEL_FAMILY, LABEL_SERVICE, SERVICES, VERSION
 from ecs_facade.config import Config
 from ecs_facade.controllers.common import Logger, error_message, lock_for, now
 from ecs_facade.controllers.indexes import Indexes, Revision, Snapshot, one, revisions_of, with_statuses
@@ -27,58 +30,253 @@ from ecs_facade.model.service import ServiceSpec
 from ecs_facade.model.taskdefinition import parse_task_definition
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.ownership import owner_reference
-from ecs_facade.translate.service import build_deployment
+from ecs_facade.translate.rollout import circuit_breaker_threshold
+from ecs_facade.translate.service import ANNOTATION_FORCE, ServiceDecisions, ServiceWorkload, build_workload
+from ecs_facade.translate.task import LABEL_REVISION
 from ecs_facade.views.conditions import set_condition
-from ecs_facade.views.service import Readiness, ServiceCounts, rollout_readiness, service_counts
+from ecs_facade.views.deployments import ecs_deployments, unplaced_reason
+from ecs_facade.views.service import Readiness, rollout_readiness, service_counts
+
+MAX_EVENTS = 100
+ANNOTATION_SERVICE_TYPE = f"{GROUP}/load-balancer-service-type"
+
+# The last status this operator wrote per service: it is the only writer, so this is never
+# older than what the watch has delivered (which can lag a write by a moment).
+_written: dict[tuple[str, str, str], dict[str, Any]] = {}
 
 
-def reconcile(
-    namespace: str,
-    name: str,
-    indexes: Indexes,
-    logger: Logger,
-    deployment: Mapping[str, Any] | None = None,
-) -> None:
-    """Bring one service's Deployment and status in line with its spec.
+@dataclass
+class Plan:
+    workload: ServiceWorkload
+    extra: list[dict[str, Any]]
+    revision: Revision
+    arn: str
+    desired: int
+    breaker: Mapping[str, Any]
 
-    With ``deployment`` given (from a Deployment watch event) only the status is refreshed;
-    the Deployment itself is applied when the service or its task definition changed.
-    """
+
+def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply: bool = True) -> None:
+    """Bring one service's workload and status in line with its spec (``apply=False``: status only)."""
     with lock_for(KIND_SERVICE, namespace, name):
         service: Snapshot | None = one(indexes.services, (namespace, name))
         if service is None:
-            return  # deleted; the garbage collector removes the Deployment
+            return  # deleted; the garbage collector removes its children
+        written = _written.get((namespace, name, service.uid))
+        if written is not None:
+            service = Snapshot(**{**service.__dict__, "status": {**service.status, **written}})
         config = Config.from_env()
-        desired = _desired_deployment(service, indexes, config)
-        if isinstance(desired, Readiness):
-            logger.info("service %s/%s not ready: %s", namespace, name, desired.message)
-            if deployment is None:  # tasks already running keep being counted
-                deployment = kube.get("apps/v1", "deployments", namespace, name)
-            counts = service_counts(int(service.spec.get("desiredCount") or 0), deployment)
-            _write_status(service, counts, desired, service.status.get("taskDefinition"))
+        daemon = service.spec.get("schedulingStrategy") == "DAEMON"
+        plural = "daemonsets" if daemon else "deployments"
+        workload = one(indexes.daemon_sets if daemon else indexes.deployments, (namespace, name))
+        plan = _plan(service, indexes, config, workload, pin=None)
+        try:
+            if isinstance(plan, Plan) and apply:
+                workload = _apply(plan, plural)
+            rollback = _report(service, indexes, config, plan, workload, logger)
+            if rollback is not None:
+                logger.warning("service %s/%s: circuit breaker rolls back to %s", namespace, name, rollback)
+                plan = _plan(service, indexes, config, workload, pin=rollback)
+                if isinstance(plan, Plan):
+                    _apply(plan, plural)
+        except kube.NamespaceTerminating:
             return
-        manifest, extras, desired_count, arn = desired
-        if deployment is None:
-            try:
-                for account in extras:
-                    kube.apply_core(account)
-                deployment = kube.apply(manifest, "deployments")
-            except kube.NamespaceTerminating:
-                return  # the namespace and the service with it are going away
-        counts = service_counts(desired_count, deployment)
-        readiness = rollout_readiness(str(service.spec.get("serviceName") or name), counts, deployment)
-        _write_status(service, counts, readiness, arn)
 
 
-def resolve_revision(service: Snapshot, ref: TaskDefinitionRef, indexes: Indexes) -> Revision | Readiness:
-    """The revision this service runs: its pinned one, else what the reference names now."""
+def _apply(plan: "Plan", plural: str) -> dict[str, Any]:
+    for extra in plan.extra:
+        kube.apply_core(extra)
+    return kube.apply(plan.workload.manifest, plural)
+
+
+def _report(
+    service: Snapshot,
+    indexes: Indexes,
+    config: Config,
+    plan: "Plan | Readiness",
+    workload: Mapping[str, Any] | None,
+    logger: Logger,
+) -> str | None:
+    """Counts, ECS deployments, the circuit breaker, events and conditions; one status write.
+
+    Returns the revision ARN to roll back to when the circuit breaker just decided so.
+    """
+    rollback: str | None = None
+    key = (service.namespace, service.name)
+    desired = plan.desired if isinstance(plan, Plan) else int(service.spec.get("desiredCount") or 0)
+    counts = service_counts(desired, workload)
+    tasks = list(indexes.tasks.get(key, []))
+    previous = list(service.status.get("deployments") or [])
+    stamp = now()
+    deployments = ecs_deployments(
+        list(indexes.replica_sets.get(key, [])), tasks, desired, _arn_of(config), previous, stamp
+    )
+    conditions = service.status.get("conditions")
+    messages: list[str] = []
+    label = f"(service {service.spec.get('serviceName') or service.name})"
+    arn = plan.arn if isinstance(plan, Plan) else service.status.get("taskDefinition")
+    degraded: tuple[bool, str, str] = (False, "AsExpected", "tasks start and run")
+
+    if isinstance(plan, Readiness):
+        readiness = plan
+    else:
+        readiness = rollout_readiness(str(service.spec.get("serviceName") or service.name), counts, workload)
+        primary = deployments[0] if deployments else None
+        breaker = plan.breaker
+        threshold = circuit_breaker_threshold(desired)
+        if primary and primary["rolloutState"] == "IN_PROGRESS" and primary["failedTasks"] >= threshold:
+            if breaker.get("enable"):
+                primary["rolloutState"] = "FAILED"
+                primary["rolloutStateReason"] = (
+                    f"ECS deployment circuit breaker: task failed to start ({primary['failedTasks']} failed tasks, "
+                    f"threshold {threshold})."
+                )
+                primary["updatedAt"] = stamp
+                messages.append(f"{label} ({primary['id']}) deployment failed: tasks failed to start.")
+                target = _rollback_target(deployments[1:], primary.get("taskDefinition"))
+                if breaker.get("rollback") and target is not None:
+                    messages.append(f"{label} rolling back to deployment {target['id']} ({target['taskDefinition']}).")
+                    arn = rollback = target["taskDefinition"]
+                    degraded = (True, "RolledBack", f"deployment {primary['id']} failed; rolled back to {arn}")
+                else:
+                    degraded = (True, "DeploymentFailed", primary["rolloutStateReason"])
+            else:
+                messages.append(f"{label} is unable to consistently start tasks successfully.")
+                degraded = (True, "TasksFailing", f"{primary['failedTasks']} tasks of {primary['id']} failed")
+        elif primary and primary["rolloutState"] == "FAILED":
+            previous_degraded = _condition(conditions, "Degraded") or {}
+            degraded = (
+                True,
+                str(previous_degraded.get("reason") or "DeploymentFailed"),
+                str(previous_degraded.get("message") or primary["rolloutStateReason"]),
+            )
+        else:
+            previous_degraded = _condition(conditions, "Degraded") or {}
+            if (
+                previous_degraded.get("reason") == "RolledBack"
+                and previous_degraded.get("observedGeneration") == service.generation
+            ):
+                degraded = (True, "RolledBack", str(previous_degraded.get("message")))
+        unplaced = unplaced_reason(tasks)
+        if unplaced and not readiness.ready:
+            readiness = Readiness(False, "TasksUnplaceable", f"a task cannot be placed: {unplaced}")
+            messages.append(
+                f"{label} was unable to place a task because no container instance met all of its "
+                f"requirements. Reason: {unplaced}"
+            )
+        if readiness.ready:
+            messages.append(f"{label} has reached a steady state.")
+        if plan.workload.rolling is not None and plan.workload.rolling.stalls_in_ecs and desired > 0:
+            degraded = (
+                True,
+                "RolloutStalledInECS",
+                "maximumPercent/minimumHealthyPercent allow neither starting nor stopping a task; "
+                "ecs-facade surges by one task",
+            )
+
+    primary_state = deployments[0]["rolloutState"] if deployments else None
+    progressing = {
+        "IN_PROGRESS": (True, "DeploymentInProgress", "a new deployment is rolling out"),
+        "COMPLETED": (False, "DeploymentCompleted", "the latest deployment completed"),
+        "FAILED": (False, "DeploymentFailed", "the latest deployment failed"),
+    }.get(str(primary_state), (False, "NoDeployment", "no deployment yet"))
+    for type_, (state, reason, message) in (
+        ("Ready", (readiness.ready, readiness.reason, readiness.message)),
+        ("Progressing", progressing),
+        ("Degraded", degraded),
+    ):
+        conditions = set_condition(
+            conditions,
+            type=type_,
+            status=state,
+            reason=reason,
+            message=message,
+            observed_generation=service.generation,
+            now=stamp,
+        )
+    events = list(service.status.get("events") or [])
+    posted = []
+    for message in messages:
+        if events and events[0].get("message") == message:
+            continue  # said already
+        events.insert(0, {"id": str(uuid.uuid4()), "createdAt": stamp, "message": message})
+        posted.append(message)
+    status: dict[str, Any] = {
+        "desiredCount": counts.desiredCount,
+        "runningCount": counts.runningCount,
+        "pendingCount": counts.pendingCount,
+        "taskDefinition": arn,
+        "deployments": deployments,
+        "events": events[:MAX_EVENTS],
+        "observedGeneration": service.generation,
+        "conditions": conditions,
+    }
+    if _without_times(status) != _without_times({k: service.status.get(k) for k in status}):
+        kube.patch_status(API_VERSION, SERVICES, service.namespace, service.name, status)
+        _written[(service.namespace, service.name, service.uid)] = status
+        owner = {
+            "apiVersion": API_VERSION,
+            "kind": KIND_SERVICE,
+            "metadata": {"name": service.name, "namespace": service.namespace, "uid": service.uid},
+        }
+        for message in posted:
+            warning = "failed" in message or "unable" in message or "rolling back" in message
+            kopf.event(
+                kopf.Body(cast(kopf.RawBody, owner)),
+                type="Warning" if warning else "Normal",
+                reason="ECSServiceEvent",
+                message=message,
+            )
+    return rollback
+
+
+def _without_times(status: Mapping[str, Any]) -> Any:
+    """Status compared without timestamps that change on every computation."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: strip(v) for k, v in value.items() if k not in ("lastTransitionTime", "updatedAt")}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return strip(status)
+
+
+def _condition(conditions: Any, type_: str) -> Mapping[str, Any] | None:
+    return next((c for c in conditions or [] if c.get("type") == type_), None)
+
+
+def _rollback_target(older: list[dict[str, Any]], failed_arn: str | None) -> dict[str, Any] | None:
+    """The newest older deployment that COMPLETED with another revision."""
+    for deployment in older:
+        if deployment.get("rolloutState") == "COMPLETED" and deployment.get("taskDefinition") not in (None, failed_arn):
+            return deployment
+    return None
+
+
+def _arn_of(config: Config) -> Any:
+    def arn(labels: Mapping[str, str]) -> str | None:
+        family, revision = labels.get(LABEL_FAMILY), labels.get(LABEL_REVISION)
+        return config.task_definition_arn(family, int(revision)) if family and revision else None
+
+    return arn
+
+
+def resolve_revision(
+    service: Snapshot,
+    ref: TaskDefinitionRef,
+    indexes: Indexes,
+    workload: Mapping[str, Any] | None,
+    pin: str | None = None,
+) -> Revision | Readiness:
+    """The revision this service runs: ``pin`` or its pinned one, else what the reference names now."""
     td: Snapshot | None = one(indexes.task_definitions, (service.namespace, ref.family))
     revisions = with_statuses(revisions_of(indexes.revisions, service.namespace, td.name), td.spec) if td else []
     if td is not None and not revisions:
-        ready = next((c for c in td.status.get("conditions") or [] if c.get("type") == "Ready"), None)
+        ready = _condition(td.status.get("conditions"), "Ready")
         if ready and ready.get("reason") == "InvalidSpec":
             return Readiness(False, "InvalidTaskDefinition", f"task definition {ref.family!r} {ready.get('message')}")
-    pinned = _pinned_revision(service, ref)
+    pinned = parse_task_definition_ref(pin).revision if pin else _pinned_revision(service, ref, workload)
     if pinned is not None:
         for revision in revisions:
             if revision.revision == pinned:
@@ -112,14 +310,21 @@ def resolve_revision(service: Snapshot, ref: TaskDefinitionRef, indexes: Indexes
     )
 
 
-def _pinned_revision(service: Snapshot, ref: TaskDefinitionRef) -> int | None:
-    """The revision in use, while the reference still names it (same family, same or no revision)."""
+def _pinned_revision(service: Snapshot, ref: TaskDefinitionRef, workload: Mapping[str, Any] | None) -> int | None:
+    """The revision in use, while the reference still names it and no new deployment is forced."""
     arn = service.status.get("taskDefinition")
     if not arn:
         return None
     try:
         pinned = parse_task_definition_ref(str(arn))
     except ValueError:
+        return None
+    degraded = _condition(service.status.get("conditions"), "Degraded") or {}
+    if degraded.get("reason") == "RolledBack" and degraded.get("observedGeneration") == service.generation:
+        return pinned.revision  # the circuit breaker's rollback holds until the spec changes
+    template = ((workload or {}).get("spec") or {}).get("template", {}).get("metadata", {})
+    forced = (template.get("annotations") or {}).get(ANNOTATION_FORCE)
+    if service.spec.get("forceNewDeployment") and service.spec.get("forceNewDeployment") != forced:
         return None
     if pinned.family != ref.family or pinned.revision is None:
         return None
@@ -128,59 +333,89 @@ def _pinned_revision(service: Snapshot, ref: TaskDefinitionRef) -> int | None:
     return pinned.revision
 
 
-def _desired_deployment(
-    service: Snapshot, indexes: Indexes, config: Config
-) -> Readiness | tuple[dict[str, Any], list[dict[str, Any]], int, str]:
-    """The Deployment to apply, ServiceAccounts it needs, desired count and revision ARN; or why not."""
+def _node_values(indexes: Indexes) -> dict[str, set[str]]:
+    values: dict[str, set[str]] = {}
+    for labels in indexes.node_labels.get("nodes", []):
+        for key, value in labels.items():
+            values.setdefault(key, set()).add(value)
+    return values
+
+
+def _plan(
+    service: Snapshot, indexes: Indexes, config: Config, workload: Mapping[str, Any] | None, pin: str | None
+) -> Plan | Readiness:
+    """The workload to apply and what it needs, or why there is none."""
     try:
         spec = ServiceSpec.model_validate({"serviceName": service.name, **service.spec})
         ref = parse_task_definition_ref(spec.taskDefinition)
     except (ValidationError, ValueError) as error:
         return Readiness(False, "InvalidSpec", error_message(error))
-    revision = resolve_revision(service, ref, indexes)
+    revision = resolve_revision(service, ref, indexes, workload, pin)
     if isinstance(revision, Readiness):
         return revision
-    family = ref.family
-    arn = config.task_definition_arn(family, revision.revision)
+    raw = service.spec
+    deployment_config = raw.get("deploymentConfiguration") or {}
+    decisions = ServiceDecisions(
+        desired_count=int(raw.get("desiredCount") or 0),
+        daemon=raw.get("schedulingStrategy") == "DAEMON",
+        maximum_percent=int(deployment_config.get("maximumPercent", 200)),
+        minimum_healthy_percent=int(
+            deployment_config.get("minimumHealthyPercent", 0 if raw.get("schedulingStrategy") == "DAEMON" else 100)
+        ),
+        placement_constraints=list(raw.get("placementConstraints") or []),
+        placement_strategy=list(raw.get("placementStrategy") or []),
+        health_check_grace_period=raw.get("healthCheckGracePeriodSeconds"),
+        force_new_deployment=raw.get("forceNewDeployment"),
+        node_values=_node_values(indexes),
+    )
+    arn = config.task_definition_arn(ref.family, revision.revision)
     try:
-        task_definition = parse_task_definition(revision.request, family)
-        manifest, translation = build_deployment(
-            service.name, service.namespace, spec, task_definition, revision.revision, config.translation
+        task_definition = parse_task_definition(revision.request, ref.family)
+        workload_plan = build_workload(
+            service.name, service.namespace, task_definition, revision.revision, decisions, config.translation
         )
+        extra = _load_balancing(service, raw, workload_plan)
     except (ValidationError, TranslationError) as error:
-        return Readiness(
-            False,
-            "InvalidTaskDefinition",
-            f"task definition {family}:{revision.revision}: {error_message(error)}",
-        )
-    manifest["metadata"]["ownerReferences"] = [owner_reference(API_VERSION, KIND_SERVICE, service.name, service.uid)]
+        return Readiness(False, "InvalidSpec", f"{ref.family}:{revision.revision}: {error_message(error)}")
+    owner = [owner_reference(API_VERSION, KIND_SERVICE, service.name, service.uid)]
+    workload_plan.manifest["metadata"]["ownerReferences"] = owner
     accounts = [
         {**account, "metadata": {**account["metadata"], "namespace": service.namespace}}
-        for account in translation.service_accounts
+        for account in workload_plan.translation.service_accounts
     ]
-    return manifest, accounts, spec.desiredCount, arn
+    for extra_object in extra:
+        extra_object["metadata"]["ownerReferences"] = owner
+    return Plan(
+        workload=workload_plan,
+        extra=accounts + extra,
+        revision=revision,
+        arn=arn,
+        desired=decisions.desired_count,
+        breaker=dict(deployment_config.get("deploymentCircuitBreaker") or {}),
+    )
 
 
-def _write_status(service: Snapshot, counts: ServiceCounts, readiness: Readiness, arn: str | None) -> None:
-    """Write the status when it differs from what the service already reports."""
-    status: dict[str, Any] = {
-        "desiredCount": counts.desiredCount,
-        "runningCount": counts.runningCount,
-        "pendingCount": counts.pendingCount,
-        "taskDefinition": arn,
-        "observedGeneration": service.generation,
-        "conditions": set_condition(
-            service.status.get("conditions"),
-            type="Ready",
-            status=readiness.ready,
-            reason=readiness.reason,
-            message=readiness.message,
-            observed_generation=service.generation,
-            now=now(),
-        ),
-    }
-    if {key: service.status.get(key) for key in status} != status:
-        kube.patch_status(API_VERSION, SERVICES, service.namespace, service.name, status)
+def _load_balancing(service: Snapshot, raw: Mapping[str, Any], workload: ServiceWorkload) -> list[dict[str, Any]]:
+    load_balancers = raw.get("loadBalancers") or []
+    registries = raw.get("serviceRegistries") or []
+    if not load_balancers and not registries:
+        return []
+    import json
+
+    from ecs_facade.translate.loadbalancing import build_services
+    from ecs_facade.translate.taskdefinition import ANNOTATION_CONTAINER_NAMES
+
+    names = json.loads(workload.translation.annotations.get(ANNOTATION_CONTAINER_NAMES, "{}"))
+    services: list[dict[str, Any]] = build_services(
+        service.name,
+        service.namespace,
+        load_balancers,
+        registries,
+        workload.manifest["spec"]["template"]["spec"],
+        {ecs: kube_name for kube_name, ecs in names.items()},
+        service_type=service.annotations.get(ANNOTATION_SERVICE_TYPE, "ClusterIP"),
+    )
+    return services
 
 
 @kopf.on.resume(GROUP, VERSION, SERVICES)
@@ -190,8 +425,14 @@ def service_changed(name: str, namespace: str | None, logger: Logger, **kwargs: 
     reconcile(namespace or "", name, Indexes.from_kwargs(kwargs), logger)
 
 
+def _owned_by_service(body: kopf.Body, service: Snapshot | None) -> bool:
+    owners = {ref.get("uid") for ref in body.get("metadata", {}).get("ownerReferences", [])}
+    return service is not None and service.uid in owners
+
+
 @kopf.on.event("apps", "v1", "deployments", labels={LABEL_SERVICE: kopf.PRESENT})
-def deployment_changed(
+@kopf.on.event("apps", "v1", "daemonsets", labels={LABEL_SERVICE: kopf.PRESENT})
+def workload_changed(
     event: kopf.RawEvent,
     body: kopf.Body,
     namespace: str | None,
@@ -199,19 +440,26 @@ def deployment_changed(
     logger: Logger,
     **kwargs: Any,
 ) -> None:
+    """Its Deployment changed: refresh the status; put back edits and deletions made by hand."""
     indexes = Indexes.from_kwargs(kwargs)
-    name = labels[LABEL_SERVICE]
-    namespace = namespace or ""
+    name, namespace = labels[LABEL_SERVICE], namespace or ""
     service: Snapshot | None = one(indexes.services, (namespace, name))
-    owners = {ref.get("uid") for ref in body.get("metadata", {}).get("ownerReferences", [])}
-    if service is None or service.uid not in owners:
+    if not _owned_by_service(body, service):
         return
     if event.get("type") == "DELETED":
-        # put back a Deployment deleted by hand, but not one the garbage collector removed
-        # because the service is gone (the index may not know that yet)
+        # not one the garbage collector removed because the service is gone (the index may lag)
         current = kube.get(API_VERSION, SERVICES, namespace, name)
-        if current is None or current["metadata"].get("deletionTimestamp") or current["metadata"]["uid"] != service.uid:
+        if current is None or current["metadata"].get("deletionTimestamp"):
             return
-        reconcile(namespace, name, indexes, logger)
-        return
-    reconcile(namespace, name, indexes, logger, deployment=dict(body))
+    # server-side apply of the desired workload is a no-op unless someone changed it
+    reconcile(namespace, name, indexes, logger)
+
+
+@kopf.on.event("apps", "v1", "replicasets", labels={LABEL_SERVICE: kopf.PRESENT})
+@kopf.on.event("", "v1", "pods", labels={LABEL_SERVICE: kopf.PRESENT})
+def tasks_changed(namespace: str | None, labels: Mapping[str, str], logger: Logger, **kwargs: Any) -> None:
+    """A deployment's or a task's state changed: ECS deployments, breaker and events."""
+    indexes = Indexes.from_kwargs(kwargs)
+    name, namespace = labels[LABEL_SERVICE], namespace or ""
+    if one(indexes.services, (namespace, name)) is not None:
+        reconcile(namespace, name, indexes, logger, apply=False)

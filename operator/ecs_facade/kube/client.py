@@ -121,7 +121,7 @@ def create(manifest: Mapping[str, Any], plural: str) -> dict[str, Any] | None:
 def apply_core(manifest: Mapping[str, Any]) -> None:
     """Server-side apply of a core-group (``v1``) namespaced object, e.g. a ServiceAccount."""
     core = client.CoreV1Api(_api_client())
-    patchers = {"ServiceAccount": core.patch_namespaced_service_account}
+    patchers = {"ServiceAccount": core.patch_namespaced_service_account, "Service": core.patch_namespaced_service}
     meta = manifest["metadata"]
     try:
         patchers[str(manifest["kind"])](

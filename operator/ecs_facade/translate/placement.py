@@ -1,4 +1,4 @@
-"""ECS ``memberOf`` placement constraints as Kubernetes required node affinity.
+"""ECS placement as Kubernetes scheduling: memberOf as node affinity; service constraints and strategies.
 
 A cluster query selects container instances; on Kubernetes the instances are nodes and their
 attributes are node labels, so a query becomes ``nodeAffinity.requiredDuringScheduling...``.
@@ -7,16 +7,27 @@ form: ``not`` is pushed down to the comparisons (De Morgan, operator negation), 
 alternative becomes one ``nodeSelectorTerm`` and every ``and`` operand one ``matchExpression``.
 
 Only subjects that describe the instance itself can become node labels; subjects that the ECS
-scheduler evaluates at placement time (task groups, running task counts, agent state) and
-regular expressions have no node-affinity equivalent and are rejected with a TranslationError.
+scheduler evaluates at placement time (task groups, running task counts, agent state) have no
+node-affinity equivalent and are rejected with a TranslationError.  Node affinity has no regular
+expressions either: given the label values present on the cluster's nodes (``node_values``),
+``=~``/``!~`` are expanded to ``In``/``NotIn`` over the values that match, a snapshot of the
+nodes at translation time; without them a real regular expression is rejected.
+
+Services (and standalone tasks) add constraints and strategies on top (service_placement).
+ECS filters container instances with the constraints, then ranks them by the strategies in
+order; the Kubernetes scheduler also filters (required node affinity, required pod
+anti-affinity, DoNotSchedule topology spread) and then scores (ScheduleAnyway topology spread,
+the NodeResourcesFit strategy of a scheduler profile), so each maps onto one of those stages.
+
 See docs/placement.md for the user-facing tables.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from itertools import combinations, product
 from typing import Any, Final
 
@@ -85,11 +96,34 @@ _VALUE_NORMALISERS: Final[dict[str, Callable[[str], str]]] = {
     "kubernetes.io/arch": _arch_value,
 }
 
+
+def _spellings(key: str, value: str) -> tuple[str, ...]:
+    """A node label value and how ECS spells it, so ``=~ LINUX`` or ``=~ x86.*`` match as on ECS."""
+    if key == "kubernetes.io/os":
+        return (value, value.upper())
+    if key == "kubernetes.io/arch":
+        return (value, *_ECS_ARCHITECTURES.get(value, ()))
+    return (value,)
+
+
 _LABEL_NAME: Final = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?\Z")
 _LABEL_VALUE: Final = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?\Z")
 _INTEGER: Final = re.compile(r"[+-]?[0-9]+\Z")
 _REGEX_METACHARACTERS: Final = re.compile(r"[\\^$*+?()\[\]{}|]")
 """``.`` is deliberately absent: ``=~ t2.small`` is meant literally in practice."""
+
+NO_MATCH_VALUE: Final = "no-match.ecs-facade.invalid"
+"""A label value no node carries (``.invalid`` is reserved, RFC 2606).
+
+A regular expression that matches no value on any node becomes ``In [NO_MATCH_VALUE]`` (no node
+matches, as on ECS) and its negation ``NotIn [NO_MATCH_VALUE]`` (every node matches): node
+affinity rejects ``In``/``NotIn`` with an empty list, and an empty term would match nothing.
+"""
+
+NodeValues = Mapping[str, Collection[str]]
+"""Node label key -> the values that label has on the cluster's nodes (see node_label_values)."""
+
+_ECS_ARCHITECTURES: Final[dict[str, tuple[str, ...]]] = {"amd64": ("x86_64",), "arm64": ("aarch64",)}
 
 _NEGATION: Final[dict[Operator, Operator]] = {
     Operator.EQ: Operator.NE,
@@ -165,12 +199,38 @@ def _integer(comparison: Comparison) -> int:
     return int(value)
 
 
-def _literal(comparison: Comparison) -> _Literal:
+def _matching_values(key: str, comparison: Comparison, node_values: NodeValues) -> tuple[str, ...]:
+    """The values of ``key`` on the nodes that the pattern matches as a whole (Java ``String.matches``).
+
+    Sorted, so that the pod template (and hence the Deployment) only changes when the nodes do.
+    """
+    pattern = comparison.values[0]
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        hint = "; '*' repeats what comes before it, write '.*' for any characters" if "*" in pattern else ""
+        raise TranslationError(
+            f"'{comparison}': the pattern {pattern!r} is not a valid regular expression ({error}){hint}"
+        ) from None
+    matching = sorted(
+        value
+        for value in set(node_values.get(key, ()))
+        if len(value) <= 63
+        and _LABEL_VALUE.match(value)
+        and any(compiled.fullmatch(spelling) for spelling in _spellings(key, value))
+    )
+    return tuple(matching) or (NO_MATCH_VALUE,)
+
+
+def _literal(comparison: Comparison, node_values: NodeValues | None = None) -> _Literal:
     """One comparison as one matchExpression; raises TranslationError when there is none."""
     key = node_label_key(comparison.subject)
     operator = comparison.operator
     if operator in (Operator.MATCHES, Operator.NOT_MATCHES):
         pattern = comparison.values[0]
+        if _REGEX_METACHARACTERS.search(pattern) and node_values is not None:
+            values = _matching_values(key, comparison, node_values)
+            return (key, "In" if operator is Operator.MATCHES else "NotIn", values)
         if _REGEX_METACHARACTERS.search(pattern):
             raise TranslationError(
                 f"'{comparison}': the pattern {pattern!r} is a regular expression, and regular "
@@ -197,15 +257,15 @@ def _literal(comparison: Comparison) -> _Literal:
     return (key, "Lt", (str(number + 1),))
 
 
-def _check(expr: Expr) -> None:
+def _check(expr: Expr, node_values: NodeValues | None) -> None:
     """Translate every comparison once as written, so errors quote what the user wrote."""
     if isinstance(expr, Comparison):
-        _literal(expr)
+        _literal(expr, node_values)
     elif isinstance(expr, Not):
-        _check(expr.operand)
+        _check(expr.operand, node_values)
     else:
         for operand in expr.operands:
-            _check(operand)
+            _check(operand, node_values)
 
 
 def _negate(comparison: Comparison) -> list[Comparison]:
@@ -266,7 +326,10 @@ def _merge_in_alternatives(terms: list[tuple[_Literal, ...]]) -> list[tuple[_Lit
             (key_i, op_i, values_i), (key_j, op_j, values_j) = only_i[0], only_j[0]
             if key_i != key_j or op_i != "In" or op_j != "In":
                 continue
-            union = (key_i, "In", tuple(dict.fromkeys(values_i + values_j)))
+            values = tuple(dict.fromkeys(values_i + values_j))
+            if len(values) > 1:
+                values = tuple(value for value in values if value != NO_MATCH_VALUE)
+            union = (key_i, "In", values)
             terms[i] = tuple(union if lit == only_i[0] else lit for lit in terms[i])
             del terms[j]
             merged = True
@@ -292,23 +355,35 @@ def _affinity(terms: Sequence[Sequence[_Literal]]) -> dict[str, Any]:
     }
 
 
-def member_of_node_affinity(expression: str) -> dict[str, Any]:
+def member_of_node_affinity(expression: str, node_values: NodeValues | None = None) -> dict[str, Any]:
     """The ``nodeAffinity`` for one ``memberOf`` expression.
 
-    Raises TranslationError (a ValueError) both for a syntax error and for valid ECS that node
-    affinity cannot express, so callers handle one exception; the message quotes the expression.
+    ``node_values`` (node label key -> values on the cluster's nodes, see node_label_values)
+    lets ``=~``/``!~`` with a regular expression expand to ``In``/``NotIn`` over the values that
+    match; without it such an expression is an error.  Raises TranslationError (a ValueError)
+    both for a syntax error and for valid ECS that node affinity cannot express, so callers
+    handle one exception; the message quotes the expression.
     """
     try:
         expr = parse_expression(expression)
     except ValueError as error:
         raise TranslationError(str(error)) from None
     try:
-        _check(expr)
+        _check(expr, node_values)
         dnf = _dnf(expr)
-        terms = [_unique([_literal(c) for c in term]) for term in dnf]
+        terms = [_unique([_literal(c, node_values) for c in term]) for term in dnf]
     except TranslationError as error:
         raise TranslationError(f"memberOf expression {expression!r}: {error}") from None
     return _affinity(_merge_in_alternatives(list(dict.fromkeys(terms))))
+
+
+def node_label_values(nodes: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:
+    """The ``node_values`` for member_of_node_affinity, from Node objects (as dicts) as listed."""
+    values: dict[str, set[str]] = {}
+    for node in nodes:
+        for key, value in ((node.get("metadata") or {}).get("labels") or {}).items():
+            values.setdefault(key, set()).add(value)
+    return values
 
 
 def _and_terms(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
@@ -350,3 +425,194 @@ def combine_node_affinities(affinities: Sequence[Mapping[str, Any]]) -> dict[str
     if preferred:
         combined[PREFERRED] = preferred
     return copy.deepcopy(combined) if combined else None
+
+
+# --- services (and standalone tasks): placementConstraints and placementStrategy ---
+
+BINPACK_SCHEDULER: Final = "ecs-facade-binpack"
+"""kube-scheduler profile scoring NodeResourcesFit with MostAllocated (hack/scheduler/ecs-facade-binpack.yaml)."""
+
+DEFAULT_SCHEDULER: Final = "default-scheduler"
+
+ROLLOUT_LABEL_KEY: Final = "pod-template-hash"
+"""Set by the Deployment controller per ReplicaSet: spreading by it balances each revision on its own."""
+
+CONSTRAINT_TYPES: Final = ("distinctInstance", "memberOf")
+STRATEGY_TYPES: Final = ("binpack", "random", "spread")
+BINPACK_FIELDS: Final = ("cpu", "memory")
+HOST_FIELDS: Final = frozenset({"instanceId", "host"})
+
+
+def _describe(kind: str, index: int, item: Mapping[str, Any]) -> str:
+    """``placementStrategy[1] {"type": "spread", "field": "x"}``: which entry of the ECS input is at fault."""
+    shown = json.dumps({key: value for key, value in item.items() if value is not None}, default=str)
+    return f"{kind}[{index}] {shown}"
+
+
+def _constraint_affinity(
+    index: int, constraint: Mapping[str, Any], node_values: NodeValues | None
+) -> dict[str, Any] | None:
+    """memberOf -> node affinity; distinctInstance -> None (handled by the caller)."""
+    what = _describe("placementConstraints", index, constraint)
+    kind = constraint.get("type")
+    expression = constraint.get("expression")
+    if kind == "distinctInstance":
+        if expression:
+            raise TranslationError(f"{what}: distinctInstance takes no expression")
+        return None
+    if kind == "memberOf":
+        if not isinstance(expression, str) or not expression.strip():
+            raise TranslationError(f"{what}: memberOf needs an expression")
+        try:
+            return member_of_node_affinity(expression, node_values)
+        except TranslationError as error:
+            raise TranslationError(f"placementConstraints[{index}]: {error}") from None
+    raise TranslationError(f"{what}: unknown constraint type {kind!r}; expected one of {', '.join(CONSTRAINT_TYPES)}")
+
+
+def _spread_key(what: str, field: Any) -> str:
+    """The topologyKey (node label) an ECS spread field stands for."""
+    if field in HOST_FIELDS:
+        return INSTANCE_ID_LABEL
+    if isinstance(field, str) and field.startswith(ATTRIBUTE_PREFIX):
+        try:
+            return node_label_key(field)
+        except TranslationError as error:
+            raise TranslationError(f"{what}: {error}") from None
+    raise TranslationError(f"{what}: spread needs a field instanceId, host or attribute:<name>, not {field!r}")
+
+
+def _spread(key: str, task_labels: Mapping[str, str], hard: bool) -> dict[str, Any]:
+    """One topology spread constraint; ``hard`` only for the strategy that ECS applies first."""
+    return {
+        "maxSkew": 1,
+        "topologyKey": key,
+        "whenUnsatisfiable": "DoNotSchedule" if hard else "ScheduleAnyway",
+        "labelSelector": {"matchLabels": dict(task_labels)},
+        "matchLabelKeys": [ROLLOUT_LABEL_KEY],
+        # only nodes the pod may run on count as domains: a zone made of tainted or
+        # non-matching nodes has no tasks and would otherwise hold the minimum at zero
+        "nodeAffinityPolicy": "Honor",
+        "nodeTaintsPolicy": "Honor",
+    }
+
+
+def service_placement(
+    constraints: Sequence[Mapping[str, Any]] | None,
+    strategies: Sequence[Mapping[str, Any]] | None,
+    task_labels: Mapping[str, str],
+    node_values: NodeValues | None = None,
+) -> dict[str, Any]:
+    """The pod-spec fragment (``affinity``, ``topologySpreadConstraints``, ``schedulerName``) for ECS placement.
+
+    ``constraints``/``strategies`` are ``placementConstraints``/``placementStrategy`` as in ECS
+    JSON (``null`` counts as absent); ``task_labels`` selects this service's own pods, for
+    distinctInstance and spread; ``node_values`` expands regular expressions in memberOf (see
+    member_of_node_affinity).  Keys are left out when there is nothing to say, so ``{}`` means
+    "default scheduler, no constraint".  Raises TranslationError naming the offending entry.
+    """
+    if not task_labels:
+        raise ValueError("task_labels must select the service's pods; an empty selector would match every pod")
+    fragment: dict[str, Any] = {}
+    affinity: dict[str, Any] = {}
+    node_affinities: list[dict[str, Any]] = []
+    distinct = False
+    for index, constraint in enumerate(constraints or []):
+        node_affinity = _constraint_affinity(index, constraint, node_values)
+        if node_affinity is None:
+            distinct = True
+        else:
+            node_affinities.append(node_affinity)
+    try:
+        combined = combine_node_affinities(node_affinities)
+    except TranslationError as error:
+        raise TranslationError(f"placementConstraints: {error}") from None
+    if combined:
+        affinity["nodeAffinity"] = combined
+    if distinct:
+        affinity["podAntiAffinity"] = {
+            REQUIRED: [{"labelSelector": {"matchLabels": dict(task_labels)}, "topologyKey": INSTANCE_ID_LABEL}]
+        }
+    if affinity:
+        fragment["affinity"] = affinity
+
+    spreads: list[dict[str, Any]] = []
+    binpack = False
+    for index, strategy in enumerate(strategies or []):
+        what = _describe("placementStrategy", index, strategy)
+        kind = strategy.get("type")
+        field = strategy.get("field")
+        if kind == "spread":
+            key = _spread_key(what, field)
+            # ECS ranks by the strategies in order, so only a spread that no earlier strategy
+            # outranks is a filter; the others are scores.  A later spread over the same key
+            # adds nothing (and the API rejects a duplicate key + whenUnsatisfiable).
+            if all(spread["topologyKey"] != key for spread in spreads):
+                spreads.append(_spread(key, task_labels, hard=not spreads and not binpack))
+        elif kind == "binpack":
+            if field not in BINPACK_FIELDS:
+                raise TranslationError(f"{what}: binpack needs the field cpu or memory, not {field!r}")
+            binpack = True
+        elif kind == "random":
+            # the default scheduler's scores; ECS ignores the field of a random strategy
+            continue
+        else:
+            expected = ", ".join(STRATEGY_TYPES)
+            raise TranslationError(f"{what}: unknown strategy type {kind!r}; expected one of {expected}")
+    if spreads:
+        fragment["topologySpreadConstraints"] = spreads
+    if binpack:
+        fragment["schedulerName"] = BINPACK_SCHEDULER
+    return fragment
+
+
+def _and_pod_affinity(left: Mapping[str, Any] | None, right: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Pod (anti-)affinity terms are ANDed as list entries and preferences add up: concatenate."""
+    combined: dict[str, Any] = {}
+    for field in (REQUIRED, PREFERRED):
+        terms = list((left or {}).get(field) or [])
+        terms += [term for term in (right or {}).get(field) or [] if term not in terms]
+        if terms:
+            combined[field] = terms
+    return combined or None
+
+
+def and_affinities(left: Mapping[str, Any] | None, right: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Two pod ``affinity`` objects that must both hold, as one (None when both are empty).
+
+    Used to merge the task definition's memberOf node affinity with the service's placement.
+    """
+    left, right = left or {}, right or {}
+    combined: dict[str, Any] = {}
+    node = combine_node_affinities([a["nodeAffinity"] for a in (left, right) if a.get("nodeAffinity")])
+    if node:
+        combined["nodeAffinity"] = node
+    for field in ("podAffinity", "podAntiAffinity"):
+        pod = _and_pod_affinity(left.get(field), right.get(field))
+        if pod:
+            combined[field] = pod
+    return copy.deepcopy(combined) if combined else None
+
+
+def apply_placement(pod_spec: Mapping[str, Any], fragment: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``pod_spec`` with a service_placement fragment merged in (constraints ANDed)."""
+    merged = copy.deepcopy(dict(pod_spec))
+    affinity = and_affinities(pod_spec.get("affinity"), fragment.get("affinity"))
+    if affinity:
+        merged["affinity"] = affinity
+    spreads = list(merged.get("topologySpreadConstraints") or [])
+    for spread in fragment.get("topologySpreadConstraints") or []:
+        if spread not in spreads:
+            spreads.append(copy.deepcopy(spread))
+    if spreads:
+        merged["topologySpreadConstraints"] = spreads
+    scheduler = fragment.get("schedulerName")
+    if scheduler:
+        current = pod_spec.get("schedulerName")
+        if current and current not in (scheduler, DEFAULT_SCHEDULER):
+            raise TranslationError(
+                f"the pod already uses scheduler {current!r} and placement needs {scheduler!r}; "
+                "a pod has only one scheduler"
+            )
+        merged["schedulerName"] = scheduler
+    return merged

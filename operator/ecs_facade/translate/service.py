@@ -1,10 +1,18 @@
-"""An ECS service (REPLICA scheduling) as a Kubernetes Deployment."""
+"""An ECS service as a Deployment (REPLICA) or DaemonSet (DAEMON), plus its Services.
 
+Everything about the tasks comes from the one task definition translator; this module adds
+what the service decides: how many, how a new revision rolls out, where tasks are placed,
+and how they are reached.
+"""
+
+import copy
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from ecs_facade.api import LABEL_SERVICE
-from ecs_facade.model.service import ServiceSpec
-from ecs_facade.model.taskdefinition import TaskDefinition
+from ecs_facade.api import GROUP, LABEL_SERVICE
+from ecs_facade.translate.placement import combine_node_affinities, service_placement
+from ecs_facade.translate.rollout import RollingUpdate, daemon_rolling_update, rolling_update
 from ecs_facade.translate.task import task_labels
 from ecs_facade.translate.taskdefinition import (
     DEFAULT_OPTIONS,
@@ -13,38 +21,107 @@ from ecs_facade.translate.taskdefinition import (
     translate_task_definition,
 )
 
+ANNOTATION_FORCE = f"{GROUP}/force-new-deployment"
+
 
 def service_selector(name: str) -> dict[str, str]:
-    """The Deployment selector: immutable in Kubernetes, so it holds only the service's name."""
+    """The workload selector: immutable in Kubernetes, so it holds only the service's name."""
     return {LABEL_SERVICE: name}
+
+
+@dataclass(frozen=True)
+class ServiceDecisions:
+    """What the ECS service (not its task definition) decides about its tasks."""
+
+    desired_count: int = 0
+    daemon: bool = False
+    maximum_percent: int = 200
+    minimum_healthy_percent: int = 100
+    placement_constraints: Sequence[Mapping[str, Any]] = ()
+    placement_strategy: Sequence[Mapping[str, Any]] = ()
+    health_check_grace_period: int | None = None
+    force_new_deployment: str | None = None
+    node_values: Mapping[str, Collection[str]] | None = None
+
+
+@dataclass
+class ServiceWorkload:
+    manifest: dict[str, Any]
+    translation: PodTranslation
+    rolling: RollingUpdate | None
+    extra: list[dict[str, Any]] = field(default_factory=list)
+
+
+def build_workload(
+    name: str,
+    namespace: str,
+    task_definition: Any,
+    revision: int | None,
+    decisions: ServiceDecisions,
+    options: TranslationOptions = DEFAULT_OPTIONS,
+) -> ServiceWorkload:
+    """The Deployment (or DaemonSet) running the service's tasks."""
+    translation = translate_task_definition(task_definition, options)
+    labels = {**service_selector(name), **task_labels(task_definition.family or "", revision)}
+    pod_spec = copy.deepcopy(translation.pod_spec)
+    _apply_placement(pod_spec, labels, decisions)
+    if decisions.health_check_grace_period:
+        # ECS ignores health check failures for this long after a task starts: no restarts
+        for container in [*pod_spec.get("initContainers", []), *pod_spec["containers"]]:
+            if "livenessProbe" in container:
+                container["livenessProbe"]["initialDelaySeconds"] = decisions.health_check_grace_period
+    annotations = dict(translation.annotations)
+    if decisions.force_new_deployment:
+        annotations[ANNOTATION_FORCE] = decisions.force_new_deployment
+    template = {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod_spec}
+    spec: dict[str, Any] = {"selector": {"matchLabels": service_selector(name)}, "template": template}
+    rolling = None
+    if decisions.daemon:
+        kind = "DaemonSet"
+        spec["updateStrategy"] = daemon_rolling_update(decisions.minimum_healthy_percent)
+    else:
+        kind = "Deployment"
+        rolling = rolling_update(decisions.desired_count, decisions.maximum_percent, decisions.minimum_healthy_percent)
+        spec["replicas"] = decisions.desired_count
+        spec["strategy"] = rolling.strategy()
+    manifest = {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": spec,
+    }
+    return ServiceWorkload(manifest=manifest, translation=translation, rolling=rolling)
+
+
+def _apply_placement(pod_spec: dict[str, Any], labels: Mapping[str, str], decisions: ServiceDecisions) -> None:
+    if not decisions.placement_constraints and not decisions.placement_strategy:
+        return
+    fragment = service_placement(
+        decisions.placement_constraints,
+        decisions.placement_strategy,
+        service_selector(labels[LABEL_SERVICE]),
+        node_values=decisions.node_values,
+    )
+    affinity = dict(fragment.get("affinity") or {})
+    if "nodeAffinity" in affinity and "nodeAffinity" in pod_spec.get("affinity", {}):
+        combined = combine_node_affinities([pod_spec["affinity"]["nodeAffinity"], affinity["nodeAffinity"]])
+        affinity["nodeAffinity"] = combined
+    if affinity:
+        pod_spec["affinity"] = {**pod_spec.get("affinity", {}), **affinity}
+    for key in ("topologySpreadConstraints", "schedulerName"):
+        if fragment.get(key):
+            pod_spec[key] = fragment[key]
 
 
 def build_deployment(
     name: str,
     namespace: str,
-    service: ServiceSpec,
-    task_definition: TaskDefinition,
+    service: Any,
+    task_definition: Any,
     revision: int | None = None,
     options: TranslationOptions = DEFAULT_OPTIONS,
 ) -> tuple[dict[str, Any], PodTranslation]:
-    """The Deployment that runs ``desiredCount`` copies of one task definition revision.
-
-    ``name`` is the ECSService object's name (a valid Kubernetes name), not ``serviceName``,
-    which ECS allows to contain characters Kubernetes names cannot.
-    """
-    translation = translate_task_definition(task_definition, options)
-    labels = {**service_selector(name), **task_labels(task_definition.family or "", revision)}
-    template_metadata: dict[str, Any] = {"labels": labels}
-    if translation.annotations:
-        template_metadata["annotations"] = dict(translation.annotations)
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
-        "spec": {
-            "replicas": service.desiredCount,
-            "selector": {"matchLabels": service_selector(name)},
-            "template": {"metadata": template_metadata, "spec": translation.pod_spec},
-        },
-    }
-    return deployment, translation
+    """A REPLICA service's Deployment with default decisions (kept for callers and tests)."""
+    decisions = ServiceDecisions(desired_count=int(getattr(service, "desiredCount", 0) or 0))
+    workload = build_workload(name, namespace, task_definition, revision, decisions, options)
+    return workload.manifest, workload.translation

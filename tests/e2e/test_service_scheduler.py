@@ -1,0 +1,250 @@
+"""The ECS service scheduler's promises on a real API server: rollouts, the circuit breaker,
+placement, hand edits put back."""
+
+import collections
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests.e2e.kube import Kubectl, condition, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def apply(kubectl: Kubectl, namespace: str, *objects: dict[str, Any]) -> None:
+    kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}),
+    )
+
+
+def task_definition(name: str, image: str, cpu: int = 256, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "app", "image": image, "cpu": cpu, "memory": 128}
+    if labels:
+        container["dockerLabels"] = labels
+    return {
+        "apiVersion": "ecs.facade.dev/v1alpha1",
+        "kind": "ECSTaskDefinition",
+        "metadata": {"name": name},
+        "spec": {"containerDefinitions": [container]},
+    }
+
+
+def service(name: str, task_definition: str, desired: int, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "ecs.facade.dev/v1alpha1",
+        "kind": "ECSService",
+        "metadata": {"name": name},
+        "spec": {"taskDefinition": task_definition, "desiredCount": desired, **spec},
+    }
+
+
+def pods(kubectl: Kubectl, namespace: str, name: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = kubectl.json("get", "pods", "-n", namespace, "-l", f"ecs.facade.dev/service={name}")[
+        "items"
+    ]
+    return items
+
+
+def is_running(pod: dict[str, Any]) -> bool:
+    ready: dict[str, Any] = next((c for c in pod["status"].get("conditions", []) if c["type"] == "Ready"), {})
+    return pod["status"].get("phase") == "Running" and ready.get("status") == "True"
+
+
+def status(kubectl: Kubectl, namespace: str, name: str) -> dict[str, Any]:
+    return (kubectl.get("ecsservice", name, namespace) or {}).get("status") or {}
+
+
+def steady(kubectl: Kubectl, namespace: str, name: str, running: int) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        s = status(kubectl, namespace, name)
+        ready = condition({"status": s}, "Ready") or {}
+        return s if s.get("runningCount") == running and ready.get("status") == "True" else None
+
+    result: dict[str, Any] = wait_for(f"{name}: {running} running and steady", check, timeout=120)
+    return result
+
+
+def test_rolling_update_keeps_minimum_healthy_and_completes(kubectl: Kubectl, namespace: str) -> None:
+    apply(kubectl, namespace, task_definition("roll", "example/app:1"))
+    config = {"maximumPercent": 200, "minimumHealthyPercent": 50}
+    apply(kubectl, namespace, service("roll", "roll", 6, deploymentConfiguration=config))
+    steady(kubectl, namespace, "roll", 6)
+
+    apply(kubectl, namespace, task_definition("roll", "example/app:2"))
+    wait_for(
+        "revision 2",
+        lambda: (kubectl.get("ecstaskdefinition", "roll", namespace) or {}).get("status", {}).get("revision") == 2,
+    )
+    apply(kubectl, namespace, service("roll", "roll:2", 6, deploymentConfiguration=config))
+
+    samples: list[tuple[int, int]] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        current = [p for p in pods(kubectl, namespace, "roll") if not p["metadata"].get("deletionTimestamp")]
+        running = [p for p in current if is_running(p)]
+        revisions = collections.Counter(
+            p["metadata"]["labels"].get("ecs.facade.dev/task-definition-revision") for p in running
+        )
+        samples.append((len(running), revisions.get("2", 0)))
+        if revisions.get("2") == 6 and len(running) == 6:
+            break
+        time.sleep(0.2)
+    assert samples and min(r for r, _ in samples) >= 3, samples
+    assert samples[-1] == (6, 6), samples[-5:]
+
+    final = steady(kubectl, namespace, "roll", 6)
+    primary = final["deployments"][0]
+    assert primary["status"] == "PRIMARY"
+    assert primary["rolloutState"] == "COMPLETED"
+    assert primary["taskDefinition"].endswith("task-definition/roll:2")
+    assert final["taskDefinition"].endswith("task-definition/roll:2")
+    assert any(d["taskDefinition"].endswith("roll:1") for d in final["deployments"][1:])
+    deployment = kubectl.json("get", "deployment", "roll", "-n", namespace)
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 6, "maxUnavailable": 3}
+    assert any("has reached a steady state." in e["message"] for e in final["events"])
+
+
+def test_circuit_breaker_rolls_back_a_failing_revision(kubectl: Kubectl, namespace: str) -> None:
+    apply(kubectl, namespace, task_definition("brk", "example/app:1"))
+    config = {
+        "maximumPercent": 200,
+        "minimumHealthyPercent": 100,
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+    }
+    apply(kubectl, namespace, service("brk", "brk", 4, deploymentConfiguration=config))
+    steady(kubectl, namespace, "brk", 4)
+
+    # revision 2's tasks exit with code 1 shortly after they start (a kwok stage)
+    apply(
+        kubectl, namespace, task_definition("brk", "example/app:2", labels={"ecs.facade.dev/simulate-exit-code": "1"})
+    )
+    wait_for(
+        "revision 2",
+        lambda: (kubectl.get("ecstaskdefinition", "brk", namespace) or {}).get("status", {}).get("revision") == 2,
+    )
+    apply(kubectl, namespace, service("brk", "brk:2", 4, deploymentConfiguration=config))
+
+    def rolled_back() -> dict[str, Any] | None:
+        s = status(kubectl, namespace, "brk")
+        degraded = condition({"status": s}, "Degraded") or {}
+        return s if degraded.get("reason") == "RolledBack" else None
+
+    after = wait_for("the breaker to roll back", rolled_back, timeout=120)
+    assert after["taskDefinition"].endswith("task-definition/brk:1")
+    failed = [d for d in after["deployments"] if d["rolloutState"] == "FAILED"]
+    assert failed and failed[0]["taskDefinition"].endswith("brk:2")
+    assert failed[0]["failedTasks"] >= 3
+    messages = [e["message"] for e in after["events"]]
+    assert any("deployment failed: tasks failed to start." in m for m in messages), messages
+    assert any("rolling back to deployment" in m for m in messages), messages
+
+    final = steady(kubectl, namespace, "brk", 4)
+    running = [p for p in pods(kubectl, namespace, "brk") if is_running(p)]
+    assert {p["metadata"]["labels"]["ecs.facade.dev/task-definition-revision"] for p in running} == {"1"}
+    assert final["deployments"][0]["taskDefinition"].endswith("brk:1")
+    events = kubectl.json("get", "events", "-n", namespace, "--field-selector", "involvedObject.name=brk")["items"]
+    assert any("rolling back" in e["message"] for e in events)
+
+
+def nodes_of(kubectl: Kubectl, namespace: str, name: str) -> list[str]:
+    return [p["spec"].get("nodeName", "") for p in pods(kubectl, namespace, name) if is_running(p)]
+
+
+def node_labels(kubectl: Kubectl) -> dict[str, dict[str, str]]:
+    return {n["metadata"]["name"]: n["metadata"]["labels"] for n in kubectl.json("get", "nodes")["items"]}
+
+
+def test_distinct_instance_leaves_a_task_pending_with_a_reason(kubectl: Kubectl, namespace: str) -> None:
+    apply(kubectl, namespace, task_definition("distinct", "example/app:1"))
+    zone = {"type": "memberOf", "expression": "attribute:ecs.instance-type == m5.xlarge"}
+    apply(
+        kubectl,
+        namespace,
+        service("distinct", "distinct", 4, placementConstraints=[{"type": "distinctInstance"}, zone]),
+    )
+    nodes = sum(
+        1 for labels in node_labels(kubectl).values() if labels.get("node.kubernetes.io/instance-type") == "m5.xlarge"
+    )
+
+    def unplaceable() -> dict[str, Any] | None:
+        ready = condition(kubectl.get("ecsservice", "distinct", namespace), "Ready") or {}
+        return ready if ready.get("reason") == "TasksUnplaceable" else None
+
+    ready = wait_for("a task that cannot be placed", unplaceable)
+    assert "didn't match pod anti-affinity rules" in ready["message"] or "anti-affinity" in ready["message"]
+    running = nodes_of(kubectl, namespace, "distinct")
+    assert len(running) == nodes == 3
+    assert len(set(running)) == 3
+    assert any("was unable to place a task" in e["message"] for e in status(kubectl, namespace, "distinct")["events"])
+
+
+def test_spread_across_zones_places_two_per_zone(kubectl: Kubectl, namespace: str) -> None:
+    apply(kubectl, namespace, task_definition("spread", "example/app:1"))
+    apply(
+        kubectl,
+        namespace,
+        service(
+            "spread", "spread", 6, placementStrategy=[{"type": "spread", "field": "attribute:ecs.availability-zone"}]
+        ),
+    )
+    steady(kubectl, namespace, "spread", 6)
+    labels = node_labels(kubectl)
+    zones = collections.Counter(
+        labels[n]["topology.kubernetes.io/zone"] for n in nodes_of(kubectl, namespace, "spread")
+    )
+    assert sorted(zones.values()) == [2, 2, 2], zones
+
+
+def test_binpack_fills_one_node_before_the_next(kubectl: Kubectl, namespace: str) -> None:
+    apply(kubectl, namespace, task_definition("pack", "example/app:1", cpu=1024))
+    member = {"type": "memberOf", "expression": "attribute:ecs.instance-type == m5.xlarge"}
+    apply(
+        kubectl,
+        namespace,
+        service(
+            "pack", "pack", 4, placementConstraints=[member], placementStrategy=[{"type": "binpack", "field": "cpu"}]
+        ),
+    )
+    steady(kubectl, namespace, "pack", 4)
+    assert len(set(nodes_of(kubectl, namespace, "pack"))) == 1
+    deployment = kubectl.json("get", "deployment", "pack", "-n", namespace)
+    assert deployment["spec"]["template"]["spec"]["schedulerName"] == "ecs-facade-binpack"
+
+
+def test_member_of_keeps_tasks_on_matching_nodes(kubectl: Kubectl, namespace: str) -> None:
+    apply(kubectl, namespace, task_definition("member", "example/app:1"))
+    expression = "attribute:ecs.availability-zone in [us-east-1a, us-east-1b] and attribute:ecs.instance-type =~ m5.*"
+    apply(
+        kubectl,
+        namespace,
+        service("member", "member", 4, placementConstraints=[{"type": "memberOf", "expression": expression}]),
+    )
+    steady(kubectl, namespace, "member", 4)
+    labels = node_labels(kubectl)
+    for node in nodes_of(kubectl, namespace, "member"):
+        assert labels[node]["topology.kubernetes.io/zone"] in ("us-east-1a", "us-east-1b")
+        assert labels[node]["node.kubernetes.io/instance-type"].startswith("m5.")
+
+
+def test_hand_edits_of_the_deployment_are_put_back(kubectl: Kubectl, namespace: str) -> None:
+    apply(kubectl, namespace, task_definition("edit", "example/app:1"))
+    apply(kubectl, namespace, service("edit", "edit", 2))
+    steady(kubectl, namespace, "edit", 2)
+    kubectl("scale", "deployment", "edit", "-n", namespace, "--replicas=5")
+    kubectl("set", "image", "deployment/edit", "-n", namespace, "app=example/hacked:1")
+    wait_for(
+        "the Deployment put back",
+        lambda: (
+            (d := kubectl.get("deployment", "edit", namespace))
+            and d["spec"]["replicas"] == 2
+            and d["spec"]["template"]["spec"]["containers"][0]["image"] == "example/app:1"
+        ),
+    )
+    steady(kubectl, namespace, "edit", 2)
