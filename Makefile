@@ -21,7 +21,7 @@ venv: $(BIN)/.installed ## Python virtualenv with the operator and dev tools
 controlplane: ## build (once, cached) kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok, helm
 	hack/build-controlplane.sh >/dev/null
 
-generate: venv ## regenerate the ECSTaskDefinition CRD and models from botocore (hack/gen_crds.py)
+generate: venv ## regenerate the CRDs and pydantic models from botocore (hack/gen_crds.py)
 	$(BIN)/python hack/gen_crds.py
 
 lint: venv ## ruff and mypy
