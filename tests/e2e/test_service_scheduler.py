@@ -248,3 +248,64 @@ def test_hand_edits_of_the_deployment_are_put_back(kubectl: Kubectl, namespace: 
         ),
     )
     steady(kubectl, namespace, "edit", 2)
+
+
+def test_load_balancers_and_service_registries_are_services(kubectl: Kubectl, namespace: str) -> None:
+    td = task_definition("lb", "example/app:1")
+    td["spec"]["containerDefinitions"][0]["portMappings"] = [{"containerPort": 8080, "name": "http"}]
+    apply(kubectl, namespace, td)
+    target_group = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"
+    apply(
+        kubectl,
+        namespace,
+        service(
+            "lb",
+            "lb",
+            2,
+            loadBalancers=[{"targetGroupArn": target_group, "containerName": "app", "containerPort": 8080}],
+            serviceRegistries=[{"registryArn": "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-abc"}],
+        ),
+    )
+    steady(kubectl, namespace, "lb", 2)
+    balanced = kubectl.json("get", "service", "lb", "-n", namespace)
+    assert balanced["spec"]["selector"] == {"ecs.facade.dev/service": "lb"}
+    assert [(p["port"], p["targetPort"]) for p in balanced["spec"]["ports"]] == [(8080, "http")]
+    assert balanced["metadata"]["annotations"]["ecs.facade.dev/target-group-arns"] == target_group
+    assert balanced["metadata"]["ownerReferences"][0]["kind"] == "ECSService"
+    discovery = kubectl.json("get", "service", "lb-discovery", "-n", namespace)
+    assert discovery["spec"]["clusterIP"] == "None"
+    # the ready tasks are the endpoints, as healthy targets are in a target group
+    wait_for(
+        "2 ready endpoints",
+        lambda: (
+            sum(
+                len([e for e in s.get("endpoints", []) if e.get("conditions", {}).get("ready")])
+                for s in kubectl.json("get", "endpointslices", "-n", namespace, "-l", "kubernetes.io/service-name=lb")[
+                    "items"
+                ]
+            )
+            == 2
+        ),
+    )
+
+
+def test_daemon_service_runs_one_task_per_node(kubectl: Kubectl, namespace: str) -> None:
+    apply(kubectl, namespace, task_definition("agent", "example/agent:1"))
+    member = {"type": "memberOf", "expression": "attribute:ecs.instance-type == m5.xlarge"}
+    apply(
+        kubectl,
+        namespace,
+        {
+            "apiVersion": "ecs.facade.dev/v1alpha1",
+            "kind": "ECSService",
+            "metadata": {"name": "agent"},
+            "spec": {"taskDefinition": "agent", "schedulingStrategy": "DAEMON", "placementConstraints": [member]},
+        },
+    )
+    daemon_set = wait_for("the DaemonSet", lambda: kubectl.get("daemonset", "agent", namespace))
+    assert daemon_set["metadata"]["ownerReferences"][0]["kind"] == "ECSService"
+    nodes = [
+        n for n, labels in node_labels(kubectl).items() if labels.get("node.kubernetes.io/instance-type") == "m5.xlarge"
+    ]
+    wait_for("one task per node", lambda: sorted(nodes_of(kubectl, namespace, "agent")) == sorted(nodes))
+    wait_for("runningCount", lambda: status(kubectl, namespace, "agent").get("runningCount") == len(nodes))

@@ -104,6 +104,7 @@ def _report(
     key = (service.namespace, service.name)
     desired = plan.desired if isinstance(plan, Plan) else int(service.spec.get("desiredCount") or 0)
     counts = service_counts(desired, workload)
+    desired = counts.desiredCount  # a DAEMON service's comes from its nodes
     tasks = list(indexes.tasks.get(key, []))
     previous = list(service.status.get("deployments") or [])
     stamp = now()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecs_facade.api import GROUP, LABEL_SERVICE
+from ecs_facade.translate.loadbalancing import health_check_grace
 from ecs_facade.translate.placement import combine_node_affinities, service_placement
 from ecs_facade.translate.rollout import RollingUpdate, daemon_rolling_update, rolling_update
 from ecs_facade.translate.task import task_labels
@@ -65,11 +66,7 @@ def build_workload(
     labels = {**service_selector(name), **task_labels(task_definition.family or "", revision)}
     pod_spec = copy.deepcopy(translation.pod_spec)
     _apply_placement(pod_spec, labels, decisions)
-    if decisions.health_check_grace_period:
-        # ECS ignores health check failures for this long after a task starts: no restarts
-        for container in [*pod_spec.get("initContainers", []), *pod_spec["containers"]]:
-            if "livenessProbe" in container:
-                container["livenessProbe"]["initialDelaySeconds"] = decisions.health_check_grace_period
+    pod_spec = health_check_grace(pod_spec, decisions.health_check_grace_period)
     annotations = dict(translation.annotations)
     if decisions.force_new_deployment:
         annotations[ANNOTATION_FORCE] = decisions.force_new_deployment

@@ -27,6 +27,11 @@ def service_counts(desired: int, deployment: Mapping[str, Any] | None) -> Servic
     not counted, as ECS stops counting a task once it is told to stop.
     """
     status = (deployment or {}).get("status") or {}
+    if (deployment or {}).get("kind") == "DaemonSet":
+        # a DAEMON service wants one task per eligible node
+        scheduled = int(status.get("desiredNumberScheduled") or 0)
+        running = int(status.get("numberReady") or 0)
+        return ServiceCounts(desiredCount=scheduled, runningCount=running, pendingCount=max(scheduled - running, 0))
     replicas = int(status.get("replicas") or 0)
     running = int(status.get("readyReplicas") or 0)
     return ServiceCounts(desiredCount=desired, runningCount=running, pendingCount=max(replicas - running, 0))
@@ -40,8 +45,12 @@ def rollout_readiness(service_name: str, counts: ServiceCounts, deployment: Mapp
     status = deployment.get("status") or {}
     observed = int(status.get("observedGeneration") or 0)
     generation = int(meta.get("generation") or 0)
-    updated = int(status.get("updatedReplicas") or 0)
-    replicas = int(status.get("replicas") or 0)
+    if deployment.get("kind") == "DaemonSet":
+        updated = int(status.get("updatedNumberScheduled") or 0)
+        replicas = int(status.get("currentNumberScheduled") or 0)
+    else:
+        updated = int(status.get("updatedReplicas") or 0)
+        replicas = int(status.get("replicas") or 0)
     if (
         observed >= generation
         and counts.runningCount == counts.desiredCount
