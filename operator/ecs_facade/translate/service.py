@@ -12,7 +12,7 @@ from typing import Any
 
 from ecs_facade.api import GROUP, LABEL_SERVICE
 from ecs_facade.translate.loadbalancing import health_check_grace
-from ecs_facade.translate.placement import combine_node_affinities, service_placement
+from ecs_facade.translate.placement import apply_placement, service_placement
 from ecs_facade.translate.rollout import RollingUpdate, daemon_rolling_update, rolling_update
 from ecs_facade.translate.task import task_labels
 from ecs_facade.translate.taskdefinition import (
@@ -65,7 +65,7 @@ def build_workload(
     translation = translate_task_definition(task_definition, options)
     labels = {**service_selector(name), **task_labels(task_definition.family or "", revision)}
     pod_spec = copy.deepcopy(translation.pod_spec)
-    _apply_placement(pod_spec, labels, decisions)
+    pod_spec = _apply_placement(pod_spec, labels, decisions)
     pod_spec = health_check_grace(pod_spec, decisions.health_check_grace_period)
     annotations = dict(translation.annotations)
     if decisions.force_new_deployment:
@@ -90,24 +90,18 @@ def build_workload(
     return ServiceWorkload(manifest=manifest, translation=translation, rolling=rolling)
 
 
-def _apply_placement(pod_spec: dict[str, Any], labels: Mapping[str, str], decisions: ServiceDecisions) -> None:
+def _apply_placement(
+    pod_spec: dict[str, Any], labels: Mapping[str, str], decisions: ServiceDecisions
+) -> dict[str, Any]:
     if not decisions.placement_constraints and not decisions.placement_strategy:
-        return
+        return pod_spec
     fragment = service_placement(
         decisions.placement_constraints,
         decisions.placement_strategy,
         service_selector(labels[LABEL_SERVICE]),
         node_values=decisions.node_values,
     )
-    affinity = dict(fragment.get("affinity") or {})
-    if "nodeAffinity" in affinity and "nodeAffinity" in pod_spec.get("affinity", {}):
-        combined = combine_node_affinities([pod_spec["affinity"]["nodeAffinity"], affinity["nodeAffinity"]])
-        affinity["nodeAffinity"] = combined
-    if affinity:
-        pod_spec["affinity"] = {**pod_spec.get("affinity", {}), **affinity}
-    for key in ("topologySpreadConstraints", "schedulerName"):
-        if fragment.get(key):
-            pod_spec[key] = fragment[key]
+    return apply_placement(pod_spec, fragment)
 
 
 def build_deployment(
