@@ -45,3 +45,26 @@ def test_owner_reference_makes_the_service_the_controller() -> None:
         "controller": True,
         "blockOwnerDeletion": True,
     }
+
+
+def test_tags_propagate_from_the_chosen_source() -> None:
+    from ecs_facade.translate.service import task_tags
+
+    service_tags = [{"key": "team", "value": "web"}]
+    td_tags = [{"key": "app", "value": "nginx"}]
+    assert task_tags("SERVICE", service_tags, td_tags) == [{"key": "team", "value": "web"}]
+    assert task_tags("TASK_DEFINITION", service_tags, td_tags) == [{"key": "app", "value": "nginx"}]
+    assert task_tags("NONE", service_tags, td_tags) == []
+    assert task_tags(None, service_tags, td_tags, {"aws:ecs:serviceName": "web"}) == [
+        {"key": "aws:ecs:serviceName", "value": "web"}
+    ]
+
+
+def test_task_tags_are_a_pod_annotation() -> None:
+    from ecs_facade.translate.service import ServiceDecisions, build_workload
+
+    workload = build_workload(
+        "web", "ns", TASK_DEFINITION, 1, ServiceDecisions(desired_count=1, task_tags=[{"key": "k:x", "value": "v"}])
+    )
+    annotations = workload.manifest["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["ecs.facade.dev/tags"] == '[{"key":"k:x","value":"v"}]'

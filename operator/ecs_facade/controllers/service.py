@@ -31,7 +31,13 @@ from ecs_facade.model.taskdefinition import parse_task_definition
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.ownership import owner_reference
 from ecs_facade.translate.rollout import circuit_breaker_threshold
-from ecs_facade.translate.service import ANNOTATION_FORCE, ServiceDecisions, ServiceWorkload, build_workload
+from ecs_facade.translate.service import (
+    ANNOTATION_FORCE,
+    ServiceDecisions,
+    ServiceWorkload,
+    build_workload,
+    task_tags,
+)
 from ecs_facade.translate.task import LABEL_REVISION
 from ecs_facade.views.conditions import set_condition
 from ecs_facade.views.deployments import ecs_deployments, unplaced_reason
@@ -368,6 +374,14 @@ def _plan(
         health_check_grace_period=raw.get("healthCheckGracePeriodSeconds"),
         force_new_deployment=raw.get("forceNewDeployment"),
         node_values=_node_values(indexes),
+        task_tags=task_tags(
+            raw.get("propagateTags"),
+            raw.get("tags") or [],
+            revision.request.get("tags") or [],
+            {"aws:ecs:clusterName": str(raw.get("cluster") or "default"), "aws:ecs:serviceName": service.name}
+            if raw.get("enableECSManagedTags")
+            else None,
+        ),
     )
     arn = config.task_definition_arn(ref.family, revision.revision)
     try:

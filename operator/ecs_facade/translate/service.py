@@ -6,6 +6,7 @@ and how they are reached.
 """
 
 import copy
+import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from ecs_facade.translate.taskdefinition import (
 )
 
 ANNOTATION_FORCE = f"{GROUP}/force-new-deployment"
+ANNOTATION_TAGS = f"{GROUP}/tags"
 
 
 def service_selector(name: str) -> dict[str, str]:
@@ -43,6 +45,7 @@ class ServiceDecisions:
     health_check_grace_period: int | None = None
     force_new_deployment: str | None = None
     node_values: Mapping[str, Collection[str]] | None = None
+    task_tags: Sequence[Mapping[str, str]] = ()  # what ECS would tag each task with
 
 
 @dataclass
@@ -70,6 +73,9 @@ def build_workload(
     annotations = dict(translation.annotations)
     if decisions.force_new_deployment:
         annotations[ANNOTATION_FORCE] = decisions.force_new_deployment
+    if decisions.task_tags:
+        # ECS tag keys and values allow characters labels do not: one JSON annotation
+        annotations[ANNOTATION_TAGS] = json.dumps(list(decisions.task_tags), separators=(",", ":"))
     template = {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod_spec}
     spec: dict[str, Any] = {"selector": {"matchLabels": service_selector(name)}, "template": template}
     rolling = None
@@ -116,3 +122,17 @@ def build_deployment(
     decisions = ServiceDecisions(desired_count=int(getattr(service, "desiredCount", 0) or 0))
     workload = build_workload(name, namespace, task_definition, revision, decisions, options)
     return workload.manifest, workload.translation
+
+
+def task_tags(
+    propagate: str | None,
+    service_tags: Sequence[Mapping[str, str]],
+    task_definition_tags: Sequence[Mapping[str, str]],
+    managed: Mapping[str, str] | None = None,
+) -> list[dict[str, str]]:
+    """The tags ECS puts on a service's tasks: ``propagateTags`` picks the source; managed
+    tags (``enableECSManagedTags``) come first, as ECS lists them."""
+    tags = [{"key": k, "value": v} for k, v in (managed or {}).items()]
+    source = {"SERVICE": service_tags, "TASK_DEFINITION": task_definition_tags}.get(propagate or "NONE", ())
+    tags.extend({"key": str(t.get("key")), "value": str(t.get("value", ""))} for t in source)
+    return tags
