@@ -723,6 +723,16 @@ def service_status_schema(shapes: Mapping[str, Shape]) -> Schema:
                 "description": "The service's most recent events, newest first.",
                 "items": event,
             },
+            "throttle": {
+                "type": "object",
+                "description": "ecs-facade: the service scheduler's throttle while tasks keep failing to start "
+                "(no circuit breaker): launches are held until nextAttemptAt, with a delay that grows per attempt.",
+                "properties": {
+                    "deployment": {"type": "string"},
+                    "attempts": int32,
+                    "nextAttemptAt": timestamp,
+                },
+            },
             "conditions": condition_list(),
         },
     }

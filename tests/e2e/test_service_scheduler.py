@@ -309,3 +309,27 @@ def test_daemon_service_runs_one_task_per_node(kubectl: Kubectl, namespace: str)
     ]
     wait_for("one task per node", lambda: sorted(nodes_of(kubectl, namespace, "agent")) == sorted(nodes))
     wait_for("runningCount", lambda: status(kubectl, namespace, "agent").get("runningCount") == len(nodes))
+
+
+def test_without_breaker_failing_tasks_are_throttled(kubectl: Kubectl, namespace: str) -> None:
+    apply(
+        kubectl,
+        namespace,
+        task_definition("thr", "example/broken:1", labels={"ecs.facade.dev/simulate-exit-code": "2"}),
+    )
+    apply(kubectl, namespace, service("thr", "thr", 4))
+
+    def throttle(attempts: int) -> dict[str, Any] | None:
+        s = status(kubectl, namespace, "thr")
+        return s if (s.get("throttle") or {}).get("attempts", 0) >= attempts else None
+
+    first = wait_for("the throttle", lambda: throttle(1), timeout=60)
+    degraded = condition({"status": first}, "Degraded") or {}
+    assert degraded.get("reason") == "TasksFailing"
+    assert any("unable to consistently start tasks successfully" in e["message"] for e in first["events"])
+    # launches are held: the Deployment keeps only what runs (nothing) until the next attempt
+    held = kubectl.json("get", "deployment", "thr", "-n", namespace)
+    assert held["spec"]["replicas"] == 0
+    # then it tries again, fails again, and waits longer
+    second = wait_for("a second, longer throttle", lambda: throttle(2), timeout=90)
+    assert second["throttle"]["nextAttemptAt"] > first["throttle"]["nextAttemptAt"]

@@ -12,6 +12,7 @@ the revision in use. When the deployment circuit breaker rolls back, the service
 the rolled-back-to revision until its spec changes.
 """
 
+import datetime
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,10 +41,12 @@ from ecs_facade.translate.service import (
 )
 from ecs_facade.translate.task import LABEL_REVISION
 from ecs_facade.views.conditions import set_condition
-from ecs_facade.views.deployments import ecs_deployments, unplaced_reason
+from ecs_facade.views.deployments import REVISION_ANNOTATION, ecs_deployments, unplaced_reason
 from ecs_facade.views.service import Readiness, rollout_readiness, service_counts
 
 MAX_EVENTS = 100
+THROTTLE_FIRST_SECONDS = 10
+THROTTLE_MAX_SECONDS = 27 * 60  # ECS's delays grow to about 27 minutes
 ANNOTATION_SERVICE_TYPE = f"{GROUP}/load-balancer-service-type"
 
 # The last status this operator wrote per service: it is the only writer, so this is never
@@ -78,10 +81,12 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
         try:
             if isinstance(plan, Plan) and apply:
                 workload = _apply(plan, plural)
-            rollback = _report(service, indexes, config, plan, workload, logger)
-            if rollback is not None:
-                logger.warning("service %s/%s: circuit breaker rolls back to %s", namespace, name, rollback)
-                plan = _plan(service, indexes, config, workload, pin=rollback)
+            if _report(service, indexes, config, plan, workload, logger):
+                # the circuit breaker rolled back, or the throttle holds launches: apply that now
+                service = Snapshot(
+                    **{**service.__dict__, "status": {**service.status, **_written[(namespace, name, service.uid)]}}
+                )
+                plan = _plan(service, indexes, config, workload, pin=None)
                 if isinstance(plan, Plan):
                     _apply(plan, plural)
         except kube.NamespaceTerminating:
@@ -101,12 +106,14 @@ def _report(
     plan: "Plan | Readiness",
     workload: Mapping[str, Any] | None,
     logger: Logger,
-) -> str | None:
-    """Counts, ECS deployments, the circuit breaker, events and conditions; one status write.
+) -> bool:
+    """Counts, ECS deployments, the circuit breaker, the throttle, events and conditions; one
+    status write.
 
-    Returns the revision ARN to roll back to when the circuit breaker just decided so.
+    Returns True when the workload must be applied again: the circuit breaker just rolled
+    back, or the throttle just started holding launches.
     """
-    rollback: str | None = None
+    reapply = False
     key = (service.namespace, service.name)
     desired = plan.desired if isinstance(plan, Plan) else int(service.spec.get("desiredCount") or 0)
     counts = service_counts(desired, workload)
@@ -123,6 +130,10 @@ def _report(
     arn = plan.arn if isinstance(plan, Plan) else service.status.get("taskDefinition")
     degraded: tuple[bool, str, str] = (False, "AsExpected", "tasks start and run")
 
+    throttle = dict(service.status.get("throttle") or {})
+    primary_id = deployments[0]["id"] if deployments else None
+    if throttle.get("deployment") != primary_id or (deployments and deployments[0]["rolloutState"] != "IN_PROGRESS"):
+        throttle = {}  # a new deployment, or the rollout ended: the throttle starts over
     if isinstance(plan, Readiness):
         readiness = plan
     else:
@@ -142,13 +153,28 @@ def _report(
                 target = _rollback_target(deployments[1:], primary.get("taskDefinition"))
                 if breaker.get("rollback") and target is not None:
                     messages.append(f"{label} rolling back to deployment {target['id']} ({target['taskDefinition']}).")
-                    arn = rollback = target["taskDefinition"]
+                    arn = target["taskDefinition"]
+                    reapply = True
                     degraded = (True, "RolledBack", f"deployment {primary['id']} failed; rolled back to {arn}")
                 else:
                     degraded = (True, "DeploymentFailed", primary["rolloutStateReason"])
-            else:
+            elif primary["failedTasks"] >= threshold * (int(throttle.get("attempts") or 0) + 1):
+                # ECS's throttle: launches wait, longer after each round of failures
+                attempts = int(throttle.get("attempts") or 0) + 1
+                delay = min(THROTTLE_MAX_SECONDS, THROTTLE_FIRST_SECONDS * 2 ** (attempts - 1))
+                throttle = {"deployment": primary["id"], "attempts": attempts, "nextAttemptAt": _later(stamp, delay)}
                 messages.append(f"{label} is unable to consistently start tasks successfully.")
-                degraded = (True, "TasksFailing", f"{primary['failedTasks']} tasks of {primary['id']} failed")
+                reapply = True
+        decided = degraded[0]
+        if decided:
+            pass  # the breaker decided in this pass
+        elif throttle and primary and primary["rolloutState"] == "IN_PROGRESS":
+            degraded = (
+                True,
+                "TasksFailing",
+                f"{primary['failedTasks']} tasks of {primary['id']} failed to start; new tasks wait until "
+                f"{throttle['nextAttemptAt']} (attempt {throttle['attempts']})",
+            )
         elif primary and primary["rolloutState"] == "FAILED":
             previous_degraded = _condition(conditions, "Degraded") or {}
             degraded = (
@@ -214,6 +240,7 @@ def _report(
         "taskDefinition": arn,
         "deployments": deployments,
         "events": events[:MAX_EVENTS],
+        "throttle": throttle or None,
         "observedGeneration": service.generation,
         "conditions": conditions,
     }
@@ -233,7 +260,18 @@ def _report(
                 reason="ECSServiceEvent",
                 message=message,
             )
-    return rollback
+    return reapply
+
+
+def _later(stamp: str, seconds: int) -> str:
+    moment = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+    return (moment + datetime.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def throttled(status: Mapping[str, Any]) -> bool:
+    """Launches are held: the throttle's next attempt is still in the future."""
+    until = (status.get("throttle") or {}).get("nextAttemptAt")
+    return bool(until) and str(until) > now()
 
 
 def _without_times(status: Mapping[str, Any]) -> Any:
@@ -362,8 +400,18 @@ def _plan(
         return revision
     raw = service.spec
     deployment_config = raw.get("deploymentConfiguration") or {}
+    desired = int(raw.get("desiredCount") or 0)
+    if throttled(service.status):
+        # hold launches: keep only the tasks of older, working deployments; start nothing
+        # until the next attempt (the failing deployment's tasks would only fail again)
+        replica_sets = sorted(
+            indexes.replica_sets.get((service.namespace, service.name), []),
+            key=lambda rs: int((rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, 0)),
+        )
+        working = sum(int((rs.get("status") or {}).get("readyReplicas") or 0) for rs in replica_sets[:-1])
+        desired = min(desired, working)
     decisions = ServiceDecisions(
-        desired_count=int(raw.get("desiredCount") or 0),
+        desired_count=desired,
         daemon=raw.get("schedulingStrategy") == "DAEMON",
         maximum_percent=int(deployment_config.get("maximumPercent", 200)),
         minimum_healthy_percent=int(
@@ -405,7 +453,7 @@ def _plan(
         extra=accounts + extra,
         revision=revision,
         arn=arn,
-        desired=decisions.desired_count,
+        desired=int(raw.get("desiredCount") or 0),
         breaker=dict(deployment_config.get("deploymentCircuitBreaker") or {}),
     )
 
@@ -478,3 +526,16 @@ def tasks_changed(namespace: str | None, labels: Mapping[str, str], logger: Logg
     name, namespace = labels[LABEL_SERVICE], namespace or ""
     if one(indexes.services, (namespace, name)) is not None:
         reconcile(namespace, name, indexes, logger, apply=False)
+
+
+@kopf.timer(GROUP, VERSION, SERVICES, interval=5, idle=0, when=lambda status, **_: bool(status.get("throttle")))
+def throttle_elapsed(name: str, namespace: str | None, status: kopf.Status, logger: Logger, **kwargs: Any) -> None:
+    """When the throttle's delay is over, launches resume (the workload gets its count back)."""
+    indexes = Indexes.from_kwargs(kwargs)
+    workload = one(indexes.deployments, (namespace or "", name)) or {}
+    service: Snapshot | None = one(indexes.services, (namespace or "", name))
+    held = int((workload.get("spec") or {}).get("replicas") or 0) < int(
+        (service.spec if service else {}).get("desiredCount") or 0
+    )
+    if held and not throttled(status):
+        reconcile(namespace or "", name, indexes, logger)
