@@ -146,8 +146,14 @@ def test_circuit_breaker_rolls_back_a_failing_revision(kubectl: Kubectl, namespa
     assert any("rolling back to deployment" in m for m in messages), messages
 
     final = steady(kubectl, namespace, "brk", 4)
-    running = [p for p in pods(kubectl, namespace, "brk") if is_running(p)]
-    assert {p["metadata"]["labels"]["ecs.facade.dev/task-definition-revision"] for p in running} == {"1"}
+
+    def revisions_running() -> set[str]:
+        running = [
+            p for p in pods(kubectl, namespace, "brk") if is_running(p) and not p["metadata"].get("deletionTimestamp")
+        ]
+        return {p["metadata"]["labels"]["ecs.facade.dev/task-definition-revision"] for p in running}
+
+    wait_for("only revision 1 running", lambda: revisions_running() == {"1"}, timeout=60)
     assert final["deployments"][0]["taskDefinition"].endswith("brk:1")
     events = kubectl.json("get", "events", "-n", namespace, "--field-selector", "involvedObject.name=brk")["items"]
     assert any("rolling back" in e["message"] for e in events)

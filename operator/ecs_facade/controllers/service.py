@@ -139,6 +139,11 @@ def _report(
     else:
         readiness = rollout_readiness(str(service.spec.get("serviceName") or service.name), counts, workload)
         primary = deployments[0] if deployments else None
+        if readiness.ready and primary is not None and primary["rolloutState"] != "COMPLETED":
+            # ECS's steady state: the PRIMARY deployment completed and older ones run nothing
+            readiness = Readiness(
+                False, "RolloutInProgress", f"deployment {primary['id']} is {primary['rolloutState']}"
+            )
         breaker = plan.breaker
         threshold = circuit_breaker_threshold(desired)
         if primary and primary["rolloutState"] == "IN_PROGRESS" and primary["failedTasks"] >= threshold:
