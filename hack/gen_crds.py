@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the ECSTaskDefinition and ECSService CRDs and their pydantic models from botocore's ECS model.
+"""Generate the ECSTaskDefinition, ECSService and ECSTask CRDs and their pydantic models from botocore's ECS model.
 
 botocore's service model is the source of truth for ECS field names, shapes, enums and
 documentation, so both the API server's schema (crds/) and the operator's models
@@ -7,7 +7,7 @@ documentation, so both the API server's schema (crds/) and the operator's models
 by hand and drifting apart.  What botocore does not encode (limits ECS enforces on the
 server, cross-field rules) is added here, in one place.
 
-    python hack/gen_crds.py          write the models and both CRDs
+    python hack/gen_crds.py          write the models and the CRDs
     python hack/gen_crds.py --check  exit 1 if a committed file is not what this generates
 """
 
@@ -33,16 +33,20 @@ REPO = Path(__file__).resolve().parent.parent
 MODELS_PATH = REPO / "operator" / "ecs_facade" / "model" / "generated.py"
 CRD_PATH = REPO / "crds" / "ecs.facade.dev_ecstaskdefinitions.yaml"
 SERVICE_CRD_PATH = REPO / "crds" / "ecs.facade.dev_ecsservices.yaml"
+TASK_CRD_PATH = REPO / "crds" / "ecs.facade.dev_ecstasks.yaml"
 
 ROOT = "RegisterTaskDefinitionRequest"
 DESCRIBED = "TaskDefinition"  # the shape `describe-task-definition` returns
 SERVICE_ROOT = "CreateServiceRequest"
-ROOTS = (ROOT, SERVICE_ROOT)  # generated.py holds the shapes of both, each once
+TASK_ROOT = "RunTaskRequest"
+ROOTS = (ROOT, SERVICE_ROOT, TASK_ROOT)  # generated.py holds the shapes of all, each once
 
 Shape = Mapping[str, Any]
 Schema = dict[str, Any]
 
 NAME_PATTERN = "^[A-Za-z0-9_-]{1,255}$"
+# RunTask startedBy: up to 128 letters, digits, hyphens, forward slashes and underscores
+STARTED_BY_PATTERN = "^[A-Za-z0-9_/-]{1,128}$"
 OUTPUT_ONLY_DESCRIPTION = "Output-only field of describe-task-definition: accepted and ignored."
 
 # Members that ECS rejects when absent although botocore does not mark them required.
@@ -50,6 +54,12 @@ EXTRA_REQUIRED: dict[str, tuple[str, ...]] = {
     "ContainerDefinition": ("name", "image"),
     # botocore leaves it optional for EXTERNAL deployment controllers; ecs-facade has none
     SERVICE_ROOT: ("taskDefinition",),
+}
+
+# Request members that ecs-facade does not take: one ECSTask object is one task (no
+# count), and the operator makes RunTask idempotent itself (no clientToken).
+DROPPED: dict[str, tuple[str, ...]] = {
+    TASK_ROOT: ("count", "clientToken"),
 }
 
 # Members botocore marks required that ecs-facade fills in itself: family and
@@ -85,6 +95,8 @@ MEMBER_SCHEMA: dict[tuple[str, str], Schema] = {
     ("LoadBalancer", "containerPort"): {"minimum": 0, "maximum": 65535},
     ("ServiceRegistry", "port"): {"minimum": 0, "maximum": 65535},
     ("ServiceRegistry", "containerPort"): {"minimum": 0, "maximum": 65535},
+    (TASK_ROOT, "taskDefinition"): {"minLength": 1},
+    (TASK_ROOT, "startedBy"): {"maxLength": 128, "pattern": STARTED_BY_PATTERN},
 }
 
 # Defaults the API server fills in (`default:` in the CRD) and the models have too, so
@@ -95,6 +107,7 @@ MEMBER_SCHEMA: dict[tuple[str, str], Schema] = {
 # ecs_facade.model.service computes them instead.
 DEFAULTS: dict[tuple[str, str], Any] = {
     (SERVICE_ROOT, "cluster"): "default",
+    (TASK_ROOT, "cluster"): "default",
 }
 
 # ecs-facade's own words, appended to botocore's (cut) documentation of a member.
@@ -108,6 +121,7 @@ NOTES: dict[tuple[str, str], str] = {
         "When unset: 200 for REPLICA, 100 for DAEMON. At least 100 for REPLICA, at most 100 for DAEMON."
     ),
     ("DeploymentConfiguration", "minimumHealthyPercent"): "When unset: 100 for REPLICA, 0 for DAEMON.",
+    (TASK_ROOT, "startedBy"): "At most 128 letters, digits, hyphens, forward slashes and underscores.",
 }
 
 # Task-level cpu/memory: ECS JSON has strings ("1024", "1 vCPU"), YAML users write ints.
@@ -136,12 +150,17 @@ MAX_ITEMS: dict[tuple[str, str], int] = {
     (SERVICE_ROOT, "serviceRegistries"): 1,
     (SERVICE_ROOT, "capacityProviderStrategy"): 20,
     (SERVICE_ROOT, "loadBalancers"): 5,
+    # RunTask: up to 10 placement constraints and 5 placement strategy rules per task
+    (TASK_ROOT, "placementConstraints"): 10,
+    (TASK_ROOT, "placementStrategy"): 5,
+    (TASK_ROOT, "capacityProviderStrategy"): 20,
 }
 
 # Shapes botocore leaves undocumented.
 CLASS_DOCS = {
     ROOT: "The ECS RegisterTaskDefinition request: the content of one task definition revision.",
     SERVICE_ROOT: "The ECS CreateService request (serviceName defaults to metadata.name), plus forceNewDeployment.",
+    TASK_ROOT: "The ECS RunTask request for one task (no count, no clientToken), plus desiredStatus and reason.",
 }
 
 # ecs-facade fields beside the botocore members of a request: (python annotation, schema).
@@ -149,9 +168,29 @@ FORCE_NEW_DEPLOYMENT = (
     "ecs-facade: any new value, e.g. a timestamp, starts a new deployment of the same task definition"
     " (ECS UpdateService forceNewDeployment). The value itself means nothing."
 )
+TASK_DESIRED_STATUS = (
+    "ecs-facade: RUNNING runs the task; STOPPED stops it (ECS StopTask). A STOPPED task cannot be"
+    " started again: create a new ECSTask instead."
+)
+TASK_REASON = (
+    "ecs-facade: the reason given to ECS StopTask when desiredStatus becomes STOPPED; it shows in"
+    " status.stoppedReason. Up to 255 characters."
+)
 EXTENSIONS: dict[str, dict[str, tuple[str, Schema]]] = {
     SERVICE_ROOT: {
         "forceNewDeployment": ("str", {"description": FORCE_NEW_DEPLOYMENT, "type": "string", "maxLength": 256}),
+    },
+    TASK_ROOT: {
+        "desiredStatus": (
+            "str",
+            {
+                "description": TASK_DESIRED_STATUS,
+                "type": "string",
+                "enum": ["RUNNING", "STOPPED"],
+                "default": "RUNNING",
+            },
+        ),
+        "reason": ("str", {"description": TASK_REASON, "type": "string", "maxLength": 255}),
     },
 }
 
@@ -189,10 +228,17 @@ def load_model() -> tuple[dict[str, Shape], str]:
     return dict(model["shapes"]), source
 
 
-def children(shape: Shape) -> Iterator[str]:
+def members(shapes: Mapping[str, Shape], name: str) -> dict[str, Any]:
+    """The members of structure `name` that ecs-facade takes (botocore's, less DROPPED), in order."""
+    dropped = DROPPED.get(name, ())
+    return {m: ref for m, ref in shapes[name]["members"].items() if m not in dropped}
+
+
+def children(shapes: Mapping[str, Shape], name: str) -> Iterator[str]:
     """Names of the shapes a shape refers to, in botocore's (stable) member order."""
+    shape = shapes[name]
     if shape["type"] == "structure":
-        for member in shape["members"].values():
+        for member in members(shapes, name).values():
             yield member["shape"]
     elif shape["type"] == "list":
         yield shape["member"]["shape"]
@@ -217,7 +263,7 @@ def structures_in_dependency_order(shapes: Mapping[str, Shape], root: str) -> li
         seen.add(name)
         if is_document(shapes[name]):
             return
-        for child in children(shapes[name]):
+        for child in children(shapes, name):
             visit(child)
         if shapes[name]["type"] == "structure":
             order.append(name)
@@ -230,7 +276,7 @@ def required_members(shapes: Mapping[str, Shape], name: str) -> list[str]:
     shape = shapes[name]
     required = [*shape.get("required", []), *EXTRA_REQUIRED.get(name, ())]
     skip = NOT_REQUIRED.get(name, ())
-    return [m for m in shape["members"] if m in required and m not in skip]
+    return [m for m in members(shapes, name) if m in required and m not in skip]
 
 
 def output_only_members(shapes: Mapping[str, Shape]) -> list[str]:
@@ -330,7 +376,7 @@ def render_models(shapes: Mapping[str, Shape], source: str) -> str:
         body += docstring(text, "    ")
         body.append("")
         required = required_members(shapes, name)
-        for member, ref in shape["members"].items():
+        for member, ref in members(shapes, name).items():
             if member in reserved:
                 raise SystemExit(f"{name}.{member} would shadow a pydantic BaseModel attribute")
             annotation = py_type(shapes, ref["shape"])
@@ -346,13 +392,16 @@ def render_models(shapes: Mapping[str, Shape], source: str) -> str:
         extensions = EXTENSIONS.get(name, {})
         if extensions:
             body.append("    # ecs-facade's own fields, not part of the ECS request")
-        for member, (annotation, _) in extensions.items():
-            body.append(field_line(member, annotation, False, None))
+        for member, (annotation, schema) in extensions.items():
+            line = field_line(member, annotation, False, schema.get("default"))
+            if "enum" in schema:
+                line += f"  # {' | '.join(schema['enum'])}"
+            body.append(line)
     output_only = sorted(output_only_members(shapes))
     header = [
         f"# Generated by hack/gen_crds.py from {source}.",
         "# DO NOT EDIT by hand: change hack/gen_crds.py and run `make generate`.",
-        '"""Pydantic models of the ECS RegisterTaskDefinition and CreateService requests, as in botocore.',
+        '"""Pydantic models of the ECS RegisterTaskDefinition, CreateService and RunTask requests, as in botocore.',
         "",
         "Class names are botocore shape names and field names ECS member names (camelCase), so",
         "ECS JSON validates as is.  Unknown keys are rejected: a typo must not vanish silently.",
@@ -415,7 +464,7 @@ def shape_schema(shapes: Mapping[str, Shape], name: str, max_items: int = DEFAUL
             schema["required"] = required
         if shape.get("union"):
             schema["maxProperties"] = 1
-        schema["properties"] = {m: openapi(shapes, name, m, ref) for m, ref in shape["members"].items()}
+        schema["properties"] = {m: openapi(shapes, name, m, ref) for m, ref in members(shapes, name).items()}
         schema.update(RULES.get(name, {}))
         return schema
     if kind == "list":
@@ -738,6 +787,108 @@ def service_status_schema(shapes: Mapping[str, Shape]) -> Schema:
     }
 
 
+# ------------------------------------------------------------------ ECSTask
+
+STOPPED_IS_FINAL = "a STOPPED task cannot be started again: run a new task"
+RUN_TASK_IS_FINAL = "ECS tasks cannot be changed after RunTask; only desiredStatus and reason can"
+
+
+def unchanged(member: str) -> Schema:
+    """A transition rule: spec.<member> keeps its value, and is neither added nor removed, on update."""
+    return rule(
+        f"has(self.{member}) == has(oldSelf.{member}) && (!has(self.{member}) || self.{member} == oldSelf.{member})",
+        RUN_TASK_IS_FINAL,
+        field_path=f".{member}",
+    )
+
+
+def task_spec_schema(shapes: Mapping[str, Shape]) -> Schema:
+    """The RunTask request members (all fixed once the task runs) plus desiredStatus and reason."""
+    spec = shape_schema(shapes, TASK_ROOT)
+    spec["description"] = (
+        "The ECS RunTask request for one task, field for field (no count: one object is one task;"
+        " no clientToken), plus desiredStatus and reason, the only fields that can change afterwards."
+    )
+    for member, (_, schema) in EXTENSIONS[TASK_ROOT].items():
+        spec["properties"][member] = schema
+    # rules that read oldSelf are transition rules: checked on update only
+    spec["x-kubernetes-validations"] = [
+        rule(
+            "!has(oldSelf.desiredStatus) || oldSelf.desiredStatus != 'STOPPED' || self.desiredStatus == 'STOPPED'",
+            STOPPED_IS_FINAL,
+            field_path=".desiredStatus",
+        ),
+        *(unchanged(member) for member in members(shapes, TASK_ROOT)),
+    ]
+    return {k: spec[k] for k in ("description", *(k for k in spec if k != "description"))}
+
+
+def task_status_schema(shapes: Mapping[str, Shape]) -> Schema:
+    """What the operator reports, like describe-tasks: states, stop code and reason, times, containers."""
+    int32 = {"type": "integer", "format": "int32"}
+    timestamp = {"type": "string", "format": "date-time"}
+    task_status = {"type": "string", "enum": TASK_STATUSES}
+    health = {"type": "string", "enum": list(shapes["HealthStatus"]["enum"])}
+    container = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "image": {"type": "string"},
+            "lastStatus": task_status,
+            "exitCode": {**int32, "description": "The container's exit code, once it stopped."},
+            "reason": {"type": "string", "description": "Why the container stopped or failed to start."},
+            "healthStatus": health,
+        },
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "observedGeneration": {"type": "integer", "format": "int64"},
+            "taskArn": {"type": "string", "description": "The ARN of the task."},
+            "taskDefinitionArn": {"type": "string", "description": "The ARN of the task definition revision it runs."},
+            "clusterArn": {"type": "string", "description": "The ARN of the cluster the task runs in."},
+            "lastStatus": {**task_status, "description": "The last known state of the task."},
+            "desiredStatus": {**task_status, "description": "The state ECS moves the task to."},
+            "stopCode": {
+                "type": "string",
+                "enum": list(shapes["TaskStopCode"]["enum"]),
+                "description": "Why the task stopped; stoppedReason has the details.",
+            },
+            "stoppedReason": {"type": "string", "description": "Why the task stopped, in words."},
+            "exitCode": {**int32, "description": "The exit code of the first essential container, once it stopped."},
+            "healthStatus": {**health, "description": "The task's health, from its essential containers."},
+            "group": {"type": "string", "description": "The task group of the task."},
+            "startedBy": {"type": "string", "description": "The startedBy tag of the task."},
+            "createdAt": {**timestamp, "description": "When the task was created (RunTask)."},
+            "pullStartedAt": {**timestamp, "description": "When the first container image pull began."},
+            "startedAt": {**timestamp, "description": "When the task moved to RUNNING."},
+            "stoppingAt": {**timestamp, "description": "When the task moved to STOPPING."},
+            "stoppedAt": {**timestamp, "description": "When the task moved to STOPPED."},
+            "containers": {
+                "type": "array",
+                "maxItems": 10,
+                "description": "The task's containers, as describe-tasks shows them.",
+                "items": container,
+            },
+            "podName": {"type": "string", "description": "ecs-facade: the Kubernetes pod that runs the task."},
+            "conditions": condition_list(),
+        },
+    }
+
+
+# ECS task and container lifecycle states (describe-tasks lastStatus and desiredStatus)
+TASK_STATUSES = [
+    "PROVISIONING",
+    "PENDING",
+    "ACTIVATING",
+    "RUNNING",
+    "DEACTIVATING",
+    "STOPPING",
+    "DEPROVISIONING",
+    "STOPPED",
+]
+
+
 # ----------------------------------------------------------------- documents
 
 
@@ -861,6 +1012,25 @@ def service_crd(shapes: Mapping[str, Shape]) -> Schema:
     )
 
 
+def task_crd(shapes: Mapping[str, Shape]) -> Schema:
+    return crd_document(
+        "ECSTask",
+        "ecstasks",
+        ["ecstask"],
+        "An Amazon ECS task (RunTask request, one task) run on Kubernetes.",
+        {"status": {}},
+        [
+            {"name": "Task Definition", "type": "string", "jsonPath": ".spec.taskDefinition"},
+            {"name": "Last Status", "type": "string", "jsonPath": ".status.lastStatus"},
+            {"name": "Exit Code", "type": "integer", "jsonPath": ".status.exitCode"},
+            {"name": "Started By", "type": "string", "jsonPath": ".spec.startedBy"},
+            AGE_COLUMN,
+        ],
+        task_spec_schema(shapes),
+        task_status_schema(shapes),
+    )
+
+
 class _Dumper(yaml.SafeDumper):
     """Writes shared sub-schemas out in full: anchors and aliases would hide them from readers."""
 
@@ -887,6 +1057,10 @@ SERVICE_ABOUT = (
     "ECSService: the ECS CreateService request, camelCase, field for field, plus\n"
     "forceNewDeployment; serviceName defaults to metadata.name."
 )
+TASK_ABOUT = (
+    "ECSTask: the ECS RunTask request for one task, camelCase, field for field (no count,\n"
+    "no clientToken), plus desiredStatus and reason; fixed once created, except those two."
+)
 
 
 # ----------------------------------------------------------------------- CLI
@@ -899,6 +1073,7 @@ def generate() -> dict[Path, str]:
         MODELS_PATH: render_models(shapes, source),
         CRD_PATH: render_crd(task_definition_crd(shapes), source, TASK_DEFINITION_ABOUT),
         SERVICE_CRD_PATH: render_crd(service_crd(shapes), source, SERVICE_ABOUT),
+        TASK_CRD_PATH: render_crd(task_crd(shapes), source, TASK_ABOUT),
     }
 
 

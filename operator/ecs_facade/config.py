@@ -16,6 +16,7 @@ class Config:
     watch_server_timeout: int = 300
     allow_host_path: bool = False
     pod_level_resources: bool = True
+    stopped_task_retention_seconds: int = 3600  # ECS keeps stopped tasks about an hour
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -27,6 +28,9 @@ class Config:
             watch_server_timeout=int(env.get("ECS_FACADE_WATCH_TIMEOUT_SECONDS", cls.watch_server_timeout)),
             allow_host_path=env.get("ECS_FACADE_ALLOW_HOST_PATH", "").lower() in _TRUE,
             pod_level_resources=env.get("ECS_FACADE_POD_LEVEL_RESOURCES", "true").lower() in _TRUE,
+            stopped_task_retention_seconds=int(
+                env.get("ECS_FACADE_STOPPED_TASK_RETENTION_SECONDS", cls.stopped_task_retention_seconds)
+            ),
         )
 
     @property
@@ -35,3 +39,6 @@ class Config:
 
     def task_definition_arn(self, family: str, revision: int) -> str:
         return f"arn:aws:ecs:{self.region}:{self.account_id}:task-definition/{family}:{revision}"
+
+    def task_arn(self, cluster: str, task_id: str) -> str:
+        return f"arn:aws:ecs:{self.region}:{self.account_id}:task/{cluster}/{task_id}"

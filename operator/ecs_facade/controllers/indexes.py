@@ -11,7 +11,17 @@ from typing import Any
 
 import kopf
 
-from ecs_facade.api import GROUP, LABEL_MANAGED_BY, LABEL_SERVICE, MANAGED_BY, SERVICES, TASK_DEFINITIONS, VERSION
+from ecs_facade.api import (
+    GROUP,
+    LABEL_MANAGED_BY,
+    LABEL_SERVICE,
+    LABEL_TASK,
+    MANAGED_BY,
+    SERVICES,
+    TASK_DEFINITIONS,
+    TASKS,
+    VERSION,
+)
 from ecs_facade.model.references import parse_task_definition_ref
 from ecs_facade.views.deployments import TaskState
 
@@ -138,6 +148,16 @@ def tasks(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_
     return {(namespace or "", labels[LABEL_SERVICE]): state}
 
 
+@kopf.index(GROUP, VERSION, TASKS)
+def ecs_tasks(name: str, namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Snapshot]:
+    return {(namespace or "", name): snapshot(body)}
+
+
+@kopf.index("", "v1", "pods", labels={LABEL_TASK: kopf.PRESENT})
+def task_pods(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
+    return {(namespace or "", labels[LABEL_TASK]): copy.deepcopy(dict(body))}
+
+
 @kopf.index(GROUP, VERSION, SERVICES)
 def services(name: str, namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Snapshot]:
     return {(namespace or "", name): snapshot(body)}
@@ -189,6 +209,8 @@ class Indexes:
     deployments: kopf.Index[Any, Any]
     daemon_sets: kopf.Index[Any, Any]
     node_labels: kopf.Index[Any, Any]
+    ecs_tasks: kopf.Index[Any, Any]
+    task_pods: kopf.Index[Any, Any]
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> "Indexes":

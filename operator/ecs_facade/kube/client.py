@@ -121,7 +121,11 @@ def create(manifest: Mapping[str, Any], plural: str) -> dict[str, Any] | None:
 def apply_core(manifest: Mapping[str, Any]) -> None:
     """Server-side apply of a core-group (``v1``) namespaced object, e.g. a ServiceAccount."""
     core = client.CoreV1Api(_api_client())
-    patchers = {"ServiceAccount": core.patch_namespaced_service_account, "Service": core.patch_namespaced_service}
+    patchers = {
+        "ServiceAccount": core.patch_namespaced_service_account,
+        "Service": core.patch_namespaced_service,
+        "Pod": core.patch_namespaced_pod,
+    }
     meta = manifest["metadata"]
     try:
         patchers[str(manifest["kind"])](
@@ -154,4 +158,24 @@ def patch_status(api_version: str, plural: str, namespace: str, name: str, statu
         )
     except ApiException as error:
         if error.status != 404:  # deleted meanwhile: nothing to report on
+            raise
+
+
+def delete_pod(namespace: str, name: str, grace_period_seconds: int | None = None) -> None:
+    """Delete a pod (its containers get SIGTERM, then SIGKILL after the grace period)."""
+    try:
+        client.CoreV1Api(_api_client()).delete_namespaced_pod(
+            name, namespace, grace_period_seconds=grace_period_seconds
+        )
+    except ApiException as error:
+        if error.status != 404:
+            raise
+
+
+def delete(api_version: str, plural: str, namespace: str, name: str) -> None:
+    group, version = _group_version(api_version)
+    try:
+        _objects().delete_namespaced_custom_object(group, version, namespace, plural, name)
+    except ApiException as error:
+        if error.status != 404:
             raise

@@ -1,0 +1,243 @@
+"""ECSTask: one ECS task (RunTask) as one pod that is never restarted.
+
+The task definition revision is resolved once, when the task starts (``status
+.taskDefinitionArn``). The pod carries the translated task; its state is the task's
+(``views/task.py``). When an essential container exits the task stops: the exit codes are
+recorded, then the pod is deleted so its other containers stop too. ``desiredStatus:
+STOPPED`` is ECS's StopTask. A STOPPED task stays describable for the retention time, then it
+and its pod are deleted.
+"""
+
+import datetime
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from ecs_facade.api import API_VERSION, GROUP, KIND_TASK, LABEL_TASK, TASKS, VERSION
+from ecs_facade.config import Config
+from ecs_facade.controllers.common import Logger, error_message, lock_for, now
+from ecs_facade.controllers.indexes import Indexes, Revision, Snapshot, one, revisions_of, with_statuses
+from ecs_facade.kube import client as kube
+from ecs_facade.model.references import parse_task_definition_ref
+from ecs_facade.model.taskdefinition import parse_task_definition
+from ecs_facade.translate import TranslationError
+from ecs_facade.translate.overrides import apply_overrides
+from ecs_facade.translate.ownership import owner_reference
+from ecs_facade.translate.placement import apply_placement, service_placement
+from ecs_facade.translate.task import build_task_pod
+from ecs_facade.translate.taskdefinition import ANNOTATION_CONTAINER_NAMES
+from ecs_facade.views.conditions import set_condition
+from ecs_facade.views.task import (
+    container_views,
+    essential_containers,
+    essential_exit,
+    failed_to_start,
+    health_status,
+    last_status,
+    started_at,
+)
+
+_written: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+
+def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger) -> None:
+    with lock_for(KIND_TASK, namespace, name):
+        task: Snapshot | None = one(indexes.ecs_tasks, (namespace, name))
+        if task is None:
+            return
+        status = {**task.status, **_written.get((namespace, name, task.uid), {})}
+        if status.get("lastStatus") == "STOPPED":
+            return  # final; the retention timer removes it
+        config = Config.from_env()
+        if not status.get("taskDefinitionArn"):
+            _start(task, status, indexes, config, logger)
+            return
+        _observe(task, status, one(indexes.task_pods, (namespace, name)), config)
+
+
+def _revision(task: Snapshot, indexes: Indexes) -> Revision | tuple[str, str]:
+    try:
+        ref = parse_task_definition_ref(str(task.spec.get("taskDefinition", "")))
+    except ValueError as error:
+        return "InvalidSpec", str(error)
+    td = one(indexes.task_definitions, (task.namespace, ref.family))
+    revisions = with_statuses(revisions_of(indexes.revisions, task.namespace, td.name), td.spec) if td else []
+    candidates = [r for r in revisions if r.status == "ACTIVE" and ref.revision in (None, r.revision)]
+    if candidates:
+        return candidates[-1]
+    if any(r.revision == ref.revision for r in revisions):
+        return (
+            "TaskDefinitionInactive",
+            f"task definition {str(ref)!r} is INACTIVE (deregistered): new tasks cannot use it",
+        )
+    return "TaskDefinitionNotFound", f"task definition {str(ref)!r} not found in namespace {task.namespace!r}"
+
+
+def _start(task: Snapshot, status: dict[str, Any], indexes: Indexes, config: Config, logger: Logger) -> None:
+    if task.spec.get("desiredStatus") == "STOPPED":
+        _write(task, {**status, **_stopped(task, "UserInitiated", task.spec.get("reason") or "Task stopped by user")})
+        return
+    revision = _revision(task, indexes)
+    if not isinstance(revision, Revision):
+        _write(task, {**status, "lastStatus": None, "conditions": _ready(task, status, False, *revision)})
+        return
+    family = parse_task_definition_ref(str(task.spec["taskDefinition"])).family
+    try:
+        definition = apply_overrides(parse_task_definition(revision.request, family), task.spec.get("overrides"))
+        pod, translation = build_task_pod(definition, revision.revision, task.namespace, config.translation)
+        constraints, strategies = task.spec.get("placementConstraints"), task.spec.get("placementStrategy")
+        if constraints or strategies:
+            fragment = service_placement(constraints, strategies, {LABEL_TASK: task.name})
+            pod["spec"] = apply_placement(pod["spec"], fragment)
+    except (ValidationError, TranslationError) as error:
+        _write(task, {**status, "conditions": _ready(task, status, False, "InvalidSpec", error_message(error))})
+        return
+    group = task.spec.get("group") or f"family:{family}"
+    pod["metadata"]["name"] = task.name
+    pod["metadata"]["labels"][LABEL_TASK] = task.name
+    pod["metadata"]["annotations"].update(
+        {f"{GROUP}/group": group, f"{GROUP}/started-by": task.spec.get("startedBy") or ""}
+    )
+    pod["metadata"]["ownerReferences"] = [owner_reference(API_VERSION, KIND_TASK, task.name, task.uid)]
+    try:
+        for account in translation.service_accounts:
+            kube.apply_core({**account, "metadata": {**account["metadata"], "namespace": task.namespace}})
+        kube.apply_core(pod)
+    except kube.NamespaceTerminating:
+        return
+    cluster = str(task.spec.get("cluster") or "default")
+    logger.info("task %s/%s started from %s:%d", task.namespace, task.name, family, revision.revision)
+    _write(
+        task,
+        {
+            **status,
+            "taskArn": config.task_arn(cluster, task.uid.replace("-", "")),
+            "taskDefinitionArn": config.task_definition_arn(family, revision.revision),
+            "clusterArn": f"arn:aws:ecs:{config.region}:{config.account_id}:cluster/{cluster}",
+            "group": group,
+            "startedBy": task.spec.get("startedBy"),
+            "podName": task.name,
+            "lastStatus": "PROVISIONING",
+            "desiredStatus": "RUNNING",
+            "createdAt": now(),
+            "conditions": _ready(task, status, False, "Provisioning", "the task's pod was created"),
+        },
+    )
+
+
+def _observe(task: Snapshot, status: dict[str, Any], pod: dict[str, Any] | None, config: Config) -> None:
+    if pod is None:
+        if status.get("lastStatus") == "STOPPING" or task.spec.get("desiredStatus") == "STOPPED":
+            _write(
+                task,
+                {
+                    **status,
+                    **_stopped(
+                        task,
+                        status.get("stopCode") or "UserInitiated",
+                        status.get("stoppedReason") or "Task stopped by user",
+                    ),
+                },
+            )
+        return
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    names = json.loads(annotations.get(ANNOTATION_CONTAINER_NAMES, "{}"))
+    containers = container_views(pod)
+    update: dict[str, Any] = {
+        "lastStatus": last_status(pod),
+        "containers": containers,
+        "healthStatus": health_status(containers, essential_containers(pod), names),
+    }
+    begun = started_at(pod)
+    if begun and not status.get("startedAt"):
+        update["startedAt"] = begun
+    if (pod.get("spec") or {}).get("nodeName") and not status.get("pullStartedAt"):
+        update["pullStartedAt"] = now()
+    exited = essential_exit(pod)
+    failure = failed_to_start(pod)
+    if exited is not None:
+        _, code = exited
+        update.update(_stopped(task, "EssentialContainerExited", "Essential container in task exited"))
+        update["exitCode"] = code
+        update["containers"] = [{**c, "lastStatus": "STOPPED"} for c in containers]
+        kube.delete_pod(task.namespace, pod["metadata"]["name"])  # the other containers stop too
+    elif failure is not None:
+        update.update(_stopped(task, "TaskFailedToStart", f"CannotPullContainerError or similar: {failure}"))
+        update["containers"] = [{**c, "lastStatus": "STOPPED"} for c in containers]
+        kube.delete_pod(task.namespace, pod["metadata"]["name"])
+    elif task.spec.get("desiredStatus") == "STOPPED" and not pod["metadata"].get("deletionTimestamp"):
+        update.update(
+            {
+                "lastStatus": "STOPPING",
+                "desiredStatus": "STOPPED",
+                "stopCode": "UserInitiated",
+                "stoppedReason": task.spec.get("reason") or "Task stopped by user",
+                "stoppingAt": now(),
+            }
+        )
+        kube.delete_pod(task.namespace, pod["metadata"]["name"])
+    ready = update["lastStatus"] == "RUNNING"
+    reason = {"RUNNING": "Running", "STOPPED": "Stopped", "STOPPING": "Stopping"}.get(update["lastStatus"], "Starting")
+    update["conditions"] = _ready(task, status, ready, reason, f"the task is {update['lastStatus']}")
+    _write(task, {**status, **update})
+
+
+def _stopped(task: Snapshot, code: str, reason: str) -> dict[str, Any]:
+    stamp = now()
+    return {
+        "lastStatus": "STOPPED",
+        "desiredStatus": "STOPPED",
+        "stopCode": code,
+        "stoppedReason": reason,
+        "stoppingAt": stamp,
+        "stoppedAt": stamp,
+    }
+
+
+def _ready(task: Snapshot, status: dict[str, Any], ready: bool, reason: str, message: str) -> list[dict[str, Any]]:
+    return set_condition(
+        status.get("conditions"),
+        type="Ready",
+        status=ready,
+        reason=reason,
+        message=message,
+        observed_generation=task.generation,
+        now=now(),
+    )
+
+
+def _write(task: Snapshot, status: dict[str, Any]) -> None:
+    status = {**status, "observedGeneration": task.generation}
+    if status.get("stopCode") and not status.get("stoppingAt"):
+        status["stoppingAt"] = now()
+    current = {**task.status, **_written.get((task.namespace, task.name, task.uid), {})}
+    if {k: current.get(k) for k in status} != status:
+        kube.patch_status(API_VERSION, TASKS, task.namespace, task.name, status)
+        _written[(task.namespace, task.name, task.uid)] = status
+
+
+@kopf.on.resume(GROUP, VERSION, TASKS)
+@kopf.on.create(GROUP, VERSION, TASKS)
+@kopf.on.update(GROUP, VERSION, TASKS, field="spec")
+def task_changed(name: str, namespace: str | None, logger: Logger, **kwargs: Any) -> None:
+    reconcile(namespace or "", name, Indexes.from_kwargs(kwargs), logger)
+
+
+@kopf.on.event("", "v1", "pods", labels={LABEL_TASK: kopf.PRESENT})
+def task_pod_changed(namespace: str | None, labels: Mapping[str, str], logger: Logger, **kwargs: Any) -> None:
+    reconcile(namespace or "", labels[LABEL_TASK], Indexes.from_kwargs(kwargs), logger)
+
+
+@kopf.timer(GROUP, VERSION, TASKS, interval=10, idle=0, when=lambda status, **_: status.get("lastStatus") == "STOPPED")
+def stopped_task_retention(name: str, namespace: str | None, status: kopf.Status, **_: Any) -> None:
+    """Stopped tasks stay describable for the retention time (ECS: about an hour), then go."""
+    stopped = status.get("stoppedAt")
+    if not stopped:
+        return
+    moment = datetime.datetime.strptime(str(stopped), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+    age = (datetime.datetime.now(datetime.UTC) - moment).total_seconds()
+    if age >= Config.from_env().stopped_task_retention_seconds:
+        kube.delete(API_VERSION, TASKS, namespace or "", name)
