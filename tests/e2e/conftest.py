@@ -88,6 +88,8 @@ def operator(kubectl: Kubectl, crds: None, operator_log: Path) -> Iterator[KopfR
     os.environ["KUBECONFIG"] = kubectl.kubeconfig
     # the corpus has host volumes; refusing them is covered by unit tests
     os.environ["ECS_FACADE_ALLOW_HOST_PATH"] = "true"
+    # stopped tasks stay describable this long (ECS: about an hour)
+    os.environ["ECS_FACADE_STOPPED_TASK_RETENTION_SECONDS"] = "15"
     handler = logging.FileHandler(operator_log, mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logging.getLogger().addHandler(handler)

@@ -1,4 +1,4 @@
-"""The generated ECSTaskDefinition and ECSService CRDs and models: current, and usable on real ECS JSON."""
+"""The generated ECSTaskDefinition, ECSService and ECSTask CRDs and models: current, and usable on real ECS JSON."""
 
 import copy
 import importlib.util
@@ -17,7 +17,9 @@ from ecs_facade.model.generated import (
     ContainerDefinition,
     CreateServiceRequest,
     RegisterTaskDefinitionRequest,
+    RunTaskRequest,
 )
+from ecs_facade.model.task import TaskSpec
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -147,6 +149,50 @@ CREATE_SERVICE: dict[str, Any] = {
 }
 
 
+# A RunTask request as in the ECS API reference and `aws ecs run-task --cli-input-json`
+# examples: a one-off Fargate migration with container and task-level overrides.
+RUN_TASK: dict[str, Any] = {
+    "cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
+    "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7",
+    "launchType": "FARGATE",
+    "platformVersion": "LATEST",
+    "group": "migrations",
+    "startedBy": "ci/deploy-2024_06_01",
+    "networkConfiguration": {
+        "awsvpcConfiguration": {
+            "subnets": ["subnet-0123456789abcdef0"],
+            "securityGroups": ["sg-0123456789abcdef0"],
+            "assignPublicIp": "DISABLED",
+        }
+    },
+    "overrides": {
+        "containerOverrides": [
+            {
+                "name": "app",
+                "command": ["migrate", "--to", "latest"],
+                "environment": [{"name": "LOG_LEVEL", "value": "debug"}],
+                "environmentFiles": [{"value": "arn:aws:s3:::config/web.env", "type": "s3"}],
+                "cpu": 256,
+                "memoryReservation": 512,
+                "resourceRequirements": [{"value": "1", "type": "GPU"}],
+            }
+        ],
+        "cpu": "512",
+        "memory": "1024",
+        "taskRoleArn": "arn:aws:iam::123456789012:role/migrate",
+        "ephemeralStorage": {"sizeInGiB": 30},
+        "inferenceAcceleratorOverrides": [],
+    },
+    "placementConstraints": [{"type": "memberOf", "expression": "attribute:ecs.instance-type =~ m5.*"}],
+    "placementStrategy": [{"type": "spread", "field": "attribute:ecs.availability-zone"}],
+    "tags": [{"key": "team", "value": "web"}],
+    "enableECSManagedTags": True,
+    "propagateTags": "TASK_DEFINITION",
+    "enableExecuteCommand": False,
+    "desiredStatus": "RUNNING",
+}
+
+
 @pytest.fixture(scope="module")
 def gen() -> ModuleType:
     """hack/gen_crds.py, loaded from its path: hack/ is not a package."""
@@ -168,6 +214,18 @@ def crd_schema() -> dict[str, Any]:
 def service_crd() -> dict[str, Any]:
     crd: dict[str, Any] = yaml.safe_load((REPO / "crds" / "ecs.facade.dev_ecsservices.yaml").read_text())
     return crd
+
+
+@pytest.fixture(scope="module")
+def task_crd() -> dict[str, Any]:
+    crd: dict[str, Any] = yaml.safe_load((REPO / "crds" / "ecs.facade.dev_ecstasks.yaml").read_text())
+    return crd
+
+
+@pytest.fixture(scope="module")
+def task_schema(task_crd: dict[str, Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = task_crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    return schema
 
 
 @pytest.fixture(scope="module")
@@ -202,9 +260,19 @@ def test_stale_check_reports_a_changed_file(gen: ModuleType, tmp_path: Path) -> 
     assert gen.stale({committed: generated_text}) == []
 
 
-def test_generator_writes_both_crds_and_the_models(gen: ModuleType) -> None:
-    assert set(gen.generate()) == {gen.MODELS_PATH, gen.CRD_PATH, gen.SERVICE_CRD_PATH}
+def test_generator_writes_the_crds_and_the_models(gen: ModuleType) -> None:
+    assert set(gen.generate()) == {gen.MODELS_PATH, gen.CRD_PATH, gen.SERVICE_CRD_PATH, gen.TASK_CRD_PATH}
     assert gen.SERVICE_CRD_PATH == REPO / "crds" / "ecs.facade.dev_ecsservices.yaml"
+    assert gen.TASK_CRD_PATH == REPO / "crds" / "ecs.facade.dev_ecstasks.yaml"
+
+
+def test_stale_check_reports_a_changed_task_crd(gen: ModuleType, tmp_path: Path) -> None:
+    generated_text = gen.generate()[gen.TASK_CRD_PATH]
+    committed = tmp_path / "ecstasks.yaml"
+    committed.write_text(generated_text.replace("maxLength: 255\n", "maxLength: 256\n", 1))
+    (problem,) = gen.stale({committed: generated_text})
+    assert f"{committed} is stale" in problem
+    assert gen.stale({tmp_path / "missing.yaml": generated_text})  # a deleted file is stale too
 
 
 def test_generation_is_deterministic(gen: ModuleType) -> None:
@@ -222,12 +290,16 @@ def test_descriptions_are_plain_text_cut_at_a_sentence(gen: ModuleType) -> None:
 
 def test_model_fields_are_the_botocore_members(gen: ModuleType) -> None:
     shapes, _ = gen.load_model()
-    for root in ("RegisterTaskDefinitionRequest", "CreateServiceRequest"):
+    for root in ("RegisterTaskDefinitionRequest", "CreateServiceRequest", "RunTaskRequest"):
         for name in gen.structures_in_dependency_order(shapes, root):
             model = getattr(generated, name)
             extensions = list(gen.EXTENSIONS.get(name, {}))
-            assert list(model.model_fields) == [*shapes[name]["members"], *extensions], name
+            dropped = gen.DROPPED.get(name, ())
+            botocore_members = [m for m in shapes[name]["members"] if m not in dropped]
+            assert list(model.model_fields) == [*botocore_members, *extensions], name
     assert list(gen.EXTENSIONS["CreateServiceRequest"]) == ["forceNewDeployment"]
+    assert list(gen.EXTENSIONS["RunTaskRequest"]) == ["desiredStatus", "reason"]
+    assert gen.DROPPED == {"RunTaskRequest": ("count", "clientToken")}
 
 
 def test_shapes_shared_by_both_requests_are_generated_once() -> None:
@@ -499,3 +571,148 @@ def test_service_crd_rules_name_their_field(service_schema: dict[str, Any]) -> N
         field = rule["fieldPath"].rsplit(".", 1)[-1]
         assert field in rule["message"], rule
         assert "messageExpression" not in rule
+
+
+# --- ECSTask: models ----------------------------------------------------------------
+
+
+def test_task_model_accepts_a_run_task_request_with_overrides() -> None:
+    spec = TaskSpec.model_validate(RUN_TASK)
+    assert TaskSpec is RunTaskRequest
+    assert spec.overrides is not None and spec.overrides.containerOverrides is not None
+    (app,) = spec.overrides.containerOverrides
+    assert (app.name, app.command, app.memoryReservation) == ("app", ["migrate", "--to", "latest"], 512)
+    assert app.environment is not None and app.environment[0].value == "debug"
+    assert spec.overrides.ephemeralStorage is not None and spec.overrides.ephemeralStorage.sizeInGiB == 30
+    assert spec.placementStrategy is not None and spec.placementStrategy[0].type == "spread"
+    assert (spec.startedBy, spec.desiredStatus, spec.reason) == ("ci/deploy-2024_06_01", "RUNNING", None)
+
+
+def test_task_model_needs_only_the_task_definition() -> None:
+    spec = TaskSpec.model_validate({"taskDefinition": "web"})
+    assert (spec.cluster, spec.desiredStatus, spec.group, spec.startedBy) == ("default", "RUNNING", None, None)
+    stopped = TaskSpec.model_validate({"taskDefinition": "web", "desiredStatus": "STOPPED", "reason": "done"})
+    assert (stopped.desiredStatus, stopped.reason) == ("STOPPED", "done")
+    with pytest.raises(ValidationError) as failure:
+        TaskSpec.model_validate({"cluster": "prod"})
+    assert [(e["loc"], e["type"]) for e in failure.value.errors()] == [(("taskDefinition",), "missing")]
+
+
+def test_task_model_rejects_unknown_keys_count_and_client_token() -> None:
+    body = copy.deepcopy(RUN_TASK)
+    body["count"] = 2
+    body["clientToken"] = "abc"
+    body["overrides"]["containerOverrides"][0]["comand"] = ["typo"]
+    with pytest.raises(ValidationError) as failure:
+        TaskSpec.model_validate(body)
+    assert sorted((e["loc"], e["type"]) for e in failure.value.errors()) == [
+        (("clientToken",), "extra_forbidden"),
+        (("count",), "extra_forbidden"),
+        (("overrides", "containerOverrides", 0, "comand"), "extra_forbidden"),
+    ]
+
+
+# --- ECSTask: CRD -------------------------------------------------------------------
+
+
+def test_task_crd_names_subresources_and_columns(task_crd: dict[str, Any]) -> None:
+    spec = task_crd["spec"]
+    assert task_crd["metadata"]["name"] == "ecstasks.ecs.facade.dev"
+    assert spec["scope"] == "Namespaced"
+    assert spec["names"] == {
+        "kind": "ECSTask",
+        "listKind": "ECSTaskList",
+        "plural": "ecstasks",
+        "singular": "ecstask",
+        "shortNames": ["ecstask"],
+        "categories": ["ecs"],
+    }
+    (version,) = spec["versions"]
+    assert version["subresources"] == {"status": {}}
+    columns = {c["name"]: c["jsonPath"] for c in version["additionalPrinterColumns"]}
+    assert columns == {
+        "Task Definition": ".spec.taskDefinition",
+        "Last Status": ".status.lastStatus",
+        "Exit Code": ".status.exitCode",
+        "Started By": ".spec.startedBy",
+        "Age": ".metadata.creationTimestamp",
+    }
+
+
+def test_task_crd_spec_is_the_run_task_request(task_schema: dict[str, Any]) -> None:
+    spec = task_schema["properties"]["spec"]
+    assert list(spec["properties"]) == list(RunTaskRequest.model_fields)
+    assert "count" not in spec["properties"] and "clientToken" not in spec["properties"]
+    assert spec["required"] == ["taskDefinition"]
+    assert all(node.get("description") for node in spec["properties"].values())
+    props = spec["properties"]
+    assert props["cluster"]["default"] == "default"
+    assert props["taskDefinition"]["minLength"] == 1
+    assert props["startedBy"] | {"maxLength": 128, "pattern": "^[A-Za-z0-9_/-]{1,128}$"} == props["startedBy"]
+    assert props["desiredStatus"] | {"enum": ["RUNNING", "STOPPED"], "default": "RUNNING"} == props["desiredStatus"]
+    assert props["reason"]["maxLength"] == 255
+    assert (props["placementConstraints"]["maxItems"], props["placementStrategy"]["maxItems"]) == (10, 5)
+    container = props["overrides"]["properties"]["containerOverrides"]["items"]["properties"]
+    assert container["environment"]["items"]["properties"]["name"]["type"] == "string"
+    nodes = list(walk(task_schema, ""))
+    assert [p for p, n in nodes if "type" not in n and not n.get("x-kubernetes-preserve-unknown-fields")] == []
+    assert [p for p, n in nodes if n.get("x-kubernetes-preserve-unknown-fields")] == []
+    assert [p for p, n in nodes if n.get("type") == "array" and "maxItems" not in n and ".status." not in p] == []
+
+
+def test_task_crd_rules_keep_the_task_as_run(task_schema: dict[str, Any]) -> None:
+    rules = task_schema["properties"]["spec"]["x-kubernetes-validations"]
+    stopped, *immutable = rules
+    assert stopped == {
+        "rule": "!has(oldSelf.desiredStatus) || oldSelf.desiredStatus != 'STOPPED' || self.desiredStatus == 'STOPPED'",
+        "message": "a STOPPED task cannot be started again: run a new task",
+        "fieldPath": ".desiredStatus",
+    }
+    assert all("oldSelf" in r["rule"] for r in rules)  # transition rules: checked on update only
+    assert {r["message"] for r in immutable} == {
+        "ECS tasks cannot be changed after RunTask; only desiredStatus and reason can"
+    }
+    fields = [r["fieldPath"].removeprefix(".") for r in immutable]
+    assert fields == [f for f in RunTaskRequest.model_fields if f not in ("desiredStatus", "reason")]
+    for field in ("taskDefinition", "overrides", "cluster", "group", "startedBy"):
+        assert field in fields
+    assert {"placementConstraints", "placementStrategy"} <= set(fields)
+
+
+def test_task_crd_status_is_like_describe_tasks(task_schema: dict[str, Any]) -> None:
+    status = task_schema["properties"]["status"]["properties"]
+    assert list(status) == [
+        "observedGeneration",
+        "taskArn",
+        "taskDefinitionArn",
+        "clusterArn",
+        "lastStatus",
+        "desiredStatus",
+        "stopCode",
+        "stoppedReason",
+        "exitCode",
+        "healthStatus",
+        "group",
+        "startedBy",
+        "createdAt",
+        "pullStartedAt",
+        "startedAt",
+        "stoppingAt",
+        "stoppedAt",
+        "containers",
+        "podName",
+        "conditions",
+    ]
+    states = ["PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING"]
+    states.append("STOPPED")
+    assert status["lastStatus"]["enum"] == status["desiredStatus"]["enum"] == states
+    assert "EssentialContainerExited" in status["stopCode"]["enum"]
+    assert status["healthStatus"]["enum"] == ["HEALTHY", "UNHEALTHY", "UNKNOWN"]
+    assert status["exitCode"] | {"type": "integer", "format": "int32"} == status["exitCode"]
+    assert {status[t]["format"] for t in ("createdAt", "pullStartedAt", "startedAt", "stoppingAt", "stoppedAt")} == {
+        "date-time"
+    }
+    container = status["containers"]["items"]["properties"]
+    assert set(container) == {"name", "image", "lastStatus", "exitCode", "reason", "healthStatus"}
+    assert container["exitCode"]["format"] == "int32"
+    assert status["conditions"]["x-kubernetes-list-map-keys"] == ["type"]
