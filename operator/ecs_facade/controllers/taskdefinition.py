@@ -23,6 +23,7 @@ from ecs_facade.api import (
 )
 from ecs_facade.config import Config
 from ecs_facade.controllers import service as service_controller
+from ecs_facade.controllers import task as task_controller
 from ecs_facade.controllers.common import Logger, error_message, lock_for, now
 from ecs_facade.controllers.indexes import (
     ANNOTATION_CONTENT_HASH,
@@ -36,6 +37,7 @@ from ecs_facade.controllers.indexes import (
     with_statuses,
 )
 from ecs_facade.kube import client as kube
+from ecs_facade.model.references import parse_task_definition_ref
 from ecs_facade.model.taskdefinition import content_hash, normalize_task_definition, parse_task_definition
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.ownership import owner_reference
@@ -207,6 +209,13 @@ def _reconcile_services_of(namespace: str, owner: str, indexes: Indexes, logger:
     family = family_of(owner, td.spec)
     for service_name in sorted(set(indexes.services_by_family.get((namespace, family), []))):
         service_controller.reconcile(namespace, service_name, indexes, logger)
+    # tasks that could not start yet because the task definition was missing
+    for (task_namespace, task_name), store in list(indexes.ecs_tasks.items()):
+        for task in store:
+            waiting = not task.status.get("taskDefinitionArn") and task.status.get("lastStatus") != "STOPPED"
+            reference = str(task.spec.get("taskDefinition", ""))
+            if task_namespace == namespace and waiting and _family_of_reference(reference) == family:
+                task_controller.reconcile(namespace, task_name, indexes, logger)
 
 
 @kopf.on.event("apps", "v1", "controllerrevisions", labels={LABEL_MANAGED_BY: MANAGED_BY})
@@ -221,3 +230,10 @@ def revision_changed(namespace: str | None, body: kopf.Body, logger: Logger, **k
 def task_definition_event(name: str, namespace: str | None, logger: Logger, **kwargs: Any) -> None:
     """Its status changed (e.g. it became invalid): the services of its family report it."""
     _reconcile_services_of(namespace or "", name, Indexes.from_kwargs(kwargs), logger)
+
+
+def _family_of_reference(reference: str) -> str | None:
+    try:
+        return parse_task_definition_ref(reference).family
+    except ValueError:
+        return None
