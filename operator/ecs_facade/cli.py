@@ -120,6 +120,65 @@ def _render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _run_task(args: argparse.Namespace, out: TextIO) -> int:
+    """ECS RunTask: ``count`` ECSTask objects, and with ``--wait`` their exit codes."""
+    import time
+
+    from ecs_facade.api import KIND_TASK, TASKS
+    from ecs_facade.kube import client as kube
+    from ecs_facade.model.references import parse_task_definition_ref
+
+    try:
+        family = parse_task_definition_ref(args.task_definition).family
+    except ValueError as error:
+        raise CliError(str(error)) from error
+    if not 1 <= args.count <= 10:
+        raise CliError("--count must be between 1 and 10 (the RunTask limit)")
+    spec: dict[str, Any] = {"cluster": args.cluster, "taskDefinition": args.task_definition}
+    if args.overrides:
+        spec["overrides"] = _read_document(args.overrides)
+    if args.started_by:
+        spec["startedBy"] = args.started_by
+    names = []
+    for _ in range(args.count):
+        created = kube.create(
+            {
+                "apiVersion": API_VERSION,
+                "kind": KIND_TASK,
+                "metadata": {"generateName": f"{kube_name(family)[:50]}-", "namespace": args.namespace},
+                "spec": spec,
+            },
+            TASKS,
+        )
+        if created is None:
+            raise CliError("could not create the task")
+        names.append(created["metadata"]["name"])
+        print(f"started {args.namespace}/{created['metadata']['name']}", file=out)
+    if not args.wait:
+        return 0
+    deadline = time.monotonic() + args.timeout
+    results: dict[str, dict[str, Any]] = {}
+    while len(results) < len(names):
+        if time.monotonic() > deadline:
+            raise CliError(f"timed out after {args.timeout}s; still running: {sorted(set(names) - set(results))}")
+        for name in names:
+            if name in results:
+                continue
+            status = (kube.get(API_VERSION, TASKS, args.namespace, name) or {}).get("status") or {}
+            if status.get("lastStatus") == "STOPPED":
+                results[name] = status
+                print(
+                    f"{name}: STOPPED exitCode={status.get('exitCode')} stopCode={status.get('stopCode')} "
+                    f"reason={status.get('stoppedReason')!r}",
+                    file=out,
+                )
+        time.sleep(1)
+    failed = [
+        n for n, s in results.items() if s.get("exitCode") != 0 or s.get("stopCode") != "EssentialContainerExited"
+    ]
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecs-facade", description="Amazon ECS semantics on Kubernetes.")
     parser.add_argument("--version", action="version", version=f"ecs-facade {__version__}")
@@ -160,6 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     render.add_argument("--allow-host-path", action="store_true", help="allow host.sourcePath volumes")
     render.set_defaults(func=lambda a: _render(a, sys.stdout, sys.stderr))
+
+    run_task = commands.add_parser("run-task", help="ECS RunTask: start tasks as ECSTask objects (kubeconfig)")
+    run_task.add_argument("--task-definition", required=True, help="family, family:revision or ARN")
+    run_task.add_argument("--cluster", default="default")
+    run_task.add_argument("--count", type=int, default=1, help="1 to 10 tasks")
+    run_task.add_argument("--overrides", help="a JSON file with RunTask overrides, or - for standard input")
+    run_task.add_argument("--started-by", default=None)
+    run_task.add_argument("-n", "--namespace", default="default")
+    run_task.add_argument("--wait", action="store_true", help="wait until every task stopped; non-zero if one failed")
+    run_task.add_argument("--timeout", type=int, default=600, help="seconds to wait with --wait")
+    run_task.set_defaults(func=lambda a: _run_task(a, sys.stdout))
     return parser
 
 

@@ -161,3 +161,43 @@ def test_stopped_tasks_are_removed_after_the_retention_time(kubectl: Kubectl, na
     stopped(kubectl, namespace, "short-1")
     assert kubectl.get("ecstask", "short-1", namespace) is not None  # still describable
     wait_for("the task removed", lambda: kubectl.get("ecstask", "short-1", namespace) is None, timeout=60)
+
+
+def test_run_task_cli_waits_and_fails_when_an_essential_container_failed(kubectl: Kubectl, namespace: str) -> None:
+    import subprocess
+    import sys
+
+    apply(
+        kubectl,
+        namespace,
+        task_definition("cli-ok", exiting("main", 0)),
+        task_definition("cli-bad", exiting("main", 3)),
+    )
+    wait_for(
+        "revisions",
+        lambda: all(
+            (kubectl.get("ecstaskdefinition", n, namespace) or {}).get("status", {}).get("revision") == 1
+            for n in ("cli-ok", "cli-bad")
+        ),
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "ecs_facade",
+        "run-task",
+        "-n",
+        namespace,
+        "--count",
+        "2",
+        "--wait",
+        "--timeout",
+        "90",
+    ]
+    good = subprocess.run([*command, "--task-definition", "cli-ok:1"], capture_output=True, text=True, timeout=120)
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.count("STOPPED exitCode=0 stopCode=EssentialContainerExited") == 2
+    bad = subprocess.run(
+        [*command, "--task-definition", "cli-bad", "--count", "1"], capture_output=True, text=True, timeout=120
+    )
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "exitCode=3" in bad.stdout

@@ -60,3 +60,19 @@ def test_containers_use_ecs_names_and_health() -> None:
 def test_image_pull_errors_are_failures_to_start() -> None:
     waiting = {"name": "app", "state": {"waiting": {"reason": "ErrImagePull", "message": "not found"}}}
     assert failed_to_start(pod(statuses=[waiting])) == "ErrImagePull: not found"
+
+
+def test_a_service_task_is_described_like_a_standalone_one() -> None:
+    from ecs_facade.views.deployments import deployment_id
+    from ecs_facade.views.task import describe_task, service_task_identity
+
+    service_pod = pod(phase="Running", statuses=[{"name": "app", "state": RUNNING, "ready": True}])
+    service_pod["metadata"]["ownerReferences"] = [{"kind": "ReplicaSet", "uid": "rs-uid"}]
+    group, started_by = service_task_identity(service_pod, "web")
+    assert (group, started_by) == ("service:web", deployment_id("rs-uid"))
+    assert started_by.startswith("ecs-svc/")
+    task = describe_task(service_pod, "arn:task", "arn:td:1", group, started_by)
+    assert task["lastStatus"] == "RUNNING"
+    assert task["healthStatus"] == "HEALTHY"
+    assert task["group"] == "service:web"
+    assert [c["name"] for c in task["containers"]] == ["log", "App"]

@@ -128,3 +128,50 @@ def started_at(pod: Mapping[str, Any]) -> str | None:
     ]
     times = [t for t in times if t]
     return min(times) if times else None
+
+
+def describe_task(
+    pod: Mapping[str, Any],
+    task_arn: str,
+    task_definition_arn: str | None,
+    group: str,
+    started_by: str | None,
+) -> dict[str, Any]:
+    """One task as DescribeTasks shows it, from its pod alone.
+
+    The tasks of services have no ECSTask object: this is their read model (and the one a
+    future ListTasks/DescribeTasks API serves); ``service_task_identity`` gives their group
+    and startedBy.
+    """
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    names = json.loads(annotations.get(ANNOTATION_CONTAINER_NAMES, "{}"))
+    containers = container_views(pod)
+    task: dict[str, Any] = {
+        "taskArn": task_arn,
+        "taskDefinitionArn": task_definition_arn,
+        "group": group,
+        "startedBy": started_by,
+        "lastStatus": last_status(pod),
+        "desiredStatus": "STOPPED" if (pod.get("metadata") or {}).get("deletionTimestamp") else "RUNNING",
+        "containers": containers,
+        "healthStatus": health_status(containers, essential_containers(pod), names),
+        "createdAt": (pod.get("metadata") or {}).get("creationTimestamp"),
+        "startedAt": started_at(pod),
+    }
+    exited = essential_exit(pod)
+    if exited is not None:
+        task.update(stopCode="EssentialContainerExited", stoppedReason="Essential container in task exited")
+    elif (pod.get("metadata") or {}).get("deletionTimestamp"):
+        task.update(stopCode="ServiceSchedulerInitiated", stoppedReason="Task stopped by the service scheduler")
+    return {k: v for k, v in task.items() if v is not None}
+
+
+def service_task_identity(pod: Mapping[str, Any], service: str) -> tuple[str, str]:
+    """``group`` and ``startedBy`` of a service's task, as ECS sets them:
+    ``service:<name>`` and ``ecs-svc/<deployment id>`` (the deployment is the pod's ReplicaSet)."""
+    from ecs_facade.views.deployments import deployment_id
+
+    owners = (pod.get("metadata") or {}).get("ownerReferences") or []
+    replica_set = next((o for o in owners if o.get("kind") == "ReplicaSet"), None)
+    started_by = deployment_id(replica_set["uid"]) if replica_set else f"ecs-svc/{service}"
+    return f"service:{service}", started_by
