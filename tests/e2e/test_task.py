@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 from typing import Any
 
 import pytest
@@ -86,6 +87,33 @@ def test_non_essential_sidecar_exit_keeps_the_task_running(kubectl: Kubectl, nam
     assert result["stopCode"] == "EssentialContainerExited"
     assert {c["name"]: c["lastStatus"] for c in result["containers"]} == {"helper": "STOPPED", "main": "STOPPED"}
     wait_for("the pod gone, so the sidecar stopped", lambda: kubectl.get("pod", "pair-1", namespace) is None)
+
+
+def test_non_essential_sidecar_that_exits_early_does_not_stop_the_task(kubectl: Kubectl, namespace: str) -> None:
+    main = {
+        "name": "main",
+        "image": "example/app:1",
+        "memory": 64,
+        "dockerLabels": {
+            "ecs.facade.dev/simulate-exit-code": "1",
+            "ecs.facade.dev/simulate-exit-container": "helper",
+            "ecs.facade.dev/simulate-exit-after-ms": "500",
+        },
+    }
+    helper = {"name": "helper", "image": "example/helper:1", "memory": 64, "essential": False}
+    apply(kubectl, namespace, task_definition("early", main, helper), task("early-1", "early"))
+
+    def helper_stopped() -> dict[str, Any] | None:
+        s = status(kubectl, namespace, "early-1")
+        containers = {c["name"]: c for c in s.get("containers", [])}
+        return s if containers.get("helper", {}).get("lastStatus") == "STOPPED" else None
+
+    result = wait_for("the sidecar to exit", helper_stopped)
+    assert result["lastStatus"] == "RUNNING"
+    assert {c["name"]: c.get("exitCode") for c in result["containers"]}["helper"] == 1
+    time.sleep(3)
+    assert status(kubectl, namespace, "early-1")["lastStatus"] == "RUNNING"
+    assert kubectl.get("pod", "early-1", namespace) is not None
 
 
 def test_stop_task_is_user_initiated_with_the_reason(kubectl: Kubectl, namespace: str) -> None:
