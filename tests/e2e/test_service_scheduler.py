@@ -334,8 +334,13 @@ def test_without_breaker_failing_tasks_are_throttled(kubectl: Kubectl, namespace
     assert degraded.get("reason") == "TasksFailing"
     assert any("unable to consistently start tasks successfully" in e["message"] for e in first["events"])
     # launches are held: the Deployment keeps only what runs (nothing) until the next attempt
-    held = kubectl.json("get", "deployment", "thr", "-n", namespace)
-    assert held["spec"]["replicas"] == 0
+    # (the hold is applied right after the status that announces it is written)
+    wait_for(
+        "launches held",
+        lambda: kubectl.json("get", "deployment", "thr", "-n", namespace)["spec"]["replicas"] == 0,
+        timeout=8,
+        interval=0.2,
+    )
     # then it tries again, fails again, and waits longer
     second = wait_for("a second, longer throttle", lambda: throttle(2), timeout=90)
     assert second["throttle"]["nextAttemptAt"] > first["throttle"]["nextAttemptAt"]
