@@ -62,6 +62,18 @@ def condition(obj: dict[str, Any] | None, type: str) -> dict[str, Any] | None:
     return None
 
 
+def apply_objects(kubectl: Kubectl, namespace: str, *objects: dict[str, Any]) -> None:
+    """``kubectl apply`` of several objects at once, as one List."""
+    kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}),
+    )
+
+
 def simulated_node(kubectl: Kubectl, name: str, labels: dict[str, str], capacity: dict[str, str]) -> None:
     """A kwok node (kwok marks it Ready and runs its pods); needs the local control plane's kwok."""
     manifest = {

@@ -2,26 +2,15 @@
 placement, hand edits put back."""
 
 import collections
-import json
 import time
 from typing import Any
 
 import pytest
 
 from tests.e2e.kube import Kubectl, condition, wait_for
+from tests.e2e.kube import apply_objects as apply
 
 pytestmark = pytest.mark.e2e
-
-
-def apply(kubectl: Kubectl, namespace: str, *objects: dict[str, Any]) -> None:
-    kubectl(
-        "apply",
-        "-n",
-        namespace,
-        "-f",
-        "-",
-        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}),
-    )
 
 
 def task_definition(name: str, image: str, cpu: int = 256, labels: dict[str, str] | None = None) -> dict[str, Any]:

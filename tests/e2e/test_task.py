@@ -8,19 +8,9 @@ from typing import Any
 import pytest
 
 from tests.e2e.kube import Kubectl, condition, wait_for
+from tests.e2e.kube import apply_objects as apply
 
 pytestmark = pytest.mark.e2e
-
-
-def apply(kubectl: Kubectl, namespace: str, *objects: dict[str, Any]) -> None:
-    kubectl(
-        "apply",
-        "-n",
-        namespace,
-        "-f",
-        "-",
-        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}),
-    )
 
 
 def task_definition(name: str, *containers: dict[str, Any]) -> dict[str, Any]:
