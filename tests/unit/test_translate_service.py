@@ -1,7 +1,7 @@
 from ecs_facade.model.service import ServiceSpec
 from ecs_facade.model.taskdefinition import parse_task_definition
 from ecs_facade.translate.ownership import owner_reference
-from ecs_facade.translate.service import build_deployment
+from ecs_facade.translate.service import ServiceDecisions, build_workload
 
 TASK_DEFINITION = parse_task_definition(
     {"containerDefinitions": [{"name": "nginx", "image": "nginx:1.27", "memory": 256}]}, "web"
@@ -10,7 +10,9 @@ TASK_DEFINITION = parse_task_definition(
 
 def test_deployment_runs_desired_count_of_the_task_definition() -> None:
     service = ServiceSpec.model_validate({"serviceName": "Web_Svc", "taskDefinition": "web", "desiredCount": 3})
-    deployment, _ = build_deployment("web-svc", "team-a", service, TASK_DEFINITION, revision=4)
+    deployment = build_workload(
+        "web-svc", "team-a", TASK_DEFINITION, 4, ServiceDecisions(desired_count=service.desiredCount or 0)
+    ).manifest
 
     assert deployment["apiVersion"] == "apps/v1"
     assert deployment["kind"] == "Deployment"
@@ -32,7 +34,8 @@ def test_deployment_runs_desired_count_of_the_task_definition() -> None:
 
 def test_zero_desired_count_is_kept() -> None:
     service = ServiceSpec.model_validate({"serviceName": "web", "taskDefinition": "web", "desiredCount": 0})
-    assert build_deployment("web", "ns", service, TASK_DEFINITION)[0]["spec"]["replicas"] == 0
+    decisions = ServiceDecisions(desired_count=service.desiredCount or 0)
+    assert build_workload("web", "ns", TASK_DEFINITION, None, decisions).manifest["spec"]["replicas"] == 0
 
 
 def test_owner_reference_makes_the_service_the_controller() -> None:

@@ -120,7 +120,7 @@ def daemon_sets(namespace: str | None, body: kopf.Body, labels: Mapping[str, str
 @kopf.index("", "v1", "nodes")
 def node_labels(body: kopf.Body, **_: Any) -> Any:
     """Label values present on nodes, for memberOf regular expressions."""
-    return {"nodes": copy.deepcopy(dict(body.get("metadata", {}).get("labels") or {}))}
+    return {"nodes": {"metadata": {"labels": copy.deepcopy(dict(body.get("metadata", {}).get("labels") or {}))}}}
 
 
 @kopf.index("apps", "v1", "replicasets", labels={LABEL_SERVICE: kopf.PRESENT})

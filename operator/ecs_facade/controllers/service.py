@@ -31,6 +31,7 @@ from ecs_facade.model.service import ServiceSpec
 from ecs_facade.model.taskdefinition import parse_task_definition
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.ownership import owner_reference
+from ecs_facade.translate.placement import node_label_values
 from ecs_facade.translate.rollout import circuit_breaker_threshold
 from ecs_facade.translate.service import (
     ANNOTATION_FORCE,
@@ -383,14 +384,6 @@ def _pinned_revision(service: Snapshot, ref: TaskDefinitionRef, workload: Mappin
     return pinned.revision
 
 
-def _node_values(indexes: Indexes) -> dict[str, set[str]]:
-    values: dict[str, set[str]] = {}
-    for labels in indexes.node_labels.get("nodes", []):
-        for key, value in labels.items():
-            values.setdefault(key, set()).add(value)
-    return values
-
-
 def _plan(
     service: Snapshot, indexes: Indexes, config: Config, workload: Mapping[str, Any] | None, pin: str | None
 ) -> Plan | Readiness:
@@ -426,7 +419,7 @@ def _plan(
         placement_strategy=list(raw.get("placementStrategy") or []),
         health_check_grace_period=raw.get("healthCheckGracePeriodSeconds"),
         force_new_deployment=raw.get("forceNewDeployment"),
-        node_values=_node_values(indexes),
+        node_values=node_label_values(indexes.node_labels.get("nodes", [])),
         task_tags=task_tags(
             raw.get("propagateTags"),
             raw.get("tags") or [],

@@ -8,7 +8,7 @@ and how they are reached.
 import copy
 import json
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ecs_facade.api import GROUP, LABEL_SERVICE
@@ -53,7 +53,6 @@ class ServiceWorkload:
     manifest: dict[str, Any]
     translation: PodTranslation
     rolling: RollingUpdate | None
-    extra: list[dict[str, Any]] = field(default_factory=list)
 
 
 def build_workload(
@@ -108,20 +107,6 @@ def _apply_placement(
         node_values=decisions.node_values,
     )
     return apply_placement(pod_spec, fragment)
-
-
-def build_deployment(
-    name: str,
-    namespace: str,
-    service: Any,
-    task_definition: Any,
-    revision: int | None = None,
-    options: TranslationOptions = DEFAULT_OPTIONS,
-) -> tuple[dict[str, Any], PodTranslation]:
-    """A REPLICA service's Deployment with default decisions (kept for callers and tests)."""
-    decisions = ServiceDecisions(desired_count=int(getattr(service, "desiredCount", 0) or 0))
-    workload = build_workload(name, namespace, task_definition, revision, decisions, options)
-    return workload.manifest, workload.translation
 
 
 def task_tags(

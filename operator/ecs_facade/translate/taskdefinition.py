@@ -444,8 +444,3 @@ def service_account_for_role(role_arn: str) -> dict[str, Any]:
         "kind": "ServiceAccount",
         "metadata": {"name": name, "annotations": {ROLE_ARN_ANNOTATION: role_arn}},
     }
-
-
-def build_pod_spec(task_definition: TaskDefinition) -> dict[str, Any]:
-    """The pod spec alone (for callers that do not need annotations or extra objects)."""
-    return translate_task_definition(task_definition).pod_spec
