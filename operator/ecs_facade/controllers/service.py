@@ -28,7 +28,7 @@ from ecs_facade.controllers.indexes import Indexes, Revision, Snapshot, one, rev
 from ecs_facade.kube import client as kube
 from ecs_facade.model.references import TaskDefinitionRef, parse_task_definition_ref
 from ecs_facade.model.service import ServiceSpec
-from ecs_facade.model.taskdefinition import parse_task_definition
+from ecs_facade.model.taskdefinition import content_hash, parse_task_definition
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.ownership import owner_reference
 from ecs_facade.translate.placement import node_label_values
@@ -53,6 +53,8 @@ ANNOTATION_SERVICE_TYPE = f"{GROUP}/load-balancer-service-type"
 # The last status this operator wrote per service: it is the only writer, so this is never
 # older than what the watch has delivered (which can lag a write by a moment).
 _written: dict[tuple[str, str, str], dict[str, Any]] = {}
+# What was applied last per service: (digest of the desired objects, workload generation after it).
+_applied: dict[tuple[str, str, str], tuple[str, int | None]] = {}
 
 
 @dataclass
@@ -80,8 +82,8 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
         workload = one(indexes.daemon_sets if daemon else indexes.deployments, (namespace, name))
         plan = _plan(service, indexes, config, workload, pin=None)
         try:
-            if isinstance(plan, Plan) and apply:
-                workload = _apply(plan, plural)
+            if isinstance(plan, Plan) and apply and not _unchanged(service, plan, workload):
+                workload = _apply(service, plan, plural)
             if _report(service, indexes, config, plan, workload, logger):
                 # the circuit breaker rolled back, or the throttle holds launches: apply that now
                 service = Snapshot(
@@ -89,15 +91,33 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
                 )
                 plan = _plan(service, indexes, config, workload, pin=None)
                 if isinstance(plan, Plan):
-                    _apply(plan, plural)
+                    _apply(service, plan, plural)
         except kube.NamespaceTerminating:
             return
 
 
-def _apply(plan: "Plan", plural: str) -> dict[str, Any]:
+def _digest(plan: "Plan") -> str:
+    return content_hash({"workload": plan.workload.manifest, "extra": plan.extra})
+
+
+def _generation(workload: Mapping[str, Any] | None) -> int | None:
+    generation = ((workload or {}).get("metadata") or {}).get("generation")
+    return int(generation) if generation is not None else None
+
+
+def _unchanged(service: Snapshot, plan: "Plan", workload: Mapping[str, Any] | None) -> bool:
+    """Nothing to apply: the desired objects are what this operator applied last, and nobody
+    changed the workload's spec since (its generation would have moved). Saves a request per
+    status event of the workload; hand edits and deletions still get applied over."""
+    return _applied.get((service.namespace, service.name, service.uid)) == (_digest(plan), _generation(workload))
+
+
+def _apply(service: Snapshot, plan: "Plan", plural: str) -> dict[str, Any]:
     for extra in plan.extra:
         kube.apply_core(extra)
-    return kube.apply(plan.workload.manifest, plural)
+    workload = kube.apply(plan.workload.manifest, plural)
+    _applied[(service.namespace, service.name, service.uid)] = (_digest(plan), _generation(workload))
+    return workload
 
 
 def _report(
