@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the ECSTaskDefinition, ECSService and ECSTask CRDs and their pydantic models from botocore's ECS model.
+"""Generate the ECS CRDs (task definitions, services, tasks, clusters) and their pydantic models from botocore.
 
 botocore's service model is the source of truth for ECS field names, shapes, enums and
 documentation, so both the API server's schema (crds/) and the operator's models
@@ -34,12 +34,14 @@ MODELS_PATH = REPO / "operator" / "ecs_facade" / "model" / "generated.py"
 CRD_PATH = REPO / "crds" / "ecs.facade.dev_ecstaskdefinitions.yaml"
 SERVICE_CRD_PATH = REPO / "crds" / "ecs.facade.dev_ecsservices.yaml"
 TASK_CRD_PATH = REPO / "crds" / "ecs.facade.dev_ecstasks.yaml"
+CLUSTER_CRD_PATH = REPO / "crds" / "ecs.facade.dev_ecsclusters.yaml"
 
 ROOT = "RegisterTaskDefinitionRequest"
 DESCRIBED = "TaskDefinition"  # the shape `describe-task-definition` returns
 SERVICE_ROOT = "CreateServiceRequest"
 TASK_ROOT = "RunTaskRequest"
-ROOTS = (ROOT, SERVICE_ROOT, TASK_ROOT)  # generated.py holds the shapes of all, each once
+CLUSTER_ROOT = "CreateClusterRequest"
+ROOTS = (ROOT, SERVICE_ROOT, TASK_ROOT, CLUSTER_ROOT)  # generated.py holds the shapes of all, each once
 
 Shape = Mapping[str, Any]
 Schema = dict[str, Any]
@@ -66,6 +68,7 @@ DROPPED: dict[str, tuple[str, ...]] = {
 # serviceName default to the Kubernetes object's name.
 NOT_REQUIRED: dict[str, tuple[str, ...]] = {
     ROOT: ("family",),
+    CLUSTER_ROOT: ("clusterName",),
     SERVICE_ROOT: ("serviceName",),
 }
 
@@ -97,6 +100,8 @@ MEMBER_SCHEMA: dict[tuple[str, str], Schema] = {
     ("ServiceRegistry", "containerPort"): {"minimum": 0, "maximum": 65535},
     (TASK_ROOT, "taskDefinition"): {"minLength": 1},
     (TASK_ROOT, "startedBy"): {"maxLength": 128, "pattern": STARTED_BY_PATTERN},
+    (CLUSTER_ROOT, "clusterName"): {"maxLength": 255, "pattern": NAME_PATTERN},
+    ("CapacityProviderStrategyItem", "capacityProvider"): {"minLength": 1, "maxLength": 255},
 }
 
 # Defaults the API server fills in (`default:` in the CRD) and the models have too, so
@@ -122,6 +127,11 @@ NOTES: dict[tuple[str, str], str] = {
     ),
     ("DeploymentConfiguration", "minimumHealthyPercent"): "When unset: 100 for REPLICA, 0 for DAEMON.",
     (TASK_ROOT, "startedBy"): "At most 128 letters, digits, hyphens, forward slashes and underscores.",
+    (CLUSTER_ROOT, "clusterName"): "ecs-facade: defaults to metadata.name. Cannot be changed.",
+    (CLUSTER_ROOT, "capacityProviders"): (
+        "ecs-facade: each is a node group, the nodes labelled ecs.facade.dev/capacity-provider=<name>"
+        " unless capacityProviderNodeGroups gives it a selector."
+    ),
 }
 
 # Task-level cpu/memory: ECS JSON has strings ("1024", "1 vCPU"), YAML users write ints.
@@ -154,6 +164,8 @@ MAX_ITEMS: dict[tuple[str, str], int] = {
     (TASK_ROOT, "placementConstraints"): 10,
     (TASK_ROOT, "placementStrategy"): 5,
     (TASK_ROOT, "capacityProviderStrategy"): 20,
+    (CLUSTER_ROOT, "capacityProviders"): 20,
+    (CLUSTER_ROOT, "defaultCapacityProviderStrategy"): 20,
 }
 
 # Shapes botocore leaves undocumented.
@@ -161,6 +173,7 @@ CLASS_DOCS = {
     ROOT: "The ECS RegisterTaskDefinition request: the content of one task definition revision.",
     SERVICE_ROOT: "The ECS CreateService request (serviceName defaults to metadata.name), plus forceNewDeployment.",
     TASK_ROOT: "The ECS RunTask request for one task (no count, no clientToken), plus desiredStatus and reason.",
+    CLUSTER_ROOT: "The ECS CreateCluster request (clusterName defaults to metadata.name), plus node membership.",
 }
 
 # ecs-facade fields beside the botocore members of a request: (python annotation, schema).
@@ -176,7 +189,73 @@ TASK_REASON = (
     "ecs-facade: the reason given to ECS StopTask when desiredStatus becomes STOPPED; it shows in"
     " status.stoppedReason. Up to 255 characters."
 )
+
+
+def label_selector(description: str) -> Schema:
+    """A Kubernetes LabelSelector (metav1.LabelSelector), matched by the operator."""
+    return {
+        "description": description,
+        "type": "object",
+        "x-kubernetes-map-type": "atomic",
+        "properties": {
+            "matchLabels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "matchExpressions": {
+                "type": "array",
+                "maxItems": 20,
+                "items": {
+                    "type": "object",
+                    "required": ["key", "operator"],
+                    "properties": {
+                        "key": {"type": "string", "minLength": 1, "maxLength": 317},
+                        "operator": {"type": "string", "enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
+                        "values": {"type": "array", "maxItems": 100, "items": {"type": "string", "maxLength": 63}},
+                    },
+                    "x-kubernetes-validations": [
+                        {
+                            "rule": "(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)",
+                            "message": "matchExpressions: In and NotIn need values; Exists and DoesNotExist take none",
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+INSTANCE_SELECTOR = (
+    "ecs-facade: nodes matching this label selector are made container instances of this cluster: the"
+    " operator labels them ecs.facade.dev/cluster=<clusterName> (and removes only the labels it set)."
+    " Nodes can also join by carrying that label themselves (kubelet --node-labels), like ECS_CLUSTER."
+)
+NAMESPACE_SELECTOR = "ecs-facade: the namespaces whose services and tasks may run on this cluster; unset means any."
+NODE_GROUPS = (
+    "ecs-facade: the node group of a capacity provider, as a label selector. Providers not listed here"
+    " select the nodes labelled ecs.facade.dev/capacity-provider=<name>."
+)
+
 EXTENSIONS: dict[str, dict[str, tuple[str, Schema]]] = {
+    CLUSTER_ROOT: {
+        "instanceSelector": ("dict[str, Any]", label_selector(INSTANCE_SELECTOR)),
+        "namespaceSelector": ("dict[str, Any]", label_selector(NAMESPACE_SELECTOR)),
+        "capacityProviderNodeGroups": (
+            "list[dict[str, Any]]",
+            {
+                "description": NODE_GROUPS,
+                "type": "array",
+                "maxItems": 20,
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["capacityProvider"],
+                "items": {
+                    "type": "object",
+                    "required": ["capacityProvider", "nodeSelector"],
+                    "properties": {
+                        "capacityProvider": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "nodeSelector": label_selector("The nodes of this capacity provider."),
+                    },
+                },
+            },
+        ),
+    },
     SERVICE_ROOT: {
         "forceNewDeployment": ("str", {"description": FORCE_NEW_DEPLOYMENT, "type": "string", "maxLength": 256}),
     },
@@ -393,6 +472,7 @@ def render_models(shapes: Mapping[str, Shape], source: str) -> str:
         if extensions:
             body.append("    # ecs-facade's own fields, not part of the ECS request")
         for member, (annotation, schema) in extensions.items():
+            uses_any |= "Any" in annotation
             line = field_line(member, annotation, False, schema.get("default"))
             if "enum" in schema:
                 line += f"  # {' | '.join(schema['enum'])}"
@@ -401,7 +481,7 @@ def render_models(shapes: Mapping[str, Shape], source: str) -> str:
     header = [
         f"# Generated by hack/gen_crds.py from {source}.",
         "# DO NOT EDIT by hand: change hack/gen_crds.py and run `make generate`.",
-        '"""Pydantic models of the ECS RegisterTaskDefinition, CreateService and RunTask requests, as in botocore.',
+        '"""Pydantic models of the ECS RegisterTaskDefinition, CreateService, RunTask and CreateCluster requests.',
         "",
         "Class names are botocore shape names and field names ECS member names (camelCase), so",
         "ECS JSON validates as is.  Unknown keys are rejected: a typo must not vanish silently.",
@@ -847,6 +927,10 @@ def task_status_schema(shapes: Mapping[str, Shape]) -> Schema:
             "taskArn": {"type": "string", "description": "The ARN of the task."},
             "taskDefinitionArn": {"type": "string", "description": "The ARN of the task definition revision it runs."},
             "clusterArn": {"type": "string", "description": "The ARN of the cluster the task runs in."},
+            "capacityProviderName": {
+                "type": "string",
+                "description": "The capacity provider the task was placed with.",
+            },
             "lastStatus": {**task_status, "description": "The last known state of the task."},
             "desiredStatus": {**task_status, "description": "The state ECS moves the task to."},
             "stopCode": {
@@ -889,6 +973,78 @@ TASK_STATUSES = [
 ]
 
 
+# --------------------------------------------------------------- ECSCluster
+
+CLUSTER_NAME_IS_FINAL = "clusterName cannot be changed; create a new cluster"
+CLUSTER_RULES = [
+    rule(
+        "has(self.clusterName) == has(oldSelf.clusterName)"
+        " && (!has(self.clusterName) || self.clusterName == oldSelf.clusterName)",
+        CLUSTER_NAME_IS_FINAL,
+        field_path=".clusterName",
+    ),
+    rule(
+        "!has(self.defaultCapacityProviderStrategy) || self.defaultCapacityProviderStrategy.all(s,"
+        " has(self.capacityProviders) && s.capacityProvider in self.capacityProviders)",
+        "defaultCapacityProviderStrategy: every capacityProvider must be listed in capacityProviders",
+        field_path=".defaultCapacityProviderStrategy",
+    ),
+    rule(
+        "!has(self.defaultCapacityProviderStrategy) ||"
+        " self.defaultCapacityProviderStrategy.filter(s, has(s.base) && s.base > 0).size() <= 1",
+        "defaultCapacityProviderStrategy: only one capacity provider can have a base greater than 0",
+        field_path=".defaultCapacityProviderStrategy",
+    ),
+    rule(
+        "!has(self.capacityProviderNodeGroups) || self.capacityProviderNodeGroups.all(g,"
+        " has(self.capacityProviders) && g.capacityProvider in self.capacityProviders)",
+        "capacityProviderNodeGroups: every capacityProvider must be listed in capacityProviders",
+        field_path=".capacityProviderNodeGroups",
+    ),
+]
+
+
+def cluster_spec_schema(shapes: Mapping[str, Shape]) -> Schema:
+    spec = shape_schema(shapes, CLUSTER_ROOT)
+    spec["description"] = (
+        "The ECS CreateCluster request, field for field (clusterName defaults to metadata.name), plus"
+        " which nodes are its container instances and which namespaces may use it."
+    )
+    for member, (_, schema) in EXTENSIONS[CLUSTER_ROOT].items():
+        spec["properties"][member] = schema
+    spec["x-kubernetes-validations"] = CLUSTER_RULES
+    return {k: spec[k] for k in ("description", *(k for k in spec if k != "description"))}
+
+
+def cluster_status_schema(shapes: Mapping[str, Shape]) -> Schema:
+    """What the operator reports, like describe-clusters, plus a summary of the container instances."""
+    int32 = {"type": "integer", "format": "int32"}
+    counts = {
+        "registeredContainerInstancesCount": "Container instances (nodes) in the cluster.",
+        "activeContainerInstancesCount": "ecs-facade: container instances in the ACTIVE state.",
+        "drainingContainerInstancesCount": "ecs-facade: container instances in the DRAINING state.",
+        "connectedContainerInstancesCount": "ecs-facade: container instances whose agent is connected (node Ready).",
+        "runningTasksCount": "Tasks in the RUNNING state on the cluster's instances.",
+        "pendingTasksCount": "Tasks in the PENDING state on the cluster's instances.",
+        "activeServicesCount": "Services that name this cluster and are not being deleted.",
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "observedGeneration": {"type": "integer", "format": "int64"},
+            "clusterArn": {"type": "string", "description": "The ARN of the cluster."},
+            "clusterName": {"type": "string", "description": "The ECS name of the cluster."},
+            "status": {
+                "type": "string",
+                "enum": ["ACTIVE", "PROVISIONING", "DEPROVISIONING", "FAILED", "INACTIVE"],
+                "description": "ACTIVE; DEPROVISIONING while a deletion waits for services and tasks to go.",
+            },
+            **{name: {**int32, "description": text} for name, text in counts.items()},
+            "conditions": condition_list(),
+        },
+    }
+
+
 # ----------------------------------------------------------------- documents
 
 
@@ -916,15 +1072,16 @@ def crd_document(
     columns: list[Schema],
     spec: Schema,
     status: Schema,
+    scope: str = "Namespaced",
 ) -> Schema:
-    """A namespaced v1alpha1 CRD of ecs.facade.dev in category `ecs`."""
+    """A v1alpha1 CRD of ecs.facade.dev in category `ecs`."""
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {"name": f"{plural}.ecs.facade.dev"},
         "spec": {
             "group": "ecs.facade.dev",
-            "scope": "Namespaced",
+            "scope": scope,
             "names": {
                 "kind": kind,
                 "listKind": f"{kind}List",
@@ -1031,6 +1188,41 @@ def task_crd(shapes: Mapping[str, Shape]) -> Schema:
     )
 
 
+def cluster_crd(shapes: Mapping[str, Shape]) -> Schema:
+    ready, message = ready_columns()
+    document = crd_document(
+        "ECSCluster",
+        "ecsclusters",
+        ["ecscluster"],
+        "An Amazon ECS cluster (CreateCluster request) whose container instances are Kubernetes nodes.",
+        {"status": {}},
+        [
+            {"name": "Status", "type": "string", "jsonPath": ".status.status"},
+            {"name": "Instances", "type": "integer", "jsonPath": ".status.registeredContainerInstancesCount"},
+            {"name": "Services", "type": "integer", "jsonPath": ".status.activeServicesCount"},
+            {"name": "Running", "type": "integer", "jsonPath": ".status.runningTasksCount"},
+            {"name": "Pending", "type": "integer", "jsonPath": ".status.pendingTasksCount"},
+            ready,
+            {
+                "name": "Draining",
+                "type": "integer",
+                "priority": 1,
+                "jsonPath": ".status.drainingContainerInstancesCount",
+            },
+            message,
+            AGE_COLUMN,
+        ],
+        cluster_spec_schema(shapes),
+        cluster_status_schema(shapes),
+        scope="Cluster",
+    )
+    # `kind: ECSCluster` with a name alone is a cluster, as `aws ecs create-cluster` with no options
+    schema = document["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    schema["properties"]["spec"]["default"] = {}
+    del schema["required"]
+    return document
+
+
 class _Dumper(yaml.SafeDumper):
     """Writes shared sub-schemas out in full: anchors and aliases would hide them from readers."""
 
@@ -1057,6 +1249,11 @@ SERVICE_ABOUT = (
     "ECSService: the ECS CreateService request, camelCase, field for field, plus\n"
     "forceNewDeployment; serviceName defaults to metadata.name."
 )
+CLUSTER_ABOUT = (
+    "ECSCluster (cluster-scoped): the ECS CreateCluster request, camelCase, field for field,\n"
+    "plus instanceSelector, namespaceSelector and capacityProviderNodeGroups; nodes are its\n"
+    "container instances."
+)
 TASK_ABOUT = (
     "ECSTask: the ECS RunTask request for one task, camelCase, field for field (no count,\n"
     "no clientToken), plus desiredStatus and reason; fixed once created, except those two."
@@ -1074,6 +1271,7 @@ def generate() -> dict[Path, str]:
         CRD_PATH: render_crd(task_definition_crd(shapes), source, TASK_DEFINITION_ABOUT),
         SERVICE_CRD_PATH: render_crd(service_crd(shapes), source, SERVICE_ABOUT),
         TASK_CRD_PATH: render_crd(task_crd(shapes), source, TASK_ABOUT),
+        CLUSTER_CRD_PATH: render_crd(cluster_crd(shapes), source, CLUSTER_ABOUT),
     }
 
 

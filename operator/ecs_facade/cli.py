@@ -179,6 +179,72 @@ def _run_task(args: argparse.Namespace, out: TextIO) -> int:
     return 1 if failed else 0
 
 
+def _set_instance_state(args: argparse.Namespace, out: TextIO) -> int:
+    """ECS UpdateContainerInstancesState: DRAINING moves service tasks off; ACTIVE takes tasks again."""
+    from ecs_facade.api import LABEL_INSTANCE_STATUS
+    from ecs_facade.kube import client as kube
+
+    value = "DRAINING" if args.state == "DRAINING" else None
+    for node in args.nodes:
+        kube.patch_node(node, {"metadata": {"labels": {LABEL_INSTANCE_STATUS: value}}})
+        print(f"{node}: {args.state}", file=out)
+    return 0
+
+
+def _attribute_labels(pairs: Sequence[str], delete: bool) -> dict[str, str | None]:
+    from ecs_facade.translate import TranslationError
+    from ecs_facade.translate.placement import attribute_label
+
+    labels: dict[str, str | None] = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        try:
+            key, label_value = attribute_label(name, value)
+        except TranslationError as error:
+            raise CliError(str(error)) from error
+        labels[key] = None if delete else label_value
+    return labels
+
+
+def _put_attributes(args: argparse.Namespace, out: TextIO) -> int:
+    """ECS PutAttributes/DeleteAttributes on a container instance: custom attributes are node labels."""
+    from ecs_facade.kube import client as kube
+
+    labels = _attribute_labels(args.attributes, delete=args.delete)
+    kube.patch_node(args.node, {"metadata": {"labels": labels}})
+    for key, value in labels.items():
+        print(f"{args.node}: {key}={'(deleted)' if value is None else value}", file=out)
+    return 0
+
+
+def _describe_container_instances(args: argparse.Namespace, out: TextIO) -> int:
+    """ECS DescribeContainerInstances (or ListContainerInstances) of one cluster, from the nodes."""
+    import json
+
+    from ecs_facade.config import Config
+    from ecs_facade.kube import client as kube
+    from ecs_facade.views.container_instance import cluster_of, describe_container_instance
+
+    config = Config.from_env()
+    instances = []
+    for node in kube.list_nodes():
+        name = node["metadata"]["name"]
+        if cluster_of(node["metadata"].get("labels") or {}) != args.cluster or (args.nodes and name not in args.nodes):
+            continue
+        instance = describe_container_instance(
+            node, kube.list_pods_on(name), region=config.region, account_id=config.account_id
+        )
+        if args.status and instance["status"] != args.status:
+            continue
+        instances.append(instance)
+    if args.list:
+        json.dump({"containerInstanceArns": [i["containerInstanceArn"] for i in instances]}, out, indent=2)
+    else:
+        json.dump({"containerInstances": instances, "failures": []}, out, indent=2)
+    print(file=out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecs-facade", description="Amazon ECS semantics on Kubernetes.")
     parser.add_argument("--version", action="version", version=f"ecs-facade {__version__}")
@@ -230,6 +296,28 @@ def build_parser() -> argparse.ArgumentParser:
     run_task.add_argument("--wait", action="store_true", help="wait until every task stopped; non-zero if one failed")
     run_task.add_argument("--timeout", type=int, default=600, help="seconds to wait with --wait")
     run_task.set_defaults(func=lambda a: _run_task(a, sys.stdout))
+
+    for state, verb in (("DRAINING", "drain"), ("ACTIVE", "activate")):
+        command = commands.add_parser(
+            verb, help=f"ECS UpdateContainerInstancesState: set container instances (nodes) {state}"
+        )
+        command.add_argument("nodes", nargs="+", metavar="NODE")
+        command.set_defaults(func=lambda a: _set_instance_state(a, sys.stdout), state=state)
+
+    for verb, delete in (("put-attributes", False), ("delete-attributes", True)):
+        command = commands.add_parser(
+            verb, help=f"ECS {'DeleteAttributes' if delete else 'PutAttributes'}: custom attributes of a node"
+        )
+        command.add_argument("node", metavar="NODE")
+        command.add_argument("attributes", nargs="+", metavar="NAME" if delete else "NAME=VALUE")
+        command.set_defaults(func=lambda a: _put_attributes(a, sys.stdout), delete=delete)
+
+    for verb, listing in (("describe-container-instances", False), ("list-container-instances", True)):
+        command = commands.add_parser(verb, help=f"ECS {verb.title().replace('-', '')} of a cluster, from its nodes")
+        command.add_argument("--cluster", default="default")
+        command.add_argument("--status", choices=["ACTIVE", "DRAINING"], default=None)
+        command.add_argument("nodes", nargs="*", metavar="NODE", help="only these nodes")
+        command.set_defaults(func=lambda a: _describe_container_instances(a, sys.stdout), list=listing)
     return parser
 
 

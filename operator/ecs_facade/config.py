@@ -17,6 +17,7 @@ class Config:
     allow_host_path: bool = False
     pod_level_resources: bool = True
     stopped_task_retention_seconds: int = 3600  # ECS keeps stopped tasks about an hour
+    cluster_sync_seconds: float = 5.0  # how often clusters recount instances and drain
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -31,6 +32,7 @@ class Config:
             stopped_task_retention_seconds=int(
                 env.get("ECS_FACADE_STOPPED_TASK_RETENTION_SECONDS", cls.stopped_task_retention_seconds)
             ),
+            cluster_sync_seconds=float(env.get("ECS_FACADE_CLUSTER_SYNC_SECONDS", cls.cluster_sync_seconds)),
         )
 
     @property
@@ -39,6 +41,9 @@ class Config:
 
     def task_definition_arn(self, family: str, revision: int) -> str:
         return f"arn:aws:ecs:{self.region}:{self.account_id}:task-definition/{family}:{revision}"
+
+    def cluster_arn(self, cluster: str) -> str:
+        return f"arn:aws:ecs:{self.region}:{self.account_id}:cluster/{cluster}"
 
     def task_arn(self, cluster: str, task_id: str) -> str:
         return f"arn:aws:ecs:{self.region}:{self.account_id}:task/{cluster}/{task_id}"

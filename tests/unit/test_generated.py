@@ -261,7 +261,13 @@ def test_stale_check_reports_a_changed_file(gen: ModuleType, tmp_path: Path) -> 
 
 
 def test_generator_writes_the_crds_and_the_models(gen: ModuleType) -> None:
-    assert set(gen.generate()) == {gen.MODELS_PATH, gen.CRD_PATH, gen.SERVICE_CRD_PATH, gen.TASK_CRD_PATH}
+    assert set(gen.generate()) == {
+        gen.MODELS_PATH,
+        gen.CRD_PATH,
+        gen.SERVICE_CRD_PATH,
+        gen.TASK_CRD_PATH,
+        gen.CLUSTER_CRD_PATH,
+    }
     assert gen.SERVICE_CRD_PATH == REPO / "crds" / "ecs.facade.dev_ecsservices.yaml"
     assert gen.TASK_CRD_PATH == REPO / "crds" / "ecs.facade.dev_ecstasks.yaml"
 
@@ -686,6 +692,7 @@ def test_task_crd_status_is_like_describe_tasks(task_schema: dict[str, Any]) -> 
         "taskArn",
         "taskDefinitionArn",
         "clusterArn",
+            "capacityProviderName",
         "lastStatus",
         "desiredStatus",
         "stopCode",

@@ -12,7 +12,10 @@ from typing import Any
 import kopf
 
 from ecs_facade.api import (
+    CLUSTERS,
+    DEFAULT_CLUSTER,
     GROUP,
+    LABEL_CAPACITY_PROVIDER,
     LABEL_MANAGED_BY,
     LABEL_SERVICE,
     LABEL_TASK,
@@ -23,6 +26,7 @@ from ecs_facade.api import (
     VERSION,
 )
 from ecs_facade.model.references import parse_task_definition_ref
+from ecs_facade.views.container_instance import slim_pod
 from ecs_facade.views.deployments import TaskState
 
 ANNOTATION_CONTENT_HASH = f"{GROUP}/content-hash"
@@ -118,9 +122,76 @@ def daemon_sets(namespace: str | None, body: kopf.Body, labels: Mapping[str, str
 
 
 @kopf.index("", "v1", "nodes")
-def node_labels(body: kopf.Body, **_: Any) -> Any:
-    """Label values present on nodes, for memberOf regular expressions."""
-    return {"nodes": {"metadata": {"labels": copy.deepcopy(dict(body.get("metadata", {}).get("labels") or {}))}}}
+def nodes(name: str, body: kopf.Body, **_: Any) -> Any:
+    """Nodes (container instances), trimmed to what placement and the container instance view read."""
+    meta, spec, status = body.get("metadata", {}), body.get("spec") or {}, body.get("status") or {}
+    ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    return {
+        name: {
+            "metadata": {
+                "name": name,
+                "uid": meta.get("uid"),
+                "labels": dict(meta.get("labels") or {}),
+                "annotations": {k: v for k, v in (meta.get("annotations") or {}).items() if k.startswith(GROUP)},
+                "creationTimestamp": meta.get("creationTimestamp"),
+            },
+            "spec": {"providerID": spec.get("providerID"), "unschedulable": bool(spec.get("unschedulable"))},
+            "status": {
+                "allocatable": dict(status.get("allocatable") or {}),
+                "capacity": dict(status.get("capacity") or {}),
+                "conditions": copy.deepcopy(ready),
+                "nodeInfo": dict(status.get("nodeInfo") or {}),
+            },
+        }
+    }
+
+
+@kopf.index("", "v1", "pods", field="spec.nodeName", value=kopf.PRESENT)
+def pods_by_node(body: kopf.Body, spec: kopf.Spec, **_: Any) -> Any:
+    """Every pod bound to a node (ECS tasks or not: all of them take room on the instance)."""
+    return {str(spec["nodeName"]): slim_pod(body)}
+
+
+@kopf.index("", "v1", "namespaces")
+def namespaces(name: str, labels: Mapping[str, str], **_: Any) -> Any:
+    """Namespace labels, for the clusters' namespaceSelector."""
+    return {name: dict(labels)}
+
+
+@kopf.index(GROUP, VERSION, CLUSTERS)
+def clusters(name: str, body: kopf.Body, **_: Any) -> dict[str, Snapshot]:
+    """ECSClusters by their ECS name (clusterName, which defaults to metadata.name)."""
+    return {cluster_name(name, body.get("spec") or {}): snapshot(body)}
+
+
+def cluster_name(name: str, spec: Mapping[str, Any]) -> str:
+    return str(spec.get("clusterName") or name)
+
+
+def cluster_ref_name(ref: Any) -> str:
+    """A cluster reference as services and tasks give it: a name or a cluster ARN."""
+    text = str(ref or "").strip()
+    if text.startswith("arn:") and ":cluster/" in text:
+        text = text.rsplit(":cluster/", 1)[1]
+    return text or DEFAULT_CLUSTER
+
+
+def cluster_spec_changed(seen: dict[str, tuple[str, int]], body: kopf.Body, event: kopf.RawEvent) -> bool:
+    """An ECSCluster event that matters for placement: it appeared, its spec changed, or it went."""
+    meta = body.get("metadata", {})
+    if event.get("type") == "DELETED":
+        seen.pop(meta["name"], None)
+        return True
+    current = (str(meta.get("uid")), int(meta.get("generation") or 0))
+    if seen.get(meta["name"]) == current:
+        return False
+    seen[meta["name"]] = current
+    return True
+
+
+def all_values(index: kopf.Index[Any, Any]) -> list[Any]:
+    """Every value of an index, whatever its key."""
+    return [value for key in list(index) for value in index.get(key, [])]
 
 
 @kopf.index("apps", "v1", "replicasets", labels={LABEL_SERVICE: kopf.PRESENT})
@@ -144,6 +215,7 @@ def tasks(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_
         phase=str(status.get("phase") or "Pending"),
         restarts=restarts,
         unschedulable=unschedulable,
+        capacity_provider=labels.get(LABEL_CAPACITY_PROVIDER),
     )
     return {(namespace or "", labels[LABEL_SERVICE]): state}
 
@@ -208,7 +280,10 @@ class Indexes:
     tasks: kopf.Index[Any, Any]
     deployments: kopf.Index[Any, Any]
     daemon_sets: kopf.Index[Any, Any]
-    node_labels: kopf.Index[Any, Any]
+    nodes: kopf.Index[Any, Any]
+    pods_by_node: kopf.Index[Any, Any]
+    namespaces: kopf.Index[Any, Any]
+    clusters: kopf.Index[Any, Any]
     ecs_tasks: kopf.Index[Any, Any]
     task_pods: kopf.Index[Any, Any]
 

@@ -21,15 +21,39 @@ from typing import Any, cast
 import kopf
 from pydantic import ValidationError
 
-from ecs_facade.api import API_VERSION, GROUP, KIND_SERVICE, LABEL_FAMILY, LABEL_SERVICE, SERVICES, VERSION
+from ecs_facade.api import (
+    API_VERSION,
+    CLUSTERS,
+    GROUP,
+    KIND_SERVICE,
+    LABEL_FAMILY,
+    LABEL_INSTANCE_STATUS,
+    LABEL_SERVICE,
+    SCHEDULING_GATE_CAPACITY_PROVIDER,
+    SERVICES,
+    VERSION,
+)
 from ecs_facade.config import Config
+from ecs_facade.controllers.cluster import cluster_placement
 from ecs_facade.controllers.common import Logger, error_message, lock_for, now
-from ecs_facade.controllers.indexes import Indexes, Revision, Snapshot, one, revisions_of, with_statuses
+from ecs_facade.controllers.indexes import (
+    Indexes,
+    Revision,
+    Snapshot,
+    all_values,
+    cluster_name,
+    cluster_ref_name,
+    cluster_spec_changed,
+    one,
+    revisions_of,
+    with_statuses,
+)
 from ecs_facade.kube import client as kube
 from ecs_facade.model.references import TaskDefinitionRef, parse_task_definition_ref
 from ecs_facade.model.service import ServiceSpec
 from ecs_facade.model.taskdefinition import content_hash, parse_task_definition
 from ecs_facade.translate import TranslationError
+from ecs_facade.translate.capacity import gated_pod_patch, is_capacity_gated, next_provider
 from ecs_facade.translate.ownership import owner_reference
 from ecs_facade.translate.placement import node_label_values
 from ecs_facade.translate.rollout import circuit_breaker_threshold
@@ -37,11 +61,14 @@ from ecs_facade.translate.service import (
     ANNOTATION_FORCE,
     ServiceDecisions,
     ServiceWorkload,
+    build_disruption_budget,
     build_workload,
+    drain_surge,
     task_tags,
 )
 from ecs_facade.translate.task import LABEL_REVISION
 from ecs_facade.views.conditions import set_condition
+from ecs_facade.views.container_instance import draining
 from ecs_facade.views.deployments import REVISION_ANNOTATION, ecs_deployments, unplaced_reason
 from ecs_facade.views.service import Readiness, rollout_readiness, service_counts
 
@@ -55,6 +82,12 @@ ANNOTATION_SERVICE_TYPE = f"{GROUP}/load-balancer-service-type"
 _written: dict[tuple[str, str, str], dict[str, Any]] = {}
 # What was applied last per service: (digest of the desired objects, workload generation after it).
 _applied: dict[tuple[str, str, str], tuple[str, int | None]] = {}
+# Services whose workload runs replacements for tasks on DRAINING instances.
+_surging: set[tuple[str, str]] = set()
+# The last state seen per node (ACTIVE/DRAINING), to react to changes only.
+_instance_states: dict[str, str] = {}
+# Capacity providers chosen per pod (the watch may not show the pod's new label yet).
+_assigned: dict[tuple[str, str], str] = {}
 
 
 @dataclass
@@ -81,6 +114,10 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
         plural = "daemonsets" if daemon else "deployments"
         workload = one(indexes.daemon_sets if daemon else indexes.deployments, (namespace, name))
         plan = _plan(service, indexes, config, workload, pin=None)
+        if isinstance(plan, Plan) and int(plan.workload.manifest["spec"].get("replicas") or 0) > plan.desired:
+            _surging.add((namespace, name))
+        else:
+            _surging.discard((namespace, name))
         try:
             if isinstance(plan, Plan) and apply and not _unchanged(service, plan, workload):
                 workload = _apply(service, plan, plural)
@@ -114,7 +151,7 @@ def _unchanged(service: Snapshot, plan: "Plan", workload: Mapping[str, Any] | No
 
 def _apply(service: Snapshot, plan: "Plan", plural: str) -> dict[str, Any]:
     for extra in plan.extra:
-        kube.apply_core(extra)
+        kube.apply_any(extra)
     workload = kube.apply(plan.workload.manifest, plural)
     _applied[(service.namespace, service.name, service.uid)] = (_digest(plan), _generation(workload))
     return workload
@@ -413,10 +450,14 @@ def _plan(
         ref = parse_task_definition_ref(spec.taskDefinition)
     except (ValidationError, ValueError) as error:
         return Readiness(False, "InvalidSpec", error_message(error))
+    raw = service.spec
+    placement = cluster_placement(service.namespace, raw, indexes)
+    if isinstance(placement, Readiness):
+        return placement
+    cluster, strategy, selectors = placement
     revision = resolve_revision(service, ref, indexes, workload, pin)
     if isinstance(revision, Readiness):
         return revision
-    raw = service.spec
     deployment_config = raw.get("deploymentConfiguration") or {}
     desired = int(raw.get("desiredCount") or 0)
     if throttled(service.status):
@@ -428,18 +469,23 @@ def _plan(
         )
         working = sum(int((rs.get("status") or {}).get("readyReplicas") or 0) for rs in replica_sets[:-1])
         desired = min(desired, working)
+    daemon = raw.get("schedulingStrategy") == "DAEMON"
+    maximum_percent = int(deployment_config.get("maximumPercent", 100 if daemon else 200))
+    minimum_healthy_percent = int(deployment_config.get("minimumHealthyPercent", 0 if daemon else 100))
     decisions = ServiceDecisions(
         desired_count=desired,
-        daemon=raw.get("schedulingStrategy") == "DAEMON",
-        maximum_percent=int(deployment_config.get("maximumPercent", 200)),
-        minimum_healthy_percent=int(
-            deployment_config.get("minimumHealthyPercent", 0 if raw.get("schedulingStrategy") == "DAEMON" else 100)
-        ),
+        daemon=daemon,
+        maximum_percent=maximum_percent,
+        minimum_healthy_percent=minimum_healthy_percent,
+        cluster=cluster,
+        drain_surge=0 if daemon else drain_surge(desired, maximum_percent, tasks_on_draining(indexes, service)),
+        capacity_provider_strategy=strategy,
+        capacity_provider_selectors=selectors,
         placement_constraints=list(raw.get("placementConstraints") or []),
         placement_strategy=list(raw.get("placementStrategy") or []),
         health_check_grace_period=raw.get("healthCheckGracePeriodSeconds"),
         force_new_deployment=raw.get("forceNewDeployment"),
-        node_values=node_label_values(indexes.node_labels.get("nodes", [])),
+        node_values=node_label_values(all_values(indexes.nodes)),
         task_tags=task_tags(
             raw.get("propagateTags"),
             raw.get("tags") or [],
@@ -464,6 +510,12 @@ def _plan(
         {**account, "metadata": {**account["metadata"], "namespace": service.namespace}}
         for account in workload_plan.translation.service_accounts
     ]
+    if not daemon:
+        extra.append(
+            build_disruption_budget(
+                service.name, service.namespace, int(raw.get("desiredCount") or 0), minimum_healthy_percent
+            )
+        )
     for extra_object in extra:
         extra_object["metadata"]["ownerReferences"] = owner
     return Plan(
@@ -474,6 +526,23 @@ def _plan(
         desired=int(raw.get("desiredCount") or 0),
         breaker=dict(deployment_config.get("deploymentCircuitBreaker") or {}),
     )
+
+
+def tasks_on_draining(indexes: Indexes, service: Snapshot) -> int:
+    """The service's tasks still on DRAINING container instances."""
+    count = 0
+    for node in all_values(indexes.nodes):
+        if not draining(node):
+            continue
+        for pod in indexes.pods_by_node.get(node["metadata"]["name"], []):
+            meta = pod["metadata"]
+            if (
+                meta.get("namespace") == service.namespace
+                and (meta.get("labels") or {}).get(LABEL_SERVICE) == service.name
+                and not meta.get("deletionTimestamp")
+            ):
+                count += 1
+    return count
 
 
 def _load_balancing(service: Snapshot, raw: Mapping[str, Any], workload: ServiceWorkload) -> list[dict[str, Any]]:
@@ -538,12 +607,77 @@ def workload_changed(
 
 @kopf.on.event("apps", "v1", "replicasets", labels={LABEL_SERVICE: kopf.PRESENT})
 @kopf.on.event("", "v1", "pods", labels={LABEL_SERVICE: kopf.PRESENT})
-def tasks_changed(namespace: str | None, labels: Mapping[str, str], logger: Logger, **kwargs: Any) -> None:
-    """A deployment's or a task's state changed: ECS deployments, breaker and events."""
+def tasks_changed(
+    body: kopf.Body, namespace: str | None, labels: Mapping[str, str], logger: Logger, **kwargs: Any
+) -> None:
+    """A deployment's or a task's state changed: ECS deployments, breaker and events.
+
+    The workload is applied again only while a drain moves the service's tasks (the number of
+    replacements follows the tasks left on DRAINING instances)."""
     indexes = Indexes.from_kwargs(kwargs)
     name, namespace = labels[LABEL_SERVICE], namespace or ""
-    if one(indexes.services, (namespace, name)) is not None:
-        reconcile(namespace, name, indexes, logger, apply=False)
+    if one(indexes.services, (namespace, name)) is None:
+        return
+    if body.get("kind") == "Pod" and is_capacity_gated(body):
+        assign_capacity_provider(namespace, name, body, indexes, logger)
+    node = one(indexes.nodes, str((body.get("spec") or {}).get("nodeName") or ""))
+    moving = (namespace, name) in _surging or (node is not None and draining(node))
+    reconcile(namespace, name, indexes, logger, apply=moving)
+
+
+@kopf.on.event("", "v1", "nodes")
+def instance_state_changed(name: str, labels: Mapping[str, str], logger: Logger, **kwargs: Any) -> None:
+    """An instance became DRAINING (or ACTIVE): the services with tasks on it start (or stop)
+    replacing them."""
+    state = labels.get(LABEL_INSTANCE_STATUS, "ACTIVE")
+    if _instance_states.get(name, "ACTIVE") == state:
+        return
+    _instance_states[name] = state
+    indexes = Indexes.from_kwargs(kwargs)
+    affected = {
+        (pod["metadata"]["namespace"], (pod["metadata"].get("labels") or {})[LABEL_SERVICE])
+        for pod in indexes.pods_by_node.get(name, [])
+        if LABEL_SERVICE in (pod["metadata"].get("labels") or {})
+    }
+    for namespace, service in sorted(affected):
+        if one(indexes.services, (namespace, service)) is not None:
+            reconcile(namespace, service, indexes, logger)
+
+
+def assign_capacity_provider(
+    namespace: str, service_name: str, pod: Mapping[str, Any], indexes: Indexes, logger: Logger
+) -> None:
+    """Place one gated task with the provider the strategy's base and weights give it next,
+    counting the service's tasks already placed per provider; then lift the gate."""
+    with lock_for(KIND_SERVICE, namespace, service_name):
+        service: Snapshot | None = one(indexes.services, (namespace, service_name))
+        if service is None:
+            return
+        placement = cluster_placement(namespace, service.spec, indexes)
+        if isinstance(placement, Readiness) or not placement[1]:
+            return
+        _, strategy, selectors = placement
+        placed: dict[str, int] = {}
+        for task in indexes.tasks.get((namespace, service_name), []):
+            provider = _assigned.get((namespace, task.name)) or task.capacity_provider
+            if provider and task.phase not in ("Succeeded", "Failed"):
+                placed[provider] = placed.get(provider, 0) + 1
+        pod_name = pod["metadata"]["name"]
+        if (namespace, pod_name) in _assigned:
+            return
+        provider = next_provider(strategy, placed)
+        change = gated_pod_patch((pod.get("spec") or {}).get("affinity"), provider, selectors)
+        kube.patch_pod(
+            namespace, pod_name, {"metadata": {"labels": change["label"]}, "spec": {"affinity": change["affinity"]}}
+        )
+        gates = [
+            g
+            for g in (pod.get("spec") or {}).get("schedulingGates") or []
+            if g.get("name") != SCHEDULING_GATE_CAPACITY_PROVIDER
+        ]
+        kube.patch_pod(namespace, pod_name, {"spec": {"schedulingGates": gates or None}})
+        _assigned[(namespace, pod_name)] = provider
+        logger.info("task %s/%s placed with capacity provider %s", namespace, pod_name, provider)
 
 
 @kopf.timer(GROUP, VERSION, SERVICES, interval=5, idle=0, when=lambda status, **_: bool(status.get("throttle")))
@@ -557,3 +691,20 @@ def throttle_elapsed(name: str, namespace: str | None, status: kopf.Status, logg
     )
     if held and not throttled(status):
         reconcile(namespace or "", name, indexes, logger)
+
+
+_cluster_seen: dict[str, tuple[str, int]] = {}
+
+
+@kopf.on.event(GROUP, VERSION, CLUSTERS)
+def cluster_event(
+    name: str, spec: kopf.Spec, body: kopf.Body, event: kopf.RawEvent, logger: Logger, **kwargs: Any
+) -> None:
+    """A cluster appeared, changed or went: services naming it are placed anew (ClusterNotFound clears)."""
+    if not cluster_spec_changed(_cluster_seen, body, event):
+        return  # a status update (counts): nothing for placement
+    indexes = Indexes.from_kwargs(kwargs)
+    ecs_name = cluster_name(name, spec)
+    for service in all_values(indexes.services):
+        if cluster_ref_name(service.spec.get("cluster")) == ecs_name:
+            reconcile(service.namespace, service.name, indexes, logger)

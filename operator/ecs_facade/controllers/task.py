@@ -16,20 +16,34 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from ecs_facade.api import API_VERSION, GROUP, KIND_TASK, LABEL_TASK, TASKS, VERSION
+from ecs_facade.api import API_VERSION, CLUSTERS, GROUP, KIND_TASK, LABEL_TASK, TASKS, VERSION
 from ecs_facade.config import Config
+from ecs_facade.controllers.cluster import cluster_placement
 from ecs_facade.controllers.common import Logger, error_message, lock_for, now
-from ecs_facade.controllers.indexes import Indexes, Revision, Snapshot, one, revisions_of, with_statuses
+from ecs_facade.controllers.indexes import (
+    Indexes,
+    Revision,
+    Snapshot,
+    all_values,
+    cluster_name,
+    cluster_ref_name,
+    cluster_spec_changed,
+    one,
+    revisions_of,
+    with_statuses,
+)
 from ecs_facade.kube import client as kube
 from ecs_facade.model.references import parse_task_definition_ref
 from ecs_facade.model.taskdefinition import parse_task_definition
 from ecs_facade.translate import TranslationError
+from ecs_facade.translate.capacity import cluster_node_affinity, gated_pod_patch, next_provider
 from ecs_facade.translate.overrides import apply_overrides
 from ecs_facade.translate.ownership import owner_reference
 from ecs_facade.translate.placement import apply_placement, service_placement
 from ecs_facade.translate.task import build_task_pod
 from ecs_facade.translate.taskdefinition import ANNOTATION_CONTAINER_NAMES
 from ecs_facade.views.conditions import set_condition
+from ecs_facade.views.service import Readiness
 from ecs_facade.views.task import (
     container_views,
     essential_containers,
@@ -80,6 +94,11 @@ def _start(task: Snapshot, status: dict[str, Any], indexes: Indexes, config: Con
     if task.spec.get("desiredStatus") == "STOPPED":
         _write(task, {**status, **_stopped(task, "UserInitiated", task.spec.get("reason") or "Task stopped by user")})
         return
+    placement = cluster_placement(task.namespace, task.spec, indexes)
+    if isinstance(placement, Readiness):
+        _write(task, {**status, "conditions": _ready(task, status, False, placement.reason, placement.message)})
+        return
+    cluster, strategy, selectors = placement
     revision = _revision(task, indexes)
     if not isinstance(revision, Revision):
         _write(task, {**status, "lastStatus": None, "conditions": _ready(task, status, False, *revision)})
@@ -92,6 +111,12 @@ def _start(task: Snapshot, status: dict[str, Any], indexes: Indexes, config: Con
         if constraints or strategies:
             fragment = service_placement(constraints, strategies, {LABEL_TASK: task.name})
             pod["spec"] = apply_placement(pod["spec"], fragment)
+        pod["spec"] = apply_placement(pod["spec"], cluster_node_affinity(cluster))
+        provider = _capacity_provider(task, strategy, indexes)
+        if provider:
+            change = gated_pod_patch(pod["spec"].get("affinity"), provider, selectors)
+            pod["spec"]["affinity"] = change["affinity"]
+            pod["metadata"]["labels"].update(change["label"])
     except (ValidationError, TranslationError) as error:
         _write(task, {**status, "conditions": _ready(task, status, False, "InvalidSpec", error_message(error))})
         return
@@ -108,7 +133,6 @@ def _start(task: Snapshot, status: dict[str, Any], indexes: Indexes, config: Con
         kube.apply_core(pod)
     except kube.NamespaceTerminating:
         return
-    cluster = str(task.spec.get("cluster") or "default")
     logger.info("task %s/%s started from %s:%d", task.namespace, task.name, family, revision.revision)
     _write(
         task,
@@ -116,7 +140,8 @@ def _start(task: Snapshot, status: dict[str, Any], indexes: Indexes, config: Con
             **status,
             "taskArn": config.task_arn(cluster, task.uid.replace("-", "")),
             "taskDefinitionArn": config.task_definition_arn(family, revision.revision),
-            "clusterArn": f"arn:aws:ecs:{config.region}:{config.account_id}:cluster/{cluster}",
+            "clusterArn": config.cluster_arn(cluster),
+            "capacityProviderName": provider,
             "group": group,
             "startedBy": task.spec.get("startedBy"),
             "podName": task.name,
@@ -126,6 +151,27 @@ def _start(task: Snapshot, status: dict[str, Any], indexes: Indexes, config: Con
             "conditions": _ready(task, status, False, "Provisioning", "the task's pod was created"),
         },
     )
+
+
+def _capacity_provider(task: Snapshot, strategy: list[dict[str, Any]], indexes: Indexes) -> str | None:
+    """The provider for this task: the strategy's next one, counting the running tasks of the
+    same group and cluster per provider (as ECS splits one RunTask call's tasks)."""
+    if not strategy:
+        return None
+    placed: dict[str, int] = {}
+    group = task.spec.get("group") or ""
+    for other in all_values(indexes.ecs_tasks):
+        provider = other.status.get("capacityProviderName")
+        if (
+            provider
+            and other.namespace == task.namespace
+            and (other.spec.get("group") or "") == group
+            and other.spec.get("cluster") == task.spec.get("cluster")
+            and other.status.get("lastStatus") != "STOPPED"
+        ):
+            placed[provider] = placed.get(provider, 0) + 1
+    chosen: str = next_provider(strategy, placed)
+    return chosen
 
 
 def _observe(task: Snapshot, status: dict[str, Any], pod: dict[str, Any] | None, config: Config) -> None:
@@ -241,3 +287,20 @@ def stopped_task_retention(name: str, namespace: str | None, status: kopf.Status
     age = (datetime.datetime.now(datetime.UTC) - moment).total_seconds()
     if age >= Config.from_env().stopped_task_retention_seconds:
         kube.delete(API_VERSION, TASKS, namespace or "", name)
+
+
+_cluster_seen: dict[str, tuple[str, int]] = {}
+
+
+@kopf.on.event(GROUP, VERSION, CLUSTERS)
+def cluster_event(
+    name: str, spec: kopf.Spec, body: kopf.Body, event: kopf.RawEvent, logger: Logger, **kwargs: Any
+) -> None:
+    """A cluster appeared: tasks that waited for it (ClusterNotFound) start."""
+    if not cluster_spec_changed(_cluster_seen, body, event):
+        return  # a status update (counts): nothing for placement
+    indexes = Indexes.from_kwargs(kwargs)
+    ecs_name = cluster_name(name, spec)
+    for task in all_values(indexes.ecs_tasks):
+        if cluster_ref_name(task.spec.get("cluster")) == ecs_name and not task.status.get("taskDefinitionArn"):
+            reconcile(task.namespace, task.name, indexes, logger)

@@ -179,3 +179,116 @@ def delete(api_version: str, plural: str, namespace: str, name: str) -> None:
     except ApiException as error:
         if error.status != 404:
             raise
+
+
+# --- cluster-scoped ECS objects (ECSCluster) and nodes
+
+
+def get_cluster_scoped(api_version: str, plural: str, name: str) -> dict[str, Any] | None:
+    group, version = _group_version(api_version)
+    try:
+        return cast(dict[str, Any], _objects().get_cluster_custom_object(group, version, plural, name))
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+def create_cluster_scoped(manifest: Mapping[str, Any], plural: str) -> dict[str, Any] | None:
+    """Create a cluster-scoped object; None when one of that name exists already."""
+    group, version = _group_version(str(manifest["apiVersion"]))
+    try:
+        created = _objects().create_cluster_custom_object(
+            group, version, plural, dict(manifest), field_manager=FIELD_MANAGER
+        )
+    except ApiException as error:
+        if error.status == 409:
+            return None
+        raise
+    return cast(dict[str, Any], created)
+
+
+def patch_cluster_scoped_status(api_version: str, plural: str, name: str, status: Mapping[str, Any]) -> None:
+    group, version = _group_version(api_version)
+    try:
+        _objects().patch_cluster_custom_object_status(
+            group, version, plural, name, {"status": dict(status)}, _content_type=MERGE_PATCH
+        )
+    except ApiException as error:
+        if error.status != 404:
+            raise
+
+
+def patch_node(name: str, patch: Mapping[str, Any]) -> None:
+    """Merge-patch a node (labels, annotations, spec.unschedulable); a ``None`` value removes a key."""
+    try:
+        client.CoreV1Api(_api_client()).patch_node(name, dict(patch), field_manager=FIELD_MANAGER)
+    except ApiException as error:
+        if error.status != 404:
+            raise
+
+
+def evict_pod(namespace: str, name: str) -> bool:
+    """Ask for an eviction (the API server checks the pod's disruption budgets).
+
+    True when the pod is being evicted or is gone; False when a budget refuses it for now.
+    """
+    body: dict[str, Any] = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": name, "namespace": namespace},
+    }
+    try:
+        client.CoreV1Api(_api_client()).create_namespaced_pod_eviction(name, namespace, body)  # type: ignore[arg-type]
+    except ApiException as error:
+        if error.status == 404:
+            return True
+        if error.status == 429:  # a PodDisruptionBudget allows no disruption now
+            return False
+        raise
+    return True
+
+
+def patch_pod(namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+    """A merge patch of a pod, e.g. to set its node affinity and lift a scheduling gate."""
+    try:
+        client.CoreV1Api(_api_client()).patch_namespaced_pod(
+            name, namespace, dict(patch), field_manager=FIELD_MANAGER, _content_type=MERGE_PATCH
+        )
+    except ApiException as error:
+        if error.status != 404:
+            raise
+
+
+def list_nodes() -> list[dict[str, Any]]:
+    """Every node as a plain dict (for the CLI; the operator reads nodes from its index)."""
+    api = _api_client()
+    nodes = client.CoreV1Api(api).list_node()
+    return [_plain(api, node) for node in nodes.items]
+
+
+def list_pods_on(node: str) -> list[dict[str, Any]]:
+    api = _api_client()
+    pods = client.CoreV1Api(api).list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}")
+    return [_plain(api, pod) for pod in pods.items]
+
+
+def _plain(api: client.ApiClient, obj: Any) -> dict[str, Any]:
+    """A client model object as the JSON dict the API server sent."""
+    return cast(dict[str, Any], api.sanitize_for_serialization(obj))  # type: ignore[no-untyped-call]
+
+
+_PLURALS = {
+    "Deployment": "deployments",
+    "DaemonSet": "daemonsets",
+    "PodDisruptionBudget": "poddisruptionbudgets",
+    "HorizontalPodAutoscaler": "horizontalpodautoscalers",
+}
+
+
+def apply_any(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Server-side apply of a namespaced object of any kind this operator manages."""
+    if manifest["apiVersion"] == "v1":
+        apply_core(manifest)
+        return None
+    return apply(manifest, _PLURALS[str(manifest["kind"])])

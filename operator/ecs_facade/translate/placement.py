@@ -31,7 +31,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from itertools import combinations, product
 from typing import Any, Final
 
-from ecs_facade.api import LABEL_PREFIX
+from ecs_facade.api import CUSTOM_ATTRIBUTE_LABEL_PREFIX, LABEL_PREFIX
 from ecs_facade.model.cluster_query import (
     ATTRIBUTE_PREFIX,
     And,
@@ -63,7 +63,6 @@ Any other ``ecs.<name>`` attribute maps to ``ecs.facade.dev/<name>`` and a custo
 labels (set by whoever provisions the nodes).
 """
 
-CUSTOM_ATTRIBUTE_LABEL_PREFIX: Final = f"{LABEL_PREFIX}attribute."
 INSTANCE_ID_LABEL: Final = "kubernetes.io/hostname"
 INSTANCE_ID_SUBJECTS: Final = frozenset({"ec2InstanceId", "instanceId"})
 
@@ -172,6 +171,19 @@ def node_label_key(subject: str) -> str:
             "starting and ending with a letter or digit)"
         )
     return key
+
+
+def attribute_label(name: str, value: str) -> tuple[str, str]:
+    """The node label (key, value) holding a custom ECS attribute (PutAttributes)."""
+    if name.startswith("ecs."):
+        raise TranslationError(f"attribute {name!r}: names starting with 'ecs.' are ECS built-in attributes")
+    key = node_label_key(f"{ATTRIBUTE_PREFIX}{name}")
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        raise TranslationError(
+            f"attribute {name!r}: value {value!r} cannot be a node label value (at most 63 letters, digits,"
+            " '-', '_' or '.', starting and ending with a letter or digit)"
+        )
+    return key, value
 
 
 def _label_values(key: str, comparison: Comparison) -> list[str]:

@@ -11,9 +11,10 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ecs_facade.api import GROUP, LABEL_SERVICE
+from ecs_facade.api import DEFAULT_CLUSTER, GROUP, LABEL_INSTANCE_STATUS, LABEL_SERVICE
+from ecs_facade.translate.capacity import cluster_node_affinity, strategy_node_affinity, with_capacity_gate
 from ecs_facade.translate.loadbalancing import health_check_grace
-from ecs_facade.translate.placement import apply_placement, service_placement
+from ecs_facade.translate.placement import REQUIRED, apply_placement, service_placement
 from ecs_facade.translate.rollout import RollingUpdate, daemon_rolling_update, rolling_update
 from ecs_facade.translate.task import task_labels
 from ecs_facade.translate.taskdefinition import (
@@ -46,6 +47,10 @@ class ServiceDecisions:
     force_new_deployment: str | None = None
     node_values: Mapping[str, Collection[str]] | None = None
     task_tags: Sequence[Mapping[str, str]] = ()  # what ECS would tag each task with
+    cluster: str = DEFAULT_CLUSTER  # tasks run on this cluster's container instances only
+    drain_surge: int = 0  # replacements started for tasks on DRAINING instances (within maximumPercent)
+    capacity_provider_strategy: Sequence[Mapping[str, Any]] = ()  # validated, effective strategy
+    capacity_provider_selectors: Mapping[str, Mapping[str, Any]] | None = None  # provider -> node selector
 
 
 @dataclass
@@ -68,6 +73,14 @@ def build_workload(
     labels = {**service_selector(name), **task_labels(task_definition.family or "", revision)}
     pod_spec = copy.deepcopy(translation.pod_spec)
     pod_spec = _apply_placement(pod_spec, labels, decisions)
+    pod_spec = apply_placement(pod_spec, cluster_node_affinity(decisions.cluster))
+    if decisions.daemon:
+        pod_spec = apply_placement(pod_spec, _not_draining())
+    if decisions.capacity_provider_strategy:
+        affinity = strategy_node_affinity(
+            decisions.capacity_provider_strategy, decisions.capacity_provider_selectors or {}
+        )
+        pod_spec = with_capacity_gate(apply_placement(pod_spec, affinity))
     pod_spec = health_check_grace(pod_spec, decisions.health_check_grace_period)
     annotations = dict(translation.annotations)
     if decisions.force_new_deployment:
@@ -84,7 +97,7 @@ def build_workload(
     else:
         kind = "Deployment"
         rolling = rolling_update(decisions.desired_count, decisions.maximum_percent, decisions.minimum_healthy_percent)
-        spec["replicas"] = decisions.desired_count
+        spec["replicas"] = decisions.desired_count + decisions.drain_surge
         spec["strategy"] = rolling.strategy()
     manifest = {
         "apiVersion": "apps/v1",
@@ -93,6 +106,37 @@ def build_workload(
         "spec": spec,
     }
     return ServiceWorkload(manifest=manifest, translation=translation, rolling=rolling)
+
+
+def _not_draining() -> dict[str, Any]:
+    """Daemon tasks leave a DRAINING instance: the DaemonSet controller removes pods whose node
+    no longer matches (cordoning alone does not stop daemon pods)."""
+    requirement = {"key": LABEL_INSTANCE_STATUS, "operator": "NotIn", "values": ["DRAINING"]}
+    return {"affinity": {"nodeAffinity": {REQUIRED: {"nodeSelectorTerms": [{"matchExpressions": [requirement]}]}}}}
+
+
+def drain_surge(desired: int, maximum_percent: int, on_draining: int) -> int:
+    """Replacements for tasks on DRAINING instances, started before those stop, as far as
+    maximumPercent allows (ECS replaces them within minimumHealthyPercent/maximumPercent)."""
+    room = desired * maximum_percent // 100 - desired
+    return max(0, min(on_draining, room))
+
+
+def build_disruption_budget(name: str, namespace: str, desired: int, minimum_healthy_percent: int) -> dict[str, Any]:
+    """The floor of minimumHealthyPercent (rounded up, as ECS does) for evictions: draining an
+    instance (or `kubectl drain`) never takes the service below it."""
+    minimum = -(-desired * minimum_healthy_percent // 100)
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "namespace": namespace, "labels": service_selector(name)},
+        "spec": {
+            "minAvailable": minimum,
+            "selector": {"matchLabels": service_selector(name)},
+            # a task that is not healthy does not hold a drain up (ECS stops it too)
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
+    }
 
 
 def _apply_placement(

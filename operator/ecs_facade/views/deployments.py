@@ -24,6 +24,7 @@ class TaskState:
     phase: str
     restarts: int
     unschedulable: str | None  # the scheduler's reason, while it cannot place the pod
+    capacity_provider: str | None = None  # the provider the task was placed with, if any
 
 
 def deployment_id(replica_set_uid: str) -> str:
