@@ -692,7 +692,7 @@ def test_task_crd_status_is_like_describe_tasks(task_schema: dict[str, Any]) -> 
         "taskArn",
         "taskDefinitionArn",
         "clusterArn",
-            "capacityProviderName",
+        "capacityProviderName",
         "lastStatus",
         "desiredStatus",
         "stopCode",

@@ -44,7 +44,7 @@ from ecs_facade.controllers.indexes import (
 )
 from ecs_facade.kube import client as kube
 from ecs_facade.translate import TranslationError
-from ecs_facade.translate.capacity import effective_strategy, validate_strategy
+from ecs_facade.translate.capacity import effective_strategy
 from ecs_facade.views.conditions import set_condition
 from ecs_facade.views.container_instance import (
     cluster_instance_counts,
@@ -115,13 +115,12 @@ def cluster_placement(
             f"cluster {name!r} does not admit namespace {namespace!r} (see its spec.namespaceSelector)",
         )
     cluster_spec = cluster.spec if cluster else {}
-    strategy = effective_strategy(
-        spec.get("capacityProviderStrategy"),
-        spec.get("launchType"),
-        cluster_spec.get("defaultCapacityProviderStrategy"),
-    )
     try:
-        strategy = validate_strategy(strategy) if strategy else []
+        strategy = effective_strategy(
+            spec.get("capacityProviderStrategy"),
+            spec.get("launchType"),
+            cluster_spec.get("defaultCapacityProviderStrategy"),
+        )
     except TranslationError as error:
         return Readiness(False, "InvalidSpec", str(error))
     known = set(cluster_spec.get("capacityProviders") or [])

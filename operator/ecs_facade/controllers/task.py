@@ -111,7 +111,7 @@ def _start(task: Snapshot, status: dict[str, Any], indexes: Indexes, config: Con
         if constraints or strategies:
             fragment = service_placement(constraints, strategies, {LABEL_TASK: task.name})
             pod["spec"] = apply_placement(pod["spec"], fragment)
-        pod["spec"] = apply_placement(pod["spec"], cluster_node_affinity(cluster))
+        pod["spec"] = apply_placement(pod["spec"], {"affinity": cluster_node_affinity(cluster)})
         provider = _capacity_provider(task, strategy, indexes)
         if provider:
             change = gated_pod_patch(pod["spec"].get("affinity"), provider, selectors)

@@ -73,14 +73,14 @@ def build_workload(
     labels = {**service_selector(name), **task_labels(task_definition.family or "", revision)}
     pod_spec = copy.deepcopy(translation.pod_spec)
     pod_spec = _apply_placement(pod_spec, labels, decisions)
-    pod_spec = apply_placement(pod_spec, cluster_node_affinity(decisions.cluster))
+    pod_spec = apply_placement(pod_spec, {"affinity": cluster_node_affinity(decisions.cluster)})
     if decisions.daemon:
         pod_spec = apply_placement(pod_spec, _not_draining())
     if decisions.capacity_provider_strategy:
         affinity = strategy_node_affinity(
             decisions.capacity_provider_strategy, decisions.capacity_provider_selectors or {}
         )
-        pod_spec = with_capacity_gate(apply_placement(pod_spec, affinity))
+        pod_spec = with_capacity_gate(apply_placement(pod_spec, {"affinity": affinity}))
     pod_spec = health_check_grace(pod_spec, decisions.health_check_grace_period)
     annotations = dict(translation.annotations)
     if decisions.force_new_deployment:
