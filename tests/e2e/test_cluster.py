@@ -342,3 +342,57 @@ def test_deleting_a_cluster_is_held_while_it_has_services(kubectl: Kubectl, name
         )
     finally:
         kubectl("delete", "node", "pool-0", "--ignore-not-found", check=False)
+
+
+def test_capacity_provider_strategy_places_base_then_weights(kubectl: Kubectl, namespace: str, operator: Any) -> None:
+    nodes = {
+        "cp-spot-0": {"ecs.facade.dev/capacity-provider": "spot"},
+        "cp-spot-1": {"ecs.facade.dev/capacity-provider": "spot"},
+    }
+    nodes["cp-od-0"] = {"example.com/lifecycle": "on-demand"}
+    for name, labels in nodes.items():
+        simulated_node(kubectl, name, {"ecs.facade.dev/cluster": "cp", **labels}, CAPACITY)
+    groups = [{"capacityProvider": "ondemand", "nodeSelector": {"matchLabels": {"example.com/lifecycle": "on-demand"}}}]
+    cluster = ecs_cluster(
+        "cp",
+        capacityProviders=["spot", "ondemand"],
+        capacityProviderNodeGroups=groups,
+        defaultCapacityProviderStrategy=[{"capacityProvider": "spot", "weight": 1}],
+    )
+    kubectl("apply", "-f", "-", input=json.dumps(cluster))
+    try:
+        apply(kubectl, namespace, task_definition("mixed"))
+        strategy = [{"capacityProvider": "ondemand", "base": 1, "weight": 1}, {"capacityProvider": "spot", "weight": 2}]
+        apply(kubectl, namespace, service("mixed", "cp", 4, capacityProviderStrategy=strategy))
+        wait_for("mixed: 4 running", lambda: len(running(service_pods(kubectl, namespace, "mixed"))) == 4)
+        pods = service_pods(kubectl, namespace, "mixed")
+        providers = sorted(p["metadata"]["labels"].get("ecs.facade.dev/capacity-provider", "") for p in pods)
+        # base 1 on ondemand, the other 3 split 1:2 -> ondemand 2, spot 2
+        assert providers == ["ondemand", "ondemand", "spot", "spot"], providers
+        for pod in pods:
+            on_demand = pod["metadata"]["labels"]["ecs.facade.dev/capacity-provider"] == "ondemand"
+            assert (pod["spec"]["nodeName"] == "cp-od-0") is on_demand, pod["spec"]["nodeName"]
+            assert not pod["spec"].get("schedulingGates")
+
+        # a standalone task takes the cluster's default strategy
+        task = {
+            "apiVersion": "ecs.facade.dev/v1alpha1",
+            "kind": "ECSTask",
+            "metadata": {"name": "spot-task"},
+            "spec": {"cluster": "cp", "taskDefinition": "mixed"},
+        }
+        apply(kubectl, namespace, task)
+        status = wait_for(
+            "the task RUNNING",
+            lambda: (
+                (s := (kubectl.get("ecstask", "spot-task", namespace) or {}).get("status") or {}).get("lastStatus")
+                == "RUNNING"
+                and s
+            ),
+        )
+        assert status["capacityProviderName"] == "spot"
+        assert kubectl.json("get", "pod", "spot-task", "-n", namespace)["spec"]["nodeName"].startswith("cp-spot-")
+    finally:
+        kubectl("delete", "ecsservice,ecstask", "--all", "-n", namespace, "--wait=false", check=False)
+        kubectl("delete", "ecscluster", "cp", "--wait=false", check=False)
+        kubectl("delete", "node", *nodes, "--ignore-not-found", check=False)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ecs_facade.model.generated import CreateClusterRequest
 from ecs_facade.model.service import ServiceSpec
 from ecs_facade.model.task import TaskSpec
 from ecs_facade.model.taskdefinition import parse_task_definition
@@ -23,10 +24,12 @@ def test_example_is_valid(path: Path) -> None:
             assert ServiceSpec.model_validate({"serviceName": name, **spec}).taskDefinition
         elif kind == "ECSTask":
             assert TaskSpec.model_validate(spec).taskDefinition
+        elif kind == "ECSCluster":
+            assert CreateClusterRequest.model_validate(spec).capacityProviders is not None
         else:
             pytest.fail(f"{path.name}: unexpected kind {kind}")
 
 
 def test_there_are_examples_of_each_kind() -> None:
     kinds = {d["kind"] for p in EXAMPLES for d in yaml.safe_load_all(p.read_text())}
-    assert kinds == {"ECSTaskDefinition", "ECSService", "ECSTask"}
+    assert kinds == {"ECSTaskDefinition", "ECSService", "ECSTask", "ECSCluster"}
