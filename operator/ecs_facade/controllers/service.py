@@ -190,8 +190,10 @@ def _report(
 
     throttle = dict(service.status.get("throttle") or {})
     primary_id = deployments[0]["id"] if deployments else None
-    if throttle.get("deployment") != primary_id or (deployments and deployments[0]["rolloutState"] != "IN_PROGRESS"):
-        throttle = {}  # a new deployment, or the rollout ended: the throttle starts over
+    if throttle.get("deployment") != primary_id:
+        # only a new deployment resets it, as in ECS: tasks that fail a moment after starting
+        # can make the rollout look COMPLETED for an instant, which must not start it over
+        throttle = {}
     if isinstance(plan, Readiness):
         readiness = plan
     else:
