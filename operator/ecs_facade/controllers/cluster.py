@@ -41,6 +41,7 @@ from ecs_facade.controllers.indexes import (
     cluster_ref_name,
     one,
     snapshot,
+    values_at,
 )
 from ecs_facade.kube import client as kube
 from ecs_facade.translate import TranslationError
@@ -66,7 +67,7 @@ def instances_of(indexes: Indexes, cluster: str, config: Config) -> list[dict[st
     return [
         describe_container_instance(
             node,
-            indexes.pods_by_node.get(node["metadata"]["name"], []),
+            values_at(indexes.pods_by_node, node["metadata"]["name"]),
             region=config.region,
             account_id=config.account_id,
         )
@@ -205,7 +206,7 @@ def _drain(cluster: str, indexes: Indexes, logger: Logger) -> None:
                 name,
                 {"metadata": {"annotations": {ANNOTATION_CORDONED_FOR_DRAIN: "true"}}, "spec": {"unschedulable": True}},
             )
-        for pod in indexes.pods_by_node.get(name, []):
+        for pod in values_at(indexes.pods_by_node, name):
             pod_meta = pod["metadata"]
             service_name = (pod_meta.get("labels") or {}).get(LABEL_SERVICE)
             if not service_name or pod_meta.get("deletionTimestamp"):

@@ -189,9 +189,31 @@ def cluster_spec_changed(seen: dict[str, tuple[str, int]], body: kopf.Body, even
     return True
 
 
+def values_at(index: kopf.Index[Any, Any], key: Any) -> list[Any]:
+    """A copy of the values under one key.
+
+    kopf updates its indexes in the event loop while handlers run in threads, so iterating a
+    store can meet "dictionary changed size during iteration": copy it, and try again then.
+    """
+    for _ in range(10):
+        try:
+            return list(index.get(key, []))
+        except RuntimeError:
+            continue
+    return list(index.get(key, []))
+
+
 def all_values(index: kopf.Index[Any, Any]) -> list[Any]:
-    """Every value of an index, whatever its key."""
-    return [value for key in list(index) for value in index.get(key, [])]
+    """Every value of an index, whatever its key (copied, see values_at)."""
+    for _ in range(10):
+        try:
+            keys = list(index)
+            break
+        except RuntimeError:
+            continue
+    else:
+        keys = list(index)
+    return [value for key in keys for value in values_at(index, key)]
 
 
 @kopf.index("apps", "v1", "replicasets", labels={LABEL_SERVICE: kopf.PRESENT})

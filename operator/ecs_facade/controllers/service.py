@@ -23,7 +23,6 @@ from pydantic import ValidationError
 
 from ecs_facade.api import (
     API_VERSION,
-    CLUSTERS,
     GROUP,
     KIND_SERVICE,
     LABEL_FAMILY,
@@ -41,11 +40,9 @@ from ecs_facade.controllers.indexes import (
     Revision,
     Snapshot,
     all_values,
-    cluster_name,
-    cluster_ref_name,
-    cluster_spec_changed,
     one,
     revisions_of,
+    values_at,
     with_statuses,
 )
 from ecs_facade.kube import client as kube
@@ -536,7 +533,7 @@ def tasks_on_draining(indexes: Indexes, service: Snapshot) -> int:
     for node in all_values(indexes.nodes):
         if not draining(node):
             continue
-        for pod in indexes.pods_by_node.get(node["metadata"]["name"], []):
+        for pod in values_at(indexes.pods_by_node, node["metadata"]["name"]):
             meta = pod["metadata"]
             if (
                 meta.get("namespace") == service.namespace
@@ -638,7 +635,7 @@ def instance_state_changed(name: str, labels: Mapping[str, str], logger: Logger,
     indexes = Indexes.from_kwargs(kwargs)
     affected = {
         (pod["metadata"]["namespace"], (pod["metadata"].get("labels") or {})[LABEL_SERVICE])
-        for pod in indexes.pods_by_node.get(name, [])
+        for pod in values_at(indexes.pods_by_node, name)
         if LABEL_SERVICE in (pod["metadata"].get("labels") or {})
     }
     for namespace, service in sorted(affected):
@@ -660,7 +657,7 @@ def assign_capacity_provider(
             return
         _, strategy, selectors = placement
         placed: dict[str, int] = {}
-        for task in indexes.tasks.get((namespace, service_name), []):
+        for task in values_at(indexes.tasks, (namespace, service_name)):
             provider = _assigned.get((namespace, task.name)) or task.capacity_provider
             if provider and task.phase not in ("Succeeded", "Failed"):
                 placed[provider] = placed.get(provider, 0) + 1
@@ -693,20 +690,3 @@ def throttle_elapsed(name: str, namespace: str | None, status: kopf.Status, logg
     )
     if held and not throttled(status):
         reconcile(namespace or "", name, indexes, logger)
-
-
-_cluster_seen: dict[str, tuple[str, int]] = {}
-
-
-@kopf.on.event(GROUP, VERSION, CLUSTERS)
-def cluster_event(
-    name: str, spec: kopf.Spec, body: kopf.Body, event: kopf.RawEvent, logger: Logger, **kwargs: Any
-) -> None:
-    """A cluster appeared, changed or went: services naming it are placed anew (ClusterNotFound clears)."""
-    if not cluster_spec_changed(_cluster_seen, body, event):
-        return  # a status update (counts): nothing for placement
-    indexes = Indexes.from_kwargs(kwargs)
-    ecs_name = cluster_name(name, spec)
-    for service in all_values(indexes.services):
-        if cluster_ref_name(service.spec.get("cluster")) == ecs_name:
-            reconcile(service.namespace, service.name, indexes, logger)

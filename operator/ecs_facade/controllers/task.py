@@ -32,6 +32,7 @@ from ecs_facade.controllers.indexes import (
     revisions_of,
     with_statuses,
 )
+from ecs_facade.controllers.service import reconcile as reconcile_service
 from ecs_facade.kube import client as kube
 from ecs_facade.model.references import parse_task_definition_ref
 from ecs_facade.model.taskdefinition import parse_task_definition
@@ -296,11 +297,15 @@ _cluster_seen: dict[str, tuple[str, int]] = {}
 def cluster_event(
     name: str, spec: kopf.Spec, body: kopf.Body, event: kopf.RawEvent, logger: Logger, **kwargs: Any
 ) -> None:
-    """A cluster appeared: tasks that waited for it (ClusterNotFound) start."""
+    """A cluster appeared, changed or went: services naming it are placed anew and tasks that
+    waited for it (ClusterNotFound) start."""
     if not cluster_spec_changed(_cluster_seen, body, event):
         return  # a status update (counts): nothing for placement
     indexes = Indexes.from_kwargs(kwargs)
     ecs_name = cluster_name(name, spec)
+    for service in all_values(indexes.services):
+        if cluster_ref_name(service.spec.get("cluster")) == ecs_name:
+            reconcile_service(service.namespace, service.name, indexes, logger)
     for task in all_values(indexes.ecs_tasks):
         if cluster_ref_name(task.spec.get("cluster")) == ecs_name and not task.status.get("taskDefinitionArn"):
             reconcile(task.namespace, task.name, indexes, logger)
