@@ -617,7 +617,9 @@ def tasks_changed(
     name, namespace = labels[LABEL_SERVICE], namespace or ""
     if one(indexes.services, (namespace, name)) is None:
         return
-    if body.get("kind") == "Pod" and is_capacity_gated(body):
+    if body.get("kind") == "Pod" and (kwargs.get("event") or {}).get("type") == "DELETED":
+        _assigned.pop((namespace, body["metadata"]["name"]), None)  # a gone pod needs no memory
+    elif body.get("kind") == "Pod" and is_capacity_gated(body):
         assign_capacity_provider(namespace, name, body, indexes, logger)
     node = one(indexes.nodes, str((body.get("spec") or {}).get("nodeName") or ""))
     moving = (namespace, name) in _surging or (node is not None and draining(node))
