@@ -32,7 +32,7 @@ from ecs_facade.api import (
     VERSION,
 )
 from ecs_facade.config import Config
-from ecs_facade.controllers.common import Logger, lock_for, now
+from ecs_facade.controllers.common import Logger, lock_for, ready_conditions
 from ecs_facade.controllers.indexes import (
     Indexes,
     Snapshot,
@@ -46,7 +46,6 @@ from ecs_facade.controllers.indexes import (
 from ecs_facade.kube import client as kube
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.capacity import effective_strategy
-from ecs_facade.views.conditions import set_condition
 from ecs_facade.views.container_instance import (
     cluster_instance_counts,
     cluster_of,
@@ -166,12 +165,12 @@ def _keep_membership_labels(cluster: str, spec: Mapping[str, Any], indexes: Inde
         elif matches and labels.get(LABEL_CLUSTER) != cluster:
             conflicts.append(meta["name"])
         elif owned and not matches:
-            _release_node(meta["name"], logger, cluster)
+            _release_node(meta["name"], logger, cluster, "instanceSelector no longer matches")
     return conflicts
 
 
-def _release_node(node: str, logger: Logger, cluster: str) -> None:
-    logger.info("node %s leaves cluster %s (instanceSelector no longer matches)", node, cluster)
+def _release_node(node: str, logger: Logger, cluster: str, why: str) -> None:
+    logger.info("node %s leaves cluster %s (%s)", node, cluster, why)
     kube.patch_node(
         node, {"metadata": {"labels": {LABEL_CLUSTER: None}, "annotations": {ANNOTATION_CLUSTER_LABEL_OWNER: None}}}
     )
@@ -253,7 +252,7 @@ def reconcile(name: str, indexes: Indexes, logger: Logger, deleting: bool = Fals
         }
         previous = {**cluster.status, **_written.get(cluster.uid, {})}
         if not deleting or not _condition_reason(previous).startswith("ClusterContains"):
-            status["conditions"] = _ready(previous, cluster.generation, *ready)
+            status["conditions"] = ready_conditions(previous, cluster.generation, *ready)
         _write(cluster, previous, status)
         return cluster
 
@@ -261,18 +260,6 @@ def reconcile(name: str, indexes: Indexes, logger: Logger, deleting: bool = Fals
 def _condition_reason(status: Mapping[str, Any]) -> str:
     ready: Mapping[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
     return str(ready.get("reason") or "")
-
-
-def _ready(status: Mapping[str, Any], generation: int, ok: bool, reason: str, message: str) -> list[dict[str, Any]]:
-    return set_condition(
-        status.get("conditions"),
-        type="Ready",
-        status=ok,
-        reason=reason,
-        message=message,
-        observed_generation=generation,
-        now=now(),
-    )
 
 
 def _without_times(value: Any) -> Any:
@@ -342,12 +329,15 @@ def cluster_deleted(name: str, body: kopf.Body, logger: Logger, **kwargs: Any) -
         _write(
             current,
             previous,
-            {"status": "DEPROVISIONING", "conditions": _ready(previous, current.generation, False, reason, message)},
+            {
+                "status": "DEPROVISIONING",
+                "conditions": ready_conditions(previous, current.generation, False, reason, message),
+            },
         )
         raise kopf.TemporaryError(message, delay=SYNC_SECONDS)
     for node in all_values(indexes.nodes):
         if node["metadata"]["annotations"].get(ANNOTATION_CLUSTER_LABEL_OWNER) == ecs_name:
-            _release_node(node["metadata"]["name"], logger, ecs_name)
+            _release_node(node["metadata"]["name"], logger, ecs_name, "the cluster was deleted")
     _written.pop(current.uid, None)
     logger.info("cluster %s deleted", ecs_name)
 

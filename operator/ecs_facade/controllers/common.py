@@ -4,9 +4,12 @@ import datetime
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
+
+from ecs_facade.views.conditions import set_condition
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
@@ -29,3 +32,18 @@ def error_message(error: Exception) -> str:
             f"{'.'.join(str(part) for part in e['loc']) or 'spec'}: {e['msg']}" for e in error.errors(include_url=False)
         )
     return str(error)
+
+
+def ready_conditions(
+    status: Mapping[str, Any], generation: int, ready: bool, reason: str, message: str
+) -> list[dict[str, Any]]:
+    """The status's conditions with ``Ready`` set now (the one condition tasks and clusters have)."""
+    return set_condition(
+        status.get("conditions"),
+        type="Ready",
+        status=ready,
+        reason=reason,
+        message=message,
+        observed_generation=generation,
+        now=now(),
+    )

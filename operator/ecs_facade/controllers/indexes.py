@@ -238,6 +238,8 @@ def tasks(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_
         restarts=restarts,
         unschedulable=unschedulable,
         capacity_provider=labels.get(LABEL_CAPACITY_PROVIDER),
+        node=(body.get("spec") or {}).get("nodeName"),
+        deleting=bool(body["metadata"].get("deletionTimestamp")),
     )
     return {(namespace or "", labels[LABEL_SERVICE]): state}
 

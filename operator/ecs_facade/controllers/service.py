@@ -530,17 +530,10 @@ def _plan(
 def tasks_on_draining(indexes: Indexes, service: Snapshot) -> int:
     """The service's tasks still on DRAINING container instances."""
     count = 0
-    for node in all_values(indexes.nodes):
-        if not draining(node):
-            continue
-        for pod in values_at(indexes.pods_by_node, node["metadata"]["name"]):
-            meta = pod["metadata"]
-            if (
-                meta.get("namespace") == service.namespace
-                and (meta.get("labels") or {}).get(LABEL_SERVICE) == service.name
-                and not meta.get("deletionTimestamp")
-            ):
-                count += 1
+    for task in values_at(indexes.tasks, (service.namespace, service.name)):
+        node = one(indexes.nodes, task.node) if task.node and not task.deleting else None
+        if node is not None and draining(node):
+            count += 1
     return count
 
 

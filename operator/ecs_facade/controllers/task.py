@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from ecs_facade.api import API_VERSION, CLUSTERS, GROUP, KIND_TASK, LABEL_TASK, TASKS, VERSION
 from ecs_facade.config import Config
 from ecs_facade.controllers.cluster import cluster_placement
-from ecs_facade.controllers.common import Logger, error_message, lock_for, now
+from ecs_facade.controllers.common import Logger, error_message, lock_for, now, ready_conditions
 from ecs_facade.controllers.indexes import (
     Indexes,
     Revision,
@@ -43,7 +43,6 @@ from ecs_facade.translate.ownership import owner_reference
 from ecs_facade.translate.placement import apply_placement, service_placement
 from ecs_facade.translate.task import build_task_pod
 from ecs_facade.translate.taskdefinition import ANNOTATION_CONTAINER_NAMES
-from ecs_facade.views.conditions import set_condition
 from ecs_facade.views.service import Readiness
 from ecs_facade.views.task import (
     container_views,
@@ -97,12 +96,21 @@ def _start(task: Snapshot, status: dict[str, Any], indexes: Indexes, config: Con
         return
     placement = cluster_placement(task.namespace, task.spec, indexes)
     if isinstance(placement, Readiness):
-        _write(task, {**status, "conditions": _ready(task, status, False, placement.reason, placement.message)})
+        _write(
+            task,
+            {
+                **status,
+                "conditions": ready_conditions(status, task.generation, False, placement.reason, placement.message),
+            },
+        )
         return
     cluster, strategy, selectors = placement
     revision = _revision(task, indexes)
     if not isinstance(revision, Revision):
-        _write(task, {**status, "lastStatus": None, "conditions": _ready(task, status, False, *revision)})
+        _write(
+            task,
+            {**status, "lastStatus": None, "conditions": ready_conditions(status, task.generation, False, *revision)},
+        )
         return
     family = parse_task_definition_ref(str(task.spec["taskDefinition"])).family
     try:
@@ -119,7 +127,13 @@ def _start(task: Snapshot, status: dict[str, Any], indexes: Indexes, config: Con
             pod["spec"]["affinity"] = change["affinity"]
             pod["metadata"]["labels"].update(change["label"])
     except (ValidationError, TranslationError) as error:
-        _write(task, {**status, "conditions": _ready(task, status, False, "InvalidSpec", error_message(error))})
+        _write(
+            task,
+            {
+                **status,
+                "conditions": ready_conditions(status, task.generation, False, "InvalidSpec", error_message(error)),
+            },
+        )
         return
     group = task.spec.get("group") or f"family:{family}"
     pod["metadata"]["name"] = task.name
@@ -149,7 +163,9 @@ def _start(task: Snapshot, status: dict[str, Any], indexes: Indexes, config: Con
             "lastStatus": "PROVISIONING",
             "desiredStatus": "RUNNING",
             "createdAt": now(),
-            "conditions": _ready(task, status, False, "Provisioning", "the task's pod was created"),
+            "conditions": ready_conditions(
+                status, task.generation, False, "Provisioning", "the task's pod was created"
+            ),
         },
     )
 
@@ -228,7 +244,9 @@ def _observe(task: Snapshot, status: dict[str, Any], pod: dict[str, Any] | None,
         kube.delete_pod(task.namespace, pod["metadata"]["name"])
     ready = update["lastStatus"] == "RUNNING"
     reason = {"RUNNING": "Running", "STOPPED": "Stopped", "STOPPING": "Stopping"}.get(update["lastStatus"], "Starting")
-    update["conditions"] = _ready(task, status, ready, reason, f"the task is {update['lastStatus']}")
+    update["conditions"] = ready_conditions(
+        status, task.generation, ready, reason, f"the task is {update['lastStatus']}"
+    )
     _write(task, {**status, **update})
 
 
@@ -242,18 +260,6 @@ def _stopped(task: Snapshot, code: str, reason: str) -> dict[str, Any]:
         "stoppingAt": stamp,
         "stoppedAt": stamp,
     }
-
-
-def _ready(task: Snapshot, status: dict[str, Any], ready: bool, reason: str, message: str) -> list[dict[str, Any]]:
-    return set_condition(
-        status.get("conditions"),
-        type="Ready",
-        status=ready,
-        reason=reason,
-        message=message,
-        observed_generation=task.generation,
-        now=now(),
-    )
 
 
 def _write(task: Snapshot, status: dict[str, Any]) -> None:

@@ -25,6 +25,8 @@ class TaskState:
     restarts: int
     unschedulable: str | None  # the scheduler's reason, while it cannot place the pod
     capacity_provider: str | None = None  # the provider the task was placed with, if any
+    node: str | None = None  # the container instance it is bound to
+    deleting: bool = False  # being stopped (deletionTimestamp set)
 
 
 def deployment_id(replica_set_uid: str) -> str:
