@@ -230,7 +230,9 @@ def _report(
         decided = degraded[0]
         if decided:
             pass  # the breaker decided in this pass
-        elif throttle and primary and primary["rolloutState"] == "IN_PROGRESS":
+        elif throttle and primary and (primary["rolloutState"] == "IN_PROGRESS" or throttled({"throttle": throttle})):
+            # while launches are held the tasks are failing, even if the failing tasks made the
+            # rollout look complete for a moment
             degraded = (
                 True,
                 "TasksFailing",
