@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the local control plane (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, etcd, kwok, helm) from the Go module pinned in
+# kube-scheduler, kubectl, etcd, kwok, helm, metrics-server) from the Go module pinned in
 # hack/controlplane/go.mod, into a cache outside the repository.
 #
 # Prints the bin directory on stdout when done (kwok stages are written to
@@ -20,6 +20,7 @@ bin="$cache_root/controlplane-$k8s_version-$key/bin"
 # name=package; kube binaries get their version stamped so that clients
 # (helm, kubectl) see a real server version instead of v0.0.0-master.
 targets=(
+  "metrics-server=sigs.k8s.io/metrics-server/cmd/metrics-server"
   "etcd=go.etcd.io/etcd/server/v3"
   "kwok=sigs.k8s.io/kwok/cmd/kwok"
   "kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver"
@@ -32,8 +33,9 @@ targets=(
 stages="$(dirname "$bin")/kwok-stages.yaml"
 
 # kwok's controller has no built-in stages: take its default "fast" node and
-# pod stages from the pinned kwok module (the ones kwokctl would load) and
-# append ecs-facade's own (hack/kwok/ecs-facade-stages.yaml).
+# pod stages and its resource-usage metrics from the pinned kwok module (the
+# ones kwokctl would load) and append ecs-facade's own
+# (hack/kwok/ecs-facade-stages.yaml).
 write_stages() {
   local src
   src="$(cd "$mod" && go mod download -json sigs.k8s.io/kwok | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/kustomize/stage"
@@ -41,6 +43,11 @@ write_stages() {
     for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
              pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
       echo "---"; cat "$src/$f"
+    done
+    # simulated resource usage for metrics-server: the kubelet resource-metrics endpoint and
+    # pod usage from the annotations kwok.x-k8s.io/usage-cpu / usage-memory
+    for f in metrics/resource/metrics-resource.yaml metrics/usage/usage-from-annotation.yaml; do
+      echo "---"; cat "$src/../$f"
     done
     echo "---"; cat "$here/kwok/ecs-facade-stages.yaml"
   } > "$stages.tmp"

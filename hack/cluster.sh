@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # A local Kubernetes control plane without containers: etcd, kube-apiserver,
 # kube-controller-manager and kube-scheduler built from the real Kubernetes
-# code (hack/build-controlplane.sh), with kwok simulating nodes and pods.
+# code (hack/build-controlplane.sh), with kwok simulating nodes and pods, and
+# metrics-server serving the resource metrics API (the pods' CPU and memory, which
+# kwok simulates from the pod annotations kwok.x-k8s.io/usage-cpu and usage-memory)
+# so that HorizontalPodAutoscalers scale.
 #
 #   hack/cluster.sh up       start (idempotent); waits for healthy API and Ready nodes
 #   hack/cluster.sh down     stop every process this script started, by PID
@@ -13,7 +16,9 @@
 #                            (default: <repo>/.cluster)
 #   ECS_FACADE_PORT_BASE     ports used are base+379/380 (etcd), base+443
 #                            (apiserver), base+257 (controller-manager),
-#                            base+259 (scheduler), base+247 (kwok); default 16000
+#                            base+259 (scheduler), base+247 (kwok, HTTPS: the
+#                            simulated kubelets), base+251 (metrics-server);
+#                            default 16000
 #   ECS_FACADE_NODES         simulated nodes to create (default 3)
 #   ECS_FACADE_NODE_ZONES    zones the nodes are spread over (default
 #                            us-east-1a,us-east-1b,us-east-1c)
@@ -38,12 +43,13 @@ api_port=$((base + 443))
 kcm_port=$((base + 257))
 sched_port=$((base + 259))
 kwok_port=$((base + 247))
+metrics_port=$((base + 251))
 
 pki="$dir/pki"
 logs="$dir/logs"
 pids="$dir/pids"
 kubeconfig="$dir/kubeconfig"
-components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok metrics-server)
 
 log() { echo "cluster: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -62,8 +68,8 @@ running() { # component -> 0 when its recorded PID is alive
 
 # --- certificates -----------------------------------------------------------
 
-cert() { # name cn org [server]
-  local name=$1 cn=$2 org=$3 server=${4:-}
+cert() { # name cn org [server] [ca]
+  local name=$1 cn=$2 org=$3 server=${4:-} ca=${5:-ca}
   [[ -f "$pki/$name.crt" ]] && return 0
   openssl ecparam -name prime256v1 -genkey -noout -out "$pki/$name.key" 2>/dev/null
   local subj="/CN=$cn"
@@ -84,20 +90,29 @@ keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth
 EOF
   fi
-  openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+  openssl x509 -req -in "$pki/$name.csr" -CA "$pki/$ca.crt" -CAkey "$pki/$ca.key" -CAcreateserial \
     -days 3650 -sha256 -extfile "$ext" -out "$pki/$name.crt" 2>/dev/null
   rm -f "$pki/$name.csr" "$ext"
 }
 
+ca() { # name cn
+  local name=$1 cn=$2
+  [[ -f "$pki/$name.crt" ]] && return 0
+  openssl ecparam -name prime256v1 -genkey -noout -out "$pki/$name.key" 2>/dev/null
+  openssl req -x509 -new -key "$pki/$name.key" -subj "/CN=$cn" -days 3650 -sha256 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+    -out "$pki/$name.crt" 2>/dev/null
+}
+
 make_pki() {
   mkdir -p "$pki"
-  if [[ ! -f "$pki/ca.crt" ]]; then
-    openssl ecparam -name prime256v1 -genkey -noout -out "$pki/ca.key" 2>/dev/null
-    openssl req -x509 -new -key "$pki/ca.key" -subj "/CN=ecs-facade-local-ca" -days 3650 -sha256 \
-      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
-      -out "$pki/ca.crt" 2>/dev/null
-  fi
+  ca ca ecs-facade-local-ca
+  # the aggregation layer's own CA, as kubeadm keeps it: the API server proxies requests
+  # for metrics.k8s.io to metrics-server with this client certificate
+  ca front-proxy-ca ecs-facade-front-proxy-ca
+  cert front-proxy-client front-proxy-client "" "" front-proxy-ca
   cert apiserver kube-apiserver "" server
+  cert kwok kwok "" server
   cert admin admin system:masters
   cert controller-manager system:kube-controller-manager ""
   cert scheduler system:kube-scheduler ""
@@ -183,6 +198,7 @@ metadata:
   annotations:
     kwok.x-k8s.io/node: fake
     node.alpha.kubernetes.io/ttl: \"0\"
+    metrics.k8s.io/resource-metrics-path: /metrics/nodes/kwok-node-$i/metrics/resource
   labels:
     type: kwok
     kubernetes.io/hostname: kwok-node-$i
@@ -199,6 +215,36 @@ status:
   done
   # create only what is missing: `up` must not reset nodes that tests labelled
   printf '%s' "$manifest" | kctl create -f - 2>&1 | grep -v AlreadyExists >&2 || true
+}
+
+# The resource metrics API (metrics.k8s.io) served by metrics-server through the API
+# server's aggregation layer; an ExternalName Service is how an APIService reaches a
+# process on the host (there is no kube-proxy here).
+register_metrics_api() {
+  kctl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: metrics-server, namespace: kube-system}
+spec:
+  type: ExternalName
+  externalName: 127.0.0.1
+  ports: [{name: https, port: $metrics_port, protocol: TCP}]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1beta1.metrics.k8s.io}
+spec:
+  group: metrics.k8s.io
+  version: v1beta1
+  groupPriorityMinimum: 100
+  versionPriority: 100
+  insecureSkipTLSVerify: true
+  service: {name: metrics-server, namespace: kube-system, port: $metrics_port}
+EOF
+}
+
+metrics_api_available() {
+  [[ "$(kctl get apiservice v1beta1.metrics.k8s.io -o jsonpath='{.status.conditions[?(@.type=="Available")].status}')" == True ]]
 }
 
 up() {
@@ -258,6 +304,10 @@ EOF
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
     --service-cluster-ip-range 10.96.0.0/16 --endpoint-reconciler-type none \
     --authorization-mode RBAC --allow-privileged \
+    --requestheader-client-ca-file "$pki/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra- \
+    --proxy-client-cert-file "$pki/front-proxy-client.crt" --proxy-client-key-file "$pki/front-proxy-client.key" \
     --max-requests-inflight 1000 --max-mutating-requests-inflight 500 \
     --profiling=false
   wait_for kube-apiserver 120 apiserver_ready
@@ -272,6 +322,7 @@ EOF
     --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
     --kube-api-qps 500 --kube-api-burst 1000 \
     --concurrent-deployment-syncs 20 --concurrent-replicaset-syncs 20 --concurrent-gc-syncs 50 \
+    --horizontal-pod-autoscaler-sync-period 5s \
     --profiling=false
 
   start kube-scheduler "$bin/kube-scheduler" --config "$dir/scheduler.yaml" \
@@ -281,13 +332,24 @@ EOF
 
   start kwok "$bin/kwok" --kubeconfig "$kubeconfig" --config "$stages" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-    --node-lease-duration-seconds 40 --cidr 10.244.0.1/16 --node-ip 10.255.0.1 \
-    --server-address "127.0.0.1:$kwok_port"
+    --node-lease-duration-seconds 40 --cidr 10.244.0.1/16 \
+    --node-ip 127.0.0.1 --node-port "$kwok_port" --server-address "127.0.0.1:$kwok_port" \
+    --tls-cert-file "$pki/kwok.crt" --tls-private-key-file "$pki/kwok.key"
+
+  # metrics-server scrapes the simulated kubelets (kwok, at each node's InternalIP and
+  # kubelet port, path from the node annotation metrics.k8s.io/resource-metrics-path)
+  start metrics-server "$bin/metrics-server" \
+    --kubeconfig "$kubeconfig" --authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$metrics_port" --cert-dir "$dir/metrics-server" \
+    --kubelet-preferred-address-types InternalIP --kubelet-use-node-status-port --kubelet-insecure-tls \
+    --metric-resolution 10s
+  register_metrics_api
 
   wait_for kube-controller-manager 60 curl -sfk "https://127.0.0.1:$kcm_port/healthz"
   wait_for kube-scheduler 60 curl -sfk "https://127.0.0.1:$sched_port/healthz"
   create_nodes
   wait_for "$nodes simulated nodes" 120 nodes_ready
+  wait_for "the resource metrics API" 60 metrics_api_available
   # the controller-manager creates the default service account; pods need it
   wait_for "default service account" 60 kctl get serviceaccount default -n default
   log "up: $(kctl get nodes --no-headers | wc -l) nodes Ready, API at https://127.0.0.1:$api_port"

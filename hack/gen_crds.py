@@ -233,6 +233,7 @@ NODE_GROUPS = (
     " select the nodes labelled ecs.facade.dev/capacity-provider=<name>."
 )
 
+
 EXTENSIONS: dict[str, dict[str, tuple[str, Schema]]] = {
     CLUSTER_ROOT: {
         "instanceSelector": ("dict[str, Any]", label_selector(INSTANCE_SELECTOR)),
@@ -582,6 +583,237 @@ def rule(expression: str, message: str, message_expression: str = "", field_path
     return out
 
 
+# --------------------------------------------------------------- service auto scaling
+# spec.autoScaling: Application Auto Scaling's scalable target (RegisterScalableTarget) and
+# its scaling policies (PutScalingPolicy) for ecs:service:DesiredCount, inside the service
+# (docs/autoscaling.md says why not a kind of its own). Member names and enums are the
+# application-autoscaling service model's, camelCased like every other field here.
+AAS_ECS_METRIC_TYPES = ("ECSService", "ALBRequestCountPerTarget")
+MAX_SCALING_POLICIES = 10
+AUTO_SCALING = (
+    "ecs-facade: Application Auto Scaling for this service (RegisterScalableTarget and PutScalingPolicy on"
+    " ecs:service:DesiredCount), run by a HorizontalPodAutoscaler that owns the task count while it is set."
+    " desiredCount is then the initial count (clamped to minCapacity..maxCapacity) and the count the service"
+    " returns to when autoScaling is removed."
+)
+ALARM = (
+    "ecs-facade: the CloudWatch alarm that triggers this step policy in ECS (PutMetricAlarm): the metric and"
+    " the threshold it is compared with. Step policies need one each."
+)
+
+
+def auto_scaling_model() -> dict[str, Shape]:
+    """The application-autoscaling shapes (botocore's bundled model): the source of the enums."""
+    return dict(botocore.loaders.Loader().load_service_model("application-autoscaling", "service-2")["shapes"])
+
+
+def aas_enum(shapes: Mapping[str, Shape], name: str) -> list[str]:
+    return list(shapes[name]["enum"])
+
+
+def auto_scaling_schema() -> Schema:
+    shapes = auto_scaling_model()
+    metric_types = [t for t in aas_enum(shapes, "MetricType") if t.startswith(AAS_ECS_METRIC_TYPES)]
+    cooldown = {"type": "integer", "format": "int32", "minimum": 0, "maximum": 86400}
+    policy_name = {"type": "string", "minLength": 1, "maxLength": 256}
+    predefined = {
+        "type": "object",
+        "required": ["predefinedMetricType"],
+        "properties": {
+            "predefinedMetricType": {"type": "string", "enum": metric_types},
+            "resourceLabel": {
+                "type": "string",
+                "maxLength": 1023,
+                "description": "The ALB target group for ALBRequestCountPerTarget; accepted and not used"
+                " (docs/autoscaling.md).",
+            },
+        },
+    }
+    customized = {
+        "type": "object",
+        "required": ["metricName"],
+        "description": "A metric of the Kubernetes external metrics API (metricName, dimensions as its label"
+        " selector), as an adapter serves it; namespace, statistic and unit are the adapter's concern.",
+        "properties": {
+            "metricName": {"type": "string", "minLength": 1, "maxLength": 255},
+            "namespace": {"type": "string", "maxLength": 255},
+            "dimensions": {
+                "type": "array",
+                "maxItems": 30,
+                "items": {
+                    "type": "object",
+                    "required": ["name", "value"],
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "value": {"type": "string", "maxLength": 1024},
+                    },
+                },
+            },
+            "statistic": {"type": "string", "enum": aas_enum(shapes, "MetricStatistic")},
+            "unit": {"type": "string", "maxLength": 64},
+        },
+    }
+    one_metric = rule(
+        "has(self.predefinedMetricSpecification) != has(self.customizedMetricSpecification)",
+        "give exactly one of predefinedMetricSpecification and customizedMetricSpecification",
+    )
+    target_tracking = {
+        "type": "object",
+        "required": ["policyName", "targetValue"],
+        "x-kubernetes-validations": [one_metric],
+        "properties": {
+            "policyName": policy_name,
+            "targetValue": {
+                "type": "number",
+                "exclusiveMinimum": True,
+                "minimum": 0,
+                "description": "The metric value to hold: a percentage for the utilization metrics.",
+            },
+            "predefinedMetricSpecification": predefined,
+            "customizedMetricSpecification": customized,
+            "scaleOutCooldown": {**cooldown, "description": "Seconds; 300 when unset (the ECS default)."},
+            "scaleInCooldown": {**cooldown, "description": "Seconds; 300 when unset (the ECS default)."},
+            "disableScaleIn": {"type": "boolean"},
+        },
+    }
+    alarm = {
+        "type": "object",
+        "description": ALARM,
+        "required": ["comparisonOperator", "threshold"],
+        "x-kubernetes-validations": [one_metric],
+        "properties": {
+            "predefinedMetricSpecification": predefined,
+            "customizedMetricSpecification": customized,
+            "comparisonOperator": {
+                "type": "string",
+                "enum": [
+                    "GreaterThanOrEqualToThreshold",
+                    "GreaterThanThreshold",
+                    "LessThanThreshold",
+                    "LessThanOrEqualToThreshold",
+                ],
+            },
+            "threshold": {"type": "number", "minimum": 0},
+        },
+    }
+    out_adjustments = "self.stepAdjustments.all(a, a.scalingAdjustment > 0)"
+    in_adjustments = "self.stepAdjustments.all(a, a.scalingAdjustment < 0)"
+    step = {
+        "type": "object",
+        "required": ["policyName", "adjustmentType", "stepAdjustments", "alarm"],
+        "x-kubernetes-validations": [
+            rule(
+                "self.adjustmentType != 'ExactCapacity'",
+                "adjustmentType ExactCapacity cannot be expressed as a HorizontalPodAutoscaler policy;"
+                " use ChangeInCapacity or PercentChangeInCapacity",
+                field_path=".adjustmentType",
+            ),
+            rule(
+                f"{out_adjustments} || {in_adjustments}",
+                "a step scaling policy either scales out (every scalingAdjustment > 0) or scales in (every"
+                " scalingAdjustment < 0)",
+                field_path=".stepAdjustments",
+            ),
+            rule(
+                f"({out_adjustments}) == self.alarm.comparisonOperator.startsWith('Greater')",
+                "a scale-out step policy needs a GreaterThan alarm and a scale-in one a LessThan alarm",
+                field_path=".alarm.comparisonOperator",
+            ),
+        ],
+        "properties": {
+            "policyName": policy_name,
+            "adjustmentType": {"type": "string", "enum": aas_enum(shapes, "AdjustmentType")},
+            "stepAdjustments": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 20,
+                "items": {
+                    "type": "object",
+                    "required": ["scalingAdjustment"],
+                    "properties": {
+                        "metricIntervalLowerBound": {"type": "number"},
+                        "metricIntervalUpperBound": {"type": "number"},
+                        "scalingAdjustment": {"type": "integer", "format": "int32"},
+                    },
+                },
+            },
+            "minAdjustmentMagnitude": {"type": "integer", "format": "int32", "minimum": 1},
+            "cooldown": {**cooldown, "description": "Seconds; 300 when unset (the ECS default)."},
+            "metricAggregationType": {"type": "string", "enum": aas_enum(shapes, "MetricAggregationType")},
+            "alarm": alarm,
+        },
+    }
+    capacity = {"type": "integer", "format": "int32", "minimum": 0, "maximum": 100000}
+    suspended = {"type": "boolean"}
+
+    def policies(item: Schema, what: str) -> Schema:
+        return {
+            "type": "array",
+            "description": what,
+            "maxItems": MAX_SCALING_POLICIES,
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["policyName"],
+            "items": item,
+        }
+
+    return {
+        "type": "object",
+        "description": AUTO_SCALING,
+        "required": ["minCapacity", "maxCapacity"],
+        "x-kubernetes-validations": [
+            rule(
+                "self.minCapacity <= self.maxCapacity",
+                "minCapacity must not exceed maxCapacity",
+                field_path=".minCapacity",
+            ),
+            rule(
+                "self.maxCapacity >= 1",
+                "maxCapacity must be at least 1",
+                field_path=".maxCapacity",
+            ),
+            rule(
+                "!has(self.stepScalingPolicies) || !has(self.targetTrackingScalingPolicies)"
+                " || size(self.stepScalingPolicies) == 0 || size(self.targetTrackingScalingPolicies) == 0",
+                "step scaling and target tracking policies cannot be combined on one HorizontalPodAutoscaler;"
+                " use one kind",
+                field_path=".stepScalingPolicies",
+            ),
+            rule(
+                "!has(self.stepScalingPolicies) || (size(self.stepScalingPolicies) <= 2"
+                " && self.stepScalingPolicies.filter(p, p.stepAdjustments[0].scalingAdjustment > 0).size() <= 1"
+                " && self.stepScalingPolicies.filter(p, p.stepAdjustments[0].scalingAdjustment < 0).size() <= 1)",
+                "at most one scale-out and one scale-in step scaling policy",
+                field_path=".stepScalingPolicies",
+            ),
+        ],
+        "properties": {
+            "minCapacity": capacity,
+            "maxCapacity": capacity,
+            "suspendedState": {
+                "type": "object",
+                "properties": {
+                    "dynamicScalingInSuspended": suspended,
+                    "dynamicScalingOutSuspended": suspended,
+                    "scheduledScalingSuspended": {
+                        **suspended,
+                        "description": "Accepted; ecs-facade has no scheduled scaling.",
+                    },
+                },
+            },
+            "targetTrackingScalingPolicies": policies(
+                target_tracking,
+                "PutScalingPolicy TargetTrackingScaling policies (TargetTrackingScalingPolicyConfiguration).",
+            ),
+            "stepScalingPolicies": policies(
+                step, "PutScalingPolicy StepScaling policies (StepScalingPolicyConfiguration), each with its alarm."
+            ),
+        },
+    }
+
+
+EXTENSIONS[SERVICE_ROOT]["autoScaling"] = ("dict[str, Any]", auto_scaling_schema())
+
+
 # CEL rules, each on the schema that holds the fields it reads, so they apply at spec
 # level and again inside spec.taskDefinition (the schemas are the same there).  A
 # messageExpression may only concatenate fields of self: the API server cannot bound
@@ -755,6 +987,11 @@ def effective_strategy(var: str) -> str:
 # about (fieldPath) so that kubectl shows spec.<field> before the message.
 SERVICE_RULES = [
     rule(
+        f"{NOT_DAEMON} || !has(self.autoScaling)",
+        "autoScaling is not allowed when schedulingStrategy is DAEMON: ECS runs one task on each container instance",
+        field_path=".autoScaling",
+    ),
+    rule(
         f"has(self.desiredCount) || {IS_DAEMON}",
         "desiredCount is required unless schedulingStrategy is DAEMON",
         field_path=".desiredCount",
@@ -862,7 +1099,60 @@ def service_status_schema(shapes: Mapping[str, Shape]) -> Schema:
                     "nextAttemptAt": timestamp,
                 },
             },
+            "autoScaling": auto_scaling_status_schema(),
             "conditions": condition_list(),
+        },
+    }
+
+
+def auto_scaling_status_schema() -> Schema:
+    """status.autoScaling: describe-scalable-targets and describe-scaling-activities, from the HPA."""
+    int32 = {"type": "integer", "format": "int32"}
+    timestamp = {"type": "string", "format": "date-time"}
+    hpa_condition = condition_list()["items"]
+    return {
+        "type": "object",
+        "description": "ecs-facade: the service's auto scaling, as its HorizontalPodAutoscaler reports it.",
+        "properties": {
+            "minCapacity": int32,
+            "maxCapacity": int32,
+            "currentCapacity": {**int32, "description": "Tasks the HorizontalPodAutoscaler counted."},
+            "desiredCapacity": {**int32, "description": "The count the policies ask for now."},
+            "lastScaleTime": timestamp,
+            "suspendedState": {
+                "type": "object",
+                "properties": {
+                    k: {"type": "boolean"}
+                    for k in ("dynamicScalingInSuspended", "dynamicScalingOutSuspended", "scheduledScalingSuspended")
+                },
+            },
+            "policies": {
+                "type": "array",
+                "maxItems": MAX_SCALING_POLICIES,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "policyName": {"type": "string"},
+                        "policyType": {"type": "string", "enum": ["TargetTrackingScaling", "StepScaling"]},
+                        "targetValue": {"type": "number", "description": "Target value, or the alarm's threshold."},
+                        "currentValue": {"type": "number"},
+                    },
+                },
+            },
+            "lastScalingActivity": {
+                "type": "object",
+                "properties": {
+                    "startTime": timestamp,
+                    "description": {"type": "string"},
+                    "cause": {"type": "string"},
+                },
+            },
+            "conditions": {
+                "type": "array",
+                "description": "The HorizontalPodAutoscaler's AbleToScale, ScalingActive and ScalingLimited.",
+                "maxItems": 10,
+                "items": hpa_condition,
+            },
         },
     }
 

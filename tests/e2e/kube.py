@@ -81,7 +81,11 @@ def simulated_node(kubectl: Kubectl, name: str, labels: dict[str, str], capacity
         "kind": "Node",
         "metadata": {
             "name": name,
-            "annotations": {"kwok.x-k8s.io/node": "fake"},
+            "annotations": {
+                "kwok.x-k8s.io/node": "fake",
+                # where metrics-server finds the simulated kubelet's resource metrics
+                "metrics.k8s.io/resource-metrics-path": f"/metrics/nodes/{name}/metrics/resource",
+            },
             "labels": {"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", **labels},
         },
         "status": {"allocatable": capacity, "capacity": capacity},

@@ -303,7 +303,7 @@ def test_model_fields_are_the_botocore_members(gen: ModuleType) -> None:
             dropped = gen.DROPPED.get(name, ())
             botocore_members = [m for m in shapes[name]["members"] if m not in dropped]
             assert list(model.model_fields) == [*botocore_members, *extensions], name
-    assert list(gen.EXTENSIONS["CreateServiceRequest"]) == ["forceNewDeployment"]
+    assert list(gen.EXTENSIONS["CreateServiceRequest"]) == ["forceNewDeployment", "autoScaling"]
     assert list(gen.EXTENSIONS["RunTaskRequest"]) == ["desiredStatus", "reason"]
     assert gen.DROPPED == {"RunTaskRequest": ("count", "clientToken")}
 

@@ -116,6 +116,11 @@ def deployments(namespace: str | None, body: kopf.Body, labels: Mapping[str, str
     return {(namespace or "", labels[LABEL_SERVICE]): copy.deepcopy(dict(body))}
 
 
+@kopf.index("autoscaling", "v2", "horizontalpodautoscalers", labels={LABEL_SERVICE: kopf.PRESENT})
+def autoscalers(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
+    return {(namespace or "", labels[LABEL_SERVICE]): copy.deepcopy(dict(body))}
+
+
 @kopf.index("apps", "v1", "daemonsets", labels={LABEL_SERVICE: kopf.PRESENT})
 def daemon_sets(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
     return {(namespace or "", labels[LABEL_SERVICE]): copy.deepcopy(dict(body))}
@@ -304,6 +309,7 @@ class Indexes:
     tasks: kopf.Index[Any, Any]
     deployments: kopf.Index[Any, Any]
     daemon_sets: kopf.Index[Any, Any]
+    autoscalers: kopf.Index[Any, Any]
     nodes: kopf.Index[Any, Any]
     pods_by_node: kopf.Index[Any, Any]
     namespaces: kopf.Index[Any, Any]

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from ecs_facade.api import (
     API_VERSION,
+    FIELD_MANAGER,
     GROUP,
     KIND_SERVICE,
     LABEL_FAMILY,
@@ -46,10 +47,12 @@ from ecs_facade.controllers.indexes import (
     with_statuses,
 )
 from ecs_facade.kube import client as kube
+from ecs_facade.model.autoscaling import AutoScaling
 from ecs_facade.model.references import TaskDefinitionRef, parse_task_definition_ref
 from ecs_facade.model.service import ServiceSpec
 from ecs_facade.model.taskdefinition import content_hash, parse_task_definition
 from ecs_facade.translate import TranslationError
+from ecs_facade.translate.autoscaling import HPA_API_VERSION, build_autoscaler
 from ecs_facade.translate.capacity import gated_pod_patch, is_capacity_gated, next_provider
 from ecs_facade.translate.ownership import owner_reference
 from ecs_facade.translate.placement import node_label_values
@@ -64,6 +67,7 @@ from ecs_facade.translate.service import (
     task_tags,
 )
 from ecs_facade.translate.task import LABEL_REVISION
+from ecs_facade.views.autoscaling import autoscaling_status, scaling_message
 from ecs_facade.views.conditions import set_condition
 from ecs_facade.views.container_instance import draining
 from ecs_facade.views.deployments import REVISION_ANNOTATION, ecs_deployments, unplaced_reason
@@ -73,6 +77,9 @@ MAX_EVENTS = 100
 THROTTLE_FIRST_SECONDS = 10
 THROTTLE_MAX_SECONDS = 27 * 60  # ECS's delays grow to about 27 minutes
 ANNOTATION_SERVICE_TYPE = f"{GROUP}/load-balancer-service-type"
+# Co-owns a Deployment's spec.replicas for the moment the operator gives the count to the
+# HorizontalPodAutoscaler: server-side apply would reset a field its only owner stops applying.
+HANDOVER_MANAGER = "ecs-facade-replicas-handover"
 
 # The last status this operator wrote per service: it is the only writer, so this is never
 # older than what the watch has delivered (which can lag a write by a moment).
@@ -95,6 +102,8 @@ class Plan:
     arn: str
     desired: int
     breaker: Mapping[str, Any]
+    autoscaler: dict[str, Any] | None = None  # the HPA while spec.autoScaling is set
+    scaling: AutoScaling | None = None
 
 
 def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply: bool = True) -> None:
@@ -110,6 +119,7 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
         daemon = service.spec.get("schedulingStrategy") == "DAEMON"
         plural = "daemonsets" if daemon else "deployments"
         workload = one(indexes.daemon_sets if daemon else indexes.deployments, (namespace, name))
+        hpa = one(indexes.autoscalers, (namespace, name))
         plan = _plan(service, indexes, config, workload, pin=None)
         if isinstance(plan, Plan) and int(plan.workload.manifest["spec"].get("replicas") or 0) > plan.desired:
             _surging.add((namespace, name))
@@ -117,7 +127,7 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
             _surging.discard((namespace, name))
         try:
             if isinstance(plan, Plan) and apply and not _unchanged(service, plan, workload):
-                workload = _apply(service, plan, plural)
+                workload = _apply(service, plan, plural, workload, hpa is not None)
             if _report(service, indexes, config, plan, workload, logger):
                 # the circuit breaker rolled back, or the throttle holds launches: apply that now
                 service = Snapshot(
@@ -125,13 +135,13 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
                 )
                 plan = _plan(service, indexes, config, workload, pin=None)
                 if isinstance(plan, Plan):
-                    _apply(service, plan, plural)
+                    _apply(service, plan, plural, workload, hpa is not None)
         except kube.NamespaceTerminating:
             return
 
 
 def _digest(plan: "Plan") -> str:
-    return content_hash({"workload": plan.workload.manifest, "extra": plan.extra})
+    return content_hash({"workload": plan.workload.manifest, "extra": plan.extra, "autoscaler": plan.autoscaler})
 
 
 def _generation(workload: Mapping[str, Any] | None) -> int | None:
@@ -146,12 +156,52 @@ def _unchanged(service: Snapshot, plan: "Plan", workload: Mapping[str, Any] | No
     return _applied.get((service.namespace, service.name, service.uid)) == (_digest(plan), _generation(workload))
 
 
-def _apply(service: Snapshot, plan: "Plan", plural: str) -> dict[str, Any]:
+def _apply(
+    service: Snapshot, plan: "Plan", plural: str, live: Mapping[str, Any] | None, autoscaler_exists: bool
+) -> dict[str, Any]:
     for extra in plan.extra:
         kube.apply_any(extra)
-    workload = kube.apply(plan.workload.manifest, plural)
+    manifest = plan.workload.manifest
+    if plan.autoscaler is not None and live is not None and owns_replicas(live):
+        _hand_over_replicas(manifest, live)
+    workload = kube.apply(manifest, plural)
+    if plan.autoscaler is not None:
+        if owns_replicas(workload):  # just created with its initial count: give the count away now
+            _hand_over_replicas(manifest, workload)
+            manifest = {**manifest, "spec": {k: v for k, v in manifest["spec"].items() if k != "replicas"}}
+            workload = kube.apply(manifest, plural)
+        kube.apply_any(plan.autoscaler)
+    elif autoscaler_exists or service.status.get("autoScaling") is not None:
+        # autoScaling removed: the count (applied above, with force) is desiredCount's again
+        kube.delete(HPA_API_VERSION, "horizontalpodautoscalers", service.namespace, service.name)
     _applied[(service.namespace, service.name, service.uid)] = (_digest(plan), _generation(workload))
     return workload
+
+
+def owns_replicas(workload: Mapping[str, Any], manager: str = FIELD_MANAGER) -> bool:
+    """Whether ``manager``'s server-side apply owns the workload's spec.replicas."""
+    return any(
+        entry.get("manager") == manager
+        and entry.get("operation") == "Apply"
+        and "f:replicas" in ((entry.get("fieldsV1") or {}).get("f:spec") or {})
+        for entry in (workload.get("metadata") or {}).get("managedFields") or []
+    )
+
+
+def _hand_over_replicas(manifest: Mapping[str, Any], live: Mapping[str, Any]) -> None:
+    """Keep the current count while the operator's own apply stops owning it: a second field
+    manager applies just spec.replicas; the HPA's first scaling takes it from that one."""
+    replicas = int((live.get("spec") or {}).get("replicas") or 0)
+    kube.apply(
+        {
+            "apiVersion": manifest["apiVersion"],
+            "kind": manifest["kind"],
+            "metadata": {"name": manifest["metadata"]["name"], "namespace": manifest["metadata"]["namespace"]},
+            "spec": {"replicas": replicas},
+        },
+        "deployments",
+        field_manager=HANDOVER_MANAGER,
+    )
 
 
 def _report(
@@ -290,6 +340,20 @@ def _report(
             observed_generation=service.generation,
             now=stamp,
         )
+    scaling = plan.scaling if isinstance(plan, Plan) else None
+    scaling_status = None
+    if scaling is not None:
+        before = service.status.get("desiredCount")
+        previous_scaling = service.status.get("autoScaling")
+        before = int(before) if before is not None and previous_scaling is not None else None
+        scaling_status = autoscaling_status(
+            scaling, one(indexes.autoscalers, key), previous_scaling, before, counts.desiredCount, stamp
+        )
+        moved = scaling_message(label, before, counts.desiredCount) if before is not None else None
+        if moved:
+            messages.insert(0, moved)
+    elif not isinstance(plan, Plan):
+        scaling_status = service.status.get("autoScaling")  # nothing applied: the HPA runs on as it was
     events = list(service.status.get("events") or [])
     posted = []
     for message in messages:
@@ -305,6 +369,7 @@ def _report(
         "deployments": deployments,
         "events": events[:MAX_EVENTS],
         "throttle": throttle or None,
+        "autoScaling": scaling_status,
         "observedGeneration": service.generation,
         "conditions": conditions,
     }
@@ -460,7 +525,20 @@ def _plan(
     if isinstance(revision, Readiness):
         return revision
     deployment_config = raw.get("deploymentConfiguration") or {}
+    daemon = raw.get("schedulingStrategy") == "DAEMON"
+    scaling = None
+    if raw.get("autoScaling") and not daemon:
+        try:
+            scaling = AutoScaling.model_validate(raw["autoScaling"])
+        except ValidationError as error:
+            return Readiness(False, "InvalidSpec", f"autoScaling: {error_message(error)}")
     desired = int(raw.get("desiredCount") or 0)
+    if scaling is not None:
+        # the autoscaler's count once the Deployment exists; desiredCount, clamped, to start with
+        live = ((workload or {}).get("spec") or {}).get("replicas")
+        desired = int(live) if live is not None else scaling.clamp(desired)
+    counted = desired
+    held: int | None = None
     if throttled(service.status):
         # hold launches: keep only the tasks of older, working deployments; start nothing
         # until the next attempt (the failing deployment's tasks would only fail again)
@@ -469,17 +547,21 @@ def _plan(
             key=lambda rs: int((rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, 0)),
         )
         working = sum(int((rs.get("status") or {}).get("readyReplicas") or 0) for rs in replica_sets[:-1])
-        desired = min(desired, working)
-    daemon = raw.get("schedulingStrategy") == "DAEMON"
+        if scaling is not None:
+            held = working  # the HPA owns the count: cap its maximum instead
+        else:
+            desired = min(desired, working)
     maximum_percent = int(deployment_config.get("maximumPercent", 100 if daemon else 200))
     minimum_healthy_percent = int(deployment_config.get("minimumHealthyPercent", 0 if daemon else 100))
+    surge = 0 if daemon or scaling else drain_surge(desired, maximum_percent, tasks_on_draining(indexes, service))
     decisions = ServiceDecisions(
         desired_count=desired,
         daemon=daemon,
         maximum_percent=maximum_percent,
         minimum_healthy_percent=minimum_healthy_percent,
         cluster=cluster,
-        drain_surge=0 if daemon else drain_surge(desired, maximum_percent, tasks_on_draining(indexes, service)),
+        drain_surge=surge,
+        write_replicas=scaling is None or workload is None,
         capacity_provider_strategy=strategy,
         capacity_provider_selectors=selectors,
         placement_constraints=list(raw.get("placementConstraints") or []),
@@ -505,6 +587,14 @@ def _plan(
         extra = _load_balancing(service, raw, workload_plan)
     except (ValidationError, TranslationError) as error:
         return Readiness(False, "InvalidSpec", f"{ref.family}:{revision.revision}: {error_message(error)}")
+    autoscaler = None
+    if scaling is not None:
+        try:
+            autoscaler = build_autoscaler(
+                service.name, service.namespace, scaling, {LABEL_SERVICE: service.name}, max_held=held
+            )
+        except TranslationError as error:
+            return Readiness(False, "InvalidSpec", f"autoScaling: {error}")
     owner = [owner_reference(API_VERSION, KIND_SERVICE, service.name, service.uid)]
     workload_plan.manifest["metadata"]["ownerReferences"] = owner
     accounts = [
@@ -514,18 +604,23 @@ def _plan(
     if not daemon:
         extra.append(
             build_disruption_budget(
-                service.name, service.namespace, int(raw.get("desiredCount") or 0), minimum_healthy_percent
+                service.name,
+                service.namespace,
+                None if scaling is not None else int(raw.get("desiredCount") or 0),
+                minimum_healthy_percent,
             )
         )
-    for extra_object in extra:
+    for extra_object in [*extra, *([autoscaler] if autoscaler else [])]:
         extra_object["metadata"]["ownerReferences"] = owner
     return Plan(
         workload=workload_plan,
         extra=accounts + extra,
         revision=revision,
         arn=arn,
-        desired=int(raw.get("desiredCount") or 0),
+        desired=counted if scaling is not None else int(raw.get("desiredCount") or 0),
         breaker=dict(deployment_config.get("deploymentCircuitBreaker") or {}),
+        autoscaler=autoscaler,
+        scaling=scaling,
     )
 
 
@@ -596,6 +691,27 @@ def workload_changed(
         if current is None or current["metadata"].get("deletionTimestamp"):
             return
     # server-side apply of the desired workload is a no-op unless someone changed it
+    reconcile(namespace, name, indexes, logger)
+
+
+@kopf.on.event("autoscaling", "v2", "horizontalpodautoscalers", labels={LABEL_SERVICE: kopf.PRESENT})
+def autoscaler_changed(
+    event: kopf.RawEvent,
+    body: kopf.Body,
+    namespace: str | None,
+    labels: Mapping[str, str],
+    logger: Logger,
+    **kwargs: Any,
+) -> None:
+    """Its HPA's status moved (status.autoScaling follows it); a deleted one is put back."""
+    indexes = Indexes.from_kwargs(kwargs)
+    name, namespace = labels[LABEL_SERVICE], namespace or ""
+    service: Snapshot | None = one(indexes.services, (namespace, name))
+    if not _owned_by_service(body, service):
+        return
+    assert service is not None
+    if event.get("type") == "DELETED":
+        _applied.pop((namespace, name, service.uid), None)  # apply again even though nothing changed
     reconcile(namespace, name, indexes, logger)
 
 
@@ -682,7 +798,8 @@ def throttle_elapsed(name: str, namespace: str | None, status: kopf.Status, logg
     indexes = Indexes.from_kwargs(kwargs)
     workload = one(indexes.deployments, (namespace or "", name)) or {}
     service: Snapshot | None = one(indexes.services, (namespace or "", name))
-    held = int((workload.get("spec") or {}).get("replicas") or 0) < int(
+    autoscaled = bool((service.spec if service else {}).get("autoScaling"))
+    held = autoscaled or int((workload.get("spec") or {}).get("replicas") or 0) < int(
         (service.spec if service else {}).get("desiredCount") or 0
     )
     if held and not throttled(status):

@@ -68,7 +68,7 @@ def _terminating(error: ApiException) -> bool:
     return error.status == 403 and "being terminated" in str(error.body or "")
 
 
-def apply(manifest: Mapping[str, Any], plural: str) -> dict[str, Any]:
+def apply(manifest: Mapping[str, Any], plural: str, field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
     """Server-side apply as the operator's field manager, taking over conflicting fields.
 
     Applying an unchanged manifest is a no-op on the server (no new resourceVersion).
@@ -77,7 +77,7 @@ def apply(manifest: Mapping[str, Any], plural: str) -> dict[str, Any]:
     group, version = _group_version(str(manifest["apiVersion"]))
     meta = manifest["metadata"]
     try:
-        return _apply(group, version, plural, meta, manifest)
+        return _apply(group, version, plural, meta, manifest, field_manager)
     except ApiException as error:
         if _terminating(error):
             raise NamespaceTerminating(meta["namespace"]) from error
@@ -85,7 +85,7 @@ def apply(manifest: Mapping[str, Any], plural: str) -> dict[str, Any]:
 
 
 def _apply(
-    group: str, version: str, plural: str, meta: Mapping[str, Any], manifest: Mapping[str, Any]
+    group: str, version: str, plural: str, meta: Mapping[str, Any], manifest: Mapping[str, Any], field_manager: str
 ) -> dict[str, Any]:
     return cast(
         dict[str, Any],
@@ -96,7 +96,7 @@ def _apply(
             plural,
             meta["name"],
             dict(manifest),
-            field_manager=FIELD_MANAGER,
+            field_manager=field_manager,
             force=True,
             _content_type=APPLY_PATCH,
         ),

@@ -802,6 +802,7 @@ class CreateServiceRequest(GeneratedModel):
     monitoring: MonitoringConfiguration | None = None
     # ecs-facade's own fields, not part of the ECS request
     forceNewDeployment: str | None = None
+    autoScaling: dict[str, Any] | None = None
 
 
 class ContainerOverride(GeneratedModel):

@@ -58,12 +58,12 @@ _LABEL_VALUE: Final = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?\Z
 _LABEL_VALUE_RULE: Final = "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
 
 
-def _check_label_value(what: str, value: str) -> None:
-    """Cluster and provider names end up as node/pod label values, which Kubernetes restricts."""
+def check_label_value(what: str, value: str, consequence: str = "so no node or pod label can hold it") -> None:
+    """Cluster and provider names (and metric dimensions) end up as label values, which
+    Kubernetes restricts."""
     if not value or len(value) > 63 or not _LABEL_VALUE.match(value):
         raise TranslationError(
-            f"{what} {value!r} cannot be a Kubernetes label value ({_LABEL_VALUE_RULE}), "
-            "so no node or pod label can hold it"
+            f"{what} {value!r} cannot be a Kubernetes label value ({_LABEL_VALUE_RULE}), {consequence}"
         )
 
 
@@ -82,7 +82,7 @@ def cluster_node_affinity(cluster: str) -> dict[str, Any]:
             {"matchExpressions": [{"key": LABEL_CLUSTER, "operator": "In", "values": [DEFAULT_CLUSTER]}]},
         ]
     else:
-        _check_label_value("cluster name", cluster)
+        check_label_value("cluster name", cluster)
         terms = [{"matchExpressions": [{"key": LABEL_CLUSTER, "operator": "In", "values": [cluster]}]}]
     return {"nodeAffinity": {REQUIRED: {"nodeSelectorTerms": terms}}}
 
@@ -134,7 +134,7 @@ def validate_strategy(strategy: Sequence[Mapping[str, Any]], *, field: str = STR
         if not isinstance(name, str) or not name.strip():
             raise TranslationError(f"{what}: capacityProvider must name a capacity provider")
         try:
-            _check_label_value("capacity provider name", name)
+            check_label_value("capacity provider name", name)
         except TranslationError as error:
             raise TranslationError(f"{what}: {error}") from None
         if any(entry["capacityProvider"] == name for entry in normalised):
@@ -292,7 +292,7 @@ def provider_selector_requirements(
     """
     selector = (selectors or {}).get(provider)
     if selector is None:
-        _check_label_value("capacity provider name", provider)
+        check_label_value("capacity provider name", provider)
         return [{"key": LABEL_CAPACITY_PROVIDER, "operator": "In", "values": [provider]}]
     what = f"capacity provider {provider!r} selector"
     if not isinstance(selector, Mapping):
@@ -331,7 +331,7 @@ def gated_pod_patch(
     unsatisfiable (or equivalent), the provider's own stays.  Preferences and pod
     (anti-)affinity are left as they are.  ``label`` goes on the pod's metadata.labels.
     """
-    _check_label_value("capacity provider name", provider)
+    check_label_value("capacity provider name", provider)
     requirements = provider_selector_requirements(provider, selectors)
     affinity = copy.deepcopy(dict(pod_affinity or {}))
     node_affinity = dict(affinity.get("nodeAffinity") or {})

@@ -51,6 +51,9 @@ class ServiceDecisions:
     drain_surge: int = 0  # replacements started for tasks on DRAINING instances (within maximumPercent)
     capacity_provider_strategy: Sequence[Mapping[str, Any]] = ()  # validated, effective strategy
     capacity_provider_selectors: Mapping[str, Mapping[str, Any]] | None = None  # provider -> node selector
+    # False while an autoscaler owns the count: the operator's apply leaves spec.replicas out
+    # (server-side apply ownership), and desired_count is the count the autoscaler set
+    write_replicas: bool = True
 
 
 @dataclass
@@ -97,7 +100,8 @@ def build_workload(
     else:
         kind = "Deployment"
         rolling = rolling_update(decisions.desired_count, decisions.maximum_percent, decisions.minimum_healthy_percent)
-        spec["replicas"] = decisions.desired_count + decisions.drain_surge
+        if decisions.write_replicas:
+            spec["replicas"] = decisions.desired_count + decisions.drain_surge
         spec["strategy"] = rolling.strategy()
     manifest = {
         "apiVersion": "apps/v1",
@@ -122,10 +126,17 @@ def drain_surge(desired: int, maximum_percent: int, on_draining: int) -> int:
     return max(0, min(on_draining, room))
 
 
-def build_disruption_budget(name: str, namespace: str, desired: int, minimum_healthy_percent: int) -> dict[str, Any]:
+def build_disruption_budget(
+    name: str, namespace: str, desired: int | None, minimum_healthy_percent: int
+) -> dict[str, Any]:
     """The floor of minimumHealthyPercent (rounded up, as ECS does) for evictions: draining an
-    instance (or `kubectl drain`) never takes the service below it."""
-    minimum = -(-desired * minimum_healthy_percent // 100)
+    instance (or `kubectl drain`) never takes the service below it.
+
+    ``desired`` None: an autoscaler moves the count, so the budget is the percentage, which the
+    disruption controller applies to the Deployment's current scale, rounding up too."""
+    minimum: int | str = (
+        f"{minimum_healthy_percent}%" if desired is None else -(-desired * minimum_healthy_percent // 100)
+    )
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
