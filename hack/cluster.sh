@@ -342,7 +342,7 @@ EOF
     --kubeconfig "$kubeconfig" --authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$metrics_port" --cert-dir "$dir/metrics-server" \
     --kubelet-preferred-address-types InternalIP --kubelet-use-node-status-port --kubelet-insecure-tls \
-    --metric-resolution 10s
+    --metric-resolution 10s --kubelet-request-timeout 5s
   register_metrics_api
 
   wait_for kube-controller-manager 60 curl -sfk "https://127.0.0.1:$kcm_port/healthz"

@@ -77,7 +77,15 @@ def apply(manifest: Mapping[str, Any], plural: str, field_manager: str = FIELD_M
     group, version = _group_version(str(manifest["apiVersion"]))
     meta = manifest["metadata"]
     try:
-        return _apply(group, version, plural, meta, manifest, field_manager)
+        applied = _apply(group, version, plural, meta, manifest, field_manager)
+        if applied is None:
+            # the client deserializes only a 200 response: an apply that created the object
+            # (201) returns nothing, so read what was created
+            applied = cast(
+                dict[str, Any],
+                _objects().get_namespaced_custom_object(group, version, meta["namespace"], plural, meta["name"]),
+            )
+        return applied
     except ApiException as error:
         if _terminating(error):
             raise NamespaceTerminating(meta["namespace"]) from error
@@ -86,9 +94,9 @@ def apply(manifest: Mapping[str, Any], plural: str, field_manager: str = FIELD_M
 
 def _apply(
     group: str, version: str, plural: str, meta: Mapping[str, Any], manifest: Mapping[str, Any], field_manager: str
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     return cast(
-        dict[str, Any],
+        dict[str, Any] | None,
         _objects().patch_namespaced_custom_object(
             group,
             version,
