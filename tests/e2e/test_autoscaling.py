@@ -191,7 +191,10 @@ def test_cpu_target_tracking_scales_out_and_back_in(
         timeout=150,
         interval=1,
     )
-    scaled_in = next(t for t, replicas, _ in sampler.samples if t > lowered and replicas == 2)
+    scaled_in = wait_for(
+        "the sampler to record the scale-in",
+        lambda: next((t for t, replicas, _ in sampler.samples if t > lowered and replicas == 2), None),
+    )
     assert scaled_in - lowered >= 25, (
         f"scaled in {scaled_in - lowered:.0f}s after the load dropped, before the cooldown"
     )

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ecs_facade.model.autoscaling import AutoScaling
 from ecs_facade.model.generated import CreateClusterRequest
 from ecs_facade.model.service import ServiceSpec
 from ecs_facade.model.task import TaskSpec
@@ -22,6 +23,8 @@ def test_example_is_valid(path: Path) -> None:
             assert translate_task_definition(parse_task_definition(spec, name)).pod_spec["containers"]
         elif kind == "ECSService":
             assert ServiceSpec.model_validate({"serviceName": name, **spec}).taskDefinition
+            if "autoScaling" in spec:
+                assert AutoScaling.model_validate(spec["autoScaling"]).maxCapacity >= 1
         elif kind == "ECSTask":
             assert TaskSpec.model_validate(spec).taskDefinition
         elif kind == "ECSCluster":
