@@ -214,7 +214,7 @@ def test_cpu_target_tracking_scales_out_and_back_in(
     sampler.stop.set()
     counts = [replicas for _, replicas, _ in sampler.samples]
     assert counts[0] == 2 and 4 in counts
-    assert all(owners == ["kube-controller-manager"] or "ecs-facade" not in owners for *_, owners in sampler.samples)
+    assert all("ecs-facade" not in owners for *_, owners in sampler.samples)
     rising = counts[: counts.index(4) + 1]
     assert rising == sorted(rising), f"the count went down during the scale-out: {rising}"
     assert min(counts) == 2
@@ -243,6 +243,16 @@ def test_desired_count_is_the_autoscalers_until_the_policy_is_removed(kubectl: K
     handed = wait_for("the count handed over", handed_over)
     assert handed["spec"]["replicas"] == 3
     assert replicas_owners(handed) == ["ecs-facade-replicas-handover"]
+
+    # the HPA is the service's: edits by hand are put back, a deleted one comes back
+    kubectl("patch", "hpa", "web", "-n", namespace, "--type=merge", "-p", '{"spec":{"maxReplicas":9}}')
+    wait_for("maxReplicas put back", lambda: (kubectl.get("hpa", "web", namespace) or {})["spec"]["maxReplicas"] == 5)
+    uid = (kubectl.get("hpa", "web", namespace) or {})["metadata"]["uid"]
+    kubectl("delete", "hpa", "web", "-n", namespace)
+    wait_for(
+        "the HPA back",
+        lambda: (kubectl.get("hpa", "web", namespace) or {}).get("metadata", {}).get("uid") not in (None, uid),
+    )
 
     # desiredCount edits do not move the count while the HPA owns it
     kubectl("patch", "ecsservice", "web", "-n", namespace, "--type=merge", "-p", '{"spec":{"desiredCount":5}}')

@@ -84,8 +84,8 @@ HANDOVER_MANAGER = "ecs-facade-replicas-handover"
 # The last status this operator wrote per service: it is the only writer, so this is never
 # older than what the watch has delivered (which can lag a write by a moment).
 _written: dict[tuple[str, str, str], dict[str, Any]] = {}
-# What was applied last per service: (digest of the desired objects, workload generation after it).
-_applied: dict[tuple[str, str, str], tuple[str, int | None]] = {}
+# What was applied last per service: (digest of the desired objects, workload and HPA generations after it).
+_applied: dict[tuple[str, str, str], tuple[str, int | None, int | None]] = {}
 # Services whose workload runs replacements for tasks on DRAINING instances.
 _surging: set[tuple[str, str]] = set()
 # The last state seen per node (ACTIVE/DRAINING), to react to changes only.
@@ -126,7 +126,7 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
         else:
             _surging.discard((namespace, name))
         try:
-            if isinstance(plan, Plan) and apply and not _unchanged(service, plan, workload):
+            if isinstance(plan, Plan) and apply and not _unchanged(service, plan, workload, hpa):
                 workload = _apply(service, plan, plural, workload, hpa is not None)
             if _report(service, indexes, config, plan, workload, logger):
                 # the circuit breaker rolled back, or the throttle holds launches: apply that now
@@ -149,11 +149,14 @@ def _generation(workload: Mapping[str, Any] | None) -> int | None:
     return int(generation) if generation is not None else None
 
 
-def _unchanged(service: Snapshot, plan: "Plan", workload: Mapping[str, Any] | None) -> bool:
+def _unchanged(
+    service: Snapshot, plan: "Plan", workload: Mapping[str, Any] | None, hpa: Mapping[str, Any] | None
+) -> bool:
     """Nothing to apply: the desired objects are what this operator applied last, and nobody
-    changed the workload's spec since (its generation would have moved). Saves a request per
-    status event of the workload; hand edits and deletions still get applied over."""
-    return _applied.get((service.namespace, service.name, service.uid)) == (_digest(plan), _generation(workload))
+    changed the workload's (or its HPA's) spec since (a generation would have moved). Saves a
+    request per status event of the workload; hand edits and deletions still get applied over."""
+    applied = (_digest(plan), _generation(workload), _generation(hpa))
+    return _applied.get((service.namespace, service.name, service.uid)) == applied
 
 
 def _apply(
@@ -162,6 +165,7 @@ def _apply(
     for extra in plan.extra:
         kube.apply_any(extra)
     manifest = plan.workload.manifest
+    hpa = None
     if plan.autoscaler is not None and live is not None and owns_replicas(live):
         _hand_over_replicas(manifest, live)
     workload = kube.apply(manifest, plural)
@@ -170,11 +174,12 @@ def _apply(
             _hand_over_replicas(manifest, workload)
             manifest = {**manifest, "spec": {k: v for k, v in manifest["spec"].items() if k != "replicas"}}
             workload = kube.apply(manifest, plural)
-        kube.apply_any(plan.autoscaler)
+        hpa = kube.apply_any(plan.autoscaler)
     elif autoscaler_exists or service.status.get("autoScaling") is not None:
         # autoScaling removed: the count (applied above, with force) is desiredCount's again
         kube.delete(HPA_API_VERSION, "horizontalpodautoscalers", service.namespace, service.name)
-    _applied[(service.namespace, service.name, service.uid)] = (_digest(plan), _generation(workload))
+    applied = (_digest(plan), _generation(workload), _generation(hpa))
+    _applied[(service.namespace, service.name, service.uid)] = applied
     return workload
 
 
@@ -671,6 +676,7 @@ def _owned_by_service(body: kopf.Body, service: Snapshot | None) -> bool:
 
 @kopf.on.event("apps", "v1", "deployments", labels={LABEL_SERVICE: kopf.PRESENT})
 @kopf.on.event("apps", "v1", "daemonsets", labels={LABEL_SERVICE: kopf.PRESENT})
+@kopf.on.event("autoscaling", "v2", "horizontalpodautoscalers", labels={LABEL_SERVICE: kopf.PRESENT})
 def workload_changed(
     event: kopf.RawEvent,
     body: kopf.Body,
@@ -679,7 +685,8 @@ def workload_changed(
     logger: Logger,
     **kwargs: Any,
 ) -> None:
-    """Its Deployment changed: refresh the status; put back edits and deletions made by hand."""
+    """Its Deployment (or HPA) changed: refresh the status (status.autoScaling follows the HPA);
+    put back edits and deletions made by hand."""
     indexes = Indexes.from_kwargs(kwargs)
     name, namespace = labels[LABEL_SERVICE], namespace or ""
     service: Snapshot | None = one(indexes.services, (namespace, name))
@@ -690,28 +697,9 @@ def workload_changed(
         current = kube.get(API_VERSION, SERVICES, namespace, name)
         if current is None or current["metadata"].get("deletionTimestamp"):
             return
+        assert service is not None
+        _applied.pop((namespace, name, service.uid), None)  # apply again although the spec did not change
     # server-side apply of the desired workload is a no-op unless someone changed it
-    reconcile(namespace, name, indexes, logger)
-
-
-@kopf.on.event("autoscaling", "v2", "horizontalpodautoscalers", labels={LABEL_SERVICE: kopf.PRESENT})
-def autoscaler_changed(
-    event: kopf.RawEvent,
-    body: kopf.Body,
-    namespace: str | None,
-    labels: Mapping[str, str],
-    logger: Logger,
-    **kwargs: Any,
-) -> None:
-    """Its HPA's status moved (status.autoScaling follows it); a deleted one is put back."""
-    indexes = Indexes.from_kwargs(kwargs)
-    name, namespace = labels[LABEL_SERVICE], namespace or ""
-    service: Snapshot | None = one(indexes.services, (namespace, name))
-    if not _owned_by_service(body, service):
-        return
-    assert service is not None
-    if event.get("type") == "DELETED":
-        _applied.pop((namespace, name, service.uid), None)  # apply again even though nothing changed
     reconcile(namespace, name, indexes, logger)
 
 
