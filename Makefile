@@ -24,10 +24,11 @@ controlplane: ## build (once, cached) kube-apiserver, controller-manager, schedu
 generate: venv ## regenerate the CRDs and pydantic models from botocore (hack/gen_crds.py)
 	$(BIN)/python hack/gen_crds.py
 
-lint: venv ## ruff and mypy
+lint: venv ## ruff, mypy, the Dockerfile (BuildKit's checks) and the chart (helm lint)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	hack/lint-dockerfile.sh
 
 test-unit: venv ## unit tests (no cluster)
 	$(BIN)/pytest tests/unit

@@ -17,19 +17,88 @@ class CliError(Exception):
 
 
 def _run(args: argparse.Namespace) -> int:
+    import threading
+
     import kopf
 
     import ecs_facade.controllers  # noqa: F401  (registers the handlers)
 
     kopf.configure(verbose=args.verbose, debug=args.debug)
-    kopf.run(
-        clusterwide=not args.namespace,
-        namespaces=args.namespace or (),
-        standalone=args.standalone,
-        peering_name=args.peering,
-        liveness_endpoint=args.liveness,
+    if args.metrics_port:
+        from ecs_facade.metrics import serve
+
+        serve(args.metrics_port)
+    stop = threading.Event()
+    lost = threading.Event()
+    elector = _elect(args, stop, lost) if args.leader_elect else None
+    try:
+        kopf.run(
+            clusterwide=not args.namespace,
+            namespaces=args.namespace or (),
+            standalone=args.standalone or args.leader_elect,
+            peering_name=args.peering,
+            liveness_endpoint=args.liveness,
+            stop_flag=stop,
+        )
+    finally:
+        if elector is not None and not lost.is_set():
+            stop.set()  # stops the renewals
+            elector.release()
+    return 1 if lost.is_set() else 0
+
+
+def _elect(args: argparse.Namespace, stop: Any, lost: Any) -> Any:
+    """Wait as a standby (answering health probes) until this replica holds the Lease, then
+    keep renewing it in a thread; losing it stops the operator (``lost``, exit code 1)."""
+    import os
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import urlparse
+
+    from kubernetes import client
+
+    from ecs_facade.kube.client import _api_client
+    from ecs_facade.leader import LeaderElector
+
+    namespace = args.lease_namespace or os.environ.get("POD_NAMESPACE") or "default"
+    identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    elector = LeaderElector(
+        client.CoordinationV1Api(_api_client()),
+        args.lease_name,
+        namespace,
+        identity,
+        duration=args.lease_duration,
+        retry=args.lease_retry_period,
     )
-    return 0
+    standby = None
+    if args.liveness:
+
+        class Health(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"standby")
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        url = urlparse(args.liveness)
+        standby = ThreadingHTTPServer((url.hostname or "0.0.0.0", url.port or 8080), Health)
+        threading.Thread(target=standby.serve_forever, daemon=True).start()
+    print(f"leader election: {identity} waiting for lease {namespace}/{args.lease_name}", file=sys.stderr)
+    elector.wait_for_leadership(threading.Event())
+    if standby is not None:
+        standby.shutdown()
+        standby.server_close()  # kopf's liveness endpoint takes the port
+
+    def renew() -> None:
+        elector.keep_renewing(stop, lost)
+        if lost.is_set():
+            stop.set()
+
+    threading.Thread(target=renew, name="lease-renewal", daemon=True).start()
+    return elector
 
 
 def _read_document(path: str) -> dict[str, Any]:
@@ -260,6 +329,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--standalone", action="store_true", help="no peering: for a single replica and local runs")
     run.add_argument("--peering", default=None, help="kopf peering object, for replicas with one active")
     run.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument(
+        "--leader-elect", action="store_true", help="run only while holding a Lease (replicas > 1: one is active)"
+    )
+    run.add_argument("--lease-name", default="ecs-facade", help="the leader election Lease")
+    run.add_argument("--lease-namespace", default=None, help="its namespace (default: $POD_NAMESPACE)")
+    run.add_argument("--lease-duration", type=int, default=15, help="seconds a Lease holds without renewal")
+    run.add_argument("--lease-retry-period", type=float, default=2.0, help="seconds between renewals and attempts")
+    run.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
     run.add_argument("-v", "--verbose", action="store_true")
     run.add_argument("--debug", action="store_true")
     run.set_defaults(func=_run)

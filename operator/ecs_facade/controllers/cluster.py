@@ -44,6 +44,7 @@ from ecs_facade.controllers.indexes import (
     values_at,
 )
 from ecs_facade.kube import client as kube
+from ecs_facade.metrics import instrumented
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.capacity import effective_strategy
 from ecs_facade.views.container_instance import (
@@ -221,6 +222,7 @@ def _drain(cluster: str, indexes: Indexes, logger: Logger) -> None:
                 )
 
 
+@instrumented("ecscluster")
 def reconcile(name: str, indexes: Indexes, logger: Logger, deleting: bool = False) -> Snapshot | None:
     """Membership labels, draining and the DescribeClusters status of one ECSCluster."""
     with lock_for(KIND_CLUSTER, "", name):

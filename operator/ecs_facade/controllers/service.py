@@ -47,6 +47,7 @@ from ecs_facade.controllers.indexes import (
     with_statuses,
 )
 from ecs_facade.kube import client as kube
+from ecs_facade.metrics import instrumented
 from ecs_facade.model.autoscaling import AutoScaling
 from ecs_facade.model.references import TaskDefinitionRef, parse_task_definition_ref
 from ecs_facade.model.service import ServiceSpec
@@ -106,6 +107,7 @@ class Plan:
     scaling: AutoScaling | None = None
 
 
+@instrumented("ecsservice")
 def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply: bool = True) -> None:
     """Bring one service's workload and status in line with its spec (``apply=False``: status only)."""
     with lock_for(KIND_SERVICE, namespace, name):

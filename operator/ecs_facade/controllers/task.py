@@ -34,6 +34,7 @@ from ecs_facade.controllers.indexes import (
 )
 from ecs_facade.controllers.service import reconcile as reconcile_service
 from ecs_facade.kube import client as kube
+from ecs_facade.metrics import instrumented
 from ecs_facade.model.references import parse_task_definition_ref
 from ecs_facade.model.taskdefinition import parse_task_definition
 from ecs_facade.translate import TranslationError
@@ -57,6 +58,7 @@ from ecs_facade.views.task import (
 _written: dict[tuple[str, str, str], dict[str, Any]] = {}
 
 
+@instrumented("ecstask")
 def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger) -> None:
     with lock_for(KIND_TASK, namespace, name):
         task: Snapshot | None = one(indexes.ecs_tasks, (namespace, name))

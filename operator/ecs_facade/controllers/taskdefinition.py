@@ -37,6 +37,7 @@ from ecs_facade.controllers.indexes import (
     with_statuses,
 )
 from ecs_facade.kube import client as kube
+from ecs_facade.metrics import instrumented
 from ecs_facade.model.references import parse_task_definition_ref
 from ecs_facade.model.taskdefinition import content_hash, normalize_task_definition, parse_task_definition
 from ecs_facade.translate import TranslationError
@@ -45,6 +46,7 @@ from ecs_facade.translate.taskdefinition import translate_task_definition
 from ecs_facade.views.conditions import set_condition
 
 
+@instrumented("ecstaskdefinition")
 def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger) -> None:
     config = Config.from_env()
     with lock_for(KIND_TASK_DEFINITION, namespace, name):

@@ -11,11 +11,25 @@ from kubernetes.client.exceptions import ApiException
 
 from ecs_facade import __version__
 from ecs_facade.api import FIELD_MANAGER
+from ecs_facade.metrics import REST_REQUESTS
 
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 
 _lock = threading.Lock()
+
+
+class _CountingApiClient(client.ApiClient):
+    """Counts every request by method and status code (rest_client_requests_total)."""
+
+    def call_api(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            response = super().call_api(method, url, *args, **kwargs)
+        except Exception:
+            REST_REQUESTS.labels(method, "<error>").inc()  # no response: connection or timeout
+            raise
+        REST_REQUESTS.labels(method, str(getattr(response, "status", ""))).inc()
+        return response
 
 
 @functools.cache
@@ -30,7 +44,7 @@ def _api_client() -> client.ApiClient:
             config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
             )
-        api = client.ApiClient(configuration)
+        api = _CountingApiClient(configuration)
         api.user_agent = f"ecs-facade/{__version__}"
         return api
 

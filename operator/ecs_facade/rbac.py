@@ -1,0 +1,74 @@
+"""The Kubernetes permissions the operator uses: the one source of the Helm chart's RBAC.
+
+`hack/gen_crds.py` writes these rules into the chart (charts/ecs-facade/files/rbac-rules.yaml)
+and tests/unit/test_rbac.py checks them against what the code registers with kopf; the e2e
+suite runs the operator with exactly these rights (tests/e2e/conftest.py) and shows that
+others are denied. Every verb here is one the code calls; server-side apply is ``patch``.
+"""
+
+from typing import Final
+
+from ecs_facade.api import GROUP
+
+Rule = dict[str, list[str]]
+
+WATCH: Final = ["get", "list", "watch"]
+# kopf adds its finalizer and progress annotations with PATCH; status is a subresource
+KOPF_HANDLED: Final = [*WATCH, "patch"]
+
+
+def rule(group: str, resources: list[str], verbs: list[str]) -> Rule:
+    return {"apiGroups": [group], "resources": resources, "verbs": verbs}
+
+
+# Objects of the namespaces the operator watches: granted cluster-wide with a ClusterRole, or
+# per watched namespace with Roles.
+NAMESPACED: Final[list[Rule]] = [
+    rule(GROUP, ["ecstaskdefinitions", "ecsservices"], KOPF_HANDLED),
+    rule(GROUP, ["ecstasks"], [*KOPF_HANDLED, "delete"]),  # stopped tasks expire after their retention
+    rule(GROUP, ["ecstaskdefinitions/status", "ecsservices/status", "ecstasks/status"], ["patch"]),
+    # task definition revisions
+    rule("apps", ["controllerrevisions"], [*WATCH, "create"]),
+    # a service's workload, its rollout history and its autoscaler
+    rule("apps", ["deployments", "daemonsets"], ["list", "watch", "patch"]),
+    rule("apps", ["replicasets"], ["list", "watch"]),
+    rule("autoscaling", ["horizontalpodautoscalers"], ["list", "watch", "patch", "delete"]),
+    rule("policy", ["poddisruptionbudgets"], ["patch"]),
+    # tasks: pods of ECSTasks are applied by the operator; service tasks get their capacity
+    # provider (patch), leave DRAINING instances (eviction) and stop (delete)
+    rule("", ["pods"], ["list", "watch", "patch", "delete"]),
+    rule("", ["pods/eviction"], ["create"]),
+    rule("", ["services", "serviceaccounts"], ["patch"]),
+    rule("", ["events"], ["create", "patch"]),
+]
+
+# Cluster-scoped objects, always with a ClusterRole.
+CLUSTER: Final[list[Rule]] = [
+    rule(GROUP, ["ecsclusters"], [*KOPF_HANDLED, "create"]),  # the default cluster is created at start-up
+    rule(GROUP, ["ecsclusters/status"], ["patch"]),
+    rule("", ["nodes"], ["list", "watch", "patch"]),  # container instances: cluster labels, cordon, attributes
+    rule("", ["namespaces"], ["list", "watch"]),  # clusters' namespaceSelector
+    # kopf notices CRDs installed after it started
+    rule("apiextensions.k8s.io", ["customresourcedefinitions"], ["list", "watch"]),
+]
+
+# In the operator's own namespace: the leader election Lease of replicas > 1.
+LEADER_ELECTION: Final[list[Rule]] = [
+    rule("coordination.k8s.io", ["leases"], ["get", "create", "update"]),
+    rule("", ["events"], ["create", "patch"]),
+]
+
+ECS_KINDS: Final = ["ecstaskdefinitions", "ecsservices", "ecstasks"]
+
+
+def aggregated() -> dict[str, list[Rule]]:
+    """What the built-in view/edit/admin roles gain for the ECS kinds (namespaced ones;
+    ECSClusters are cluster-wide infrastructure, readable by view, written by cluster admins)."""
+    status = [f"{kind}/status" for kind in ECS_KINDS]
+    read = [rule(GROUP, [*ECS_KINDS, *status, "ecsclusters", "ecsclusters/status"], WATCH)]
+    write = [rule(GROUP, ECS_KINDS, ["create", "update", "patch", "delete", "deletecollection"])]
+    return {"view": read, "edit": read + write, "admin": read + write}
+
+
+def all_rules() -> dict[str, list[Rule]]:
+    return {"namespaced": NAMESPACED, "cluster": CLUSTER, "leaderElection": LEADER_ELECTION, **aggregated()}
