@@ -30,10 +30,11 @@ NAMESPACED: Final[list[Rule]] = [
     # task definition revisions
     rule("apps", ["controllerrevisions"], [*WATCH, "create"]),
     # a service's workload, its rollout history and its autoscaler
-    rule("apps", ["deployments", "daemonsets"], ["list", "watch", "patch"]),
+    # (server-side apply is a PATCH; the client reads back an object the apply created)
+    rule("apps", ["deployments", "daemonsets"], [*WATCH, "patch"]),
     rule("apps", ["replicasets"], ["list", "watch"]),
-    rule("autoscaling", ["horizontalpodautoscalers"], ["list", "watch", "patch", "delete"]),
-    rule("policy", ["poddisruptionbudgets"], ["patch"]),
+    rule("autoscaling", ["horizontalpodautoscalers"], [*WATCH, "patch", "delete"]),
+    rule("policy", ["poddisruptionbudgets"], ["get", "patch"]),
     # tasks: pods of ECSTasks are applied by the operator; service tasks get their capacity
     # provider (patch), leave DRAINING instances (eviction) and stop (delete)
     rule("", ["pods"], ["list", "watch", "patch", "delete"]),

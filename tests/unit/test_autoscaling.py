@@ -9,7 +9,7 @@ from ecs_facade.controllers.service import owns_replicas
 from ecs_facade.model.autoscaling import AutoScaling
 from ecs_facade.model.taskdefinition import parse_task_definition
 from ecs_facade.translate import TranslationError
-from ecs_facade.translate.autoscaling import build_autoscaler, quantity
+from ecs_facade.translate.autoscaling import build_autoscaler, initial_count, quantity
 from ecs_facade.translate.service import ServiceDecisions, build_disruption_budget, build_workload
 
 LABELS = {"ecs.facade.dev/service": "web"}
@@ -354,7 +354,48 @@ def test_no_policy_at_all_is_a_clear_error() -> None:
 
 @pytest.mark.parametrize(("count", "clamped"), [(0, 2), (2, 2), (4, 4), (6, 6), (9, 6)])
 def test_desired_count_is_clamped_into_the_range(count: int, clamped: int) -> None:
-    assert AutoScaling.model_validate(tracking(cpu())).clamp(count) == clamped
+    assert initial_count(AutoScaling.model_validate(tracking(cpu())), count) == clamped
+
+
+def test_initial_count_of_min_capacity_zero_is_one_on_utilization() -> None:
+    # an HPA does nothing for a target at zero replicas: the service must start with one
+    assert initial_count(AutoScaling.model_validate(tracking(cpu(), low=0)), 0) == 1
+    queue = {"policyName": "q", "targetValue": 3, "customizedMetricSpecification": {"metricName": "depth"}}
+    assert initial_count(AutoScaling.model_validate(tracking(queue, low=0)), 0) == 0
+
+
+def test_dimension_name_that_is_no_label_key_is_a_clear_error() -> None:
+    policy = {
+        "policyName": "q",
+        "targetValue": 3,
+        "customizedMetricSpecification": {"metricName": "depth", "dimensions": [{"name": "Queue Name", "value": "x"}]},
+    }
+    with pytest.raises(TranslationError, match="dimension name 'Queue Name' cannot be a Kubernetes label key"):
+        hpa(tracking(policy))
+
+
+def test_metric_name_with_a_slash_is_a_clear_error() -> None:
+    policy = {"policyName": "q", "targetValue": 3, "customizedMetricSpecification": {"metricName": "AWS/SQS"}}
+    with pytest.raises(TranslationError, match="cannot be a Kubernetes metric name"):
+        hpa(tracking(policy))
+
+
+def test_target_value_below_a_milli_unit_is_a_clear_error() -> None:
+    policy = {"policyName": "q", "targetValue": 0.0001, "customizedMetricSpecification": {"metricName": "depth"}}
+    with pytest.raises(TranslationError, match=r"below 0\.001"):
+        hpa(tracking(policy))
+
+
+def test_tiny_step_threshold_is_a_clear_error_not_a_crash() -> None:
+    policy = step("out", [1], "GreaterThanThreshold", 0.0004)
+    policy["alarm"] = {**policy["alarm"], "predefinedMetricSpecification": None}
+    policy["alarm"]["customizedMetricSpecification"] = {"metricName": "depth"}
+    with pytest.raises(TranslationError, match=r"0\.0004 is below 0\.001"):
+        hpa(stepping(policy))
+    # on utilization the smallest target is 1 %: no division by a zero target
+    assert hpa(stepping(step("out", [1], "GreaterThanThreshold", 0.0004)))["spec"]["metrics"][0]["resource"][
+        "target"
+    ] == {"type": "Utilization", "averageUtilization": 1}
 
 
 @pytest.mark.parametrize(("value", "text"), [(1000, "1000"), (7.5, "7500m"), (0.4, "400m"), (2.0, "2")])

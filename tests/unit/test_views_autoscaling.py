@@ -116,6 +116,13 @@ def test_step_policies_share_the_one_metric() -> None:
         ("out", 70.0, 55.0),
         ("in", 30.0, 55.0),
     ]
+    # the policy of the direction the count moved is the cause, whatever the ratios
+    out = autoscaling_status(scaling, hpa_with([resource("cpu", 80)]), None, 1, 2, STAMP)
+    assert out["lastScalingActivity"]["cause"] == "policy out (80 against 70) changing the desired count from 1 to 2"
+    in_ = autoscaling_status(scaling, hpa_with([resource("cpu", 20)]), None, 2, 1, STAMP)
+    assert (
+        in_["lastScalingActivity"]["cause"] == "policies in below their targets changing the desired count from 2 to 1"
+    )
 
 
 def test_scaling_messages_in_ecs_wording() -> None:

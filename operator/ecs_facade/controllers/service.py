@@ -13,12 +13,14 @@ the rolled-back-to revision until its spec changes.
 """
 
 import datetime
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from ecs_facade.api import (
@@ -53,7 +55,7 @@ from ecs_facade.model.references import TaskDefinitionRef, parse_task_definition
 from ecs_facade.model.service import ServiceSpec
 from ecs_facade.model.taskdefinition import content_hash, parse_task_definition
 from ecs_facade.translate import TranslationError
-from ecs_facade.translate.autoscaling import HPA_API_VERSION, build_autoscaler
+from ecs_facade.translate.autoscaling import HPA_API_VERSION, build_autoscaler, initial_count
 from ecs_facade.translate.capacity import gated_pod_patch, is_capacity_gated, next_provider
 from ecs_facade.translate.ownership import owner_reference
 from ecs_facade.translate.placement import node_label_values
@@ -129,7 +131,12 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
             _surging.discard((namespace, name))
         try:
             if isinstance(plan, Plan) and apply and not _unchanged(service, plan, workload, hpa):
-                workload = _apply(service, plan, plural, workload, hpa is not None)
+                try:
+                    workload = _apply(service, plan, plural, workload, hpa is not None)
+                except AutoscalerRefused as refused:
+                    plan = Readiness(
+                        False, "InvalidSpec", f"autoScaling: the HorizontalPodAutoscaler was refused: {refused}"
+                    )
             if _report(service, indexes, config, plan, workload, logger):
                 # the circuit breaker rolled back, or the throttle holds launches: apply that now
                 service = Snapshot(
@@ -161,6 +168,10 @@ def _unchanged(
     return _applied.get((service.namespace, service.name, service.uid)) == applied
 
 
+class AutoscalerRefused(Exception):
+    """The API server refused the HPA built from spec.autoScaling (a 422): the spec is invalid."""
+
+
 def _apply(
     service: Snapshot, plan: "Plan", plural: str, live: Mapping[str, Any] | None, autoscaler_exists: bool
 ) -> dict[str, Any]:
@@ -168,21 +179,38 @@ def _apply(
         kube.apply_any(extra)
     manifest = plan.workload.manifest
     hpa = None
-    if plan.autoscaler is not None and live is not None and owns_replicas(live):
-        _hand_over_replicas(manifest, live)
-    workload = kube.apply(manifest, plural)
     if plan.autoscaler is not None:
-        if owns_replicas(workload):  # just created with its initial count: give the count away now
-            _hand_over_replicas(manifest, workload)
-            manifest = {**manifest, "spec": {k: v for k, v in manifest["spec"].items() if k != "replicas"}}
-            workload = kube.apply(manifest, plural)
-        hpa = kube.apply_any(plan.autoscaler)
+        # the HPA first: if the API server refuses it, nothing else changes
+        try:
+            hpa = kube.apply_any(plan.autoscaler)
+        except ApiException as error:
+            if error.status == 422:
+                raise AutoscalerRefused(_refusal(error)) from error
+            raise
+        if live is not None:
+            # decide on the object as it is now: the index may not show the last apply yet
+            current = kube.get("apps/v1", plural, service.namespace, service.name)
+            if current is not None and owns_replicas(current):
+                _hand_over_replicas(manifest, current, plan.autoscaler)
     elif autoscaler_exists or service.status.get("autoScaling") is not None:
-        # autoScaling removed: the count (applied above, with force) is desiredCount's again
+        # autoScaling removed: the HPA goes first, then the count is desiredCount's again
         kube.delete(HPA_API_VERSION, "horizontalpodautoscalers", service.namespace, service.name)
+    workload = kube.apply(manifest, plural)
+    if plan.autoscaler is not None and owns_replicas(workload):
+        # just created with its initial count: give the count away now
+        _hand_over_replicas(manifest, workload, plan.autoscaler)
+        manifest = {**manifest, "spec": {k: v for k, v in manifest["spec"].items() if k != "replicas"}}
+        workload = kube.apply(manifest, plural)
     applied = (_digest(plan), _generation(workload), _generation(hpa))
     _applied[(service.namespace, service.name, service.uid)] = applied
     return workload
+
+
+def _refusal(error: ApiException) -> str:
+    try:
+        return str(json.loads(error.body or "{}").get("message") or error.reason)
+    except ValueError:
+        return str(error.reason)
 
 
 def owns_replicas(workload: Mapping[str, Any], manager: str = FIELD_MANAGER) -> bool:
@@ -195,10 +223,14 @@ def owns_replicas(workload: Mapping[str, Any], manager: str = FIELD_MANAGER) -> 
     )
 
 
-def _hand_over_replicas(manifest: Mapping[str, Any], live: Mapping[str, Any]) -> None:
+def _hand_over_replicas(manifest: Mapping[str, Any], live: Mapping[str, Any], hpa: Mapping[str, Any]) -> None:
     """Keep the current count while the operator's own apply stops owning it: a second field
-    manager applies just spec.replicas; the HPA's first scaling takes it from that one."""
+    manager applies just spec.replicas; the HPA's first scaling takes it from that one.
+
+    The count is put inside the HPA's range first: an HPA does nothing for a target at zero
+    replicas, and moves any other count into its range anyway."""
     replicas = int((live.get("spec") or {}).get("replicas") or 0)
+    replicas = max(int(hpa["spec"]["minReplicas"]), min(int(hpa["spec"]["maxReplicas"]), replicas))
     kube.apply(
         {
             "apiVersion": manifest["apiVersion"],
@@ -227,7 +259,12 @@ def _report(
     """
     reapply = False
     key = (service.namespace, service.name)
-    desired = plan.desired if isinstance(plan, Plan) else int(service.spec.get("desiredCount") or 0)
+    if isinstance(plan, Plan):
+        desired = plan.desired
+    elif service.spec.get("autoScaling") and ((workload or {}).get("spec") or {}).get("replicas") is not None:
+        desired = int(workload["spec"]["replicas"])  # type: ignore[index]  # the HPA's count, still
+    else:
+        desired = int(service.spec.get("desiredCount") or 0)
     counts = service_counts(desired, workload)
     desired = counts.desiredCount  # a DAEMON service's comes from its nodes
     tasks = list(indexes.tasks.get(key, []))
@@ -349,6 +386,7 @@ def _report(
         )
     scaling = plan.scaling if isinstance(plan, Plan) else None
     scaling_status = None
+    moved = None
     if scaling is not None:
         before = service.status.get("desiredCount")
         previous_scaling = service.status.get("autoScaling")
@@ -364,8 +402,8 @@ def _report(
     events = list(service.status.get("events") or [])
     posted = []
     for message in messages:
-        if events and events[0].get("message") == message:
-            continue  # said already
+        if events and events[0].get("message") == message and message != moved:
+            continue  # said already (a count change is news each time)
         events.insert(0, {"id": str(uuid.uuid4()), "createdAt": stamp, "message": message})
         posted.append(message)
     status: dict[str, Any] = {
@@ -543,7 +581,7 @@ def _plan(
     if scaling is not None:
         # the autoscaler's count once the Deployment exists; desiredCount, clamped, to start with
         live = ((workload or {}).get("spec") or {}).get("replicas")
-        desired = int(live) if live is not None else scaling.clamp(desired)
+        desired = int(live) if live is not None else initial_count(scaling, desired)
     counted = desired
     held: int | None = None
     if throttled(service.status):
@@ -788,8 +826,11 @@ def throttle_elapsed(name: str, namespace: str | None, status: kopf.Status, logg
     indexes = Indexes.from_kwargs(kwargs)
     workload = one(indexes.deployments, (namespace or "", name)) or {}
     service: Snapshot | None = one(indexes.services, (namespace or "", name))
-    autoscaled = bool((service.spec if service else {}).get("autoScaling"))
-    held = autoscaled or int((workload.get("spec") or {}).get("replicas") or 0) < int(
+    hpa = one(indexes.autoscalers, (namespace or "", name)) or {}
+    capped = (service.spec if service else {}).get("autoScaling") and int(
+        (hpa.get("spec") or {}).get("maxReplicas") or 0
+    ) < int(((service.spec if service else {}).get("autoScaling") or {}).get("maxCapacity") or 0)
+    held = capped or int((workload.get("spec") or {}).get("replicas") or 0) < int(
         (service.spec if service else {}).get("desiredCount") or 0
     )
     if held and not throttled(status):

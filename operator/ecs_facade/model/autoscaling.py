@@ -140,7 +140,3 @@ class AutoScaling(EcsModel):
         if len(out) > 1 or len(self.stepScalingPolicies) - len(out) > 1:
             raise ValueError("at most one scale-out and one scale-in step scaling policy")
         return self
-
-    def clamp(self, count: int) -> int:
-        """A count inside [minCapacity, maxCapacity], as Application Auto Scaling moves it there."""
-        return max(self.minCapacity, min(self.maxCapacity, count))

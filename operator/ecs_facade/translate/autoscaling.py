@@ -25,8 +25,9 @@ Deployment's replicas. How the two meet (docs/autoscaling.md has the full table)
   moves per cooldown (tasks for ChangeInCapacity, percent for PercentChangeInCapacity).
 """
 
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from ecs_facade.model.autoscaling import (
     AutoScaling,
@@ -42,6 +43,9 @@ POD_METRIC_REQUEST_COUNT = "alb_request_count_per_target"
 MAX_PERIOD_SECONDS = 1800  # the HPA's limit on a scaling policy's period
 MAX_STABILIZATION_SECONDS = 3600  # and on a stabilization window
 DEFAULT_SCALE_DOWN_PERIOD = 15  # Kubernetes' default scale-down policy: 100 % per 15 s
+
+# a label key's name part (a prefix/ would be a DNS subdomain; dimension names have none)
+_LABEL_KEY: Final = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\Z")
 
 _RESOURCE_METRICS = {
     "ECSServiceAverageCPUUtilization": "cpu",
@@ -60,10 +64,7 @@ def build_autoscaler(
         metrics, behavior = _step_scaling(scaling)
     else:
         metrics, behavior = _target_tracking(scaling)
-    external = any(m["type"] == "External" for m in metrics)
-    # an HPA scales to zero only on an External (or Object) metric: utilization of no pods is undefined
-    minimum = scaling.minCapacity if external else max(1, scaling.minCapacity)
-    maximum = max(scaling.maxCapacity, 1)
+    minimum, maximum = replica_range(scaling)
     if max_held is not None:
         maximum = max(1, min(maximum, max_held))
         minimum = min(minimum, maximum)
@@ -79,6 +80,24 @@ def build_autoscaler(
             "behavior": behavior,
         },
     }
+
+
+def replica_range(scaling: AutoScaling) -> tuple[int, int]:
+    """The HPA's [minReplicas, maxReplicas]. An HPA scales to zero only on a customized
+    (External) metric: the utilization of no tasks is undefined, so minCapacity 0 is 1 there."""
+    policies = [
+        *(p.customizedMetricSpecification for p in scaling.targetTrackingScalingPolicies),
+        *(p.alarm.customizedMetricSpecification for p in scaling.stepScalingPolicies),
+    ]
+    external = any(p is not None for p in policies)
+    return (scaling.minCapacity if external else max(1, scaling.minCapacity)), max(scaling.maxCapacity, 1)
+
+
+def initial_count(scaling: AutoScaling, desired_count: int) -> int:
+    """A new service's count: desiredCount moved into the HPA's range, as Application Auto
+    Scaling moves a count outside [minCapacity, maxCapacity] into it."""
+    minimum, maximum = replica_range(scaling)
+    return max(minimum, min(maximum, desired_count))
 
 
 def _metric(
@@ -102,9 +121,18 @@ def _metric(
             },
         }
     assert customized is not None  # the models make sure one is given
-    metric: dict[str, Any] = {"name": customized.metricName}
+    name = customized.metricName
+    if "/" in name or "%" in name or name in (".", ".."):
+        raise TranslationError(f"metricName {name!r} cannot be a Kubernetes metric name (no '/' or '%')")
+    metric: dict[str, Any] = {"name": name}
     if customized.dimensions:
         for dimension in customized.dimensions:
+            if not _LABEL_KEY.match(dimension.name):
+                raise TranslationError(
+                    f"dimension name {dimension.name!r} cannot be a Kubernetes label key (at most 63 letters,"
+                    " digits, '-', '_' or '.', starting and ending with a letter or digit), so no metric selector"
+                    " can hold it"
+                )
             check_label_value(f"dimension {dimension.name}", dimension.value, "so no metric selector can hold it")
         metric["selector"] = {"matchLabels": {d.name: d.value for d in customized.dimensions}}
     return {"type": "External", "external": {"metric": metric, "target": {"type": "Value", "value": quantity(target)}}}
@@ -171,7 +199,7 @@ def _step_scaling(scaling: AutoScaling) -> tuple[list[dict[str, Any]], dict[str,
         )
     alarm = alarms[0]
     metric = _metric(alarm.predefinedMetricSpecification, alarm.customizedMetricSpecification, target)
-    held = _metric_target(metric)  # the target as the HPA holds it (utilization is rounded)
+    held = _metric_target(metric)  # the target as the HPA holds it (utilization is rounded; never 0)
     scale_up = _step_rule(out, None if high is None else (high - held) / held)
     scale_down = _step_rule(in_, None if low is None else (held - low) / held)
     return [metric], _suspended(scaling, scale_up, scale_down)
@@ -212,7 +240,10 @@ def quantity(value: float) -> str:
     """A Kubernetes quantity for a metric value: whole numbers as they are, else in milli-units."""
     if float(value).is_integer():
         return str(int(value))
-    return f"{round(value * 1000)}m"
+    milli = round(value * 1000)
+    if milli == 0 and value > 0:
+        raise TranslationError(f"{value:g} is below 0.001, the smallest metric value a HorizontalPodAutoscaler holds")
+    return f"{milli}m"
 
 
 def parse_quantity(text: str) -> float:

@@ -74,10 +74,14 @@ def autoscaling_status(
         status["lastScaleTime"] = hpa_status["lastScaleTime"]
     activity = (previous or {}).get("lastScalingActivity")
     if count_before is not None and count_before != count_now:
+        causes = policies
+        if step:  # the policy of that direction moved it
+            out = count_now > count_before
+            causes = [e for e, p in zip(policies, scaling.stepScalingPolicies, strict=True) if p.scales_out == out]
         activity = {
             "startTime": stamp,
             "description": f"Setting desired count to {count_now}.",
-            "cause": scaling_cause(policies, count_before, count_now),
+            "cause": scaling_cause(causes, count_before, count_now),
         }
     if activity:
         status["lastScalingActivity"] = activity
