@@ -3,7 +3,8 @@
 `hack/gen_crds.py` writes these rules into the chart (charts/ecs-facade/files/rbac-rules.yaml)
 and tests/unit/test_rbac.py checks them against what the code registers with kopf; the e2e
 suite runs the operator with exactly these rights (tests/e2e/conftest.py) and shows that
-others are denied. Every verb here is one the code calls; server-side apply is ``patch``.
+others are denied. Every verb here is one the code calls; server-side apply is ``patch``, and ``create``
+as well when the apply creates the object.
 """
 
 from typing import Final
@@ -13,6 +14,8 @@ from ecs_facade.api import GROUP
 Rule = dict[str, list[str]]
 
 WATCH: Final = ["get", "list", "watch"]
+# server-side apply is a PATCH, and an apply that creates the object needs create as well
+APPLY: Final = ["patch", "create"]
 # kopf adds its finalizer and progress annotations with PATCH; status is a subresource
 KOPF_HANDLED: Final = [*WATCH, "patch"]
 
@@ -30,16 +33,16 @@ NAMESPACED: Final[list[Rule]] = [
     # task definition revisions
     rule("apps", ["controllerrevisions"], [*WATCH, "create"]),
     # a service's workload, its rollout history and its autoscaler
-    # (server-side apply is a PATCH; the client reads back an object the apply created)
-    rule("apps", ["deployments", "daemonsets"], [*WATCH, "patch"]),
+    # (the client reads back an object its apply created: get)
+    rule("apps", ["deployments", "daemonsets"], [*WATCH, *APPLY]),
     rule("apps", ["replicasets"], ["list", "watch"]),
-    rule("autoscaling", ["horizontalpodautoscalers"], [*WATCH, "patch", "delete"]),
-    rule("policy", ["poddisruptionbudgets"], ["get", "patch"]),
+    rule("autoscaling", ["horizontalpodautoscalers"], [*WATCH, *APPLY, "delete"]),
+    rule("policy", ["poddisruptionbudgets"], ["get", *APPLY]),
     # tasks: pods of ECSTasks are applied by the operator; service tasks get their capacity
     # provider (patch), leave DRAINING instances (eviction) and stop (delete)
-    rule("", ["pods"], ["list", "watch", "patch", "delete"]),
+    rule("", ["pods"], ["list", "watch", *APPLY, "delete"]),
     rule("", ["pods/eviction"], ["create"]),
-    rule("", ["services", "serviceaccounts"], ["patch"]),
+    rule("", ["services", "serviceaccounts"], APPLY),
     rule("", ["events"], ["create", "patch"]),
 ]
 

@@ -1,4 +1,6 @@
-"""End-to-end fixtures: a real Kubernetes API server, the CRDs, and the operator in-process.
+"""End-to-end fixtures: a real Kubernetes API server, the CRDs, and the operator in-process,
+authenticated as the Helm chart's ServiceAccount with the chart's RBAC (so that every e2e
+test also proves the chart grants enough).
 
 The cluster is the one named by ``E2E_KUBECONFIG`` (for example a kind cluster, see
 hack/kind-e2e.sh) or, when that is unset, the local control plane of hack/cluster.sh,
@@ -6,6 +8,7 @@ brought up for the session and stopped after it.  If neither can be had the test
 with the reason: they are never skipped.
 """
 
+import json
 import logging
 import os
 import shutil
@@ -83,9 +86,75 @@ def operator_log() -> Path:
     return LOG_DIR / "operator.log"
 
 
+CHART = REPO / "charts" / "ecs-facade"
+# the operator's identity in the suite: the chart's ServiceAccount, with the chart's RBAC
+OPERATOR_NAMESPACE = "ecs-facade-system"
+OPERATOR_ACCOUNT = "ecs-facade"
+
+
+def helm_binary(kubectl: Kubectl) -> str:
+    beside = Path(kubectl.binary).parent / "helm"
+    found = str(beside) if beside.exists() else shutil.which("helm")
+    if found is None:
+        pytest.fail("helm is not on PATH (the local control plane builds one)")
+    return found
+
+
+def server_version(kubectl: Kubectl) -> str:
+    return str(kubectl.json("version")["serverVersion"]["gitVersion"])
+
+
+def account_kubeconfig(kubectl: Kubectl, namespace: str, account: str, path: Path) -> Path:
+    """A kubeconfig that authenticates as a ServiceAccount (a bound token), to the same server."""
+    admin = kubectl.json("config", "view", "--raw", "--minify")
+    cluster = admin["clusters"][0]["cluster"]
+    token = kubectl("create", "token", account, "-n", namespace, "--duration", "24h").strip()
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "e2e", "cluster": cluster}],
+        "users": [{"name": account, "user": {"token": token}}],
+        "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": account}}],
+        "current-context": "e2e",
+    }
+    path.write_text(json.dumps(config))
+    path.chmod(0o600)
+    return path
+
+
 @pytest.fixture(scope="session")
-def operator(kubectl: Kubectl, crds: None, operator_log: Path) -> Iterator[KopfRunner]:
-    os.environ["KUBECONFIG"] = kubectl.kubeconfig
+def operator_kubeconfig(kubectl: Kubectl, crds: None) -> Path:
+    """The chart's ServiceAccount and RBAC (helm template of the chart, nothing else), and a
+    kubeconfig with its token: the operator runs with exactly the rights the chart gives it."""
+    if os.environ.get("E2E_OPERATOR_AS_ADMIN"):
+        return Path(kubectl.kubeconfig)  # for debugging a failure that might be RBAC
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    path = LOG_DIR / "operator.kubeconfig"
+    if os.environ.get("E2E_OPERATOR") == "in-cluster":  # helm installed the chart already
+        return account_kubeconfig(kubectl, OPERATOR_NAMESPACE, OPERATOR_ACCOUNT, path)
+    rendered = subprocess.run(
+        [
+            helm_binary(kubectl), "template", OPERATOR_ACCOUNT, str(CHART), "-n", OPERATOR_NAMESPACE,
+            "--kube-version", server_version(kubectl),
+            "--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml",
+        ],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
+    kubectl("apply", "-n", OPERATOR_NAMESPACE, "-f", "-", input=rendered.stdout)
+    return account_kubeconfig(kubectl, OPERATOR_NAMESPACE, OPERATOR_ACCOUNT, path)
+
+
+@pytest.fixture(scope="session")
+def operator(
+    kubectl: Kubectl, crds: None, operator_log: Path, operator_kubeconfig: Path
+) -> Iterator[KopfRunner | None]:
+    if os.environ.get("E2E_OPERATOR") == "in-cluster":
+        # hack/kind-e2e.sh: the chart's operator runs in the cluster, from the image
+        kubectl("rollout", "status", "deployment", "-n", OPERATOR_NAMESPACE, OPERATOR_ACCOUNT, "--timeout=180s")
+        yield None
+        return
+    os.environ["KUBECONFIG"] = str(operator_kubeconfig)
     # the corpus has host volumes; refusing them is covered by unit tests
     os.environ["ECS_FACADE_ALLOW_HOST_PATH"] = "true"
     # stopped tasks stay describable this long (ECS: about an hour)
@@ -116,7 +185,7 @@ def pytest_runtest_makereport(
 
 @pytest.fixture
 def namespace(
-    request: pytest.FixtureRequest, kubectl: Kubectl, operator: KopfRunner, operator_log: Path
+    request: pytest.FixtureRequest, kubectl: Kubectl, operator: KopfRunner | None, operator_log: Path
 ) -> Iterator[str]:
     """A namespace per test; on failure its objects, events and the operator log are printed."""
     name = f"e2e-{uuid.uuid4().hex[:8]}"
@@ -135,5 +204,9 @@ def namespace(
         events = kubectl("get", "events", "-n", name, "--sort-by=.lastTimestamp", check=False)
         described = kubectl("describe", "ecsservices", "-n", name, check=False)
         print(f"\n=== objects in {name}\n{dump}\n=== events\n{events}\n=== describe\n{described}")
-        print(f"=== operator log (tail)\n{_tail(operator_log, 80)}")
+        if operator is None:
+            log = kubectl("logs", "-n", OPERATOR_NAMESPACE, f"deployment/{OPERATOR_ACCOUNT}", "--tail=80", check=False)
+        else:
+            log = _tail(operator_log, 80)
+        print(f"=== operator log (tail)\n{log}")
     kubectl("delete", "namespace", name, "--wait=false", check=False)

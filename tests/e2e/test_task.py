@@ -211,11 +211,15 @@ def test_run_task_cli_waits_and_fails_when_an_essential_container_failed(kubectl
         "--timeout",
         "90",
     ]
-    good = subprocess.run([*command, "--task-definition", "cli-ok:1"], capture_output=True, text=True, timeout=120)
+    # the user's credentials (the operator's, in this process, may not create tasks)
+    env = {**os.environ, "KUBECONFIG": kubectl.kubeconfig}
+    good = subprocess.run(
+        [*command, "--task-definition", "cli-ok:1"], capture_output=True, text=True, timeout=120, env=env
+    )
     assert good.returncode == 0, good.stderr
     assert good.stdout.count("STOPPED exitCode=0 stopCode=EssentialContainerExited") == 2
     bad = subprocess.run(
-        [*command, "--task-definition", "cli-bad", "--count", "1"], capture_output=True, text=True, timeout=120
+        [*command, "--task-definition", "cli-bad", "--count", "1"], capture_output=True, text=True, timeout=120, env=env
     )
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "exitCode=3" in bad.stdout

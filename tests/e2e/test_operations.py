@@ -1,0 +1,109 @@
+"""Running the operator: leader election on a real Lease, and the Prometheus metrics."""
+
+import json
+import socket
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from ecs_facade.leader import LeaderElector
+from ecs_facade.metrics import serve
+from tests.e2e.kube import Kubectl, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def coordination(kubeconfig: str) -> client.CoordinationV1Api:
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)  # type: ignore[no-untyped-call]
+    return client.CoordinationV1Api(client.ApiClient(configuration))
+
+
+def holder(kubectl: Kubectl, namespace: str, name: str) -> str | None:
+    lease = kubectl.get("lease", name, namespace) or {}
+    return (lease.get("spec") or {}).get("holderIdentity")
+
+
+def test_one_replica_leads_and_a_standby_takes_over(kubectl: Kubectl, namespace: str) -> None:
+    api = coordination(kubectl.kubeconfig)
+    lease = f"lease-{uuid.uuid4().hex[:6]}"
+    a = LeaderElector(api, lease, namespace, "replica-a", duration=3, retry=0.5)
+    b = LeaderElector(api, lease, namespace, "replica-b", duration=3, retry=0.5)
+    never = threading.Event()
+
+    assert a.wait_for_leadership(never)
+    assert holder(kubectl, namespace, lease) == "replica-a"
+    assert not b.try_acquire_or_renew()  # held and fresh: the standby waits
+    assert a.try_acquire_or_renew()  # the leader renews
+
+    # a clean shutdown releases the Lease: the standby takes over at once
+    a.release()
+    assert b.try_acquire_or_renew()
+    assert holder(kubectl, namespace, lease) == "replica-b"
+
+    # a leader that stops renewing (hung, partitioned) loses it after the lease duration
+    started = time.monotonic()
+    assert a.wait_for_leadership(never)
+    waited = time.monotonic() - started
+    assert holder(kubectl, namespace, lease) == "replica-a"
+    assert waited >= 2.5, f"took the Lease {waited:.1f}s after the last renewal, before it expired"
+    spec = kubectl.json("get", "lease", lease, "-n", namespace)["spec"]
+    assert spec["leaseTransitions"] == 2
+
+
+def test_a_leader_that_cannot_renew_says_it_lost(kubectl: Kubectl, namespace: str) -> None:
+    api = coordination(kubectl.kubeconfig)
+    lease = f"lease-{uuid.uuid4().hex[:6]}"
+    a = LeaderElector(api, lease, namespace, "replica-a", duration=2, retry=0.3)
+    assert a.try_acquire_or_renew()
+    # another replica took the Lease (as after a partition): renewals fail from now on
+    kubectl(
+        "patch", "lease", lease, "-n", namespace, "--type=merge",
+        "-p", json.dumps({"spec": {"holderIdentity": "replica-b", "renewTime": "2099-01-01T00:00:00.000000Z"}}),
+    )  # fmt: skip
+    stop, lost = threading.Event(), threading.Event()
+    renewing = threading.Thread(target=a.keep_renewing, args=(stop, lost), daemon=True)
+    renewing.start()
+    assert lost.wait(10), "the leader kept running without its Lease"
+    stop.set()
+    renewing.join(5)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_metrics_count_reconciles_and_api_requests(kubectl: Kubectl, namespace: str) -> None:
+    port = free_port()
+    serve(port)  # the registry of this process: the in-process operator's counters
+    manifests = Path(__file__).resolve().parents[2] / "examples" / "web"
+    kubectl(
+        "apply", "-n", namespace, "-f", str(manifests / "taskdefinition.yaml"), "-f", str(manifests / "service.yaml")
+    )
+    wait_for("the Deployment", lambda: kubectl.get("deployment", "web", namespace))
+
+    def scrape() -> dict[str, float]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        samples = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                samples[name] = float(value)
+        return samples
+
+    def counted() -> dict[str, float] | None:
+        samples = scrape()
+        key = 'controller_runtime_reconcile_total{controller="ecsservice",result="success"}'
+        return samples if samples.get(key, 0) > 0 else None
+
+    samples = wait_for("a counted service reconcile", counted)
+    assert samples['controller_runtime_reconcile_time_seconds_count{controller="ecsservice"}'] > 0
+    assert any(k.startswith('rest_client_requests_total{code="200",method="PATCH"}') for k in samples)
