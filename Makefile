@@ -24,7 +24,7 @@ controlplane: ## build (once, cached) kube-apiserver, controller-manager, schedu
 generate: venv ## regenerate the CRDs and pydantic models from botocore (hack/gen_crds.py)
 	$(BIN)/python hack/gen_crds.py
 
-lint: venv ## ruff, mypy, the Dockerfile (BuildKit's checks) and the chart (helm lint)
+lint: venv ## ruff, mypy and the Dockerfile (BuildKit's checks); the chart is linted by tests/e2e/test_chart.py
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
