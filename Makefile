@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help venv controlplane generate lint test test-unit test-e2e run down cluster-up cluster-down clean
+.PHONY: help venv controlplane generate lint test test-unit test-e2e bench run down cluster-up cluster-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -38,6 +38,9 @@ test-e2e: venv controlplane ## e2e tests on the local control plane (or E2E_KUBE
 
 test: venv controlplane lint ## everything: lint, unit and e2e tests
 	$(BIN)/pytest tests
+
+bench: venv controlplane ## the scale benchmark (hack/bench/bench.py; ARGS="--quick" for a minute's run)
+	$(BIN)/python hack/bench/bench.py $(ARGS)
 
 run: venv controlplane ## local cluster + CRDs + operator + examples/web, then `kubectl get`
 	hack/run-local.sh up

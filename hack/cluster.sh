@@ -25,6 +25,9 @@
 #   ECS_FACADE_NODE_TYPE     node.kubernetes.io/instance-type (default m5.xlarge)
 #   ECS_FACADE_NODE_CPU      CPUs per node (default 4)
 #   ECS_FACADE_NODE_MEMORY   memory per node (default 16Gi)
+#   ECS_FACADE_AUDIT_USER    write an audit log (logs/audit.log, JSON lines, metadata only)
+#                            of this user's requests, e.g. the operator's ServiceAccount
+#                            (the benchmark counts the operator's writes from it)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,6 +39,7 @@ zones="${ECS_FACADE_NODE_ZONES:-us-east-1a,us-east-1b,us-east-1c}"
 node_type="${ECS_FACADE_NODE_TYPE:-m5.xlarge}"
 node_cpu="${ECS_FACADE_NODE_CPU:-4}"
 node_memory="${ECS_FACADE_NODE_MEMORY:-16Gi}"
+audit_user="${ECS_FACADE_AUDIT_USER:-}"
 
 etcd_port=$((base + 379))
 etcd_peer_port=$((base + 380))
@@ -287,6 +291,20 @@ profiles:
       defaultingType: List
 EOF
   local stages; stages="$(dirname "$bin")/kwok-stages.yaml"
+  local audit=()
+  if [[ -n "$audit_user" ]]; then
+    cat > "$dir/audit-policy.yaml" <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  users: ["$audit_user"]
+- level: None
+EOF
+    audit=(--audit-policy-file "$dir/audit-policy.yaml" --audit-log-path "$logs/audit.log"
+           --audit-log-format json --audit-log-mode blocking)
+  fi
 
   start etcd "$bin/etcd" --name local --data-dir "$dir/etcd" \
     --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
@@ -309,7 +327,7 @@ EOF
     --requestheader-extra-headers-prefix X-Remote-Extra- \
     --proxy-client-cert-file "$pki/front-proxy-client.crt" --proxy-client-key-file "$pki/front-proxy-client.key" \
     --max-requests-inflight 1000 --max-mutating-requests-inflight 500 \
-    --profiling=false
+    --profiling=false ${audit[@]+"${audit[@]}"}
   wait_for kube-apiserver 120 apiserver_ready
 
   start kube-controller-manager "$bin/kube-controller-manager" \

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 RECONCILE_TOTAL = Counter(
     "controller_runtime_reconcile_total", "Reconciliations per controller and result.", ["controller", "result"]
@@ -18,6 +18,11 @@ RECONCILE_TIME = Histogram(
     "Time per reconciliation.",
     ["controller"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+ACTIVE_WORKERS = Gauge(
+    "controller_runtime_active_workers",
+    "Reconciliations running now per controller: kopf has no work queue, so this is its depth.",
+    ["controller"],
 )
 REST_REQUESTS = Counter(
     "rest_client_requests_total",
@@ -31,6 +36,7 @@ REST_REQUESTS = Counter(
 def reconciling(controller: str) -> Iterator[None]:
     """Count and time one reconciliation; an exception counts as an error and propagates."""
     start = time.perf_counter()
+    ACTIVE_WORKERS.labels(controller).inc()
     try:
         yield
     except Exception:
@@ -40,6 +46,7 @@ def reconciling(controller: str) -> Iterator[None]:
     else:
         RECONCILE_TOTAL.labels(controller, "success").inc()
     finally:
+        ACTIVE_WORKERS.labels(controller).dec()
         RECONCILE_TIME.labels(controller).observe(time.perf_counter() - start)
 
 

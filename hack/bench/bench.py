@@ -1,0 +1,617 @@
+#!/usr/bin/env python3
+"""ecs-facade's scale benchmark: S services of T tasks on N simulated container instances,
+against the same Deployments created directly through the API (the floor the API server,
+the controllers and kwok set on this machine).
+
+    .venv/bin/python hack/bench/bench.py --quick            # a minute: proves the program works
+    .venv/bin/python hack/bench/bench.py                    # N=200, S=125,250,500, T=4, 3 runs
+    .venv/bin/python hack/bench/bench.py --sizes 5000 --repeats 1 --nodes 1000   # the ECS quota
+
+It brings up its own local control plane (.cluster-bench/, ports 19000+) with an audit log
+of the operator's requests, runs the operator as a separate process (the Helm chart's
+ServiceAccount and RBAC, so its requests are told apart), and writes JSON, Markdown and a
+PNG plot to --output (default hack/bench/results/). Numbers, not assertions: see
+docs/performance.md for how to read them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "operator"))
+
+from kubernetes import client, config, watch  # noqa: E402
+
+from ecs_facade.model.taskdefinition import parse_task_definition  # noqa: E402
+from ecs_facade.translate.service import ServiceDecisions, build_workload  # noqa: E402
+
+CLUSTER_DIR = REPO / ".cluster-bench"
+PORT_BASE = 19000
+OPERATOR_NAMESPACE, ACCOUNT = "ecs-facade-system", "ecs-facade"
+OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{ACCOUNT}"
+WRITES = {"create", "update", "patch", "delete", "deletecollection"}
+TASK_DEFINITION = {"cpu": "256", "memory": "512", "containerDefinitions": [{"name": "app", "image": "app:1"}]}
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def progress(what: str, done: int, total: int) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    end = "\n" if done >= total else ""
+    print(f"\r  {what:<28} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr)
+
+
+# --- the cluster ------------------------------------------------------------------------
+
+
+class Cluster:
+    def __init__(self, nodes: int) -> None:
+        self.env = {
+            **os.environ,
+            "ECS_FACADE_CLUSTER_DIR": str(CLUSTER_DIR),
+            "ECS_FACADE_PORT_BASE": str(PORT_BASE),
+            "ECS_FACADE_NODES": str(nodes),
+            "ECS_FACADE_NODE_CPU": "64",
+            "ECS_FACADE_NODE_MEMORY": "256Gi",
+            "ECS_FACADE_AUDIT_USER": OPERATOR_USER,
+        }
+        self.kubeconfig = str(CLUSTER_DIR / "kubeconfig")
+        self.audit_log = CLUSTER_DIR / "logs" / "audit.log"
+
+    def up(self) -> None:
+        subprocess.run([REPO / "hack/cluster.sh", "down", "--purge"], env=self.env, capture_output=True)
+        started = time.monotonic()
+        subprocess.run([REPO / "hack/cluster.sh", "up"], env=self.env, check=True, capture_output=True)
+        log(f"control plane up in {time.monotonic() - started:.0f}s")
+        out = subprocess.run([REPO / "hack/cluster.sh", "env"], env=self.env, capture_output=True, text=True)
+        self.bin = out.stdout.split("PATH=")[1].split(":")[0]
+        self.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
+        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "crds"))
+        rendered = subprocess.run(
+            [f"{self.bin}/helm", "template", ACCOUNT, str(REPO / "charts/ecs-facade"), "-n", OPERATOR_NAMESPACE,
+             "--kube-version", "1.37.0", "--show-only", "templates/serviceaccount.yaml",
+             "--show-only", "templates/rbac.yaml"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        self.kubectl("create", "namespace", OPERATOR_NAMESPACE)
+        self.kubectl("apply", "-n", OPERATOR_NAMESPACE, "-f", "-", input=rendered)
+
+    def down(self) -> None:
+        subprocess.run([REPO / "hack/cluster.sh", "down", "--purge"], env=self.env, capture_output=True)
+
+    def kubectl(self, *args: str, input: str | None = None) -> str:
+        return subprocess.run(
+            [f"{self.bin}/kubectl", "--kubeconfig", self.kubeconfig, *args],
+            input=input, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+
+    def operator_kubeconfig(self) -> Path:
+        token = self.kubectl("create", "token", ACCOUNT, "-n", OPERATOR_NAMESPACE, "--duration", "24h").strip()
+        admin = json.loads(self.kubectl("config", "view", "--raw", "--minify", "-o", "json"))
+        path = CLUSTER_DIR / "operator.kubeconfig"
+        path.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "bench", "cluster": admin["clusters"][0]["cluster"]}],
+                    "users": [{"name": ACCOUNT, "user": {"token": token}}],
+                    "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": ACCOUNT}}],
+                    "current-context": "bench",
+                }
+            )
+        )
+        return path
+
+    def operator_requests(self, since: float, until: float | None = None) -> list[dict[str, Any]]:
+        """The operator's requests (audit events, one per request) received in [since, until)."""
+        out = []
+        with self.audit_log.open() as lines:
+            for line in lines:
+                event = json.loads(line)
+                if event.get("stage") != "ResponseComplete":
+                    continue
+                stamp = _epoch(event["requestReceivedTimestamp"])
+                if stamp >= since and (until is None or stamp < until):
+                    out.append(event)
+        return out
+
+
+def _epoch(stamp: str) -> float:
+    import datetime
+
+    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def writes(events: Iterable[dict[str, Any]]) -> int:
+    return sum(1 for e in events if e["verb"] in WRITES)
+
+
+# --- the operator as a process ----------------------------------------------------------
+
+
+@dataclass
+class Operator:
+    cluster: Cluster
+    metrics_port: int = PORT_BASE + 90
+    process: subprocess.Popen[bytes] | None = None
+    rss_samples: list[int] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> None:
+        env = {**os.environ, "KUBECONFIG": str(self.cluster.operator_kubeconfig())}
+        logfile = (CLUSTER_DIR / "logs" / "operator.log").open("ab")
+        self.process = subprocess.Popen(
+            [str(REPO / ".venv/bin/ecs-facade"), "run", "--standalone", f"--metrics-port={self.metrics_port}"],
+            env=env, stdout=logfile, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self._stop.clear()
+        threading.Thread(target=self._sample, daemon=True).start()
+        wait(lambda: self.metrics() is not None, 60, "the operator's metrics endpoint")
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5) and self.process is not None:
+            try:
+                status = Path(f"/proc/{self.process.pid}/status").read_text()
+            except OSError:
+                return
+            for line in status.splitlines():
+                if line.startswith("VmRSS:"):
+                    self.rss_samples.append(int(line.split()[1]) * 1024)
+
+    def cpu_seconds(self) -> float:
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def metrics(self) -> dict[str, float] | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
+                text = response.read().decode()
+        except OSError:
+            return None
+        samples: dict[str, float] = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                samples[name] = float(value)
+        return samples
+
+    def reconciles(self) -> float:
+        return sum(v for k, v in (self.metrics() or {}).items() if k.startswith("controller_runtime_reconcile_total"))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+
+def wait(probe: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_idle(cluster: Cluster, quiet: float, timeout: float) -> float:
+    """Wall-clock time when the operator made no request (but watches) for ``quiet`` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(1)
+        recent = [e for e in cluster.operator_requests(time.time() - quiet) if e["verb"] != "watch"]
+        if not recent:
+            last = cluster.operator_requests(time.time() - quiet - 30)
+            active = [_epoch(e["requestReceivedTimestamp"]) for e in last if e["verb"] != "watch"]
+            return max(active, default=time.time() - quiet)
+    raise SystemExit("bench: the operator never went idle")
+
+
+# --- one run ----------------------------------------------------------------------------
+
+
+class Watcher:
+    """First times (monotonic) at which each object of a kind reached a state, from a watch."""
+
+    def __init__(
+        self, api: client.ApiClient, namespace: str, kind: str, predicate: Callable[[dict[str, Any]], str | None]
+    ):
+        self.times: dict[tuple[str, str], float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(api, namespace, kind, predicate), daemon=True)
+        self._thread.start()
+
+    def _run(
+        self, api: client.ApiClient, namespace: str, kind: str, predicate: Callable[[dict[str, Any]], str | None]
+    ) -> None:
+        objects = client.CustomObjectsApi(api)
+        group, version, plural = {
+            "deployments": ("apps", "v1", "deployments"),
+            "ecsservices": ("ecs.facade.dev", "v1alpha1", "ecsservices"),
+        }[kind]
+        while not self._stop.is_set():
+            stream = watch.Watch()
+            try:
+                for event in stream.stream(
+                    objects.list_namespaced_custom_object, group, version, namespace, plural, timeout_seconds=30
+                ):
+                    body = event["object"]
+                    state = predicate(body)
+                    if state is not None:
+                        self.times.setdefault((body["metadata"]["name"], state), time.monotonic())
+                    if self._stop.is_set():
+                        break
+            except Exception:  # a watch ends (or fails): start another
+                time.sleep(0.2)
+
+    def count(self, state: str) -> int:
+        return sum(1 for _, s in list(self.times) if s == state)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def deployment_state(tasks: int) -> Callable[[dict[str, Any]], str | None]:
+    def state(body: dict[str, Any]) -> str | None:
+        spec, status = body.get("spec") or {}, body.get("status") or {}
+        replicas = spec.get("replicas")
+        if replicas is not None and status.get("readyReplicas") == replicas == tasks:
+            return "ready"
+        if replicas == tasks:
+            return "reconciled"
+        if replicas == tasks + 1:
+            return "scaled"
+        return None
+
+    return state
+
+
+def service_state(body: dict[str, Any]) -> str | None:
+    status = body.get("status") or {}
+    desired = (body.get("spec") or {}).get("desiredCount")
+    if status.get("runningCount") == desired and status.get("desiredCount") == desired:
+        return f"converged-{desired}"
+    return None
+
+
+def admin_api(cluster: Cluster, concurrency: int) -> client.ApiClient:
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=cluster.kubeconfig, client_configuration=configuration)
+    configuration.connection_pool_maxsize = concurrency * 2
+    return client.ApiClient(configuration)
+
+
+def create_all(
+    what: str, bodies: list[dict[str, Any]], create: Callable[[dict[str, Any]], Any], concurrency: int
+) -> dict[str, float]:
+    """Create every body with ``concurrency`` threads; the monotonic time each create started."""
+    started: dict[str, float] = {}
+    done = 0
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+
+        def one(body: dict[str, Any]) -> None:
+            started[body["metadata"]["name"]] = time.monotonic()
+            create(body)
+
+        for future in concurrent.futures.as_completed([pool.submit(one, b) for b in bodies]):
+            future.result()
+            done += 1
+            if done % max(1, len(bodies) // 20) == 0 or done == len(bodies):
+                progress(what, done, len(bodies))
+    return started
+
+
+def delete_namespace(cluster: Cluster, namespace: str) -> None:
+    cluster.kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=600s")
+
+
+def baseline_run(cluster: Cluster, services: int, tasks: int, concurrency: int) -> dict[str, Any]:
+    """The same Deployments the operator would make, created directly: the floor."""
+    namespace = f"baseline-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", namespace)
+    api = admin_api(cluster, concurrency)
+    task_definition = parse_task_definition(TASK_DEFINITION, "app")
+    bodies = []
+    for i in range(services):
+        manifest = build_workload(
+            f"svc-{i}", namespace, task_definition, 1, ServiceDecisions(desired_count=tasks)
+        ).manifest
+        bodies.append(manifest)
+    watcher = Watcher(api, namespace, "deployments", deployment_state(tasks))
+    apps = client.AppsV1Api(api)
+    first = time.monotonic()
+    create_all("baseline Deployments", bodies, lambda b: apps.create_namespaced_deployment(namespace, b), concurrency)
+    wait(lambda: watcher.count("ready") >= services, 1800, "the baseline to converge")
+    convergence = max(t for (_, s), t in watcher.times.items() if s == "ready") - first
+    watcher.stop()
+    delete_namespace(cluster, namespace)
+    return {"convergence_seconds": convergence}
+
+
+def ecs_facade_run(
+    cluster: Cluster, operator: Operator, services: int, tasks: int, concurrency: int, quiet: float
+) -> dict[str, Any]:
+    namespace = f"bench-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", namespace)
+    api = admin_api(cluster, concurrency)
+    objects = client.CustomObjectsApi(api)
+    group = ("ecs.facade.dev", "v1alpha1", namespace)
+    task_definition = {"apiVersion": "ecs.facade.dev/v1alpha1", "kind": "ECSTaskDefinition"}
+    objects.create_namespaced_custom_object(
+        *group, "ecstaskdefinitions", {**task_definition, "metadata": {"name": "app"}, "spec": TASK_DEFINITION}
+    )
+
+    def revision() -> Any:
+        registered = objects.get_namespaced_custom_object(*group, "ecstaskdefinitions", "app")
+        return (registered.get("status") or {}).get("revision")
+
+    wait(revision, 60, "the task definition revision")
+    bodies = [
+        {
+            "apiVersion": "ecs.facade.dev/v1alpha1",
+            "kind": "ECSService",
+            "metadata": {"name": f"svc-{i}"},
+            "spec": {"taskDefinition": "app", "desiredCount": tasks},
+        }
+        for i in range(services)
+    ]
+    deployments = Watcher(api, namespace, "deployments", deployment_state(tasks))
+    ecs_services = Watcher(api, namespace, "ecsservices", service_state)
+    cpu_before, wall_before = operator.cpu_seconds(), time.time()
+    reconciles_before = operator.reconciles()
+    first = time.monotonic()
+    created = create_all(
+        "ECSServices",
+        bodies,
+        lambda b: objects.create_namespaced_custom_object("ecs.facade.dev", "v1alpha1", namespace, "ecsservices", b),
+        concurrency,
+    )
+    wait(lambda: ecs_services.count(f"converged-{tasks}") >= services, 1800, "the services to converge")
+    convergence = max(t for (_, s), t in ecs_services.times.items() if s == f"converged-{tasks}") - first
+    latencies = sorted(
+        deployments.times[(name, "reconciled")] - created[name]
+        for name in created
+        if (name, "reconciled") in deployments.times
+    )
+
+    # a desiredCount change on a tenth of the services
+    changed = [f"svc-{i}" for i in range(0, services, 10)]
+    patched: dict[str, float] = {}
+    for name in changed:
+        patched[name] = time.monotonic()
+        objects.patch_namespaced_custom_object(
+            "ecs.facade.dev", "v1alpha1", namespace, "ecsservices", name, {"spec": {"desiredCount": tasks + 1}}
+        )
+    wait(lambda: all((n, "scaled") in deployments.times for n in changed), 600, "the scaled Deployments")
+    scale_latencies = sorted(deployments.times[(n, "scaled")] - patched[n] for n in changed)
+    wait(lambda: ecs_services.count(f"converged-{tasks + 1}") >= len(changed), 600, "the scaled services")
+    idle_at = wait_idle(cluster, 5, 600)
+    cpu = operator.cpu_seconds() - cpu_before
+    events = cluster.operator_requests(wall_before, idle_at + 1)
+    reconciles = operator.reconciles() - reconciles_before
+
+    # steady state: a quiet stretch after convergence should cost no writes at all
+    quiet_from = time.time()
+    time.sleep(quiet)
+    steady = cluster.operator_requests(quiet_from, time.time())
+    deployments.stop()
+    ecs_services.stop()
+    return {
+        "namespace": namespace,
+        "convergence_seconds": convergence,
+        "reconcile_latency_seconds": percentiles(latencies),
+        "scale_latency_seconds": percentiles(scale_latencies),
+        "cpu_seconds": cpu,
+        "requests": len([e for e in events if e["verb"] != "watch"]),
+        "writes": writes(events),
+        "reconciles": reconciles,
+        "requests_per_reconcile": len([e for e in events if e["verb"] != "watch"]) / max(reconciles, 1),
+        "steady_seconds": quiet,
+        "steady_writes": writes(steady),
+        "steady_requests": len([e for e in steady if e["verb"] != "watch"]),
+    }
+
+
+def restart_run(cluster: Cluster, operator: Operator) -> dict[str, Any]:
+    """Restart with everything in place: time until idle, and the writes it made (none expected)."""
+    operator.stop()
+    started = time.time()
+    operator.start()
+    idle_at = wait_idle(cluster, 5, 900)
+    events = cluster.operator_requests(started, idle_at + 1)
+    by_verb: dict[str, int] = {}
+    for event in events:
+        if event["verb"] in WRITES:
+            key = f"{event['verb']} {event['objectRef'].get('resource')}"
+            by_verb[key] = by_verb.get(key, 0) + 1
+    return {"idle_after_seconds": max(0.0, idle_at - started), "writes": writes(events), "writes_by_verb": by_verb}
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": ordered[-1], "n": len(ordered)}
+
+
+# --- report -----------------------------------------------------------------------------
+
+
+def summarize(values: list[float]) -> dict[str, float]:
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "runs": len(values),
+    }
+
+
+def report(results: dict[str, Any], output: Path) -> None:
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "results.json").write_text(json.dumps(results, indent=2))
+    rows = []
+    for size in results["sizes"]:
+        runs = size["runs"]
+        base = summarize([r["baseline"]["convergence_seconds"] for r in runs])
+        ecs = summarize([r["ecs_facade"]["convergence_seconds"] for r in runs])
+        p99 = summarize([r["ecs_facade"]["reconcile_latency_seconds"].get("p99", 0) for r in runs])
+        rows.append(
+            f"| {size['services']} | {size['services'] * results['tasks']} "
+            f"| {base['median']:.1f} ({base['min']:.1f} to {base['max']:.1f}) "
+            f"| {ecs['median']:.1f} ({ecs['min']:.1f} to {ecs['max']:.1f}) | {ecs['median'] / base['median']:.2f} "
+            f"| {p99['median']:.2f} | {statistics.median(r['ecs_facade']['steady_writes'] for r in runs):.0f} "
+            f"| {statistics.median(r['ecs_facade']['requests_per_reconcile'] for r in runs):.2f} "
+            f"| {size['peak_rss_bytes'] / 2**20:.0f} |"
+        )
+    restart = results.get("restart") or {}
+    text = [
+        f"# ecs-facade benchmark ({results['started']})",
+        "",
+        f"{results['nodes']} simulated nodes, {results['tasks']} tasks per service,"
+        f" concurrency {results['concurrency']}, {results['repeats']} run(s) per size; median (min to max).",
+        "",
+        "| services | tasks | baseline convergence s | ecs-facade convergence s | ratio | reconcile p99 s"
+        " | steady writes | requests/reconcile | peak RSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        f"Restart with {results['sizes'][-1]['services']} services in place: idle after"
+        f" {restart.get('idle_after_seconds', float('nan')):.1f} s, {restart.get('writes', 'n/a')} writes"
+        f" {restart.get('writes_by_verb', {})}.",
+        "",
+    ]
+    (output / "results.md").write_text("\n".join(text))
+    plot(results, output / "convergence.png")
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [s["services"] for s in results["sizes"]]
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for key, label in (
+        ("baseline", "Deployments created directly (baseline)"),
+        ("ecs_facade", "ECSServices (ecs-facade)"),
+    ):
+        medians = [statistics.median(r[key]["convergence_seconds"] for r in s["runs"]) for s in results["sizes"]]
+        lows = [
+            m - min(r[key]["convergence_seconds"] for r in s["runs"])
+            for m, s in zip(medians, results["sizes"], strict=True)
+        ]
+        highs = [
+            max(r[key]["convergence_seconds"] for r in s["runs"]) - m
+            for m, s in zip(medians, results["sizes"], strict=True)
+        ]
+        axis.errorbar(sizes, medians, yerr=[lows, highs], marker="o", capsize=4, label=label)
+    axis.set_xlabel(f"services ({results['tasks']} tasks each)")
+    axis.set_ylabel("time to converge (s)")
+    axis.set_title(f"Convergence on {results['nodes']} simulated nodes, 2 cores")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+# --- main -------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, 2 runs: proves the program works (CI)")
+    parser.add_argument("--nodes", type=int, default=200)
+    parser.add_argument("--sizes", default="125,250,500", help="service counts, comma separated")
+    parser.add_argument("--scale", type=int, default=None, help="one size of this many services (e.g. 5000)")
+    parser.add_argument("--tasks", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--quiet-seconds", type=float, default=60, help="steady-state window after convergence")
+    parser.add_argument("--output", type=Path, default=REPO / "hack/bench/results")
+    parser.add_argument("--keep-cluster", action="store_true")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.scale:
+        sizes = [args.scale]
+    if args.quick:
+        args.nodes, sizes, args.tasks, args.repeats, args.quiet_seconds = 10, [5, 10], 2, 2, 5
+    cluster = Cluster(args.nodes)
+    results: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")},
+        "nodes": args.nodes,
+        "tasks": args.tasks,
+        "repeats": args.repeats,
+        "concurrency": args.concurrency,
+        "sizes": [],
+    }
+    cluster.up()
+    operator = Operator(cluster)
+    try:
+        operator.start()
+        for services in sizes:
+            size: dict[str, Any] = {"services": services, "runs": []}
+            operator.rss_samples.clear()
+            for run in range(args.repeats):
+                log(f"S={services} run {run + 1}/{args.repeats}: baseline")
+                baseline = baseline_run(cluster, services, args.tasks, args.concurrency)
+                log(f"  baseline converged in {baseline['convergence_seconds']:.1f}s; ecs-facade")
+                measured = ecs_facade_run(cluster, operator, services, args.tasks, args.concurrency, args.quiet_seconds)
+                log(
+                    f"  ecs-facade converged in {measured['convergence_seconds']:.1f}s,"
+                    f" reconcile p99 {measured['reconcile_latency_seconds'].get('p99', 0):.2f}s,"
+                    f" steady writes {measured['steady_writes']}"
+                )
+                if run == args.repeats - 1 and services == sizes[-1]:
+                    results["restart"] = restart_run(cluster, operator)
+                    restart = results["restart"]
+                    log(f"  restart: idle after {restart['idle_after_seconds']:.1f}s, {restart['writes']} writes")
+                delete_namespace(cluster, measured.pop("namespace"))
+                size["runs"].append({"baseline": baseline, "ecs_facade": measured})
+            size["peak_rss_bytes"] = max(operator.rss_samples, default=0)
+            size["steady_rss_bytes"] = operator.rss_samples[-1] if operator.rss_samples else 0
+            results["sizes"].append(size)
+        report(results, args.output)
+        log(f"wrote {args.output}/results.json, results.md, convergence.png")
+    finally:
+        operator.stop()
+        if not args.keep_cluster:
+            cluster.down()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""The scale benchmark runs (its --quick size) and reports every number it promises.
+
+Its numbers are not checked: a benchmark reports, a test asserts behaviour (docs/performance.md)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_quick_benchmark_writes_json_markdown_and_a_plot(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, str(REPO / "hack/bench/bench.py"), "--quick", "--output", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [s["services"] for s in results["sizes"]] == [5, 10]
+    for size in results["sizes"]:
+        assert len(size["runs"]) == 2 and size["peak_rss_bytes"] > 0
+        for measured in size["runs"]:
+            assert measured["baseline"]["convergence_seconds"] > 0
+            ecs = measured["ecs_facade"]
+            assert ecs["convergence_seconds"] > 0
+            assert ecs["reconcile_latency_seconds"]["n"] == size["services"]
+            assert set(ecs["reconcile_latency_seconds"]) == {"p50", "p95", "p99", "max", "n"}
+            assert ecs["scale_latency_seconds"]["n"] >= 1
+            assert ecs["reconciles"] > 0 and ecs["requests"] > 0 and ecs["writes"] > 0
+            assert isinstance(ecs["steady_writes"], int)
+    assert isinstance(results["restart"]["writes"], int)
+    assert "| services |" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "convergence.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
