@@ -76,6 +76,8 @@ class Cluster:
         }
         self.kubeconfig = str(CLUSTER_DIR / "kubeconfig")
         self.audit_log = CLUSTER_DIR / "logs" / "audit.log"
+        self._offset = 0
+        self._events: list[dict[str, Any]] = []
 
     def up(self) -> None:
         subprocess.run([REPO / "hack/cluster.sh", "down", "--purge"], env=self.env, capture_output=True)
@@ -123,17 +125,19 @@ class Cluster:
         return path
 
     def operator_requests(self, since: float, until: float | None = None) -> list[dict[str, Any]]:
-        """The operator's requests (audit events, one per request) received in [since, until)."""
-        out = []
-        with self.audit_log.open() as lines:
-            for line in lines:
+        """The operator's requests (audit events, one per request) received in [since, until);
+        the log is read on from where the last call stopped."""
+        with self.audit_log.open("rb") as lines:
+            lines.seek(self._offset)
+            while line := lines.readline():
+                if not line.endswith(b"\n"):
+                    break  # a line being written: read it next time
+                self._offset += len(line)
                 event = json.loads(line)
-                if event.get("stage") != "ResponseComplete":
-                    continue
-                stamp = _epoch(event["requestReceivedTimestamp"])
-                if stamp >= since and (until is None or stamp < until):
-                    out.append(event)
-        return out
+                if event.get("stage") == "ResponseComplete":
+                    event["_at"] = _epoch(event["requestReceivedTimestamp"])
+                    self._events.append(event)
+        return [e for e in self._events if e["_at"] >= since and (until is None or e["_at"] < until)]
 
 
 def _epoch(stamp: str) -> float:

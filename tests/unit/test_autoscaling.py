@@ -445,3 +445,21 @@ def test_owns_replicas_reads_server_side_apply_ownership() -> None:
     }
     assert not owns_replicas(handed)
     assert not owns_replicas({"metadata": {}})
+
+
+def test_edits_by_others_are_told_from_the_operators_and_the_hpas() -> None:
+    from ecs_facade.controllers.service import _edited_by_others
+
+    def entry(manager: str, subresource: str | None = None, spec: bool = True) -> dict[str, Any]:
+        fields: dict[str, Any] = {"f:spec": {"f:replicas": {}}} if spec else {"f:status": {}}
+        return {"manager": manager, "operation": "Update", "subresource": subresource, "fieldsV1": fields}
+
+    ours = [
+        entry("ecs-facade"),
+        entry("ecs-facade-replicas-handover"),
+        entry("kube-controller-manager", "status", False),
+    ]
+    assert not _edited_by_others({"metadata": {"managedFields": ours}})
+    assert not _edited_by_others({"metadata": {"managedFields": [*ours, entry("kube-controller-manager", "scale")]}})
+    assert _edited_by_others({"metadata": {"managedFields": [*ours, entry("kubectl-edit")]}})
+    assert _edited_by_others({"metadata": {"managedFields": [*ours, entry("kubectl", "scale")]}})

@@ -283,6 +283,9 @@ def default_cluster_exists(logger: Logger, **_: Any) -> None:
     """ECS has a ``default`` cluster without any setup; so does ecs-facade."""
     manifest = {"apiVersion": API_VERSION, "kind": KIND_CLUSTER, "metadata": {"name": DEFAULT_CLUSTER}, "spec": {}}
     try:
+        # a read first: a restart with the cluster in place makes no write (not even a refused create)
+        if kube.get_cluster_scoped(API_VERSION, CLUSTERS, DEFAULT_CLUSTER) is not None:
+            return
         if kube.create_cluster_scoped(manifest, CLUSTERS) is not None:
             logger.info("created the default ECSCluster")
     except ApiException as error:

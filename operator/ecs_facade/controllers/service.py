@@ -12,6 +12,7 @@ the revision in use. When the deployment circuit breaker rolls back, the service
 the rolled-back-to revision until its spec changes.
 """
 
+import copy
 import datetime
 import json
 import uuid
@@ -83,6 +84,7 @@ ANNOTATION_SERVICE_TYPE = f"{GROUP}/load-balancer-service-type"
 # Co-owns a Deployment's spec.replicas for the moment the operator gives the count to the
 # HorizontalPodAutoscaler: server-side apply would reset a field its only owner stops applying.
 HANDOVER_MANAGER = "ecs-facade-replicas-handover"
+ANNOTATION_APPLIED = f"{GROUP}/applied-digest"
 
 # The last status this operator wrote per service: it is the only writer, so this is never
 # older than what the watch has delivered (which can lag a write by a moment).
@@ -161,11 +163,39 @@ def _generation(workload: Mapping[str, Any] | None) -> int | None:
 def _unchanged(
     service: Snapshot, plan: "Plan", workload: Mapping[str, Any] | None, hpa: Mapping[str, Any] | None
 ) -> bool:
+    key = (service.namespace, service.name, service.uid)
+    if key not in _applied and _applied_before(plan, workload, hpa):
+        # a restart: what runs is what this operator applied last, and nobody edited it since
+        _applied[key] = (_digest(plan), _generation(workload), _generation(hpa))
+        return True
     """Nothing to apply: the desired objects are what this operator applied last, and nobody
     changed the workload's (or its HPA's) spec since (a generation would have moved). Saves a
     request per status event of the workload; hand edits and deletions still get applied over."""
     applied = (_digest(plan), _generation(workload), _generation(hpa))
-    return _applied.get((service.namespace, service.name, service.uid)) == applied
+    return _applied.get(key) == applied
+
+
+def _applied_before(plan: "Plan", workload: Mapping[str, Any] | None, hpa: Mapping[str, Any] | None) -> bool:
+    """The workload carries the digest of this very plan, and only this operator (and the HPA,
+    through the scale subresource) changed its spec and its HPA's spec."""
+    if workload is None or (plan.autoscaler is not None) != (hpa is not None):
+        return False
+    annotations = (workload.get("metadata") or {}).get("annotations") or {}
+    if annotations.get(ANNOTATION_APPLIED) != _digest(plan):
+        return False
+    return not _edited_by_others(workload) and not (hpa is not None and _edited_by_others(hpa))
+
+
+def _edited_by_others(obj: Mapping[str, Any]) -> bool:
+    for entry in (obj.get("metadata") or {}).get("managedFields") or []:
+        manager, subresource = entry.get("manager"), entry.get("subresource")
+        if manager in (FIELD_MANAGER, HANDOVER_MANAGER) or subresource == "status":
+            continue
+        if subresource == "scale" and manager == "kube-controller-manager":
+            continue  # the HPA moving the count it owns
+        if "f:spec" in (entry.get("fieldsV1") or {}) or subresource == "scale":
+            return True
+    return False
 
 
 class AutoscalerRefused(Exception):
@@ -177,7 +207,9 @@ def _apply(
 ) -> dict[str, Any]:
     for extra in plan.extra:
         kube.apply_any(extra)
-    manifest = plan.workload.manifest
+    # the digest of what is applied, on the workload: after a restart it tells that nothing changed
+    manifest = copy.deepcopy(plan.workload.manifest)
+    manifest["metadata"].setdefault("annotations", {})[ANNOTATION_APPLIED] = _digest(plan)
     hpa = None
     if plan.autoscaler is not None:
         # the HPA first: if the API server refuses it, nothing else changes
