@@ -15,6 +15,7 @@ the rolled-back-to revision until its spec changes.
 import copy
 import datetime
 import json
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -149,6 +150,37 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
                     _apply(service, plan, plural, workload, hpa is not None)
         except kube.NamespaceTerminating:
             return
+
+
+_coalescing = threading.Lock()
+_again: dict[tuple[str, str], tuple[bool, bool]] = {}  # service -> (run again, with apply)
+
+
+def coalesced(namespace: str, name: str, indexes: Indexes, logger: Logger, apply: bool) -> None:
+    """``reconcile``, unless one for the service is under way: then that one runs once more
+    when it is done (applying if any caller asked to). A reconcile reads the newest state, so
+    a burst of a service's pod and ReplicaSet events costs two runs, and the handler threads
+    are not all held waiting for one service's lock while other services wait to be created."""
+    key = (namespace, name)
+    with _coalescing:
+        if key in _again:
+            _again[key] = (True, _again[key][1] or apply)
+            return
+        _again[key] = (False, False)
+    try:
+        while True:
+            reconcile(namespace, name, indexes, logger, apply=apply)
+            with _coalescing:
+                rerun, rerun_apply = _again[key]
+                if not rerun:
+                    del _again[key]
+                    return
+                _again[key] = (False, False)
+                apply = rerun_apply
+    except BaseException:
+        with _coalescing:
+            _again.pop(key, None)
+        raise
 
 
 def _digest(plan: "Plan") -> str:
@@ -772,7 +804,7 @@ def workload_changed(
         assert service is not None
         _applied.pop((namespace, name, service.uid), None)  # apply again although the spec did not change
     # server-side apply of the desired workload is a no-op unless someone changed it
-    reconcile(namespace, name, indexes, logger)
+    coalesced(namespace, name, indexes, logger, apply=True)
 
 
 @kopf.on.event("apps", "v1", "replicasets", labels={LABEL_SERVICE: kopf.PRESENT})
@@ -794,7 +826,7 @@ def tasks_changed(
         assign_capacity_provider(namespace, name, body, indexes, logger)
     node = one(indexes.nodes, str((body.get("spec") or {}).get("nodeName") or ""))
     moving = (namespace, name) in _surging or (node is not None and draining(node))
-    reconcile(namespace, name, indexes, logger, apply=moving)
+    coalesced(namespace, name, indexes, logger, apply=moving)
 
 
 @kopf.on.event("", "v1", "nodes")

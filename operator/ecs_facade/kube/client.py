@@ -1,6 +1,7 @@
 """Reads, server-side apply and status writes, with one field manager."""
 
 import functools
+import json
 import os
 import threading
 from collections.abc import Mapping
@@ -91,15 +92,7 @@ def apply(manifest: Mapping[str, Any], plural: str, field_manager: str = FIELD_M
     group, version = _group_version(str(manifest["apiVersion"]))
     meta = manifest["metadata"]
     try:
-        applied = _apply(group, version, plural, meta, manifest, field_manager)
-        if applied is None:
-            # the client deserializes only a 200 response: an apply that created the object
-            # (201) returns nothing, so read what was created
-            applied = cast(
-                dict[str, Any],
-                _objects().get_namespaced_custom_object(group, version, meta["namespace"], plural, meta["name"]),
-            )
-        return applied
+        return _apply(group, version, plural, meta, manifest, field_manager)
     except ApiException as error:
         if _terminating(error):
             raise NamespaceTerminating(meta["namespace"]) from error
@@ -108,21 +101,22 @@ def apply(manifest: Mapping[str, Any], plural: str, field_manager: str = FIELD_M
 
 def _apply(
     group: str, version: str, plural: str, meta: Mapping[str, Any], manifest: Mapping[str, Any], field_manager: str
-) -> dict[str, Any] | None:
-    return cast(
-        dict[str, Any] | None,
-        _objects().patch_namespaced_custom_object(
-            group,
-            version,
-            meta["namespace"],
-            plural,
-            meta["name"],
-            dict(manifest),
-            field_manager=field_manager,
-            force=True,
-            _content_type=APPLY_PATCH,
-        ),
+) -> dict[str, Any]:
+    # the raw response: the client deserializes only a 200, and an apply that creates the
+    # object answers 201 (with the object, which would otherwise take a GET to read)
+    response = _objects().patch_namespaced_custom_object(
+        group,
+        version,
+        meta["namespace"],
+        plural,
+        meta["name"],
+        dict(manifest),
+        field_manager=field_manager,
+        force=True,
+        _content_type=APPLY_PATCH,
+        _preload_content=False,
     )
+    return cast(dict[str, Any], json.loads(response.data))  # type: ignore[attr-defined]
 
 
 def create(manifest: Mapping[str, Any], plural: str) -> dict[str, Any] | None:
