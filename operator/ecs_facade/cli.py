@@ -38,7 +38,6 @@ def _run(args: argparse.Namespace) -> int:
             standalone=args.standalone or args.leader_elect,
             peering_name=args.peering,
             liveness_endpoint=args.liveness,
-            stop_flag=stop,
         )
     finally:
         if elector is not None and not lost.is_set():
@@ -49,8 +48,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _elect(args: argparse.Namespace, stop: Any, lost: Any) -> Any:
     """Wait as a standby (answering health probes) until this replica holds the Lease, then
-    keep renewing it in a thread; losing it stops the operator (``lost``, exit code 1)."""
+    keep renewing it in a thread; losing it stops the operator (``lost``, exit code 1).
+
+    The operator is stopped with a SIGTERM to itself, as the kubelet would: a threading stop
+    flag given to kopf.run would hold one of its executor threads, and its exit, forever."""
     import os
+    import signal
     import socket
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -95,7 +98,7 @@ def _elect(args: argparse.Namespace, stop: Any, lost: Any) -> Any:
     def renew() -> None:
         elector.keep_renewing(stop, lost)
         if lost.is_set():
-            stop.set()
+            os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=renew, name="lease-renewal", daemon=True).start()
     return elector
