@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO / "operator"))
 
 from kubernetes import client, config, watch  # noqa: E402
 
+from ecs_facade.metrics import parse  # noqa: E402
 from ecs_facade.model.taskdefinition import parse_task_definition  # noqa: E402
 from ecs_facade.translate.service import ServiceDecisions, build_workload  # noqa: E402
 
@@ -193,12 +194,7 @@ class Operator:
                 text = response.read().decode()
         except OSError:
             return None
-        samples: dict[str, float] = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                samples[name] = float(value)
-        return samples
+        return parse(text)
 
     def reconciles(self) -> float:
         return sum(v for k, v in (self.metrics() or {}).items() if k.startswith("controller_runtime_reconcile_total"))

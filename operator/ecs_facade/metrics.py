@@ -71,3 +71,15 @@ def instrumented(controller: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
 def serve(port: int) -> None:
     """The /metrics endpoint, in a thread of its own."""
     start_http_server(port)
+
+
+def parse(text: str) -> dict[str, float]:
+    """The samples of a /metrics page, keyed like the page writes them: name{label="value",...}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = float(sample.value)
+    return samples

@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client, config
 
 from ecs_facade.leader import LeaderElector
-from ecs_facade.metrics import serve
+from ecs_facade.metrics import parse, serve
 from tests.e2e.kube import Kubectl, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -91,13 +91,7 @@ def test_metrics_count_reconciles_and_api_requests(kubectl: Kubectl, namespace: 
 
     def scrape() -> dict[str, float]:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            text = response.read().decode()
-        samples = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                samples[name] = float(value)
-        return samples
+            return parse(response.read().decode())
 
     def counted() -> dict[str, float] | None:
         samples = scrape()
@@ -106,4 +100,4 @@ def test_metrics_count_reconciles_and_api_requests(kubectl: Kubectl, namespace: 
 
     samples = wait_for("a counted service reconcile", counted)
     assert samples['controller_runtime_reconcile_time_seconds_count{controller="ecsservice"}'] > 0
-    assert any(k.startswith('rest_client_requests_total{code="200",method="PATCH"}') for k in samples)
+    assert samples['rest_client_requests_total{code="200",method="PATCH"}'] > 0

@@ -29,6 +29,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from kubernetes.utils.quantity import parse_quantity
+
 from ecs_facade.model.autoscaling import (
     AutoScaling,
     CustomizedMetricSpecification,
@@ -210,7 +212,7 @@ def _metric_target(metric: Mapping[str, Any]) -> float:
     target = body["target"]
     if target["type"] == "Utilization":
         return float(target["averageUtilization"])
-    return parse_quantity(str(target.get("averageValue") or target.get("value")))
+    return float(parse_quantity(str(target.get("averageValue") or target.get("value"))))  # type: ignore[no-untyped-call]
 
 
 def _step_rule(policy: StepScalingPolicy | None, tolerance: float | None) -> dict[str, Any]:
@@ -244,7 +246,3 @@ def quantity(value: float) -> str:
     if milli == 0 and value > 0:
         raise TranslationError(f"{value:g} is below 0.001, the smallest metric value a HorizontalPodAutoscaler holds")
     return f"{milli}m"
-
-
-def parse_quantity(text: str) -> float:
-    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)

@@ -1,0 +1,33 @@
+"""The operator's metrics: counted per reconcile, errors counted and re-raised, and read back."""
+
+import pytest
+from prometheus_client import generate_latest
+
+from ecs_facade.metrics import instrumented, parse
+
+
+def sample(name: str) -> float:
+    return parse(generate_latest().decode()).get(name, 0.0)
+
+
+def test_reconciles_and_errors_are_counted_and_timed() -> None:
+    ok = 'controller_runtime_reconcile_total{controller="unit-test",result="success"}'
+    failed = 'controller_runtime_reconcile_total{controller="unit-test",result="error"}'
+    errors = 'controller_runtime_reconcile_errors_total{controller="unit-test"}'
+    timed = 'controller_runtime_reconcile_time_seconds_count{controller="unit-test"}'
+    before = {k: sample(k) for k in (ok, failed, errors, timed)}
+
+    @instrumented("unit-test")
+    def reconcile(fail: bool) -> str:
+        if fail:
+            raise RuntimeError("boom")
+        return "done"
+
+    assert reconcile(False) == "done"
+    with pytest.raises(RuntimeError):
+        reconcile(True)
+    assert sample(ok) - before[ok] == 1
+    assert sample(failed) - before[failed] == 1
+    assert sample(errors) - before[errors] == 1
+    assert sample(timed) - before[timed] == 2
+    assert sample('controller_runtime_active_workers{controller="unit-test"}') == 0
