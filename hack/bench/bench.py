@@ -101,6 +101,16 @@ class Cluster:
     def down(self) -> None:
         subprocess.run([REPO / "hack/cluster.sh", "down", "--purge"], env=self.env, capture_output=True)
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds each control-plane process has used so far (etcd, kube-apiserver, ...)."""
+        used = {}
+        for pidfile in sorted((CLUSTER_DIR / "pids").glob("*.pid")):
+            try:
+                used[pidfile.stem] = process_cpu_seconds(int(pidfile.read_text()))
+            except (OSError, ValueError):
+                continue
+        return used
+
     def kubectl(self, *args: str, input: str | None = None) -> str:
         return subprocess.run(
             [f"{self.bin}/kubectl", "--kubeconfig", self.kubeconfig, *args],
@@ -151,6 +161,18 @@ def writes(events: Iterable[dict[str, Any]]) -> int:
     return sum(1 for e in events if e["verb"] in WRITES)
 
 
+def writes_by_resource(events: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Writes counted by verb, resource and subresource ("patch ecsservices/status")."""
+    counted: dict[str, int] = {}
+    for event in events:
+        if event["verb"] in WRITES:
+            ref = event.get("objectRef") or {}
+            resource = ref.get("resource") + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+            key = f"{event['verb']} {resource}"
+            counted[key] = counted.get(key, 0) + 1
+    return dict(sorted(counted.items()))
+
+
 # --- the operator as a process ----------------------------------------------------------
 
 
@@ -158,17 +180,26 @@ def writes(events: Iterable[dict[str, Any]]) -> int:
 class Operator:
     cluster: Cluster
     metrics_port: int = PORT_BASE + 90
+    profile: Path | None = None  # py-spy's collapsed stacks of the operator, when set (one file per start)
+    starts: int = 0
     process: subprocess.Popen[bytes] | None = None
+    pid: int = 0  # the operator's (under py-spy, the profiler's child)
     rss_samples: list[int] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
         env = {**os.environ, "KUBECONFIG": str(self.cluster.operator_kubeconfig())}
         logfile = (CLUSTER_DIR / "logs" / "operator.log").open("ab")
-        self.process = subprocess.Popen(
-            [str(REPO / ".venv/bin/ecs-facade"), "run", "--standalone", f"--metrics-port={self.metrics_port}"],
-            env=env, stdout=logfile, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        command = [str(REPO / ".venv/bin/ecs-facade"), "run", "--standalone", f"--metrics-port={self.metrics_port}"]
+        self.starts += 1
+        if self.profile is not None:
+            output = self.profile.with_name(f"{self.profile.stem}-{self.starts}{self.profile.suffix}")
+            command = [str(REPO / ".venv/bin/py-spy"), "record", "--format", "raw", "--rate", "50", "--threads",
+                       "--output", str(output), "--", sys.executable, *command]  # fmt: skip
+        self.process = subprocess.Popen(command, env=env, stdout=logfile, stderr=subprocess.STDOUT)
+        self.pid = self.process.pid
+        if self.profile is not None:
+            self.pid = wait(lambda: _child_of(self.process.pid) if self.process else None, 30, "the profiled operator")
         self._stop.clear()
         threading.Thread(target=self._sample, daemon=True).start()
         wait(lambda: self.metrics() is not None, 60, "the operator's metrics endpoint")
@@ -176,7 +207,7 @@ class Operator:
     def _sample(self) -> None:
         while not self._stop.wait(0.5) and self.process is not None:
             try:
-                status = Path(f"/proc/{self.process.pid}/status").read_text()
+                status = Path(f"/proc/{self.pid}/status").read_text()
             except OSError:
                 return
             for line in status.splitlines():
@@ -185,8 +216,7 @@ class Operator:
 
     def cpu_seconds(self) -> float:
         assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.pid)
 
     def metrics(self) -> dict[str, float] | None:
         try:
@@ -202,13 +232,28 @@ class Operator:
     def stop(self) -> None:
         self._stop.set()
         if self.process is not None:
-            self.process.send_signal(signal.SIGTERM)
+            os.kill(self.pid, signal.SIGTERM)  # the operator itself (py-spy, if it runs it, exits after it)
             try:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
                 self.process.kill()
                 self.process.wait()
             self.process = None
+
+
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: round(after[name] - before.get(name, 0.0), 1) for name in after}
+
+
+def _child_of(pid: int) -> int | None:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return int(children[0]) if children else None
 
 
 def wait(probe: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
@@ -347,13 +392,15 @@ def baseline_run(cluster: Cluster, services: int, tasks: int, concurrency: int) 
         bodies.append(manifest)
     watcher = Watcher(api, namespace, "deployments", deployment_state(tasks))
     apps = client.AppsV1Api(api)
+    control_plane = cluster.cpu_seconds()
     first = time.monotonic()
     create_all("baseline Deployments", bodies, lambda b: apps.create_namespaced_deployment(namespace, b), concurrency)
     wait(lambda: watcher.count("ready") >= services, 1800, "the baseline to converge")
     convergence = max(t for (_, s), t in watcher.times.items() if s == "ready") - first
+    control_plane = cpu_used(control_plane, cluster.cpu_seconds())
     watcher.stop()
     delete_namespace(cluster, namespace)
-    return {"convergence_seconds": convergence}
+    return {"convergence_seconds": convergence, "control_plane_cpu_seconds": control_plane}
 
 
 def ecs_facade_run(
@@ -387,6 +434,7 @@ def ecs_facade_run(
     ecs_services = Watcher(api, namespace, "ecsservices", service_state)
     cpu_before, wall_before = operator.cpu_seconds(), time.time()
     reconciles_before = operator.reconciles()
+    control_plane = cluster.cpu_seconds()
     first = time.monotonic()
     created = create_all(
         "ECSServices",
@@ -396,6 +444,8 @@ def ecs_facade_run(
     )
     wait(lambda: ecs_services.count(f"converged-{tasks}") >= services, 1800, "the services to converge")
     convergence = max(t for (_, s), t in ecs_services.times.items() if s == f"converged-{tasks}") - first
+    control_plane = cpu_used(control_plane, cluster.cpu_seconds())
+    cpu_at_convergence = operator.cpu_seconds() - cpu_before
     latencies = sorted(
         deployments.times[(name, "reconciled")] - created[name]
         for name in created
@@ -430,8 +480,11 @@ def ecs_facade_run(
         "reconcile_latency_seconds": percentiles(latencies),
         "scale_latency_seconds": percentiles(scale_latencies),
         "cpu_seconds": cpu,
+        "cpu_seconds_to_convergence": cpu_at_convergence,
+        "control_plane_cpu_seconds": control_plane,
         "requests": len([e for e in events if e["verb"] != "watch"]),
         "writes": writes(events),
+        "writes_by_verb": writes_by_resource(events),
         "reconciles": reconciles,
         "requests_per_reconcile": len([e for e in events if e["verb"] != "watch"]) / max(reconciles, 1),
         "steady_seconds": quiet,
@@ -447,12 +500,11 @@ def restart_run(cluster: Cluster, operator: Operator) -> dict[str, Any]:
     operator.start()
     idle_at = wait_idle(cluster, 5, 900)
     events = cluster.operator_requests(started, idle_at + 1)
-    by_verb: dict[str, int] = {}
-    for event in events:
-        if event["verb"] in WRITES:
-            key = f"{event['verb']} {event['objectRef'].get('resource')}"
-            by_verb[key] = by_verb.get(key, 0) + 1
-    return {"idle_after_seconds": max(0.0, idle_at - started), "writes": writes(events), "writes_by_verb": by_verb}
+    return {
+        "idle_after_seconds": max(0.0, idle_at - started),
+        "writes": writes(events),
+        "writes_by_verb": writes_by_resource(events),
+    }
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -562,6 +614,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet-seconds", type=float, default=60, help="steady-state window after convergence")
     parser.add_argument("--output", type=Path, default=REPO / "hack/bench/results")
     parser.add_argument("--keep-cluster", action="store_true")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="run the operator under py-spy; its collapsed stacks go here"
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.scale:
@@ -579,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": [],
     }
     cluster.up()
-    operator = Operator(cluster)
+    operator = Operator(cluster, profile=args.profile)
     try:
         operator.start()
         for services in sizes:

@@ -16,9 +16,27 @@ class CliError(Exception):
     """A problem with the user's input: printed as one clear message, exit code 1."""
 
 
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """What ``MALLOC_ARENA_MAX=2`` does, unless that is set: glibc gives every thread that
+    allocates its own arena (up to eight per core), and the memory that bursts of watch events
+    free stays spread over them. Before any thread starts, so that it counts for all."""
+    import ctypes
+    import ctypes.util
+    import os
+
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-8, arenas)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass  # not glibc (musl, macOS): nothing to limit
+
+
 def _run(args: argparse.Namespace) -> int:
     import threading
 
+    _limit_malloc_arenas()
     import kopf
 
     import ecs_facade.controllers  # noqa: F401  (registers the handlers)

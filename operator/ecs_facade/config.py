@@ -18,6 +18,9 @@ class Config:
     pod_level_resources: bool = True
     stopped_task_retention_seconds: int = 3600  # ECS keeps stopped tasks about an hour
     cluster_sync_seconds: float = 5.0  # how often clusters recount instances and drain
+    # a service's status refresh waits this long after its first task event, so that tasks
+    # starting together cost one status write (spec changes never wait)
+    status_batch_seconds: float = 1.0
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -33,6 +36,7 @@ class Config:
                 env.get("ECS_FACADE_STOPPED_TASK_RETENTION_SECONDS", cls.stopped_task_retention_seconds)
             ),
             cluster_sync_seconds=float(env.get("ECS_FACADE_CLUSTER_SYNC_SECONDS", cls.cluster_sync_seconds)),
+            status_batch_seconds=float(env.get("ECS_FACADE_STATUS_BATCH_SECONDS", cls.status_batch_seconds)),
         )
 
     @property

@@ -12,12 +12,13 @@ the revision in use. When the deployment circuit breaker rolls back, the service
 the rolled-back-to revision until its spec changes.
 """
 
+import asyncio
+import contextvars
 import copy
 import datetime
 import json
-import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -50,6 +51,7 @@ from ecs_facade.controllers.indexes import (
     values_at,
     with_statuses,
 )
+from ecs_facade.controllers.workqueue import WorkQueue
 from ecs_facade.kube import client as kube
 from ecs_facade.metrics import instrumented
 from ecs_facade.model.autoscaling import AutoScaling
@@ -150,37 +152,6 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
                     _apply(service, plan, plural, workload, hpa is not None)
         except kube.NamespaceTerminating:
             return
-
-
-_coalescing = threading.Lock()
-_again: dict[tuple[str, str], tuple[bool, bool]] = {}  # service -> (run again, with apply)
-
-
-def coalesced(namespace: str, name: str, indexes: Indexes, logger: Logger, apply: bool) -> None:
-    """``reconcile``, unless one for the service is under way: then that one runs once more
-    when it is done (applying if any caller asked to). A reconcile reads the newest state, so
-    a burst of a service's pod and ReplicaSet events costs two runs, and the handler threads
-    are not all held waiting for one service's lock while other services wait to be created."""
-    key = (namespace, name)
-    with _coalescing:
-        if key in _again:
-            _again[key] = (True, _again[key][1] or apply)
-            return
-        _again[key] = (False, False)
-    try:
-        while True:
-            reconcile(namespace, name, indexes, logger, apply=apply)
-            with _coalescing:
-                rerun, rerun_apply = _again[key]
-                if not rerun:
-                    del _again[key]
-                    return
-                _again[key] = (False, False)
-                apply = rerun_apply
-    except BaseException:
-        with _coalescing:
-            _again.pop(key, None)
-        raise
 
 
 def _digest(plan: "Plan") -> str:
@@ -766,11 +737,64 @@ def _load_balancing(service: Snapshot, raw: Mapping[str, Any], workload: Service
     return services
 
 
-@kopf.on.resume(GROUP, VERSION, SERVICES)
-@kopf.on.create(GROUP, VERSION, SERVICES)
-@kopf.on.update(GROUP, VERSION, SERVICES, field="spec")
-def service_changed(name: str, namespace: str | None, logger: Logger, **kwargs: Any) -> None:
-    reconcile(namespace or "", name, Indexes.from_kwargs(kwargs), logger)
+# --- triggers: every watch event only queues the service's key ----------------------------
+
+_queue: WorkQueue | None = None
+# What was queued last per service: (uid, generation, annotations); the events of the
+# operator's own status writes repeat it and queue nothing.
+_seen: dict[tuple[str, str], tuple[str, int, str]] = {}
+
+
+def _work(key: Hashable, apply: bool, context: Any) -> None:
+    namespace, name = cast(tuple[str, str], key)
+    indexes, logger, variables = context
+    # in the handler's context variables: kopf.event() finds its event queue through them
+    variables.run(reconcile, namespace, name, indexes, logger, apply=apply)
+
+
+@kopf.on.startup()
+def start_service_workers(**_: Any) -> None:
+    global _queue
+    config = Config.from_env()
+    _queue = WorkQueue("ecsservice", _work, workers=config.workers, batch_seconds=config.status_batch_seconds)
+    _queue.start()
+
+
+@kopf.on.cleanup()
+def stop_service_workers(**_: Any) -> None:
+    if _queue is not None:
+        _queue.stop()
+
+
+def enqueue(namespace: str, name: str, kwargs: Mapping[str, Any], logger: Logger, *, urgent: bool, apply: bool) -> None:
+    assert _queue is not None, "the service workers start with the operator"
+    context = (Indexes.from_kwargs(kwargs), logger, contextvars.copy_context())
+    _queue.add((namespace, name), urgent=urgent, apply=apply, context=context)
+
+
+@kopf.on.event(GROUP, VERSION, SERVICES)
+async def service_event(
+    event: kopf.RawEvent, body: kopf.Body, name: str, namespace: str | None, logger: Logger, **kwargs: Any
+) -> None:
+    """The service appeared (or the operator started), its spec or annotations changed, or it went."""
+    key = (namespace or "", name)
+    meta = body.get("metadata", {})
+    if event.get("type") == "DELETED":
+        _seen.pop(key, None)
+        _forget(key, str(meta.get("uid") or ""))
+        return
+    seen = (str(meta.get("uid")), int(meta.get("generation") or 0), content_hash(meta.get("annotations") or {}))
+    if _seen.get(key) == seen:
+        return  # the echo of a status write
+    _seen[key] = seen
+    enqueue(key[0], name, kwargs, logger, urgent=True, apply=True)
+
+
+def _forget(key: tuple[str, str], uid: str) -> None:
+    """A deleted service's memories (the garbage collector removes its children)."""
+    for memory in (_written, _applied):
+        memory.pop((*key, uid), None)
+    _surging.discard(key)
 
 
 def _owned_by_service(body: kopf.Body, service: Snapshot | None) -> bool:
@@ -781,7 +805,7 @@ def _owned_by_service(body: kopf.Body, service: Snapshot | None) -> bool:
 @kopf.on.event("apps", "v1", "deployments", labels={LABEL_SERVICE: kopf.PRESENT})
 @kopf.on.event("apps", "v1", "daemonsets", labels={LABEL_SERVICE: kopf.PRESENT})
 @kopf.on.event("autoscaling", "v2", "horizontalpodautoscalers", labels={LABEL_SERVICE: kopf.PRESENT})
-def workload_changed(
+async def workload_changed(
     event: kopf.RawEvent,
     body: kopf.Body,
     namespace: str | None,
@@ -790,47 +814,57 @@ def workload_changed(
     **kwargs: Any,
 ) -> None:
     """Its Deployment (or HPA) changed: refresh the status (status.autoScaling follows the HPA);
-    put back edits and deletions made by hand."""
-    indexes = Indexes.from_kwargs(kwargs)
+    put back edits and deletions made by hand (the reconcile applies only when the workload's
+    generation moved away from what was applied)."""
     name, namespace = labels[LABEL_SERVICE], namespace or ""
-    service: Snapshot | None = one(indexes.services, (namespace, name))
+    service: Snapshot | None = one(kwargs["services"], (namespace, name))
     if not _owned_by_service(body, service):
         return
-    if event.get("type") == "DELETED":
+    assert service is not None
+    deleted = event.get("type") == "DELETED"
+    if deleted:
         # not one the garbage collector removed because the service is gone (the index may lag)
-        current = kube.get(API_VERSION, SERVICES, namespace, name)
+        current = await asyncio.to_thread(kube.get, API_VERSION, SERVICES, namespace, name)
         if current is None or current["metadata"].get("deletionTimestamp"):
             return
-        assert service is not None
         _applied.pop((namespace, name, service.uid), None)  # apply again although the spec did not change
-    # server-side apply of the desired workload is a no-op unless someone changed it
-    coalesced(namespace, name, indexes, logger, apply=True)
+    enqueue(namespace, name, kwargs, logger, urgent=deleted, apply=True)
 
 
 @kopf.on.event("apps", "v1", "replicasets", labels={LABEL_SERVICE: kopf.PRESENT})
 @kopf.on.event("", "v1", "pods", labels={LABEL_SERVICE: kopf.PRESENT})
-def tasks_changed(
+async def tasks_changed(
     body: kopf.Body, namespace: str | None, labels: Mapping[str, str], logger: Logger, **kwargs: Any
 ) -> None:
     """A deployment's or a task's state changed: ECS deployments, breaker and events.
 
     The workload is applied again only while a drain moves the service's tasks (the number of
     replacements follows the tasks left on DRAINING instances)."""
-    indexes = Indexes.from_kwargs(kwargs)
     name, namespace = labels[LABEL_SERVICE], namespace or ""
-    if one(indexes.services, (namespace, name)) is None:
+    if one(kwargs["services"], (namespace, name)) is None:
         return
     if body.get("kind") == "Pod" and (kwargs.get("event") or {}).get("type") == "DELETED":
         _assigned.pop((namespace, body["metadata"]["name"]), None)  # a gone pod needs no memory
     elif body.get("kind") == "Pod" and is_capacity_gated(body):
-        assign_capacity_provider(namespace, name, body, indexes, logger)
-    node = one(indexes.nodes, str((body.get("spec") or {}).get("nodeName") or ""))
+        indexes = Indexes.from_kwargs(kwargs)
+        await asyncio.to_thread(assign_capacity_provider, namespace, name, body, indexes, logger)
+    node = one(kwargs["nodes"], str((body.get("spec") or {}).get("nodeName") or ""))
     moving = (namespace, name) in _surging or (node is not None and draining(node))
-    coalesced(namespace, name, indexes, logger, apply=moving)
+    # a failing task is news for the circuit breaker and the throttle, which judge the rollout
+    # as it is at that moment (a moment later its replacement may make it look complete):
+    # it does not wait for the batch
+    enqueue(namespace, name, kwargs, logger, urgent=moving or _failing(body), apply=moving)
+
+
+def _failing(body: kopf.Body) -> bool:
+    status = body.get("status") or {}
+    return body.get("kind") == "Pod" and (
+        status.get("phase") == "Failed" or any(c.get("restartCount") for c in status.get("containerStatuses") or [])
+    )
 
 
 @kopf.on.event("", "v1", "nodes")
-def instance_state_changed(name: str, labels: Mapping[str, str], logger: Logger, **kwargs: Any) -> None:
+async def instance_state_changed(name: str, labels: Mapping[str, str], logger: Logger, **kwargs: Any) -> None:
     """An instance became DRAINING (or ACTIVE): the services with tasks on it start (or stop)
     replacing them."""
     state = labels.get(LABEL_INSTANCE_STATUS, "ACTIVE")
@@ -845,7 +879,7 @@ def instance_state_changed(name: str, labels: Mapping[str, str], logger: Logger,
     }
     for namespace, service in sorted(affected):
         if one(indexes.services, (namespace, service)) is not None:
-            reconcile(namespace, service, indexes, logger)
+            enqueue(namespace, service, kwargs, logger, urgent=True, apply=True)
 
 
 def assign_capacity_provider(
@@ -898,4 +932,4 @@ def throttle_elapsed(name: str, namespace: str | None, status: kopf.Status, logg
         (service.spec if service else {}).get("desiredCount") or 0
     )
     if held and not throttled(status):
-        reconcile(namespace or "", name, indexes, logger)
+        enqueue(namespace or "", name, kwargs, logger, urgent=True, apply=True)

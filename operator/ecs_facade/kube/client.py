@@ -12,6 +12,7 @@ from kubernetes.client.exceptions import ApiException
 
 from ecs_facade import __version__
 from ecs_facade.api import FIELD_MANAGER
+from ecs_facade.config import Config
 from ecs_facade.metrics import REST_REQUESTS
 
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -45,6 +46,10 @@ def _api_client() -> client.ApiClient:
             config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
             )
+        # one connection per worker thread, kept: the library's default pool (5 per core)
+        # is smaller, and every extra connection was a new TLS handshake per request
+        pool = max(configuration.connection_pool_maxsize, Config.from_env().workers + 4)
+        configuration.connection_pool_maxsize = pool
         api = _CountingApiClient(configuration)
         api.user_agent = f"ecs-facade/{__version__}"
         return api
@@ -162,7 +167,7 @@ def patch_status(api_version: str, plural: str, namespace: str, name: str, statu
     """Merge-patch the status subresource (lists such as conditions are replaced whole)."""
     group, version = _group_version(api_version)
     try:
-        _objects().patch_namespaced_custom_object_status(
+        response = _objects().patch_namespaced_custom_object_status(
             group,
             version,
             namespace,
@@ -171,7 +176,10 @@ def patch_status(api_version: str, plural: str, namespace: str, name: str, statu
             {"status": dict(status)},
             field_manager=FIELD_MANAGER,
             _content_type=MERGE_PATCH,
+            _preload_content=False,  # the whole object comes back; nobody reads it
         )
+        response.drain_conn()  # type: ignore[attr-defined]  # read past it unparsed: the connection is reused
+        response.release_conn()  # type: ignore[attr-defined]
     except ApiException as error:
         if error.status != 404:  # deleted meanwhile: nothing to report on
             raise

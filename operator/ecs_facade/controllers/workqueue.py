@@ -1,0 +1,208 @@
+"""A work queue of reconciles, as controller-runtime has one and kopf has not.
+
+kopf runs a sync handler per event in its thread pool: a burst of pod events took every
+thread, and a new service's first reconcile waited behind the status work of the services
+created before it (reconcile p99 of 35 s at 500 services). Here an event only queues its
+object's key, in the event loop; worker threads take keys from the queue:
+
+- a key is queued once, however many events name it, and never worked on by two threads at
+  once: added again while it runs, it runs once more afterwards (controller-runtime's dirty
+  and processing sets);
+- urgent keys (the spec changed, a child was deleted by hand) go before the others;
+- the others wait ``batch_seconds`` from their first event, so that the tasks of a service
+  starting together cost one status write instead of one each;
+- a failed reconcile is retried with a per-key exponential backoff.
+"""
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram
+
+DEPTH = Gauge("workqueue_depth", "Keys waiting in the work queue (due or not).", ["name"])
+ADDS = Counter("workqueue_adds_total", "Keys added to the work queue.", ["name"])
+RETRIES = Counter("workqueue_retries_total", "Keys queued again after a failed reconcile.", ["name"])
+LATENCY = Histogram(
+    "workqueue_queue_duration_seconds",
+    "Time from a key being due to a worker taking it.",
+    ["name"],
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Item:
+    urgent: bool
+    apply: bool
+    due: float
+    context: Any  # what the work function needs besides the key (the latest caller's)
+    seq: int = 0  # of its newest heap entry: older entries of the key are stale
+
+
+Work = Callable[[Hashable, bool, Any], None]
+
+
+class WorkQueue:
+    def __init__(
+        self,
+        name: str,
+        work: Work,
+        *,
+        workers: int,
+        batch_seconds: float,
+        backoff_first: float = 0.5,
+        backoff_max: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self._work = work
+        self._workers = workers
+        self._batch = batch_seconds
+        self._backoff = (backoff_first, backoff_max)
+        self._clock = clock
+        self._lock = threading.Condition()
+        self._pending: dict[Hashable, Item] = {}  # queued, not running
+        self._dirty: dict[Hashable, Item] = {}  # added again while running
+        self._running: set[Hashable] = set()
+        self._failures: dict[Hashable, int] = {}
+        self._ready: list[tuple[int, int, Hashable]] = []  # (0 urgent | 1 not, seq, key)
+        self._waiting: list[tuple[float, int, Hashable]] = []  # (due, seq, key)
+        self._seq = itertools.count()
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+
+    # --- adding --------------------------------------------------------------------------
+
+    def add(self, key: Hashable, *, urgent: bool, apply: bool, context: Any, delay: float | None = None) -> None:
+        """Queue ``key``; not urgent, it is due after ``batch_seconds`` (or ``delay``)."""
+        wait = (0.0 if urgent else self._batch) if delay is None else delay
+        with self._lock:
+            ADDS.labels(self.name).inc()
+            self._add(key, Item(urgent, apply, self._clock() + wait, context))
+
+    def _add(self, key: Hashable, item: Item) -> None:
+        if key in self._running:
+            self._dirty[key] = _merged(self._dirty.get(key), item)
+            return
+        queued = self._pending.get(key)
+        merged = _merged(queued, item)
+        if queued is not None and (merged.urgent, merged.due) == (queued.urgent, queued.due):
+            queued.apply, queued.context = merged.apply, merged.context
+            return
+        merged.seq = next(self._seq)
+        self._pending[key] = merged
+        if merged.due <= self._clock():
+            heapq.heappush(self._ready, (0 if merged.urgent else 1, merged.seq, key))
+        else:
+            heapq.heappush(self._waiting, (merged.due, merged.seq, key))
+        DEPTH.labels(self.name).set(len(self._pending))
+        self._lock.notify()
+
+    # --- working -------------------------------------------------------------------------
+
+    def _take(self, block: bool = True) -> tuple[Hashable, Item] | None:
+        """The next due key (urgent ones first); blocks until there is one. None: stopping
+        (or, not blocking, nothing is due)."""
+        with self._lock:
+            while not self._stopping:
+                now = self._clock()
+                while self._waiting and self._waiting[0][0] <= now:
+                    _, seq, key = heapq.heappop(self._waiting)
+                    item = self._pending.get(key)
+                    if item is not None and item.seq == seq:
+                        heapq.heappush(self._ready, (0 if item.urgent else 1, seq, key))
+                while self._ready:
+                    _, seq, key = heapq.heappop(self._ready)
+                    item = self._pending.get(key)
+                    if item is None or item.seq != seq:
+                        continue  # superseded by a newer entry of the key
+                    del self._pending[key]
+                    self._running.add(key)
+                    DEPTH.labels(self.name).set(len(self._pending))
+                    LATENCY.labels(self.name).observe(max(0.0, now - item.due))
+                    return key, item
+                if not block:
+                    return None
+                timeout = self._waiting[0][0] - now if self._waiting else None
+                self._lock.wait(timeout)
+            return None
+
+    def _done(self, key: Hashable, item: Item, failed: bool) -> None:
+        with self._lock:
+            self._running.discard(key)
+            again = self._dirty.pop(key, None)
+            if failed:
+                failures = self._failures.get(key, 0) + 1
+                self._failures[key] = failures
+                first, most = self._backoff
+                delay = min(most, first * 2 ** (failures - 1))
+                RETRIES.labels(self.name).inc()
+                retry = Item(item.urgent, item.apply, self._clock() + delay, item.context)
+                again = retry if again is None else _merged(retry, again, keep_later=True)
+            else:
+                self._failures.pop(key, None)
+            if again is not None:
+                self._add(key, again)
+
+    def run_one(self, block: bool = True) -> bool:
+        """Take one key and work on it (a worker's loop body). False: the queue is stopping
+        (or, not blocking, nothing was due)."""
+        taken = self._take(block)
+        if taken is None:
+            return False
+        key, item = taken
+        failed = False
+        try:
+            self._work(key, item.apply, item.context)
+        except Exception:
+            failed = True
+            logger.exception("reconcile of %s failed; retrying", key)
+        finally:
+            self._done(key, item, failed)
+        return True
+
+    def start(self) -> None:
+        for number in range(self._workers):
+            thread = threading.Thread(target=self._loop, name=f"{self.name}-worker-{number}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _loop(self) -> None:
+        while self.run_one():
+            pass
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            self._stopping = True
+            self._lock.notify_all()
+        deadline = self._clock() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - self._clock()))
+        self._threads.clear()
+
+    # --- looking -------------------------------------------------------------------------
+
+    def depth(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def failures(self, key: Hashable) -> int:
+        with self._lock:
+            return self._failures.get(key, 0)
+
+
+def _merged(old: Item | None, new: Item, keep_later: bool = False) -> Item:
+    """Two requests for one key as one: urgent and applying if either is, due at the earlier
+    time (``keep_later``: a retry's backoff holds even if an event came meanwhile)."""
+    if old is None:
+        return Item(new.urgent, new.apply, new.due, new.context)
+    due = max(old.due, new.due) if keep_later else min(old.due, new.due)
+    return Item(old.urgent or new.urgent, old.apply or new.apply, due, new.context)
