@@ -194,7 +194,7 @@ class Operator:
         self.starts += 1
         if self.profile is not None:
             output = self.profile.with_name(f"{self.profile.stem}-{self.starts}{self.profile.suffix}")
-            command = [str(REPO / ".venv/bin/py-spy"), "record", "--format", "raw", "--rate", "50", "--threads",
+            command = [str(REPO / ".venv/bin/py-spy"), "record", "--format", "raw", "--rate", "50", "--gil",
                        "--output", str(output), "--", sys.executable, *command]  # fmt: skip
         self.process = subprocess.Popen(command, env=env, stdout=logfile, stderr=subprocess.STDOUT)
         self.pid = self.process.pid
@@ -615,7 +615,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPO / "hack/bench/results")
     parser.add_argument("--keep-cluster", action="store_true")
     parser.add_argument(
-        "--profile", type=Path, default=None, help="run the operator under py-spy; its collapsed stacks go here"
+        "--profile",
+        type=Path,
+        default=None,
+        help="run the operator under py-spy (GIL-holder samples); collapsed stacks here",
     )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]

@@ -1,7 +1,9 @@
 """In-memory indexes that kopf keeps current from its watches.
 
 Handlers look up task definitions, their revisions and services here instead of listing
-them from the API.
+them from the API. The index functions are ``async`` although they never await: kopf runs a
+sync function in its thread pool, and a thread hop for each of the pod, ReplicaSet and
+Deployment events of a busy cluster cost more than the function itself.
 """
 
 import copy
@@ -81,19 +83,21 @@ def family_of(name: str, spec: Mapping[str, Any]) -> str:
 
 
 @kopf.index(GROUP, VERSION, TASK_DEFINITIONS)
-def task_definitions(name: str, namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Snapshot]:
+async def task_definitions(
+    name: str, namespace: str | None, body: kopf.Body, **_: Any
+) -> dict[tuple[str, str], Snapshot]:
     return {(namespace or "", family_of(name, body.get("spec") or {})): snapshot(body)}
 
 
 @kopf.index(GROUP, VERSION, TASK_DEFINITIONS)
-def task_definitions_by_name(
+async def task_definitions_by_name(
     name: str, namespace: str | None, body: kopf.Body, **_: Any
 ) -> dict[tuple[str, str], Snapshot]:
     return {(namespace or "", name): snapshot(body)}
 
 
 @kopf.index("apps", "v1", "controllerrevisions", labels={LABEL_MANAGED_BY: MANAGED_BY})
-def revisions(namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Revision] | None:
+async def revisions(namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Revision] | None:
     meta = body.get("metadata", {})
     owners = [ref for ref in meta.get("ownerReferences", []) if ref.get("kind") == "ECSTaskDefinition"]
     if not owners:
@@ -112,22 +116,22 @@ def revisions(namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[st
 
 
 @kopf.index("apps", "v1", "deployments", labels={LABEL_SERVICE: kopf.PRESENT})
-def deployments(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
+async def deployments(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
     return {(namespace or "", labels[LABEL_SERVICE]): copy.deepcopy(dict(body))}
 
 
 @kopf.index("autoscaling", "v2", "horizontalpodautoscalers", labels={LABEL_SERVICE: kopf.PRESENT})
-def autoscalers(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
+async def autoscalers(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
     return {(namespace or "", labels[LABEL_SERVICE]): copy.deepcopy(dict(body))}
 
 
 @kopf.index("apps", "v1", "daemonsets", labels={LABEL_SERVICE: kopf.PRESENT})
-def daemon_sets(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
+async def daemon_sets(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
     return {(namespace or "", labels[LABEL_SERVICE]): copy.deepcopy(dict(body))}
 
 
 @kopf.index("", "v1", "nodes")
-def nodes(name: str, body: kopf.Body, **_: Any) -> Any:
+async def nodes(name: str, body: kopf.Body, **_: Any) -> Any:
     """Nodes (container instances), trimmed to what placement and the container instance view read."""
     meta, spec, status = body.get("metadata", {}), body.get("spec") or {}, body.get("status") or {}
     ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
@@ -152,19 +156,19 @@ def nodes(name: str, body: kopf.Body, **_: Any) -> Any:
 
 
 @kopf.index("", "v1", "pods", field="spec.nodeName", value=kopf.PRESENT)
-def pods_by_node(body: kopf.Body, spec: kopf.Spec, **_: Any) -> Any:
+async def pods_by_node(body: kopf.Body, spec: kopf.Spec, **_: Any) -> Any:
     """Every pod bound to a node (ECS tasks or not: all of them take room on the instance)."""
     return {str(spec["nodeName"]): slim_pod(body)}
 
 
 @kopf.index("", "v1", "namespaces")
-def namespaces(name: str, labels: Mapping[str, str], **_: Any) -> Any:
+async def namespaces(name: str, labels: Mapping[str, str], **_: Any) -> Any:
     """Namespace labels, for the clusters' namespaceSelector."""
     return {name: dict(labels)}
 
 
 @kopf.index(GROUP, VERSION, CLUSTERS)
-def clusters(name: str, body: kopf.Body, **_: Any) -> dict[str, Snapshot]:
+async def clusters(name: str, body: kopf.Body, **_: Any) -> dict[str, Snapshot]:
     """ECSClusters by their ECS name (clusterName, which defaults to metadata.name)."""
     return {cluster_name(name, body.get("spec") or {}): snapshot(body)}
 
@@ -222,13 +226,22 @@ def all_values(index: kopf.Index[Any, Any]) -> list[Any]:
 
 
 @kopf.index("apps", "v1", "replicasets", labels={LABEL_SERVICE: kopf.PRESENT})
-def replica_sets(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
-    """ReplicaSets of services' Deployments: one per ECS deployment."""
-    return {(namespace or "", labels[LABEL_SERVICE]): copy.deepcopy(dict(body))}
+async def replica_sets(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
+    """ReplicaSets of services' Deployments: one per ECS deployment. What the ECS deployments
+    view reads of them: not the pod template's spec nor the managedFields."""
+    meta, spec = body.get("metadata", {}), body.get("spec") or {}
+    template = (spec.get("template") or {}).get("metadata") or {}
+    return {
+        (namespace or "", labels[LABEL_SERVICE]): {
+            "metadata": copy.deepcopy({k: v for k, v in meta.items() if k != "managedFields"}),
+            "spec": {"replicas": spec.get("replicas"), "template": {"metadata": copy.deepcopy(dict(template))}},
+            "status": copy.deepcopy(dict(body.get("status") or {})),
+        }
+    }
 
 
 @kopf.index("", "v1", "pods", labels={LABEL_SERVICE: kopf.PRESENT})
-def tasks(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
+async def tasks(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
     """Pods of services (ECS tasks): what the deployment view and the circuit breaker count."""
     status = body.get("status") or {}
     restarts = sum(int(c.get("restartCount") or 0) for c in status.get("containerStatuses") or [])
@@ -250,22 +263,22 @@ def tasks(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_
 
 
 @kopf.index(GROUP, VERSION, TASKS)
-def ecs_tasks(name: str, namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Snapshot]:
+async def ecs_tasks(name: str, namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Snapshot]:
     return {(namespace or "", name): snapshot(body)}
 
 
 @kopf.index("", "v1", "pods", labels={LABEL_TASK: kopf.PRESENT})
-def task_pods(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
+async def task_pods(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
     return {(namespace or "", labels[LABEL_TASK]): copy.deepcopy(dict(body))}
 
 
 @kopf.index(GROUP, VERSION, SERVICES)
-def services(name: str, namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Snapshot]:
+async def services(name: str, namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Snapshot]:
     return {(namespace or "", name): snapshot(body)}
 
 
 @kopf.index(GROUP, VERSION, SERVICES)
-def services_by_family(
+async def services_by_family(
     name: str, namespace: str | None, spec: kopf.Spec, **_: Any
 ) -> dict[tuple[str, str], str] | None:
     try:

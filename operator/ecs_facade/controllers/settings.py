@@ -1,21 +1,77 @@
 """Operator-wide kopf settings."""
 
 import logging
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 import kopf
 
 from ecs_facade.api import GROUP
 from ecs_facade.config import Config
 
+# The handlers of raw watch events (kopf.on.event): they run for every event of every pod,
+# ReplicaSet and Deployment of a service (tests/unit/test_settings.py checks the list).
+EVENT_HANDLERS = frozenset(
+    {
+        "service_event",
+        "workload_changed",
+        "tasks_changed",
+        "instance_state_changed",
+        "task_pod_changed",
+        "cluster_event",
+        "revision_changed",
+        "task_definition_event",
+    }
+)
+
+
+class QuietEventHandlers(logging.Filter):
+    """Drops kopf's "Handler 'tasks_changed' succeeded." lines: one per watch event of a busy
+    cluster, they were most of the log and a measurable share of the CPU. Failures, and the
+    handlers of changes (create, update, delete), are still logged."""
+
+    _SUCCEEDED = frozenset(f"Handler {name!r} succeeded." for name in EVENT_HANDLERS)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.INFO and record.msg in self._SUCCEEDED)
+
+
+class LeanDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
+    """kopf builds the diff base (the "essence") of every watched object on every watch event,
+    by deep-copying the whole body, status and managedFields included, and then throwing all
+    but the spec, labels and annotations away: 17 % of the operator's CPU at 250 services.
+
+    Only this operator's own kinds have change handlers that read it: the pods, ReplicaSets,
+    Deployments and nodes it watches get an empty one, and its own kinds are copied without
+    their status (which kopf drops anyway) unless a handler watches a status field."""
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Iterable[kopf.FieldSpec] | None = None
+    ) -> kopf.BodyEssence:
+        if str(body.get("apiVersion", "")).split("/")[0] != GROUP:
+            return cast(kopf.BodyEssence, {})
+        fields = list(extra_fields or [])
+        if any(str(_path(field)[0]) == "status" for field in fields if _path(field)):
+            return super().build(body=body, extra_fields=fields)
+        meta = body.get("metadata") or {}
+        lean = {key: value for key, value in body.items() if key not in ("metadata", "status")}
+        lean["metadata"] = {key: meta[key] for key in ("labels", "annotations") if key in meta}
+        return super().build(body=kopf.Body(cast(kopf.RawBody, lean)), extra_fields=fields)
+
+
+def _path(field: kopf.FieldSpec) -> tuple[str, ...]:
+    return tuple(field.split(".")) if isinstance(field, str) else tuple(field or ())
+
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     config = Config.from_env()
+    if not any(isinstance(f, QuietEventHandlers) for f in logging.getLogger("kopf.objects").filters):
+        logging.getLogger("kopf.objects").addFilter(QuietEventHandlers())
     # kopf's own bookkeeping goes under our domain, in annotations, so that status holds
     # only conditions and ECS fields.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = LeanDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
     )
     settings.persistence.finalizer = f"{GROUP}/finalizer"
