@@ -226,6 +226,11 @@ class Operator:
             return None
         return parse(text)
 
+    def sums(self) -> dict[str, float]:
+        """The operator's histogram sums and counts: mean reconcile time and queue wait."""
+        wanted = ("controller_runtime_reconcile_time_seconds", "workqueue_queue_duration_seconds")
+        return {k: v for k, v in (self.metrics() or {}).items() if k.startswith(wanted) and "_bucket" not in k}
+
     def reconciles(self) -> float:
         return sum(v for k, v in (self.metrics() or {}).items() if k.startswith("controller_runtime_reconcile_total"))
 
@@ -393,11 +398,16 @@ def baseline_run(cluster: Cluster, services: int, tasks: int, concurrency: int) 
     watcher = Watcher(api, namespace, "deployments", deployment_state(tasks))
     apps = client.AppsV1Api(api)
     control_plane = cluster.cpu_seconds()
+    bench_before = os.times()
     first = time.monotonic()
     create_all("baseline Deployments", bodies, lambda b: apps.create_namespaced_deployment(namespace, b), concurrency)
     wait(lambda: watcher.count("ready") >= services, 1800, "the baseline to converge")
     convergence = max(t for (_, s), t in watcher.times.items() if s == "ready") - first
     control_plane = cpu_used(control_plane, cluster.cpu_seconds())
+    bench_after = os.times()
+    control_plane["bench client"] = round(
+        bench_after.user + bench_after.system - bench_before.user - bench_before.system, 1
+    )
     watcher.stop()
     delete_namespace(cluster, namespace)
     return {"convergence_seconds": convergence, "control_plane_cpu_seconds": control_plane}
@@ -434,6 +444,8 @@ def ecs_facade_run(
     ecs_services = Watcher(api, namespace, "ecsservices", service_state)
     cpu_before, wall_before = operator.cpu_seconds(), time.time()
     reconciles_before = operator.reconciles()
+    sums_before = operator.sums()
+    bench_before = os.times()
     control_plane = cluster.cpu_seconds()
     first = time.monotonic()
     created = create_all(
@@ -446,6 +458,11 @@ def ecs_facade_run(
     convergence = max(t for (_, s), t in ecs_services.times.items() if s == f"converged-{tasks}") - first
     control_plane = cpu_used(control_plane, cluster.cpu_seconds())
     cpu_at_convergence = operator.cpu_seconds() - cpu_before
+    bench_after = os.times()
+    control_plane["bench client"] = round(
+        bench_after.user + bench_after.system - bench_before.user - bench_before.system, 1
+    )
+    sums = {k: v - sums_before.get(k, 0.0) for k, v in operator.sums().items()}
     latencies = sorted(
         deployments.times[(name, "reconciled")] - created[name]
         for name in created
@@ -482,6 +499,8 @@ def ecs_facade_run(
         "cpu_seconds": cpu,
         "cpu_seconds_to_convergence": cpu_at_convergence,
         "control_plane_cpu_seconds": control_plane,
+        "mean_reconcile_seconds": _mean(sums, "controller_runtime_reconcile_time_seconds"),
+        "mean_queue_wait_seconds": _mean(sums, "workqueue_queue_duration_seconds"),
         "requests": len([e for e in events if e["verb"] != "watch"]),
         "writes": writes(events),
         "writes_by_verb": writes_by_resource(events),
@@ -491,6 +510,12 @@ def ecs_facade_run(
         "steady_writes": writes(steady),
         "steady_requests": len([e for e in steady if e["verb"] != "watch"]),
     }
+
+
+def _mean(sums: dict[str, float], histogram: str) -> float | None:
+    total = sum(v for k, v in sums.items() if k.startswith(f"{histogram}_sum"))
+    count = sum(v for k, v in sums.items() if k.startswith(f"{histogram}_count"))
+    return round(total / count, 4) if count else None
 
 
 def restart_run(cluster: Cluster, operator: Operator) -> dict[str, Any]:

@@ -20,7 +20,7 @@ class Config:
     cluster_sync_seconds: float = 5.0  # how often clusters recount instances and drain
     # a service's status refresh waits this long after its first task event, so that tasks
     # starting together cost one status write (spec changes never wait)
-    status_batch_seconds: float = 1.0
+    status_batch_seconds: float = 2.0
 
     @classmethod
     def from_env(cls) -> "Config":

@@ -117,7 +117,39 @@ async def revisions(namespace: str | None, body: kopf.Body, **_: Any) -> dict[tu
 
 @kopf.index("apps", "v1", "deployments", labels={LABEL_SERVICE: kopf.PRESENT})
 async def deployments(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
-    return {(namespace or "", labels[LABEL_SERVICE]): copy.deepcopy(dict(body))}
+    return {(namespace or "", labels[LABEL_SERVICE]): slim_workload(body)}
+
+
+def slim_workload(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A service's Deployment (or DaemonSet) as the service controller reads it: metadata,
+    the count, the pod template's metadata, status, and who owns the spec's fields. Not the
+    pod template's spec, nor the managedFields' field sets (they were most of the memory)."""
+    meta, spec = body.get("metadata") or {}, body.get("spec") or {}
+    slim_spec: dict[str, Any] = {
+        "template": {"metadata": copy.deepcopy(dict(spec.get("template", {}).get("metadata") or {}))}
+    }
+    if "replicas" in spec:
+        slim_spec["replicas"] = spec["replicas"]
+    slim_meta = copy.deepcopy({k: v for k, v in meta.items() if k != "managedFields"})
+    slim_meta["managedFields"] = [_managed(entry) for entry in meta.get("managedFields") or []]
+    return {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": slim_meta,
+        "spec": slim_spec,
+        "status": copy.deepcopy(dict(body.get("status") or {})),
+    }
+
+
+def _managed(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A managedFields entry reduced to what is asked of it: whether its manager set anything
+    in the spec, and spec.replicas in particular."""
+    fields = entry.get("fieldsV1") or {}
+    reduced: dict[str, Any] = {}
+    if "f:spec" in fields:
+        reduced["f:spec"] = {"f:replicas": {}} if "f:replicas" in (fields["f:spec"] or {}) else {}
+    summary = {key: entry[key] for key in ("manager", "operation", "subresource") if key in entry}
+    return {**summary, "fieldsV1": reduced}
 
 
 @kopf.index("autoscaling", "v2", "horizontalpodautoscalers", labels={LABEL_SERVICE: kopf.PRESENT})
@@ -127,7 +159,7 @@ async def autoscalers(namespace: str | None, body: kopf.Body, labels: Mapping[st
 
 @kopf.index("apps", "v1", "daemonsets", labels={LABEL_SERVICE: kopf.PRESENT})
 async def daemon_sets(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
-    return {(namespace or "", labels[LABEL_SERVICE]): copy.deepcopy(dict(body))}
+    return {(namespace or "", labels[LABEL_SERVICE]): slim_workload(body)}
 
 
 @kopf.index("", "v1", "nodes")

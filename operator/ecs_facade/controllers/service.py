@@ -115,12 +115,16 @@ class Plan:
 
 
 @instrumented("ecsservice")
-def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply: bool = True) -> None:
-    """Bring one service's workload and status in line with its spec (``apply=False``: status only)."""
+def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply: bool = True) -> bool:
+    """Bring one service's workload and status in line with its spec (``apply=False``: status only).
+
+    True: the workload was just created and the status is left to a refresh a moment later
+    (the caller queues it): written now, it would say nothing but "no tasks yet", and the
+    ReplicaSet and the pending tasks are about to change it anyway."""
     with lock_for(KIND_SERVICE, namespace, name):
         service: Snapshot | None = one(indexes.services, (namespace, name))
         if service is None:
-            return  # deleted; the garbage collector removes its children
+            return False  # deleted; the garbage collector removes its children
         written = _written.get((namespace, name, service.uid))
         if written is not None:
             service = Snapshot(**{**service.__dict__, "status": {**service.status, **written}})
@@ -136,12 +140,16 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
             _surging.discard((namespace, name))
         try:
             if isinstance(plan, Plan) and apply and not _unchanged(service, plan, workload, hpa):
+                created = workload is None
                 try:
                     workload = _apply(service, plan, plural, workload, hpa is not None)
                 except AutoscalerRefused as refused:
                     plan = Readiness(
                         False, "InvalidSpec", f"autoScaling: the HorizontalPodAutoscaler was refused: {refused}"
                     )
+                else:
+                    if created and (namespace, name, service.uid) not in _written:
+                        return True
             if _report(service, indexes, config, plan, workload, logger):
                 # the circuit breaker rolled back, or the throttle holds launches: apply that now
                 service = Snapshot(
@@ -151,7 +159,8 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
                 if isinstance(plan, Plan):
                     _apply(service, plan, plural, workload, hpa is not None)
         except kube.NamespaceTerminating:
-            return
+            pass
+        return False
 
 
 def _digest(plan: "Plan") -> str:
@@ -749,7 +758,8 @@ def _work(key: Hashable, apply: bool, context: Any) -> None:
     namespace, name = cast(tuple[str, str], key)
     indexes, logger, variables = context
     # in the handler's context variables: kopf.event() finds its event queue through them
-    variables.run(reconcile, namespace, name, indexes, logger, apply=apply)
+    if variables.run(reconcile, namespace, name, indexes, logger, apply=apply) and _queue is not None:
+        _queue.add(key, urgent=False, apply=False, context=context)
 
 
 @kopf.on.startup()
@@ -766,9 +776,10 @@ def stop_service_workers(**_: Any) -> None:
         _queue.stop()
 
 
-def enqueue(namespace: str, name: str, kwargs: Mapping[str, Any], logger: Logger, *, urgent: bool, apply: bool) -> None:
+def enqueue(namespace: str, name: str, indexes: Indexes, logger: Logger, *, urgent: bool, apply: bool) -> None:
+    """Queue a reconcile of the service (from any handler, in the loop or in a thread)."""
     assert _queue is not None, "the service workers start with the operator"
-    context = (Indexes.from_kwargs(kwargs), logger, contextvars.copy_context())
+    context = (indexes, logger, contextvars.copy_context())
     _queue.add((namespace, name), urgent=urgent, apply=apply, context=context)
 
 
@@ -787,7 +798,7 @@ async def service_event(
     if _seen.get(key) == seen:
         return  # the echo of a status write
     _seen[key] = seen
-    enqueue(key[0], name, kwargs, logger, urgent=True, apply=True)
+    enqueue(key[0], name, Indexes.from_kwargs(kwargs), logger, urgent=True, apply=True)
 
 
 def _forget(key: tuple[str, str], uid: str) -> None:
@@ -828,7 +839,7 @@ async def workload_changed(
         if current is None or current["metadata"].get("deletionTimestamp"):
             return
         _applied.pop((namespace, name, service.uid), None)  # apply again although the spec did not change
-    enqueue(namespace, name, kwargs, logger, urgent=deleted, apply=True)
+    enqueue(namespace, name, Indexes.from_kwargs(kwargs), logger, urgent=deleted, apply=True)
 
 
 @kopf.on.event("apps", "v1", "replicasets", labels={LABEL_SERVICE: kopf.PRESENT})
@@ -853,7 +864,7 @@ async def tasks_changed(
     # a failing task is news for the circuit breaker and the throttle, which judge the rollout
     # as it is at that moment (a moment later its replacement may make it look complete):
     # it does not wait for the batch
-    enqueue(namespace, name, kwargs, logger, urgent=moving or _failing(body), apply=moving)
+    enqueue(namespace, name, Indexes.from_kwargs(kwargs), logger, urgent=moving or _failing(body), apply=moving)
 
 
 def _failing(body: kopf.Body) -> bool:
@@ -879,7 +890,7 @@ async def instance_state_changed(name: str, labels: Mapping[str, str], logger: L
     }
     for namespace, service in sorted(affected):
         if one(indexes.services, (namespace, service)) is not None:
-            enqueue(namespace, service, kwargs, logger, urgent=True, apply=True)
+            enqueue(namespace, service, indexes, logger, urgent=True, apply=True)
 
 
 def assign_capacity_provider(
@@ -932,4 +943,4 @@ def throttle_elapsed(name: str, namespace: str | None, status: kopf.Status, logg
         (service.spec if service else {}).get("desiredCount") or 0
     )
     if held and not throttled(status):
-        enqueue(namespace or "", name, kwargs, logger, urgent=True, apply=True)
+        enqueue(namespace or "", name, indexes, logger, urgent=True, apply=True)

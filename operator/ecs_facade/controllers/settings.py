@@ -45,9 +45,7 @@ class LeanDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
     Deployments and nodes it watches get an empty one, and its own kinds are copied without
     their status (which kopf drops anyway) unless a handler watches a status field."""
 
-    def build(
-        self, *, body: kopf.Body, extra_fields: Iterable[kopf.FieldSpec] | None = None
-    ) -> kopf.BodyEssence:
+    def build(self, *, body: kopf.Body, extra_fields: Iterable[kopf.FieldSpec] | None = None) -> kopf.BodyEssence:
         if str(body.get("apiVersion", "")).split("/")[0] != GROUP:
             return cast(kopf.BodyEssence, {})
         fields = list(extra_fields or [])
@@ -71,9 +69,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # kopf's own bookkeeping goes under our domain, in annotations, so that status holds
     # only conditions and ECS fields.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = LeanDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
-    )
+    settings.persistence.diffbase_storage = LeanDiffBaseStorage(prefix=GROUP, key="last-handled-configuration")
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     # An Event per handled change would be noise (and writes); warnings and errors only.
     settings.posting.level = logging.WARNING

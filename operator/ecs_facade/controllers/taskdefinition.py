@@ -210,7 +210,7 @@ def _reconcile_services_of(namespace: str, owner: str, indexes: Indexes, logger:
         return
     family = family_of(owner, td.spec)
     for service_name in sorted(set(indexes.services_by_family.get((namespace, family), []))):
-        service_controller.reconcile(namespace, service_name, indexes, logger)
+        service_controller.enqueue(namespace, service_name, indexes, logger, urgent=True, apply=True)
     # tasks that could not start yet because the task definition was missing
     for (task_namespace, task_name), store in list(indexes.ecs_tasks.items()):
         for task in store:
