@@ -228,7 +228,11 @@ class Operator:
 
     def sums(self) -> dict[str, float]:
         """The operator's histogram sums and counts: mean reconcile time and queue wait."""
-        wanted = ("controller_runtime_reconcile_time_seconds", "workqueue_queue_duration_seconds")
+        wanted = (
+            "controller_runtime_reconcile_time_seconds",
+            "workqueue_queue_duration_seconds",
+            "ecs_facade_watch_lag_seconds",
+        )
         return {k: v for k, v in (self.metrics() or {}).items() if k.startswith(wanted) and "_bucket" not in k}
 
     def reconciles(self) -> float:
@@ -501,6 +505,8 @@ def ecs_facade_run(
         "control_plane_cpu_seconds": control_plane,
         "mean_reconcile_seconds": _mean(sums, "controller_runtime_reconcile_time_seconds"),
         "mean_queue_wait_seconds": _mean(sums, "workqueue_queue_duration_seconds"),
+        "mean_queue_wait_urgent_seconds": _mean(sums, "workqueue_queue_duration_seconds", 'urgent="true"'),
+        "mean_watch_lag_seconds": _mean(sums, "ecs_facade_watch_lag_seconds"),
         "requests": len([e for e in events if e["verb"] != "watch"]),
         "writes": writes(events),
         "writes_by_verb": writes_by_resource(events),
@@ -512,9 +518,9 @@ def ecs_facade_run(
     }
 
 
-def _mean(sums: dict[str, float], histogram: str) -> float | None:
-    total = sum(v for k, v in sums.items() if k.startswith(f"{histogram}_sum"))
-    count = sum(v for k, v in sums.items() if k.startswith(f"{histogram}_count"))
+def _mean(sums: dict[str, float], histogram: str, label: str = "") -> float | None:
+    total = sum(v for k, v in sums.items() if k.startswith(f"{histogram}_sum") and label in k)
+    count = sum(v for k, v in sums.items() if k.startswith(f"{histogram}_count") and label in k)
     return round(total / count, 4) if count else None
 
 
@@ -525,7 +531,9 @@ def restart_run(cluster: Cluster, operator: Operator) -> dict[str, Any]:
     operator.start()
     idle_at = wait_idle(cluster, 5, 900)
     events = cluster.operator_requests(started, idle_at + 1)
+    rss = Path(f"/proc/{operator.pid}/status").read_text().split("VmRSS:")[1].split()[0]
     return {
+        "rss_bytes_when_idle": int(rss) * 1024,  # no burst behind it: what the state itself takes
         "idle_after_seconds": max(0.0, idle_at - started),
         "writes": writes(events),
         "writes_by_verb": writes_by_resource(events),
@@ -572,6 +580,22 @@ def report(results: dict[str, Any], output: Path) -> None:
             f"| {statistics.median(r['ecs_facade']['requests_per_reconcile'] for r in runs):.2f} "
             f"| {size['peak_rss_bytes'] / 2**20:.0f} |"
         )
+    costs = []
+    for size in results["sizes"]:
+        runs = size["runs"]
+
+        def median(value: Callable[[dict[str, Any]], float], runs: list[dict[str, Any]] = runs) -> float:
+            return statistics.median(value(r) for r in runs)
+
+        count = size["services"]
+        costs.append(
+            f"| {count} | {median(lambda r: r['ecs_facade']['cpu_seconds']):.1f} "
+            f"| {median(lambda r, count=count: r['ecs_facade']['writes'] / count):.1f} "
+            f"| {median(lambda r: sum(r['baseline']['control_plane_cpu_seconds'].values())):.0f} "
+            f"| {median(lambda r: sum(r['ecs_facade']['control_plane_cpu_seconds'].values())):.0f} "
+            f"| {median(lambda r: r['ecs_facade']['mean_queue_wait_urgent_seconds'] or 0):.2f} "
+            f"| {median(lambda r: r['ecs_facade']['mean_watch_lag_seconds'] or 0):.2f} |"
+        )
     restart = results.get("restart") or {}
     text = [
         f"# ecs-facade benchmark ({results['started']})",
@@ -584,9 +608,19 @@ def report(results: dict[str, Any], output: Path) -> None:
         "|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
+        "Costs (medians): the operator's CPU seconds and writes per service until it was idle; the CPU"
+        " seconds of everything else (control plane, kwok, the benchmark's client) until convergence, in"
+        " the baseline run and in the ecs-facade run; the mean wait of a first reconcile in the work"
+        " queue and the mean watch lag (creation to the operator seeing the service).",
+        "",
+        "| services | operator CPU s | writes per service | others' CPU s, baseline | others' CPU s, ecs-facade"
+        " | queue wait s | watch lag s |",
+        "|---|---|---|---|---|---|---|",
+        *costs,
+        "",
         f"Restart with {results['sizes'][-1]['services']} services in place: idle after"
         f" {restart.get('idle_after_seconds', float('nan')):.1f} s, {restart.get('writes', 'n/a')} writes"
-        f" {restart.get('writes_by_verb', {})}.",
+        f" {restart.get('writes_by_verb', {})}; RSS then {restart.get('rss_bytes_when_idle', 0) / 2**20:.0f} MiB.",
         "",
     ]
     (output / "results.md").write_text("\n".join(text))

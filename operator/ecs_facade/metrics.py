@@ -24,6 +24,12 @@ ACTIVE_WORKERS = Gauge(
     "Reconciliations running now per controller: kopf has no work queue, so this is its depth.",
     ["controller"],
 )
+WATCH_LAG = Histogram(
+    "ecs_facade_watch_lag_seconds",
+    "From an object's creation (its creationTimestamp, whole seconds) to the operator seeing it.",
+    ["kind"],
+    buckets=(0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0),
+)
 REST_REQUESTS = Counter(
     "rest_client_requests_total",
     "Kubernetes API requests the operator's own client made (kopf's watches and patches not counted),"

@@ -53,7 +53,7 @@ from ecs_facade.controllers.indexes import (
 )
 from ecs_facade.controllers.workqueue import WorkQueue
 from ecs_facade.kube import client as kube
-from ecs_facade.metrics import instrumented
+from ecs_facade.metrics import WATCH_LAG, instrumented
 from ecs_facade.model.autoscaling import AutoScaling
 from ecs_facade.model.references import TaskDefinitionRef, parse_task_definition_ref
 from ecs_facade.model.service import ServiceSpec
@@ -217,8 +217,12 @@ class AutoscalerRefused(Exception):
 def _apply(
     service: Snapshot, plan: "Plan", plural: str, live: Mapping[str, Any] | None, autoscaler_exists: bool
 ) -> dict[str, Any]:
+    # what the tasks need to start (service accounts, Services) goes first; the disruption
+    # budget follows the workload, so that a new service's tasks do not wait for it
+    budgets = [extra for extra in plan.extra if extra["kind"] == "PodDisruptionBudget"]
     for extra in plan.extra:
-        kube.apply_any(extra)
+        if extra not in budgets:
+            kube.apply_any(extra)
     # the digest of what is applied, on the workload: after a restart it tells that nothing changed
     manifest = copy.deepcopy(plan.workload.manifest)
     manifest["metadata"].setdefault("annotations", {})[ANNOTATION_APPLIED] = _digest(plan)
@@ -245,6 +249,8 @@ def _apply(
         _hand_over_replicas(manifest, workload, plan.autoscaler)
         manifest = {**manifest, "spec": {k: v for k, v in manifest["spec"].items() if k != "replicas"}}
         workload = kube.apply(manifest, plural)
+    for budget in budgets:
+        kube.apply_any(budget)
     applied = (_digest(plan), _generation(workload), _generation(hpa))
     _applied[(service.namespace, service.name, service.uid)] = applied
     return workload
@@ -797,6 +803,10 @@ async def service_event(
     seen = (str(meta.get("uid")), int(meta.get("generation") or 0), content_hash(meta.get("annotations") or {}))
     if _seen.get(key) == seen:
         return  # the echo of a status write
+    if key not in _seen and event.get("type") == "ADDED":
+        created = datetime.datetime.strptime(str(meta.get("creationTimestamp")), "%Y-%m-%dT%H:%M:%SZ")
+        lag = datetime.datetime.now(datetime.UTC) - created.replace(tzinfo=datetime.UTC)
+        WATCH_LAG.labels(KIND_SERVICE).observe(max(0.0, lag.total_seconds()))
     _seen[key] = seen
     enqueue(key[0], name, Indexes.from_kwargs(kwargs), logger, urgent=True, apply=True)
 

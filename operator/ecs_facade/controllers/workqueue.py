@@ -30,8 +30,8 @@ ADDS = Counter("workqueue_adds_total", "Keys added to the work queue.", ["name"]
 RETRIES = Counter("workqueue_retries_total", "Keys queued again after a failed reconcile.", ["name"])
 LATENCY = Histogram(
     "workqueue_queue_duration_seconds",
-    "Time from a key being due to a worker taking it.",
-    ["name"],
+    "Time from a key being due to a worker taking it (urgent: a spec change, a failure).",
+    ["name", "urgent"],
     buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 
@@ -127,7 +127,7 @@ class WorkQueue:
                     del self._pending[key]
                     self._running.add(key)
                     DEPTH.labels(self.name).set(len(self._pending))
-                    LATENCY.labels(self.name).observe(max(0.0, now - item.due))
+                    LATENCY.labels(self.name, str(item.urgent).lower()).observe(max(0.0, now - item.due))
                     return key, item
                 if not block:
                     return None
