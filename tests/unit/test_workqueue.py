@@ -157,3 +157,45 @@ def test_every_key_is_worked_on_once(count: int) -> None:
     clock.now += 1
     drain(queue)
     assert sorted(key for key, _, _ in calls) == list(range(count))
+
+
+def test_a_worker_for_urgent_keys_takes_no_other() -> None:
+    queue, calls, clock = make()
+    queue.add("status", urgent=False, apply=False, context=None)
+    clock.now += 5
+    assert not queue.run_one(block=False, urgent_only=True)
+    queue.add("created", urgent=True, apply=True, context=None)
+    assert queue.run_one(block=False, urgent_only=True)
+    assert calls == [("created", True, None)]
+    assert queue.run_one(block=False)
+    assert [key for key, _, _ in calls] == ["created", "status"]
+
+
+def test_with_busy_workers_an_urgent_key_is_taken_by_a_reserved_one() -> None:
+    release = threading.Event()
+    started: list[Hashable] = []
+
+    def work(key: Hashable, apply: bool, context: Any) -> None:
+        started.append(key)
+        if key != "created":
+            release.wait(5)
+
+    queue = WorkQueue("test", work, workers=3, urgent_workers=1, batch_seconds=0)
+    queue.start()
+    try:
+        for number in range(4):
+            queue.add(f"status-{number}", urgent=False, apply=False, context=None)
+        for _ in range(100):
+            if len(started) >= 2:
+                break
+            threading.Event().wait(0.02)
+        queue.add("created", urgent=True, apply=True, context=None)
+        for _ in range(100):
+            if "created" in started:
+                break
+            threading.Event().wait(0.02)
+        assert "created" in started  # the two general workers are both still busy
+        assert len([key for key in started if key != "created"]) == 2
+    finally:
+        release.set()
+        queue.stop()

@@ -772,7 +772,13 @@ def _work(key: Hashable, apply: bool, context: Any) -> None:
 def start_service_workers(**_: Any) -> None:
     global _queue
     config = Config.from_env()
-    _queue = WorkQueue("ecsservice", _work, workers=config.workers, batch_seconds=config.status_batch_seconds)
+    _queue = WorkQueue(
+        "ecsservice",
+        _work,
+        workers=config.workers,
+        urgent_workers=max(1, config.workers // 4),  # kept free for new services and spec changes
+        batch_seconds=config.status_batch_seconds,
+    )
     _queue.start()
 
 

@@ -8,7 +8,10 @@ object's key, in the event loop; worker threads take keys from the queue:
 - a key is queued once, however many events name it, and never worked on by two threads at
   once: added again while it runs, it runs once more afterwards (controller-runtime's dirty
   and processing sets);
-- urgent keys (the spec changed, a child was deleted by hand) go before the others;
+- urgent keys (the spec changed, a child was deleted by hand) go before the others, and a
+  few workers take nothing else: a new service does not wait for a busy worker to finish
+  another service's status refresh (measured: 4.6 s of a first reconcile's 6.9 s at 250
+  services were that wait);
 - the others wait ``batch_seconds`` from their first event, so that the tasks of a service
   starting together cost one status write instead of one each;
 - a failed reconcile is retried with a per-key exponential backoff.
@@ -58,6 +61,7 @@ class WorkQueue:
         *,
         workers: int,
         batch_seconds: float,
+        urgent_workers: int = 0,
         backoff_first: float = 0.5,
         backoff_max: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
@@ -65,10 +69,13 @@ class WorkQueue:
         self.name = name
         self._work = work
         self._workers = workers
+        self._urgent_workers = urgent_workers
         self._batch = batch_seconds
         self._backoff = (backoff_first, backoff_max)
         self._clock = clock
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
+        self._anything = threading.Condition(self._lock)  # the workers that take any key wait here
+        self._urgent = threading.Condition(self._lock)  # those that take urgent keys only, here
         self._pending: dict[Hashable, Item] = {}  # queued, not running
         self._dirty: dict[Hashable, Item] = {}  # added again while running
         self._running: set[Hashable] = set()
@@ -104,13 +111,15 @@ class WorkQueue:
         else:
             heapq.heappush(self._waiting, (merged.due, merged.seq, key))
         DEPTH.labels(self.name).set(len(self._pending))
-        self._lock.notify()
+        if merged.urgent:
+            self._urgent.notify()
+        self._anything.notify()
 
     # --- working -------------------------------------------------------------------------
 
-    def _take(self, block: bool = True) -> tuple[Hashable, Item] | None:
-        """The next due key (urgent ones first); blocks until there is one. None: stopping
-        (or, not blocking, nothing is due)."""
+    def _take(self, block: bool = True, urgent_only: bool = False) -> tuple[Hashable, Item] | None:
+        """The next due key (urgent ones first; ``urgent_only``: no other); blocks until there
+        is one. None: stopping (or, not blocking, nothing is due)."""
         with self._lock:
             while not self._stopping:
                 now = self._clock()
@@ -120,6 +129,8 @@ class WorkQueue:
                     if item is not None and item.seq == seq:
                         heapq.heappush(self._ready, (0 if item.urgent else 1, seq, key))
                 while self._ready:
+                    if urgent_only and self._ready[0][0] != 0:
+                        break
                     _, seq, key = heapq.heappop(self._ready)
                     item = self._pending.get(key)
                     if item is None or item.seq != seq:
@@ -132,7 +143,7 @@ class WorkQueue:
                 if not block:
                     return None
                 timeout = self._waiting[0][0] - now if self._waiting else None
-                self._lock.wait(timeout)
+                (self._urgent if urgent_only else self._anything).wait(timeout)
             return None
 
     def _done(self, key: Hashable, item: Item, failed: bool) -> None:
@@ -152,10 +163,10 @@ class WorkQueue:
             if again is not None:
                 self._add(key, again)
 
-    def run_one(self, block: bool = True) -> bool:
+    def run_one(self, block: bool = True, urgent_only: bool = False) -> bool:
         """Take one key and work on it (a worker's loop body). False: the queue is stopping
         (or, not blocking, nothing was due)."""
-        taken = self._take(block)
+        taken = self._take(block, urgent_only)
         if taken is None:
             return False
         key, item = taken
@@ -171,18 +182,22 @@ class WorkQueue:
 
     def start(self) -> None:
         for number in range(self._workers):
-            thread = threading.Thread(target=self._loop, name=f"{self.name}-worker-{number}", daemon=True)
+            urgent_only = number < self._urgent_workers
+            thread = threading.Thread(
+                target=self._loop, args=(urgent_only,), name=f"{self.name}-worker-{number}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
 
-    def _loop(self) -> None:
-        while self.run_one():
+    def _loop(self, urgent_only: bool) -> None:
+        while self.run_one(urgent_only=urgent_only):
             pass
 
     def stop(self, timeout: float = 5.0) -> None:
         with self._lock:
             self._stopping = True
-            self._lock.notify_all()
+            self._anything.notify_all()
+            self._urgent.notify_all()
         deadline = self._clock() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - self._clock()))
