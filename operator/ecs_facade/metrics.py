@@ -21,7 +21,7 @@ RECONCILE_TIME = Histogram(
 )
 ACTIVE_WORKERS = Gauge(
     "controller_runtime_active_workers",
-    "Reconciliations running now per controller: kopf has no work queue, so this is its depth.",
+    "Reconciliations running now per controller (the ECSService queue: workqueue_depth).",
     ["controller"],
 )
 WATCH_LAG = Histogram(

@@ -35,6 +35,12 @@ def test_quick_benchmark_writes_json_markdown_and_a_plot(tmp_path: Path) -> None
             assert ecs["scale_latency_seconds"]["n"] >= 1
             assert ecs["reconciles"] > 0 and ecs["requests"] > 0 and ecs["writes"] > 0
             assert isinstance(ecs["steady_writes"], int)
+            assert sum(ecs["writes_by_verb"].values()) == ecs["writes"]
+            assert ecs["mean_reconcile_seconds"] > 0 and ecs["mean_queue_wait_urgent_seconds"] is not None
+            assert ecs["mean_watch_lag_seconds"] is not None
+            for run in (measured["baseline"], ecs):
+                assert {"kube-apiserver", "etcd", "bench client"} <= set(run["control_plane_cpu_seconds"])
     assert isinstance(results["restart"]["writes"], int)
+    assert results["restart"]["rss_bytes_when_idle"] > 0
     assert "| services |" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "convergence.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

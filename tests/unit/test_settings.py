@@ -1,6 +1,7 @@
 """Operator-wide settings: the quiet list names exactly the raw-event handlers."""
 
 import logging
+from typing import Any, cast
 
 import kopf
 
@@ -26,26 +27,25 @@ def test_event_handler_successes_are_dropped_and_everything_else_kept() -> None:
 
 
 def body(api_version: str) -> kopf.Body:
-    return kopf.Body(
-        {
-            "apiVersion": api_version,
-            "kind": "Thing",
-            "metadata": {
-                "name": "web",
-                "uid": "u1",
-                "labels": {"app": "web"},
-                "annotations": {"note": "kept", "ecs.facade.dev/last-handled-configuration": "{}"},
-                "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
-            },
-            "spec": {"desiredCount": 3, "nested": {"list": [1, 2]}},
-            "status": {"runningCount": 2, "events": [{"message": "long"}] * 100},
-        }
-    )
+    raw: dict[str, Any] = {
+        "apiVersion": api_version,
+        "kind": "Thing",
+        "metadata": {
+            "name": "web",
+            "uid": "u1",
+            "labels": {"app": "web"},
+            "annotations": {"note": "kept", "ecs.facade.dev/last-handled-configuration": "{}"},
+            "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
+        },
+        "spec": {"desiredCount": 3, "nested": {"list": [1, 2]}},
+        "status": {"runningCount": 2, "events": [{"message": "long"}] * 100},
+    }
+    return kopf.Body(cast(kopf.RawBody, raw))
 
 
 def storages() -> tuple[LeanDiffBaseStorage, kopf.AnnotationsDiffBaseStorage]:
-    options = {"prefix": "ecs.facade.dev", "key": "last-handled-configuration"}
-    return LeanDiffBaseStorage(**options), kopf.AnnotationsDiffBaseStorage(**options)
+    prefix, key = "ecs.facade.dev", "last-handled-configuration"
+    return LeanDiffBaseStorage(prefix=prefix, key=key), kopf.AnnotationsDiffBaseStorage(prefix=prefix, key=key)
 
 
 def test_the_diff_base_of_this_operators_kinds_is_kopfs_own() -> None:
