@@ -256,6 +256,12 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def own_cpu_seconds() -> float:
+    """The benchmark process's own CPU (its watchers and creating threads)."""
+    used = os.times()
+    return used.user + used.system
+
+
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {name: round(after[name] - before.get(name, 0.0), 1) for name in after}
 
@@ -402,16 +408,13 @@ def baseline_run(cluster: Cluster, services: int, tasks: int, concurrency: int) 
     watcher = Watcher(api, namespace, "deployments", deployment_state(tasks))
     apps = client.AppsV1Api(api)
     control_plane = cluster.cpu_seconds()
-    bench_before = os.times()
+    bench_before = own_cpu_seconds()
     first = time.monotonic()
     create_all("baseline Deployments", bodies, lambda b: apps.create_namespaced_deployment(namespace, b), concurrency)
     wait(lambda: watcher.count("ready") >= services, 1800, "the baseline to converge")
     convergence = max(t for (_, s), t in watcher.times.items() if s == "ready") - first
     control_plane = cpu_used(control_plane, cluster.cpu_seconds())
-    bench_after = os.times()
-    control_plane["bench client"] = round(
-        bench_after.user + bench_after.system - bench_before.user - bench_before.system, 1
-    )
+    control_plane["bench client"] = round(own_cpu_seconds() - bench_before, 1)
     watcher.stop()
     delete_namespace(cluster, namespace)
     return {"convergence_seconds": convergence, "control_plane_cpu_seconds": control_plane}
@@ -449,7 +452,7 @@ def ecs_facade_run(
     cpu_before, wall_before = operator.cpu_seconds(), time.time()
     reconciles_before = operator.reconciles()
     sums_before = operator.sums()
-    bench_before = os.times()
+    bench_before = own_cpu_seconds()
     control_plane = cluster.cpu_seconds()
     first = time.monotonic()
     created = create_all(
@@ -462,10 +465,7 @@ def ecs_facade_run(
     convergence = max(t for (_, s), t in ecs_services.times.items() if s == f"converged-{tasks}") - first
     control_plane = cpu_used(control_plane, cluster.cpu_seconds())
     cpu_at_convergence = operator.cpu_seconds() - cpu_before
-    bench_after = os.times()
-    control_plane["bench client"] = round(
-        bench_after.user + bench_after.system - bench_before.user - bench_before.system, 1
-    )
+    control_plane["bench client"] = round(own_cpu_seconds() - bench_before, 1)
     sums = {k: v - sums_before.get(k, 0.0) for k, v in operator.sums().items()}
     latencies = sorted(
         deployments.times[(name, "reconciled")] - created[name]
