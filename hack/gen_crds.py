@@ -1096,6 +1096,11 @@ def service_status_schema(shapes: Mapping[str, Shape]) -> Schema:
                 "properties": {
                     "deployment": {"type": "string"},
                     "attempts": int32,
+                    "failedTasks": {
+                        **int32,
+                        "description": "the failed tasks already judged: the next round counts only "
+                        "tasks that fail after them",
+                    },
                     "nextAttemptAt": timestamp,
                 },
             },

@@ -79,10 +79,9 @@ from ecs_facade.views.conditions import set_condition
 from ecs_facade.views.container_instance import draining
 from ecs_facade.views.deployments import REVISION_ANNOTATION, ecs_deployments, unplaced_reason
 from ecs_facade.views.service import Readiness, rollout_readiness, service_counts
+from ecs_facade.views.throttle import holding, next_throttle
 
 MAX_EVENTS = 100
-THROTTLE_FIRST_SECONDS = 10
-THROTTLE_MAX_SECONDS = 27 * 60  # ECS's delays grow to about 27 minutes
 ANNOTATION_SERVICE_TYPE = f"{GROUP}/load-balancer-service-type"
 # Co-owns a Deployment's spec.replicas for the moment the operator gives the count to the
 # HorizontalPodAutoscaler: server-side apply would reset a field its only owner stops applying.
@@ -330,11 +329,8 @@ def _report(
     degraded: tuple[bool, str, str] = (False, "AsExpected", "tasks start and run")
 
     throttle = dict(service.status.get("throttle") or {})
-    primary_id = deployments[0]["id"] if deployments else None
-    if throttle.get("deployment") != primary_id:
-        # only a new deployment resets it, as in ECS: tasks that fail a moment after starting
-        # can make the rollout look COMPLETED for an instant, which must not start it over
-        throttle = {}
+    if throttle.get("deployment") != (deployments[0]["id"] if deployments else None):
+        throttle = {}  # a new deployment resets it (see views/throttle.py)
     if isinstance(plan, Readiness):
         readiness = plan
     else:
@@ -347,30 +343,30 @@ def _report(
             )
         breaker = plan.breaker
         threshold = circuit_breaker_threshold(desired)
-        if primary and primary["rolloutState"] == "IN_PROGRESS" and primary["failedTasks"] >= threshold:
-            if breaker.get("enable"):
-                primary["rolloutState"] = "FAILED"
-                primary["rolloutStateReason"] = (
-                    f"ECS deployment circuit breaker: task failed to start ({primary['failedTasks']} failed tasks, "
-                    f"threshold {threshold})."
-                )
-                primary["updatedAt"] = stamp
-                messages.append(f"{label} ({primary['id']}) deployment failed: tasks failed to start.")
-                target = _rollback_target(deployments[1:], primary.get("taskDefinition"))
-                if breaker.get("rollback") and target is not None:
-                    messages.append(f"{label} rolling back to deployment {target['id']} ({target['taskDefinition']}).")
-                    arn = target["taskDefinition"]
-                    reapply = True
-                    degraded = (True, "RolledBack", f"deployment {primary['id']} failed; rolled back to {arn}")
-                else:
-                    degraded = (True, "DeploymentFailed", primary["rolloutStateReason"])
-            elif primary["failedTasks"] >= threshold * (int(throttle.get("attempts") or 0) + 1):
-                # ECS's throttle: launches wait, longer after each round of failures
-                attempts = int(throttle.get("attempts") or 0) + 1
-                delay = min(THROTTLE_MAX_SECONDS, THROTTLE_FIRST_SECONDS * 2 ** (attempts - 1))
-                throttle = {"deployment": primary["id"], "attempts": attempts, "nextAttemptAt": _later(stamp, delay)}
+        rolling_out = primary is not None and primary["rolloutState"] == "IN_PROGRESS"
+        if primary is not None and not breaker.get("enable"):
+            throttle, started = next_throttle(
+                throttle, primary["id"], primary["failedTasks"], threshold, stamp, rolling_out=rolling_out
+            )
+            if started:
                 messages.append(f"{label} is unable to consistently start tasks successfully.")
                 reapply = True
+        if primary and rolling_out and primary["failedTasks"] >= threshold and breaker.get("enable"):
+            primary["rolloutState"] = "FAILED"
+            primary["rolloutStateReason"] = (
+                f"ECS deployment circuit breaker: task failed to start ({primary['failedTasks']} failed tasks, "
+                f"threshold {threshold})."
+            )
+            primary["updatedAt"] = stamp
+            messages.append(f"{label} ({primary['id']}) deployment failed: tasks failed to start.")
+            target = _rollback_target(deployments[1:], primary.get("taskDefinition"))
+            if breaker.get("rollback") and target is not None:
+                messages.append(f"{label} rolling back to deployment {target['id']} ({target['taskDefinition']}).")
+                arn = target["taskDefinition"]
+                reapply = True
+                degraded = (True, "RolledBack", f"deployment {primary['id']} failed; rolled back to {arn}")
+            else:
+                degraded = (True, "DeploymentFailed", primary["rolloutStateReason"])
         decided = degraded[0]
         if decided:
             pass  # the breaker decided in this pass
@@ -487,15 +483,9 @@ def _report(
     return reapply
 
 
-def _later(stamp: str, seconds: int) -> str:
-    moment = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
-    return (moment + datetime.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def throttled(status: Mapping[str, Any]) -> bool:
     """Launches are held: the throttle's next attempt is still in the future."""
-    until = (status.get("throttle") or {}).get("nextAttemptAt")
-    return bool(until) and str(until) > now()
+    return holding(status.get("throttle") or {}, now())
 
 
 def _without_times(status: Mapping[str, Any]) -> Any:
