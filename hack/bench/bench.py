@@ -390,7 +390,7 @@ def create_all(
 
 
 def delete_namespace(cluster: Cluster, namespace: str) -> None:
-    cluster.kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=600s")
+    cluster.kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=3600s")
 
 
 def baseline_run(cluster: Cluster, services: int, tasks: int, concurrency: int) -> dict[str, Any]:
@@ -411,7 +411,7 @@ def baseline_run(cluster: Cluster, services: int, tasks: int, concurrency: int) 
     bench_before = own_cpu_seconds()
     first = time.monotonic()
     create_all("baseline Deployments", bodies, lambda b: apps.create_namespaced_deployment(namespace, b), concurrency)
-    wait(lambda: watcher.count("ready") >= services, 1800, "the baseline to converge")
+    wait(lambda: watcher.count("ready") >= services, 7200, "the baseline to converge")
     convergence = max(t for (_, s), t in watcher.times.items() if s == "ready") - first
     control_plane = cpu_used(control_plane, cluster.cpu_seconds())
     control_plane["bench client"] = round(own_cpu_seconds() - bench_before, 1)
@@ -461,7 +461,7 @@ def ecs_facade_run(
         lambda b: objects.create_namespaced_custom_object("ecs.facade.dev", "v1alpha1", namespace, "ecsservices", b),
         concurrency,
     )
-    wait(lambda: ecs_services.count(f"converged-{tasks}") >= services, 1800, "the services to converge")
+    wait(lambda: ecs_services.count(f"converged-{tasks}") >= services, 7200, "the services to converge")
     convergence = max(t for (_, s), t in ecs_services.times.items() if s == f"converged-{tasks}") - first
     control_plane = cpu_used(control_plane, cluster.cpu_seconds())
     cpu_at_convergence = operator.cpu_seconds() - cpu_before
