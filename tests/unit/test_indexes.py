@@ -1,9 +1,12 @@
 """Index entries are slimmed copies: what the controllers ask of them must not change."""
 
-from typing import Any
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
 
 import pytest
 
+from ecs_facade.controllers import indexes
 from ecs_facade.controllers import service as controller
 from ecs_facade.controllers.indexes import slim_workload
 from ecs_facade.views.service import rollout_readiness, service_counts
@@ -82,3 +85,53 @@ def test_the_slim_copy_is_a_copy() -> None:
     full["metadata"]["annotations"]["x"] = "y"
     full["status"]["readyReplicas"] = 0
     assert "x" not in slim["metadata"]["annotations"] and slim["status"]["readyReplicas"] == 3
+
+
+def pod(labels: dict[str, str], node: str | None = "n1", phase: str = "Running") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p1", "namespace": "ns", "uid": "pu1", "labels": labels},
+        "spec": {
+            **({"nodeName": node} if node else {}),
+            "containers": [{"name": "app", "image": "app:1", "resources": {"requests": {"cpu": "250m"}}}],
+        },
+        "status": {"phase": phase, "containerStatuses": [{"name": "app", "restartCount": 2}]},
+    }
+
+
+index_pods = cast(Callable[..., Coroutine[Any, Any, dict[Any, Any] | None]], indexes.pods)  # as kopf calls it
+
+
+def pods_index(*bodies: dict[str, Any]) -> dict[Any, list[Any]]:
+    """What kopf makes of the index function's results: key -> values of every object."""
+    index: dict[Any, list[Any]] = {}
+    for body in bodies:
+        labels = body["metadata"]["labels"]
+        keys = asyncio.run(index_pods(namespace="ns", body=body, labels=labels)) or {}
+        for key, value in keys.items():
+            index.setdefault(key, []).append(value)
+    return index
+
+
+def test_one_pod_index_answers_each_view_under_its_old_keys() -> None:
+    service_pod = pod({"ecs.facade.dev/service": "web", "pod-template-hash": "h1"})
+    task_pod = pod({"ecs.facade.dev/task": "job"}, node=None, phase="Pending")
+    other = pod({"app": "x"}, node="n2")
+    views = indexes.Indexes.from_kwargs(
+        {name: {} for name in indexes.Indexes.__dataclass_fields__} | {"pods": pods_index(service_pod, task_pod, other)}
+    )
+    [task] = views.tasks[("ns", "web")]
+    assert (task.name, task.template_hash, task.phase, task.restarts, task.node) == ("p1", "h1", "Running", 2, "n1")
+    assert [p["spec"]["nodeName"] for p in indexes.values_at(views.pods_by_node, "n1")] == ["n1"]
+    assert indexes.values_at(views.pods_by_node, "n2")[0]["metadata"]["labels"] == {"app": "x"}
+    assert indexes.one(views.task_pods, ("ns", "job")) == task_pod  # the whole pod: the task view reads it all
+    # a pod that is not bound yet is on no node; one without our labels is no task
+    assert sorted(views.pods_by_node) == ["n1", "n2"]
+    assert list(views.tasks) == [("ns", "web")] and list(views.task_pods) == [("ns", "job")]
+    assert ("ns", "web") in views.tasks and ("ns", "other") not in views.tasks
+    assert views.tasks.get(("ns", "other"), []) == []
+
+
+def test_a_pod_of_no_view_is_not_indexed() -> None:
+    assert asyncio.run(index_pods(namespace="ns", body=pod({}, node=None), labels={})) is None

@@ -7,7 +7,7 @@ Deployment events of a busy cluster cost more than the function itself.
 """
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,12 +187,6 @@ async def nodes(name: str, body: kopf.Body, **_: Any) -> Any:
     }
 
 
-@kopf.index("", "v1", "pods", field="spec.nodeName", value=kopf.PRESENT)
-async def pods_by_node(body: kopf.Body, spec: kopf.Spec, **_: Any) -> Any:
-    """Every pod bound to a node (ECS tasks or not: all of them take room on the instance)."""
-    return {str(spec["nodeName"]): slim_pod(body)}
-
-
 @kopf.index("", "v1", "namespaces")
 async def namespaces(name: str, labels: Mapping[str, str], **_: Any) -> Any:
     """Namespace labels, for the clusters' namespaceSelector."""
@@ -230,7 +224,7 @@ def cluster_spec_changed(seen: dict[str, tuple[str, int]], body: kopf.Body, even
     return True
 
 
-def values_at(index: kopf.Index[Any, Any], key: Any) -> list[Any]:
+def values_at(index: Mapping[Any, Any], key: Any) -> list[Any]:
     """A copy of the values under one key.
 
     kopf updates its indexes in the event loop while handlers run in threads, so iterating a
@@ -244,7 +238,7 @@ def values_at(index: kopf.Index[Any, Any], key: Any) -> list[Any]:
     return list(index.get(key, []))
 
 
-def all_values(index: kopf.Index[Any, Any]) -> list[Any]:
+def all_values(index: Mapping[Any, Any]) -> list[Any]:
     """Every value of an index, whatever its key (copied, see values_at)."""
     for _ in range(10):
         try:
@@ -272,16 +266,38 @@ async def replica_sets(namespace: str | None, body: kopf.Body, labels: Mapping[s
     }
 
 
-@kopf.index("", "v1", "pods", labels={LABEL_SERVICE: kopf.PRESENT})
-async def tasks(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
-    """Pods of services (ECS tasks): what the deployment view and the circuit breaker count."""
+@kopf.index("", "v1", "pods")
+async def pods(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
+    """Every pod, under one key per view that reads it: ``("node", node)`` for the pods bound
+    to a node (ECS tasks or not: all take room on the instance), ``("service", namespace,
+    service)`` for a service's tasks, ``("task", namespace, task)`` for a standalone task's pod.
+
+    One index instead of one per view: kopf's cost per event grows with the handlers and
+    indexes an event matches, and pods are most of a cluster's events.
+    """
+    keys: dict[tuple[str, ...], Any] = {}
+    node = (body.get("spec") or {}).get("nodeName")
+    if node:
+        keys[(NODE, str(node))] = slim_pod(body)
+    if LABEL_SERVICE in labels:
+        keys[(SERVICE, namespace or "", labels[LABEL_SERVICE])] = task_state(body, labels)
+    if LABEL_TASK in labels:
+        keys[(TASK, namespace or "", labels[LABEL_TASK])] = copy.deepcopy(dict(body))
+    return keys or None
+
+
+NODE, SERVICE, TASK = "node", "service", "task"
+
+
+def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
+    """What the deployment view and the circuit breaker count of a service's pod (an ECS task)."""
     status = body.get("status") or {}
     restarts = sum(int(c.get("restartCount") or 0) for c in status.get("containerStatuses") or [])
     unschedulable = None
     for condition in status.get("conditions") or []:
         if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
             unschedulable = str(condition.get("message") or "Unschedulable")
-    state = TaskState(
+    return TaskState(
         name=body["metadata"]["name"],
         template_hash=labels.get("pod-template-hash", ""),
         phase=str(status.get("phase") or "Pending"),
@@ -291,17 +307,36 @@ async def tasks(namespace: str | None, body: kopf.Body, labels: Mapping[str, str
         node=(body.get("spec") or {}).get("nodeName"),
         deleting=bool(body["metadata"].get("deletionTimestamp")),
     )
-    return {(namespace or "", labels[LABEL_SERVICE]): state}
+
+
+class PodView(Mapping[Any, Any]):
+    """One view of the ``pods`` index, keyed as the view's own index was: by node name, or by
+    (namespace, name) of the service or task."""
+
+    def __init__(self, index: Mapping[Any, Any], view: str) -> None:
+        self._index, self._view = index, view
+
+    def _key(self, key: Any) -> tuple[Any, ...]:
+        return (self._view, *(key if isinstance(key, tuple) else (key,)))
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._index[self._key(key)]
+
+    def __contains__(self, key: object) -> bool:
+        return self._key(key) in self._index
+
+    def __iter__(self) -> Iterator[Any]:
+        for key in list(self._index):
+            if key[0] == self._view:
+                yield key[1] if len(key) == 2 else key[1:]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 @kopf.index(GROUP, VERSION, TASKS)
 async def ecs_tasks(name: str, namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Snapshot]:
     return {(namespace or "", name): snapshot(body)}
-
-
-@kopf.index("", "v1", "pods", labels={LABEL_TASK: kopf.PRESENT})
-async def task_pods(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
-    return {(namespace or "", labels[LABEL_TASK]): copy.deepcopy(dict(body))}
 
 
 @kopf.index(GROUP, VERSION, SERVICES)
@@ -320,7 +355,7 @@ async def services_by_family(
     return {(namespace or "", ref.family): name}
 
 
-def one(index: kopf.Index[Any, Any], key: Any) -> Any | None:
+def one(index: Mapping[Any, Any], key: Any) -> Any | None:
     """The single value under ``key``, or None.
 
     Several task definitions of one family (by ``family`` or name) resolve to the one named
@@ -351,20 +386,25 @@ class Indexes:
     task_definitions_by_name: kopf.Index[Any, Any]
     revisions: kopf.Index[Any, Any]
     replica_sets: kopf.Index[Any, Any]
-    tasks: kopf.Index[Any, Any]
+    tasks: Mapping[Any, Any]  # views of the one pod index (PodView)
     deployments: kopf.Index[Any, Any]
     daemon_sets: kopf.Index[Any, Any]
     autoscalers: kopf.Index[Any, Any]
     nodes: kopf.Index[Any, Any]
-    pods_by_node: kopf.Index[Any, Any]
+    pods_by_node: Mapping[Any, Any]
     namespaces: kopf.Index[Any, Any]
     clusters: kopf.Index[Any, Any]
     ecs_tasks: kopf.Index[Any, Any]
-    task_pods: kopf.Index[Any, Any]
+    task_pods: Mapping[Any, Any]
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> "Indexes":
-        return cls(**{name: kwargs[name] for name in cls.__dataclass_fields__})
+        views = {"tasks": SERVICE, "pods_by_node": NODE, "task_pods": TASK}
+        fields: dict[str, Any] = {
+            name: PodView(kwargs["pods"], views[name]) if name in views else kwargs[name]
+            for name in cls.__dataclass_fields__
+        }
+        return cls(**fields)
 
 
 def with_statuses(revisions: list[Revision], spec: Mapping[str, Any]) -> list[Revision]:

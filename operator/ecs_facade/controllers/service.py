@@ -849,11 +849,17 @@ async def workload_changed(
 
 
 @kopf.on.event("apps", "v1", "replicasets", labels={LABEL_SERVICE: kopf.PRESENT})
-@kopf.on.event("", "v1", "pods", labels={LABEL_SERVICE: kopf.PRESENT})
+async def replica_set_changed(
+    body: kopf.Body, namespace: str | None, labels: Mapping[str, str], logger: Logger, **kwargs: Any
+) -> None:
+    await tasks_changed(body, namespace, labels, logger, **kwargs)
+
+
 async def tasks_changed(
     body: kopf.Body, namespace: str | None, labels: Mapping[str, str], logger: Logger, **kwargs: Any
 ) -> None:
-    """A deployment's or a task's state changed: ECS deployments, breaker and events.
+    """A deployment's (ReplicaSet's) or a task's (pod's, from task.pod_changed, the one handler
+    of all pod events) state changed: ECS deployments, breaker and events.
 
     The workload is applied again only while a drain moves the service's tasks (the number of
     replacements follows the tasks left on DRAINING instances)."""

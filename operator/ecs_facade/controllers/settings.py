@@ -15,9 +15,9 @@ EVENT_HANDLERS = frozenset(
     {
         "service_event",
         "workload_changed",
-        "tasks_changed",
+        "replica_set_changed",
         "instance_state_changed",
-        "task_pod_changed",
+        "pod_changed",
         "cluster_event",
         "revision_changed",
         "task_definition_event",
@@ -26,7 +26,7 @@ EVENT_HANDLERS = frozenset(
 
 
 class QuietEventHandlers(logging.Filter):
-    """Drops kopf's "Handler 'tasks_changed' succeeded." lines: one per watch event of a busy
+    """Drops kopf's "Handler 'pod_changed' succeeded." lines: one per watch event of a busy
     cluster, they were most of the log and a measurable share of the CPU. Failures, and the
     handlers of changes (create, update, delete), are still logged."""
 
@@ -61,6 +61,9 @@ def _path(field: kopf.FieldSpec) -> tuple[str, ...]:
     return tuple(field.split(".")) if isinstance(field, str) else tuple(field or ())
 
 
+IDLE_WORKER_SECONDS = 0.5
+
+
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     config = Config.from_env()
@@ -78,6 +81,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.client_timeout = config.watch_server_timeout + 30
     settings.watching.connect_timeout = 30
     settings.execution.max_workers = config.workers
+    # kopf's per-object worker keeps the object's last event (the whole body, managedFields
+    # and all) while it waits this long for the next one. With thousands of pods changing at
+    # once, the 5 s default kept every one of them in memory; a new worker per event is cheaper.
+    settings.queueing.idle_timeout = IDLE_WORKER_SECONDS
     # A deleted object's finalizer waits until its timers have exited. A timer whose handler is
     # still returning (the retention timer deletes its own task) is checked again only after this
     # polling delay: kopf's 60 s default held such deletions for a minute.
