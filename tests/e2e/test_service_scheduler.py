@@ -65,6 +65,10 @@ def test_rolling_update_keeps_minimum_healthy_and_completes(kubectl: Kubectl, na
     config = {"maximumPercent": 200, "minimumHealthyPercent": 50}
     apply(kubectl, namespace, service("roll", "roll", 6, deploymentConfiguration=config))
     steady(kubectl, namespace, "roll", 6)
+    # once all its tasks run, the service has its disruption budget (minimumHealthyPercent)
+    budget = wait_for("the disruption budget", lambda: kubectl.get("poddisruptionbudget", "roll", namespace))
+    assert budget["spec"]["minAvailable"] == 3
+    assert budget["metadata"]["annotations"]["ecs.facade.dev/applied-digest"]
 
     apply(kubectl, namespace, task_definition("roll", "example/app:2"))
     wait_for(
@@ -178,6 +182,8 @@ def test_distinct_instance_leaves_a_task_pending_with_a_reason(kubectl: Kubectl,
     assert len(running) == nodes == 3
     assert len(set(running)) == 3
     assert any("was unable to place a task" in e["message"] for e in status(kubectl, namespace, "distinct")["events"])
+    # not all of its tasks run: no budget yet (a drain would apply it before evicting any)
+    assert kubectl.get("poddisruptionbudget", "distinct", namespace) is None
 
 
 def test_spread_across_zones_places_two_per_zone(kubectl: Kubectl, namespace: str) -> None:

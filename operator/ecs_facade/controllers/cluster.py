@@ -32,6 +32,7 @@ from ecs_facade.api import (
     VERSION,
 )
 from ecs_facade.config import Config
+from ecs_facade.controllers import budgets
 from ecs_facade.controllers.common import Logger, lock_for, ready_conditions
 from ecs_facade.controllers.indexes import (
     Indexes,
@@ -216,6 +217,8 @@ def _drain(cluster: str, indexes: Indexes, logger: Logger) -> None:
             service = one(indexes.services, (pod_meta["namespace"], service_name))
             if service is None or service.spec.get("schedulingStrategy") == "DAEMON":
                 continue
+            if not budgets.in_place(service.namespace, service.name, service.uid):
+                continue  # its budget first: the service's reconcile applies it for the drain
             if kube.evict_pod(pod_meta["namespace"], pod_meta["name"]):
                 logger.info(
                     "evicted task %s/%s from DRAINING instance %s", pod_meta["namespace"], pod_meta["name"], name

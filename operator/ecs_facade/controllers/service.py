@@ -39,6 +39,7 @@ from ecs_facade.api import (
     VERSION,
 )
 from ecs_facade.config import Config
+from ecs_facade.controllers import budgets
 from ecs_facade.controllers.cluster import cluster_placement
 from ecs_facade.controllers.common import Logger, error_message, lock_for, now
 from ecs_facade.controllers.indexes import (
@@ -86,7 +87,8 @@ ANNOTATION_SERVICE_TYPE = f"{GROUP}/load-balancer-service-type"
 # Co-owns a Deployment's spec.replicas for the moment the operator gives the count to the
 # HorizontalPodAutoscaler: server-side apply would reset a field its only owner stops applying.
 HANDOVER_MANAGER = "ecs-facade-replicas-handover"
-ANNOTATION_APPLIED = f"{GROUP}/applied-digest"
+ANNOTATION_APPLIED = budgets.ANNOTATION_APPLIED
+KIND_BUDGET = "PodDisruptionBudget"
 
 # The last status this operator wrote per service: it is the only writer, so this is never
 # older than what the watch has delivered (which can lag a write by a moment).
@@ -157,13 +159,28 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
                 plan = _plan(service, indexes, config, workload, pin=None)
                 if isinstance(plan, Plan):
                     _apply(service, plan, plural, workload, hpa is not None)
+            if isinstance(plan, Plan):
+                for budget in (e for e in plan.extra if e["kind"] == KIND_BUDGET):
+                    budgets.protect(
+                        namespace, name, service.uid, budget, workload, _on_draining_instance(indexes, namespace, name)
+                    )
         except kube.NamespaceTerminating:
             pass
         return False
 
 
+def _on_draining_instance(indexes: Indexes, namespace: str, name: str) -> bool:
+    for task in values_at(indexes.tasks, (namespace, name)):
+        node = one(indexes.nodes, task.node) if task.node else None
+        if node is not None and draining(node) and not task.deleting:
+            return True
+    return False
+
+
 def _digest(plan: "Plan") -> str:
-    return content_hash({"workload": plan.workload.manifest, "extra": plan.extra, "autoscaler": plan.autoscaler})
+    """What the workload's annotation vouches for (the budget has its own, see budgets.py)."""
+    extra = [e for e in plan.extra if e["kind"] != KIND_BUDGET]
+    return content_hash({"workload": plan.workload.manifest, "extra": extra, "autoscaler": plan.autoscaler})
 
 
 def _generation(workload: Mapping[str, Any] | None) -> int | None:
@@ -217,10 +234,9 @@ def _apply(
     service: Snapshot, plan: "Plan", plural: str, live: Mapping[str, Any] | None, autoscaler_exists: bool
 ) -> dict[str, Any]:
     # what the tasks need to start (service accounts, Services) goes first; the disruption
-    # budget follows the workload, so that a new service's tasks do not wait for it
-    budgets = [extra for extra in plan.extra if extra["kind"] == "PodDisruptionBudget"]
+    # budget comes once there are tasks to protect (budgets.py)
     for extra in plan.extra:
-        if extra not in budgets:
+        if extra["kind"] != KIND_BUDGET:
             kube.apply_any(extra)
     # the digest of what is applied, on the workload: after a restart it tells that nothing changed
     manifest = copy.deepcopy(plan.workload.manifest)
@@ -248,8 +264,6 @@ def _apply(
         _hand_over_replicas(manifest, workload, plan.autoscaler)
         manifest = {**manifest, "spec": {k: v for k, v in manifest["spec"].items() if k != "replicas"}}
         workload = kube.apply(manifest, plural)
-    for budget in budgets:
-        kube.apply_any(budget)
     applied = (_digest(plan), _generation(workload), _generation(hpa))
     _applied[(service.namespace, service.name, service.uid)] = applied
     return workload
@@ -811,6 +825,7 @@ def _forget(key: tuple[str, str], uid: str) -> None:
     """A deleted service's memories (the garbage collector removes its children)."""
     for memory in (_written, _applied):
         memory.pop((*key, uid), None)
+    budgets.forget(*key, uid)
     _surging.discard(key)
 
 

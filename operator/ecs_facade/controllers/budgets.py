@@ -1,0 +1,92 @@
+"""The PodDisruptionBudget of a REPLICA service: the floor minimumHealthyPercent sets for
+draining (the operator's evictions from DRAINING instances, and `kubectl drain`).
+
+A new service's budget is applied once it has tasks to protect: all of its desired tasks
+running, or one of them on a DRAINING instance. From the moment a budget exists, the
+disruption controller recomputes it and writes its status on every change of the service's
+pods, which during a first rollout is every pod event, with nothing yet to protect. A budget
+once applied follows the service's spec at once.
+
+What was applied is remembered per service (the budget's digest, also written on the budget
+as an annotation), so that a steady service costs no request, and a restarted operator reads
+each budget once (a GET, no write) instead of applying it again.
+"""
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from ecs_facade.api import GROUP
+from ecs_facade.kube import client as kube
+from ecs_facade.model.taskdefinition import content_hash
+
+ANNOTATION_APPLIED = f"{GROUP}/applied-digest"
+API_VERSION = "policy/v1"
+PLURAL = "poddisruptionbudgets"
+
+_lock = threading.Lock()
+_applied: dict[tuple[str, str, str], str] = {}  # (namespace, service, service uid) -> digest
+
+
+def has_tasks_to_protect(workload: Mapping[str, Any] | None, on_draining_instance: bool) -> bool:
+    """All desired tasks of the Deployment are running (ready), or a task must leave a
+    DRAINING instance (its budget must exist before it is evicted)."""
+    if on_draining_instance:
+        return True
+    if workload is None:
+        return False
+    desired = int((workload.get("spec") or {}).get("replicas") or 0)
+    ready = int((workload.get("status") or {}).get("readyReplicas") or 0)
+    return desired > 0 and ready >= desired
+
+
+def digest(budget: Mapping[str, Any]) -> str:
+    return content_hash(budget)
+
+
+def in_place(namespace: str, service: str, uid: str) -> bool:
+    """The service's budget was applied (or found applied) by this operator process."""
+    with _lock:
+        return (namespace, service, uid) in _applied
+
+
+def protect(
+    namespace: str,
+    service: str,
+    uid: str,
+    budget: Mapping[str, Any],
+    workload: Mapping[str, Any] | None,
+    draining: bool,
+) -> bool:
+    """Apply the budget when it is due and not already what runs; True when it wrote."""
+    key, wanted = (namespace, service, uid), digest(budget)
+    with _lock:
+        known = _applied.get(key)
+    if known == wanted:
+        return False
+    if known is None:
+        if not has_tasks_to_protect(workload, draining):
+            return False
+        live = kube.get(API_VERSION, PLURAL, namespace, budget["metadata"]["name"])
+        if (
+            live is not None
+            and ((live.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_APPLIED) == wanted
+        ):
+            _remember(key, wanted)  # a restart: it is there already, as this operator applied it
+            return False
+    manifest = {**budget, "metadata": {**budget["metadata"], "annotations": {ANNOTATION_APPLIED: wanted}}}
+    kube.apply_any(manifest)
+    _remember(key, wanted)
+    return True
+
+
+def forget(namespace: str, service: str, uid: str) -> None:
+    """The service is gone (the garbage collector removes its budget), or its budget was
+    deleted by hand: apply it again when due."""
+    with _lock:
+        _applied.pop((namespace, service, uid), None)
+
+
+def _remember(key: tuple[str, str, str], value: str) -> None:
+    with _lock:
+        _applied[key] = value

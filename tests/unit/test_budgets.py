@@ -1,0 +1,98 @@
+"""A service's PodDisruptionBudget: applied once there are tasks to protect, then kept as the
+spec says, with no request while nothing changed and no write after a restart."""
+
+from typing import Any
+
+import pytest
+
+from ecs_facade.controllers import budgets
+from ecs_facade.kube import client as kube
+from ecs_facade.translate.service import build_disruption_budget
+
+
+class FakeApi:
+    """The two calls budgets.py makes, recorded."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.calls: list[str] = []
+
+    def get(self, api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        self.calls.append(f"get {plural} {namespace}/{name}")
+        return self.objects.get(f"{namespace}/{name}")
+
+    def apply_any(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        meta = manifest["metadata"]
+        self.calls.append(f"apply {manifest['kind']} {meta['namespace']}/{meta['name']}")
+        self.objects[f"{meta['namespace']}/{meta['name']}"] = manifest
+        return manifest
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
+    fake = FakeApi()
+    monkeypatch.setattr(kube, "get", fake.get)
+    monkeypatch.setattr(kube, "apply_any", fake.apply_any)
+    monkeypatch.setattr(budgets, "_applied", {})
+    return fake
+
+
+def deployment(replicas: int, ready: int) -> dict[str, Any]:
+    return {"spec": {"replicas": replicas}, "status": {"readyReplicas": ready}}
+
+
+BUDGET = build_disruption_budget("web", "ns", 4, 50)
+
+
+def test_a_rolling_out_service_gets_no_budget_yet(api: FakeApi) -> None:
+    assert not budgets.protect("ns", "web", "u1", BUDGET, None, draining=False)
+    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 3), draining=False)
+    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(0, 0), draining=False)
+    assert api.calls == []
+    assert not budgets.in_place("ns", "web", "u1")
+
+
+def test_the_budget_comes_when_all_tasks_run_and_then_costs_nothing(api: FakeApi) -> None:
+    assert budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
+    assert api.calls == ["get poddisruptionbudgets ns/web", "apply PodDisruptionBudget ns/web"]
+    applied = api.objects["ns/web"]
+    assert applied["spec"] == BUDGET["spec"]
+    assert applied["metadata"]["annotations"] == {budgets.ANNOTATION_APPLIED: budgets.digest(BUDGET)}
+    assert budgets.in_place("ns", "web", "u1")
+    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
+    assert len(api.calls) == 2
+
+
+def test_a_task_on_a_draining_instance_gets_its_budget_at_once(api: FakeApi) -> None:
+    assert budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 1), draining=True)
+    assert budgets.in_place("ns", "web", "u1")
+
+
+def test_a_budget_in_place_follows_the_spec_even_mid_rollout(api: FakeApi) -> None:
+    budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
+    scaled = build_disruption_budget("web", "ns", 8, 50)
+    assert budgets.protect("ns", "web", "u1", scaled, deployment(8, 4), draining=False)
+    assert api.objects["ns/web"]["spec"]["minAvailable"] == 4
+    assert api.calls[-1] == "apply PodDisruptionBudget ns/web"
+
+
+def test_after_a_restart_the_budget_is_read_once_and_not_written(api: FakeApi) -> None:
+    budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
+    budgets.forget("ns", "web", "u1")  # what a new process knows
+    api.calls.clear()
+    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
+    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
+    assert api.calls == ["get poddisruptionbudgets ns/web"]
+    assert budgets.in_place("ns", "web", "u1")
+
+
+def test_a_budget_someone_else_changed_is_applied_over(api: FakeApi) -> None:
+    api.objects["ns/web"] = {**BUDGET, "spec": {**BUDGET["spec"], "minAvailable": 0}}
+    assert budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
+    assert api.objects["ns/web"]["spec"]["minAvailable"] == 2
+
+
+def test_a_new_service_of_the_same_name_starts_over(api: FakeApi) -> None:
+    budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
+    assert not budgets.in_place("ns", "web", "u2")
+    assert not budgets.protect("ns", "web", "u2", BUDGET, deployment(4, 0), draining=False)
