@@ -42,5 +42,6 @@ def test_quick_benchmark_writes_json_markdown_and_a_plot(tmp_path: Path) -> None
                 assert {"kube-apiserver", "etcd", "bench client"} <= set(run["control_plane_cpu_seconds"])
     assert isinstance(results["restart"]["writes"], int)
     assert results["restart"]["rss_bytes_when_idle"] > 0
+    assert results["restart"]["peak_rss_bytes"] > 0
     assert "| services |" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "convergence.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
