@@ -214,6 +214,13 @@ class Operator:
                 if line.startswith("VmRSS:"):
                     self.rss_samples.append(int(line.split()[1]) * 1024)
 
+    def mark(self) -> int:
+        """Where the RSS samples stand now: peak_since(mark) is the peak of what follows."""
+        return len(self.rss_samples)
+
+    def peak_since(self, mark: int) -> int:
+        return max(self.rss_samples[mark:], default=0)
+
     def cpu_seconds(self) -> float:
         assert self.process is not None
         return process_cpu_seconds(self.pid)
@@ -528,14 +535,14 @@ def restart_run(cluster: Cluster, operator: Operator) -> dict[str, Any]:
     """Restart with everything in place: time until idle, and the writes it made (none expected)."""
     operator.stop()
     started = time.time()
-    operator.rss_samples.clear()
+    mark = operator.mark()
     operator.start()
     idle_at = wait_idle(cluster, 5, 900)
     events = cluster.operator_requests(started, idle_at + 1)
     rss = Path(f"/proc/{operator.pid}/status").read_text().split("VmRSS:")[1].split()[0]
     return {
         "rss_bytes_when_idle": int(rss) * 1024,  # no burst behind it: what the state itself takes
-        "peak_rss_bytes": max(operator.rss_samples, default=0),  # listing everything at start
+        "peak_rss_bytes": operator.peak_since(mark),  # kopf holds every object's first event until all are indexed
         "idle_after_seconds": max(0.0, idle_at - started),
         "writes": writes(events),
         "writes_by_verb": writes_by_resource(events),
@@ -580,7 +587,7 @@ def report(results: dict[str, Any], output: Path) -> None:
             f"| {ecs['median']:.1f} ({ecs['min']:.1f} to {ecs['max']:.1f}) | {ecs['median'] / base['median']:.2f} "
             f"| {p99['median']:.2f} | {statistics.median(r['ecs_facade']['steady_writes'] for r in runs):.0f} "
             f"| {statistics.median(r['ecs_facade']['requests_per_reconcile'] for r in runs):.2f} "
-            f"| {size['peak_rss_bytes'] / 2**20:.0f} |"
+            f"| {size['peak_rss_bytes'] / 2**20:.0f} | {size['deletion_peak_rss_bytes'] / 2**20:.0f} |"
         )
     costs = []
     for size in results["sizes"]:
@@ -606,8 +613,8 @@ def report(results: dict[str, Any], output: Path) -> None:
         f" concurrency {results['concurrency']}, {results['repeats']} run(s) per size; median (min to max).",
         "",
         "| services | tasks | baseline convergence s | ecs-facade convergence s | ratio | reconcile p99 s"
-        " | steady writes | requests/reconcile | peak RSS MiB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        " | steady writes | requests/reconcile | peak RSS MiB | peak RSS MiB, deleting them all |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         "Costs (medians): the operator's CPU seconds and writes per service until it was idle; the CPU"
@@ -709,21 +716,28 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"S={services} run {run + 1}/{args.repeats}: baseline")
                 baseline = baseline_run(cluster, services, args.tasks, args.concurrency)
                 log(f"  baseline converged in {baseline['convergence_seconds']:.1f}s; ecs-facade")
+                mark = operator.mark()
                 measured = ecs_facade_run(cluster, operator, services, args.tasks, args.concurrency, args.quiet_seconds)
+                measured["peak_rss_bytes"] = operator.peak_since(mark)
+                measured["steady_rss_bytes"] = operator.rss_samples[-1] if operator.rss_samples else 0
                 log(
                     f"  ecs-facade converged in {measured['convergence_seconds']:.1f}s,"
                     f" reconcile p99 {measured['reconcile_latency_seconds'].get('p99', 0):.2f}s,"
                     f" steady writes {measured['steady_writes']}"
                 )
                 if run == args.repeats - 1 and services == sizes[-1]:
-                    size["peak_rss_bytes"] = max(operator.rss_samples, default=0)  # the restart reports its own
                     results["restart"] = restart_run(cluster, operator)
                     restart = results["restart"]
                     log(f"  restart: idle after {restart['idle_after_seconds']:.1f}s, {restart['writes']} writes")
+                mark = operator.mark()
                 delete_namespace(cluster, measured.pop("namespace"))
+                # all S services and their children deleted at once: a burst of events
+                measured["deletion_peak_rss_bytes"] = operator.peak_since(mark)
                 size["runs"].append({"baseline": baseline, "ecs_facade": measured})
-            size.setdefault("peak_rss_bytes", max(operator.rss_samples, default=0))
-            size["steady_rss_bytes"] = operator.rss_samples[-1] if operator.rss_samples else 0
+            ecs_runs = [r["ecs_facade"] for r in size["runs"]]
+            size["peak_rss_bytes"] = max(r["peak_rss_bytes"] for r in ecs_runs)  # creation to steady state
+            size["steady_rss_bytes"] = ecs_runs[-1]["steady_rss_bytes"]
+            size["deletion_peak_rss_bytes"] = max(r["deletion_peak_rss_bytes"] for r in ecs_runs)
             results["sizes"].append(size)
         report(results, args.output)
         log(f"wrote {args.output}/results.json, results.md, convergence.png")

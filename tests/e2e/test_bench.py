@@ -25,7 +25,7 @@ def test_quick_benchmark_writes_json_markdown_and_a_plot(tmp_path: Path) -> None
     results = json.loads((tmp_path / "results.json").read_text())
     assert [s["services"] for s in results["sizes"]] == [5, 10]
     for size in results["sizes"]:
-        assert len(size["runs"]) == 2 and size["peak_rss_bytes"] > 0
+        assert len(size["runs"]) == 2 and size["peak_rss_bytes"] > 0 and size["deletion_peak_rss_bytes"] > 0
         for measured in size["runs"]:
             assert measured["baseline"]["convergence_seconds"] > 0
             ecs = measured["ecs_facade"]
