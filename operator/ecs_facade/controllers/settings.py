@@ -61,9 +61,6 @@ def _path(field: kopf.FieldSpec) -> tuple[str, ...]:
     return tuple(field.split(".")) if isinstance(field, str) else tuple(field or ())
 
 
-IDLE_WORKER_SECONDS = 0.5
-
-
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     config = Config.from_env()
@@ -82,9 +79,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.connect_timeout = 30
     settings.execution.max_workers = config.workers
     # kopf's per-object worker keeps the object's last event (the whole body, managedFields
-    # and all) while it waits this long for the next one. With thousands of pods changing at
-    # once, the 5 s default kept every one of them in memory; a new worker per event is cheaper.
-    settings.queueing.idle_timeout = IDLE_WORKER_SECONDS
+    # and all) while it waits this long for the next one: with thousands of pods changing at
+    # once, kopf's 5 s default keeps thousands of bodies (docs/performance.md).
+    settings.queueing.idle_timeout = config.kopf_idle_seconds
     # A deleted object's finalizer waits until its timers have exited. A timer whose handler is
     # still returning (the retention timer deletes its own task) is checked again only after this
     # polling delay: kopf's 60 s default held such deletions for a minute.

@@ -1,0 +1,28 @@
+"""The operator's tuning knobs come from the environment and reach kopf's settings."""
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import kopf
+import pytest
+
+from ecs_facade.config import Config
+from ecs_facade.controllers import settings as operator_settings
+
+configure = cast(Callable[..., None], operator_settings.configure)  # as kopf calls it
+
+
+def test_defaults_without_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ECS_FACADE_WORKERS", "ECS_FACADE_STATUS_BATCH_SECONDS", "ECS_FACADE_KOPF_IDLE_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    config = Config.from_env()
+    assert (config.workers, config.status_batch_seconds, config.kopf_idle_seconds) == (20, 2.0, 0.5)
+
+
+def test_kopf_gets_the_workers_and_the_idle_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECS_FACADE_WORKERS", "7")
+    monkeypatch.setenv("ECS_FACADE_KOPF_IDLE_SECONDS", "5")
+    settings: Any = kopf.OperatorSettings()
+    configure(settings=settings)
+    assert settings.execution.max_workers == 7
+    assert settings.queueing.idle_timeout == 5.0
