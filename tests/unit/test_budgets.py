@@ -34,6 +34,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     monkeypatch.setattr(kube, "get", fake.get)
     monkeypatch.setattr(kube, "apply_any", fake.apply_any)
     monkeypatch.setattr(budgets, "_applied", {})
+    monkeypatch.setattr(budgets, "_new", set())
     return fake
 
 
@@ -96,3 +97,10 @@ def test_a_new_service_of_the_same_name_starts_over(api: FakeApi) -> None:
     budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
     assert not budgets.in_place("ns", "web", "u2")
     assert not budgets.protect("ns", "web", "u2", BUDGET, deployment(4, 0), draining=False)
+
+
+def test_a_service_whose_workload_this_process_created_is_not_looked_up(api: FakeApi) -> None:
+    budgets.created("ns", "web", "u1")
+    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 2), draining=False)
+    assert budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
+    assert api.calls == ["apply PodDisruptionBudget ns/web"]

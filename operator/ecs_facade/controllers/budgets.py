@@ -9,7 +9,8 @@ once applied follows the service's spec at once.
 
 What was applied is remembered per service (the budget's digest, also written on the budget
 as an annotation), so that a steady service costs no request, and a restarted operator reads
-each budget once (a GET, no write) instead of applying it again.
+each budget once (a GET, no write) instead of applying it again. A service whose workload
+this process created gets its budget without that GET.
 """
 
 import threading
@@ -26,6 +27,7 @@ PLURAL = "poddisruptionbudgets"
 
 _lock = threading.Lock()
 _applied: dict[tuple[str, str, str], str] = {}  # (namespace, service, service uid) -> digest
+_new: set[tuple[str, str, str]] = set()  # services whose workload this process created
 
 
 def has_tasks_to_protect(workload: Mapping[str, Any] | None, on_draining_instance: bool) -> bool:
@@ -42,6 +44,12 @@ def has_tasks_to_protect(workload: Mapping[str, Any] | None, on_draining_instanc
 
 def digest(budget: Mapping[str, Any]) -> str:
     return content_hash(budget)
+
+
+def created(namespace: str, service: str, uid: str) -> None:
+    """This process created the service's workload: its budget is new too (no GET first)."""
+    with _lock:
+        _new.add((namespace, service, uid))
 
 
 def in_place(namespace: str, service: str, uid: str) -> bool:
@@ -67,7 +75,9 @@ def protect(
     if known is None:
         if not has_tasks_to_protect(workload, draining):
             return False
-        live = kube.get(API_VERSION, PLURAL, namespace, budget["metadata"]["name"])
+        with _lock:
+            new = key in _new
+        live = None if new else kube.get(API_VERSION, PLURAL, namespace, budget["metadata"]["name"])
         if (
             live is not None
             and ((live.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_APPLIED) == wanted
@@ -77,6 +87,8 @@ def protect(
     manifest = {**budget, "metadata": {**budget["metadata"], "annotations": {ANNOTATION_APPLIED: wanted}}}
     kube.apply_any(manifest)
     _remember(key, wanted)
+    with _lock:
+        _new.discard(key)
     return True
 
 
@@ -85,6 +97,7 @@ def forget(namespace: str, service: str, uid: str) -> None:
     deleted by hand: apply it again when due."""
     with _lock:
         _applied.pop((namespace, service, uid), None)
+        _new.discard((namespace, service, uid))
 
 
 def _remember(key: tuple[str, str, str], value: str) -> None:

@@ -149,6 +149,8 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
                         False, "InvalidSpec", f"autoScaling: the HorizontalPodAutoscaler was refused: {refused}"
                     )
                 else:
+                    if created:
+                        budgets.created(namespace, name, service.uid)
                     if created and (namespace, name, service.uid) not in _written:
                         return True
             if _report(service, indexes, config, plan, workload, logger):
