@@ -266,6 +266,9 @@ async def replica_sets(namespace: str | None, body: kopf.Body, labels: Mapping[s
     }
 
 
+NODE, SERVICE, TASK = "node", "service", "task"  # the views of the pods index
+
+
 @kopf.index("", "v1", "pods")
 async def pods(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
     """Every pod, under one key per view that reads it: ``("node", node)`` for the pods bound
@@ -284,9 +287,6 @@ async def pods(namespace: str | None, body: kopf.Body, labels: Mapping[str, str]
     if LABEL_TASK in labels:
         keys[(TASK, namespace or "", labels[LABEL_TASK])] = copy.deepcopy(dict(body))
     return keys or None
-
-
-NODE, SERVICE, TASK = "node", "service", "task"
 
 
 def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
