@@ -45,62 +45,71 @@ def deployment(replicas: int, ready: int) -> dict[str, Any]:
 BUDGET = build_disruption_budget("web", "ns", 4, 50)
 
 
+def test_a_budget_in_place_does_not_look_at_the_instances(api: FakeApi) -> None:
+    budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False)
+
+    def asked() -> bool:
+        raise AssertionError("draining asked although the budget is in place")
+
+    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=asked)
+
+
 def test_a_rolling_out_service_gets_no_budget_yet(api: FakeApi) -> None:
-    assert not budgets.protect("ns", "web", "u1", BUDGET, None, draining=False)
-    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 3), draining=False)
-    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(0, 0), draining=False)
+    assert not budgets.protect("ns", "web", "u1", BUDGET, None, draining=lambda: False)
+    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 3), draining=lambda: False)
+    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(0, 0), draining=lambda: False)
     assert api.calls == []
     assert not budgets.in_place("ns", "web", "u1")
 
 
 def test_the_budget_comes_when_all_tasks_run_and_then_costs_nothing(api: FakeApi) -> None:
-    assert budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
+    assert budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False)
     assert api.calls == ["get poddisruptionbudgets ns/web", "apply PodDisruptionBudget ns/web"]
     applied = api.objects["ns/web"]
     assert applied["spec"] == BUDGET["spec"]
     assert applied["metadata"]["annotations"] == {budgets.ANNOTATION_APPLIED: budgets.digest(BUDGET)}
     assert budgets.in_place("ns", "web", "u1")
-    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
+    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False)
     assert len(api.calls) == 2
 
 
 def test_a_task_on_a_draining_instance_gets_its_budget_at_once(api: FakeApi) -> None:
-    assert budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 1), draining=True)
+    assert budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 1), draining=lambda: True)
     assert budgets.in_place("ns", "web", "u1")
 
 
 def test_a_budget_in_place_follows_the_spec_even_mid_rollout(api: FakeApi) -> None:
-    budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
+    budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False)
     scaled = build_disruption_budget("web", "ns", 8, 50)
-    assert budgets.protect("ns", "web", "u1", scaled, deployment(8, 4), draining=False)
+    assert budgets.protect("ns", "web", "u1", scaled, deployment(8, 4), draining=lambda: False)
     assert api.objects["ns/web"]["spec"]["minAvailable"] == 4
     assert api.calls[-1] == "apply PodDisruptionBudget ns/web"
 
 
 def test_after_a_restart_the_budget_is_read_once_and_not_written(api: FakeApi) -> None:
-    budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
+    budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False)
     budgets.forget("ns", "web", "u1")  # what a new process knows
     api.calls.clear()
-    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
-    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
+    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False)
+    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False)
     assert api.calls == ["get poddisruptionbudgets ns/web"]
     assert budgets.in_place("ns", "web", "u1")
 
 
 def test_a_budget_someone_else_changed_is_applied_over(api: FakeApi) -> None:
     api.objects["ns/web"] = {**BUDGET, "spec": {**BUDGET["spec"], "minAvailable": 0}}
-    assert budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
+    assert budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False)
     assert api.objects["ns/web"]["spec"]["minAvailable"] == 2
 
 
 def test_a_new_service_of_the_same_name_starts_over(api: FakeApi) -> None:
-    budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
+    budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False)
     assert not budgets.in_place("ns", "web", "u2")
-    assert not budgets.protect("ns", "web", "u2", BUDGET, deployment(4, 0), draining=False)
+    assert not budgets.protect("ns", "web", "u2", BUDGET, deployment(4, 0), draining=lambda: False)
 
 
 def test_a_service_whose_workload_this_process_created_is_not_looked_up(api: FakeApi) -> None:
     budgets.created("ns", "web", "u1")
-    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 2), draining=False)
-    assert budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=False)
+    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 2), draining=lambda: False)
+    assert budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False)
     assert api.calls == ["apply PodDisruptionBudget ns/web"]

@@ -14,7 +14,7 @@ this process created gets its budget without that GET.
 """
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ecs_facade.api import GROUP
@@ -64,16 +64,19 @@ def protect(
     uid: str,
     budget: Mapping[str, Any],
     workload: Mapping[str, Any] | None,
-    draining: bool,
+    draining: Callable[[], bool],
 ) -> bool:
-    """Apply the budget when it is due and not already what runs; True when it wrote."""
+    """Apply the budget when it is due and not already what runs; True when it wrote.
+
+    ``draining`` (a task of the service is on a DRAINING instance) is asked only while the
+    budget is not in place yet."""
     key, wanted = (namespace, service, uid), digest(budget)
     with _lock:
         known = _applied.get(key)
     if known == wanted:
         return False
     if known is None:
-        if not has_tasks_to_protect(workload, draining):
+        if not has_tasks_to_protect(workload, draining()):
             return False
         with _lock:
             new = key in _new
@@ -93,8 +96,8 @@ def protect(
 
 
 def forget(namespace: str, service: str, uid: str) -> None:
-    """The service is gone (the garbage collector removes its budget), or its budget was
-    deleted by hand: apply it again when due."""
+    """The service is gone: the garbage collector removes its budget (a budget deleted by
+    hand is not noticed: nothing watches budgets)."""
     with _lock:
         _applied.pop((namespace, service, uid), None)
         _new.discard((namespace, service, uid))

@@ -164,7 +164,12 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
             if isinstance(plan, Plan):
                 for budget in (e for e in plan.extra if e["kind"] == KIND_BUDGET):
                     budgets.protect(
-                        namespace, name, service.uid, budget, workload, _on_draining_instance(indexes, namespace, name)
+                        namespace,
+                        name,
+                        service.uid,
+                        budget,
+                        workload,
+                        lambda: _on_draining_instance(indexes, namespace, name),
                     )
         except kube.NamespaceTerminating:
             pass
