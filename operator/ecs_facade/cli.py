@@ -39,8 +39,9 @@ def _run(args: argparse.Namespace) -> int:
     _limit_malloc_arenas()
     import kopf
 
-    import ecs_facade.controllers  # noqa: F401  (registers the handlers)
+    import ecs_facade.controllers  # registers the handlers
 
+    ecs_facade.controllers.pods.watch_namespaces(args.namespace or ())
     kopf.configure(verbose=args.verbose, debug=args.debug)
     if args.metrics_port:
         from ecs_facade.metrics import serve

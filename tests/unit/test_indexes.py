@@ -1,8 +1,6 @@
 """Index entries are slimmed copies: what the controllers ask of them must not change."""
 
-import asyncio
-from collections.abc import Callable, Coroutine
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -87,11 +85,13 @@ def test_the_slim_copy_is_a_copy() -> None:
     assert "x" not in slim["metadata"]["annotations"] and slim["status"]["readyReplicas"] == 3
 
 
-def pod(labels: dict[str, str], node: str | None = "n1", phase: str = "Running") -> dict[str, Any]:
+def pod(
+    labels: dict[str, str], node: str | None = "n1", phase: str = "Running", name: str = "p1", version: str = "1"
+) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": "p1", "namespace": "ns", "uid": "pu1", "labels": labels},
+        "metadata": {"name": name, "namespace": "ns", "uid": f"u-{name}", "labels": labels, "resourceVersion": version},
         "spec": {
             **({"nodeName": node} if node else {}),
             "containers": [{"name": "app", "image": "app:1", "resources": {"requests": {"cpu": "250m"}}}],
@@ -100,26 +100,19 @@ def pod(labels: dict[str, str], node: str | None = "n1", phase: str = "Running")
     }
 
 
-index_pods = cast(Callable[..., Coroutine[Any, Any, dict[Any, Any] | None]], indexes.pods)  # as kopf calls it
-
-
-def pods_index(*bodies: dict[str, Any]) -> dict[Any, list[Any]]:
-    """What kopf makes of the index function's results: key -> values of every object."""
-    index: dict[Any, list[Any]] = {}
+def pods_index(*bodies: dict[str, Any]) -> indexes.PodIndex:
+    index = indexes.PodIndex()
     for body in bodies:
-        labels = body["metadata"]["labels"]
-        keys = asyncio.run(index_pods(namespace="ns", body=body, labels=labels)) or {}
-        for key, value in keys.items():
-            index.setdefault(key, []).append(value)
+        index.put(body)
     return index
 
 
 def test_one_pod_index_answers_each_view_under_its_old_keys() -> None:
     service_pod = pod({"ecs.facade.dev/service": "web", "pod-template-hash": "h1"})
-    task_pod = pod({"ecs.facade.dev/task": "job"}, node=None, phase="Pending")
-    other = pod({"app": "x"}, node="n2")
+    task_pod = pod({"ecs.facade.dev/task": "job"}, node=None, phase="Pending", name="p2")
+    other = pod({"app": "x"}, node="n2", name="p3")
     views = indexes.Indexes.from_kwargs(
-        {name: {} for name in indexes.Indexes.__dataclass_fields__} | {"pods": pods_index(service_pod, task_pod, other)}
+        {name: {} for name in indexes.Indexes.__dataclass_fields__}, pods=pods_index(service_pod, task_pod, other)
     )
     [task] = views.tasks[("ns", "web")]
     assert (task.name, task.template_hash, task.phase, task.restarts, task.node) == ("p1", "h1", "Running", 2, "n1")
@@ -134,4 +127,48 @@ def test_one_pod_index_answers_each_view_under_its_old_keys() -> None:
 
 
 def test_a_pod_of_no_view_is_not_indexed() -> None:
-    assert asyncio.run(index_pods(namespace="ns", body=pod({}, node=None), labels={})) is None
+    assert indexes.pod_keys(pod({}, node=None)) == {}
+    index = pods_index(pod({}, node=None))
+    assert list(index) == [] and index.count() == 1  # still known: a relist can tell it went
+
+
+def test_a_changed_pod_leaves_the_keys_it_no_longer_has() -> None:
+    index = pods_index(pod({"ecs.facade.dev/service": "web"}, node=None))
+    assert list(index) == [("service", "ns", "web")]
+    index.put(pod({"ecs.facade.dev/service": "api"}, node="n1", version="2"))
+    assert sorted(index) == [("node", "n1"), ("service", "ns", "api")]
+    [task] = index[("service", "ns", "api")]
+    assert task.node == "n1"
+    index.remove("ns", "p1")
+    assert list(index) == [] and index.count() == 0
+    assert index.get(("service", "ns", "api")) is None and index.get(("node", "n1"), ()) == ()
+
+
+def test_values_are_a_copy_that_does_not_change_under_the_reader() -> None:
+    index = pods_index(pod({"ecs.facade.dev/service": "web"}), pod({"ecs.facade.dev/service": "web"}, name="p2"))
+    values = index[("service", "ns", "web")]
+    index.remove("ns", "p2")
+    assert [t.name for t in values] == ["p1", "p2"]
+    assert [t.name for t in index[("service", "ns", "web")]] == ["p1"]
+
+
+def test_a_relist_tells_what_changed_and_what_went() -> None:
+    web = {"ecs.facade.dev/service": "web"}
+    index = pods_index(pod(web), pod(web, name="p2"), pod(web, name="p3"))
+    changes = index.replace([pod(web, version="1"), pod(web, name="p2", version="7"), pod(web, name="p4")], None)
+    kinds = sorted((kind, p["metadata"]["name"]) for kind, p in changes)
+    assert kinds == [("ADDED", "p4"), ("DELETED", "p3"), ("MODIFIED", "p2")]
+    gone = next(p for kind, p in changes if kind == "DELETED")
+    # what a deletion's handlers read of a pod the list no longer has
+    assert gone["kind"] == "Pod" and gone["metadata"]["labels"] == web and gone["spec"]["nodeName"] == "n1"
+    assert sorted(t.name for t in index[("service", "ns", "web")]) == ["p1", "p2", "p4"]
+
+
+def test_a_relist_of_one_namespace_keeps_the_others() -> None:
+    other = pod({"ecs.facade.dev/service": "web"}, name="q1")
+    other["metadata"]["namespace"] = "other"
+    index = pods_index(pod({"ecs.facade.dev/service": "web"}), other)
+    changes = index.replace([], "ns")
+    assert [(kind, p["metadata"]["name"]) for kind, p in changes] == [("DELETED", "p1")]
+    assert sorted(index) == [("node", "n1"), ("service", "other", "web")]
+    assert index.count() == 1

@@ -1,5 +1,6 @@
-"""Small things every controller needs: the logger type, per-object locks, timestamps, messages."""
+"""Small things every controller needs: the logger type, per-object locks, kopf's context, timestamps, messages."""
 
+import contextvars
 import datetime
 import logging
 import threading
@@ -19,6 +20,31 @@ _locks: defaultdict[tuple[str, str, str], threading.Lock] = defaultdict(threadin
 def lock_for(kind: str, namespace: str, name: str) -> threading.Lock:
     """Reconciles of one object run one at a time, whichever watch triggered them."""
     return _locks[(kind, namespace, name)]
+
+
+_handler_context: contextvars.Context | None = None
+
+
+def remember_handler_context() -> None:
+    """Keep a copy of one kopf handler's context variables (the first), for the work that
+    starts outside kopf's handlers (the pod informer's thread): kopf.event() and kopf's
+    object loggers find the operator's event queue, one for all objects, only through
+    variables that kopf sets around its handlers."""
+    global _handler_context
+    if _handler_context is None:
+        _handler_context = contextvars.copy_context()
+
+
+def handler_context() -> contextvars.Context | None:
+    """A copy of the remembered context (a Context can be entered by one thread at a time),
+    or None before any kopf handler ran."""
+    return None if _handler_context is None else _handler_context.copy()
+
+
+def forget_handler_context() -> None:
+    """At start-up: a context of an earlier operator run in this process is of a stopped loop."""
+    global _handler_context
+    _handler_context = None
 
 
 def now() -> str:

@@ -7,7 +7,8 @@ Deployment events of a busy cluster cost more than the function itself.
 """
 
 import copy
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -269,24 +270,124 @@ async def replica_sets(namespace: str | None, body: kopf.Body, labels: Mapping[s
 NODE, SERVICE, TASK = "node", "service", "task"  # the views of the pods index
 
 
-@kopf.index("", "v1", "pods")
-async def pods(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
-    """Every pod, under one key per view that reads it: ``("node", node)`` for the pods bound
-    to a node (ECS tasks or not: all take room on the instance), ``("service", namespace,
-    service)`` for a service's tasks, ``("task", namespace, task)`` for a standalone task's pod.
-
-    One index instead of one per view: kopf's cost per event grows with the handlers and
-    indexes an event matches, and pods are most of a cluster's events.
-    """
+def pod_keys(pod: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
+    """What the pod index holds of one pod, under one key per view that reads it:
+    ``("node", node)`` for the pods bound to a node (ECS tasks or not: all take room on the
+    instance), ``("service", namespace, service)`` for a service's tasks, ``("task",
+    namespace, task)`` for a standalone task's pod."""
+    meta = pod.get("metadata") or {}
+    labels, namespace = meta.get("labels") or {}, str(meta.get("namespace") or "")
     keys: dict[tuple[str, ...], Any] = {}
-    node = (body.get("spec") or {}).get("nodeName")
+    node = (pod.get("spec") or {}).get("nodeName")
     if node:
-        keys[(NODE, str(node))] = slim_pod(body)
+        keys[(NODE, str(node))] = slim_pod(pod)
     if LABEL_SERVICE in labels:
-        keys[(SERVICE, namespace or "", labels[LABEL_SERVICE])] = task_state(body, labels)
+        keys[(SERVICE, namespace, labels[LABEL_SERVICE])] = task_state(pod, labels)
     if LABEL_TASK in labels:
-        keys[(TASK, namespace or "", labels[LABEL_TASK])] = copy.deepcopy(dict(body))
-    return keys or None
+        keys[(TASK, namespace, labels[LABEL_TASK])] = pod  # standalone tasks are few: the whole pod
+    return keys
+
+
+@dataclass(frozen=True)
+class PodEntry:
+    """What the index remembers of a pod besides its values: enough to tell a relist's
+    changes and to hand on the deletion of a pod a relist no longer shows."""
+
+    resource_version: str
+    keys: frozenset[tuple[str, ...]]
+    stub: Mapping[str, Any]  # kind, metadata (name, namespace, labels) and spec.nodeName
+
+
+class PodIndex(Mapping[Any, Any]):
+    """Every watched pod, under the keys ``pod_keys`` gives: key -> the values of each pod
+    under it (a tuple, copied under the lock, so readers in worker threads never see it
+    change). Kept by the operator's own list-and-watch (controllers/pods.py), not by kopf."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[tuple[str, ...], dict[tuple[str, str], Any]] = {}
+        self._entries: dict[tuple[str, str], PodEntry] = {}
+
+    def put(self, pod: Mapping[str, Any]) -> None:
+        meta = pod.get("metadata") or {}
+        ident = (str(meta.get("namespace") or ""), str(meta.get("name")))
+        keys = pod_keys(pod)
+        stub = {
+            "kind": "Pod",
+            "metadata": {"name": ident[1], "namespace": ident[0], "labels": dict(meta.get("labels") or {})},
+            "spec": {"nodeName": (pod.get("spec") or {}).get("nodeName")},
+        }
+        with self._lock:
+            self._drop(ident)
+            for key, value in keys.items():
+                self._values.setdefault(key, {})[ident] = value
+            self._entries[ident] = PodEntry(str(meta.get("resourceVersion") or ""), frozenset(keys), stub)
+
+    def remove(self, namespace: str, name: str) -> None:
+        with self._lock:
+            self._drop((namespace, name))
+
+    def _drop(self, ident: tuple[str, str]) -> None:
+        entry = self._entries.pop(ident, None)
+        for key in entry.keys if entry else ():
+            values = self._values.get(key)
+            if values is not None:
+                values.pop(ident, None)
+                if not values:
+                    del self._values[key]
+
+    def replace(self, pods: Sequence[Mapping[str, Any]], namespace: str | None) -> list[tuple[str, Mapping[str, Any]]]:
+        """Hold exactly ``pods`` (of ``namespace``; None: of every namespace) from now on.
+        Returns what changed as watch events: the pods that are new or whose version
+        differs, and a stub of each pod that is gone."""
+        listed = {(str(p["metadata"].get("namespace") or ""), str(p["metadata"]["name"])): p for p in pods}
+        with self._lock:
+            versions = {ident: entry.resource_version for ident, entry in self._entries.items()}
+            gone = [
+                (ident, entry.stub)
+                for ident, entry in self._entries.items()
+                if ident not in listed and (namespace is None or ident[0] == namespace)
+            ]
+        changes: list[tuple[str, Mapping[str, Any]]] = []
+        for ident, stub in gone:
+            self.remove(*ident)
+            changes.append(("DELETED", stub))
+        for ident, pod in listed.items():
+            version = str(pod["metadata"].get("resourceVersion") or "")
+            if versions.get(ident) != version:
+                self.put(pod)
+                changes.append(("MODIFIED" if ident in versions else "ADDED", pod))
+        return changes
+
+    def count(self) -> int:
+        """The number of pods held (``len`` is the number of keys, as of any Mapping)."""
+        with self._lock:
+            return len(self._entries)
+
+    def __getitem__(self, key: Any) -> tuple[Any, ...]:
+        with self._lock:
+            return tuple(self._values[key].values())
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        with self._lock:
+            values = self._values.get(key)
+            return tuple(values.values()) if values is not None else default
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._values
+
+    def __iter__(self) -> Iterator[Any]:
+        with self._lock:
+            keys = list(self._values)
+        return iter(keys)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._values)
+
+
+POD_INDEX = PodIndex()  # the one of the process; controllers/pods.py keeps it current
 
 
 def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
@@ -398,10 +499,12 @@ class Indexes:
     task_pods: Mapping[Any, Any]
 
     @classmethod
-    def from_kwargs(cls, kwargs: Mapping[str, Any]) -> "Indexes":
+    def from_kwargs(cls, kwargs: Mapping[str, Any], pods: Mapping[Any, Any] | None = None) -> "Indexes":
+        """kopf's indexes from a handler's kwargs, the pod views from ``pods`` (the
+        process's ``POD_INDEX`` unless given)."""
         views = {"tasks": SERVICE, "pods_by_node": NODE, "task_pods": TASK}
         fields: dict[str, Any] = {
-            name: PodView(kwargs["pods"], views[name]) if name in views else kwargs[name]
+            name: PodView(POD_INDEX if pods is None else pods, views[name]) if name in views else kwargs[name]
             for name in cls.__dataclass_fields__
         }
         return cls(**fields)

@@ -41,7 +41,7 @@ from ecs_facade.api import (
 from ecs_facade.config import Config
 from ecs_facade.controllers import budgets
 from ecs_facade.controllers.cluster import cluster_placement
-from ecs_facade.controllers.common import Logger, error_message, lock_for, now
+from ecs_facade.controllers.common import Logger, error_message, lock_for, now, remember_handler_context
 from ecs_facade.controllers.indexes import (
     Indexes,
     Revision,
@@ -61,7 +61,7 @@ from ecs_facade.model.service import ServiceSpec
 from ecs_facade.model.taskdefinition import content_hash, parse_task_definition
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.autoscaling import HPA_API_VERSION, build_autoscaler, initial_count
-from ecs_facade.translate.capacity import gated_pod_patch, is_capacity_gated, next_provider
+from ecs_facade.translate.capacity import gated_pod_patch, next_provider
 from ecs_facade.translate.ownership import owner_reference
 from ecs_facade.translate.placement import node_label_values
 from ecs_facade.translate.rollout import circuit_breaker_threshold
@@ -799,10 +799,20 @@ def stop_service_workers(**_: Any) -> None:
         _queue.stop()
 
 
-def enqueue(namespace: str, name: str, indexes: Indexes, logger: Logger, *, urgent: bool, apply: bool) -> None:
-    """Queue a reconcile of the service (from any handler, in the loop or in a thread)."""
+def enqueue(
+    namespace: str,
+    name: str,
+    indexes: Indexes,
+    logger: Logger,
+    *,
+    urgent: bool,
+    apply: bool,
+    variables: contextvars.Context | None = None,
+) -> None:
+    """Queue a reconcile of the service (from any handler, in the loop or in a thread), in
+    a copy of the caller's context variables (``variables``: in that context instead)."""
     assert _queue is not None, "the service workers start with the operator"
-    context = (indexes, logger, contextvars.copy_context())
+    context = (indexes, logger, contextvars.copy_context() if variables is None else variables)
     _queue.add((namespace, name), urgent=urgent, apply=apply, context=context)
 
 
@@ -811,6 +821,7 @@ async def service_event(
     event: kopf.RawEvent, body: kopf.Body, name: str, namespace: str | None, logger: Logger, **kwargs: Any
 ) -> None:
     """The service appeared (or the operator started), its spec or annotations changed, or it went."""
+    remember_handler_context()
     key = (namespace or "", name)
     meta = body.get("metadata", {})
     if event.get("type") == "DELETED":
@@ -874,34 +885,39 @@ async def workload_changed(
 async def replica_set_changed(
     body: kopf.Body, namespace: str | None, labels: Mapping[str, str], logger: Logger, **kwargs: Any
 ) -> None:
-    await tasks_changed(body, namespace, labels, logger, **kwargs)
+    tasks_changed(body, namespace or "", labels[LABEL_SERVICE], Indexes.from_kwargs(kwargs), logger)
 
 
-async def tasks_changed(
-    body: kopf.Body, namespace: str | None, labels: Mapping[str, str], logger: Logger, **kwargs: Any
+def tasks_changed(
+    body: Mapping[str, Any],
+    namespace: str,
+    name: str,
+    indexes: Indexes,
+    logger: Logger,
+    *,
+    deleted: bool = False,
+    variables: contextvars.Context | None = None,
 ) -> None:
-    """A deployment's (ReplicaSet's) or a task's (pod's, from task.pod_changed, the one handler
-    of all pod events) state changed: ECS deployments, breaker and events.
+    """A deployment's (ReplicaSet's) or a task's (pod's, from controllers/pods.py) state
+    changed: ECS deployments, breaker and events (``variables``: the context to reconcile
+    in, for callers outside kopf's handlers).
 
     The workload is applied again only while a drain moves the service's tasks (the number of
     replacements follows the tasks left on DRAINING instances)."""
-    name, namespace = labels[LABEL_SERVICE], namespace or ""
-    if one(kwargs["services"], (namespace, name)) is None:
+    if one(indexes.services, (namespace, name)) is None:
         return
-    if body.get("kind") == "Pod" and (kwargs.get("event") or {}).get("type") == "DELETED":
+    if deleted and body.get("kind") == "Pod":
         _assigned.pop((namespace, body["metadata"]["name"]), None)  # a gone pod needs no memory
-    elif body.get("kind") == "Pod" and is_capacity_gated(body):
-        indexes = Indexes.from_kwargs(kwargs)
-        await asyncio.to_thread(assign_capacity_provider, namespace, name, body, indexes, logger)
-    node = one(kwargs["nodes"], str((body.get("spec") or {}).get("nodeName") or ""))
+    node = one(indexes.nodes, str((body.get("spec") or {}).get("nodeName") or ""))
     moving = (namespace, name) in _surging or (node is not None and draining(node))
     # a failing task is news for the circuit breaker and the throttle, which judge the rollout
     # as it is at that moment (a moment later its replacement may make it look complete):
     # it does not wait for the batch
-    enqueue(namespace, name, Indexes.from_kwargs(kwargs), logger, urgent=moving or _failing(body), apply=moving)
+    urgent = moving or _failing(body)
+    enqueue(namespace, name, indexes, logger, urgent=urgent, apply=moving, variables=variables)
 
 
-def _failing(body: kopf.Body) -> bool:
+def _failing(body: Mapping[str, Any]) -> bool:
     status = body.get("status") or {}
     return body.get("kind") == "Pod" and (
         status.get("phase") == "Failed" or any(c.get("restartCount") for c in status.get("containerStatuses") or [])

@@ -8,16 +8,14 @@ STOPPED`` is ECS's StopTask. A STOPPED task stays describable for the retention 
 and its pod are deleted.
 """
 
-import asyncio
 import datetime
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import kopf
 from pydantic import ValidationError
 
-from ecs_facade.api import API_VERSION, CLUSTERS, GROUP, KIND_TASK, LABEL_SERVICE, LABEL_TASK, TASKS, VERSION
+from ecs_facade.api import API_VERSION, CLUSTERS, GROUP, KIND_TASK, LABEL_TASK, TASKS, VERSION
 from ecs_facade.config import Config
 from ecs_facade.controllers.cluster import cluster_placement
 from ecs_facade.controllers.common import Logger, error_message, lock_for, now, ready_conditions
@@ -34,7 +32,6 @@ from ecs_facade.controllers.indexes import (
     with_statuses,
 )
 from ecs_facade.controllers.service import reconcile as reconcile_service
-from ecs_facade.controllers.service import tasks_changed
 from ecs_facade.kube import client as kube
 from ecs_facade.metrics import instrumented
 from ecs_facade.model.references import parse_task_definition_ref
@@ -281,18 +278,6 @@ def _write(task: Snapshot, status: dict[str, Any]) -> None:
 @kopf.on.update(GROUP, VERSION, TASKS, field="spec")
 def task_changed(name: str, namespace: str | None, logger: Logger, **kwargs: Any) -> None:
     reconcile(namespace or "", name, Indexes.from_kwargs(kwargs), logger)
-
-
-@kopf.on.event("", "v1", "pods")
-async def pod_changed(
-    body: kopf.Body, namespace: str | None, labels: Mapping[str, str], logger: Logger, **kwargs: Any
-) -> None:
-    """Every pod event, for a service's task or a standalone task's pod: one handler rather
-    than one per kind of pod, as kopf's cost per event grows with the handlers it matches."""
-    if LABEL_SERVICE in labels:
-        await tasks_changed(body, namespace, labels, logger, **kwargs)
-    if LABEL_TASK in labels:
-        await asyncio.to_thread(reconcile, namespace or "", labels[LABEL_TASK], Indexes.from_kwargs(kwargs), logger)
 
 
 @kopf.timer(GROUP, VERSION, TASKS, interval=10, idle=0, when=lambda status, **_: status.get("lastStatus") == "STOPPED")

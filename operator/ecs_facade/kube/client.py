@@ -55,6 +55,15 @@ def _api_client() -> client.ApiClient:
         return api
 
 
+@functools.cache
+def watch_client() -> client.ApiClient:
+    """A client of its own for long-lived watches (kube/informer.py), so that they do not
+    hold connections of the workers' pool."""
+    api = _CountingApiClient(_api_client().configuration)
+    api.user_agent = f"ecs-facade/{__version__}"
+    return api
+
+
 def _objects() -> client.CustomObjectsApi:
     # CustomObjectsApi addresses /apis/<group>/<version>/..., which serves every named
     # group (apps, autoscaling, ecs.facade.dev, ...) as plain dicts.

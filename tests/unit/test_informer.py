@@ -1,0 +1,156 @@
+"""The informer's list-and-watch logic, on a scripted transport (the real one is exercised by
+every e2e test: the operator's pods come through it)."""
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ecs_facade.kube.informer import Gone, Informer
+
+
+def obj(name: str, version: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "ns", "resourceVersion": version}}
+
+
+class Script:
+    """Pages to list and watch streams to serve, in order; records what was asked."""
+
+    def __init__(self, lists: list[Any], watches: list[Any]) -> None:
+        self.lists, self.watches = lists, watches
+        self.asked: list[tuple[str, Any]] = []
+        self.done = threading.Event()
+
+    def list(self, path: str, limit: int, token: str | None) -> dict[str, Any]:
+        self.asked.append(("list", token))
+        page = self.lists.pop(0)
+        if isinstance(page, Exception):
+            raise page
+        return dict(page)
+
+    def watch(self, path: str, resource_version: str, timeout_seconds: int) -> Iterator[dict[str, Any]]:
+        self.asked.append(("watch", resource_version))
+        if not self.watches:
+            self.done.set()
+            raise ConnectionError("script over")
+        stream = self.watches.pop(0)
+        if isinstance(stream, Exception):
+            raise stream
+        yield from stream
+
+    def close(self) -> None:
+        pass
+
+
+def run(script: Script) -> tuple[list[tuple[list[str], bool]], list[tuple[str, str]], Informer]:
+    lists: list[tuple[list[str], bool]] = []
+    events: list[tuple[str, str]] = []
+    informer = Informer(
+        "/api/v1/pods",
+        script,
+        on_list=lambda items, first: lists.append(([i["metadata"]["name"] for i in items], first)),
+        on_event=lambda kind, o: events.append((kind, o["metadata"]["name"])),
+        backoff=(0.001, 0.001),
+    )
+    informer.start()
+    assert script.done.wait(5), script.asked
+    informer.stop()
+    return lists, events, informer
+
+
+def test_lists_every_page_then_watches_from_the_lists_version() -> None:
+    script = Script(
+        lists=[
+            {"items": [obj("a", "1")], "metadata": {"continue": "t1"}},
+            {"items": [obj("b", "2")], "metadata": {"resourceVersion": "10"}},
+        ],
+        watches=[[{"type": "ADDED", "object": obj("c", "11")}]],
+    )
+    lists, events, _ = run(script)
+    assert lists == [(["a", "b"], True)]
+    assert script.asked[:3] == [("list", None), ("list", "t1"), ("watch", "10")]
+    assert events == [("ADDED", "c")]
+
+
+def test_resumes_from_the_last_version_seen_bookmarks_included() -> None:
+    script = Script(
+        lists=[{"items": [], "metadata": {"resourceVersion": "10"}}],
+        watches=[
+            [{"type": "ADDED", "object": obj("a", "11")}, {"type": "BOOKMARK", "object": obj("", "15")}],
+            [{"type": "DELETED", "object": obj("a", "16")}],
+        ],
+    )
+    _lists, events, informer = run(script)
+    assert [a for a in script.asked if a[0] == "watch"] == [("watch", "10"), ("watch", "15"), ("watch", "16")]
+    assert events == [("ADDED", "a"), ("DELETED", "a")]  # a bookmark is no event
+    assert informer.resource_version == "16"
+
+
+def test_a_gone_version_lists_again_and_says_it_is_not_the_first_list() -> None:
+    script = Script(
+        lists=[
+            {"items": [obj("a", "1")], "metadata": {"resourceVersion": "10"}},
+            {"items": [obj("b", "30")], "metadata": {"resourceVersion": "31"}},
+        ],
+        watches=[
+            [{"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old resource version"}}],
+            [],
+        ],
+    )
+    lists, _events, _ = run(script)
+    assert lists == [(["a"], True), (["b"], False)]
+    assert ("watch", "31") in script.asked
+
+
+def test_a_410_on_starting_the_watch_lists_again_too() -> None:
+    script = Script(
+        lists=[
+            {"items": [], "metadata": {"resourceVersion": "10"}},
+            {"items": [], "metadata": {"resourceVersion": "40"}},
+        ],
+        watches=[Gone("expired")],
+    )
+    lists, _, _ = run(script)
+    assert [first for _, first in lists] == [True, False]
+
+
+def test_an_expired_continue_token_starts_the_list_again() -> None:
+    script = Script(
+        lists=[
+            {"items": [obj("a", "1")], "metadata": {"continue": "t1"}},
+            Gone("continue expired"),
+            {"items": [obj("a", "1"), obj("b", "2")], "metadata": {"resourceVersion": "12"}},
+        ],
+        watches=[],
+    )
+    lists, _, _ = run(script)
+    assert lists == [(["a", "b"], True)]  # once, complete: not the first page twice
+
+
+def test_a_failed_watch_is_tried_again_from_the_same_version_without_listing() -> None:
+    script = Script(
+        lists=[{"items": [], "metadata": {"resourceVersion": "10"}}],
+        watches=[ConnectionError("reset"), [{"type": "ADDED", "object": obj("a", "11")}]],
+    )
+    lists, events, _ = run(script)
+    assert len(lists) == 1
+    assert [a for a in script.asked if a[0] == "watch"][:2] == [("watch", "10"), ("watch", "10")]
+    assert events == [("ADDED", "a")]
+
+
+def test_a_watch_error_other_than_gone_is_a_failure_not_a_relist() -> None:
+    script = Script(
+        lists=[{"items": [], "metadata": {"resourceVersion": "10"}}],
+        watches=[[{"type": "ERROR", "object": {"code": 500, "message": "internal"}}]],
+    )
+    lists, _, _ = run(script)
+    assert len(lists) == 1 and [a[0] for a in script.asked].count("watch") == 2
+
+
+def test_a_failing_first_list_is_raised_to_the_caller() -> None:
+    script = Script(lists=[PermissionError("forbidden")], watches=[])
+    informer = Informer("/api/v1/pods", script, on_list=lambda *_: None, on_event=lambda *_: None)
+    with pytest.raises(PermissionError):
+        informer.sync()
+    assert not informer.synced
