@@ -41,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
 
     import ecs_facade.controllers  # registers the handlers
 
-    ecs_facade.controllers.pods.watch_namespaces(args.namespace or ())
+    ecs_facade.controllers.informers.watch_namespaces(args.namespace or ())
     kopf.configure(verbose=args.verbose, debug=args.debug)
     if args.metrics_port:
         from ecs_facade.metrics import serve

@@ -100,8 +100,8 @@ def pod(
     }
 
 
-def pods_index(*bodies: dict[str, Any]) -> indexes.PodIndex:
-    index = indexes.PodIndex()
+def pods_index(*bodies: dict[str, Any]) -> indexes.ObjectIndex:
+    index = indexes.ObjectIndex(indexes.pod_keys)
     for body in bodies:
         index.put(body)
     return index

@@ -20,17 +20,22 @@ class Script:
     def __init__(self, lists: list[Any], watches: list[Any]) -> None:
         self.lists, self.watches = lists, watches
         self.asked: list[tuple[str, Any]] = []
+        self.selectors: list[str | None] = []
         self.done = threading.Event()
 
-    def list(self, path: str, limit: int, token: str | None) -> dict[str, Any]:
+    def list(self, path: str, limit: int, token: str | None, label_selector: str | None) -> dict[str, Any]:
         self.asked.append(("list", token))
+        self.selectors.append(label_selector)
         page = self.lists.pop(0)
         if isinstance(page, Exception):
             raise page
         return dict(page)
 
-    def watch(self, path: str, resource_version: str, timeout_seconds: int) -> Iterator[dict[str, Any]]:
+    def watch(
+        self, path: str, resource_version: str, timeout_seconds: int, label_selector: str | None
+    ) -> Iterator[dict[str, Any]]:
         self.asked.append(("watch", resource_version))
+        self.selectors.append(label_selector)
         if not self.watches:
             self.done.set()
             raise ConnectionError("script over")
@@ -43,7 +48,9 @@ class Script:
         pass
 
 
-def run(script: Script) -> tuple[list[tuple[list[str], bool]], list[tuple[str, str]], Informer]:
+def run(
+    script: Script, label_selector: str | None = None
+) -> tuple[list[tuple[list[str], bool]], list[tuple[str, str]], Informer]:
     lists: list[tuple[list[str], bool]] = []
     events: list[tuple[str, str]] = []
     informer = Informer(
@@ -52,6 +59,7 @@ def run(script: Script) -> tuple[list[tuple[list[str], bool]], list[tuple[str, s
         on_list=lambda items, first: lists.append(([i["metadata"]["name"] for i in items], first)),
         on_event=lambda kind, o: events.append((kind, o["metadata"]["name"])),
         backoff=(0.001, 0.001),
+        label_selector=label_selector,
     )
     informer.start()
     assert script.done.wait(5), script.asked
@@ -67,9 +75,10 @@ def test_lists_every_page_then_watches_from_the_lists_version() -> None:
         ],
         watches=[[{"type": "ADDED", "object": obj("c", "11")}]],
     )
-    lists, events, _ = run(script)
+    lists, events, _ = run(script, label_selector="ecs.facade.dev/service")
     assert lists == [(["a", "b"], True)]
     assert script.asked[:3] == [("list", None), ("list", "t1"), ("watch", "10")]
+    assert set(script.selectors) == {"ecs.facade.dev/service"}  # every page and every watch
     assert events == [("ADDED", "c")]
 
 

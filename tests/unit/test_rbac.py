@@ -29,7 +29,7 @@ def registered(kind: str) -> set[tuple[str, str]]:
 
 
 def test_every_watched_or_indexed_resource_can_be_listed_and_watched() -> None:
-    informed = {("", "pods")}  # the operator's own informer (controllers/pods.py), not kopf's
+    informed = {("", "pods"), ("apps", "replicasets"), ("apps", "deployments")}  # controllers/informers.py
     for group, resource in registered("_watching") | registered("_indexing") | informed:
         assert {"list", "watch"} <= granted(group, resource), f"{group}/{resource}"
 

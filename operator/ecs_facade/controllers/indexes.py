@@ -1,14 +1,15 @@
-"""In-memory indexes that kopf keeps current from its watches.
+"""In-memory indexes: kopf's, kept from its watches, and the operator's own (``ObjectIndex``:
+pods, ReplicaSets and Deployments, kept by controllers/informers.py).
 
-Handlers look up task definitions, their revisions and services here instead of listing
-them from the API. The index functions are ``async`` although they never await: kopf runs a
-sync function in its thread pool, and a thread hop for each of the pod, ReplicaSet and
-Deployment events of a busy cluster cost more than the function itself.
+Handlers look up task definitions, their revisions, services and tasks here instead of
+listing them from the API. kopf's index functions are ``async`` although they never await:
+kopf runs a sync function in its thread pool, and a thread hop per event cost more than
+the function itself.
 """
 
 import copy
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,9 +117,14 @@ async def revisions(namespace: str | None, body: kopf.Body, **_: Any) -> dict[tu
     return {(namespace or "", owners[0]["name"]): revision}
 
 
-@kopf.index("apps", "v1", "deployments", labels={LABEL_SERVICE: kopf.PRESENT})
-async def deployments(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
-    return {(namespace or "", labels[LABEL_SERVICE]): slim_workload(body)}
+def deployment_keys(body: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
+    """A service's Deployment, under (namespace, service), slimmed (the operator's own
+    informer keeps this index: controllers/informers.py)."""
+    meta = body.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    if LABEL_SERVICE not in labels:
+        return {}
+    return {(str(meta.get("namespace") or ""), labels[LABEL_SERVICE]): slim_workload(body)}
 
 
 def slim_workload(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -252,14 +258,17 @@ def all_values(index: Mapping[Any, Any]) -> list[Any]:
     return [value for key in keys for value in values_at(index, key)]
 
 
-@kopf.index("apps", "v1", "replicasets", labels={LABEL_SERVICE: kopf.PRESENT})
-async def replica_sets(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
-    """ReplicaSets of services' Deployments: one per ECS deployment. What the ECS deployments
-    view reads of them: not the pod template's spec nor the managedFields."""
-    meta, spec = body.get("metadata", {}), body.get("spec") or {}
+def replica_set_keys(body: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
+    """ReplicaSets of services' Deployments, one per ECS deployment, under (namespace,
+    service): what the ECS deployments view reads of them, not the pod template's spec nor
+    the managedFields (the operator's own informer keeps this index)."""
+    meta, spec = body.get("metadata") or {}, body.get("spec") or {}
+    labels = meta.get("labels") or {}
+    if LABEL_SERVICE not in labels:
+        return {}
     template = (spec.get("template") or {}).get("metadata") or {}
     return {
-        (namespace or "", labels[LABEL_SERVICE]): {
+        (str(meta.get("namespace") or ""), labels[LABEL_SERVICE]): {
             "metadata": copy.deepcopy({k: v for k, v in meta.items() if k != "managedFields"}),
             "spec": {"replicas": spec.get("replicas"), "template": {"metadata": copy.deepcopy(dict(template))}},
             "status": copy.deepcopy(dict(body.get("status") or {})),
@@ -289,39 +298,47 @@ def pod_keys(pod: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
 
 
 @dataclass(frozen=True)
-class PodEntry:
-    """What the index remembers of a pod besides its values: enough to tell a relist's
-    changes and to hand on the deletion of a pod a relist no longer shows."""
+class Entry:
+    """What an index remembers of an object besides its values: enough to tell a relist's
+    changes and to hand on the deletion of an object a relist no longer shows."""
 
     resource_version: str
     keys: frozenset[tuple[str, ...]]
-    stub: Mapping[str, Any]  # kind, metadata (name, namespace, labels) and spec.nodeName
+    stub: Mapping[str, Any]  # kind, metadata (name, namespace, labels, owners), spec.nodeName
 
 
-class PodIndex(Mapping[Any, Any]):
-    """Every watched pod, under the keys ``pod_keys`` gives: key -> the values of each pod
-    under it (a tuple, copied under the lock, so readers in worker threads never see it
-    change). Kept by the operator's own list-and-watch (controllers/pods.py), not by kopf."""
+KeysOf = Callable[[Mapping[str, Any]], dict[tuple[str, ...], Any]]
 
-    def __init__(self) -> None:
+
+class ObjectIndex(Mapping[Any, Any]):
+    """Every watched object of one kind, under the keys ``keys_of`` gives it: key -> the
+    values of each object under it (a tuple, copied under the lock, so readers in worker
+    threads never see it change). Kept by the operator's own informers
+    (controllers/informers.py), not by kopf."""
+
+    def __init__(self, keys_of: KeysOf) -> None:
+        self._keys_of = keys_of
         self._lock = threading.Lock()
         self._values: dict[tuple[str, ...], dict[tuple[str, str], Any]] = {}
-        self._entries: dict[tuple[str, str], PodEntry] = {}
+        self._entries: dict[tuple[str, str], Entry] = {}
 
-    def put(self, pod: Mapping[str, Any]) -> None:
-        meta = pod.get("metadata") or {}
+    def put(self, obj: Mapping[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
         ident = (str(meta.get("namespace") or ""), str(meta.get("name")))
-        keys = pod_keys(pod)
+        keys = self._keys_of(obj)
+        stub_meta = {"name": ident[1], "namespace": ident[0], "labels": dict(meta.get("labels") or {})}
+        if meta.get("ownerReferences"):
+            stub_meta["ownerReferences"] = copy.deepcopy(list(meta["ownerReferences"]))
         stub = {
-            "kind": "Pod",
-            "metadata": {"name": ident[1], "namespace": ident[0], "labels": dict(meta.get("labels") or {})},
-            "spec": {"nodeName": (pod.get("spec") or {}).get("nodeName")},
+            "kind": obj.get("kind"),
+            "metadata": stub_meta,
+            "spec": {"nodeName": (obj.get("spec") or {}).get("nodeName")},
         }
         with self._lock:
             self._drop(ident)
             for key, value in keys.items():
                 self._values.setdefault(key, {})[ident] = value
-            self._entries[ident] = PodEntry(str(meta.get("resourceVersion") or ""), frozenset(keys), stub)
+            self._entries[ident] = Entry(str(meta.get("resourceVersion") or ""), frozenset(keys), stub)
 
     def remove(self, namespace: str, name: str) -> None:
         with self._lock:
@@ -336,11 +353,11 @@ class PodIndex(Mapping[Any, Any]):
                 if not values:
                     del self._values[key]
 
-    def replace(self, pods: Sequence[Mapping[str, Any]], namespace: str | None) -> list[tuple[str, Mapping[str, Any]]]:
-        """Hold exactly ``pods`` (of ``namespace``; None: of every namespace) from now on.
-        Returns what changed as watch events: the pods that are new or whose version
-        differs, and a stub of each pod that is gone."""
-        listed = {(str(p["metadata"].get("namespace") or ""), str(p["metadata"]["name"])): p for p in pods}
+    def replace(self, objs: Sequence[Mapping[str, Any]], namespace: str | None) -> list[tuple[str, Mapping[str, Any]]]:
+        """Hold exactly ``objs`` (of ``namespace``; None: of every namespace) from now on.
+        Returns what changed as watch events: the objects that are new or whose version
+        differs, and a stub of each one that is gone."""
+        listed = {(str(o["metadata"].get("namespace") or ""), str(o["metadata"]["name"])): o for o in objs}
         with self._lock:
             versions = {ident: entry.resource_version for ident, entry in self._entries.items()}
             gone = [
@@ -352,15 +369,15 @@ class PodIndex(Mapping[Any, Any]):
         for ident, stub in gone:
             self.remove(*ident)
             changes.append(("DELETED", stub))
-        for ident, pod in listed.items():
-            version = str(pod["metadata"].get("resourceVersion") or "")
+        for ident, obj in listed.items():
+            version = str(obj["metadata"].get("resourceVersion") or "")
             if versions.get(ident) != version:
-                self.put(pod)
-                changes.append(("MODIFIED" if ident in versions else "ADDED", pod))
+                self.put(obj)
+                changes.append(("MODIFIED" if ident in versions else "ADDED", obj))
         return changes
 
     def count(self) -> int:
-        """The number of pods held (``len`` is the number of keys, as of any Mapping)."""
+        """The number of objects held (``len`` is the number of keys, as of any Mapping)."""
         with self._lock:
             return len(self._entries)
 
@@ -387,7 +404,10 @@ class PodIndex(Mapping[Any, Any]):
             return len(self._values)
 
 
-POD_INDEX = PodIndex()  # the one of the process; controllers/pods.py keeps it current
+# the process's own indexes; controllers/informers.py keeps them current
+POD_INDEX = ObjectIndex(pod_keys)
+DEPLOYMENT_INDEX = ObjectIndex(deployment_keys)
+REPLICA_SET_INDEX = ObjectIndex(replica_set_keys)
 
 
 def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
@@ -486,9 +506,9 @@ class Indexes:
     task_definitions: kopf.Index[Any, Any]
     task_definitions_by_name: kopf.Index[Any, Any]
     revisions: kopf.Index[Any, Any]
-    replica_sets: kopf.Index[Any, Any]
+    replica_sets: Mapping[Any, Any]  # the operator's own (ObjectIndex)
     tasks: Mapping[Any, Any]  # views of the one pod index (PodView)
-    deployments: kopf.Index[Any, Any]
+    deployments: Mapping[Any, Any]  # the operator's own (ObjectIndex)
     daemon_sets: kopf.Index[Any, Any]
     autoscalers: kopf.Index[Any, Any]
     nodes: kopf.Index[Any, Any]
@@ -499,12 +519,19 @@ class Indexes:
     task_pods: Mapping[Any, Any]
 
     @classmethod
-    def from_kwargs(cls, kwargs: Mapping[str, Any], pods: Mapping[Any, Any] | None = None) -> "Indexes":
-        """kopf's indexes from a handler's kwargs, the pod views from ``pods`` (the
-        process's ``POD_INDEX`` unless given)."""
+    def from_kwargs(
+        cls,
+        kwargs: Mapping[str, Any],
+        pods: Mapping[Any, Any] = POD_INDEX,
+        deployments: Mapping[Any, Any] = DEPLOYMENT_INDEX,
+        replica_sets: Mapping[Any, Any] = REPLICA_SET_INDEX,
+    ) -> "Indexes":
+        """kopf's indexes from a handler's kwargs, with the operator's own (the process's
+        unless given)."""
         views = {"tasks": SERVICE, "pods_by_node": NODE, "task_pods": TASK}
+        own = {"deployments": deployments, "replica_sets": replica_sets}
         fields: dict[str, Any] = {
-            name: PodView(POD_INDEX if pods is None else pods, views[name]) if name in views else kwargs[name]
+            name: PodView(pods, views[name]) if name in views else own[name] if name in own else kwargs[name]
             for name in cls.__dataclass_fields__
         }
         return cls(**fields)

@@ -847,12 +847,11 @@ def _forget(key: tuple[str, str], uid: str) -> None:
     _surging.discard(key)
 
 
-def _owned_by_service(body: kopf.Body, service: Snapshot | None) -> bool:
+def _owned_by_service(body: Mapping[str, Any], service: Snapshot | None) -> bool:
     owners = {ref.get("uid") for ref in body.get("metadata", {}).get("ownerReferences", [])}
     return service is not None and service.uid in owners
 
 
-@kopf.on.event("apps", "v1", "deployments", labels={LABEL_SERVICE: kopf.PRESENT})
 @kopf.on.event("apps", "v1", "daemonsets", labels={LABEL_SERVICE: kopf.PRESENT})
 @kopf.on.event("autoscaling", "v2", "horizontalpodautoscalers", labels={LABEL_SERVICE: kopf.PRESENT})
 async def workload_changed(
@@ -863,29 +862,40 @@ async def workload_changed(
     logger: Logger,
     **kwargs: Any,
 ) -> None:
-    """Its Deployment (or HPA) changed: refresh the status (status.autoScaling follows the HPA);
-    put back edits and deletions made by hand (the reconcile applies only when the workload's
-    generation moved away from what was applied)."""
-    name, namespace = labels[LABEL_SERVICE], namespace or ""
-    service: Snapshot | None = one(kwargs["services"], (namespace, name))
+    """Its DaemonSet or HPA changed (Deployments come from controllers/informers.py)."""
+    deleted = event.get("type") == "DELETED"
+    args = (body, namespace or "", labels[LABEL_SERVICE], Indexes.from_kwargs(kwargs), logger)
+    if deleted:
+        await asyncio.to_thread(workload_event, *args, deleted=True)
+    else:
+        workload_event(*args, deleted=False)
+
+
+def workload_event(
+    body: Mapping[str, Any],
+    namespace: str,
+    name: str,
+    indexes: Indexes,
+    logger: Logger,
+    *,
+    deleted: bool,
+    variables: contextvars.Context | None = None,
+) -> None:
+    """The service's workload (or HPA) changed: refresh the status (status.autoScaling
+    follows the HPA); put back edits and deletions made by hand (the reconcile applies only
+    when the workload's generation moved away from what was applied). A deletion costs a
+    GET: call it off the event loop then."""
+    service: Snapshot | None = one(indexes.services, (namespace, name))
     if not _owned_by_service(body, service):
         return
     assert service is not None
-    deleted = event.get("type") == "DELETED"
     if deleted:
         # not one the garbage collector removed because the service is gone (the index may lag)
-        current = await asyncio.to_thread(kube.get, API_VERSION, SERVICES, namespace, name)
+        current = kube.get(API_VERSION, SERVICES, namespace, name)
         if current is None or current["metadata"].get("deletionTimestamp"):
             return
         _applied.pop((namespace, name, service.uid), None)  # apply again although the spec did not change
-    enqueue(namespace, name, Indexes.from_kwargs(kwargs), logger, urgent=deleted, apply=True)
-
-
-@kopf.on.event("apps", "v1", "replicasets", labels={LABEL_SERVICE: kopf.PRESENT})
-async def replica_set_changed(
-    body: kopf.Body, namespace: str | None, labels: Mapping[str, str], logger: Logger, **kwargs: Any
-) -> None:
-    tasks_changed(body, namespace or "", labels[LABEL_SERVICE], Indexes.from_kwargs(kwargs), logger)
+    enqueue(namespace, name, indexes, logger, urgent=deleted, apply=True, variables=variables)
 
 
 def tasks_changed(
@@ -898,7 +908,7 @@ def tasks_changed(
     deleted: bool = False,
     variables: contextvars.Context | None = None,
 ) -> None:
-    """A deployment's (ReplicaSet's) or a task's (pod's, from controllers/pods.py) state
+    """A deployment's (ReplicaSet's) or a task's (pod's) state (from controllers/informers.py)
     changed: ECS deployments, breaker and events (``variables``: the context to reconcile
     in, for callers outside kopf's handlers).
 

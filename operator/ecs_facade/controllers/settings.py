@@ -9,14 +9,12 @@ import kopf
 from ecs_facade.api import GROUP
 from ecs_facade.config import Config
 
-# The handlers of raw watch events (kopf.on.event): they run for every event of every
-# ReplicaSet and Deployment of a service (tests/unit/test_settings.py checks the list). Pods
-# are not kopf's: controllers/pods.py watches them.
+# The handlers of raw watch events (kopf.on.event) (tests/unit/test_settings.py checks the
+# list). Pods, ReplicaSets and Deployments are not kopf's: controllers/informers.py.
 EVENT_HANDLERS = frozenset(
     {
         "service_event",
         "workload_changed",
-        "replica_set_changed",
         "instance_state_changed",
         "cluster_event",
         "revision_changed",
@@ -26,7 +24,7 @@ EVENT_HANDLERS = frozenset(
 
 
 class QuietEventHandlers(logging.Filter):
-    """Drops kopf's "Handler 'replica_set_changed' succeeded." lines: one per watch event of a busy
+    """Drops kopf's "Handler 'workload_changed' succeeded." lines: one per watch event of a busy
     cluster, they were most of the log and a measurable share of the CPU. Failures, and the
     handlers of changes (create, update, delete), are still logged."""
 

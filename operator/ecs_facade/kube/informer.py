@@ -36,10 +36,12 @@ class Gone(Exception):
 
 
 class Transport(Protocol):
-    def list(self, path: str, limit: int, token: str | None) -> Obj:
+    def list(self, path: str, limit: int, token: str | None, label_selector: str | None) -> Obj:
         """One page of the list (``token``: the previous page's ``continue``)."""
 
-    def watch(self, path: str, resource_version: str, timeout_seconds: int) -> Iterator[Obj]:
+    def watch(
+        self, path: str, resource_version: str, timeout_seconds: int, label_selector: str | None
+    ) -> Iterator[Obj]:
         """The watch events from ``resource_version`` on, until the server ends the watch."""
 
     def close(self) -> None:
@@ -69,19 +71,23 @@ class HttpTransport:
             raise ApiException(http_resp=response)
         return response.response  # the urllib3 response, not read yet
 
-    def list(self, path: str, limit: int, token: str | None) -> Obj:
+    def list(self, path: str, limit: int, token: str | None, label_selector: str | None) -> Obj:
         query: list[tuple[str, Any]] = [("limit", limit)] + ([("continue", token)] if token else [])
+        query += [("labelSelector", label_selector)] if label_selector else []
         raw = self._get(path, query, (30, self._read_timeout))
         parsed: Obj = json.loads(raw.data)
         return parsed
 
-    def watch(self, path: str, resource_version: str, timeout_seconds: int) -> Iterator[Obj]:
-        query = [
+    def watch(
+        self, path: str, resource_version: str, timeout_seconds: int, label_selector: str | None
+    ) -> Iterator[Obj]:
+        query: list[tuple[str, Any]] = [
             ("watch", "true"),
             ("resourceVersion", resource_version),
             ("allowWatchBookmarks", "true"),
             ("timeoutSeconds", timeout_seconds),
         ]
+        query += [("labelSelector", label_selector)] if label_selector else []
         raw = self._get(path, query, (30, timeout_seconds + self._read_timeout))
         with self._lock:
             self._current = raw
@@ -105,7 +111,8 @@ class HttpTransport:
 
 
 class Informer:
-    """One list-and-watch (``path``: e.g. ``/api/v1/pods`` or ``/api/v1/namespaces/x/pods``)."""
+    """One list-and-watch (``path``: e.g. ``/api/v1/pods`` or ``/api/v1/namespaces/x/pods``;
+    ``label_selector``: only the objects it selects)."""
 
     def __init__(
         self,
@@ -115,10 +122,12 @@ class Informer:
         on_list: OnList,
         on_event: OnEvent,
         timeout_seconds: int = 300,
+        label_selector: str | None = None,
         page_size: int = 500,
         backoff: tuple[float, float] = (1.0, 30.0),
     ) -> None:
         self.path = path
+        self._selector = label_selector
         self._transport = transport
         self._on_list, self._on_event = on_list, on_event
         self._timeout = timeout_seconds
@@ -137,7 +146,7 @@ class Informer:
             token: str | None = None
             try:
                 while True:
-                    page = self._transport.list(self.path, self._page, token)
+                    page = self._transport.list(self.path, self._page, token, self._selector)
                     items.extend(page.get("items") or [])
                     token = (page.get("metadata") or {}).get("continue") or None
                     if token is None:
@@ -154,7 +163,7 @@ class Informer:
         """One watch, until the server ends it (its timeout), the version is gone or the
         connection fails (raised). Returns the number of events it brought."""
         seen = 0
-        for event in self._transport.watch(self.path, self.resource_version, self._timeout):
+        for event in self._transport.watch(self.path, self.resource_version, self._timeout, self._selector):
             if self._stop.is_set():
                 return seen
             kind, obj = str(event.get("type") or ""), event.get("object") or {}

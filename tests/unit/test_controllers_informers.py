@@ -1,0 +1,188 @@
+"""What the operator's own informers' events do: the index first, then the service's queue
+or the task's reconcile; which namespaces they watch."""
+
+import contextvars
+import dataclasses
+from typing import Any
+
+import kopf
+import pytest
+
+from ecs_facade.controllers import common, informers, service, task
+from ecs_facade.controllers.indexes import Indexes, ObjectIndex, deployment_keys, pod_keys, replica_set_keys
+
+
+def pod(name: str, labels: dict[str, str], namespace: str = "ns", gated: bool = False) -> dict[str, Any]:
+    spec: dict[str, Any] = {"nodeName": "n1"}
+    if gated:
+        spec = {"schedulingGates": [{"name": "ecs.facade.dev/capacity-provider"}]}
+    return {
+        "metadata": {"name": name, "namespace": namespace, "labels": labels, "resourceVersion": "1"},
+        "spec": spec,
+        "status": {"phase": "Pending"},
+    }
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    seen: list[tuple[Any, ...]] = []
+
+    def tasks_changed(body: Any, namespace: str, name: str, indexes: Any, logger: Any, **kwargs: Any) -> None:
+        seen.append(("tasks_changed", namespace, name, kwargs["deleted"], kwargs["variables"] is not None))
+
+    monkeypatch.setattr(service, "tasks_changed", tasks_changed)
+    monkeypatch.setattr(common, "_handler_context", contextvars.copy_context())
+    return seen
+
+
+def events(index: ObjectIndex, submitted: list[tuple[Any, ...]], patterns: tuple[str, ...] = ()) -> informers.Events:
+    indexes = Indexes.from_kwargs({name: {} for name in Indexes.__dataclass_fields__}, pods=index)
+    watched = dataclasses.replace(informers.PODS, index=index)
+    return informers.Events(
+        watched, indexes, kopf.OperatorSettings(), lambda f, *a, **k: submitted.append((f, *a)), patterns
+    )
+
+
+def test_a_service_task_event_updates_the_index_then_queues_the_service(calls: list[tuple[Any, ...]]) -> None:
+    index, submitted = ObjectIndex(pod_keys), list[tuple[Any, ...]]()
+    handler = events(index, submitted)
+    handler.event("ADDED", pod("p1", {"ecs.facade.dev/service": "web"}))
+    assert [t.name for t in index[("service", "ns", "web")]] == ["p1"]
+    assert calls == [("tasks_changed", "ns", "web", False, True)]
+    handler.event("DELETED", pod("p1", {"ecs.facade.dev/service": "web"}))
+    assert ("service", "ns", "web") not in index
+    assert calls[-1] == ("tasks_changed", "ns", "web", True, True)
+    assert submitted == []
+
+
+def test_a_gated_task_is_placed_off_the_informers_thread(calls: list[tuple[Any, ...]]) -> None:
+    index, submitted = ObjectIndex(pod_keys), list[tuple[Any, ...]]()
+    events(index, submitted).event("ADDED", pod("p1", {"ecs.facade.dev/service": "web"}, gated=True))
+    assert [s[0] for s in submitted] == [service.assign_capacity_provider]
+    assert submitted[0][1:3] == ("ns", "web")
+
+
+def test_a_standalone_task_pod_runs_the_tasks_reconcile(calls: list[tuple[Any, ...]]) -> None:
+    index, submitted = ObjectIndex(pod_keys), list[tuple[Any, ...]]()
+    events(index, submitted).event("MODIFIED", pod("job-1", {"ecs.facade.dev/task": "job"}))
+    assert [(s[0], s[1], s[2]) for s in submitted] == [(task.reconcile, "ns", "job")]
+    assert calls == []
+
+
+def test_before_any_kopf_handler_ran_a_service_is_left_to_its_own_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+    monkeypatch.setattr(service, "tasks_changed", lambda *a, **k: seen.append(a))
+    monkeypatch.setattr(common, "_handler_context", None)
+    index = ObjectIndex(pod_keys)
+    events(index, []).event("ADDED", pod("p1", {"ecs.facade.dev/service": "web"}))
+    assert seen == [] and index.count() == 1
+
+
+def test_the_first_list_fills_the_index_a_relist_hands_on_the_changes(calls: list[tuple[Any, ...]]) -> None:
+    index = ObjectIndex(pod_keys)
+    handler = events(index, [])
+    web = {"ecs.facade.dev/service": "web"}
+    handler.listed(None, [pod("p1", web), pod("p2", web)], True)
+    assert calls == [] and index.count() == 2
+    handler.listed(None, [pod("p1", web)], False)
+    assert calls == [("tasks_changed", "ns", "web", True, True)] and index.count() == 1
+
+
+def test_pods_of_namespaces_not_watched_are_ignored(calls: list[tuple[Any, ...]]) -> None:
+    index = ObjectIndex(pod_keys)
+    handler = events(index, [], patterns=("team-*, !team-x",))
+    mine = pod("p1", {"ecs.facade.dev/service": "web"}, namespace="team-a")
+    handler.event("ADDED", mine)
+    handler.event("ADDED", pod("p2", {"ecs.facade.dev/service": "web"}, namespace="team-x"))
+    handler.listed(None, [mine, pod("p3", {}, namespace="other")], False)
+    assert [t.name for t in index[("service", "team-a", "web")]] == ["p1"]
+    assert ("service", "team-x", "web") not in index and index.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("patterns", "expected"),
+    [
+        ((), [None]),
+        (("team-b", "team-a", "team-a"), ["team-a", "team-b"]),  # the chart's watchNamespaces
+        (("team-*",), [None]),  # a glob: every namespace, filtered
+        (("team-a", "!team-b"), [None]),
+    ],
+)
+def test_scopes(patterns: tuple[str, ...], expected: list[str | None]) -> None:
+    assert list(informers.scopes(patterns)) == expected
+
+
+def test_wanted_follows_kopfs_namespace_patterns() -> None:
+    assert informers.wanted((), "anything")
+    assert informers.wanted(("team-a",), "team-a") and not informers.wanted(("team-a",), "team-b")
+    assert informers.wanted(("team-*, !team-x",), "team-a") and not informers.wanted(("team-*, !team-x",), "team-x")
+
+
+def workload(kind: str, name: str = "web-1") -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "ns",
+            "labels": {"ecs.facade.dev/service": "web"},
+            "resourceVersion": "1",
+            "ownerReferences": [{"kind": "ECSService", "name": "web", "uid": "u1"}],
+        },
+        "spec": {"replicas": 3, "template": {"metadata": {"labels": {"a": "b"}}}},
+        "status": {"readyReplicas": 1},
+    }
+
+
+def kind_events(
+    watched: informers.Watched, submitted: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> tuple[informers.Events, list[tuple[Any, ...]]]:
+    direct: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(service, "workload_event", lambda *a, **k: direct.append((a[0]["kind"], k["deleted"])))
+    indexes = Indexes.from_kwargs(
+        {name: {} for name in Indexes.__dataclass_fields__},
+        **{"deployments" if watched.kind == "Deployment" else "replica_sets": watched.index},
+    )
+    handler = informers.Events(
+        watched, indexes, kopf.OperatorSettings(), lambda f, *a, **k: submitted.append((f, *a, k)), ()
+    )
+    return handler, direct
+
+
+def test_a_replica_set_event_queues_its_service(calls: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch) -> None:
+    watched = dataclasses.replace(informers.REPLICA_SETS, index=ObjectIndex(replica_set_keys))
+    handler, _ = kind_events(watched, [], monkeypatch)
+    handler.listed(None, [workload("ReplicaSet")], True)  # a list's items come without a kind
+    [slim] = watched.index[("ns", "web")]
+    assert slim["status"] == {"readyReplicas": 1} and "spec" in slim and calls == []
+    handler.event("MODIFIED", {**workload("ReplicaSet"), "kind": "ReplicaSet"})
+    assert calls == [("tasks_changed", "ns", "web", False, True)]
+
+
+def test_a_deployment_change_is_handled_at_once_a_deletion_off_the_thread(
+    calls: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watched = dataclasses.replace(informers.DEPLOYMENTS, index=ObjectIndex(deployment_keys))
+    submitted: list[tuple[Any, ...]] = []
+    handler, direct = kind_events(watched, submitted, monkeypatch)
+    handler.event("MODIFIED", workload("Deployment"))
+    assert direct == [("Deployment", False)] and submitted == []
+    assert watched.index[("ns", "web")][0]["spec"]["replicas"] == 3
+    handler.event("DELETED", workload("Deployment"))
+    assert ("ns", "web") not in watched.index
+    [(function, body, *_, options)] = submitted
+    assert function is service.workload_event and options["deleted"] is True
+    assert body["metadata"]["ownerReferences"][0]["uid"] == "u1"  # whose it was: the handler checks
+    assert calls == []  # a Deployment is no task: the ECS deployments come from ReplicaSets
+
+
+def test_a_relisted_deployment_that_is_gone_is_handed_on_with_its_owner(
+    calls: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watched = dataclasses.replace(informers.DEPLOYMENTS, index=ObjectIndex(deployment_keys))
+    submitted: list[tuple[Any, ...]] = []
+    handler, _ = kind_events(watched, submitted, monkeypatch)
+    handler.listed(None, [workload("Deployment")], True)
+    handler.listed(None, [], False)
+    [(function, stub, *_, options)] = submitted
+    assert function is service.workload_event
+    assert stub["kind"] == "Deployment" and stub["metadata"]["ownerReferences"][0]["uid"] == "u1"
+    assert options["deleted"] is True
