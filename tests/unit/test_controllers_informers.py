@@ -186,3 +186,22 @@ def test_a_relisted_deployment_that_is_gone_is_handed_on_with_its_owner(
     assert function is service.workload_event
     assert stub["kind"] == "Deployment" and stub["metadata"]["ownerReferences"][0]["uid"] == "u1"
     assert options["deleted"] is True
+
+
+def test_one_failing_change_of_a_relist_does_not_lose_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+
+    def tasks_changed(body: Any, namespace: str, name: str, *_: Any, **__: Any) -> None:
+        seen.append(name)
+        if name == "api":
+            raise RuntimeError("boom")
+
+    monkeypatch.setattr(service, "tasks_changed", tasks_changed)
+    monkeypatch.setattr(common, "_handler_context", contextvars.copy_context())
+    index = ObjectIndex(pod_keys)
+    handler = events(index, [])
+    handler.listed(None, [], True)
+    handler.listed(
+        None, [pod("p1", {"ecs.facade.dev/service": "api"}), pod("p2", {"ecs.facade.dev/service": "web"})], False
+    )
+    assert sorted(seen) == ["api", "web"] and index.count() == 2

@@ -2,6 +2,7 @@
 every e2e test: the operator's pods come through it)."""
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -163,3 +164,33 @@ def test_a_failing_first_list_is_raised_to_the_caller() -> None:
     with pytest.raises(PermissionError):
         informer.sync()
     assert not informer.synced
+
+
+def test_gone_right_after_a_list_backs_off_instead_of_listing_at_full_speed() -> None:
+    gone = {"type": "ERROR", "object": {"code": 410, "message": "too old"}}
+    script = Script(
+        lists=[{"items": [], "metadata": {"resourceVersion": str(v)}} for v in range(10, 14)],
+        watches=[[gone], [gone], [gone]],
+    )
+    informer = Informer("/api/v1/pods", script, on_list=lambda *_: None, on_event=lambda *_: None, backoff=(0.2, 0.2))
+    started = time.monotonic()
+    informer.start()
+    assert script.done.wait(5), script.asked
+    informer.stop()
+    # the first 410 lists again at once; each one right after a list waits the backoff
+    assert time.monotonic() - started >= 0.35
+    assert [a[0] for a in script.asked].count("list") == 4
+
+
+def test_stopping_in_the_middle_of_a_list_ends_the_thread() -> None:
+    class Slow(Script):
+        def list(self, path: str, limit: int, token: str | None, label_selector: str | None) -> dict[str, Any]:
+            informer.stop(timeout=0)  # stopped while this page is on its way
+            return {"items": [], "metadata": {"continue": "more"}}
+
+    script = Slow(lists=[], watches=[])
+    informer = Informer("/api/v1/pods", script, on_list=lambda *_: None, on_event=lambda *_: None)
+    informer.start()
+    assert informer._thread is not None
+    informer._thread.join(2)
+    assert not informer._thread.is_alive() and script.asked == [] and not informer.synced

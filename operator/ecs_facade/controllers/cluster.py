@@ -33,7 +33,7 @@ from ecs_facade.api import (
 )
 from ecs_facade.config import Config
 from ecs_facade.controllers import budgets
-from ecs_facade.controllers.common import Logger, lock_for, ready_conditions
+from ecs_facade.controllers.common import Logger, lock_for, ready_conditions, remember_handler_context
 from ecs_facade.controllers.indexes import (
     Indexes,
     Snapshot,
@@ -297,6 +297,7 @@ def default_cluster_exists(logger: Logger, **_: Any) -> None:
 
 @kopf.timer(GROUP, VERSION, CLUSTERS, interval=SYNC_SECONDS, idle=0)
 def cluster_sync(name: str, body: kopf.Body, logger: Logger, **kwargs: Any) -> None:
+    remember_handler_context()  # the default cluster's timer runs first in every operator
     if body.get("metadata", {}).get("deletionTimestamp"):
         return  # the deletion handler owns it now
     reconcile(name, Indexes.from_kwargs(kwargs), logger)

@@ -31,7 +31,7 @@ from kubernetes.client.exceptions import ApiException
 from ecs_facade.api import API_VERSION, KIND_SERVICE, KIND_TASK, LABEL_SERVICE, LABEL_TASK
 from ecs_facade.config import Config
 from ecs_facade.controllers import service, task
-from ecs_facade.controllers.common import forget_handler_context, handler_context
+from ecs_facade.controllers.common import Logger, forget_handler_context, handler_context
 from ecs_facade.controllers.indexes import DEPLOYMENT_INDEX, POD_INDEX, REPLICA_SET_INDEX, Indexes, ObjectIndex
 from ecs_facade.kube import client as kube
 from ecs_facade.kube.informer import HttpTransport, Informer
@@ -121,7 +121,11 @@ class Events:
         changes = self._watched.index.replace(mine, namespace)
         if not first:
             for kind, changed in changes:
-                self.changed(kind, changed)
+                try:
+                    self.changed(kind, changed)
+                except Exception:  # the index holds the list already: one failure must not lose the rest
+                    meta = changed.get("metadata") or {}
+                    logger.exception("handling %s %s/%s failed", kind, meta.get("namespace"), meta.get("name"))
 
     def event(self, kind: str, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
@@ -161,8 +165,11 @@ class Events:
             name = labels[LABEL_TASK]
             self._submit(task.reconcile, namespace, name, self._indexes, self._logger(KIND_TASK, namespace, name))
 
-    def _logger(self, kind: str, namespace: str, name: str) -> kopf.ObjectLogger:
-        """The object's kopf logger: its warnings become the object's Events."""
+    def _logger(self, kind: str, namespace: str, name: str) -> Logger:
+        """The object's kopf logger (its warnings become the object's Events), once kopf's
+        event queue is known (a kopf handler ran); a plain one until then."""
+        if handler_context() is None:
+            return logging.LoggerAdapter(logger, {"object": f"{kind} {namespace}/{name}"})
         return kopf.ObjectLogger(body=_stub(API_VERSION, kind, namespace, name), settings=self._settings)
 
 

@@ -18,7 +18,14 @@ from pydantic import ValidationError
 from ecs_facade.api import API_VERSION, CLUSTERS, GROUP, KIND_TASK, LABEL_TASK, TASKS, VERSION
 from ecs_facade.config import Config
 from ecs_facade.controllers.cluster import cluster_placement
-from ecs_facade.controllers.common import Logger, error_message, lock_for, now, ready_conditions
+from ecs_facade.controllers.common import (
+    Logger,
+    error_message,
+    lock_for,
+    now,
+    ready_conditions,
+    remember_handler_context,
+)
 from ecs_facade.controllers.indexes import (
     Indexes,
     Revision,
@@ -277,6 +284,7 @@ def _write(task: Snapshot, status: dict[str, Any]) -> None:
 @kopf.on.create(GROUP, VERSION, TASKS)
 @kopf.on.update(GROUP, VERSION, TASKS, field="spec")
 def task_changed(name: str, namespace: str | None, logger: Logger, **kwargs: Any) -> None:
+    remember_handler_context()  # for the pod informer's reconciles of standalone tasks
     reconcile(namespace or "", name, Indexes.from_kwargs(kwargs), logger)
 
 

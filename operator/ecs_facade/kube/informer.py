@@ -35,6 +35,10 @@ class Gone(Exception):
     """The resource version is no longer served (HTTP 410): list again."""
 
 
+class Stopped(Exception):
+    """The informer was stopped in the middle of a list."""
+
+
 class Transport(Protocol):
     def list(self, path: str, limit: int, token: str | None, label_selector: str | None) -> Obj:
         """One page of the list (``token``: the previous page's ``continue``)."""
@@ -45,7 +49,7 @@ class Transport(Protocol):
         """The watch events from ``resource_version`` on, until the server ends the watch."""
 
     def close(self) -> None:
-        """Ends a watch in progress (from another thread)."""
+        """Ends a watch in progress, and any later one (from another thread)."""
 
 
 class HttpTransport:
@@ -57,6 +61,7 @@ class HttpTransport:
         self._api = api
         self._read_timeout = read_timeout
         self._current: Any = None
+        self._closed = False
         self._lock = threading.Lock()
 
     def _get(self, path: str, query: list[tuple[str, Any]], timeout: tuple[float, float]) -> Any:
@@ -91,7 +96,10 @@ class HttpTransport:
         raw = self._get(path, query, (30, timeout_seconds + self._read_timeout))
         with self._lock:
             self._current = raw
+            closed = self._closed
         try:
+            if closed:  # closed while the request was on its way
+                return
             pending = b""
             for chunk in raw.stream(None, decode_content=False):
                 pending += chunk
@@ -106,6 +114,7 @@ class HttpTransport:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._current is not None:
                 getattr(self._current, "shutdown", self._current.close)()
 
@@ -146,6 +155,8 @@ class Informer:
             token: str | None = None
             try:
                 while True:
+                    if self._stop.is_set():
+                        raise Stopped(self.path)
                     page = self._transport.list(self.path, self._page, token, self._selector)
                     items.extend(page.get("items") or [])
                     token = (page.get("metadata") or {}).get("continue") or None
@@ -153,6 +164,7 @@ class Informer:
                         break
             except Gone:
                 logger.info("%s: the list's continue token expired; listing again", self.path)
+                self._stop.wait(self._backoff[0])
                 continue
             self._on_list(items, not self.synced)
             self.resource_version = str((page.get("metadata") or {}).get("resourceVersion") or "")
@@ -182,7 +194,7 @@ class Informer:
     def run(self) -> None:
         """Watch until stopped: resume after the server's timeout, list again after a 410,
         back off (doubling, bounded) after a failure or a watch that ends at once."""
-        failures, must_list = 0, not self.synced
+        failures, must_list, gone = 0, not self.synced, 0
         while not self._stop.is_set():
             try:
                 if must_list:
@@ -190,13 +202,17 @@ class Informer:
                     must_list = False
                 started = time.monotonic()
                 if self.watch_once() or time.monotonic() - started >= 1.0:
-                    failures = 0
+                    failures = gone = 0
                     continue
                 failure = "the watch ended at once"
             except Gone:
                 logger.info("%s: resource version %s is gone; listing again", self.path, self.resource_version)
-                must_list = True
-                continue
+                must_list, gone = True, gone + 1
+                if gone == 1:
+                    continue
+                failure = "gone again right after a list"  # not at full speed
+            except Stopped:
+                return
             except Exception as error:  # a dropped connection, an API server restart
                 failure = str(error) or type(error).__name__
             if self._stop.is_set():
