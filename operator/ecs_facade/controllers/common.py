@@ -41,6 +41,10 @@ def handler_context() -> contextvars.Context | None:
     return None if _handler_context is None else _handler_context.copy()
 
 
+def has_handler_context() -> bool:
+    return _handler_context is not None
+
+
 def forget_handler_context() -> None:
     """At start-up: a context of an earlier operator run in this process is of a stopped loop."""
     global _handler_context

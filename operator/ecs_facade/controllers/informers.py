@@ -31,7 +31,7 @@ from kubernetes.client.exceptions import ApiException
 from ecs_facade.api import API_VERSION, KIND_SERVICE, KIND_TASK, LABEL_SERVICE, LABEL_TASK
 from ecs_facade.config import Config
 from ecs_facade.controllers import service, task
-from ecs_facade.controllers.common import Logger, forget_handler_context, handler_context
+from ecs_facade.controllers.common import Logger, forget_handler_context, handler_context, has_handler_context
 from ecs_facade.controllers.indexes import DEPLOYMENT_INDEX, POD_INDEX, REPLICA_SET_INDEX, Indexes, ObjectIndex
 from ecs_facade.kube import client as kube
 from ecs_facade.kube.informer import HttpTransport, Informer
@@ -168,7 +168,7 @@ class Events:
     def _logger(self, kind: str, namespace: str, name: str) -> Logger:
         """The object's kopf logger (its warnings become the object's Events), once kopf's
         event queue is known (a kopf handler ran); a plain one until then."""
-        if handler_context() is None:
+        if not has_handler_context():
             return logging.LoggerAdapter(logger, {"object": f"{kind} {namespace}/{name}"})
         return kopf.ObjectLogger(body=_stub(API_VERSION, kind, namespace, name), settings=self._settings)
 
