@@ -21,6 +21,9 @@ class Config:
     # a service's status refresh waits this long after its first task event, so that tasks
     # starting together cost one status write (spec changes never wait)
     status_batch_seconds: float = 2.0
+    # a status that changed only in its task counts is written at most this often per service
+    # (a rollout's state, a failure, a condition or an event is written at once)
+    status_min_interval_seconds: float = 10.0
     # how long kopf's per-object worker waits for the object's next event before it exits;
     # while it waits it holds the object's last body (kopf's default is 5 s)
     kopf_idle_seconds: float = 0.5
@@ -40,6 +43,9 @@ class Config:
             ),
             cluster_sync_seconds=float(env.get("ECS_FACADE_CLUSTER_SYNC_SECONDS", cls.cluster_sync_seconds)),
             status_batch_seconds=float(env.get("ECS_FACADE_STATUS_BATCH_SECONDS", cls.status_batch_seconds)),
+            status_min_interval_seconds=float(
+                env.get("ECS_FACADE_STATUS_MIN_INTERVAL_SECONDS", cls.status_min_interval_seconds)
+            ),
             kopf_idle_seconds=float(env.get("ECS_FACADE_KOPF_IDLE_SECONDS", cls.kopf_idle_seconds)),
         )
 

@@ -26,3 +26,10 @@ def test_kopf_gets_the_workers_and_the_idle_timeout(monkeypatch: pytest.MonkeyPa
     configure(settings=settings)
     assert settings.execution.max_workers == 7
     assert settings.queueing.idle_timeout == 5.0
+
+
+def test_status_min_interval_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ECS_FACADE_STATUS_MIN_INTERVAL_SECONDS", raising=False)
+    assert Config.from_env().status_min_interval_seconds == 10.0
+    monkeypatch.setenv("ECS_FACADE_STATUS_MIN_INTERVAL_SECONDS", "0.5")
+    assert Config.from_env().status_min_interval_seconds == 0.5

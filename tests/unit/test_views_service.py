@@ -1,7 +1,7 @@
 from typing import Any
 
 from ecs_facade.views.conditions import set_condition
-from ecs_facade.views.service import ServiceCounts, rollout_readiness, service_counts
+from ecs_facade.views.service import ServiceCounts, counts_only_change, rollout_readiness, service_counts
 
 
 def deployment(generation: int = 1, **status: int) -> dict[str, Any]:
@@ -61,3 +61,60 @@ def test_other_conditions_are_kept() -> None:
     )
     assert [c["type"] for c in result] == ["Ready", "Zeta"]
     assert "observedGeneration" not in result[0]
+
+
+def rolling_status(running: int, pending: int, **changes: Any) -> dict[str, Any]:
+    """A service status as the operator writes it during a first rollout of 4 tasks."""
+    workload = deployment(observedGeneration=1, replicas=4, updatedReplicas=4, readyReplicas=running)
+    readiness = rollout_readiness("web", ServiceCounts(4, running, pending), workload)
+    primary = {
+        "id": "ecs-svc/1",
+        "status": "PRIMARY",
+        "desiredCount": 4,
+        "runningCount": running,
+        "pendingCount": pending,
+        "failedTasks": changes.pop("failedTasks", 0),
+        "rolloutState": changes.pop("rolloutState", "IN_PROGRESS"),
+        "updatedAt": f"2026-12-01T00:00:0{running}Z",
+    }
+    conditions = set_condition(
+        None,
+        type="Ready",
+        status=readiness.ready,
+        reason=readiness.reason,
+        message=readiness.message,
+        observed_generation=1,
+        now=f"2026-12-01T00:00:0{running}Z",
+    )
+    status = {
+        "desiredCount": 4,
+        "runningCount": running,
+        "pendingCount": pending,
+        "deployments": [primary],
+        "conditions": conditions,
+        "events": [],
+    }
+    return {**status, **changes}
+
+
+def test_a_task_more_running_is_a_counts_only_change() -> None:
+    assert rolling_status(1, 3)["conditions"] != rolling_status(2, 2)["conditions"]  # the message states them
+    assert counts_only_change(rolling_status(1, 3), rolling_status(2, 2))
+    assert counts_only_change(rolling_status(0, 4), rolling_status(3, 1))
+
+
+def test_reaching_the_steady_state_is_more_than_counts() -> None:
+    steady = rolling_status(4, 0, rolloutState="COMPLETED")
+    assert steady["conditions"][0]["status"] == "True"
+    assert not counts_only_change(rolling_status(3, 1), steady)
+
+
+def test_failures_events_and_a_new_desired_count_are_more_than_counts() -> None:
+    before = rolling_status(1, 3)
+    assert not counts_only_change(before, rolling_status(1, 3, failedTasks=1))
+    assert not counts_only_change(before, rolling_status(2, 2, events=[{"id": "1", "message": "m"}]))
+    assert not counts_only_change(before, rolling_status(2, 2, desiredCount=5))
+    assert not counts_only_change(before, rolling_status(2, 2, rolloutState="FAILED"))
+    other_reason = rolling_status(2, 2)
+    other_reason["conditions"] = [{**other_reason["conditions"][0], "reason": "TasksUnplaceable", "message": "x"}]
+    assert not counts_only_change(before, other_reason)

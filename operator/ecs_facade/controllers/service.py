@@ -17,6 +17,7 @@ import contextvars
 import copy
 import datetime
 import json
+import time
 import uuid
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
@@ -79,7 +80,7 @@ from ecs_facade.views.autoscaling import autoscaling_status, scaling_message
 from ecs_facade.views.conditions import set_condition
 from ecs_facade.views.container_instance import draining
 from ecs_facade.views.deployments import REVISION_ANNOTATION, ecs_deployments, unplaced_reason
-from ecs_facade.views.service import Readiness, rollout_readiness, service_counts
+from ecs_facade.views.service import Readiness, counts_only_change, rollout_readiness, service_counts
 from ecs_facade.views.throttle import holding, next_throttle
 
 MAX_EVENTS = 100
@@ -93,6 +94,8 @@ KIND_BUDGET = "PodDisruptionBudget"
 # The last status this operator wrote per service: it is the only writer, so this is never
 # older than what the watch has delivered (which can lag a write by a moment).
 _written: dict[tuple[str, str, str], dict[str, Any]] = {}
+# When it was written (time.monotonic()): counts-only changes wait for a minimum interval.
+_written_at: dict[tuple[str, str, str], float] = {}
 # What was applied last per service: (digest of the desired objects, workload and HPA generations after it).
 _applied: dict[tuple[str, str, str], tuple[str, int | None, int | None]] = {}
 # Services whose workload runs replacements for tasks on DRAINING instances.
@@ -485,9 +488,18 @@ def _report(
         "observedGeneration": service.generation,
         "conditions": conditions,
     }
-    if _without_times(status) != _without_times({k: service.status.get(k) for k in status}):
+    before = {k: service.status.get(k) for k in status}
+    if _without_times(status) != _without_times(before):
+        memory = (service.namespace, service.name, service.uid)
+        wait = 0.0 if reapply else _status_wait(memory, before, status, config)
+        if wait > 0:
+            # counts only: written by a refresh once the interval is over (or with the next
+            # change that is more than counts, whichever comes first)
+            enqueue(service.namespace, service.name, indexes, logger, urgent=False, apply=False, delay=wait)
+            return reapply
         kube.patch_status(API_VERSION, SERVICES, service.namespace, service.name, status)
-        _written[(service.namespace, service.name, service.uid)] = status
+        _written[memory] = status
+        _written_at[memory] = time.monotonic()
         owner = {
             "apiVersion": API_VERSION,
             "kind": KIND_SERVICE,
@@ -502,6 +514,20 @@ def _report(
                 message=message,
             )
     return reapply
+
+
+def _status_wait(
+    memory: tuple[str, str, str], before: Mapping[str, Any], status: Mapping[str, Any], config: Config
+) -> float:
+    """Seconds until a status that changed only in its counts may be written (0: now).
+
+    A first rollout's tasks go pending, then running, one by one: without this each step is a
+    status write (a CRD write and a watch event for every watcher), 4.5 per new service at
+    1000 services, most of the operator's writes."""
+    last = _written_at.get(memory)
+    if last is None or _queue is None or not counts_only_change(before, status):
+        return 0.0
+    return max(0.0, last + config.status_min_interval_seconds - time.monotonic())
 
 
 def throttled(status: Mapping[str, Any]) -> bool:
@@ -808,12 +834,14 @@ def enqueue(
     urgent: bool,
     apply: bool,
     variables: contextvars.Context | None = None,
+    delay: float | None = None,
 ) -> None:
     """Queue a reconcile of the service (from any handler, in the loop or in a thread), in
-    a copy of the caller's context variables (``variables``: in that context instead)."""
+    a copy of the caller's context variables (``variables``: in that context instead);
+    ``delay``: due that many seconds from now instead of at once or after the batch."""
     assert _queue is not None, "the service workers start with the operator"
     context = (indexes, logger, contextvars.copy_context() if variables is None else variables)
-    _queue.add((namespace, name), urgent=urgent, apply=apply, context=context)
+    _queue.add((namespace, name), urgent=urgent, apply=apply, context=context, delay=delay)
 
 
 @kopf.on.event(GROUP, VERSION, SERVICES)
@@ -841,7 +869,7 @@ async def service_event(
 
 def _forget(key: tuple[str, str], uid: str) -> None:
     """A deleted service's memories (the garbage collector removes its children)."""
-    for memory in (_written, _applied):
+    for memory in (_written, _written_at, _applied):
         memory.pop((*key, uid), None)
     budgets.forget(*key, uid)
     _surging.discard(key)

@@ -63,3 +63,31 @@ def rollout_readiness(service_name: str, counts: ServiceCounts, deployment: Mapp
         "RolloutInProgress",
         f"{counts.runningCount} of {counts.desiredCount} tasks running, {counts.pendingCount} pending",
     )
+
+
+# what changes as tasks start and stop, with nothing else about the service changing
+_COUNTS = ("runningCount", "pendingCount", "desiredCount")
+_TIMES = ("lastTransitionTime", "updatedAt")
+
+
+def counts_only_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """The two statuses differ only in how many tasks run or wait (and in the Ready message
+    that states those numbers): news a user can wait a few seconds for. A rollout's state, a
+    failed task, a condition, an event or the service's desiredCount is not such a change."""
+    return _gist(before) == _gist(after)
+
+
+def _gist(status: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    deployments = [
+        {k: v for k, v in d.items() if k not in _COUNTS and k not in _TIMES} for d in status.get("deployments") or []
+    ]
+    conditions = [
+        {
+            k: v
+            for k, v in c.items()
+            if k not in _TIMES and not (k == "message" and c.get("reason") == "RolloutInProgress")
+        }
+        for c in status.get("conditions") or []
+    ]
+    rest = {k: v for k, v in status.items() if k not in ("runningCount", "pendingCount", "deployments", "conditions")}
+    return rest, deployments, conditions
