@@ -21,8 +21,8 @@ class Config:
     # a service's status refresh waits this long after its first task event, so that tasks
     # starting together cost one status write (spec changes never wait)
     status_batch_seconds: float = 2.0
-    # a status that changed only in its task counts is written at most this often per service
-    # (a rollout's state, a failure, a condition or an event is written at once)
+    # a status that only says how far a rollout got (task counts) is written at most this
+    # often per service (a rollout's end, a failure, a condition or an event is written at once)
     status_min_interval_seconds: float = 10.0
     # how long kopf's per-object worker waits for the object's next event before it exits;
     # while it waits it holds the object's last body (kopf's default is 5 s)

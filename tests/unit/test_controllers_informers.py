@@ -9,7 +9,14 @@ import kopf
 import pytest
 
 from ecs_facade.controllers import common, informers, service, task
-from ecs_facade.controllers.indexes import Indexes, ObjectIndex, deployment_keys, pod_keys, replica_set_keys
+from ecs_facade.controllers.indexes import (
+    Indexes,
+    ObjectIndex,
+    deployment_keys,
+    pod_keys,
+    replica_set_keys,
+    service_keys,
+)
 
 
 def pod(name: str, labels: dict[str, str], namespace: str = "ns", gated: bool = False) -> dict[str, Any]:
@@ -69,13 +76,16 @@ def test_a_standalone_task_pod_runs_the_tasks_reconcile(calls: list[tuple[Any, .
     assert calls == []
 
 
-def test_before_any_kopf_handler_ran_a_service_is_left_to_its_own_event(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_before_any_kopf_handler_ran_a_services_task_still_queues_it(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Any] = []
-    monkeypatch.setattr(service, "tasks_changed", lambda *a, **k: seen.append(a))
+    monkeypatch.setattr(service, "tasks_changed", lambda *a, **k: seen.append((a[1:3], k["variables"], a[4])))
     monkeypatch.setattr(common, "_handler_context", None)
     index = ObjectIndex(pod_keys)
     events(index, []).event("ADDED", pod("p1", {"ecs.facade.dev/service": "web"}))
-    assert seen == [] and index.count() == 1
+    assert index.count() == 1
+    [(key, variables, logger)] = seen
+    assert key == ("ns", "web") and variables is None  # the caller's own context, then
+    assert not isinstance(logger, kopf.ObjectLogger)  # kopf's would need kopf's event queue
 
 
 def test_the_first_list_fills_the_index_a_relist_hands_on_the_changes(calls: list[tuple[Any, ...]]) -> None:
@@ -205,3 +215,60 @@ def test_one_failing_change_of_a_relist_does_not_lose_the_others(monkeypatch: py
         None, [pod("p1", {"ecs.facade.dev/service": "api"}), pod("p2", {"ecs.facade.dev/service": "web"})], False
     )
     assert sorted(seen) == ["api", "web"] and index.count() == 2
+
+
+def ecs_service(generation: int = 1, status: dict[str, Any] | None = None, rv: str = "1") -> dict[str, Any]:
+    return {
+        "apiVersion": "ecs.facade.dev/v1alpha1",
+        "kind": "ECSService",
+        "metadata": {"name": "web", "namespace": "ns", "uid": "u1", "generation": generation, "resourceVersion": rv},
+        "spec": {"taskDefinition": "web:3", "desiredCount": 2},
+        "status": status or {},
+    }
+
+
+@pytest.fixture
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    seen: list[tuple[Any, ...]] = []
+
+    def enqueue(namespace: str, name: str, indexes: Any, logger: Any, **kwargs: Any) -> None:
+        seen.append((namespace, name, kwargs["urgent"], kwargs["apply"]))
+
+    monkeypatch.setattr(service, "enqueue", enqueue)
+    monkeypatch.setattr(service, "_seen", {})
+    return seen
+
+
+def service_events(index: ObjectIndex) -> informers.Events:
+    indexes = Indexes.from_kwargs({name: {} for name in Indexes.__dataclass_fields__}, services=index)
+    watched = dataclasses.replace(informers.ECS_SERVICES, index=index)
+    return informers.Events(watched, indexes, kopf.OperatorSettings(), lambda *a, **k: None)
+
+
+def test_a_new_or_changed_service_is_queued_urgent_its_status_echo_is_not(queued: list[tuple[Any, ...]]) -> None:
+    index = ObjectIndex(service_keys)
+    handler = service_events(index)
+    handler.event("ADDED", ecs_service())
+    assert queued == [("ns", "web", True, True)]
+    [snapshot] = index[("service", "ns", "web")]
+    assert snapshot.spec["desiredCount"] == 2 and index[("family", "ns", "web")] == ("web",)
+    handler.event("MODIFIED", ecs_service(status={"runningCount": 1}, rv="2"))  # the operator's own write
+    assert len(queued) == 1
+    assert index[("service", "ns", "web")][0].status == {"runningCount": 1}  # the index has it all the same
+    handler.event("MODIFIED", ecs_service(generation=2, rv="3"))
+    assert queued[-1] == ("ns", "web", True, True) and len(queued) == 2
+
+
+def test_a_deleted_service_is_forgotten_and_queues_nothing(
+    queued: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forgotten: list[Any] = []
+    monkeypatch.setattr(service, "_forget", lambda key, uid: forgotten.append((key, uid)))
+    index = ObjectIndex(service_keys)
+    handler = service_events(index)
+    handler.event("ADDED", ecs_service())
+    handler.event("DELETED", ecs_service())
+    assert ("service", "ns", "web") not in index and ("family", "ns", "web") not in index
+    assert forgotten == [(("ns", "web"), "u1")] and len(queued) == 1
+    handler.event("ADDED", ecs_service())  # created again: news again
+    assert len(queued) == 2

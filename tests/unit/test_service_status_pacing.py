@@ -1,5 +1,6 @@
-"""A service status that changed only in its counts waits for the minimum interval."""
+"""When a service's status is written, and when the service is looked at again."""
 
+import datetime
 import time
 
 import pytest
@@ -45,3 +46,10 @@ def test_a_deleted_service_forgets_when_it_was_written() -> None:
     service._written_at[MEMORY] = time.monotonic()
     service._forget(MEMORY[:2], MEMORY[2])
     assert MEMORY not in service._written_at
+
+
+def test_a_held_service_is_looked_at_again_just_after_the_hold() -> None:
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=30)
+    wait = service._until({"nextAttemptAt": later.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    assert 29.0 < wait <= 31.0
+    assert service._until({"nextAttemptAt": "2026-01-01T00:00:00Z"}) == 1.0  # over already: at once, nearly

@@ -1,7 +1,7 @@
 from typing import Any
 
 from ecs_facade.views.conditions import set_condition
-from ecs_facade.views.service import ServiceCounts, counts_only_change, rollout_readiness, service_counts
+from ecs_facade.views.service import ServiceCounts, progress_only, rollout_readiness, service_counts
 
 
 def deployment(generation: int = 1, **status: int) -> dict[str, Any]:
@@ -97,24 +97,69 @@ def rolling_status(running: int, pending: int, **changes: Any) -> dict[str, Any]
     return {**status, **changes}
 
 
-def test_a_task_more_running_is_a_counts_only_change() -> None:
+def test_a_task_more_running_is_a_progress_only() -> None:
     assert rolling_status(1, 3)["conditions"] != rolling_status(2, 2)["conditions"]  # the message states them
-    assert counts_only_change(rolling_status(1, 3), rolling_status(2, 2))
-    assert counts_only_change(rolling_status(0, 4), rolling_status(3, 1))
+    assert progress_only(rolling_status(1, 3), rolling_status(2, 2))
+    assert progress_only(rolling_status(0, 4), rolling_status(3, 1))
 
 
 def test_reaching_the_steady_state_is_more_than_counts() -> None:
     steady = rolling_status(4, 0, rolloutState="COMPLETED")
     assert steady["conditions"][0]["status"] == "True"
-    assert not counts_only_change(rolling_status(3, 1), steady)
+    assert not progress_only(rolling_status(3, 1), steady)
 
 
 def test_failures_events_and_a_new_desired_count_are_more_than_counts() -> None:
     before = rolling_status(1, 3)
-    assert not counts_only_change(before, rolling_status(1, 3, failedTasks=1))
-    assert not counts_only_change(before, rolling_status(2, 2, events=[{"id": "1", "message": "m"}]))
-    assert not counts_only_change(before, rolling_status(2, 2, desiredCount=5))
-    assert not counts_only_change(before, rolling_status(2, 2, rolloutState="FAILED"))
+    assert not progress_only(before, rolling_status(1, 3, failedTasks=1))
+    assert not progress_only(before, rolling_status(2, 2, events=[{"id": "1", "message": "m"}]))
+    assert not progress_only(before, rolling_status(2, 2, desiredCount=5))
+    assert not progress_only(before, rolling_status(2, 2, rolloutState="FAILED"))
     other_reason = rolling_status(2, 2)
     other_reason["conditions"] = [{**other_reason["conditions"][0], "reason": "TasksUnplaceable", "message": "x"}]
-    assert not counts_only_change(before, other_reason)
+    assert not progress_only(before, other_reason)
+
+
+def test_the_first_deployment_showing_up_is_progress_only() -> None:
+    workload = deployment(observedGeneration=1, replicas=0, updatedReplicas=0, readyReplicas=0)
+    readiness = rollout_readiness("web", ServiceCounts(4, 0, 0), workload)
+    created = {
+        **rolling_status(0, 0),
+        "deployments": [],
+        "conditions": set_condition(
+            set_condition(
+                None,
+                type="Ready",
+                status=False,
+                reason=readiness.reason,
+                message=readiness.message,
+                observed_generation=1,
+                now="T0",
+            ),
+            type="Progressing",
+            status=False,
+            reason="NoDeployment",
+            message="no deployment yet",
+            observed_generation=1,
+            now="T0",
+        ),
+    }
+    started = rolling_status(0, 4)
+    started["conditions"] = set_condition(
+        started["conditions"],
+        type="Progressing",
+        status=True,
+        reason="DeploymentInProgress",
+        message="a new deployment is rolling out",
+        observed_generation=1,
+        now="T1",
+    )
+    assert progress_only(created, started)
+
+
+def test_a_found_task_definition_and_a_completed_rollout_are_news() -> None:
+    missing = rolling_status(0, 0)
+    missing["conditions"] = [{**missing["conditions"][0], "reason": "TaskDefinitionNotFound", "message": "m"}]
+    assert not progress_only(missing, rolling_status(0, 4))
+    completed_not_ready = rolling_status(3, 1, rolloutState="COMPLETED")
+    assert not progress_only(rolling_status(3, 1), completed_not_ready)

@@ -199,3 +199,24 @@ def test_with_busy_workers_an_urgent_key_is_taken_by_a_reserved_one() -> None:
     finally:
         release.set()
         queue.stop()
+
+
+def test_a_held_queue_takes_nothing_until_released() -> None:
+    calls: list[Hashable] = []
+    queue = WorkQueue(
+        "test", lambda key, *_: calls.append(key), workers=2, urgent_workers=1, batch_seconds=0, held=True
+    )
+    queue.add("created", urgent=True, apply=True, context=None)
+    assert not queue.run_one(block=False) and not queue.run_one(block=False, urgent_only=True)
+    queue.start()
+    try:
+        threading.Event().wait(0.2)
+        assert calls == [] and queue.depth() == 1  # the workers wait, the key stays queued
+        queue.release()
+        for _ in range(100):
+            if calls:
+                break
+            threading.Event().wait(0.02)
+        assert calls == ["created"]
+    finally:
+        queue.stop(timeout=2)

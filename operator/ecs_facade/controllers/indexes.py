@@ -1,5 +1,5 @@
 """In-memory indexes: kopf's, kept from its watches, and the operator's own (``ObjectIndex``:
-pods, ReplicaSets and Deployments, kept by controllers/informers.py).
+ECSServices, pods, ReplicaSets and Deployments, kept by controllers/informers.py).
 
 Handlers look up task definitions, their revisions, services and tasks here instead of
 listing them from the API. kopf's index functions are ``async`` although they never await:
@@ -24,7 +24,6 @@ from ecs_facade.api import (
     LABEL_SERVICE,
     LABEL_TASK,
     MANAGED_BY,
-    SERVICES,
     TASK_DEFINITIONS,
     TASKS,
     VERSION,
@@ -63,15 +62,18 @@ class Revision:
     request: Mapping[str, Any]  # the RegisterTaskDefinition request of this revision
 
 
-def snapshot(body: kopf.Body) -> Snapshot:
+def snapshot(body: Mapping[str, Any], copied: bool = True) -> Snapshot:
+    """``copied=False``: the body is the caller's own to give away (an informer's parsed
+    event, dropped after), not kopf's, which kopf goes on using."""
     meta = body.get("metadata", {})
+    spec, status = dict(body.get("spec") or {}), dict(body.get("status") or {})
     return Snapshot(
         name=meta["name"],
         namespace=meta.get("namespace", ""),
         uid=meta.get("uid", ""),
         generation=int(meta.get("generation") or 0),
-        spec=copy.deepcopy(dict(body.get("spec") or {})),
-        status=copy.deepcopy(dict(body.get("status") or {})),
+        spec=copy.deepcopy(spec) if copied else spec,
+        status=copy.deepcopy(status) if copied else status,
         annotations=dict(meta.get("annotations") or {}),
     )
 
@@ -404,7 +406,26 @@ class ObjectIndex(Mapping[Any, Any]):
             return len(self._values)
 
 
+FAMILY = "family"  # the services index's second view: (namespace, family) -> service names
+
+
+def service_keys(body: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
+    """An ECSService's snapshot under ``("service", namespace, name)``, and its name under
+    ``("family", namespace, family)`` of the task definition it names (the services a new
+    revision of that family concerns)."""
+    meta = body.get("metadata") or {}
+    namespace, name = str(meta.get("namespace") or ""), str(meta["name"])
+    keys: dict[tuple[str, ...], Any] = {(SERVICE, namespace, name): snapshot(body, copied=False)}
+    try:
+        ref = parse_task_definition_ref(str((body.get("spec") or {}).get("taskDefinition", "")))
+    except ValueError:
+        return keys
+    keys[(FAMILY, namespace, ref.family)] = name
+    return keys
+
+
 # the process's own indexes; controllers/informers.py keeps them current
+SERVICE_INDEX = ObjectIndex(service_keys)
 POD_INDEX = ObjectIndex(pod_keys)
 DEPLOYMENT_INDEX = ObjectIndex(deployment_keys)
 REPLICA_SET_INDEX = ObjectIndex(replica_set_keys)
@@ -430,9 +451,10 @@ def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
     )
 
 
-class PodView(Mapping[Any, Any]):
-    """One view of the ``pods`` index, keyed as the view's own index was: by node name, or by
-    (namespace, name) of the service or task."""
+class IndexView(Mapping[Any, Any]):
+    """One view of an ``ObjectIndex`` whose keys start with the view's name: the pods by
+    node name, or by (namespace, name) of the service or task; the services by (namespace,
+    name) or by (namespace, family)."""
 
     def __init__(self, index: Mapping[Any, Any], view: str) -> None:
         self._index, self._view = index, view
@@ -460,22 +482,6 @@ async def ecs_tasks(name: str, namespace: str | None, body: kopf.Body, **_: Any)
     return {(namespace or "", name): snapshot(body)}
 
 
-@kopf.index(GROUP, VERSION, SERVICES)
-async def services(name: str, namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Snapshot]:
-    return {(namespace or "", name): snapshot(body)}
-
-
-@kopf.index(GROUP, VERSION, SERVICES)
-async def services_by_family(
-    name: str, namespace: str | None, spec: kopf.Spec, **_: Any
-) -> dict[tuple[str, str], str] | None:
-    try:
-        ref = parse_task_definition_ref(str(spec.get("taskDefinition", "")))
-    except ValueError:
-        return None
-    return {(namespace or "", ref.family): name}
-
-
 def one(index: Mapping[Any, Any], key: Any) -> Any | None:
     """The single value under ``key``, or None.
 
@@ -501,13 +507,13 @@ def revisions_of(index: kopf.Index[Any, Any], namespace: str, owner: str) -> lis
 class Indexes:
     """All indexes, taken from a handler's kwargs (kopf passes every index to every handler)."""
 
-    services: kopf.Index[Any, Any]
-    services_by_family: kopf.Index[Any, Any]
+    services: Mapping[Any, Any]  # the operator's own (ObjectIndex views)
+    services_by_family: Mapping[Any, Any]
     task_definitions: kopf.Index[Any, Any]
     task_definitions_by_name: kopf.Index[Any, Any]
     revisions: kopf.Index[Any, Any]
     replica_sets: Mapping[Any, Any]  # the operator's own (ObjectIndex)
-    tasks: Mapping[Any, Any]  # views of the one pod index (PodView)
+    tasks: Mapping[Any, Any]  # views of the one pod index (IndexView)
     deployments: Mapping[Any, Any]  # the operator's own (ObjectIndex)
     daemon_sets: kopf.Index[Any, Any]
     autoscalers: kopf.Index[Any, Any]
@@ -525,14 +531,21 @@ class Indexes:
         pods: Mapping[Any, Any] = POD_INDEX,
         deployments: Mapping[Any, Any] = DEPLOYMENT_INDEX,
         replica_sets: Mapping[Any, Any] = REPLICA_SET_INDEX,
+        services: Mapping[Any, Any] = SERVICE_INDEX,
     ) -> "Indexes":
         """kopf's indexes from a handler's kwargs, with the operator's own (the process's
         unless given)."""
-        views = {"tasks": SERVICE, "pods_by_node": NODE, "task_pods": TASK}
-        own = {"deployments": deployments, "replica_sets": replica_sets}
+        views = {
+            "tasks": IndexView(pods, SERVICE),
+            "pods_by_node": IndexView(pods, NODE),
+            "task_pods": IndexView(pods, TASK),
+            "services": IndexView(services, SERVICE),
+            "services_by_family": IndexView(services, FAMILY),
+            "deployments": deployments,
+            "replica_sets": replica_sets,
+        }
         fields: dict[str, Any] = {
-            name: PodView(pods, views[name]) if name in views else own[name] if name in own else kwargs[name]
-            for name in cls.__dataclass_fields__
+            name: views[name] if name in views else kwargs[name] for name in cls.__dataclass_fields__
         }
         return cls(**fields)
 

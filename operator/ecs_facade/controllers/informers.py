@@ -1,17 +1,20 @@
-"""Pods, ReplicaSets and Deployments, watched by the operator's own informers, not kopf.
+"""ECSServices, pods, ReplicaSets and Deployments, watched by the operator's own informers,
+not kopf.
 
 They are most of a cluster's watch events (a pod changes four times on its way to running,
-and each change moves its ReplicaSet's and its Deployment's status). kopf runs every event
+and each change moves its ReplicaSet's and its Deployment's status, and then the service's
+status). kopf runs every event
 through its per-object pipeline (a worker task per object, the event kept whole until that
 worker has handled it, every index and handler invoked with its keyword arguments): that was
 most of the operator's CPU, and, with nothing slowing the stream when the workers fall
 behind, its memory peaks (docs/performance.md). Here each event is slimmed into its index
-(``indexes.POD_INDEX``, ``REPLICA_SET_INDEX``, ``DEPLOYMENT_INDEX``) and dropped, in the
-informer's thread, which then queues the service's reconcile or has the standalone task's
-run.
+(``indexes.SERVICE_INDEX``, ``POD_INDEX``, ``REPLICA_SET_INDEX``, ``DEPLOYMENT_INDEX``) and
+dropped, in the informer's thread, which then queues the service's reconcile or has the
+standalone task's run.
 
-The first lists complete in a startup handler: kopf starts its watches, and with them every
-reconcile, only after its startup handlers, so no reconcile sees half of the picture.
+The first lists complete in a startup handler, all kinds at once, and only then is every
+listed service queued (as a watch's first events would): no reconcile sees half of the
+picture. kopf starts its own watches after its startup handlers.
 """
 
 import asyncio
@@ -28,11 +31,20 @@ import kopf
 from kopf._cogs.structs.references import NamespaceName, match_namespace  # kopf's glob rules for --namespace
 from kubernetes.client.exceptions import ApiException
 
-from ecs_facade.api import API_VERSION, KIND_SERVICE, KIND_TASK, LABEL_SERVICE, LABEL_TASK
+from ecs_facade.api import API_VERSION, GROUP, KIND_SERVICE, KIND_TASK, LABEL_SERVICE, LABEL_TASK, SERVICES, VERSION
 from ecs_facade.config import Config
 from ecs_facade.controllers import service, task
 from ecs_facade.controllers.common import Logger, forget_handler_context, handler_context, has_handler_context
-from ecs_facade.controllers.indexes import DEPLOYMENT_INDEX, POD_INDEX, REPLICA_SET_INDEX, Indexes, ObjectIndex
+from ecs_facade.controllers.indexes import (
+    DEPLOYMENT_INDEX,
+    POD_INDEX,
+    REPLICA_SET_INDEX,
+    SERVICE_INDEX,
+    Indexes,
+    ObjectIndex,
+    Snapshot,
+    all_values,
+)
 from ecs_facade.kube import client as kube
 from ecs_facade.kube.informer import HttpTransport, Informer
 from ecs_facade.translate.capacity import is_capacity_gated
@@ -88,13 +100,16 @@ class Watched:
 PODS = Watched("Pod", "/api/v1", "pods", POD_INDEX)
 REPLICA_SETS = Watched("ReplicaSet", "/apis/apps/v1", "replicasets", REPLICA_SET_INDEX, LABEL_SERVICE)
 DEPLOYMENTS = Watched("Deployment", "/apis/apps/v1", "deployments", DEPLOYMENT_INDEX, LABEL_SERVICE)
-WATCHED = (PODS, REPLICA_SETS, DEPLOYMENTS)
+ECS_SERVICES = Watched(KIND_SERVICE, f"/apis/{GROUP}/{VERSION}", SERVICES, SERVICE_INDEX)
+WATCHED = (ECS_SERVICES, PODS, REPLICA_SETS, DEPLOYMENTS)
 
 
 class Events:
     """Keeps one kind's index current with its informers' lists and events, and hands each
     change on (index first, then the handlers, as kopf does):
 
+    - a service that is new, changed or gone (not the echo of a status write) queues its
+      reconcile;
     - a service's task (pod) or ECS deployment (ReplicaSet) queues the service's reconcile;
     - a service's Deployment queues it too (one deleted by hand is put back);
     - a standalone task's pod has the task's reconcile run.
@@ -143,15 +158,19 @@ class Events:
         meta = obj.get("metadata") or {}
         labels, namespace = meta.get("labels") or {}, str(meta.get("namespace") or "")
         deleted = kind == "DELETED"
+        if self._watched.kind == ECS_SERVICES.kind:
+            logger = self._logger(KIND_SERVICE, namespace, str(meta.get("name")))
+            service.service_changed(kind, meta, self._indexes, logger, handler_context())
+            return
         if LABEL_SERVICE in labels:
             name = labels[LABEL_SERVICE]
             service_logger = self._logger(KIND_SERVICE, namespace, name)
             if self._watched.kind == PODS.kind and not deleted and is_capacity_gated(obj):
                 self._submit(service.assign_capacity_provider, namespace, name, obj, self._indexes, service_logger)
+            # kopf's context, for the kopf logger's Events (None before kopf ran a handler:
+            # the service's own Events are posted without it)
             variables = handler_context()
-            if variables is None:
-                pass  # no service was handled yet: each one's own event queues it
-            elif self._watched.kind == DEPLOYMENTS.kind:
+            if self._watched.kind == DEPLOYMENTS.kind:
                 args = (obj, namespace, name, self._indexes, service_logger)
                 if deleted:
                     self._submit(service.workload_event, *args, deleted=True, variables=variables)
@@ -189,34 +208,54 @@ def _submit(function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
 
 @kopf.on.startup()
 async def start_informers(settings: kopf.OperatorSettings, logger: kopf.Logger, **kwargs: Any) -> None:
-    """List pods, ReplicaSets and Deployments (every watched namespace) before kopf starts
-    its watches, then watch them."""
+    """List ECSServices, pods, ReplicaSets and Deployments (every watched namespace) at
+    once, watch them, then queue every service, before kopf starts its own watches."""
     global _executor
     _stop()  # a retry of this handler after a failed list
     forget_handler_context()
     config = Config.from_env()
     _executor = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="informer-events")
     indexes = Indexes.from_kwargs(kwargs)
+    informers: list[Informer] = []
+    services = Events(ECS_SERVICES, indexes, settings, _submit, _patterns)
     for watched in WATCHED:
-        events = Events(watched, indexes, settings, _submit, _patterns)
+        events = services if watched is ECS_SERVICES else Events(watched, indexes, settings, _submit, _patterns)
         for namespace in scopes(_patterns):
-            informer = Informer(
-                watched.path(namespace),
-                HttpTransport(kube.watch_client(), read_timeout=30),
-                on_list=functools.partial(events.listed, namespace),
-                on_event=events.event,
-                timeout_seconds=config.watch_server_timeout,
-                label_selector=watched.label_selector,
+            informers.append(
+                Informer(
+                    watched.path(namespace),
+                    HttpTransport(kube.watch_client(), read_timeout=30),
+                    on_list=functools.partial(events.listed, namespace),
+                    on_event=events.event,
+                    timeout_seconds=config.watch_server_timeout,
+                    label_selector=watched.label_selector,
+                )
             )
-            try:
-                await asyncio.to_thread(informer.sync)
-            except ApiException as error:
-                raise kopf.TemporaryError(
-                    f"listing {informer.path}: {error.status} {error.reason}", delay=10
-                ) from error
-            informer.start(functools.partial(contextvars.copy_context().run, informer.run))
-            _informers.append(informer)
+    listed = await asyncio.gather(*(asyncio.to_thread(i.sync) for i in informers), return_exceptions=True)
+    for informer, outcome in zip(informers, listed, strict=True):
+        if isinstance(outcome, ApiException):
+            raise kopf.TemporaryError(
+                f"listing {informer.path}: {outcome.status} {outcome.reason}", delay=10
+            ) from outcome
+        if isinstance(outcome, BaseException):
+            raise outcome
+    for informer in informers:
+        informer.start(functools.partial(contextvars.copy_context().run, informer.run))
+        _informers.append(informer)
+    for watched in WATCHED:
         logger.info("%s: %d listed", watched.plural, watched.index.count())
+    for snapshot in all_values(indexes.services):
+        services.changed("ADDED", {"metadata": _meta(snapshot)})
+
+
+def _meta(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "name": snapshot.name,
+        "namespace": snapshot.namespace,
+        "uid": snapshot.uid,
+        "generation": snapshot.generation,
+        "annotations": dict(snapshot.annotations),
+    }
 
 
 @kopf.on.cleanup()

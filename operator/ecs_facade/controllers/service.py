@@ -37,7 +37,6 @@ from ecs_facade.api import (
     LABEL_SERVICE,
     SCHEDULING_GATE_CAPACITY_PROVIDER,
     SERVICES,
-    VERSION,
 )
 from ecs_facade.config import Config
 from ecs_facade.controllers import budgets
@@ -80,7 +79,7 @@ from ecs_facade.views.autoscaling import autoscaling_status, scaling_message
 from ecs_facade.views.conditions import set_condition
 from ecs_facade.views.container_instance import draining
 from ecs_facade.views.deployments import REVISION_ANNOTATION, ecs_deployments, unplaced_reason
-from ecs_facade.views.service import Readiness, counts_only_change, rollout_readiness, service_counts
+from ecs_facade.views.service import Readiness, progress_only, rollout_readiness, service_counts
 from ecs_facade.views.throttle import holding, next_throttle
 
 MAX_EVENTS = 100
@@ -488,46 +487,54 @@ def _report(
         "observedGeneration": service.generation,
         "conditions": conditions,
     }
+    if throttle and holding(throttle, stamp) and _queue is not None:
+        # launches resume when the hold is over: a reconcile then gives the workload its count back
+        enqueue(service.namespace, service.name, indexes, logger, urgent=True, apply=True, delay=_until(throttle))
     before = {k: service.status.get(k) for k in status}
     if _without_times(status) != _without_times(before):
         memory = (service.namespace, service.name, service.uid)
         wait = 0.0 if reapply else _status_wait(memory, before, status, config)
         if wait > 0:
-            # counts only: written by a refresh once the interval is over (or with the next
-            # change that is more than counts, whichever comes first)
+            # progress only: written by a refresh once the interval is over (or with the next
+            # change that is news, whichever comes first)
             enqueue(service.namespace, service.name, indexes, logger, urgent=False, apply=False, delay=wait)
             return reapply
         kube.patch_status(API_VERSION, SERVICES, service.namespace, service.name, status)
         _written[memory] = status
         _written_at[memory] = time.monotonic()
-        owner = {
+        involved = {
             "apiVersion": API_VERSION,
             "kind": KIND_SERVICE,
-            "metadata": {"name": service.name, "namespace": service.namespace, "uid": service.uid},
+            "name": service.name,
+            "namespace": service.namespace,
+            "uid": service.uid,
         }
         for message in posted:
             warning = "failed" in message or "unable" in message or "rolling back" in message
-            kopf.event(
-                kopf.Body(cast(kopf.RawBody, owner)),
-                type="Warning" if warning else "Normal",
-                reason="ECSServiceEvent",
-                message=message,
-            )
+            kube.post_event(involved, "Warning" if warning else "Normal", "ECSServiceEvent", message, stamp)
     return reapply
 
 
 def _status_wait(
     memory: tuple[str, str, str], before: Mapping[str, Any], status: Mapping[str, Any], config: Config
 ) -> float:
-    """Seconds until a status that changed only in its counts may be written (0: now).
+    """Seconds until a status that only says how far a rollout got may be written (0: now).
 
     A first rollout's tasks go pending, then running, one by one: without this each step is a
     status write (a CRD write and a watch event for every watcher), 4.5 per new service at
     1000 services, most of the operator's writes."""
     last = _written_at.get(memory)
-    if last is None or _queue is None or not counts_only_change(before, status):
+    if last is None or _queue is None or not progress_only(before, status):
         return 0.0
     return max(0.0, last + config.status_min_interval_seconds - time.monotonic())
+
+
+def _until(throttle: Mapping[str, Any]) -> float:
+    """Seconds until the throttle's next attempt, and one more: the times have whole seconds,
+    and the hold is over only once the clock is past its end."""
+    until = datetime.datetime.strptime(str(throttle["nextAttemptAt"]), "%Y-%m-%dT%H:%M:%SZ")
+    left = until.replace(tzinfo=datetime.UTC) - datetime.datetime.now(datetime.UTC)
+    return max(0.0, left.total_seconds()) + 1.0
 
 
 def throttled(status: Mapping[str, Any]) -> bool:
@@ -800,7 +807,7 @@ _seen: dict[tuple[str, str], tuple[str, int, str]] = {}
 def _work(key: Hashable, apply: bool, context: Any) -> None:
     namespace, name = cast(tuple[str, str], key)
     indexes, logger, variables = context
-    # in the handler's context variables: kopf.event() finds its event queue through them
+    # in the caller's context variables: kopf's loggers find its event queue through them
     if variables.run(reconcile, namespace, name, indexes, logger, apply=apply) and _queue is not None:
         _queue.add(key, urgent=False, apply=False, context=context)
 
@@ -815,8 +822,20 @@ def start_service_workers(**_: Any) -> None:
         workers=config.workers,
         urgent_workers=max(1, config.workers // 4),  # kept free for new services and spec changes
         batch_seconds=config.status_batch_seconds,
+        held=True,  # until kopf's indexes are filled (kopf_indexes_filled)
     )
     _queue.start()
+
+
+@kopf.on.event("", "v1", "namespaces")
+async def kopf_indexes_filled(**_: Any) -> None:
+    """kopf calls a handler only once every index of its own is filled (task definitions,
+    revisions, clusters, nodes, ...), and every cluster has namespaces: from the first such
+    event on, the service workers take keys. The informers' indexes were filled before
+    (controllers/informers.py); a reconcile before kopf's would find no task definition."""
+    remember_handler_context()
+    if _queue is not None:
+        _queue.release()
 
 
 @kopf.on.cleanup()
@@ -844,27 +863,29 @@ def enqueue(
     _queue.add((namespace, name), urgent=urgent, apply=apply, context=context, delay=delay)
 
 
-@kopf.on.event(GROUP, VERSION, SERVICES)
-async def service_event(
-    event: kopf.RawEvent, body: kopf.Body, name: str, namespace: str | None, logger: Logger, **kwargs: Any
+def service_changed(
+    kind: str,
+    meta: Mapping[str, Any],
+    indexes: Indexes,
+    logger: Logger,
+    variables: contextvars.Context | None = None,
 ) -> None:
-    """The service appeared (or the operator started), its spec or annotations changed, or it went."""
-    remember_handler_context()
-    key = (namespace or "", name)
-    meta = body.get("metadata", {})
-    if event.get("type") == "DELETED":
+    """The service appeared (listed or created), its spec or annotations changed, or it went
+    (from controllers/informers.py; ``meta``: its metadata)."""
+    key = (str(meta.get("namespace") or ""), str(meta["name"]))
+    if kind == "DELETED":
         _seen.pop(key, None)
         _forget(key, str(meta.get("uid") or ""))
         return
     seen = (str(meta.get("uid")), int(meta.get("generation") or 0), content_hash(meta.get("annotations") or {}))
     if _seen.get(key) == seen:
         return  # the echo of a status write
-    if key not in _seen and event.get("type") == "ADDED":
-        created = datetime.datetime.strptime(str(meta.get("creationTimestamp")), "%Y-%m-%dT%H:%M:%SZ")
+    if key not in _seen and kind == "ADDED" and meta.get("creationTimestamp"):
+        created = datetime.datetime.strptime(str(meta["creationTimestamp"]), "%Y-%m-%dT%H:%M:%SZ")
         lag = datetime.datetime.now(datetime.UTC) - created.replace(tzinfo=datetime.UTC)
         WATCH_LAG.labels(KIND_SERVICE).observe(max(0.0, lag.total_seconds()))
     _seen[key] = seen
-    enqueue(key[0], name, Indexes.from_kwargs(kwargs), logger, urgent=True, apply=True)
+    enqueue(*key, indexes, logger, urgent=True, apply=True, variables=variables)
 
 
 def _forget(key: tuple[str, str], uid: str) -> None:
@@ -966,6 +987,7 @@ def _failing(body: Mapping[str, Any]) -> bool:
 async def instance_state_changed(name: str, labels: Mapping[str, str], logger: Logger, **kwargs: Any) -> None:
     """An instance became DRAINING (or ACTIVE): the services with tasks on it start (or stop)
     replacing them."""
+    remember_handler_context()  # every cluster has nodes: the first handler kopf runs, mostly
     state = labels.get(LABEL_INSTANCE_STATUS, "ACTIVE")
     if _instance_states.get(name, "ACTIVE") == state:
         return
@@ -1015,20 +1037,3 @@ def assign_capacity_provider(
         kube.patch_pod(namespace, pod_name, {"spec": {"schedulingGates": gates or None}})
         _assigned[(namespace, pod_name)] = provider
         logger.info("task %s/%s placed with capacity provider %s", namespace, pod_name, provider)
-
-
-@kopf.timer(GROUP, VERSION, SERVICES, interval=5, idle=0, when=lambda status, **_: bool(status.get("throttle")))
-def throttle_elapsed(name: str, namespace: str | None, status: kopf.Status, logger: Logger, **kwargs: Any) -> None:
-    """When the throttle's delay is over, launches resume (the workload gets its count back)."""
-    indexes = Indexes.from_kwargs(kwargs)
-    workload = one(indexes.deployments, (namespace or "", name)) or {}
-    service: Snapshot | None = one(indexes.services, (namespace or "", name))
-    hpa = one(indexes.autoscalers, (namespace or "", name)) or {}
-    capped = (service.spec if service else {}).get("autoScaling") and int(
-        (hpa.get("spec") or {}).get("maxReplicas") or 0
-    ) < int(((service.spec if service else {}).get("autoScaling") or {}).get("maxCapacity") or 0)
-    held = capped or int((workload.get("spec") or {}).get("replicas") or 0) < int(
-        (service.spec if service else {}).get("desiredCount") or 0
-    )
-    if held and not throttled(status):
-        enqueue(namespace or "", name, indexes, logger, urgent=True, apply=True)

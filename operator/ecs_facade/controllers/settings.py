@@ -13,8 +13,8 @@ from ecs_facade.config import Config
 # list). Pods, ReplicaSets and Deployments are not kopf's: controllers/informers.py.
 EVENT_HANDLERS = frozenset(
     {
-        "service_event",
         "workload_changed",
+        "kopf_indexes_filled",
         "instance_state_changed",
         "cluster_event",
         "revision_changed",

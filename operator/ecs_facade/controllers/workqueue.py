@@ -14,7 +14,8 @@ object's key, in the event loop; worker threads take keys from the queue:
   a mean of 3.8 s at 250 services);
 - the others wait ``batch_seconds`` from their first event, so that the tasks of a service
   starting together cost one status write instead of one each;
-- a failed reconcile is retried with a per-key exponential backoff.
+- a failed reconcile is retried with a per-key exponential backoff;
+- a queue can start ``held``: keys are queued but not taken until ``release()``.
 """
 
 import heapq
@@ -65,6 +66,7 @@ class WorkQueue:
         backoff_first: float = 0.5,
         backoff_max: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        held: bool = False,
     ) -> None:
         self.name = name
         self._work = work
@@ -85,6 +87,7 @@ class WorkQueue:
         self._seq = itertools.count()
         self._threads: list[threading.Thread] = []
         self._stopping = False
+        self._held = held  # keys are queued, none is taken, until release()
 
     # --- adding --------------------------------------------------------------------------
 
@@ -122,6 +125,11 @@ class WorkQueue:
         is one. None: stopping (or, not blocking, nothing is due)."""
         with self._lock:
             while not self._stopping:
+                if self._held:
+                    if not block:
+                        return None
+                    (self._urgent if urgent_only else self._anything).wait()
+                    continue
                 now = self._clock()
                 while self._waiting and self._waiting[0][0] <= now:
                     _, seq, key = heapq.heappop(self._waiting)
@@ -179,6 +187,14 @@ class WorkQueue:
         finally:
             self._done(key, item, failed)
         return True
+
+    def release(self) -> None:
+        """Let the workers take keys (a queue made ``held`` waits for what its reconciles
+        read to be complete)."""
+        with self._lock:
+            self._held = False
+            self._anything.notify_all()
+            self._urgent.notify_all()
 
     def start(self) -> None:
         for number in range(self._workers):

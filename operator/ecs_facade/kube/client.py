@@ -2,6 +2,7 @@
 
 import functools
 import json
+import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 
 _lock = threading.Lock()
+logger = logging.getLogger(__name__)
 
 
 class _CountingApiClient(client.ApiClient):
@@ -170,6 +172,46 @@ def apply_core(manifest: Mapping[str, Any]) -> None:
         if _terminating(error):
             raise NamespaceTerminating(meta["namespace"]) from error
         raise
+
+
+REPORTING_COMPONENT = "ecs-facade"  # the "From" of `kubectl describe` (kopf's own Events say the same)
+MAX_EVENT_MESSAGE = 1024
+
+
+def event_body(involved: Mapping[str, Any], type_: str, reason: str, message: str, at: str) -> dict[str, Any]:
+    """A core/v1 Event about ``involved`` (apiVersion, kind, name, namespace, uid), as kopf
+    posts them: a message longer than the API server takes is cut in its middle."""
+    if len(message) > MAX_EVENT_MESSAGE:
+        half = (MAX_EVENT_MESSAGE - 3) // 2
+        message = f"{message[:half]}...{message[-half:]}"
+    namespace = str(involved.get("namespace") or "default")
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"namespace": namespace, "generateName": f"{involved.get('name')}."},
+        "involvedObject": {k: involved[k] for k in ("apiVersion", "kind", "name", "namespace", "uid") if k in involved},
+        "type": type_,
+        "reason": reason,
+        "message": message,
+        "action": reason,
+        "reportingComponent": REPORTING_COMPONENT,
+        "reportingInstance": REPORTING_COMPONENT,
+        "source": {"component": REPORTING_COMPONENT},
+        "firstTimestamp": at,
+        "lastTimestamp": at,
+        "count": 1,
+    }
+
+
+def post_event(involved: Mapping[str, Any], type_: str, reason: str, message: str, at: str) -> None:
+    """Post an Event from a worker thread (kopf.event() needs kopf's queue, which only its
+    own handlers' context carries). A failure is logged, not raised: an Event is not worth
+    repeating a reconcile for."""
+    body = event_body(involved, type_, reason, message, at)
+    try:
+        client.CoreV1Api(_api_client()).create_namespaced_event(body["metadata"]["namespace"], body)  # type: ignore[arg-type]
+    except ApiException as error:
+        logger.warning("posting the event %r about %s failed: %s", reason, involved.get("name"), error.reason)
 
 
 def patch_status(api_version: str, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:

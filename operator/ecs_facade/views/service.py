@@ -65,28 +65,34 @@ def rollout_readiness(service_name: str, counts: ServiceCounts, deployment: Mapp
     )
 
 
-# what changes as tasks start and stop, with nothing else about the service changing
-_COUNTS = ("runningCount", "pendingCount", "desiredCount")
+# A rollout's progress, as conditions say it: the same while it starts and goes on.
+_IN_PROGRESS = {
+    ("Progressing", "NoDeployment"),
+    ("Progressing", "DeploymentInProgress"),
+    ("Ready", "DeploymentPending"),
+    ("Ready", "RolloutInProgress"),
+}
 _TIMES = ("lastTransitionTime", "updatedAt")
+_DEPLOYMENT_NEWS = ("id", "status", "taskDefinition", "failedTasks", "rolloutState", "rolloutStateReason")
 
 
-def counts_only_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
-    """The two statuses differ only in how many tasks run or wait (and in the Ready message
-    that states those numbers): news a user can wait a few seconds for. A rollout's state, a
-    failed task, a condition, an event or the service's desiredCount is not such a change."""
+def progress_only(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """The second status only says how far a rollout got since the first: more tasks pending
+    or running, the first ECS deployment showing up IN_PROGRESS. A user can wait a few
+    seconds for that. Not so for the end of a rollout (completed, failed), a failed task, a
+    condition turning (steady state, unplaceable tasks, a missing task definition), an
+    event, a new desiredCount or a spec change."""
     return _gist(before) == _gist(after)
 
 
-def _gist(status: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-    deployments = [
-        {k: v for k, v in d.items() if k not in _COUNTS and k not in _TIMES} for d in status.get("deployments") or []
-    ]
+def _gist(status: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    deployments = [tuple(d.get(k) for k in _DEPLOYMENT_NEWS) for d in status.get("deployments") or []]
+    if all(d[3] == 0 and d[4] == "IN_PROGRESS" for d in deployments):
+        deployments = []  # a first rollout under way, as when it had no deployment yet
     conditions = [
-        {
-            k: v
-            for k, v in c.items()
-            if k not in _TIMES and not (k == "message" and c.get("reason") == "RolloutInProgress")
-        }
+        (c.get("type"), "in progress")
+        if (c.get("type"), c.get("reason")) in _IN_PROGRESS
+        else tuple(c.get(k) for k in ("type", "status", "reason", "message", "observedGeneration"))
         for c in status.get("conditions") or []
     ]
     rest = {k: v for k, v in status.items() if k not in ("runningCount", "pendingCount", "deployments", "conditions")}
