@@ -339,6 +339,8 @@ def test_slim_pod_keeps_what_the_view_needs() -> None:
             "initContainers": [{"name": "log", "resources": {"limits": {"memory": "1Gi"}}, "restartPolicy": "Always"}],
         },
         "status": {"phase": "Running"},
+        # pod-level CPU (2) with the overhead; the sidecar's memory limit as its request
+        "held": (2010, 1024 * MIB, ["80"], []),
     }
 
 
@@ -350,6 +352,7 @@ def test_slim_pod_is_a_copy_and_gives_the_same_answers() -> None:
     slim = slim_pod(full)
     assert pod_requests(slim) == pod_requests(full) == (250, MIB)
     assert host_ports(slim) == host_ports(full) == ([], ["80"])
+    assert slim["held"] == (250, MIB, [], ["80"])  # worked out once, read by every describe
     assert is_ecs_task(slim)
     slim["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "9"
     slim["metadata"]["labels"]["x"] = "y"
@@ -358,7 +361,7 @@ def test_slim_pod_is_a_copy_and_gives_the_same_answers() -> None:
 
 
 def test_slim_pod_of_a_bare_pod() -> None:
-    assert slim_pod({"metadata": {"name": "p"}}) == {"metadata": {"name": "p"}, "spec": {}}
+    assert slim_pod({"metadata": {"name": "p"}}) == {"metadata": {"name": "p"}, "spec": {}, "held": (0, 0, [], [])}
 
 
 # identity

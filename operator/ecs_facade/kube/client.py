@@ -5,7 +5,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from kubernetes import client, config
@@ -66,6 +66,32 @@ def watch_client() -> client.ApiClient:
     return api
 
 
+def _call(
+    method: str,
+    path: str,
+    body: Any = None,
+    query: Sequence[tuple[str, str]] = (),
+    content_type: str = "application/json",
+) -> bytes:
+    """One request past the client's generated API methods, for the hot paths (status
+    patches, applies, Events): those validate every argument with pydantic first, 13 % of
+    the operator's CPU at 500 services, for a dict body that passes anyway."""
+    api = _api_client()
+    request = api.param_serialize(
+        method,
+        path,
+        query_params=list(query),
+        header_params={"Accept": "application/json", "Content-Type": content_type},
+        body=body,
+        auth_settings=["BearerToken"],
+    )
+    response = api.call_api(*request)
+    data = cast(bytes, response.read())  # type: ignore[no-untyped-call]
+    if not 200 <= response.status <= 299:
+        raise ApiException(http_resp=response)
+    return data
+
+
 def _objects() -> client.CustomObjectsApi:
     # CustomObjectsApi addresses /apis/<group>/<version>/..., which serves every named
     # group (apps, autoscaling, ecs.facade.dev, ...) as plain dicts.
@@ -120,19 +146,14 @@ def _apply(
 ) -> dict[str, Any]:
     # the raw response: the client deserializes only a 200, and an apply that creates the
     # object answers 201 (with the object, which would otherwise take a GET to read)
-    response = _objects().patch_namespaced_custom_object(
-        group,
-        version,
-        meta["namespace"],
-        plural,
-        meta["name"],
+    data = _call(
+        "PATCH",
+        f"/apis/{group}/{version}/namespaces/{meta['namespace']}/{plural}/{meta['name']}",
         dict(manifest),
-        field_manager=field_manager,
-        force=True,
-        _content_type=APPLY_PATCH,
-        _preload_content=False,
+        [("fieldManager", field_manager), ("force", "true")],
+        APPLY_PATCH,
     )
-    return cast(dict[str, Any], json.loads(response.data))  # type: ignore[attr-defined]
+    return cast(dict[str, Any], json.loads(data))
 
 
 def create(manifest: Mapping[str, Any], plural: str) -> dict[str, Any] | None:
@@ -209,7 +230,7 @@ def post_event(involved: Mapping[str, Any], type_: str, reason: str, message: st
     repeating a reconcile for."""
     body = event_body(involved, type_, reason, message, at)
     try:
-        client.CoreV1Api(_api_client()).create_namespaced_event(body["metadata"]["namespace"], body)  # type: ignore[arg-type]
+        _call("POST", f"/api/v1/namespaces/{body['metadata']['namespace']}/events", body)
     except ApiException as error:
         logger.warning("posting the event %r about %s failed: %s", reason, involved.get("name"), error.reason)
 
@@ -218,19 +239,13 @@ def patch_status(api_version: str, plural: str, namespace: str, name: str, statu
     """Merge-patch the status subresource (lists such as conditions are replaced whole)."""
     group, version = _group_version(api_version)
     try:
-        response = _objects().patch_namespaced_custom_object_status(
-            group,
-            version,
-            namespace,
-            plural,
-            name,
+        _call(  # the whole object comes back; nobody reads it
+            "PATCH",
+            f"/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}/status",
             {"status": dict(status)},
-            field_manager=FIELD_MANAGER,
-            _content_type=MERGE_PATCH,
-            _preload_content=False,  # the whole object comes back; nobody reads it
+            [("fieldManager", FIELD_MANAGER)],
+            MERGE_PATCH,
         )
-        response.drain_conn()  # type: ignore[attr-defined]  # read past it unparsed: the connection is reused
-        response.release_conn()  # type: ignore[attr-defined]
     except ApiException as error:
         if error.status != 404:  # deleted meanwhile: nothing to report on
             raise
