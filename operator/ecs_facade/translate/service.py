@@ -70,9 +70,12 @@ def build_workload(
     revision: int | None,
     decisions: ServiceDecisions,
     options: TranslationOptions = DEFAULT_OPTIONS,
+    translation: PodTranslation | None = None,
 ) -> ServiceWorkload:
-    """The Deployment (or DaemonSet) running the service's tasks."""
-    translation = translate_task_definition(task_definition, options)
+    """The Deployment (or DaemonSet) running the service's tasks (``translation``: the task
+    definition's, when the caller has it already; it is read, never changed)."""
+    if translation is None:
+        translation = translate_task_definition(task_definition, options)
     labels = {**service_selector(name), **task_labels(task_definition.family or "", revision)}
     pod_spec = copy.deepcopy(translation.pod_spec)
     pod_spec = _apply_placement(pod_spec, labels, decisions)
