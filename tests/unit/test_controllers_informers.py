@@ -272,3 +272,14 @@ def test_a_deleted_service_is_forgotten_and_queues_nothing(
     assert forgotten == [(("ns", "web"), "u1")] and len(queued) == 1
     handler.event("ADDED", ecs_service())  # created again: news again
     assert len(queued) == 2
+
+
+def test_a_service_gone_between_two_lists_is_forgotten_under_its_uid(
+    queued: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forgotten: list[Any] = []
+    monkeypatch.setattr(service, "_forget", lambda key, uid: forgotten.append((key, uid)))
+    handler = service_events(ObjectIndex(service_keys))
+    handler.listed(None, [ecs_service()], True)
+    handler.listed(None, [], False)  # a relist after a 410: the service went meanwhile
+    assert forgotten == [(("ns", "web"), "u1")]

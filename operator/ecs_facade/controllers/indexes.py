@@ -306,7 +306,7 @@ class Entry:
 
     resource_version: str
     keys: frozenset[tuple[str, ...]]
-    stub: Mapping[str, Any]  # kind, metadata (name, namespace, labels, owners), spec.nodeName
+    stub: Mapping[str, Any]  # kind, metadata (name, namespace, uid, labels, owners), spec.nodeName
 
 
 KeysOf = Callable[[Mapping[str, Any]], dict[tuple[str, ...], Any]]
@@ -329,6 +329,8 @@ class ObjectIndex(Mapping[Any, Any]):
         ident = (str(meta.get("namespace") or ""), str(meta.get("name")))
         keys = self._keys_of(obj)
         stub_meta = {"name": ident[1], "namespace": ident[0], "labels": dict(meta.get("labels") or {})}
+        if meta.get("uid"):
+            stub_meta["uid"] = str(meta["uid"])  # a gone service's memories are kept under it
         if meta.get("ownerReferences"):
             stub_meta["ownerReferences"] = copy.deepcopy(list(meta["ownerReferences"]))
         stub = {
