@@ -283,3 +283,18 @@ def test_a_service_gone_between_two_lists_is_forgotten_under_its_uid(
     handler.listed(None, [ecs_service()], True)
     handler.listed(None, [], False)  # a relist after a 410: the service went meanwhile
     assert forgotten == [(("ns", "web"), "u1")]
+
+
+def test_a_status_echo_asks_for_no_logger_nor_context(queued: list[tuple[Any, ...]]) -> None:
+    asked: list[bool] = []
+
+    def queueing() -> tuple[Any, None]:
+        asked.append(True)
+        return None, None
+
+    meta = ecs_service()["metadata"]
+    service.service_changed("ADDED", meta, Indexes.from_kwargs({n: {} for n in Indexes.__dataclass_fields__}), queueing)
+    service.service_changed(
+        "MODIFIED", meta, Indexes.from_kwargs({n: {} for n in Indexes.__dataclass_fields__}), queueing
+    )
+    assert asked == [True] and len(queued) == 1

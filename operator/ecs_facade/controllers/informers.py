@@ -159,8 +159,12 @@ class Events:
         labels, namespace = meta.get("labels") or {}, str(meta.get("namespace") or "")
         deleted = kind == "DELETED"
         if self._watched.kind == ECS_SERVICES.kind:
-            logger = self._logger(KIND_SERVICE, namespace, str(meta.get("name")))
-            service.service_changed(kind, meta, self._indexes, logger, handler_context())
+            name = str(meta.get("name"))
+            # the logger and kopf's context only for a change that is queued (not for the
+            # echoes of status writes, most of these events)
+            service.service_changed(
+                kind, meta, self._indexes, lambda: (self._logger(KIND_SERVICE, namespace, name), handler_context())
+            )
             return
         if LABEL_SERVICE in labels:
             name = labels[LABEL_SERVICE]

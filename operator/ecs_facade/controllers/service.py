@@ -19,7 +19,7 @@ import datetime
 import json
 import time
 import uuid
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -901,11 +901,11 @@ def service_changed(
     kind: str,
     meta: Mapping[str, Any],
     indexes: Indexes,
-    logger: Logger,
-    variables: contextvars.Context | None = None,
+    queueing: Callable[[], tuple[Logger, contextvars.Context | None]],
 ) -> None:
     """The service appeared (listed or created), its spec or annotations changed, or it went
-    (from controllers/informers.py; ``meta``: its metadata)."""
+    (from controllers/informers.py; ``meta``: its metadata; ``queueing``: the logger and the
+    context to reconcile with, asked for only when a reconcile is queued)."""
     key = (str(meta.get("namespace") or ""), str(meta["name"]))
     if kind == "DELETED":
         _seen.pop(key, None)
@@ -919,6 +919,7 @@ def service_changed(
         lag = datetime.datetime.now(datetime.UTC) - created.replace(tzinfo=datetime.UTC)
         WATCH_LAG.labels(KIND_SERVICE).observe(max(0.0, lag.total_seconds()))
     _seen[key] = seen
+    logger, variables = queueing()
     enqueue(*key, indexes, logger, urgent=True, apply=True, variables=variables)
 
 
