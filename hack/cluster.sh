@@ -28,6 +28,8 @@
 #   ECS_FACADE_AUDIT_USER    write an audit log (logs/audit.log, JSON lines, metadata only)
 #                            of this user's requests, e.g. the operator's ServiceAccount
 #                            (the benchmark counts the operator's writes from it)
+#   ECS_FACADE_PROFILING     true: the API server and the controller-manager serve
+#                            /debug/pprof (to see where their CPU goes under a benchmark)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -40,6 +42,7 @@ node_type="${ECS_FACADE_NODE_TYPE:-m5.xlarge}"
 node_cpu="${ECS_FACADE_NODE_CPU:-4}"
 node_memory="${ECS_FACADE_NODE_MEMORY:-16Gi}"
 audit_user="${ECS_FACADE_AUDIT_USER:-}"
+profiling="${ECS_FACADE_PROFILING:-false}"
 
 etcd_port=$((base + 379))
 etcd_peer_port=$((base + 380))
@@ -327,7 +330,7 @@ EOF
     --requestheader-extra-headers-prefix X-Remote-Extra- \
     --proxy-client-cert-file "$pki/front-proxy-client.crt" --proxy-client-key-file "$pki/front-proxy-client.key" \
     --max-requests-inflight 1000 --max-mutating-requests-inflight 500 \
-    --profiling=false ${audit[@]+"${audit[@]}"}
+    --profiling="$profiling" ${audit[@]+"${audit[@]}"}
   wait_for kube-apiserver 120 apiserver_ready
 
   start kube-controller-manager "$bin/kube-controller-manager" \
@@ -341,7 +344,7 @@ EOF
     --kube-api-qps 500 --kube-api-burst 1000 \
     --concurrent-deployment-syncs 20 --concurrent-replicaset-syncs 20 --concurrent-gc-syncs 50 \
     --horizontal-pod-autoscaler-sync-period 5s \
-    --profiling=false
+    --profiling="$profiling"
 
   start kube-scheduler "$bin/kube-scheduler" --config "$dir/scheduler.yaml" \
     --authentication-kubeconfig "$dir/scheduler.kubeconfig" \

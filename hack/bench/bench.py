@@ -379,7 +379,8 @@ def admin_api(cluster: Cluster, concurrency: int) -> client.ApiClient:
 def create_all(
     what: str, bodies: list[dict[str, Any]], create: Callable[[dict[str, Any]], Any], concurrency: int
 ) -> dict[str, float]:
-    """Create every body with ``concurrency`` threads; the monotonic time each create started."""
+    """Create every body with ``concurrency`` threads; the monotonic time each create started
+    (and, under the key ``None``, when the last one returned)."""
     started: dict[str, float] = {}
     done = 0
     with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
@@ -393,6 +394,7 @@ def create_all(
             done += 1
             if done % max(1, len(bodies) // 20) == 0 or done == len(bodies):
                 progress(what, done, len(bodies))
+    started[None] = time.monotonic()  # type: ignore[index]
     return started
 
 
@@ -417,14 +419,21 @@ def baseline_run(cluster: Cluster, services: int, tasks: int, concurrency: int) 
     control_plane = cluster.cpu_seconds()
     bench_before = own_cpu_seconds()
     first = time.monotonic()
-    create_all("baseline Deployments", bodies, lambda b: apps.create_namespaced_deployment(namespace, b), concurrency)
+    created = create_all(
+        "baseline Deployments", bodies, lambda b: apps.create_namespaced_deployment(namespace, b), concurrency
+    )
     wait(lambda: watcher.count("ready") >= services, 7200, "the baseline to converge")
     convergence = max(t for (_, s), t in watcher.times.items() if s == "ready") - first
     control_plane = cpu_used(control_plane, cluster.cpu_seconds())
     control_plane["bench client"] = round(own_cpu_seconds() - bench_before, 1)
     watcher.stop()
     delete_namespace(cluster, namespace)
-    return {"convergence_seconds": convergence, "control_plane_cpu_seconds": control_plane}
+    return {
+        "convergence_seconds": convergence,
+        # the floor of the operator's first reconciles: S Deployment writes take this long here
+        "created_seconds": created[None] - first,  # type: ignore[index]
+        "control_plane_cpu_seconds": control_plane,
+    }
 
 
 def ecs_facade_run(
@@ -474,11 +483,17 @@ def ecs_facade_run(
     cpu_at_convergence = operator.cpu_seconds() - cpu_before
     control_plane["bench client"] = round(own_cpu_seconds() - bench_before, 1)
     sums = {k: v - sums_before.get(k, 0.0) for k, v in operator.sums().items()}
+    created_seconds = created.pop(None) - first  # type: ignore[call-overload]
     latencies = sorted(
         deployments.times[(name, "reconciled")] - created[name]
         for name in created
         if (name, "reconciled") in deployments.times
     )
+    # where the time to convergence went: the Deployments written, their tasks ready, the
+    # services' statuses saying so
+    reconciled_seconds = max(t for (_, s), t in deployments.times.items() if s == "reconciled") - first
+    wait(lambda: deployments.count("ready") >= services, 120, "the Deployments' ready counts")
+    tasks_ready_seconds = max(t for (_, s), t in deployments.times.items() if s == "ready") - first
 
     # a desiredCount change on a tenth of the services
     changed = [f"svc-{i}" for i in range(0, services, 10)]
@@ -505,6 +520,9 @@ def ecs_facade_run(
     return {
         "namespace": namespace,
         "convergence_seconds": convergence,
+        "created_seconds": created_seconds,
+        "reconciled_seconds": reconciled_seconds,
+        "tasks_ready_seconds": tasks_ready_seconds,
         "reconcile_latency_seconds": percentiles(latencies),
         "scale_latency_seconds": percentiles(scale_latencies),
         "cpu_seconds": cpu,
@@ -605,6 +623,19 @@ def report(results: dict[str, Any], output: Path) -> None:
             f"| {median(lambda r: r['ecs_facade']['mean_queue_wait_urgent_seconds'] or 0):.2f} "
             f"| {median(lambda r: r['ecs_facade']['mean_watch_lag_seconds'] or 0):.2f} |"
         )
+    timeline = []
+    for size in results["sizes"]:
+        runs = size["runs"]
+
+        def at(key: str, run: str = "ecs_facade", runs: list[dict[str, Any]] = runs) -> str:
+            values = [r[run].get(key) for r in runs if r[run].get(key) is not None]
+            return f"{statistics.median(values):.1f}" if values else "n/a"
+
+        timeline.append(
+            f"| {size['services']} | {at('created_seconds', 'baseline')} | {at('convergence_seconds', 'baseline')} "
+            f"| {at('created_seconds')} | {at('reconciled_seconds')} | {at('tasks_ready_seconds')} "
+            f"| {at('convergence_seconds')} |"
+        )
     restart = results.get("restart") or {}
     text = [
         f"# ecs-facade benchmark ({results['started']})",
@@ -626,6 +657,15 @@ def report(results: dict[str, Any], output: Path) -> None:
         " | queue wait s | watch lag s |",
         "|---|---|---|---|---|---|---|",
         *costs,
+        "",
+        "Timeline (medians, seconds from the first create): the baseline's S Deployments created, and"
+        " converged; the S ECSServices created, their S Deployments written by the operator, every"
+        " Deployment's tasks ready, every service's status saying so (convergence).",
+        "",
+        "| services | baseline: created | baseline: converged | ECSServices created | Deployments written"
+        " | tasks ready | converged |",
+        "|---|---|---|---|---|---|---|",
+        *timeline,
         "",
         f"Restart with {results['sizes'][-1]['services']} services in place: idle after"
         f" {restart.get('idle_after_seconds', float('nan')):.1f} s, {restart.get('writes', 'n/a')} writes"

@@ -24,6 +24,9 @@ class Config:
     # a status that only says how far a rollout got (task counts) is written at most this
     # often per service (a rollout's end, a failure, a condition or an event is written at once)
     status_min_interval_seconds: float = 10.0
+    # and all services' such writes together at most this many per second (0: no limit);
+    # a burst of rollouts then reports progress at this rate, its ends and failures at once
+    status_progress_writes_per_second: float = 5.0
     # how long kopf's per-object worker waits for the object's next event before it exits;
     # while it waits it holds the object's last body (kopf's default is 5 s)
     kopf_idle_seconds: float = 0.5
@@ -45,6 +48,9 @@ class Config:
             status_batch_seconds=float(env.get("ECS_FACADE_STATUS_BATCH_SECONDS", cls.status_batch_seconds)),
             status_min_interval_seconds=float(
                 env.get("ECS_FACADE_STATUS_MIN_INTERVAL_SECONDS", cls.status_min_interval_seconds)
+            ),
+            status_progress_writes_per_second=float(
+                env.get("ECS_FACADE_STATUS_PROGRESS_WRITES_PER_SECOND", cls.status_progress_writes_per_second)
             ),
             kopf_idle_seconds=float(env.get("ECS_FACADE_KOPF_IDLE_SECONDS", cls.kopf_idle_seconds)),
         )

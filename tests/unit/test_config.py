@@ -33,3 +33,10 @@ def test_status_min_interval_from_environment(monkeypatch: pytest.MonkeyPatch) -
     assert Config.from_env().status_min_interval_seconds == 10.0
     monkeypatch.setenv("ECS_FACADE_STATUS_MIN_INTERVAL_SECONDS", "0.5")
     assert Config.from_env().status_min_interval_seconds == 0.5
+
+
+def test_progress_write_rate_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ECS_FACADE_STATUS_PROGRESS_WRITES_PER_SECOND", raising=False)
+    assert Config.from_env().status_progress_writes_per_second == 5.0
+    monkeypatch.setenv("ECS_FACADE_STATUS_PROGRESS_WRITES_PER_SECOND", "0")
+    assert Config.from_env().status_progress_writes_per_second == 0.0

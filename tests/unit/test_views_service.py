@@ -1,7 +1,13 @@
 from typing import Any
 
 from ecs_facade.views.conditions import set_condition
-from ecs_facade.views.service import ServiceCounts, progress_only, rollout_readiness, service_counts
+from ecs_facade.views.service import (
+    ServiceCounts,
+    first_rollout_only,
+    progress_only,
+    rollout_readiness,
+    service_counts,
+)
 
 
 def deployment(generation: int = 1, **status: int) -> dict[str, Any]:
@@ -163,3 +169,22 @@ def test_a_found_task_definition_and_a_completed_rollout_are_news() -> None:
     assert not progress_only(missing, rolling_status(0, 4))
     completed_not_ready = rolling_status(3, 1, rolloutState="COMPLETED")
     assert not progress_only(rolling_status(3, 1), completed_not_ready)
+
+
+def test_a_first_rollout_under_way_says_nothing_yet() -> None:
+    assert first_rollout_only(rolling_status(0, 4))
+    assert first_rollout_only(rolling_status(3, 1))
+    assert first_rollout_only({**rolling_status(0, 0), "deployments": []})
+
+
+def test_a_first_status_with_news_is_more_than_a_rollout_under_way() -> None:
+    assert not first_rollout_only(rolling_status(4, 0, rolloutState="COMPLETED"))  # steady state
+    assert not first_rollout_only(rolling_status(2, 2, failedTasks=1))
+    assert not first_rollout_only(rolling_status(0, 4, events=[{"message": "unable to place a task"}]))
+    assert not first_rollout_only(rolling_status(0, 4, throttle={"attempts": 1}))
+    assert not first_rollout_only(rolling_status(0, 4, autoScaling={"minCapacity": 1}))
+    missing = set_condition(
+        None, type="Ready", status=False, reason="TaskDefinitionNotFound", message="no such task definition",
+        observed_generation=1, now="2026-12-01T00:00:00Z",
+    )  # fmt: skip
+    assert not first_rollout_only({**rolling_status(0, 0), "deployments": [], "conditions": missing})

@@ -85,6 +85,22 @@ def progress_only(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     return _gist(before) == _gist(after)
 
 
+def first_rollout_only(status: Mapping[str, Any]) -> bool:
+    """A new service's first status says no more than that its first rollout is under way:
+    every condition in progress (or Degraded False), no failed task, no event, no throttle,
+    no autoScaling state. Written a few seconds later, it loses nothing; on a quiet cluster
+    the rollout's end is often the first status written at all."""
+    rest, deployments, conditions = _gist(status)
+    calm = ("Degraded", "False", "AsExpected")
+    return (
+        not deployments
+        and all(len(c) == 2 or c[:3] == calm for c in conditions)
+        and not rest.get("events")
+        and not rest.get("throttle")
+        and not rest.get("autoScaling")
+    )
+
+
 def _gist(status: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     deployments = [tuple(d.get(k) for k in _DEPLOYMENT_NEWS) for d in status.get("deployments") or []]
     if all(d[3] == 0 and d[4] == "IN_PROGRESS" for d in deployments):
