@@ -111,6 +111,23 @@ class Cluster:
                 continue
         return used
 
+    def profile_api_server(self, path: Path, after: float, seconds: int) -> threading.Thread:
+        """A CPU profile of kube-apiserver (pprof) over ``seconds``, starting ``after`` seconds
+        from now, written to ``path`` (the control plane must run with ECS_FACADE_PROFILING)."""
+
+        def run() -> None:
+            time.sleep(after)
+            query = f"/debug/pprof/profile?seconds={seconds}"
+            out = subprocess.run(
+                [f"{self.bin}/kubectl", "--kubeconfig", self.kubeconfig, "get", "--raw", query],
+                capture_output=True, timeout=seconds + 60,
+            )  # fmt: skip
+            path.write_bytes(out.stdout)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
+
     def kubectl(self, *args: str, input: str | None = None) -> str:
         return subprocess.run(
             [f"{self.bin}/kubectl", "--kubeconfig", self.kubeconfig, *args],
@@ -402,7 +419,9 @@ def delete_namespace(cluster: Cluster, namespace: str) -> None:
     cluster.kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=3600s")
 
 
-def baseline_run(cluster: Cluster, services: int, tasks: int, concurrency: int) -> dict[str, Any]:
+def baseline_run(
+    cluster: Cluster, services: int, tasks: int, concurrency: int, pprof: Path | None = None
+) -> dict[str, Any]:
     """The same Deployments the operator would make, created directly: the floor."""
     namespace = f"baseline-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", namespace)
@@ -419,6 +438,8 @@ def baseline_run(cluster: Cluster, services: int, tasks: int, concurrency: int) 
     control_plane = cluster.cpu_seconds()
     bench_before = own_cpu_seconds()
     first = time.monotonic()
+    if pprof is not None:
+        cluster.profile_api_server(pprof.with_name(f"{pprof.name}-baseline.pprof"), 5, 30)
     created = create_all(
         "baseline Deployments", bodies, lambda b: apps.create_namespaced_deployment(namespace, b), concurrency
     )
@@ -437,7 +458,13 @@ def baseline_run(cluster: Cluster, services: int, tasks: int, concurrency: int) 
 
 
 def ecs_facade_run(
-    cluster: Cluster, operator: Operator, services: int, tasks: int, concurrency: int, quiet: float
+    cluster: Cluster,
+    operator: Operator,
+    services: int,
+    tasks: int,
+    concurrency: int,
+    quiet: float,
+    pprof: Path | None = None,
 ) -> dict[str, Any]:
     namespace = f"bench-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", namespace)
@@ -471,6 +498,8 @@ def ecs_facade_run(
     bench_before = own_cpu_seconds()
     control_plane = cluster.cpu_seconds()
     first = time.monotonic()
+    if pprof is not None:
+        cluster.profile_api_server(pprof.with_name(f"{pprof.name}-ecs-facade.pprof"), 5, 30)
     created = create_all(
         "ECSServices",
         bodies,
@@ -729,6 +758,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="run the operator under py-spy (GIL-holder samples); collapsed stacks here",
     )
+    parser.add_argument(
+        "--pprof",
+        type=Path,
+        default=None,
+        help="a 30 s CPU profile of kube-apiserver from 5 s into each run, files named from this prefix",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.scale:
@@ -736,6 +771,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.nodes, sizes, args.tasks, args.repeats, args.quiet_seconds = 10, [5, 10], 2, 2, 5
     cluster = Cluster(args.nodes)
+    if args.pprof is not None:
+        cluster.env["ECS_FACADE_PROFILING"] = "true"
+        args.pprof.parent.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")},
@@ -754,10 +792,13 @@ def main(argv: list[str] | None = None) -> int:
             operator.rss_samples.clear()
             for run in range(args.repeats):
                 log(f"S={services} run {run + 1}/{args.repeats}: baseline")
-                baseline = baseline_run(cluster, services, args.tasks, args.concurrency)
+                prefix = args.pprof and args.pprof.with_name(f"{args.pprof.name}-{services}-{run + 1}")
+                baseline = baseline_run(cluster, services, args.tasks, args.concurrency, prefix)
                 log(f"  baseline converged in {baseline['convergence_seconds']:.1f}s; ecs-facade")
                 mark = operator.mark()
-                measured = ecs_facade_run(cluster, operator, services, args.tasks, args.concurrency, args.quiet_seconds)
+                measured = ecs_facade_run(
+                    cluster, operator, services, args.tasks, args.concurrency, args.quiet_seconds, prefix
+                )
                 measured["peak_rss_bytes"] = operator.peak_since(mark)
                 measured["steady_rss_bytes"] = operator.rss_samples[-1] if operator.rss_samples else 0
                 log(
