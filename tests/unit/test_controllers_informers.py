@@ -88,6 +88,24 @@ def test_before_any_kopf_handler_ran_a_services_task_still_queues_it(monkeypatch
     assert not isinstance(logger, kopf.ObjectLogger)  # kopf's would need kopf's event queue
 
 
+def test_a_services_logger_is_made_once_and_again_once_kopfs_context_is_known(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[Any] = []
+    monkeypatch.setattr(service, "tasks_changed", lambda *a, **k: seen.append(a[4]))
+    monkeypatch.setattr(common, "_handler_context", None)
+    handler = events(ObjectIndex(pod_keys), [])
+    for name in ("p1", "p2"):
+        handler.event("ADDED", pod(name, {"ecs.facade.dev/service": "web"}))
+    handler.event("ADDED", pod("p3", {"ecs.facade.dev/service": "api"}))
+    monkeypatch.setattr(common, "_handler_context", contextvars.copy_context())
+    handler.event("MODIFIED", pod("p1", {"ecs.facade.dev/service": "web"}))
+    handler.event("MODIFIED", pod("p2", {"ecs.facade.dev/service": "web"}))
+    assert seen[0] is seen[1] and seen[2] is not seen[0]  # one per service
+    assert not isinstance(seen[0], kopf.ObjectLogger)
+    assert isinstance(seen[3], kopf.ObjectLogger) and seen[4] is seen[3]  # kopf's, once it can post Events
+
+
 def test_the_first_list_fills_the_index_a_relist_hands_on_the_changes(calls: list[tuple[Any, ...]]) -> None:
     index = ObjectIndex(pod_keys)
     handler = events(index, [])
