@@ -12,7 +12,10 @@ _TRUE = {"1", "true", "yes", "on"}
 class Config:
     region: str = "us-east-1"
     account_id: str = "000000000000"
-    workers: int = 20
+    workers: int = 20  # kopf's pool for its handlers (task definitions, tasks, clusters)
+    # the ECSService work queue's: they mostly wait on the API server, and with more of them
+    # a burst of new services gets its Deployments as fast as the API server takes them
+    service_workers: int = 60
     watch_server_timeout: int = 300
     allow_host_path: bool = False
     pod_level_resources: bool = True
@@ -38,6 +41,7 @@ class Config:
             region=env.get("ECS_FACADE_REGION", cls.region),
             account_id=env.get("ECS_FACADE_ACCOUNT_ID", cls.account_id),
             workers=int(env.get("ECS_FACADE_WORKERS", cls.workers)),
+            service_workers=int(env.get("ECS_FACADE_SERVICE_WORKERS", cls.service_workers)),
             watch_server_timeout=int(env.get("ECS_FACADE_WATCH_TIMEOUT_SECONDS", cls.watch_server_timeout)),
             allow_host_path=env.get("ECS_FACADE_ALLOW_HOST_PATH", "").lower() in _TRUE,
             pod_level_resources=env.get("ECS_FACADE_POD_LEVEL_RESOURCES", "true").lower() in _TRUE,

@@ -13,10 +13,21 @@ configure = cast(Callable[..., None], operator_settings.configure)  # as kopf ca
 
 
 def test_defaults_without_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ECS_FACADE_WORKERS", "ECS_FACADE_STATUS_BATCH_SECONDS", "ECS_FACADE_KOPF_IDLE_SECONDS"):
+    for name in (
+        "ECS_FACADE_WORKERS",
+        "ECS_FACADE_SERVICE_WORKERS",
+        "ECS_FACADE_STATUS_BATCH_SECONDS",
+        "ECS_FACADE_KOPF_IDLE_SECONDS",
+    ):
         monkeypatch.delenv(name, raising=False)
     config = Config.from_env()
-    assert (config.workers, config.status_batch_seconds, config.kopf_idle_seconds) == (20, 2.0, 0.5)
+    assert (config.workers, config.service_workers) == (20, 60)
+    assert (config.status_batch_seconds, config.kopf_idle_seconds) == (2.0, 0.5)
+
+
+def test_service_workers_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECS_FACADE_SERVICE_WORKERS", "8")
+    assert Config.from_env().service_workers == 8
 
 
 def test_kopf_gets_the_workers_and_the_idle_timeout(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from ecs_facade.config import Config
 from ecs_facade.controllers import service
+from ecs_facade.controllers.turns import Turns
 from ecs_facade.controllers.workqueue import WorkQueue
 from tests.unit.test_views_service import rolling_status
 
@@ -19,8 +20,7 @@ def queue(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "_queue", WorkQueue("test", lambda *_: None, workers=1, batch_seconds=2.0))
     monkeypatch.setattr(service, "_written_at", {})
     monkeypatch.setattr(service, "_written", {})
-    monkeypatch.setattr(service, "_progress_slots", {})
-    monkeypatch.setattr(service, "_last_slot", 0.0)
+    monkeypatch.setattr(service, "_progress_turns", Turns())
 
 
 def written(memory: tuple[str, str, str] = MEMORY, ago: float = 0.0) -> None:
@@ -67,10 +67,11 @@ def test_the_steady_state_and_failures_never_wait() -> None:
 
 def test_a_deleted_service_forgets_when_it_was_written() -> None:
     written()
-    service._progress_slots[MEMORY] = time.monotonic() + 5.0
+    service._progress_turns.wait(("default", "other", "uid-0"), 1.0)  # the turn now
+    assert service._progress_turns.wait(MEMORY, 1.0) > 0  # the next one, reserved
     service._forget(MEMORY[:2], MEMORY[2])
     assert MEMORY not in service._written_at
-    assert MEMORY not in service._progress_slots
+    assert MEMORY not in service._progress_turns
 
 
 def test_progress_writes_of_many_services_take_turns() -> None:
@@ -87,11 +88,16 @@ def test_progress_writes_of_many_services_take_turns() -> None:
 
 
 def test_a_services_turn_is_used_once_it_comes() -> None:
-    config = Config(status_min_interval_seconds=10.0, status_progress_writes_per_second=2.0)
+    config = Config(status_min_interval_seconds=10.0, status_progress_writes_per_second=20.0)
+    written(("default", "other", "uid-0"), ago=11.0)
     written(ago=11.0)
-    service._progress_slots[MEMORY] = time.monotonic() - 0.1  # its turn came
+    other = ("default", "other", "uid-0")
+    assert service._status_wait(other, rolling_status(0, 4), rolling_status(2, 2), config) == 0.0
+    wait = service._status_wait(MEMORY, rolling_status(0, 4), rolling_status(2, 2), config)
+    assert 0.0 < wait <= 0.05 and MEMORY in service._progress_turns
+    time.sleep(wait)
     assert service._status_wait(MEMORY, rolling_status(0, 4), rolling_status(2, 2), config) == 0.0
-    assert MEMORY not in service._progress_slots
+    assert MEMORY not in service._progress_turns
 
 
 def test_no_turns_without_a_rate() -> None:

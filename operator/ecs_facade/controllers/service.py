@@ -17,7 +17,6 @@ import contextvars
 import copy
 import datetime
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Hashable, Mapping
@@ -53,6 +52,7 @@ from ecs_facade.controllers.indexes import (
     values_at,
     with_statuses,
 )
+from ecs_facade.controllers.turns import Turns
 from ecs_facade.controllers.workqueue import WorkQueue
 from ecs_facade.kube import client as kube
 from ecs_facade.metrics import WATCH_LAG, instrumented
@@ -104,11 +104,9 @@ _written: dict[tuple[str, str, str], dict[str, Any]] = {}
 # When it was written (time.monotonic()), or when the service's workload was created if no
 # status is written yet: a change that is progress only waits for the interval from then.
 _written_at: dict[tuple[str, str, str], float] = {}
-# The time reserved for each service's next progress-only write, and the last one reserved:
-# all services' progress writes together keep to status_progress_writes_per_second.
-_progress_slots: dict[tuple[str, str, str], float] = {}
-_last_slot = 0.0
-_slots_lock = threading.Lock()
+# Turns for progress-only status writes: all services' together keep to
+# status_progress_writes_per_second.
+_progress_turns = Turns()
 # What was applied last per service: (digest of the desired objects, workload and HPA generations after it).
 _applied: dict[tuple[str, str, str], tuple[str, int | None, int | None]] = {}
 # Services whose workload runs replacements for tasks on DRAINING instances.
@@ -517,7 +515,7 @@ def _report(
         kube.patch_status(API_VERSION, SERVICES, service.namespace, service.name, status)
         _written[memory] = status
         _written_at[memory] = time.monotonic()
-        _progress_slots.pop(memory, None)
+        _progress_turns.forget(memory)
         involved = {
             "apiVersion": API_VERSION,
             "kind": KIND_SERVICE,
@@ -549,30 +547,8 @@ def _status_wait(
     elif not first_rollout_only(status):
         return 0.0
     wait = last + config.status_min_interval_seconds - time.monotonic()
-    return wait if wait > 0 else _progress_slot(memory, config)
-
-
-def _progress_slot(memory: tuple[str, str, str], config: Config) -> float:
-    """Seconds until this service's turn for a progress-only write (0: now).
-
-    Turns are reserved one after another, 1/rate apart, so that a burst of rollouts (hundreds
-    of services created at once) reports its progress at a bounded rate while the writes
-    that are news (a rollout's end, a failure) go first; with a few rollouts at a time,
-    nobody waits."""
-    rate = config.status_progress_writes_per_second
-    if rate <= 0:
-        return 0.0
-    global _last_slot
-    now = time.monotonic()
-    with _slots_lock:
-        slot = _progress_slots.get(memory)
-        if slot is None:
-            slot = _progress_slots[memory] = max(now, _last_slot + 1.0 / rate)
-            _last_slot = slot
-        if slot <= now + 0.01:
-            del _progress_slots[memory]
-            return 0.0
-        return slot - now
+    # then its turn: a burst of rollouts reports progress at a bounded rate (controllers/turns.py)
+    return wait if wait > 0 else _progress_turns.wait(memory, config.status_progress_writes_per_second)
 
 
 def _until(throttle: Mapping[str, Any]) -> float:
@@ -898,8 +874,8 @@ def start_service_workers(**_: Any) -> None:
     _queue = WorkQueue(
         "ecsservice",
         _work,
-        workers=config.workers,
-        urgent_workers=max(1, config.workers // 4),  # kept free for new services and spec changes
+        workers=config.service_workers,
+        urgent_workers=max(1, config.service_workers // 4),  # kept free for new services and spec changes
         batch_seconds=config.status_batch_seconds,
         held=True,  # until kopf's indexes are filled (kopf_indexes_filled)
     )
@@ -970,8 +946,9 @@ def service_changed(
 
 def _forget(key: tuple[str, str], uid: str) -> None:
     """A deleted service's memories (the garbage collector removes its children)."""
-    for memory in (_written, _written_at, _applied, _progress_slots):
+    for memory in (_written, _written_at, _applied):
         memory.pop((*key, uid), None)
+    _progress_turns.forget((*key, uid))
     budgets.forget(*key, uid)
     _surging.discard(key)
 

@@ -48,9 +48,11 @@ def _api_client() -> client.ApiClient:
             config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
             )
-        # one connection per worker thread, kept: the library's default pool (5 per core)
-        # is smaller, and every extra connection was a new TLS handshake per request
-        pool = max(configuration.connection_pool_maxsize, Config.from_env().workers + 4)
+        # one connection per worker thread (kopf's and the service queue's), kept: the
+        # library's default pool (5 per core) is smaller, and every extra connection was a
+        # new TLS handshake per request
+        settings = Config.from_env()
+        pool = max(configuration.connection_pool_maxsize, settings.workers + settings.service_workers + 4)
         configuration.connection_pool_maxsize = pool
         api = _CountingApiClient(configuration)
         api.user_agent = f"ecs-facade/{__version__}"
