@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help venv controlplane generate lint test test-unit test-e2e bench run down cluster-up cluster-down clean
+.PHONY: help venv controlplane generate lint test test-unit test-e2e bench bench-write-cost run down cluster-up cluster-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -41,6 +41,9 @@ test: venv controlplane lint ## everything: lint, unit and e2e tests
 
 bench: venv controlplane ## the scale benchmark (hack/bench/bench.py; ARGS="--quick" for a minute's run)
 	$(BIN)/python hack/bench/bench.py $(ARGS)
+
+bench-write-cost: venv controlplane ## what one write of each kind costs the API server, etcd and the controller-manager (hack/bench/write_cost.py)
+	$(BIN)/python hack/bench/write_cost.py $(ARGS)
 
 run: venv controlplane ## local cluster + CRDs + operator + examples/web, then `kubectl get`
 	hack/run-local.sh up
