@@ -706,3 +706,10 @@ def test_cluster_instance_counts_empty() -> None:
         "runningTasksCount": 0,
         "pendingTasksCount": 0,
     }
+
+
+def test_a_kept_quantity_is_the_same_and_true_is_still_no_quantity() -> None:
+    assert parse_quantity("512Mi") == parse_quantity("512Mi") == 512 * 2**20
+    assert parse_quantity(1) == 1
+    with pytest.raises(ValueError):
+        parse_quantity(True)  # equal to 1 and hashed alike, yet no quantity

@@ -1,9 +1,9 @@
 """Turns for writes that can wait, so that a burst of them keeps to a rate.
 
-Hundreds of services created at once each have progress to report and, once their tasks run,
-a PodDisruptionBudget to apply. Neither is what a user waits for (a rollout's end and its
-failures are written at once), and together they were most of the API server's extra work
-in the benchmark (docs/performance.md). Each key reserves the next free turn, 1/rate after
+Hundreds of services created at once each have their rollout's progress to report. That is
+not what a user waits for (a rollout's end and its failures are written at once), and those
+status writes were most of the API server's extra work in the benchmark
+(docs/performance.md). Each key reserves the next free turn, 1/rate after
 the one reserved before it, and keeps it until it is used or forgotten: a key asked again
 before its turn keeps its place instead of queueing anew. With few keys at a time, a turn
 is now and nobody waits.

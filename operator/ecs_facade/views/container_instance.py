@@ -60,7 +60,7 @@ _OWN_LABELS: Final = frozenset(
 """Labels under ``ecs.facade.dev/`` that the operator gives a meaning of its own, so no ``ecs.<name>`` attribute."""
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096, typed=True)  # typed: True is no quantity, 1 is
 def parse_quantity(quantity: str | int | float) -> Fraction:
     """A Kubernetes quantity ("500m", "1.5", "512Mi", "1G", "1e3") as an exact number of base units.
 
