@@ -38,6 +38,11 @@ def test_quick_benchmark_writes_json_markdown_and_a_plot(tmp_path: Path) -> None
             assert sum(ecs["writes_by_verb"].values()) == ecs["writes"]
             assert ecs["mean_reconcile_seconds"] > 0 and ecs["mean_queue_wait_urgent_seconds"] is not None
             assert ecs["mean_watch_lag_seconds"] is not None
+            # the timeline, in the order things happen
+            assert 0 < ecs["created_seconds"] <= ecs["convergence_seconds"]
+            assert 0 < ecs["reconciled_seconds"] <= ecs["tasks_ready_seconds"]
+            assert measured["baseline"]["created_seconds"] > 0
+            assert measured["baseline"]["create_latency_seconds"]["n"] == size["services"]
             for run in (measured["baseline"], ecs):
                 assert {"kube-apiserver", "etcd", "bench client"} <= set(run["control_plane_cpu_seconds"])
     assert isinstance(results["restart"]["writes"], int)
@@ -45,3 +50,29 @@ def test_quick_benchmark_writes_json_markdown_and_a_plot(tmp_path: Path) -> None
     assert results["restart"]["peak_rss_bytes"] > 0
     assert "| services |" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "convergence.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_write_cost_reports_every_kind_of_write(tmp_path: Path) -> None:
+    output = tmp_path / "write-cost.json"
+    run = subprocess.run(
+        [sys.executable, str(REPO / "hack/bench/write_cost.py"), "--count", "5", "--repeats", "2",
+         "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(output.read_text())
+    assert set(results["kinds"]) == {
+        "ECSService create",
+        "ECSService status patch (merge)",
+        "Deployment create (the baseline's)",
+        "Deployment apply (the operator's)",
+        "PodDisruptionBudget apply",
+        "Event create",
+    }
+    for what, measured in results["kinds"].items():
+        assert len(measured["rounds"]) == 2, what
+        assert measured["writes"] == (10 if what.startswith("ECSService status") else 5)
+        assert set(measured["cpu_ms_per_write"]) == {"etcd", "kube-apiserver", "kube-controller-manager"}
+        assert measured["total_min"] <= measured["total_cpu_ms_per_write"] <= measured["total_max"]

@@ -535,7 +535,7 @@ def _status_wait(
     """Seconds until a status that only says how far a rollout got may be written (0: now).
 
     A first rollout's tasks go pending, then running, one by one: without this each step is a
-    status write (a CRD write, 7.8 ms of the API server's and etcd's CPU, and a watch event
+    status write (a CRD write, 8.8 ms of the API server's and etcd's CPU, and a watch event
     for every watcher), 4.5 per new service at 1000 services, most of the operator's writes.
     A new service's first status counts as progress too, from its workload's creation."""
     last = _written_at.get(memory)
