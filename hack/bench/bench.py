@@ -359,6 +359,11 @@ class Watcher:
     def count(self, state: str) -> int:
         return sum(1 for _, s in list(self.times) if s == state)
 
+    def since(self, state: str, started: dict[str, float]) -> list[float]:
+        """Seconds from each object's start (a create, a patch) to the watch seeing it reach
+        ``state``, sorted; objects it was not seen reach are left out."""
+        return sorted(self.times[(n, state)] - t for n, t in started.items() if (n, state) in self.times)
+
     def stop(self) -> None:
         self._stop.set()
 
@@ -395,9 +400,9 @@ def admin_api(cluster: Cluster, concurrency: int) -> client.ApiClient:
 
 def create_all(
     what: str, bodies: list[dict[str, Any]], create: Callable[[dict[str, Any]], Any], concurrency: int
-) -> dict[str, float]:
-    """Create every body with ``concurrency`` threads; the monotonic time each create started
-    (and, under the key ``None``, when the last one returned)."""
+) -> tuple[dict[str, float], float]:
+    """Create every body with ``concurrency`` threads: the monotonic time each create started,
+    and when the last one returned."""
     started: dict[str, float] = {}
     done = 0
     with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
@@ -411,8 +416,7 @@ def create_all(
             done += 1
             if done % max(1, len(bodies) // 20) == 0 or done == len(bodies):
                 progress(what, done, len(bodies))
-    started[None] = time.monotonic()  # type: ignore[index]
-    return started
+    return started, time.monotonic()
 
 
 def delete_namespace(cluster: Cluster, namespace: str) -> None:
@@ -440,7 +444,7 @@ def baseline_run(
     first = time.monotonic()
     if pprof is not None:
         cluster.profile_api_server(pprof.with_name(f"{pprof.name}-baseline.pprof"), 5, 30)
-    created = create_all(
+    created, done = create_all(
         "baseline Deployments", bodies, lambda b: apps.create_namespaced_deployment(namespace, b), concurrency
     )
     wait(lambda: watcher.count("ready") >= services, 7200, "the baseline to converge")
@@ -449,12 +453,9 @@ def baseline_run(
     control_plane["bench client"] = round(own_cpu_seconds() - bench_before, 1)
     watcher.stop()
     delete_namespace(cluster, namespace)
-    done = created.pop(None)  # type: ignore[call-overload]
     # the floor of the operator's reconcile latency: from a create to the benchmark's watch
     # seeing the Deployment, with nobody in between
-    latencies = sorted(
-        watcher.times[(name, "reconciled")] - created[name] for name in created if (name, "reconciled") in watcher.times
-    )
+    latencies = watcher.since("reconciled", created)
     return {
         "convergence_seconds": convergence,
         # the floor of the operator's first reconciles: S Deployment writes take this long here
@@ -507,7 +508,7 @@ def ecs_facade_run(
     first = time.monotonic()
     if pprof is not None:
         cluster.profile_api_server(pprof.with_name(f"{pprof.name}-ecs-facade.pprof"), 5, 30)
-    created = create_all(
+    created, done = create_all(
         "ECSServices",
         bodies,
         lambda b: objects.create_namespaced_custom_object("ecs.facade.dev", "v1alpha1", namespace, "ecsservices", b),
@@ -519,12 +520,8 @@ def ecs_facade_run(
     cpu_at_convergence = operator.cpu_seconds() - cpu_before
     control_plane["bench client"] = round(own_cpu_seconds() - bench_before, 1)
     sums = {k: v - sums_before.get(k, 0.0) for k, v in operator.sums().items()}
-    created_seconds = created.pop(None) - first  # type: ignore[call-overload]
-    latencies = sorted(
-        deployments.times[(name, "reconciled")] - created[name]
-        for name in created
-        if (name, "reconciled") in deployments.times
-    )
+    created_seconds = done - first
+    latencies = deployments.since("reconciled", created)
     # where the time to convergence went: the Deployments written, their tasks ready, the
     # services' statuses saying so
     reconciled_seconds = max(t for (_, s), t in deployments.times.items() if s == "reconciled") - first
@@ -540,7 +537,7 @@ def ecs_facade_run(
             "ecs.facade.dev", "v1alpha1", namespace, "ecsservices", name, {"spec": {"desiredCount": tasks + 1}}
         )
     wait(lambda: all((n, "scaled") in deployments.times for n in changed), 600, "the scaled Deployments")
-    scale_latencies = sorted(deployments.times[(n, "scaled")] - patched[n] for n in changed)
+    scale_latencies = deployments.since("scaled", patched)
     wait(lambda: ecs_services.count(f"converged-{tasks + 1}") >= len(changed), 600, "the scaled services")
     idle_at = wait_idle(cluster, 5, 600)
     cpu = operator.cpu_seconds() - cpu_before
