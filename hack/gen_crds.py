@@ -1445,7 +1445,7 @@ def service_crd(shapes: Mapping[str, Shape]) -> Schema:
             "scale": {"specReplicasPath": ".spec.desiredCount", "statusReplicasPath": ".status.runningCount"},
         },
         [
-            {"name": "Desired", "type": "integer", "jsonPath": ".spec.desiredCount"},
+            {"name": "Desired", "type": "integer", "jsonPath": ".status.desiredCount"},
             {"name": "Running", "type": "integer", "jsonPath": ".status.runningCount"},
             {"name": "Pending", "type": "integer", "jsonPath": ".status.pendingCount"},
             {"name": "Task Definition", "type": "string", "jsonPath": ".spec.taskDefinition"},

@@ -111,22 +111,33 @@ class Cluster:
                 continue
         return used
 
-    def profile_api_server(self, path: Path, after: float, seconds: int) -> threading.Thread:
-        """A CPU profile of kube-apiserver (pprof) over ``seconds``, starting ``after`` seconds
-        from now, written to ``path`` (the control plane must run with ECS_FACADE_PROFILING)."""
+    def profile(self, path: Path, after: float, seconds: int) -> list[threading.Thread]:
+        """CPU profiles (pprof) of kube-apiserver and kube-controller-manager over ``seconds``,
+        starting ``after`` seconds from now, written to ``path`` with ``-apiserver`` and
+        ``-controller-manager`` added to its stem (the control plane must run with
+        ECS_FACADE_PROFILING)."""
+        servers = {
+            "apiserver": (),
+            # the controller-manager's secure port, asked with the admin's credentials
+            "controller-manager": (f"--server=https://127.0.0.1:{PORT_BASE + 257}", "--insecure-skip-tls-verify"),
+        }
 
-        def run() -> None:
+        def run(component: str, server: tuple[str, ...]) -> None:
             time.sleep(after)
             query = f"/debug/pprof/profile?seconds={seconds}"
             out = subprocess.run(
-                [f"{self.bin}/kubectl", "--kubeconfig", self.kubeconfig, "get", "--raw", query],
+                [f"{self.bin}/kubectl", "--kubeconfig", self.kubeconfig, *server, "get", "--raw", query],
                 capture_output=True, timeout=seconds + 60,
             )  # fmt: skip
-            path.write_bytes(out.stdout)
+            if out.returncode != 0:
+                log(f"  no {component} profile: {out.stderr.decode(errors='replace').strip()}")
+                return
+            path.with_name(f"{path.stem}-{component}{path.suffix}").write_bytes(out.stdout)
 
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        return thread
+        threads = [threading.Thread(target=run, args=item, daemon=True) for item in servers.items()]
+        for thread in threads:
+            thread.start()
+        return threads
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
         return subprocess.run(
@@ -443,7 +454,7 @@ def baseline_run(
     bench_before = own_cpu_seconds()
     first = time.monotonic()
     if pprof is not None:
-        cluster.profile_api_server(pprof.with_name(f"{pprof.name}-baseline.pprof"), 5, 30)
+        cluster.profile(pprof.with_name(f"{pprof.name}-baseline.pprof"), 5, 30)
     created, done = create_all(
         "baseline Deployments", bodies, lambda b: apps.create_namespaced_deployment(namespace, b), concurrency
     )
@@ -507,7 +518,7 @@ def ecs_facade_run(
     control_plane = cluster.cpu_seconds()
     first = time.monotonic()
     if pprof is not None:
-        cluster.profile_api_server(pprof.with_name(f"{pprof.name}-ecs-facade.pprof"), 5, 30)
+        cluster.profile(pprof.with_name(f"{pprof.name}-ecs-facade.pprof"), 5, 30)
     created, done = create_all(
         "ECSServices",
         bodies,
@@ -774,7 +785,7 @@ def main(argv: list[str] | None = None) -> int:
         "--pprof",
         type=Path,
         default=None,
-        help="a 30 s CPU profile of kube-apiserver from 5 s into each run, files named from this prefix",
+        help="30 s CPU profiles of kube-apiserver and kube-controller-manager from 5 s into each run, files named from this prefix",
     )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]

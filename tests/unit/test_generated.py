@@ -526,6 +526,8 @@ def test_service_crd_names_and_subresources(service_crd: dict[str, Any]) -> None
         "Age",
     ]
     assert columns["Rollout"]["jsonPath"] == '.status.deployments[?(@.status=="PRIMARY")].rolloutState'
+    # what DescribeServices says: the count an autoscaler set, a DAEMON service's from its nodes
+    assert columns["Desired"]["jsonPath"] == ".status.desiredCount"
     assert {n for n, c in columns.items() if c.get("priority") == 1} == {"Revision ARN", "Message"}
 
 

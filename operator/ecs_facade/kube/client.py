@@ -1,13 +1,13 @@
 """Reads, server-side apply and status writes, with one field manager."""
 
 import functools
-import json
 import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
+import orjson
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -155,7 +155,7 @@ def _apply(
         [("fieldManager", field_manager), ("force", "true")],
         APPLY_PATCH,
     )
-    return cast(dict[str, Any], json.loads(data))
+    return cast(dict[str, Any], orjson.loads(data))
 
 
 def create(manifest: Mapping[str, Any], plural: str) -> dict[str, Any] | None:

@@ -14,13 +14,13 @@ object to its callbacks and drops it, at the pace the stream is read:
   again; the callback compares the new list with what it holds.
 """
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+import orjson
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -80,7 +80,7 @@ class HttpTransport:
         query: list[tuple[str, Any]] = [("limit", limit)] + ([("continue", token)] if token else [])
         query += [("labelSelector", label_selector)] if label_selector else []
         raw = self._get(path, query, (30, self._read_timeout))
-        parsed: Obj = json.loads(raw.data)
+        parsed: Obj = orjson.loads(raw.data)
         return parsed
 
     def watch(
@@ -106,7 +106,7 @@ class HttpTransport:
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
                     if line.strip():
-                        yield json.loads(line)
+                        yield orjson.loads(line)
         finally:
             with self._lock:
                 self._current = None
