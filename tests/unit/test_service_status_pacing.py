@@ -1,7 +1,10 @@
 """When a service's status is written, and when the service is looked at again."""
 
 import datetime
+import logging
 import time
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -21,6 +24,7 @@ def queue(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "_written_at", {})
     monkeypatch.setattr(service, "_written", {})
     monkeypatch.setattr(service, "_progress_turns", Turns())
+    monkeypatch.setattr(service, "_status_due", {})
 
 
 def written(memory: tuple[str, str, str] = MEMORY, ago: float = 0.0) -> None:
@@ -113,3 +117,46 @@ def test_a_held_service_is_looked_at_again_just_after_the_hold() -> None:
     wait = service._until({"nextAttemptAt": later.strftime("%Y-%m-%dT%H:%M:%SZ")})
     assert 29.0 < wait <= 31.0
     assert service._until({"nextAttemptAt": "2026-01-01T00:00:00Z"}) == 1.0  # over already: at once, nearly
+
+
+def _indexes() -> Any:
+    web = service.Snapshot(name="web", namespace="default", uid="uid-1", generation=1, spec={}, status={})
+    return SimpleNamespace(services={("default", "web"): [web]}, nodes={})
+
+
+def _pod(phase: str = "Pending", node: str | None = "n1") -> dict[str, Any]:
+    spec = {"nodeName": node} if node else {}
+    return {"kind": "Pod", "metadata": {"name": "web-1"}, "spec": spec, "status": {"phase": phase}}
+
+
+def _due() -> float:
+    assert service._queue is not None
+    item = service._queue._pending[("default", "web")]
+    return item.due - time.monotonic()
+
+
+def test_a_task_on_its_way_is_counted_by_the_refresh_queued_for_a_waiting_status() -> None:
+    indexes, logger = _indexes(), logging.getLogger("test")
+    service._status_due[MEMORY] = time.monotonic() + 30.0  # a progress write waits for its turn
+    service.tasks_changed(_pod(node=None), "default", "web", indexes, logger)
+    assert 29.0 < _due() <= 30.0  # not a reconcile in 2 s that would find it must wait
+    service.tasks_changed(_pod(), "default", "web", indexes, logger)  # bound: the same
+    assert 29.0 < _due() <= 30.0
+
+
+def test_a_running_task_or_nothing_waiting_gets_the_usual_batch() -> None:
+    indexes, logger = _indexes(), logging.getLogger("test")
+    service.tasks_changed(_pod(), "default", "web", indexes, logger)
+    assert 1.5 < _due() <= 2.0  # no status waits: the batch
+    service._status_due[MEMORY] = time.monotonic() + 30.0
+    service.tasks_changed(_pod(phase="Running"), "default", "web", indexes, logger)
+    assert 1.5 < _due() <= 2.0  # may be the rollout's end: news does not wait
+
+
+def test_a_refresh_that_is_due_already_holds_nothing_back() -> None:
+    service._status_due[MEMORY] = time.monotonic() - 1.0
+    assert service._counted_later("default", "web", _pod(), _indexes()) is None
+    service._status_due[MEMORY] = time.monotonic() + 5.0
+    assert service._counted_later("default", "other", _pod(), _indexes()) is None  # not indexed: gone
+    service._forget(MEMORY[:2], MEMORY[2])
+    assert MEMORY not in service._status_due

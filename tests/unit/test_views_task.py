@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from ecs_facade.views.task import container_views, essential_exit, failed_to_start, last_status
+from ecs_facade.views.task import container_views, essential_exit, failed_to_start, last_status, on_its_way
 
 
 def pod(
@@ -76,3 +76,20 @@ def test_a_service_task_is_described_like_a_standalone_one() -> None:
     assert task["healthStatus"] == "HEALTHY"
     assert task["group"] == "service:web"
     assert [c["name"] for c in task["containers"]] == ["log", "App"]
+
+
+def test_a_task_on_its_way_is_created_or_bound_and_nothing_more() -> None:
+    assert on_its_way(pod(node=None))  # just created
+    assert on_its_way(pod())  # bound to a container instance
+    assert on_its_way({"metadata": {}, "status": {}})  # no phase yet
+    waiting = {"name": "app", "state": {"waiting": {"reason": "ContainerCreating"}}}
+    assert not on_its_way(pod(statuses=[waiting]))  # a container shows up: it may be failing to start
+    assert not on_its_way(pod(phase="Running", statuses=[{"name": "app", "state": RUNNING}]))
+    assert not on_its_way(pod(phase="Failed"))
+    assert not on_its_way(pod(deleting=True))
+    unschedulable = pod(node=None)
+    unschedulable["status"]["conditions"] = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]
+    assert not on_its_way(unschedulable)  # TasksUnplaceable is news
+    scheduled = pod()
+    scheduled["status"]["conditions"] = [{"type": "PodScheduled", "status": "True"}]
+    assert on_its_way(scheduled)

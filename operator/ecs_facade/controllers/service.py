@@ -88,6 +88,7 @@ from ecs_facade.views.service import (
     rollout_readiness,
     service_counts,
 )
+from ecs_facade.views.task import on_its_way
 from ecs_facade.views.throttle import holding, next_throttle
 
 MAX_EVENTS = 100
@@ -107,6 +108,9 @@ _written_at: dict[tuple[str, str, str], float] = {}
 # Turns for progress-only status writes: all services' together keep to
 # status_progress_writes_per_second.
 _progress_turns = Turns()
+# When a status write that waits (progress only) is due (time.monotonic()): a refresh is
+# queued for then. Cleared by every status report, set again when it waits again.
+_status_due: dict[tuple[str, str, str], float] = {}
 # What was applied last per service: (digest of the desired objects, workload and HPA generations after it).
 _applied: dict[tuple[str, str, str], tuple[str, int | None, int | None]] = {}
 # Services whose workload runs replacements for tasks on DRAINING instances.
@@ -504,12 +508,14 @@ def _report(
         # launches resume when the hold is over: a reconcile then gives the workload its count back
         enqueue(service.namespace, service.name, indexes, logger, urgent=True, apply=True, delay=_until(throttle))
     before = {k: service.status.get(k) for k in status}
+    memory = (service.namespace, service.name, service.uid)
+    _status_due.pop(memory, None)
     if _without_times(status) != _without_times(before):
-        memory = (service.namespace, service.name, service.uid)
         wait = 0.0 if reapply else _status_wait(memory, before, status, config)
         if wait > 0:
             # progress only: written by a refresh once the interval is over (or with the next
             # change that is news, whichever comes first)
+            _status_due[memory] = time.monotonic() + wait
             enqueue(service.namespace, service.name, indexes, logger, urgent=False, apply=False, delay=wait)
             return reapply
         kube.patch_status(API_VERSION, SERVICES, service.namespace, service.name, status)
@@ -946,7 +952,7 @@ def service_changed(
 
 def _forget(key: tuple[str, str], uid: str) -> None:
     """A deleted service's memories (the garbage collector removes its children)."""
-    for memory in (_written, _written_at, _applied):
+    for memory in (_written, _written_at, _applied, _status_due):
         memory.pop((*key, uid), None)
     _progress_turns.forget((*key, uid))
     budgets.forget(*key, uid)
@@ -1030,7 +1036,22 @@ def tasks_changed(
     # as it is at that moment (a moment later its replacement may make it look complete):
     # it does not wait for the batch
     urgent = moving or _failing(body)
-    enqueue(namespace, name, indexes, logger, urgent=urgent, apply=moving, variables=variables)
+    delay = None if urgent or deleted else _counted_later(namespace, name, body, indexes)
+    enqueue(namespace, name, indexes, logger, urgent=urgent, apply=moving, variables=variables, delay=delay)
+
+
+def _counted_later(namespace: str, name: str, body: Mapping[str, Any], indexes: Indexes) -> float | None:
+    """Seconds until the status refresh already queued for the service, when the event is of
+    a task on its way (views.task.on_its_way) and the service's status write waits for its
+    interval or its turn: that refresh counts the task. Sooner, a reconcile could only find
+    a progress write that must wait anyway (in a burst of new services, most of their pod
+    events). None: the usual batch."""
+    service = one(indexes.services, (namespace, name))
+    due = _status_due.get((namespace, name, service.uid)) if service is not None else None
+    if due is None or body.get("kind") != "Pod" or not on_its_way(body):
+        return None
+    left = due - time.monotonic()
+    return left if left > 0 else None
 
 
 def _failing(body: Mapping[str, Any]) -> bool:

@@ -112,6 +112,22 @@ def last_status(pod: Mapping[str, Any] | None) -> str:
     return "PENDING"
 
 
+def on_its_way(pod: Mapping[str, Any]) -> bool:
+    """A task still on its way to running that says nothing new about its service: created,
+    or bound to a container instance, with no container started, waiting, failed or stopping,
+    and no word from the scheduler that it cannot be placed. Its service's pendingCount may
+    move; nothing else can (see views.service.progress_only)."""
+    meta = pod.get("metadata") or {}
+    status = pod.get("status") or {}
+    if meta.get("deletionTimestamp") or status.get("phase") not in (None, "Pending"):
+        return False
+    if status.get("containerStatuses") or status.get("initContainerStatuses"):
+        return False
+    return not any(
+        c.get("type") == "PodScheduled" and c.get("status") == "False" for c in status.get("conditions") or []
+    )
+
+
 def health_status(containers: list[dict[str, Any]], essential: list[str], ecs_names: Mapping[str, str]) -> str:
     """Task health: UNHEALTHY if an essential container is, HEALTHY if all essential ones with a
     health check are, else UNKNOWN (as ECS)."""
