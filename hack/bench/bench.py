@@ -785,7 +785,8 @@ def main(argv: list[str] | None = None) -> int:
         "--pprof",
         type=Path,
         default=None,
-        help="30 s CPU profiles of kube-apiserver and kube-controller-manager from 5 s into each run, files named from this prefix",
+        help="30 s CPU profiles of kube-apiserver and kube-controller-manager from 5 s into each run,"
+        " files named from this prefix",
     )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
