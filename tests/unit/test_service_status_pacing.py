@@ -10,6 +10,7 @@ import pytest
 
 from ecs_facade.config import Config
 from ecs_facade.controllers import service
+from ecs_facade.controllers.indexes import Snapshot
 from ecs_facade.controllers.turns import Turns
 from ecs_facade.controllers.workqueue import WorkQueue
 from tests.unit.test_views_service import rolling_status
@@ -120,7 +121,7 @@ def test_a_held_service_is_looked_at_again_just_after_the_hold() -> None:
 
 
 def _indexes() -> Any:
-    web = service.Snapshot(name="web", namespace="default", uid="uid-1", generation=1, spec={}, status={})
+    web = Snapshot(name="web", namespace="default", uid="uid-1", generation=1, spec={}, status={})
     return SimpleNamespace(services={("default", "web"): [web]}, nodes={})
 
 

@@ -21,6 +21,7 @@ from ecs_facade.views.container_instance import (
     ec2_instance_id,
     host_ports,
     instance_attributes,
+    instance_summary,
     is_ecs_task,
     parse_quantity,
     pod_requests,
@@ -694,6 +695,25 @@ def test_cluster_instance_counts() -> None:
         "connectedContainerInstancesCount": 2,
         "runningTasksCount": 2,
         "pendingTasksCount": 3,
+    }
+
+
+def test_an_instance_summary_counts_as_its_full_view_does() -> None:
+    other = task_pod(node_name="elsewhere")
+    cases = [
+        (node(), [task_pod(), task_pod(phase="Pending"), task_pod(phase="Succeeded"), other]),
+        (node(labels={LABEL_INSTANCE_STATUS: "DRAINING"}), [task_pod(deleting=True), task_pod()]),
+        (node(ready="False"), [task_pod(phase="Pending"), task_pod(phase="Failed")]),
+        (node(), []),
+    ]
+    for instance, pods in cases:
+        summary = instance_summary(instance, pods)
+        assert cluster_instance_counts([summary]) == cluster_instance_counts([describe(instance, *pods)])
+    assert instance_summary(node(labels={LABEL_INSTANCE_STATUS: "DRAINING"}), [task_pod()]) == {
+        "status": "DRAINING",
+        "agentConnected": True,
+        "runningTasksCount": 1,
+        "pendingTasksCount": 0,
     }
 
 

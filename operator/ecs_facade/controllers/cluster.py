@@ -51,8 +51,8 @@ from ecs_facade.translate.capacity import effective_strategy
 from ecs_facade.views.container_instance import (
     cluster_instance_counts,
     cluster_of,
-    describe_container_instance,
     draining,
+    instance_summary,
 )
 from ecs_facade.views.selectors import selector_matches
 from ecs_facade.views.service import Readiness
@@ -63,15 +63,10 @@ SYNC_SECONDS = Config.from_env().cluster_sync_seconds
 _written: dict[str, dict[str, Any]] = {}
 
 
-def instances_of(indexes: Indexes, cluster: str, config: Config) -> list[dict[str, Any]]:
-    """DescribeContainerInstances of every node in the cluster, from the indexes."""
+def instance_summaries(indexes: Indexes, cluster: str) -> list[dict[str, Any]]:
+    """What the cluster's counts need of each of its nodes, from the indexes."""
     return [
-        describe_container_instance(
-            node,
-            values_at(indexes.pods_by_node, node["metadata"]["name"]),
-            region=config.region,
-            account_id=config.account_id,
-        )
+        instance_summary(node, values_at(indexes.pods_by_node, node["metadata"]["name"]))
         for node in all_values(indexes.nodes)
         if cluster_of(node["metadata"]["labels"]) == cluster
     ]
@@ -237,7 +232,7 @@ def reconcile(name: str, indexes: Indexes, logger: Logger, deleting: bool = Fals
         config = Config.from_env()
         conflicts = [] if deleting else _keep_membership_labels(ecs_name, cluster.spec, indexes, logger)
         _drain(ecs_name, indexes, logger)
-        counts = cluster_instance_counts(instances_of(indexes, ecs_name, config))
+        counts = cluster_instance_counts(instance_summaries(indexes, ecs_name))
         ready: tuple[bool, str, str]
         if conflicts:
             ready = (
