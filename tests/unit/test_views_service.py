@@ -7,6 +7,7 @@ from ecs_facade.views.service import (
     progress_only,
     rollout_readiness,
     service_counts,
+    settled,
 )
 
 
@@ -188,3 +189,21 @@ def test_a_first_status_with_news_is_more_than_a_rollout_under_way() -> None:
         observed_generation=1, now="2026-12-01T00:00:00Z",
     )  # fmt: skip
     assert not first_rollout_only({**rolling_status(0, 0), "deployments": [], "conditions": missing})
+
+
+def test_a_workload_is_settled_when_every_task_is_of_its_latest_spec_and_ready() -> None:
+    def workload(status: dict[str, int], kind: str = "Deployment", wanted: int = 3) -> dict[str, Any]:
+        return {**deployment(2, **status), "kind": kind, "spec": {"replicas": wanted}}
+
+    done = {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3}
+    assert settled(workload(done))
+    assert not settled(workload({**done, "observedGeneration": 1}))  # the new spec not seen yet
+    assert not settled(workload({**done, "readyReplicas": 2}))
+    assert not settled(workload({**done, "replicas": 4}))  # a task of the old spec is left
+    assert not settled(workload({**done, "updatedReplicas": 2}))
+    assert not settled(workload(done, wanted=4))  # scaling up
+    assert settled(workload({"observedGeneration": 2}, wanted=0))  # scaled to zero, all gone
+    daemon = {"observedGeneration": 2, "desiredNumberScheduled": 5, "currentNumberScheduled": 5}
+    assert settled(workload({**daemon, "updatedNumberScheduled": 5, "numberReady": 5}, "DaemonSet"))
+    assert not settled(workload({**daemon, "updatedNumberScheduled": 5, "numberReady": 4}, "DaemonSet"))
+    assert not settled({"kind": "HorizontalPodAutoscaler", "metadata": {}, "status": {}})

@@ -87,6 +87,7 @@ from ecs_facade.views.service import (
     progress_only,
     rollout_readiness,
     service_counts,
+    settled,
 )
 from ecs_facade.views.task import on_its_way
 from ecs_facade.views.throttle import holding, next_throttle
@@ -1007,7 +1008,9 @@ def workload_event(
         if current is None or current["metadata"].get("deletionTimestamp"):
             return
         _applied.pop((namespace, name, service.uid), None)  # apply again although the spec did not change
-    enqueue(namespace, name, indexes, logger, urgent=deleted, apply=True, variables=variables)
+    # a rollout's end is news: its status goes at once, not with the next batch
+    urgent = deleted or settled(body)
+    enqueue(namespace, name, indexes, logger, urgent=urgent, apply=True, variables=variables)
 
 
 def tasks_changed(

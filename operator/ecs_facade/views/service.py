@@ -65,6 +65,24 @@ def rollout_readiness(service_name: str, counts: ServiceCounts, deployment: Mapp
     )
 
 
+def settled(workload: Mapping[str, Any]) -> bool:
+    """The Deployment (or DaemonSet) has run its controller over its latest spec, and all of
+    its tasks are of that spec and ready, none left of older ones: the moment a rollout ends,
+    which its service's status says at once rather than with the next batch of events."""
+    meta = workload.get("metadata") or {}
+    status = workload.get("status") or {}
+    if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
+        return False
+    if workload.get("kind") == "DaemonSet":
+        daemon = ("desiredNumberScheduled", "currentNumberScheduled", "updatedNumberScheduled", "numberReady")
+        return len({int(status.get(k) or 0) for k in daemon}) == 1
+    if workload.get("kind") != "Deployment":
+        return False
+    wanted = (workload.get("spec") or {}).get("replicas")
+    counts = ("replicas", "updatedReplicas", "readyReplicas")
+    return wanted is not None and all(int(status.get(k) or 0) == int(wanted) for k in counts)
+
+
 # A rollout's progress, as conditions say it: the same while it starts and goes on.
 _IN_PROGRESS = {
     ("Progressing", "NoDeployment"),
