@@ -222,8 +222,9 @@ class Operator:
         self.starts += 1
         if self.profile is not None:
             output = self.profile.with_name(f"{self.profile.stem}-{self.starts}{self.profile.suffix}")
+            # --nonblocking: pausing the operator for each sample doubled the convergence time
             command = [str(REPO / ".venv/bin/py-spy"), "record", "--format", "raw", "--rate", "50", "--gil",
-                       "--output", str(output), "--", sys.executable, *command]  # fmt: skip
+                       "--nonblocking", "--output", str(output), "--", sys.executable, *command]  # fmt: skip
         self.process = subprocess.Popen(command, env=env, stdout=logfile, stderr=subprocess.STDOUT)
         self.pid = self.process.pid
         if self.profile is not None:
