@@ -213,10 +213,15 @@ class Operator:
     process: subprocess.Popen[bytes] | None = None
     pid: int = 0  # the operator's (under py-spy, the profiler's child)
     rss_samples: list[int] = field(default_factory=list)
+    budgets: str = "always"  # ECS_FACADE_DISRUPTION_BUDGETS
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
-        env = {**os.environ, "KUBECONFIG": str(self.cluster.operator_kubeconfig())}
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.cluster.operator_kubeconfig()),
+            "ECS_FACADE_DISRUPTION_BUDGETS": self.budgets,
+        }
         logfile = (CLUSTER_DIR / "logs" / "operator.log").open("ab")
         command = [str(REPO / ".venv/bin/ecs-facade"), "run", "--standalone", f"--metrics-port={self.metrics_port}"]
         self.starts += 1
@@ -689,7 +694,8 @@ def report(results: dict[str, Any], output: Path) -> None:
         f"# ecs-facade benchmark ({results['started']})",
         "",
         f"{results['nodes']} simulated nodes, {results['tasks']} tasks per service,"
-        f" concurrency {results['concurrency']}, {results['repeats']} run(s) per size; median (min to max).",
+        f" concurrency {results['concurrency']}, disruption budgets {results.get('disruption_budgets', 'always')},"
+        f" {results['repeats']} run(s) per size; median (min to max).",
         "",
         "| services | tasks | baseline convergence s | ecs-facade convergence s | ratio | reconcile p99 s"
         " | baseline create p99 s | steady writes | requests/reconcile | peak RSS MiB"
@@ -777,6 +783,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPO / "hack/bench/results")
     parser.add_argument("--keep-cluster", action="store_true")
     parser.add_argument(
+        "--budgets",
+        choices=("always", "draining"),
+        default="always",
+        help="the operator's ECS_FACADE_DISRUPTION_BUDGETS (default: always, the operator's default)",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         default=None,
@@ -806,10 +818,11 @@ def main(argv: list[str] | None = None) -> int:
         "tasks": args.tasks,
         "repeats": args.repeats,
         "concurrency": args.concurrency,
+        "disruption_budgets": args.budgets,
         "sizes": [],
     }
     cluster.up()
-    operator = Operator(cluster, profile=args.profile)
+    operator = Operator(cluster, profile=args.profile, budgets=args.budgets)
     try:
         operator.start()
         for services in sizes:

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from ecs_facade.translate.taskdefinition import TranslationOptions
 
 _TRUE = {"1", "true", "yes", "on"}
+# When a REPLICA service gets its PodDisruptionBudget (controllers/budgets.py)
+BUDGETS_ALWAYS = "always"  # once all of its desired tasks run, and from then on
+BUDGETS_DRAINING = "draining"  # only once one of its tasks is on a DRAINING instance
+BUDGET_MODES = (BUDGETS_ALWAYS, BUDGETS_DRAINING)
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,11 @@ class Config:
     # how long kopf's per-object worker waits for the object's next event before it exits;
     # while it waits it holds the object's last body (kopf's default is 5 s)
     kopf_idle_seconds: float = 0.5
+    # "always": every REPLICA service has its PodDisruptionBudget once its tasks run, so that
+    # `kubectl drain` and cluster autoscalers keep minimumHealthyPercent too; "draining": only
+    # ECS's own draining (a DRAINING instance) gets one, just before its tasks are evicted.
+    # Each budget costs the disruption controller work on every pod event of its namespace.
+    disruption_budgets: str = BUDGETS_ALWAYS
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -57,6 +66,11 @@ class Config:
                 env.get("ECS_FACADE_STATUS_PROGRESS_WRITES_PER_SECOND", cls.status_progress_writes_per_second)
             ),
             kopf_idle_seconds=float(env.get("ECS_FACADE_KOPF_IDLE_SECONDS", cls.kopf_idle_seconds)),
+            disruption_budgets=_one_of(
+                "ECS_FACADE_DISRUPTION_BUDGETS",
+                env.get("ECS_FACADE_DISRUPTION_BUDGETS", cls.disruption_budgets),
+                BUDGET_MODES,
+            ),
         )
 
     @property
@@ -71,3 +85,9 @@ class Config:
 
     def task_arn(self, cluster: str, task_id: str) -> str:
         return f"arn:aws:ecs:{self.region}:{self.account_id}:task/{cluster}/{task_id}"
+
+
+def _one_of(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r}: expected one of {', '.join(choices)}")
+    return value

@@ -271,6 +271,43 @@ def test_draining_moves_service_tasks_within_minimum_healthy_and_leaves_standalo
     )
 
 
+def test_with_budgets_only_for_draining_a_service_gets_its_budget_when_its_instance_drains(
+    kubectl: Kubectl, namespace: str, clusters: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the operator runs in this process and reads its settings for each reconcile
+    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGETS", "draining")
+    apply(kubectl, namespace, task_definition("ondemand"))
+    config = {"minimumHealthyPercent": 50, "maximumPercent": 200}
+    spread = [{"type": "spread", "field": "instanceId"}]
+    apply(kubectl, namespace, service("ondemand", "drain", 4, deploymentConfiguration=config, placementStrategy=spread))
+    wait_for(
+        "ondemand: steady state",
+        lambda: (condition(kubectl.get("ecsservice", "ondemand", namespace), "Ready") or {}).get("status") == "True",
+    )
+    time.sleep(3)  # with standing budgets, the reconcile that wrote the steady state applied one
+    assert kubectl.get("poddisruptionbudget", "ondemand", namespace) is None, "a steady service has no budget"
+    assert nodes_of(service_pods(kubectl, namespace, "ondemand")) == ["drain-0"] * 2 + ["drain-1"] * 2
+
+    ecs("drain", "drain-0")
+    try:
+        lowest = 4
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            pods = service_pods(kubectl, namespace, "ondemand")
+            live = running(pods)
+            lowest = min(lowest, len(live))
+            if len(live) == 4 and len(pods) == 4 and nodes_of(live) == ["drain-1"] * 4:
+                break
+            time.sleep(0.2)
+        assert nodes_of(running(service_pods(kubectl, namespace, "ondemand"))) == ["drain-1"] * 4
+        assert lowest >= 2, f"only {lowest} tasks were running during the drain (minimumHealthyPercent 50 of 4)"
+        budget = kubectl.json("get", "poddisruptionbudget", "ondemand", "-n", namespace)
+        assert budget["spec"]["minAvailable"] == 2
+    finally:
+        ecs("activate", "drain-0")
+        wait_for("drain-0 schedulable", lambda: not kubectl.json("get", "node", "drain-0")["spec"].get("unschedulable"))
+
+
 def test_service_in_missing_cluster_waits_for_it(kubectl: Kubectl, namespace: str, operator: Any) -> None:
     apply(kubectl, namespace, task_definition("lost"))
     apply(kubectl, namespace, service("lost", "nowhere", 1))

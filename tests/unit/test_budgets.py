@@ -113,3 +113,16 @@ def test_a_service_whose_workload_this_process_created_is_not_looked_up(api: Fak
     assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 2), draining=lambda: False)
     assert budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False)
     assert api.calls == ["apply PodDisruptionBudget ns/web"]
+
+
+def test_without_standing_budgets_only_a_draining_instance_brings_one(api: FakeApi) -> None:
+    # ECS_FACADE_DISRUPTION_BUDGETS=draining: a steady service has none
+    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False, standing=False)
+    assert api.calls == []
+    # a task of it on a DRAINING instance: the budget first (the drain evicts only then)
+    assert budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: True, standing=False)
+    assert budgets.in_place("ns", "web", "u1")
+    # from then on it follows the spec, drained or not
+    wider = build_disruption_budget("web", "ns", 6, 50)
+    assert budgets.protect("ns", "web", "u1", wider, deployment(6, 6), draining=lambda: False, standing=False)
+    assert api.objects["ns/web"]["spec"]["minAvailable"] == 3

@@ -25,6 +25,16 @@ def test_defaults_without_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (config.status_batch_seconds, config.kopf_idle_seconds) == (2.0, 0.5)
 
 
+def test_disruption_budgets_always_or_only_for_draining(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ECS_FACADE_DISRUPTION_BUDGETS", raising=False)
+    assert Config.from_env().disruption_budgets == "always"
+    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGETS", "draining")
+    assert Config.from_env().disruption_budgets == "draining"
+    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGETS", "never")
+    with pytest.raises(ValueError, match="ECS_FACADE_DISRUPTION_BUDGETS='never': expected one of always, draining"):
+        Config.from_env()
+
+
 def test_service_workers_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECS_FACADE_SERVICE_WORKERS", "8")
     assert Config.from_env().service_workers == 8

@@ -2,10 +2,15 @@
 draining (the operator's evictions from DRAINING instances, and `kubectl drain`).
 
 A new service's budget is applied once it has tasks to protect: all of its desired tasks
-running, or one of them on a DRAINING instance. From the moment a budget exists, the
-disruption controller recomputes it and writes its status on every change of the service's
-pods, which during a first rollout is every pod event, with nothing yet to protect. A budget
-once applied follows the service's spec at once.
+running, or one of them on a DRAINING instance. With ECS_FACADE_DISRUPTION_BUDGETS=draining
+only the latter: ECS's own draining keeps the floor, `kubectl drain` and autoscalers do not
+wait, and the disruption controller has no budget to look at for the other services.
+
+From the moment a budget exists, the disruption controller recomputes it and writes its
+status on every change of the service's pods, which during a first rollout is every pod
+event, with nothing yet to protect; and it looks for the budgets of every pod event in the
+namespace among all of the namespace's budgets. A budget once applied follows the service's
+spec at once.
 
 What was applied is remembered per service (the budget's digest, also written on the budget
 as an annotation), so that a steady service costs no request, and a restarted operator reads
@@ -30,12 +35,12 @@ _applied: dict[tuple[str, str, str], str] = {}  # (namespace, service, service u
 _new: set[tuple[str, str, str]] = set()  # services whose workload this process created
 
 
-def has_tasks_to_protect(workload: Mapping[str, Any] | None, on_draining_instance: bool) -> bool:
-    """All desired tasks of the Deployment are running (ready), or a task must leave a
-    DRAINING instance (its budget must exist before it is evicted)."""
+def has_tasks_to_protect(workload: Mapping[str, Any] | None, on_draining_instance: bool, standing: bool = True) -> bool:
+    """A task must leave a DRAINING instance (its budget must exist before it is evicted),
+    or, for a standing budget, all desired tasks of the Deployment are running (ready)."""
     if on_draining_instance:
         return True
-    if workload is None:
+    if workload is None or not standing:
         return False
     desired = int((workload.get("spec") or {}).get("replicas") or 0)
     ready = int((workload.get("status") or {}).get("readyReplicas") or 0)
@@ -65,18 +70,19 @@ def protect(
     budget: Mapping[str, Any],
     workload: Mapping[str, Any] | None,
     draining: Callable[[], bool],
+    standing: bool = True,
 ) -> bool:
     """Apply the budget when it is due and not already what runs; True when it wrote.
 
     ``draining`` (a task of the service is on a DRAINING instance) is asked only while the
-    budget is not in place yet."""
+    budget is not in place yet; ``standing`` False: only that makes it due."""
     key, wanted = (namespace, service, uid), digest(budget)
     with _lock:
         known = _applied.get(key)
     if known == wanted:
         return False
     if known is None:
-        if not has_tasks_to_protect(workload, draining()):
+        if not has_tasks_to_protect(workload, draining(), standing):
             return False
         with _lock:
             new = key in _new

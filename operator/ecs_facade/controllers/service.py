@@ -38,7 +38,7 @@ from ecs_facade.api import (
     SCHEDULING_GATE_CAPACITY_PROVIDER,
     SERVICES,
 )
-from ecs_facade.config import Config
+from ecs_facade.config import BUDGETS_ALWAYS, Config
 from ecs_facade.controllers import budgets
 from ecs_facade.controllers.cluster import cluster_placement
 from ecs_facade.controllers.common import Logger, error_message, lock_for, now, remember_handler_context
@@ -190,6 +190,7 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
                         budget,
                         workload,
                         lambda: _on_draining_instance(indexes, namespace, name),
+                        standing=config.disruption_budgets == BUDGETS_ALWAYS,
                     )
         except kube.NamespaceTerminating:
             pass
