@@ -559,6 +559,8 @@ def ecs_facade_run(
     idle_at = wait_idle(cluster, 5, 600)
     cpu = operator.cpu_seconds() - cpu_before
     events = cluster.operator_requests(wall_before, idle_at + 1)
+    offset = time.time() - time.monotonic()
+    reached = {n: t for (n, state), t in deployments.times.items() if state == "reconciled"}
     reconciles = operator.reconciles() - reconciles_before
 
     # steady state: a quiet stretch after convergence should cost no writes at all
@@ -574,6 +576,7 @@ def ecs_facade_run(
         "reconciled_seconds": reconciled_seconds,
         "tasks_ready_seconds": tasks_ready_seconds,
         "reconcile_latency_seconds": percentiles(latencies),
+        "reconcile_latency_parts_seconds": latency_parts(created, reached, events, offset),
         "scale_latency_seconds": percentiles(scale_latencies),
         "cpu_seconds": cpu,
         "cpu_seconds_to_convergence": cpu_at_convergence,
@@ -614,6 +617,40 @@ def restart_run(cluster: Cluster, operator: Operator) -> dict[str, Any]:
         "idle_after_seconds": max(0.0, idle_at - started),
         "writes": writes(events),
         "writes_by_verb": writes_by_resource(events),
+    }
+
+
+def latency_parts(
+    created: dict[str, float], seen: dict[str, float], events: Iterable[dict[str, Any]], offset: float
+) -> dict[str, Any]:
+    """Where a first reconcile's latency goes, per service: from its create (started) to the
+    API server receiving the operator's apply of its Deployment (the watch, the queue, the
+    reconcile), the apply itself (received to answered, from the audit log), and from the
+    answer to the benchmark's watch seeing the Deployment. ``created`` and ``seen`` are
+    monotonic; ``offset`` turns them into wall-clock time, as the audit log has it.
+
+    Percentiles of each part, and the parts of the slowest 1 % of services (by the whole)."""
+    applies: dict[str, tuple[float, float]] = {}
+    for event in events:
+        ref = event.get("objectRef") or {}
+        if event["verb"] != "patch" or ref.get("resource") != "deployments" or ref.get("subresource"):
+            continue
+        name = str(ref.get("name"))
+        received, answered = _epoch(event["requestReceivedTimestamp"]), _epoch(event["stageTimestamp"])
+        if name not in applies or received < applies[name][0]:
+            applies[name] = (received, answered)  # the first: the create
+    parts = []
+    for name, started in created.items():
+        if name in applies and name in seen:
+            received, answered = applies[name]
+            parts.append((received - (started + offset), answered - received, seen[name] + offset - answered))
+    if not parts:
+        return {}
+    slowest = sorted(parts, key=sum)[-max(1, len(parts) // 100) :]
+    names = ("to_apply", "apply", "to_watch")
+    return {
+        **{name: percentiles([p[i] for p in parts]) for i, name in enumerate(names)},
+        "slowest_1_percent_mean": {name: statistics.fmean(p[i] for p in slowest) for i, name in enumerate(names)},
     }
 
 
@@ -692,6 +729,26 @@ def report(results: dict[str, Any], output: Path) -> None:
             f"| {at('created_seconds')} | {at('reconciled_seconds')} | {at('tasks_ready_seconds')} "
             f"| {at('convergence_seconds')} |"
         )
+    parts = []
+    for size in results["sizes"]:
+        measured = [r["ecs_facade"].get("reconcile_latency_parts_seconds") or {} for r in size["runs"]]
+        measured = [m for m in measured if m]
+        if not measured:
+            continue
+
+        def part(name: str, key: str, measured: list[dict[str, Any]] = measured) -> str:
+            return f"{statistics.median(m[name][key] for m in measured):.2f}"
+
+        slowest = " + ".join(
+            f"{statistics.median(m['slowest_1_percent_mean'][n] for m in measured):.2f}"
+            for n in ("to_apply", "apply", "to_watch")
+        )
+        parts.append(
+            f"| {size['services']} | {part('to_apply', 'p50')} / {part('to_apply', 'p99')} "
+            f"| {part('apply', 'p50')} / {part('apply', 'p99')} "
+            f"| {part('to_watch', 'p50')} / {part('to_watch', 'p99')} "
+            f"| {slowest} |"
+        )
     restart = results.get("restart") or {}
     text = [
         f"# ecs-facade benchmark ({results['started']})",
@@ -730,6 +787,16 @@ def report(results: dict[str, Any], output: Path) -> None:
         " | tasks ready | converged |",
         "|---|---|---|---|---|---|---|",
         *timeline,
+        "",
+        "Where a first reconcile's latency goes (medians of the runs, p50 / p99 s): from the"
+        " ECSService's create to the API server receiving the operator's apply of its Deployment (the"
+        " create, the watch, the queue, the reconcile), the apply (the audit log's received to"
+        " answered), and from the answer to the benchmark's watch seeing the Deployment; and the same"
+        " three parts of the slowest 1 % of services (means).",
+        "",
+        "| services | create to apply | apply | answer to watch | slowest 1 % |",
+        "|---|---|---|---|---|",
+        *parts,
         "",
         f"Restart with {results['sizes'][-1]['services']} services in place: idle after"
         f" {restart.get('idle_after_seconds', float('nan')):.1f} s, {restart.get('writes', 'n/a')} writes"

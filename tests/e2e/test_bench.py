@@ -32,6 +32,9 @@ def test_quick_benchmark_writes_json_markdown_and_a_plot(tmp_path: Path) -> None
             assert ecs["convergence_seconds"] > 0
             assert ecs["reconcile_latency_seconds"]["n"] == size["services"]
             assert set(ecs["reconcile_latency_seconds"]) == {"p50", "p95", "p99", "max", "n"}
+            parts = ecs["reconcile_latency_parts_seconds"]
+            assert set(parts) == {"to_apply", "apply", "to_watch", "slowest_1_percent_mean"}
+            assert parts["apply"]["n"] == size["services"]
             assert ecs["scale_latency_seconds"]["n"] >= 1
             assert ecs["reconciles"] > 0 and ecs["requests"] > 0 and ecs["writes"] > 0
             assert isinstance(ecs["steady_writes"], int)
