@@ -42,6 +42,11 @@ class Config:
     # ECS's own draining (a DRAINING instance) gets one, just before its tasks are evicted.
     # Each budget costs the disruption controller work on every pod event of its namespace.
     disruption_budgets: str = BUDGETS_ALWAYS
+    # a standing budget waits this long after all of a new service's tasks first run: budgets
+    # are protection, not part of running tasks, and each one makes the disruption controller's
+    # work on every pod event of the namespace larger; a burst of new services converges
+    # before theirs come (a DRAINING instance brings a budget at once, whatever this says)
+    disruption_budget_delay_seconds: float = 30.0
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -71,6 +76,10 @@ class Config:
                 env.get("ECS_FACADE_DISRUPTION_BUDGETS", cls.disruption_budgets),
                 BUDGET_MODES,
             ),
+            disruption_budget_delay_seconds=_not_negative(
+                "ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS",
+                env.get("ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS", str(cls.disruption_budget_delay_seconds)),
+            ),
         )
 
     @property
@@ -91,3 +100,13 @@ def _one_of(name: str, value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name}={value!r}: expected one of {', '.join(choices)}")
     return value
+
+
+def _not_negative(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number >= 0 or number == float("inf"):
+        raise ValueError(f"{name}={value!r}: expected a number of seconds, 0 or more")
+    return number

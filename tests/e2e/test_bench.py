@@ -35,6 +35,8 @@ def test_quick_benchmark_writes_json_markdown_and_a_plot(tmp_path: Path) -> None
             parts = ecs["reconcile_latency_parts_seconds"]
             assert set(parts) == {"to_apply", "apply", "to_watch", "slowest_1_percent_mean"}
             assert parts["apply"]["n"] == size["services"]
+            assert ecs["reconcile_latency_api_seconds"]["n"] == size["services"]
+            assert 0 < ecs["reconcile_latency_api_seconds"]["p50"] <= ecs["reconcile_latency_seconds"]["p50"]
             assert ecs["scale_latency_seconds"]["n"] >= 1
             assert ecs["reconciles"] > 0 and ecs["requests"] > 0 and ecs["writes"] > 0
             assert isinstance(ecs["steady_writes"], int)
@@ -46,6 +48,7 @@ def test_quick_benchmark_writes_json_markdown_and_a_plot(tmp_path: Path) -> None
             assert 0 < ecs["reconciled_seconds"] <= ecs["tasks_ready_seconds"]
             assert measured["baseline"]["created_seconds"] > 0
             assert measured["baseline"]["create_latency_seconds"]["n"] == size["services"]
+            assert measured["baseline"]["create_call_seconds"]["n"] == size["services"]
             for run in (measured["baseline"], ecs):
                 assert {"kube-apiserver", "etcd", "bench client"} <= set(run["control_plane_cpu_seconds"])
     assert isinstance(results["restart"]["writes"], int)

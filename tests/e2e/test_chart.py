@@ -156,8 +156,16 @@ def test_install_upgrade_uninstall_in_a_restricted_namespace(kubectl: Kubectl, r
         (["--set", "arn.accountId=12"], "accountId"),
         (["--set", "unknownKey=1"], "unknownKey"),
         (["--set", "disruptionBudgets=never"], "disruptionBudgets"),
+        (["--set", "disruptionBudgetDelaySeconds=-5"], "disruptionBudgetDelaySeconds"),
     ],
-    ids=["replicas-not-a-number", "unknown-log-level", "short-account-id", "unknown-key", "unknown-budget-mode"],
+    ids=[
+        "replicas-not-a-number",
+        "unknown-log-level",
+        "short-account-id",
+        "unknown-key",
+        "unknown-budget-mode",
+        "negative-budget-delay",
+    ],
 )
 def test_values_that_break_the_schema_are_refused(kubectl: Kubectl, values: list[str], message: str) -> None:
     result = helm(kubectl, "install", "bad", str(CHART), "-n", "default", "--dry-run=server", *values, check=False)

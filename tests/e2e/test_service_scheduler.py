@@ -60,13 +60,21 @@ def steady(kubectl: Kubectl, namespace: str, name: str, running: int) -> dict[st
     return result
 
 
-def test_rolling_update_keeps_minimum_healthy_and_completes(kubectl: Kubectl, namespace: str) -> None:
+def test_rolling_update_keeps_minimum_healthy_and_completes(
+    kubectl: Kubectl, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the operator runs in this process and reads its settings for each reconcile
+    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS", "10")
     apply(kubectl, namespace, task_definition("roll", "example/app:1"))
     config = {"maximumPercent": 200, "minimumHealthyPercent": 50}
     apply(kubectl, namespace, service("roll", "roll", 6, deploymentConfiguration=config))
     steady(kubectl, namespace, "roll", 6)
-    # once all its tasks run, the service has its disruption budget (minimumHealthyPercent)
+    settled = time.monotonic()
+    # its disruption budget (minimumHealthyPercent) comes 10 s after all its tasks first ran
+    assert kubectl.get("poddisruptionbudget", "roll", namespace) is None, "the standing budget came at once"
     budget = wait_for("the disruption budget", lambda: kubectl.get("poddisruptionbudget", "roll", namespace))
+    waited = time.monotonic() - settled
+    assert 5 <= waited <= 30, f"the budget came {waited:.1f} s after the steady state"
     assert budget["spec"]["minAvailable"] == 3
     assert budget["metadata"]["annotations"]["ecs.facade.dev/applied-digest"]
 

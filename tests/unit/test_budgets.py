@@ -35,6 +35,8 @@ def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     monkeypatch.setattr(kube, "apply_any", fake.apply_any)
     monkeypatch.setattr(budgets, "_applied", {})
     monkeypatch.setattr(budgets, "_new", set())
+    monkeypatch.setattr(budgets, "_absent", set())
+    monkeypatch.setattr(budgets, "_protectable_since", {})
     return fake
 
 
@@ -126,3 +128,75 @@ def test_without_standing_budgets_only_a_draining_instance_brings_one(api: FakeA
     wider = build_disruption_budget("web", "ns", 6, 50)
     assert budgets.protect("ns", "web", "u1", wider, deployment(6, 6), draining=lambda: False, standing=False)
     assert api.objects["ns/web"]["spec"]["minAvailable"] == 3
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_standing_budget_waits_its_delay_from_when_all_tasks_first_ran(api: FakeApi) -> None:
+    clock, asked = Clock(), list[float]()
+
+    def protect(workload: dict[str, Any], draining: bool = False) -> bool:
+        return budgets.protect(
+            "ns", "web", "u1", BUDGET, workload, lambda: draining, delay=30, later=asked.append, now=clock
+        )
+
+    budgets.created("ns", "web", "u1")
+    assert not protect(deployment(4, 2))
+    assert asked == []  # nothing to protect yet: no reason to come back
+    clock.now = 110.0
+    assert not protect(deployment(4, 4))
+    assert asked == [30.0]  # all tasks run from now: due in 30 s
+    clock.now = 125.0
+    assert not protect(deployment(4, 3))  # a task replaced meanwhile: the wait goes on from 110
+    clock.now = 130.0
+    assert not protect(deployment(4, 4))
+    assert asked == [30.0, 10.0]
+    assert api.calls == [] and not budgets.in_place("ns", "web", "u1")
+    clock.now = 140.0
+    assert protect(deployment(4, 4))
+    assert api.calls == ["apply PodDisruptionBudget ns/web"]
+    assert budgets.in_place("ns", "web", "u1")
+
+
+def test_a_draining_instance_does_not_wait_for_the_delay(api: FakeApi) -> None:
+    clock, asked = Clock(), list[float]()
+    budgets.created("ns", "web", "u1")
+    assert not budgets.protect(
+        "ns", "web", "u1", BUDGET, deployment(4, 4), lambda: False, delay=30, later=asked.append, now=clock
+    )
+    clock.now += 1
+    assert budgets.protect(
+        "ns", "web", "u1", BUDGET, deployment(4, 4), lambda: True, delay=30, later=asked.append, now=clock
+    )
+    assert api.calls == ["apply PodDisruptionBudget ns/web"]
+
+
+def test_after_a_restart_a_waiting_budget_is_looked_up_once(api: FakeApi) -> None:
+    clock, asked = Clock(), list[float]()
+    for _ in range(3):
+        assert not budgets.protect(
+            "ns", "web", "u1", BUDGET, deployment(4, 4), lambda: False, delay=30, later=asked.append, now=clock
+        )
+    assert api.calls == ["get poddisruptionbudgets ns/web"]
+    assert asked == [30.0] * 3
+    clock.now += 30
+    assert budgets.protect(
+        "ns", "web", "u1", BUDGET, deployment(4, 4), lambda: False, delay=30, later=asked.append, now=clock
+    )
+    assert api.calls == ["get poddisruptionbudgets ns/web", "apply PodDisruptionBudget ns/web"]
+
+
+def test_a_budget_found_in_place_after_a_restart_does_not_wait(api: FakeApi) -> None:
+    budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False)
+    budgets.forget("ns", "web", "u1")
+    api.calls.clear()
+    asked = list[float]()
+    assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), lambda: False, delay=30, later=asked.append)
+    assert asked == [] and budgets.in_place("ns", "web", "u1")
+    assert api.calls == ["get poddisruptionbudgets ns/web"]

@@ -35,6 +35,17 @@ def test_disruption_budgets_always_or_only_for_draining(monkeypatch: pytest.Monk
         Config.from_env()
 
 
+def test_a_standing_budget_waits_thirty_seconds_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS", raising=False)
+    assert Config.from_env().disruption_budget_delay_seconds == 30.0
+    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS", "0")
+    assert Config.from_env().disruption_budget_delay_seconds == 0.0
+    for wrong in ("-1", "soon", "nan", "inf"):
+        monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS", wrong)
+        with pytest.raises(ValueError, match="expected a number of seconds, 0 or more"):
+            Config.from_env()
+
+
 def test_service_workers_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECS_FACADE_SERVICE_WORKERS", "8")
     assert Config.from_env().service_workers == 8

@@ -191,10 +191,18 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
                         workload,
                         lambda: _on_draining_instance(indexes, namespace, name),
                         standing=config.disruption_budgets == BUDGETS_ALWAYS,
+                        delay=config.disruption_budget_delay_seconds,
+                        later=lambda wait: _refresh_later(namespace, name, indexes, logger, wait),
                     )
         except kube.NamespaceTerminating:
             pass
         return False
+
+
+def _refresh_later(namespace: str, name: str, indexes: Indexes, logger: Logger, wait: float) -> None:
+    """A reconcile of the service in ``wait`` seconds (a standing budget is due then)."""
+    if _queue is not None:
+        enqueue(namespace, name, indexes, logger, urgent=False, apply=False, delay=wait)
 
 
 def _on_draining_instance(indexes: Indexes, namespace: str, name: str) -> bool:
