@@ -1,5 +1,6 @@
 """Index entries are slimmed copies: what the controllers ask of them must not change."""
 
+import copy
 from typing import Any
 
 import pytest
@@ -68,6 +69,34 @@ def test_a_slim_workload_answers_like_the_full_one(managers: list[dict[str, Any]
     assert slim["spec"]["template"]["metadata"] == full["spec"]["template"]["metadata"]
     assert slim["metadata"]["annotations"] == full["metadata"]["annotations"]
     assert "spec" not in slim["spec"]["template"]
+
+
+@pytest.mark.parametrize("managers", CASES)
+def test_a_trimmed_listed_object_answers_like_the_full_one(managers: list[dict[str, Any]]) -> None:
+    full = deployment(*managers)
+    trimmed = indexes.trimmed(copy.deepcopy(full))
+    assert controller._edited_by_others(trimmed) == controller._edited_by_others(full)
+    for manager in ("ecs-facade", "ecs-facade-replicas-handover"):
+        assert controller.owns_replicas(trimmed, manager) == controller.owns_replicas(full, manager)
+    assert indexes.deployment_keys(trimmed) == indexes.deployment_keys(full)
+    assert {k: v for k, v in trimmed.items() if k != "metadata"} == {k: v for k, v in full.items() if k != "metadata"}
+
+
+def test_trimming_drops_the_field_sets_nothing_reads() -> None:
+    pod = {
+        "metadata": {
+            "name": "p",
+            "managedFields": [
+                entry("kube-controller-manager", {"f:metadata": {"f:labels": {}}, "f:spec": {"f:containers": {}}}),
+                entry("kwok", {"f:status": {"f:conditions": {}}}, "Update", "status"),
+            ],
+        }
+    }
+    assert indexes.trimmed(pod)["metadata"]["managedFields"] == [
+        {"manager": "kube-controller-manager", "operation": "Apply", "fieldsV1": {"f:spec": {}}},
+        {"manager": "kwok", "operation": "Update", "subresource": "status", "fieldsV1": {}},
+    ]
+    assert indexes.trimmed({"metadata": {"name": "bare"}}) == {"metadata": {"name": "bare"}}
 
 
 def test_a_daemon_set_has_no_count() -> None:

@@ -194,3 +194,37 @@ def test_stopping_in_the_middle_of_a_list_ends_the_thread() -> None:
     assert informer._thread is not None
     informer._thread.join(2)
     assert not informer._thread.is_alive() and script.asked == [] and not informer.synced
+
+
+def test_each_listed_item_is_trimmed_as_its_page_comes() -> None:
+    trimmed_while_listing: list[tuple[str, int]] = []
+    script = Script(
+        lists=[
+            {"items": [obj("a", "1"), obj("b", "2")], "metadata": {"continue": "t1"}},
+            {"items": [obj("c", "3")], "metadata": {"resourceVersion": "10"}},
+        ],
+        watches=[[{"type": "ADDED", "object": obj("d", "11")}]],
+    )
+
+    def trim(item: dict[str, Any]) -> dict[str, Any]:
+        trimmed_while_listing.append((item["metadata"]["name"], len([a for a in script.asked if a[0] == "list"])))
+        return {"metadata": {"name": item["metadata"]["name"].upper()}}
+
+    listed: list[list[str]] = []
+    events: list[str] = []
+    informer = Informer(
+        "/api/v1/pods",
+        script,
+        on_list=lambda items, first: listed.append([i["metadata"]["name"] for i in items]),
+        on_event=lambda kind, o: events.append(o["metadata"]["name"]),
+        backoff=(0.001, 0.001),
+        trim=trim,
+    )
+    informer.start()
+    assert script.done.wait(5), script.asked
+    informer.stop()
+    assert listed == [["A", "B", "C"]]
+    # a page's items are trimmed before the next page is asked for
+    assert trimmed_while_listing == [("a", 1), ("b", 1), ("c", 2)]
+    assert events == ["d"]  # watch events are handled one at a time, whole
+    assert informer.resource_version == "11"

@@ -150,6 +150,16 @@ def slim_workload(body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def trimmed(obj: dict[str, Any]) -> dict[str, Any]:
+    """A listed object with its managedFields reduced to what the operator asks of them
+    (``_managed``): the field sets are most of a pod's or a Deployment's JSON, and a list
+    holds every object of the kind at once. Changed in place, returned."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and meta.get("managedFields"):
+        meta["managedFields"] = [_managed(entry) for entry in meta["managedFields"]]
+    return obj
+
+
 def _managed(entry: Mapping[str, Any]) -> dict[str, Any]:
     """A managedFields entry reduced to what is asked of it: whether its manager set anything
     in the spec, and spec.replicas in particular."""

@@ -44,6 +44,7 @@ from ecs_facade.controllers.indexes import (
     ObjectIndex,
     Snapshot,
     all_values,
+    trimmed,
 )
 from ecs_facade.kube import client as kube
 from ecs_facade.kube.informer import HttpTransport, Informer
@@ -246,6 +247,7 @@ async def start_informers(settings: kopf.OperatorSettings, logger: kopf.Logger, 
                     on_event=events.event,
                     timeout_seconds=config.watch_server_timeout,
                     label_selector=watched.label_selector,
+                    trim=trimmed,
                 )
             )
     listed = await asyncio.gather(*(asyncio.to_thread(i.sync) for i in informers), return_exceptions=True)
