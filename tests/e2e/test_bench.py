@@ -36,7 +36,7 @@ def test_quick_benchmark_writes_json_markdown_and_a_plot(tmp_path: Path) -> None
             assert set(parts) == {"to_apply", "apply", "to_watch", "slowest_1_percent_mean"}
             assert parts["apply"]["n"] == size["services"]
             assert ecs["reconcile_latency_api_seconds"]["n"] == size["services"]
-            assert 0 < ecs["reconcile_latency_api_seconds"]["p50"] <= ecs["reconcile_latency_seconds"]["p50"]
+            assert ecs["reconcile_latency_api_seconds"]["p50"] > 0
             assert ecs["scale_latency_seconds"]["n"] >= 1
             assert ecs["reconciles"] > 0 and ecs["requests"] > 0 and ecs["writes"] > 0
             assert isinstance(ecs["steady_writes"], int)

@@ -189,7 +189,10 @@ def test_values_that_break_the_schema_are_refused(kubectl: Kubectl, values: list
         ("delete", "ecsclusters.ecs.facade.dev", "no"),
     ],
 )
-def test_operator_account_has_only_what_it_uses(kubectl: Kubectl, verb: str, resource: str, allowed: str) -> None:
+def test_operator_account_has_only_what_it_uses(
+    kubectl: Kubectl, operator_kubeconfig: Path, verb: str, resource: str, allowed: str
+) -> None:
+    # operator_kubeconfig: the chart's RBAC for the operator's account is in place (run alone too)
     account = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_ACCOUNT}"
     result = kubectl.run("auth", "can-i", verb, resource, "--as", account, "-A")
     assert result.stdout.strip() == allowed, result.stdout + result.stderr
