@@ -47,6 +47,10 @@ class Config:
     # work on every pod event of the namespace larger; a burst of new services converges
     # before theirs come (a DRAINING instance brings a budget at once, whatever this says)
     disruption_budget_delay_seconds: float = 30.0
+    # and while other services of its namespace are still starting, at most this long after
+    # its tasks ran (a burst of new services converges first; one that never settles holds
+    # no budget back for longer)
+    disruption_budget_max_delay_seconds: float = 300.0
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -79,6 +83,10 @@ class Config:
             disruption_budget_delay_seconds=_not_negative(
                 "ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS",
                 env.get("ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS", str(cls.disruption_budget_delay_seconds)),
+            ),
+            disruption_budget_max_delay_seconds=_not_negative(
+                "ECS_FACADE_DISRUPTION_BUDGET_MAX_DELAY_SECONDS",
+                env.get("ECS_FACADE_DISRUPTION_BUDGET_MAX_DELAY_SECONDS", str(cls.disruption_budget_max_delay_seconds)),
             ),
         )
 

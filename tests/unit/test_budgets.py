@@ -37,6 +37,8 @@ def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     monkeypatch.setattr(budgets, "_new", set())
     monkeypatch.setattr(budgets, "_absent", set())
     monkeypatch.setattr(budgets, "_protectable_since", {})
+    monkeypatch.setattr(budgets, "_starting", {})
+    monkeypatch.setattr(budgets, "_waiting", {})
     return fake
 
 
@@ -200,3 +202,89 @@ def test_a_budget_found_in_place_after_a_restart_does_not_wait(api: FakeApi) -> 
     assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), lambda: False, delay=30, later=asked.append)
     assert asked == [] and budgets.in_place("ns", "web", "u1")
     assert api.calls == ["get poddisruptionbudgets ns/web"]
+
+
+class Namespace:
+    """Services of one namespace created by this process, protected with a 30 s delay and a
+    300 s longest wait on one clock; what each asked ``later`` for is recorded."""
+
+    def __init__(self, clock: Clock, namespace: str = "ns") -> None:
+        self.clock, self.namespace = clock, namespace
+        self.asked: dict[str, list[float]] = {}
+
+    def protect(self, name: str, workload: dict[str, Any], draining: bool = False) -> bool:
+        budgets.created(self.namespace, name, f"uid-{name}")
+        return budgets.protect(
+            self.namespace,
+            name,
+            f"uid-{name}",
+            build_disruption_budget(name, self.namespace, 4, 50),
+            workload,
+            lambda: draining,
+            delay=30,
+            max_delay=300,
+            later=self.asked.setdefault(name, []).append,
+            now=self.clock,
+        )
+
+
+def test_a_standing_budget_waits_for_the_namespaces_starting_services(api: FakeApi) -> None:
+    clock = Clock()
+    ns = Namespace(clock)
+    assert not ns.protect("slow", deployment(4, 1))  # starting
+    assert not ns.protect("early", deployment(4, 4))  # settled first
+    clock.now += 40  # its own 30 s are over, but "slow" is still starting
+    assert not ns.protect("early", deployment(4, 4))
+    assert ns.asked["early"] == [300.0, 260.0]  # the longest wait, from when its tasks ran
+    assert api.calls == []
+    # the last starting service settles: the waiting one is asked for at once
+    assert not ns.protect("slow", deployment(4, 4))
+    assert ns.asked["early"][-1] == 0.0
+    assert ns.asked["slow"] == [30.0]  # its own delay, nobody else starting
+    assert ns.protect("early", deployment(4, 4))
+    assert api.calls == ["apply PodDisruptionBudget ns/early"]
+    clock.now += 30
+    assert ns.protect("slow", deployment(4, 4))
+
+
+def test_a_service_that_never_settles_holds_the_others_at_most_the_longest_wait(api: FakeApi) -> None:
+    clock = Clock()
+    ns = Namespace(clock)
+    assert not ns.protect("stuck", deployment(4, 0))
+    clock.now += 10
+    assert not ns.protect("early", deployment(4, 4))
+    clock.now += 289
+    assert not ns.protect("early", deployment(4, 4))
+    assert ns.asked["early"] == [300.0, 11.0]
+    clock.now += 1
+    # "stuck" was first seen starting 300 s ago: it holds nobody from now on
+    assert ns.protect("early", deployment(4, 4))
+    assert not ns.protect("late", deployment(4, 4))
+    assert ns.asked["late"] == [30.0]
+
+
+def test_a_starting_service_deleted_or_scaled_to_zero_holds_nobody(api: FakeApi) -> None:
+    clock = Clock()
+    ns = Namespace(clock)
+    assert not ns.protect("gone", deployment(4, 1))
+    assert not ns.protect("idle", deployment(4, 1))
+    assert not ns.protect("early", deployment(4, 4))
+    clock.now += 30
+    assert not ns.protect("idle", deployment(0, 0))  # scaled to zero: nothing to wait for
+    assert ns.asked["early"] == [300.0]
+    budgets.forget("ns", "gone", "uid-gone", max_delay=300)
+    assert ns.asked["early"] == [300.0, 0.0]
+    assert ns.protect("early", deployment(4, 4))
+
+
+def test_other_namespaces_and_draining_do_not_wait(api: FakeApi) -> None:
+    clock = Clock()
+    busy, quiet = Namespace(clock, "busy"), Namespace(clock, "quiet")
+    assert not busy.protect("starting", deployment(4, 0))
+    assert not quiet.protect("web", deployment(4, 4))
+    assert quiet.asked["web"] == [30.0]
+    assert not busy.protect("web", deployment(4, 4))
+    assert busy.asked["web"] == [300.0]
+    # a task of it on a DRAINING instance: its budget first, whoever is starting
+    assert busy.protect("web", deployment(4, 4), draining=True)
+    assert api.calls == ["apply PodDisruptionBudget busy/web"]

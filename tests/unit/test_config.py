@@ -46,6 +46,16 @@ def test_a_standing_budget_waits_thirty_seconds_unless_told(monkeypatch: pytest.
             Config.from_env()
 
 
+def test_a_standing_budget_waits_for_starting_services_at_most_five_minutes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ECS_FACADE_DISRUPTION_BUDGET_MAX_DELAY_SECONDS", raising=False)
+    assert Config.from_env().disruption_budget_max_delay_seconds == 300.0
+    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGET_MAX_DELAY_SECONDS", "60")
+    assert Config.from_env().disruption_budget_max_delay_seconds == 60.0
+    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGET_MAX_DELAY_SECONDS", "-0.5")
+    with pytest.raises(ValueError, match=r"ECS_FACADE_DISRUPTION_BUDGET_MAX_DELAY_SECONDS='-0\.5'"):
+        Config.from_env()
+
+
 def test_service_workers_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECS_FACADE_SERVICE_WORKERS", "8")
     assert Config.from_env().service_workers == 8

@@ -9,8 +9,11 @@ and the disruption controller has no budget to look at for the other services.
 
 The standing budget waits because budgets are protection, not part of running the tasks,
 and each one makes the disruption controller's work on every pod event of the namespace
-larger: a burst of new services converges while their budgets wait, instead of every
-service settled early in the burst slowing down the ones still starting.
+larger: while other services of the namespace are still starting (their tasks not all
+running yet, no budget yet), it waits for them too, up to
+ECS_FACADE_DISRUPTION_BUDGET_MAX_DELAY_SECONDS after its own tasks ran. A burst of new
+services then converges first, and the budgets come when the last of them has settled,
+instead of every service settled early in the burst slowing down the ones still starting.
 
 From the moment a budget exists, the disruption controller recomputes it and writes its
 status on every change of the service's pods, which during a first rollout is every pod
@@ -44,6 +47,13 @@ _new: set[tuple[str, str, str]] = set()  # services whose workload this process 
 _protectable_since: dict[tuple[str, str, str], float] = {}
 # looked for (a GET, after a restart) and not there: not looked for again
 _absent: set[tuple[str, str, str]] = set()
+# per namespace, the services still starting (no budget, tasks not all running): when each
+# was first seen so; one counts for at most the longest wait from then (a service that never
+# gets all of its tasks running holds nobody's budget for ever)
+_starting: dict[str, dict[tuple[str, str, str], float]] = {}
+# per namespace, the services whose standing budget waits for the starting ones: how to ask
+# for each one's next look (``later``), called with 0 once none is starting
+_waiting: dict[str, dict[tuple[str, str, str], Callable[[float], None]]] = {}
 
 
 def has_tasks_to_protect(workload: Mapping[str, Any] | None, on_draining_instance: bool, standing: bool = True) -> bool:
@@ -83,6 +93,7 @@ def protect(
     draining: Callable[[], bool],
     standing: bool = True,
     delay: float = 0.0,
+    max_delay: float = 0.0,
     later: Callable[[float], None] = lambda _: None,
     now: Callable[[], float] = time.monotonic,
 ) -> bool:
@@ -90,9 +101,11 @@ def protect(
 
     ``draining`` (a task of the service is on a DRAINING instance) is asked only while the
     budget is not in place yet; ``standing`` False: only that makes it due. A standing budget
-    is due ``delay`` seconds after all desired tasks were first seen running; until then
-    ``later`` is told in how many seconds to ask again. A budget once in place follows the
-    spec at once."""
+    is due ``delay`` seconds after all desired tasks were first seen running, once no other
+    service of the namespace is starting or ``max_delay`` seconds after they ran, whichever
+    is first; until then ``later`` is told in how many seconds to ask again (and is called
+    with 0 when the namespace's last starting service settles). A budget once in place
+    follows the spec at once."""
     key, wanted = (namespace, service, uid), digest(budget)
     with _lock:
         known = _applied.get(key)
@@ -101,7 +114,14 @@ def protect(
     if known is None:
         on_draining = draining()
         if not has_tasks_to_protect(workload, on_draining, standing):
+            desired = int(((workload or {}).get("spec") or {}).get("replicas") or 0)
+            if standing and desired > 0:
+                with _lock:
+                    _starting.setdefault(namespace, {}).setdefault(key, now())
+            else:
+                _settled(key, max_delay, now)  # scaled to zero: nothing to wait for
             return False
+        _settled(key, max_delay, now)
         with _lock:
             look = key not in _new and key not in _absent
         live = kube.get(API_VERSION, PLURAL, namespace, budget["metadata"]["name"]) if look else None
@@ -109,34 +129,81 @@ def protect(
             if ((live.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_APPLIED) == wanted:
                 _remember(key, wanted)  # a restart: it is there already, as this operator applied it
                 return False
-        else:
-            with _lock:
-                _absent.add(key)
-                since = _protectable_since.setdefault(key, now())
-            wait = since + delay - now()
-            if not on_draining and wait > 0:
+        elif not on_draining:
+            wait = _standing_wait(key, delay, max_delay, later, now)
+            if wait > 0:
                 later(wait)
                 return False
     manifest = {**budget, "metadata": {**budget["metadata"], "annotations": {ANNOTATION_APPLIED: wanted}}}
     kube.apply_any(manifest)
     _remember(key, wanted)
-    with _lock:
-        _new.discard(key)
-        _absent.discard(key)
-        _protectable_since.pop(key, None)
     return True
 
 
-def forget(namespace: str, service: str, uid: str) -> None:
-    """The service is gone: the garbage collector removes its budget (a budget deleted by
-    hand is not noticed: nothing watches budgets)."""
+def _standing_wait(
+    key: tuple[str, str, str], delay: float, max_delay: float, later: Callable[[float], None], now: Callable[[], float]
+) -> float:
+    """Seconds until a standing budget is due (0: now)."""
+    namespace, moment = key[0], now()
     with _lock:
-        _applied.pop((namespace, service, uid), None)
-        _new.discard((namespace, service, uid))
-        _absent.discard((namespace, service, uid))
-        _protectable_since.pop((namespace, service, uid), None)
+        _absent.add(key)
+        since = _protectable_since.setdefault(key, moment)
+        own = since + delay - moment
+        longest = since + max(delay, max_delay) - moment
+        busy = _still_starting(namespace, max_delay, moment)
+        if busy and longest > 0:
+            _waiting.setdefault(namespace, {})[key] = later
+            return longest
+        _waiting.get(namespace, {}).pop(key, None)
+    return max(0.0, own)
+
+
+def _still_starting(namespace: str, max_delay: float, moment: float) -> bool:
+    """Some service of the namespace is starting, and was first seen so within ``max_delay``."""
+    return any(moment - first < max_delay for first in (_starting.get(namespace) or {}).values())
+
+
+def _settled(key: tuple[str, str, str], max_delay: float, now: Callable[[], float]) -> None:
+    """The service is no longer starting: if it was the namespace's last one, the budgets
+    that wait for the namespace are asked for again."""
+    namespace = key[0]
+    with _lock:
+        starting = _starting.get(namespace)
+        if starting is None or starting.pop(key, None) is None:
+            return
+        if not starting:
+            del _starting[namespace]
+        if _still_starting(namespace, max_delay, now()):
+            return
+        woken = list((_waiting.pop(namespace, None) or {}).values())
+    for later in woken:
+        later(0.0)
+
+
+def forget(namespace: str, service: str, uid: str, max_delay: float = 0.0) -> None:
+    """The service is gone: the garbage collector removes its budget (a budget deleted by
+    hand is not noticed: nothing watches budgets). A starting service that is gone holds
+    no other budget back."""
+    key = (namespace, service, uid)
+    _settled(key, max_delay, time.monotonic)
+    with _lock:
+        _applied.pop(key, None)
+        _forget_waiting(key)
 
 
 def _remember(key: tuple[str, str, str], value: str) -> None:
     with _lock:
         _applied[key] = value
+        _forget_waiting(key)
+
+
+def _forget_waiting(key: tuple[str, str, str]) -> None:
+    """What was kept while the service's budget was not in place (under the lock)."""
+    _new.discard(key)
+    _absent.discard(key)
+    _protectable_since.pop(key, None)
+    waiting = _waiting.get(key[0])
+    if waiting is not None:
+        waiting.pop(key, None)
+        if not waiting:
+            del _waiting[key[0]]

@@ -192,6 +192,7 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
                         lambda: _on_draining_instance(indexes, namespace, name),
                         standing=config.disruption_budgets == BUDGETS_ALWAYS,
                         delay=config.disruption_budget_delay_seconds,
+                        max_delay=config.disruption_budget_max_delay_seconds,
                         later=lambda wait: _refresh_later(namespace, name, indexes, logger, wait),
                     )
         except kube.NamespaceTerminating:
@@ -965,7 +966,7 @@ def _forget(key: tuple[str, str], uid: str) -> None:
     for memory in (_written, _written_at, _applied, _status_due):
         memory.pop((*key, uid), None)
     _progress_turns.forget((*key, uid))
-    budgets.forget(*key, uid)
+    budgets.forget(*key, uid, max_delay=Config.from_env().disruption_budget_max_delay_seconds)
     _surging.discard(key)
 
 
