@@ -39,7 +39,22 @@ def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     monkeypatch.setattr(budgets, "_protectable_since", {})
     monkeypatch.setattr(budgets, "_starting", {})
     monkeypatch.setattr(budgets, "_waiting", {})
+    monkeypatch.setattr(budgets, "_gone", {})
     return fake
+
+
+def new_process() -> None:
+    """What a restarted operator knows of budgets: nothing."""
+    for memory in (
+        budgets._applied,
+        budgets._new,
+        budgets._absent,
+        budgets._protectable_since,
+        budgets._starting,
+        budgets._waiting,
+        budgets._gone,
+    ):
+        memory.clear()
 
 
 def deployment(replicas: int, ready: int) -> dict[str, Any]:
@@ -92,7 +107,7 @@ def test_a_budget_in_place_follows_the_spec_even_mid_rollout(api: FakeApi) -> No
 
 def test_after_a_restart_the_budget_is_read_once_and_not_written(api: FakeApi) -> None:
     budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False)
-    budgets.forget("ns", "web", "u1")  # what a new process knows
+    new_process()
     api.calls.clear()
     assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False)
     assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False)
@@ -196,7 +211,7 @@ def test_after_a_restart_a_waiting_budget_is_looked_up_once(api: FakeApi) -> Non
 
 def test_a_budget_found_in_place_after_a_restart_does_not_wait(api: FakeApi) -> None:
     budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False)
-    budgets.forget("ns", "web", "u1")
+    new_process()
     api.calls.clear()
     asked = list[float]()
     assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), lambda: False, delay=30, later=asked.append)
@@ -213,7 +228,7 @@ class Namespace:
         self.asked: dict[str, list[float]] = {}
 
     def protect(self, name: str, workload: dict[str, Any], draining: bool = False) -> bool:
-        budgets.created(self.namespace, name, f"uid-{name}")
+        budgets.created(self.namespace, name, f"uid-{name}", now=self.clock)
         return budgets.protect(
             self.namespace,
             name,
@@ -255,7 +270,8 @@ def test_a_service_that_never_settles_holds_the_others_at_most_the_longest_wait(
     assert not ns.protect("early", deployment(4, 4))
     clock.now += 289
     assert not ns.protect("early", deployment(4, 4))
-    assert ns.asked["early"] == [300.0, 11.0]
+    # until "stuck" stops counting (300 s after it was first seen), not its own longest wait
+    assert ns.asked["early"] == [290.0, 1.0]
     clock.now += 1
     # "stuck" was first seen starting 300 s ago: it holds nobody from now on
     assert ns.protect("early", deployment(4, 4))
@@ -272,7 +288,7 @@ def test_a_starting_service_deleted_or_scaled_to_zero_holds_nobody(api: FakeApi)
     clock.now += 30
     assert not ns.protect("idle", deployment(0, 0))  # scaled to zero: nothing to wait for
     assert ns.asked["early"] == [300.0]
-    budgets.forget("ns", "gone", "uid-gone", max_delay=300)
+    budgets.forget("ns", "gone", "uid-gone", max_delay=300, now=clock)
     assert ns.asked["early"] == [300.0, 0.0]
     assert ns.protect("early", deployment(4, 4))
 
@@ -288,3 +304,36 @@ def test_other_namespaces_and_draining_do_not_wait(api: FakeApi) -> None:
     # a task of it on a DRAINING instance: its budget first, whoever is starting
     assert busy.protect("web", deployment(4, 4), draining=True)
     assert api.calls == ["apply PodDisruptionBudget busy/web"]
+
+
+def test_a_deleted_service_leaves_nothing_behind_even_if_a_reconcile_was_under_way(api: FakeApi) -> None:
+    clock = Clock()
+    ns = Namespace(clock)
+    assert not ns.protect("web", deployment(4, 1))
+    assert not ns.protect("early", deployment(4, 4))
+    budgets.forget("ns", "web", "uid-web", max_delay=300, now=clock)
+    # a reconcile of the deleted service that was under way finishes after the deletion
+    assert not budgets.protect(
+        "ns", "web", "uid-web", BUDGET, deployment(4, 1), lambda: False, delay=30, max_delay=300, now=clock
+    )
+    assert "ns" not in budgets._starting
+    budgets.forget("ns", "early", "uid-early", max_delay=300, now=clock)
+    for memory in (budgets._applied, budgets._new, budgets._absent, budgets._protectable_since, budgets._waiting):
+        assert not memory, memory
+
+
+def test_a_new_service_counts_as_starting_from_its_workloads_creation(api: FakeApi) -> None:
+    clock = Clock()
+    ns = Namespace(clock)
+    assert not ns.protect("early", deployment(4, 4))
+    assert ns.asked["early"] == [30.0]
+    # created, its Deployment not seen yet (its first reconcile returns before the budget's look)
+    budgets.created("ns", "fresh", "uid-fresh", now=clock)
+    clock.now += 30
+    assert not ns.protect("early", deployment(4, 4))
+    assert ns.asked["early"][-1] == 270.0
+    assert not ns.protect("fresh", None)  # still starting, not settled by having no workload
+    assert not ns.protect("early", deployment(4, 4))
+    assert ns.protect("fresh", deployment(4, 4)) is False  # settles: its own 30 s start now
+    assert ns.asked["early"][-1] == 0.0
+    assert ns.protect("early", deployment(4, 4))

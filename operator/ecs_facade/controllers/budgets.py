@@ -54,6 +54,10 @@ _starting: dict[str, dict[tuple[str, str, str], float]] = {}
 # per namespace, the services whose standing budget waits for the starting ones: how to ask
 # for each one's next look (``later``), called with 0 once none is starting
 _waiting: dict[str, dict[tuple[str, str, str], Callable[[float], None]]] = {}
+# services forgotten (deleted) lately: a reconcile of one still under way must not record
+# it as starting or waiting again
+_gone: dict[tuple[str, str, str], None] = {}
+MAX_GONE = 10000
 
 
 def has_tasks_to_protect(workload: Mapping[str, Any] | None, on_draining_instance: bool, standing: bool = True) -> bool:
@@ -72,10 +76,14 @@ def digest(budget: Mapping[str, Any]) -> str:
     return content_hash(budget)
 
 
-def created(namespace: str, service: str, uid: str) -> None:
-    """This process created the service's workload: its budget is new too (no GET first)."""
+def created(namespace: str, service: str, uid: str, now: Callable[[], float] = time.monotonic) -> None:
+    """This process created the service's workload: its budget is new too (no GET first),
+    and the service is starting from now (before its first look at its budget)."""
+    key = (namespace, service, uid)
     with _lock:
-        _new.add((namespace, service, uid))
+        _new.add(key)
+        if key not in _gone:
+            _starting.setdefault(namespace, {}).setdefault(key, now())
 
 
 def in_place(namespace: str, service: str, uid: str) -> bool:
@@ -112,10 +120,13 @@ def protect(
     if known == wanted:
         return False
     if known is None:
+        with _lock:
+            if key in _gone:
+                return False  # deleted meanwhile: its children go with it
         on_draining = draining()
         if not has_tasks_to_protect(workload, on_draining, standing):
             desired = int(((workload or {}).get("spec") or {}).get("replicas") or 0)
-            if standing and desired > 0:
+            if standing and (workload is None or desired > 0):
                 with _lock:
                     _starting.setdefault(namespace, {}).setdefault(key, now())
             else:
@@ -150,17 +161,32 @@ def _standing_wait(
         since = _protectable_since.setdefault(key, moment)
         own = since + delay - moment
         longest = since + max(delay, max_delay) - moment
-        busy = _still_starting(namespace, max_delay, moment)
-        if busy and longest > 0:
+        busy_for = _starting_for(namespace, max_delay, moment)
+        if busy_for > 0 and longest > 0:
             _waiting.setdefault(namespace, {})[key] = later
-            return longest
+            # until the last service starting now stops counting, or the longest wait is over
+            return max(own, min(longest, busy_for))
         _waiting.get(namespace, {}).pop(key, None)
     return max(0.0, own)
 
 
+def _starting_for(namespace: str, max_delay: float, moment: float) -> float:
+    """How much longer the services starting in the namespace count (0: none does); one
+    counts for ``max_delay`` from when it was first seen starting. Those past it are
+    dropped (under the lock)."""
+    starting = _starting.get(namespace)
+    if not starting:
+        return 0.0
+    for key in [k for k, first in starting.items() if moment - first >= max_delay]:
+        del starting[key]
+    if not starting:
+        del _starting[namespace]
+        return 0.0
+    return max(first + max_delay - moment for first in starting.values())
+
+
 def _still_starting(namespace: str, max_delay: float, moment: float) -> bool:
-    """Some service of the namespace is starting, and was first seen so within ``max_delay``."""
-    return any(moment - first < max_delay for first in (_starting.get(namespace) or {}).values())
+    return _starting_for(namespace, max_delay, moment) > 0
 
 
 def _settled(key: tuple[str, str, str], max_delay: float, now: Callable[[], float]) -> None:
@@ -180,12 +206,18 @@ def _settled(key: tuple[str, str, str], max_delay: float, now: Callable[[], floa
         later(0.0)
 
 
-def forget(namespace: str, service: str, uid: str, max_delay: float = 0.0) -> None:
+def forget(
+    namespace: str, service: str, uid: str, max_delay: float = 0.0, now: Callable[[], float] = time.monotonic
+) -> None:
     """The service is gone: the garbage collector removes its budget (a budget deleted by
     hand is not noticed: nothing watches budgets). A starting service that is gone holds
     no other budget back."""
     key = (namespace, service, uid)
-    _settled(key, max_delay, time.monotonic)
+    with _lock:
+        _gone[key] = None
+        while len(_gone) > MAX_GONE:
+            del _gone[next(iter(_gone))]
+    _settled(key, max_delay, now)
     with _lock:
         _applied.pop(key, None)
         _forget_waiting(key)

@@ -41,7 +41,14 @@ from ecs_facade.api import (
 from ecs_facade.config import BUDGETS_ALWAYS, Config
 from ecs_facade.controllers import budgets
 from ecs_facade.controllers.cluster import cluster_placement
-from ecs_facade.controllers.common import Logger, error_message, lock_for, now, remember_handler_context
+from ecs_facade.controllers.common import (
+    Logger,
+    error_message,
+    handler_context,
+    lock_for,
+    now,
+    remember_handler_context,
+)
 from ecs_facade.controllers.indexes import (
     Indexes,
     Revision,
@@ -203,7 +210,9 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
 def _refresh_later(namespace: str, name: str, indexes: Indexes, logger: Logger, wait: float) -> None:
     """A reconcile of the service in ``wait`` seconds (a standing budget is due then)."""
     if _queue is not None:
-        enqueue(namespace, name, indexes, logger, urgent=False, apply=False, delay=wait)
+        # kopf's context (for the service's Events), also when a deletion on an informer's
+        # thread wakes it
+        enqueue(namespace, name, indexes, logger, urgent=False, apply=False, delay=wait, variables=handler_context())
 
 
 def _on_draining_instance(indexes: Indexes, namespace: str, name: str) -> bool:
