@@ -227,7 +227,7 @@ class Namespace:
         self.clock, self.namespace = clock, namespace
         self.asked: dict[str, list[float]] = {}
 
-    def protect(self, name: str, workload: dict[str, Any], draining: bool = False) -> bool:
+    def protect(self, name: str, workload: dict[str, Any] | None, draining: bool = False) -> bool:
         budgets.created(self.namespace, name, f"uid-{name}", now=self.clock)
         return budgets.protect(
             self.namespace,
