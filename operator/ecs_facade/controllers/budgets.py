@@ -173,16 +173,22 @@ def _standing_wait(
 def _starting_for(namespace: str, max_delay: float, moment: float) -> float:
     """How much longer the services starting in the namespace count (0: none does); one
     counts for ``max_delay`` from when it was first seen starting. Those past it are
-    dropped (under the lock)."""
+    dropped (under the lock).
+
+    The namespace's entries are in the order they were first seen (each is added once, with
+    the time read under the lock): the expired ones are at the front and the newest at the
+    back, so this costs nothing per service starting (every reconcile of a settled service
+    asks, and a burst has hundreds starting)."""
     starting = _starting.get(namespace)
+    while starting:
+        oldest, first = next(iter(starting.items()))
+        if moment - first < max_delay:
+            break
+        del starting[oldest]
     if not starting:
+        _starting.pop(namespace, None)
         return 0.0
-    for key in [k for k, first in starting.items() if moment - first >= max_delay]:
-        del starting[key]
-    if not starting:
-        del _starting[namespace]
-        return 0.0
-    return max(first + max_delay - moment for first in starting.values())
+    return next(reversed(starting.values())) + max_delay - moment
 
 
 def _still_starting(namespace: str, max_delay: float, moment: float) -> bool:
