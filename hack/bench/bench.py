@@ -276,6 +276,7 @@ class Operator:
             "controller_runtime_reconcile_time_seconds",
             "workqueue_queue_duration_seconds",
             "ecs_facade_watch_lag_seconds",
+            "python_gc_pause_seconds",
         )
         return {k: v for k, v in (self.metrics() or {}).items() if k.startswith(wanted) and "_bucket" not in k}
 
@@ -606,6 +607,11 @@ def ecs_facade_run(
         "mean_queue_wait_seconds": _mean(sums, "workqueue_queue_duration_seconds"),
         "mean_queue_wait_urgent_seconds": _mean(sums, "workqueue_queue_duration_seconds", 'urgent="true"'),
         "mean_watch_lag_seconds": _mean(sums, "ecs_facade_watch_lag_seconds"),
+        # the collector stops every thread: its full collections are candidates for the tail
+        "gc_pause_seconds": {
+            g: round(sums.get(f'python_gc_pause_seconds_sum{{generation="{g}"}}', 0.0), 3) for g in "012"
+        },
+        "gc_pauses": {g: int(sums.get(f'python_gc_pause_seconds_count{{generation="{g}"}}', 0.0)) for g in "012"},
         # the standing budgets the disruption controller had to look at during the burst
         "budget_writes_before_convergence": len(
             [

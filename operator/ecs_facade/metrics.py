@@ -2,6 +2,7 @@
 dashboards and alerts made for Kubernetes controllers work unchanged."""
 
 import functools
+import gc
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +37,27 @@ REST_REQUESTS = Counter(
     " by method and status code.",
     ["method", "code"],
 )
+GC_PAUSE = Histogram(
+    "python_gc_pause_seconds",
+    "The cyclic garbage collector's pauses by generation: every thread waits for them (the GIL).",
+    ["generation"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+_gc_started: list[float] = []
+
+
+def _time_gc(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _gc_started[:] = [time.perf_counter()]
+    elif _gc_started:
+        GC_PAUSE.labels(str(info.get("generation", ""))).observe(time.perf_counter() - _gc_started.pop())
+
+
+def time_gc() -> None:
+    """Time the collector's pauses (python_gc_pause_seconds): a full collection over a large
+    heap holds every reconcile and watch back at once."""
+    if _time_gc not in gc.callbacks:
+        gc.callbacks.append(_time_gc)
 
 
 @contextmanager
@@ -76,6 +98,7 @@ def instrumented(controller: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
 
 def serve(port: int) -> None:
     """The /metrics endpoint, in a thread of its own."""
+    time_gc()
     start_http_server(port)
 
 

@@ -44,6 +44,7 @@ def test_quick_benchmark_writes_json_markdown_and_a_plot(tmp_path: Path) -> None
             assert sum(ecs["writes_by_verb"].values()) == ecs["writes"]
             assert ecs["mean_reconcile_seconds"] > 0 and ecs["mean_queue_wait_urgent_seconds"] is not None
             assert ecs["mean_watch_lag_seconds"] is not None
+            assert ecs["gc_pauses"]["0"] > 0  # the operator's collector is timed
             # the timeline, in the order things happen
             assert 0 < ecs["created_seconds"] <= ecs["convergence_seconds"]
             assert 0 < ecs["reconciled_seconds"] <= ecs["tasks_ready_seconds"]

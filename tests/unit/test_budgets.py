@@ -262,6 +262,25 @@ def test_a_standing_budget_waits_for_the_namespaces_starting_services(api: FakeA
     assert ns.protect("slow", deployment(4, 4))
 
 
+def test_at_the_end_of_a_burst_each_waiting_budget_comes_at_its_own_time(api: FakeApi) -> None:
+    clock = Clock()
+    ns = Namespace(clock)
+    assert not ns.protect("slow", deployment(4, 1))
+    assert not ns.protect("early", deployment(4, 4))
+    clock.now += 20
+    assert not ns.protect("late", deployment(4, 4))  # settled 10 s before "slow" does
+    clock.now += 10
+    assert not ns.protect("slow", deployment(4, 4))
+    # "early" ran 30 s ago: at once; "late" 10 s ago: in 20 s, not now and again then
+    assert ns.asked["early"][-1] == 0.0
+    assert ns.asked["late"][-1] == pytest.approx(20.0)
+    assert ns.protect("early", deployment(4, 4))
+    assert not ns.protect("late", deployment(4, 4))
+    clock.now += 20
+    assert ns.protect("late", deployment(4, 4))
+    assert api.calls == ["apply PodDisruptionBudget ns/early", "apply PodDisruptionBudget ns/late"]
+
+
 def test_a_service_that_never_settles_holds_the_others_at_most_the_longest_wait(api: FakeApi) -> None:
     clock = Clock()
     ns = Namespace(clock)

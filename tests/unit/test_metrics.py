@@ -31,3 +31,17 @@ def test_reconciles_and_errors_are_counted_and_timed() -> None:
     assert sample(errors) - before[errors] == 1
     assert sample(timed) - before[timed] == 2
     assert sample('controller_runtime_active_workers{controller="unit-test"}') == 0
+
+
+def test_the_collectors_pauses_are_timed_by_generation() -> None:
+    import gc
+
+    from ecs_facade.metrics import time_gc
+
+    full = 'python_gc_pause_seconds_count{generation="2"}'
+    before = sample(full)
+    time_gc()
+    time_gc()  # once only
+    gc.collect()
+    assert sample(full) - before == 1
+    assert sample('python_gc_pause_seconds_sum{generation="2"}') > 0

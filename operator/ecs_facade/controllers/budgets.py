@@ -52,8 +52,10 @@ _absent: set[tuple[str, str, str]] = set()
 # gets all of its tasks running holds nobody's budget for ever)
 _starting: dict[str, dict[tuple[str, str, str], float]] = {}
 # per namespace, the services whose standing budget waits for the starting ones: how to ask
-# for each one's next look (``later``), called with 0 once none is starting
-_waiting: dict[str, dict[tuple[str, str, str], Callable[[float], None]]] = {}
+# for each one's next look (``later``) and when its own delay is over; once none is starting,
+# each is asked for then (at once if it is over): a wake-up at the end of a burst does not
+# reconcile every service settled late in it twice
+_waiting: dict[str, dict[tuple[str, str, str], tuple[Callable[[float], None], float]]] = {}
 # services forgotten (deleted) lately: a reconcile of one still under way must not record
 # it as starting or waiting again
 _gone: dict[tuple[str, str, str], None] = {}
@@ -112,7 +114,8 @@ def protect(
     is due ``delay`` seconds after all desired tasks were first seen running, once no other
     service of the namespace is starting or ``max_delay`` seconds after they ran, whichever
     is first; until then ``later`` is told in how many seconds to ask again (and is called
-    with 0 when the namespace's last starting service settles). A budget once in place
+    again when the namespace's last starting service settles: with what is left of the
+    delay, 0 if it is over). A budget once in place
     follows the spec at once."""
     key, wanted = (namespace, service, uid), digest(budget)
     with _lock:
@@ -163,7 +166,7 @@ def _standing_wait(
         longest = since + max(delay, max_delay) - moment
         busy_for = _starting_for(namespace, max_delay, moment)
         if busy_for > 0 and longest > 0:
-            _waiting.setdefault(namespace, {})[key] = later
+            _waiting.setdefault(namespace, {})[key] = (later, since + delay)
             # until the last service starting now stops counting, or the longest wait is over
             return max(own, min(longest, busy_for))
         _waiting.get(namespace, {}).pop(key, None)
@@ -205,11 +208,12 @@ def _settled(key: tuple[str, str, str], max_delay: float, now: Callable[[], floa
             return
         if not starting:
             del _starting[namespace]
-        if _still_starting(namespace, max_delay, now()):
+        moment = now()
+        if _still_starting(namespace, max_delay, moment):
             return
         woken = list((_waiting.pop(namespace, None) or {}).values())
-    for later in woken:
-        later(0.0)
+    for later, due in woken:
+        later(max(0.0, due - moment))
 
 
 def forget(
