@@ -356,3 +356,41 @@ def test_a_new_service_counts_as_starting_from_its_workloads_creation(api: FakeA
     assert ns.protect("fresh", deployment(4, 4)) is False  # settles: its own 30 s start now
     assert ns.asked["early"][-1] == 0.0
     assert ns.protect("early", deployment(4, 4))
+
+
+def test_a_new_service_counts_as_starting_from_its_first_sighting(api: FakeApi) -> None:
+    clock = Clock()
+    ns = Namespace(clock)
+    assert not ns.protect("early", deployment(4, 4))
+    # seen, still in the work queue: no workload yet, nothing of its own reconciled
+    budgets.sighted("ns", "queued", "uid-queued", now=clock)
+    clock.now += 30
+    assert not ns.protect("early", deployment(4, 4))
+    assert ns.asked["early"][-1] == 270.0  # held by it, as by a service whose workload exists
+    assert not ns.protect("queued", deployment(4, 4))  # settles
+    assert ns.asked["early"][-1] == 0.0
+    assert ns.protect("early", deployment(4, 4))
+
+
+def test_a_service_without_a_standing_budget_holds_nobody(api: FakeApi) -> None:
+    clock = Clock()
+    ns = Namespace(clock)
+    budgets.sighted("ns", "daemon", "uid-daemon", now=clock)  # a DAEMON service, or a spec that cannot run
+    assert not ns.protect("early", deployment(4, 4))
+    clock.now += 30
+    assert not ns.protect("early", deployment(4, 4))
+    budgets.not_starting("ns", "daemon", "uid-daemon", max_delay=300, now=clock)  # its reconcile: no budget planned
+    assert ns.asked["early"][-1] == 0.0
+    assert ns.protect("early", deployment(4, 4))
+
+
+def test_a_service_sighted_again_after_its_budget_or_its_deletion_is_not_starting(api: FakeApi) -> None:
+    clock = Clock()
+    ns = Namespace(clock)
+    assert not ns.protect("web", deployment(4, 4))
+    clock.now += 30
+    assert ns.protect("web", deployment(4, 4))
+    budgets.sighted("ns", "web", "uid-web", now=clock)  # e.g. listed again after a watch's 410
+    budgets.forget("ns", "gone", "uid-gone", max_delay=300, now=clock)
+    budgets.sighted("ns", "gone", "uid-gone", now=clock)  # its ADDED came after its deletion
+    assert "ns" not in budgets._starting

@@ -8,7 +8,7 @@ from typing import Any
 import kopf
 import pytest
 
-from ecs_facade.controllers import common, informers, service, task
+from ecs_facade.controllers import budgets, common, informers, service, task
 from ecs_facade.controllers.indexes import (
     Indexes,
     ObjectIndex,
@@ -254,6 +254,7 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
 
     monkeypatch.setattr(service, "enqueue", enqueue)
     monkeypatch.setattr(service, "_seen", {})
+    monkeypatch.setattr(budgets, "_starting", {})  # a new service counts as starting when seen
     return seen
 
 
@@ -316,3 +317,25 @@ def test_a_status_echo_asks_for_no_logger_nor_context(queued: list[tuple[Any, ..
         "MODIFIED", meta, Indexes.from_kwargs({n: {} for n in Indexes.__dataclass_fields__}), queueing
     )
     assert asked == [True] and len(queued) == 1
+
+
+def test_a_new_service_counts_as_starting_from_its_first_sighting(
+    queued: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for memory in ("_applied", "_gone"):
+        monkeypatch.setattr(budgets, memory, {})
+    def queueing() -> tuple[Any, None]:
+        return None, None
+
+    empty = Indexes.from_kwargs({n: {} for n in Indexes.__dataclass_fields__})
+    service.service_changed("ADDED", ecs_service()["metadata"], empty, queueing)
+    assert list(budgets._starting["ns"]) == [("ns", "web", "u1")]
+    # listed after a restart with its Deployment there: not new, its reconcile tells
+    budgets._starting.clear()
+    other = {**ecs_service()["metadata"], "name": "api", "uid": "u2"}
+    with_workload = Indexes.from_kwargs(
+        {n: {} for n in Indexes.__dataclass_fields__}, deployments={("ns", "api"): [{"metadata": {"name": "api"}}]}
+    )
+    service.service_changed("ADDED", other, with_workload, queueing)
+    assert budgets._starting == {}
+    assert len(queued) == 2

@@ -9,8 +9,8 @@ and the disruption controller has no budget to look at for the other services.
 
 The standing budget waits because budgets are protection, not part of running the tasks,
 and each one makes the disruption controller's work on every pod event of the namespace
-larger: while other services of the namespace are still starting (their tasks not all
-running yet, no budget yet), it waits for them too, up to
+larger: while other services of the namespace are still starting (new since they were
+first seen, their tasks not all running yet, no budget yet), it waits for them too, up to
 ECS_FACADE_DISRUPTION_BUDGET_MAX_DELAY_SECONDS after its own tasks ran. A burst of new
 services then converges first, and the budgets come when the last of them has settled,
 instead of every service settled early in the burst slowing down the ones still starting.
@@ -86,6 +86,25 @@ def created(namespace: str, service: str, uid: str, now: Callable[[], float] = t
         _new.add(key)
         if key not in _gone:
             _starting.setdefault(namespace, {}).setdefault(key, now())
+
+
+def sighted(namespace: str, service: str, uid: str, now: Callable[[], float] = time.monotonic) -> None:
+    """A new service was seen (its workload not there yet): it counts as starting from now,
+    not from when the operator gets to create its workload. In a long burst the work queue
+    holds new services whose workloads do not exist yet: without them, the namespace could
+    look settled for a moment and the waiting budgets come in the middle of the burst."""
+    key = (namespace, service, uid)
+    with _lock:
+        if key not in _gone and key not in _applied:
+            _starting.setdefault(namespace, {}).setdefault(key, now())
+
+
+def not_starting(
+    namespace: str, service: str, uid: str, max_delay: float = 0.0, now: Callable[[], float] = time.monotonic
+) -> None:
+    """The service has no standing budget to wait for (a DAEMON service, a spec that cannot
+    run): it holds nobody's budget back."""
+    _settled((namespace, service, uid), max_delay, now)
 
 
 def in_place(namespace: str, service: str, uid: str) -> bool:

@@ -188,20 +188,22 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
                 plan = _plan(service, indexes, config, workload, pin=None)
                 if isinstance(plan, Plan):
                     _apply(service, plan, plural, workload, hpa is not None)
-            if isinstance(plan, Plan):
-                for budget in (e for e in plan.extra if e["kind"] == KIND_BUDGET):
-                    budgets.protect(
-                        namespace,
-                        name,
-                        service.uid,
-                        budget,
-                        workload,
-                        lambda: _on_draining_instance(indexes, namespace, name),
-                        standing=config.disruption_budgets == BUDGETS_ALWAYS,
-                        delay=config.disruption_budget_delay_seconds,
-                        max_delay=config.disruption_budget_max_delay_seconds,
-                        later=lambda wait: _refresh_later(namespace, name, indexes, logger, wait),
-                    )
+            wanted = [e for e in plan.extra if e["kind"] == KIND_BUDGET] if isinstance(plan, Plan) else []
+            if not wanted:
+                budgets.not_starting(namespace, name, service.uid, config.disruption_budget_max_delay_seconds)
+            for budget in wanted:
+                budgets.protect(
+                    namespace,
+                    name,
+                    service.uid,
+                    budget,
+                    workload,
+                    lambda: _on_draining_instance(indexes, namespace, name),
+                    standing=config.disruption_budgets == BUDGETS_ALWAYS,
+                    delay=config.disruption_budget_delay_seconds,
+                    max_delay=config.disruption_budget_max_delay_seconds,
+                    later=lambda wait: _refresh_later(namespace, name, indexes, logger, wait),
+                )
         except kube.NamespaceTerminating:
             pass
         return False
@@ -961,6 +963,8 @@ def service_changed(
     seen = (str(meta.get("uid")), int(meta.get("generation") or 0), content_hash(meta.get("annotations") or {}))
     if _seen.get(key) == seen:
         return  # the echo of a status write
+    if key not in _seen and kind == "ADDED" and one(indexes.deployments, key) is None:
+        budgets.sighted(*key, seen[0])  # starting from now (its budget waits with the others')
     if key not in _seen and kind == "ADDED" and meta.get("creationTimestamp"):
         created = datetime.datetime.strptime(str(meta["creationTimestamp"]), "%Y-%m-%dT%H:%M:%SZ")
         lag = datetime.datetime.now(datetime.UTC) - created.replace(tzinfo=datetime.UTC)
