@@ -622,6 +622,15 @@ def ecs_facade_run(
                 and _epoch(e["requestReceivedTimestamp"]) <= first + convergence + offset
             ]
         ),
+        # when they came (seconds from the first create): during the burst, or at its end
+        "budget_write_seconds": with_first(
+            [
+                _epoch(e["requestReceivedTimestamp"]) - (first + offset)
+                for e in events
+                if (e.get("objectRef") or {}).get("resource") == "poddisruptionbudgets"
+                and e["verb"] in ("create", "patch", "update")
+            ]
+        ),
         "requests": len([e for e in events if e["verb"] != "watch"]),
         "writes": writes(events),
         "writes_by_verb": writes_by_resource(events),
@@ -708,6 +717,11 @@ def percentiles(values: list[float]) -> dict[str, float]:
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
     return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": ordered[-1], "n": len(ordered)}
+
+
+def with_first(values: list[float]) -> dict[str, float]:
+    """Percentiles, and the smallest value (the first of a series of times)."""
+    return {"first": min(values), **percentiles(values)} if values else {}
 
 
 # --- report -----------------------------------------------------------------------------

@@ -41,6 +41,7 @@ def test_quick_benchmark_writes_json_markdown_and_a_plot(tmp_path: Path) -> None
             assert ecs["reconciles"] > 0 and ecs["requests"] > 0 and ecs["writes"] > 0
             assert isinstance(ecs["steady_writes"], int)
             assert isinstance(ecs["budget_writes_before_convergence"], int)
+            assert isinstance(ecs["budget_write_seconds"], dict)  # empty if no budget came in the window
             assert sum(ecs["writes_by_verb"].values()) == ecs["writes"]
             assert ecs["mean_reconcile_seconds"] > 0 and ecs["mean_queue_wait_urgent_seconds"] is not None
             assert ecs["mean_watch_lag_seconds"] is not None

@@ -74,11 +74,47 @@ def test_a_budget_in_place_does_not_look_at_the_instances(api: FakeApi) -> None:
 
 
 def test_a_rolling_out_service_gets_no_budget_yet(api: FakeApi) -> None:
+    budgets.created("ns", "web", "u1")
     assert not budgets.protect("ns", "web", "u1", BUDGET, None, draining=lambda: False)
     assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 3), draining=lambda: False)
     assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(0, 0), draining=lambda: False)
     assert api.calls == []
     assert not budgets.in_place("ns", "web", "u1")
+
+
+def test_after_a_restart_mid_rollout_a_budget_in_place_is_found_once_and_holds_nobody(api: FakeApi) -> None:
+    clock = Clock()
+    ns = Namespace(clock)
+    budgets.protect(
+        "ns", "web", "uid-web", build_disruption_budget("web", "ns", 4, 50), deployment(4, 4), lambda: False
+    )
+    new_process()
+    api.calls.clear()
+    # rolling out again when the operator restarts: its budget is there, as applied
+    for _ in range(2):
+        assert not budgets.protect(
+            "ns", "web", "uid-web", build_disruption_budget("web", "ns", 4, 50), deployment(4, 2), lambda: False
+        )
+    assert api.calls == ["get poddisruptionbudgets ns/web"]
+    assert budgets.in_place("ns", "web", "uid-web") and "ns" not in budgets._starting
+    # so another service's budget does not wait for it
+    assert not ns.protect("early", deployment(4, 4))
+    assert ns.asked["early"] == [30.0]
+
+
+def test_after_a_restart_mid_rollout_a_missing_budget_is_looked_for_once(api: FakeApi) -> None:
+    for _ in range(2):
+        assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 2), lambda: False, delay=30)
+    assert api.calls == ["get poddisruptionbudgets ns/web"]
+    assert ("ns", "web", "u1") in budgets._starting["ns"]  # starting: no budget, tasks not all running
+
+
+def test_after_a_restart_mid_rollout_a_budget_unlike_the_spec_follows_it_at_once(api: FakeApi) -> None:
+    budgets.protect("ns", "web", "u1", build_disruption_budget("web", "ns", 4, 100), deployment(4, 4), lambda: False)
+    new_process()
+    api.calls.clear()
+    assert budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 2), lambda: False, delay=30)
+    assert api.calls == ["get poddisruptionbudgets ns/web", "apply PodDisruptionBudget ns/web"]
 
 
 def test_the_budget_comes_when_all_tasks_run_and_then_costs_nothing(api: FakeApi) -> None:

@@ -324,6 +324,7 @@ def test_a_new_service_counts_as_starting_from_its_first_sighting(
 ) -> None:
     for memory in ("_applied", "_gone"):
         monkeypatch.setattr(budgets, memory, {})
+
     def queueing() -> tuple[Any, None]:
         return None, None
 

@@ -23,7 +23,9 @@ spec at once.
 
 What was applied is remembered per service (the budget's digest, also written on the budget
 as an annotation), so that a steady service costs no request, and a restarted operator reads
-each budget once (a GET, no write) instead of applying it again. A service whose workload
+each budget once (a GET, no write) instead of applying it again; one mid-rollout is read
+before its tasks all run, so that a service whose budget is in place does not count as
+starting. A service whose workload
 this process created gets its budget without that GET.
 """
 
@@ -145,32 +147,54 @@ def protect(
         with _lock:
             if key in _gone:
                 return False  # deleted meanwhile: its children go with it
+            look = key not in _new and key not in _absent
         on_draining = draining()
         if not has_tasks_to_protect(workload, on_draining, standing):
             desired = int(((workload or {}).get("spec") or {}).get("replicas") or 0)
-            if standing and (workload is None or desired > 0):
+            if not standing or (workload is not None and desired == 0):
+                _settled(key, max_delay, now)  # nothing to wait for (scaled to zero, or only draining brings one)
+                return False
+            # a workload this process did not create (a restart mid-rollout): its budget may be
+            # in place already, and then the service is not starting
+            live = _found(key, budget) if workload is not None and look else None
+            if live is None:
                 with _lock:
                     _starting.setdefault(namespace, {}).setdefault(key, now())
-            else:
-                _settled(key, max_delay, now)  # scaled to zero: nothing to wait for
-            return False
-        _settled(key, max_delay, now)
-        with _lock:
-            look = key not in _new and key not in _absent
-        live = kube.get(API_VERSION, PLURAL, namespace, budget["metadata"]["name"]) if look else None
-        if live is not None:
-            if ((live.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_APPLIED) == wanted:
-                _remember(key, wanted)  # a restart: it is there already, as this operator applied it
                 return False
-        elif not on_draining:
-            wait = _standing_wait(key, delay, max_delay, later, now)
-            if wait > 0:
-                later(wait)
+            _settled(key, max_delay, now)
+            if _digest_of(live) == wanted:
+                _remember(key, wanted)
                 return False
+            # in place, not as the spec says now: it follows the spec at once
+        else:
+            _settled(key, max_delay, now)
+            live = _found(key, budget) if look else None
+            if live is not None:
+                if _digest_of(live) == wanted:
+                    _remember(key, wanted)  # a restart: it is there already, as this operator applied it
+                    return False
+            elif not on_draining:
+                wait = _standing_wait(key, delay, max_delay, later, now)
+                if wait > 0:
+                    later(wait)
+                    return False
     manifest = {**budget, "metadata": {**budget["metadata"], "annotations": {ANNOTATION_APPLIED: wanted}}}
     kube.apply_any(manifest)
     _remember(key, wanted)
     return True
+
+
+def _found(key: tuple[str, str, str], budget: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The budget as it is (a GET, once per service in a process); not there: remembered so."""
+    live = kube.get(API_VERSION, PLURAL, key[0], budget["metadata"]["name"])
+    if live is None:
+        with _lock:
+            _absent.add(key)
+    return live
+
+
+def _digest_of(live: Mapping[str, Any]) -> str | None:
+    return ((live.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_APPLIED)
 
 
 def _standing_wait(
