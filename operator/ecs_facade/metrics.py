@@ -1,14 +1,18 @@
 """The operator's Prometheus metrics, named as controller-runtime names them so that
 dashboards and alerts made for Kubernetes controllers work unchanged."""
 
+import bisect
 import functools
 import gc
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.registry import Collector
 
 RECONCILE_TOTAL = Counter(
     "controller_runtime_reconcile_total", "Reconciliations per controller and result.", ["controller", "result"]
@@ -37,27 +41,54 @@ REST_REQUESTS = Counter(
     " by method and status code.",
     ["method", "code"],
 )
-GC_PAUSE = Histogram(
-    "python_gc_pause_seconds",
-    "The cyclic garbage collector's pauses by generation: every thread waits for them (the GIL).",
-    ["generation"],
-    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
-)
-_gc_started: list[float] = []
+GC_PAUSE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
-def _time_gc(phase: str, info: dict[str, int]) -> None:
-    if phase == "start":
-        _gc_started[:] = [time.perf_counter()]
-    elif _gc_started:
-        GC_PAUSE.labels(str(info.get("generation", ""))).observe(time.perf_counter() - _gc_started.pop())
+class GcPauses(Collector):
+    """The cyclic garbage collector's pauses by generation (python_gc_pause_seconds), kept
+    by its callback in plain numbers and read when /metrics is: a metric's lock taken in the
+    callback would deadlock when a collection falls due in a thread that holds that lock
+    (a scrape copying the metric), and leave the collector switched off for good."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.counts = [[0] * (len(GC_PAUSE_BUCKETS) + 1) for _ in range(3)]  # per bucket, +Inf last
+        self.sums = [0.0, 0.0, 0.0]
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        # runs in the collecting thread, under the GIL, no other collection meanwhile: no lock
+        if phase == "start":
+            self.started = time.perf_counter()
+            return
+        generation, took = min(max(int(info.get("generation", 2)), 0), 2), time.perf_counter() - self.started
+        self.sums[generation] += took
+        self.counts[generation][bisect.bisect_left(GC_PAUSE_BUCKETS, took)] += 1
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        family = HistogramMetricFamily(
+            "python_gc_pause_seconds",
+            "The cyclic garbage collector's pauses by generation: every thread waits for them (the GIL).",
+            labels=["generation"],
+        )
+        for generation in range(3):
+            counts, total, cumulative = list(self.counts[generation]), self.sums[generation], []
+            running = 0
+            for bound, count in zip((*GC_PAUSE_BUCKETS, math.inf), counts, strict=True):
+                running += count
+                cumulative.append(("+Inf" if bound == math.inf else str(bound), running))
+            family.add_metric([str(generation)], cumulative, total)
+        yield family
+
+
+GC_PAUSES = GcPauses()
 
 
 def time_gc() -> None:
-    """Time the collector's pauses (python_gc_pause_seconds): a full collection over a large
-    heap holds every reconcile and watch back at once."""
-    if _time_gc not in gc.callbacks:
-        gc.callbacks.append(_time_gc)
+    """Time the collector's pauses: a full collection over a large heap holds every reconcile
+    and watch back at once."""
+    if GC_PAUSES.callback not in gc.callbacks:
+        REGISTRY.register(GC_PAUSES)
+        gc.callbacks.append(GC_PAUSES.callback)
 
 
 @contextmanager

@@ -40,6 +40,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     monkeypatch.setattr(budgets, "_starting", {})
     monkeypatch.setattr(budgets, "_waiting", {})
     monkeypatch.setattr(budgets, "_gone", {})
+    monkeypatch.setattr(budgets, "_overdue", set())
     return fake
 
 
@@ -53,6 +54,7 @@ def new_process() -> None:
         budgets._starting,
         budgets._waiting,
         budgets._gone,
+        budgets._overdue,
     ):
         memory.clear()
 
@@ -430,3 +432,35 @@ def test_a_service_sighted_again_after_its_budget_or_its_deletion_is_not_startin
     budgets.forget("ns", "gone", "uid-gone", max_delay=300, now=clock)
     budgets.sighted("ns", "gone", "uid-gone", now=clock)  # its ADDED came after its deletion
     assert "ns" not in budgets._starting
+
+
+def test_a_service_deleted_during_its_budgets_lookup_leaves_nothing_behind(
+    api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+
+    def deleted_meanwhile(api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        budgets.forget("ns", "web", "u1", max_delay=300, now=clock)  # the informer thread, during the GET
+        return api.get(api_version, plural, namespace, name)
+
+    monkeypatch.setattr(kube, "get", deleted_meanwhile)
+    for tasks_running in (2, 4):  # mid-rollout after a restart, and settled
+        assert not budgets.protect(
+            "ns", "web", "u1", BUDGET, deployment(4, tasks_running), lambda: False, delay=30, max_delay=300, now=clock
+        )
+    for memory in (budgets._starting, budgets._absent, budgets._applied, budgets._waiting, budgets._protectable_since):
+        assert not memory, memory
+
+
+def test_a_service_past_the_longest_wait_is_not_counted_again_until_it_settles(api: FakeApi) -> None:
+    clock = Clock()
+    ns = Namespace(clock)
+    assert not ns.protect("stuck", deployment(4, 0))
+    clock.now += 301
+    assert not ns.protect("early", deployment(4, 4))  # "stuck" stops counting here
+    assert ns.asked["early"] == [30.0]
+    assert not ns.protect("stuck", deployment(4, 1))  # its next event: still not settled
+    clock.now += 30
+    assert ns.protect("early", deployment(4, 4))  # its own 30 s, not held by "stuck" again
+    assert not ns.protect("stuck", deployment(4, 4))  # settles: its own budget in 30 s
+    assert ns.asked["stuck"] == [30.0]

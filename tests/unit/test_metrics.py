@@ -45,3 +45,25 @@ def test_the_collectors_pauses_are_timed_by_generation() -> None:
     gc.collect()
     assert sample(full) - before == 1
     assert sample('python_gc_pause_seconds_sum{generation="2"}') > 0
+    assert sample('python_gc_pause_seconds_bucket{generation="2",le="+Inf"}') == sample(full)
+
+
+def test_a_collection_during_a_scrape_in_the_same_thread_completes() -> None:
+    """The callback takes no lock a scrape could hold (a metric's lock is not reentrant)."""
+    import gc
+    import threading
+
+    from ecs_facade.metrics import GC_PAUSES, time_gc
+
+    time_gc()
+    done = threading.Event()
+
+    def scrape_with_a_collection() -> None:
+        for _ in GC_PAUSES.collect():
+            gc.collect()  # falls due while the scrape is under way
+        generate_latest()
+        done.set()
+
+    thread = threading.Thread(target=scrape_with_a_collection, daemon=True)
+    thread.start()
+    assert done.wait(10), "a collection during a scrape hung"

@@ -58,6 +58,9 @@ _starting: dict[str, dict[tuple[str, str, str], float]] = {}
 # each is asked for then (at once if it is over): a wake-up at the end of a burst does not
 # reconcile every service settled late in it twice
 _waiting: dict[str, dict[tuple[str, str, str], tuple[Callable[[float], None], float]]] = {}
+# services that stopped counting as starting (``max_delay`` after they were first seen so)
+# without settling: not counted again until they settle, or the namespace would never settle
+_overdue: set[tuple[str, str, str]] = set()
 # services forgotten (deleted) lately: a reconcile of one still under way must not record
 # it as starting or waiting again
 _gone: dict[tuple[str, str, str], None] = {}
@@ -86,7 +89,7 @@ def created(namespace: str, service: str, uid: str, now: Callable[[], float] = t
     key = (namespace, service, uid)
     with _lock:
         _new.add(key)
-        if key not in _gone:
+        if key not in _gone and key not in _overdue:
             _starting.setdefault(namespace, {}).setdefault(key, now())
 
 
@@ -97,7 +100,7 @@ def sighted(namespace: str, service: str, uid: str, now: Callable[[], float] = t
     look settled for a moment and the waiting budgets come in the middle of the burst."""
     key = (namespace, service, uid)
     with _lock:
-        if key not in _gone and key not in _applied:
+        if key not in _gone and key not in _applied and key not in _overdue:
             _starting.setdefault(namespace, {}).setdefault(key, now())
 
 
@@ -159,7 +162,8 @@ def protect(
             live = _found(key, budget) if workload is not None and look else None
             if live is None:
                 with _lock:
-                    _starting.setdefault(namespace, {}).setdefault(key, now())
+                    if key not in _gone and key not in _overdue:
+                        _starting.setdefault(namespace, {}).setdefault(key, now())
                 return False
             _settled(key, max_delay, now)
             if _digest_of(live) == wanted:
@@ -189,7 +193,8 @@ def _found(key: tuple[str, str, str], budget: Mapping[str, Any]) -> Mapping[str,
     live = kube.get(API_VERSION, PLURAL, key[0], budget["metadata"]["name"])
     if live is None:
         with _lock:
-            _absent.add(key)
+            if key not in _gone:  # deleted during the GET: nothing to keep
+                _absent.add(key)
     return live
 
 
@@ -203,6 +208,8 @@ def _standing_wait(
     """Seconds until a standing budget is due (0: now)."""
     namespace, moment = key[0], now()
     with _lock:
+        if key in _gone:
+            return 0.0  # deleted meanwhile: nothing kept for it (its budget, if applied, goes with it)
         _absent.add(key)
         since = _protectable_since.setdefault(key, moment)
         own = since + delay - moment
@@ -231,6 +238,7 @@ def _starting_for(namespace: str, max_delay: float, moment: float) -> float:
         if moment - first < max_delay:
             break
         del starting[oldest]
+        _overdue.add(oldest)
     if not starting:
         _starting.pop(namespace, None)
         return 0.0
@@ -246,6 +254,7 @@ def _settled(key: tuple[str, str, str], max_delay: float, now: Callable[[], floa
     that wait for the namespace are asked for again."""
     namespace = key[0]
     with _lock:
+        _overdue.discard(key)
         starting = _starting.get(namespace)
         if starting is None or starting.pop(key, None) is None:
             return
@@ -278,7 +287,8 @@ def forget(
 
 def _remember(key: tuple[str, str, str], value: str) -> None:
     with _lock:
-        _applied[key] = value
+        if key not in _gone:  # deleted during the request: its children go with it
+            _applied[key] = value
         _forget_waiting(key)
 
 
@@ -286,6 +296,7 @@ def _forget_waiting(key: tuple[str, str, str]) -> None:
     """What was kept while the service's budget was not in place (under the lock)."""
     _new.discard(key)
     _absent.discard(key)
+    _overdue.discard(key)
     _protectable_since.pop(key, None)
     waiting = _waiting.get(key[0])
     if waiting is not None:
