@@ -340,3 +340,22 @@ def test_a_new_service_counts_as_starting_from_its_first_sighting(
     service.service_changed("ADDED", other, with_workload, queueing)
     assert budgets._starting == {}
     assert len(queued) == 2
+
+
+def test_a_service_with_no_budget_to_wait_for_holds_nobody_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typing import cast
+
+    from ecs_facade.config import Config
+    from ecs_facade.views.service import Readiness
+
+    for memory in ("_starting", "_applied", "_gone", "_waiting"):
+        monkeypatch.setattr(budgets, memory, {})
+    indexes = Indexes.from_kwargs({n: {} for n in Indexes.__dataclass_fields__})
+    no_budget = service.Plan(
+        workload=cast(Any, None), extra=[], revision=cast(Any, None), arn="", desired=2, breaker={}
+    )  # a DAEMON service's plan
+    cannot_run = Readiness(False, "InvalidSpec", "no such task definition")
+    for name, plan in (("daemon", no_budget), ("broken", cannot_run)):
+        budgets.sighted("ns", name, f"uid-{name}")
+        service._protect("ns", name, f"uid-{name}", plan, None, indexes, Config(), cast(Any, None))
+    assert budgets._starting == {}

@@ -188,25 +188,40 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
                 plan = _plan(service, indexes, config, workload, pin=None)
                 if isinstance(plan, Plan):
                     _apply(service, plan, plural, workload, hpa is not None)
-            wanted = [e for e in plan.extra if e["kind"] == KIND_BUDGET] if isinstance(plan, Plan) else []
-            if not wanted:
-                budgets.not_starting(namespace, name, service.uid, config.disruption_budget_max_delay_seconds)
-            for budget in wanted:
-                budgets.protect(
-                    namespace,
-                    name,
-                    service.uid,
-                    budget,
-                    workload,
-                    lambda: _on_draining_instance(indexes, namespace, name),
-                    standing=config.disruption_budgets == BUDGETS_ALWAYS,
-                    delay=config.disruption_budget_delay_seconds,
-                    max_delay=config.disruption_budget_max_delay_seconds,
-                    later=lambda wait: _refresh_later(namespace, name, indexes, logger, wait),
-                )
+            _protect(namespace, name, service.uid, plan, workload, indexes, config, logger)
         except kube.NamespaceTerminating:
             pass
         return False
+
+
+def _protect(
+    namespace: str,
+    name: str,
+    uid: str,
+    plan: Plan | Readiness,
+    workload: Mapping[str, Any] | None,
+    indexes: Indexes,
+    config: Config,
+    logger: Logger,
+) -> None:
+    """The service's disruption budget, when budgets.py says it is due; a service with none
+    to wait for (a DAEMON service, a spec that cannot run) holds no other budget back."""
+    wanted = [e for e in plan.extra if e["kind"] == KIND_BUDGET] if isinstance(plan, Plan) else []
+    if not wanted:
+        budgets.not_starting(namespace, name, uid, config.disruption_budget_max_delay_seconds)
+    for budget in wanted:
+        budgets.protect(
+            namespace,
+            name,
+            uid,
+            budget,
+            workload,
+            lambda: _on_draining_instance(indexes, namespace, name),
+            standing=config.disruption_budgets == BUDGETS_ALWAYS,
+            delay=config.disruption_budget_delay_seconds,
+            max_delay=config.disruption_budget_max_delay_seconds,
+            later=lambda wait: _refresh_later(namespace, name, indexes, logger, wait),
+        )
 
 
 def _refresh_later(namespace: str, name: str, indexes: Indexes, logger: Logger, wait: float) -> None:
@@ -358,7 +373,7 @@ def _report(
     service: Snapshot,
     indexes: Indexes,
     config: Config,
-    plan: "Plan | Readiness",
+    plan: Plan | Readiness,
     workload: Mapping[str, Any] | None,
     logger: Logger,
 ) -> bool:
