@@ -396,28 +396,22 @@ def test_a_new_service_counts_as_starting_from_its_workloads_creation(api: FakeA
     assert ns.protect("early", deployment(4, 4))
 
 
-def test_a_new_service_counts_as_starting_from_its_first_sighting(api: FakeApi) -> None:
+@pytest.mark.parametrize("released_by", ["settling", "no budget planned"])
+def test_a_service_seen_as_new_holds_the_namespaces_budgets_until_released(api: FakeApi, released_by: str) -> None:
+    """Seen, still in the work queue (no workload yet): it holds the others' budgets as a
+    service whose workload exists does, until it settles, or until its reconcile plans no
+    budget (a DAEMON service, a spec that cannot run)."""
     clock = Clock()
     ns = Namespace(clock)
     assert not ns.protect("early", deployment(4, 4))
-    # seen, still in the work queue: no workload yet, nothing of its own reconciled
-    budgets.sighted("ns", "queued", "uid-queued", now=clock)
+    budgets.sighted("ns", "new", "uid-new", now=clock)
     clock.now += 30
     assert not ns.protect("early", deployment(4, 4))
-    assert ns.asked["early"][-1] == 270.0  # held by it, as by a service whose workload exists
-    assert not ns.protect("queued", deployment(4, 4))  # settles
-    assert ns.asked["early"][-1] == 0.0
-    assert ns.protect("early", deployment(4, 4))
-
-
-def test_a_service_without_a_standing_budget_holds_nobody(api: FakeApi) -> None:
-    clock = Clock()
-    ns = Namespace(clock)
-    budgets.sighted("ns", "daemon", "uid-daemon", now=clock)  # a DAEMON service, or a spec that cannot run
-    assert not ns.protect("early", deployment(4, 4))
-    clock.now += 30
-    assert not ns.protect("early", deployment(4, 4))
-    budgets.not_starting("ns", "daemon", "uid-daemon", max_delay=300, now=clock)  # its reconcile: no budget planned
+    assert ns.asked["early"][-1] == 270.0
+    if released_by == "settling":
+        assert not ns.protect("new", deployment(4, 4))
+    else:
+        budgets.not_starting("ns", "new", "uid-new", max_delay=300, now=clock)
     assert ns.asked["early"][-1] == 0.0
     assert ns.protect("early", deployment(4, 4))
 

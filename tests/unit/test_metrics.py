@@ -48,22 +48,39 @@ def test_the_collectors_pauses_are_timed_by_generation() -> None:
     assert sample('python_gc_pause_seconds_bucket{generation="2",le="+Inf"}') == sample(full)
 
 
-def test_a_collection_during_a_scrape_in_the_same_thread_completes() -> None:
-    """The callback takes no lock a scrape could hold (a metric's lock is not reentrant)."""
+def test_a_collection_while_a_scrape_holds_the_metrics_locks_completes() -> None:
+    """A collection can fall due in a thread that holds a metric's lock (a scrape copying
+    it; the locks are not reentrant): the collector's callback must take none of them."""
     import gc
     import threading
 
-    from ecs_facade.metrics import GC_PAUSES, time_gc
+    from prometheus_client import REGISTRY
+
+    from ecs_facade.metrics import time_gc
 
     time_gc()
+    locks = [
+        lock
+        for collector in list(REGISTRY._collector_to_names)
+        if isinstance(lock := getattr(collector, "_lock", None), type(threading.Lock()))
+    ]
+    assert locks, "the registry's metrics have locks to hold"
     done = threading.Event()
 
-    def scrape_with_a_collection() -> None:
-        for _ in GC_PAUSES.collect():
-            gc.collect()  # falls due while the scrape is under way
-        generate_latest()
+    def collect_holding_the_locks() -> None:
+        for lock in locks:
+            lock.acquire()
+        try:
+            gc.collect()
+        finally:
+            for lock in locks:
+                lock.release()
         done.set()
 
-    thread = threading.Thread(target=scrape_with_a_collection, daemon=True)
-    thread.start()
-    assert done.wait(10), "a collection during a scrape hung"
+    threading.Thread(target=collect_holding_the_locks, daemon=True).start()
+    hung = not done.wait(10)
+    if hung:  # let the stuck callback go (a plain Lock may be released by any thread)
+        for lock in locks:
+            if lock.locked():
+                lock.release()
+    assert not hung, "the collector's callback waited for a metric's lock"

@@ -165,23 +165,19 @@ def protect(
                     if key not in _gone and key not in _overdue:
                         _starting.setdefault(namespace, {}).setdefault(key, now())
                 return False
-            _settled(key, max_delay, now)
+        else:
+            live = _found(key, budget) if look else None
+        _settled(key, max_delay, now)
+        if live is not None:
             if _digest_of(live) == wanted:
-                _remember(key, wanted)
+                _remember(key, wanted)  # a restart: it is there already, as this operator applied it
                 return False
             # in place, not as the spec says now: it follows the spec at once
-        else:
-            _settled(key, max_delay, now)
-            live = _found(key, budget) if look else None
-            if live is not None:
-                if _digest_of(live) == wanted:
-                    _remember(key, wanted)  # a restart: it is there already, as this operator applied it
-                    return False
-            elif not on_draining:
-                wait = _standing_wait(key, delay, max_delay, later, now)
-                if wait > 0:
-                    later(wait)
-                    return False
+        elif not on_draining:
+            wait = _standing_wait(key, delay, max_delay, later, now)
+            if wait > 0:
+                later(wait)
+                return False
     manifest = {**budget, "metadata": {**budget["metadata"], "annotations": {ANNOTATION_APPLIED: wanted}}}
     kube.apply_any(manifest)
     _remember(key, wanted)
