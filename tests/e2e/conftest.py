@@ -145,7 +145,7 @@ def operator_kubeconfig(kubectl: Kubectl, crds: None) -> Path:
     return account_kubeconfig(kubectl, OPERATOR_NAMESPACE, OPERATOR_ACCOUNT, path)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def operator(
     kubectl: Kubectl, crds: None, operator_log: Path, operator_kubeconfig: Path
 ) -> Iterator[KopfRunner | None]:
