@@ -595,7 +595,7 @@ def ecs_facade_run(
         "reconciled_seconds": reconciled_seconds,
         "tasks_ready_seconds": tasks_ready_seconds,
         "reconcile_latency_seconds": percentiles(latencies),
-        "reconcile_latency_parts_seconds": latency_parts(created, reached, events, offset),
+        "reconcile_latency_parts_seconds": latency_parts(created, returned, reached, events, offset),
         "reconcile_latency_api_seconds": percentiles(
             [answered - (created[n] + offset) for n, (_, answered) in first_applies(events).items() if n in created]
         ),
@@ -634,6 +634,11 @@ def ecs_facade_run(
         "requests": len([e for e in events if e["verb"] != "watch"]),
         "writes": writes(events),
         "writes_by_verb": writes_by_resource(events),
+        # what the operator wrote while the first reconciles were still being made: it shares
+        # the API server with them
+        "writes_in_burst": writes_by_resource(
+            e for e in events if _epoch(e["requestReceivedTimestamp"]) <= first + reconciled_seconds + offset
+        ),
         "reconciles": reconciles,
         "requests_per_reconcile": len([e for e in events if e["verb"] != "watch"]) / max(reconciles, 1),
         "steady_seconds": quiet,
@@ -667,25 +672,40 @@ def restart_run(cluster: Cluster, operator: Operator) -> dict[str, Any]:
 
 
 def latency_parts(
-    created: dict[str, float], seen: dict[str, float], events: Iterable[dict[str, Any]], offset: float
+    created: dict[str, float],
+    returned: dict[str, float],
+    seen: dict[str, float],
+    events: Iterable[dict[str, Any]],
+    offset: float,
 ) -> dict[str, Any]:
     """Where a first reconcile's latency goes, per service: from its create (started) to the
     API server receiving the operator's apply of its Deployment (the watch, the queue, the
     reconcile), the apply itself (received to answered, from the audit log), and from the
-    answer to the benchmark's watch seeing the Deployment. ``created`` and ``seen`` are
-    monotonic; ``offset`` turns them into wall-clock time, as the audit log has it.
+    answer to the benchmark's watch seeing the Deployment. The first part is also split at
+    the create's answer (``returned``): the create call, which the operator has no part in,
+    and what follows it (the watch to the operator, its queue and reconcile, the apply's
+    request on its way). ``created``, ``returned`` and ``seen`` are monotonic; ``offset``
+    turns them into wall-clock time, as the audit log has it.
 
     Percentiles of each part, and the parts of the slowest 1 % of services (by the whole)."""
     applies = first_applies(events)
     parts = []
     for name, started in created.items():
-        if name in applies and name in seen:
+        if name in applies and name in seen and name in returned:
             received, answered = applies[name]
-            parts.append((received - (started + offset), answered - received, seen[name] + offset - answered))
+            parts.append(
+                (
+                    received - (started + offset),
+                    answered - received,
+                    seen[name] + offset - answered,
+                    returned[name] - started,
+                    received - (returned[name] + offset),
+                )
+            )
     if not parts:
         return {}
-    slowest = sorted(parts, key=sum)[-max(1, len(parts) // 100) :]
-    names = ("to_apply", "apply", "to_watch")
+    slowest = sorted(parts, key=lambda p: sum(p[:3]))[-max(1, len(parts) // 100) :]
+    names = ("to_apply", "apply", "to_watch", "create_call", "created_to_apply")
     return {
         **{name: percentiles([p[i] for p in parts]) for i, name in enumerate(names)},
         "slowest_1_percent_mean": {name: statistics.fmean(p[i] for p in slowest) for i, name in enumerate(names)},

@@ -33,7 +33,14 @@ def test_quick_benchmark_writes_json_markdown_and_a_plot(tmp_path: Path) -> None
             assert ecs["reconcile_latency_seconds"]["n"] == size["services"]
             assert set(ecs["reconcile_latency_seconds"]) == {"p50", "p95", "p99", "max", "n"}
             parts = ecs["reconcile_latency_parts_seconds"]
-            assert set(parts) == {"to_apply", "apply", "to_watch", "slowest_1_percent_mean"}
+            assert set(parts) == {
+                "to_apply",
+                "apply",
+                "to_watch",
+                "create_call",
+                "created_to_apply",
+                "slowest_1_percent_mean",
+            }
             assert parts["apply"]["n"] == size["services"]
             assert ecs["reconcile_latency_api_seconds"]["n"] == size["services"]
             assert ecs["reconcile_latency_api_seconds"]["p50"] > 0
@@ -43,6 +50,9 @@ def test_quick_benchmark_writes_json_markdown_and_a_plot(tmp_path: Path) -> None
             assert isinstance(ecs["budget_writes_before_convergence"], int)
             assert isinstance(ecs["budget_write_seconds"], dict)  # empty if no budget came in the window
             assert sum(ecs["writes_by_verb"].values()) == ecs["writes"]
+            # the burst's writes are some of all of them, the Deployments' applies among them
+            assert ecs["writes_in_burst"].get("patch deployments", 0) >= size["services"]
+            assert all(ecs["writes_in_burst"][k] <= ecs["writes_by_verb"][k] for k in ecs["writes_in_burst"])
             assert ecs["mean_reconcile_seconds"] > 0 and ecs["mean_queue_wait_urgent_seconds"] is not None
             assert ecs["mean_watch_lag_seconds"] is not None
             assert ecs["gc_pauses"]["0"] > 0  # the operator's collector is timed
