@@ -51,6 +51,9 @@ class Config:
     # its tasks ran (a burst of new services converges first; one that never settles holds
     # no budget back for longer)
     disruption_budget_max_delay_seconds: float = 300.0
+    # standing budgets that come due together (the end of a burst) take turns, at most this
+    # many a second (0: no limit), so that what comes next does not wait behind thousands
+    disruption_budget_writes_per_second: float = 20.0
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -88,6 +91,11 @@ class Config:
                 "ECS_FACADE_DISRUPTION_BUDGET_MAX_DELAY_SECONDS",
                 env.get("ECS_FACADE_DISRUPTION_BUDGET_MAX_DELAY_SECONDS", str(cls.disruption_budget_max_delay_seconds)),
             ),
+            disruption_budget_writes_per_second=_not_negative(
+                "ECS_FACADE_DISRUPTION_BUDGET_WRITES_PER_SECOND",
+                env.get("ECS_FACADE_DISRUPTION_BUDGET_WRITES_PER_SECOND", str(cls.disruption_budget_writes_per_second)),
+                unit="writes per second",
+            ),
         )
 
     @property
@@ -110,11 +118,11 @@ def _one_of(name: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _not_negative(name: str, value: str) -> float:
+def _not_negative(name: str, value: str, unit: str = "seconds") -> float:
     try:
         number = float(value)
     except ValueError:
         number = -1.0
     if not number >= 0 or number == float("inf"):
-        raise ValueError(f"{name}={value!r}: expected a number of seconds, 0 or more")
+        raise ValueError(f"{name}={value!r}: expected a number of {unit}, 0 or more")
     return number

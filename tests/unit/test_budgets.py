@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from ecs_facade.controllers import budgets
+from ecs_facade.controllers.turns import Turns
 from ecs_facade.kube import client as kube
 from ecs_facade.translate.service import build_disruption_budget
 
@@ -41,6 +42,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     monkeypatch.setattr(budgets, "_waiting", {})
     monkeypatch.setattr(budgets, "_gone", {})
     monkeypatch.setattr(budgets, "_overdue", set())
+    monkeypatch.setattr(budgets, "_turns", Turns())
     return fake
 
 
@@ -265,7 +267,7 @@ class Namespace:
         self.clock, self.namespace = clock, namespace
         self.asked: dict[str, list[float]] = {}
 
-    def protect(self, name: str, workload: dict[str, Any] | None, draining: bool = False) -> bool:
+    def protect(self, name: str, workload: dict[str, Any] | None, draining: bool = False, rate: float = 0.0) -> bool:
         budgets.created(self.namespace, name, f"uid-{name}", now=self.clock)
         return budgets.protect(
             self.namespace,
@@ -277,6 +279,7 @@ class Namespace:
             delay=30,
             max_delay=300,
             later=self.asked.setdefault(name, []).append,
+            rate=rate,
             now=self.clock,
         )
 
@@ -317,6 +320,48 @@ def test_at_the_end_of_a_burst_each_waiting_budget_comes_at_its_own_time(api: Fa
     clock.now += 20
     assert ns.protect("late", deployment(4, 4))
     assert api.calls == ["apply PodDisruptionBudget ns/early", "apply PodDisruptionBudget ns/late"]
+
+
+def test_standing_budgets_due_together_take_turns(api: FakeApi) -> None:
+    clock = Clock()
+    ns = Namespace(clock)
+    names = ["a", "b", "c", "d"]
+    for name in names:
+        assert not ns.protect(name, deployment(4, 4), rate=2)
+    clock.now += 30  # all four are due at once: a turn each, half a second apart
+    assert [ns.protect(name, deployment(4, 4), rate=2) for name in names] == [True, False, False, False]
+    assert [ns.asked[name][-1] for name in names[1:]] == pytest.approx([0.5, 1.0, 1.5])
+    # asked again early, each keeps its place; at its turn, it writes
+    clock.now += 0.5
+    assert [ns.protect(name, deployment(4, 4), rate=2) for name in names[1:]] == [True, False, False]
+    assert ns.asked["c"][-1] == pytest.approx(0.5)
+    clock.now += 1.0
+    assert ns.protect("d", deployment(4, 4), rate=2) and ns.protect("c", deployment(4, 4), rate=2)
+    assert api.calls == [f"apply PodDisruptionBudget ns/{n}" for n in ("a", "b", "d", "c")]
+    # a budget in place follows the spec at once, and a draining instance brings one at once
+    assert budgets.protect(
+        "ns",
+        "a",
+        "uid-a",
+        build_disruption_budget("a", "ns", 6, 50),
+        deployment(6, 4),
+        lambda: False,
+        rate=2,
+        now=clock,
+    )
+    assert ns.protect("e", deployment(4, 1), draining=True, rate=2)
+
+
+def test_a_service_deleted_while_waiting_for_its_turn_gives_it_up(api: FakeApi) -> None:
+    clock = Clock()
+    ns = Namespace(clock)
+    for name in ("a", "b"):
+        ns.protect(name, deployment(4, 4), rate=1)
+    clock.now += 30
+    assert ns.protect("a", deployment(4, 4), rate=1) and not ns.protect("b", deployment(4, 4), rate=1)
+    assert ("ns", "b", "uid-b") in budgets._turns
+    budgets.forget("ns", "b", "uid-b", max_delay=300, now=clock)
+    assert ("ns", "b", "uid-b") not in budgets._turns
 
 
 def test_a_service_that_never_settles_holds_the_others_at_most_the_longest_wait(api: FakeApi) -> None:

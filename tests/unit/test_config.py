@@ -56,6 +56,17 @@ def test_a_standing_budget_waits_for_starting_services_at_most_five_minutes(monk
         Config.from_env()
 
 
+def test_standing_budgets_take_turns_at_twenty_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ECS_FACADE_DISRUPTION_BUDGET_WRITES_PER_SECOND", raising=False)
+    assert Config.from_env().disruption_budget_writes_per_second == 20.0
+    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGET_WRITES_PER_SECOND", "0")  # no limit
+    assert Config.from_env().disruption_budget_writes_per_second == 0.0
+    for wrong in ("-1", "fast", "nan"):
+        monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGET_WRITES_PER_SECOND", wrong)
+        with pytest.raises(ValueError, match="expected a number of writes per second, 0 or more"):
+            Config.from_env()
+
+
 def test_service_workers_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECS_FACADE_SERVICE_WORKERS", "8")
     assert Config.from_env().service_workers == 8

@@ -27,6 +27,13 @@ each budget once (a GET, no write) instead of applying it again; one mid-rollout
 before its tasks all run, so that a service whose budget is in place does not count as
 starting. A service whose workload
 this process created gets its budget without that GET.
+
+Standing budgets that come due together take turns
+(ECS_FACADE_DISRUPTION_BUDGET_WRITES_PER_SECOND): at the end of a burst of thousands of new
+services, every waiting budget is due within seconds, and applied at once they took the API
+server and the disruption controller from whatever came next (a desiredCount change then
+waited seconds for its Deployment). A budget that must follow the spec, or a task on a
+DRAINING instance, never waits for a turn.
 """
 
 import threading
@@ -35,6 +42,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ecs_facade.api import GROUP
+from ecs_facade.controllers.turns import Turns
 from ecs_facade.kube import client as kube
 from ecs_facade.model.taskdefinition import content_hash
 
@@ -65,6 +73,8 @@ _overdue: set[tuple[str, str, str]] = set()
 # it as starting or waiting again
 _gone: dict[tuple[str, str, str], None] = {}
 MAX_GONE = 10000
+# the standing budgets due (their delay and wait over), each at its turn
+_turns = Turns()
 
 
 def has_tasks_to_protect(workload: Mapping[str, Any] | None, on_draining_instance: bool, standing: bool = True) -> bool:
@@ -129,6 +139,7 @@ def protect(
     delay: float = 0.0,
     max_delay: float = 0.0,
     later: Callable[[float], None] = lambda _: None,
+    rate: float = 0.0,
     now: Callable[[], float] = time.monotonic,
 ) -> bool:
     """Apply the budget when it is due and not already what runs; True when it wrote.
@@ -139,8 +150,8 @@ def protect(
     service of the namespace is starting or ``max_delay`` seconds after they ran, whichever
     is first; until then ``later`` is told in how many seconds to ask again (and is called
     again when the namespace's last starting service settles: with what is left of the
-    delay, 0 if it is over). A budget once in place
-    follows the spec at once."""
+    delay, 0 if it is over), and once due it waits for its turn, ``rate`` standing budgets a
+    second at most (0: no limit). A budget once in place follows the spec at once."""
     key, wanted = (namespace, service, uid), digest(budget)
     with _lock:
         known = _applied.get(key)
@@ -175,6 +186,8 @@ def protect(
             # in place, not as the spec says now: it follows the spec at once
         elif not on_draining:
             wait = _standing_wait(key, delay, max_delay, later, now)
+            if wait <= 0:
+                wait = _turns.wait(key, rate, now())
             if wait > 0:
                 later(wait)
                 return False
@@ -294,6 +307,7 @@ def _forget_waiting(key: tuple[str, str, str]) -> None:
     _absent.discard(key)
     _overdue.discard(key)
     _protectable_since.pop(key, None)
+    _turns.forget(key)
     waiting = _waiting.get(key[0])
     if waiting is not None:
         waiting.pop(key, None)

@@ -221,6 +221,7 @@ def _protect(
             delay=config.disruption_budget_delay_seconds,
             max_delay=config.disruption_budget_max_delay_seconds,
             later=lambda wait: _refresh_later(namespace, name, indexes, logger, wait),
+            rate=config.disruption_budget_writes_per_second,
         )
 
 

@@ -20,12 +20,13 @@ class Turns:
         self._reserved: dict[Hashable, float] = {}  # key -> its turn (time.monotonic())
         self._last = 0.0
 
-    def wait(self, key: Hashable, rate: float) -> float:
+    def wait(self, key: Hashable, rate: float, now: float | None = None) -> float:
         """Seconds until ``key``'s turn (0: now, and the turn is used); ``rate`` turns per
-        second at most (0 or less: no limit)."""
+        second at most (0 or less: no limit); ``now`` on time.monotonic()'s clock."""
         if rate <= 0:
             return 0.0
-        now = time.monotonic()
+        if now is None:
+            now = time.monotonic()
         with self._lock:
             turn = self._reserved.get(key)
             if turn is None:
