@@ -50,8 +50,9 @@ def test_quick_benchmark_writes_json_markdown_and_a_plot(tmp_path: Path) -> None
             assert isinstance(ecs["budget_writes_before_convergence"], int)
             assert isinstance(ecs["budget_write_seconds"], dict)  # empty if no budget came in the window
             assert sum(ecs["writes_by_verb"].values()) == ecs["writes"]
-            # the burst's writes are some of all of them, the Deployments' applies among them
-            assert ecs["writes_in_burst"].get("patch deployments", 0) >= size["services"]
+            # the burst's writes are some of all of them, the Deployments' creates among them
+            burst = ecs["writes_in_burst"]
+            assert burst.get("create deployments", 0) + burst.get("patch deployments", 0) >= size["services"]
             assert all(ecs["writes_in_burst"][k] <= ecs["writes_by_verb"][k] for k in ecs["writes_in_burst"])
             assert ecs["mean_reconcile_seconds"] > 0 and ecs["mean_queue_wait_urgent_seconds"] is not None
             assert ecs["mean_watch_lag_seconds"] is not None
@@ -59,6 +60,7 @@ def test_quick_benchmark_writes_json_markdown_and_a_plot(tmp_path: Path) -> None
             # the timeline, in the order things happen
             assert 0 < ecs["created_seconds"] <= ecs["convergence_seconds"]
             assert 0 < ecs["reconciled_seconds"] <= ecs["tasks_ready_seconds"]
+            assert 0 < ecs["cpu_seconds_in_burst"] <= ecs["cpu_seconds_to_convergence"]
             assert measured["baseline"]["created_seconds"] > 0
             assert measured["baseline"]["create_latency_seconds"]["n"] == size["services"]
             assert measured["baseline"]["create_call_seconds"]["n"] == size["services"]
