@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.kube import Kubectl, condition, wait_for
+from tests.e2e.kube import Kubectl, apply_objects, condition, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -173,3 +173,41 @@ def test_scale_subresource_and_hand_deleted_deployment(kubectl: Kubectl, namespa
         lambda: (d := kubectl.get("deployment", "web", namespace)) and d["metadata"]["uid"] != uid and d,
     )
     assert recreated["spec"]["replicas"] == 5
+
+
+def test_a_workload_created_with_a_post_drops_what_a_later_spec_leaves_out(kubectl: Kubectl, namespace: str) -> None:
+    """A new Deployment is created with a POST (its fields owned by an Update); the first
+    change makes them the operator's applied ones, so a tag dropped from the service leaves
+    the pod template instead of staying behind."""
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "web/taskdefinition.yaml"))
+    service = {
+        "apiVersion": "ecs.facade.dev/v1alpha1",
+        "kind": "ECSService",
+        "metadata": {"name": "web"},
+        "spec": {
+            "taskDefinition": "web",
+            "desiredCount": 1,
+            "propagateTags": "SERVICE",
+            "tags": [{"key": "team", "value": "blue"}],
+        },
+    }
+    apply_objects(kubectl, namespace, service)
+
+    def deployment() -> dict[str, Any]:
+        return kubectl.json("get", "deployment", "web", "-n", namespace, "--show-managed-fields")  # type: ignore[no-any-return]
+
+    created = wait_for("the Deployment", lambda: kubectl.get("deployment", "web", namespace)) and deployment()
+    owners = {(e["manager"], e["operation"]) for e in created["metadata"]["managedFields"] if not e.get("subresource")}
+    assert ("ecs-facade", "Update") in owners and ("ecs-facade", "Apply") not in owners
+    assert "team" in created["spec"]["template"]["metadata"]["annotations"]["ecs.facade.dev/tags"]
+
+    kubectl("patch", "ecsservice", "web", "-n", namespace, "--type=json", "-p", '[{"op":"remove","path":"/spec/tags"}]')
+
+    def without_tags() -> dict[str, Any] | None:
+        d = deployment()
+        return None if "ecs.facade.dev/tags" in (d["spec"]["template"]["metadata"].get("annotations") or {}) else d
+
+    changed = wait_for("the tags to leave the pod template", without_tags)
+    owners = {(e["manager"], e["operation"]) for e in changed["metadata"]["managedFields"] if not e.get("subresource")}
+    assert ("ecs-facade", "Apply") in owners and ("ecs-facade", "Update") not in owners
+    assert changed["spec"]["replicas"] == 1 and changed["metadata"]["uid"] == created["metadata"]["uid"]

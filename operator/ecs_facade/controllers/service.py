@@ -62,6 +62,7 @@ from ecs_facade.controllers.indexes import (
 from ecs_facade.controllers.turns import Turns
 from ecs_facade.controllers.workqueue import WorkQueue
 from ecs_facade.kube import client as kube
+from ecs_facade.kube.managed_fields import as_applied, created_by_update
 from ecs_facade.metrics import WATCH_LAG, instrumented
 from ecs_facade.model.autoscaling import AutoScaling
 from ecs_facade.model.references import TaskDefinitionRef, parse_task_definition_ref
@@ -306,6 +307,15 @@ def _apply(
     manifest = copy.deepcopy(plan.workload.manifest)
     manifest["metadata"].setdefault("annotations", {})[ANNOTATION_APPLIED] = _digest(plan)
     hpa = None
+    if live is None and plan.autoscaler is None and not autoscaler_exists:
+        # a new workload: a POST, which the API server answers sooner than an apply that creates
+        created = kube.post(manifest, plural)
+        if created is not None:
+            _applied[(service.namespace, service.name, service.uid)] = (_digest(plan), _generation(created), None)
+            return created
+        live = kube.get(str(manifest["apiVersion"]), plural, service.namespace, service.name)  # there already
+    if live is not None and created_by_update(live["metadata"].get("managedFields") or [], FIELD_MANAGER):
+        _own_as_applied(str(manifest["apiVersion"]), plural, service.namespace, service.name)
     if plan.autoscaler is not None:
         # the HPA first: if the API server refuses it, nothing else changes
         try:
@@ -331,6 +341,19 @@ def _apply(
     applied = (_digest(plan), _generation(workload), _generation(hpa))
     _applied[(service.namespace, service.name, service.uid)] = applied
     return workload
+
+
+def _own_as_applied(api_version: str, plural: str, namespace: str, name: str) -> None:
+    """Before the first apply to a workload created with a POST: its fields become the
+    operator's applied ones (kube/managed_fields.py), so that the apply removes what it no
+    longer sets. One GET and one write in a workload's life, at its first change."""
+    current = kube.get(api_version, plural, namespace, name)
+    if current is None:
+        return  # deleted meanwhile: the apply creates it
+    meta = current["metadata"]
+    managed = as_applied(meta.get("managedFields") or [], FIELD_MANAGER)
+    if managed is not None:
+        kube.replace_managed_fields(api_version, plural, namespace, name, str(meta["resourceVersion"]), managed)
 
 
 def _refusal(error: ApiException) -> str:

@@ -18,6 +18,7 @@ from ecs_facade.metrics import REST_REQUESTS
 
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 
 _lock = threading.Lock()
 logger = logging.getLogger(__name__)
@@ -156,6 +157,52 @@ def _apply(
         APPLY_PATCH,
     )
     return cast(dict[str, Any], orjson.loads(data))
+
+
+def post(manifest: Mapping[str, Any], plural: str) -> dict[str, Any] | None:
+    """Create the object with a POST as the operator's field manager (its fields are owned by
+    an Update: see kube/managed_fields.py); None when one of that name exists already.
+    Raises NamespaceTerminating when the namespace is going away."""
+    group, version = _group_version(str(manifest["apiVersion"]))
+    meta = manifest["metadata"]
+    try:
+        data = _call(
+            "POST",
+            f"/apis/{group}/{version}/namespaces/{meta['namespace']}/{plural}",
+            dict(manifest),
+            [("fieldManager", FIELD_MANAGER)],
+        )
+    except ApiException as error:
+        if error.status == 409:
+            return None
+        if _terminating(error):
+            raise NamespaceTerminating(meta["namespace"]) from error
+        raise
+    return cast(dict[str, Any], orjson.loads(data))
+
+
+def replace_managed_fields(
+    api_version: str,
+    plural: str,
+    namespace: str,
+    name: str,
+    resource_version: str,
+    managed: Sequence[Mapping[str, Any]],
+) -> None:
+    """Set the object's managedFields as given, if it is still at ``resource_version`` (a JSON
+    patch that changes nothing else: the API server takes managedFields as sent then).
+    Raises ApiException 409 or 422 when the object moved on meanwhile."""
+    group, version = _group_version(api_version)
+    _call(
+        "PATCH",
+        f"/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}",
+        [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},
+            {"op": "replace", "path": "/metadata/managedFields", "value": [dict(entry) for entry in managed]},
+        ],
+        [("fieldManager", FIELD_MANAGER)],
+        JSON_PATCH,
+    )
 
 
 def create(manifest: Mapping[str, Any], plural: str) -> dict[str, Any] | None:
