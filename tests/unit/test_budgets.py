@@ -364,6 +364,20 @@ def test_a_service_deleted_while_waiting_for_its_turn_gives_it_up(api: FakeApi) 
     assert ("ns", "b", "uid-b") not in budgets._turns
 
 
+def test_a_service_deleted_just_before_its_turn_takes_no_turn_and_writes_nothing(api: FakeApi) -> None:
+    clock = Clock()
+    budgets.created("ns", "web", "u1", now=clock)
+
+    def deleted_meanwhile() -> bool:
+        budgets.forget("ns", "web", "u1", max_delay=300, now=clock)
+        return False
+
+    assert not budgets.protect(
+        "ns", "web", "u1", BUDGET, deployment(4, 4), deleted_meanwhile, delay=0, max_delay=300, rate=1, now=clock
+    )
+    assert ("ns", "web", "u1") not in budgets._turns and api.calls == []
+
+
 def test_a_service_that_never_settles_holds_the_others_at_most_the_longest_wait(api: FakeApi) -> None:
     clock = Clock()
     ns = Namespace(clock)

@@ -1,8 +1,15 @@
 """A workload created with a POST made the operator's applied one: its Update's fields move
-into its Apply entry, other owners and subresources untouched."""
+into its Apply entry, other owners and subresources untouched; the write that does it reads
+the object again when it moved on."""
 
+from collections.abc import Callable
 from typing import Any
 
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from ecs_facade.controllers import service
+from ecs_facade.kube import client as kube
 from ecs_facade.kube.managed_fields import as_applied, created_by_update, union
 
 
@@ -52,3 +59,70 @@ def test_field_sets_unite_key_by_key() -> None:
         }
     }
     assert a == {"f:spec": {"f:containers": {'k:{"name":"app"}': {".": {}, "f:image": {}}}}}  # not changed in place
+
+
+class FakeWorkloads:
+    """kube.get and kube.replace_managed_fields on one Deployment whose resourceVersion moves
+    ``moves`` times between a read and the patch (the Deployment controller's status writes)."""
+
+    def __init__(self, moves: int = 0, gone: bool = False) -> None:
+        self.rv, self.moves, self.gone = 1, moves, gone
+        self.calls: list[str] = []
+        self.managed = [entry("ecs-facade", "Update", CREATED), STATUS]
+
+    def get(self, api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        self.calls.append("get")
+        if self.gone:
+            return None
+        return {"metadata": {"resourceVersion": str(self.rv), "managedFields": self.managed}}
+
+    def replace(self, api_version: str, plural: str, namespace: str, name: str, rv: str, managed: Any) -> None:
+        self.calls.append(f"patch at {rv}")
+        if self.moves:
+            self.moves, self.rv = self.moves - 1, self.rv + 1
+            raise ApiException(status=422, reason="the resourceVersion test failed")
+        self.managed = list(managed)
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakeWorkloads]:
+    def make(**kwargs: Any) -> FakeWorkloads:
+        workloads = FakeWorkloads(**kwargs)
+        monkeypatch.setattr(kube, "get", workloads.get)
+        monkeypatch.setattr(kube, "replace_managed_fields", workloads.replace)
+        return workloads
+
+    return make
+
+
+def test_taking_over_reads_again_when_the_object_moved_on(fake: Callable[..., FakeWorkloads]) -> None:
+    workloads = fake(moves=1)
+    service._own_as_applied("apps/v1", "deployments", "ns", "web")
+    assert workloads.calls == ["get", "patch at 1", "get", "patch at 2"]
+    assert workloads.managed == [entry("ecs-facade", "Apply", CREATED), STATUS]
+
+
+def test_taking_over_gives_up_after_three_tries_and_says_why(fake: Callable[..., FakeWorkloads]) -> None:
+    workloads = fake(moves=5)
+    with pytest.raises(ApiException):
+        service._own_as_applied("apps/v1", "deployments", "ns", "web")
+    assert workloads.calls.count("get") == 3
+
+
+def test_taking_over_uses_the_object_it_is_given_and_a_deleted_one_is_left_alone(
+    fake: Callable[..., FakeWorkloads],
+) -> None:
+    workloads = fake()
+    given = {"metadata": {"resourceVersion": "1", "managedFields": workloads.managed}}
+    service._own_as_applied("apps/v1", "deployments", "ns", "web", given)
+    assert workloads.calls == ["patch at 1"]  # no GET
+    gone = fake(gone=True)
+    service._own_as_applied("apps/v1", "deployments", "ns", "web")
+    assert gone.calls == ["get"]
+
+
+def test_a_workload_found_at_a_409_is_taken_as_is_only_if_this_plan_made_it() -> None:
+    meta = {"ownerReferences": [{"uid": "u1"}], "annotations": {service.ANNOTATION_APPLIED: "d1"}}
+    assert service._made_by({"metadata": meta}, "u1", "d1")
+    assert not service._made_by({"metadata": meta}, "u1", "d2")  # an older plan's
+    assert not service._made_by({"metadata": meta}, "u2", "d1")  # another service's of the name

@@ -187,7 +187,10 @@ def protect(
         elif not on_draining:
             wait = _standing_wait(key, delay, max_delay, later, now)
             if wait <= 0:
-                wait = _turns.wait(key, rate, now())
+                with _lock:  # a turn is given up when the service is forgotten (under the lock)
+                    if key in _gone:
+                        return False
+                    wait = _turns.wait(key, rate, now())
             if wait > 0:
                 later(wait)
                 return False

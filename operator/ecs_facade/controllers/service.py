@@ -307,15 +307,21 @@ def _apply(
     manifest = copy.deepcopy(plan.workload.manifest)
     manifest["metadata"].setdefault("annotations", {})[ANNOTATION_APPLIED] = _digest(plan)
     hpa = None
-    if live is None and plan.autoscaler is None and not autoscaler_exists:
+    key, api_version = (service.namespace, service.name, service.uid), str(manifest["apiVersion"])
+    current: Mapping[str, Any] | None = None
+    if live is None and plan.autoscaler is None and not autoscaler_exists and not service.status.get("autoScaling"):
         # a new workload: a POST, which the API server answers sooner than an apply that creates
         created = kube.post(manifest, plural)
         if created is not None:
-            _applied[(service.namespace, service.name, service.uid)] = (_digest(plan), _generation(created), None)
+            _applied[key] = (_digest(plan), _generation(created), None)
             return created
-        live = kube.get(str(manifest["apiVersion"]), plural, service.namespace, service.name)  # there already
+        # there already (the index has not shown it yet): as this plan made it, nothing to do
+        current = live = kube.get(api_version, plural, service.namespace, service.name)
+        if current is not None and _made_by(current, service.uid, _digest(plan)):
+            _applied[key] = (_digest(plan), _generation(current), None)
+            return dict(current)
     if live is not None and created_by_update(live["metadata"].get("managedFields") or [], FIELD_MANAGER):
-        _own_as_applied(str(manifest["apiVersion"]), plural, service.namespace, service.name)
+        _own_as_applied(api_version, plural, service.namespace, service.name, current)
     if plan.autoscaler is not None:
         # the HPA first: if the API server refuses it, nothing else changes
         try:
@@ -333,27 +339,53 @@ def _apply(
         # autoScaling removed: the HPA goes first, then the count is desiredCount's again
         kube.delete(HPA_API_VERSION, "horizontalpodautoscalers", service.namespace, service.name)
     workload = kube.apply(manifest, plural)
+    if created_by_update(workload["metadata"].get("managedFields") or [], FIELD_MANAGER):
+        # created by a POST that the index did not show yet: what this apply left out stayed
+        _own_as_applied(api_version, plural, service.namespace, service.name, workload)
+        workload = kube.apply(manifest, plural)
     if plan.autoscaler is not None and owns_replicas(workload):
         # just created with its initial count: give the count away now
         _hand_over_replicas(manifest, workload, plan.autoscaler)
         manifest = {**manifest, "spec": {k: v for k, v in manifest["spec"].items() if k != "replicas"}}
         workload = kube.apply(manifest, plural)
     applied = (_digest(plan), _generation(workload), _generation(hpa))
-    _applied[(service.namespace, service.name, service.uid)] = applied
+    _applied[key] = applied
     return workload
 
 
-def _own_as_applied(api_version: str, plural: str, namespace: str, name: str) -> None:
+def _made_by(workload: Mapping[str, Any], uid: str, digest: str) -> bool:
+    """The workload is the service's own and carries the digest of this very plan."""
+    meta = workload.get("metadata") or {}
+    owned = any(ref.get("uid") == uid for ref in meta.get("ownerReferences") or [])
+    return owned and (meta.get("annotations") or {}).get(ANNOTATION_APPLIED) == digest
+
+
+def _own_as_applied(
+    api_version: str, plural: str, namespace: str, name: str, current: Mapping[str, Any] | None = None
+) -> None:
     """Before the first apply to a workload created with a POST: its fields become the
     operator's applied ones (kube/managed_fields.py), so that the apply removes what it no
-    longer sets. One GET and one write in a workload's life, at its first change."""
-    current = kube.get(api_version, plural, namespace, name)
-    if current is None:
-        return  # deleted meanwhile: the apply creates it
-    meta = current["metadata"]
-    managed = as_applied(meta.get("managedFields") or [], FIELD_MANAGER)
-    if managed is not None:
-        kube.replace_managed_fields(api_version, plural, namespace, name, str(meta["resourceVersion"]), managed)
+    longer sets. One GET (none if ``current`` is the object as it is) and one write in a
+    workload's life, at its first change; read again if the object moved on meanwhile (the
+    Deployment controller writes its status often)."""
+    for attempt in range(3):
+        if current is None:  # (the index's copy has no field sets)
+            current = kube.get(api_version, plural, namespace, name)
+        if current is None:
+            return  # deleted meanwhile: the apply creates it
+        meta = current["metadata"]
+        managed = as_applied(meta.get("managedFields") or [], FIELD_MANAGER)
+        if managed is None:
+            return
+        try:
+            kube.replace_managed_fields(api_version, plural, namespace, name, str(meta["resourceVersion"]), managed)
+            return
+        except ApiException as error:
+            if error.status == 404:
+                return
+            if error.status not in (409, 422) or attempt == 2:
+                raise
+            current = None  # moved on: read it again
 
 
 def _refusal(error: ApiException) -> str:
