@@ -3,6 +3,7 @@ into its Apply entry, other owners and subresources untouched; the write that do
 the object again when it moved on."""
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -122,7 +123,28 @@ def test_taking_over_uses_the_object_it_is_given_and_a_deleted_one_is_left_alone
 
 
 def test_a_workload_found_at_a_409_is_taken_as_is_only_if_this_plan_made_it() -> None:
-    meta = {"ownerReferences": [{"uid": "u1"}], "annotations": {service.ANNOTATION_APPLIED: "d1"}}
-    assert service._made_by({"metadata": meta}, "u1", "d1")
-    assert not service._made_by({"metadata": meta}, "u1", "d2")  # an older plan's
-    assert not service._made_by({"metadata": meta}, "u2", "d1")  # another service's of the name
+    """The POST's 409 (the index had not shown the workload yet): the workload is this plan's
+    when it carries the plan's digest (whose manifest names the owning service's uid) and
+    only the operator changed its spec."""
+
+    def plan(uid: str, replicas: int = 2) -> Any:
+        owner = [{"apiVersion": "ecs.facade.dev/v1alpha1", "kind": "ECSService", "name": "web", "uid": uid}]
+        metadata = {"ownerReferences": owner}
+        manifest = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": {"replicas": replicas}}
+        return SimpleNamespace(workload=SimpleNamespace(manifest=manifest), extra=[], autoscaler=None)
+
+    def found(digest: str, *managed: dict[str, Any]) -> dict[str, Any]:
+        annotations = {service.ANNOTATION_APPLIED: digest}
+        return {
+            "metadata": {
+                "annotations": annotations,
+                "managedFields": [entry("ecs-facade", "Update", CREATED), *managed],
+            }
+        }
+
+    mine = plan("u1")
+    assert service._applied_before(mine, found(service._digest(mine)), None)
+    assert not service._applied_before(mine, found(service._digest(plan("u2"))), None)  # another service's of the name
+    assert not service._applied_before(mine, found(service._digest(plan("u1", replicas=3))), None)  # an older plan's
+    edited = entry("kubectl-edit", "Update", {"f:spec": {"f:paused": {}}})
+    assert not service._applied_before(mine, found(service._digest(mine), edited), None)  # edited since

@@ -304,21 +304,22 @@ def _apply(
         if extra["kind"] != KIND_BUDGET:
             kube.apply_any(extra)
     # the digest of what is applied, on the workload: after a restart it tells that nothing changed
+    digest = _digest(plan)
     manifest = copy.deepcopy(plan.workload.manifest)
-    manifest["metadata"].setdefault("annotations", {})[ANNOTATION_APPLIED] = _digest(plan)
+    manifest["metadata"].setdefault("annotations", {})[ANNOTATION_APPLIED] = digest
     hpa = None
     key, api_version = (service.namespace, service.name, service.uid), str(manifest["apiVersion"])
     current: Mapping[str, Any] | None = None
     if live is None and plan.autoscaler is None and not autoscaler_exists and not service.status.get("autoScaling"):
         # a new workload: a POST, which the API server answers sooner than an apply that creates
-        created = kube.post(manifest, plural)
+        created = kube.create(manifest, plural)
         if created is not None:
-            _applied[key] = (_digest(plan), _generation(created), None)
+            _applied[key] = (digest, _generation(created), None)
             return created
         # there already (the index has not shown it yet): as this plan made it, nothing to do
         current = live = kube.get(api_version, plural, service.namespace, service.name)
-        if current is not None and _made_by(current, service.uid, _digest(plan)):
-            _applied[key] = (_digest(plan), _generation(current), None)
+        if current is not None and _applied_before(plan, current, None):
+            _applied[key] = (digest, _generation(current), None)
             return dict(current)
     if live is not None and created_by_update(live["metadata"].get("managedFields") or [], FIELD_MANAGER):
         _own_as_applied(api_version, plural, service.namespace, service.name, current)
@@ -348,16 +349,8 @@ def _apply(
         _hand_over_replicas(manifest, workload, plan.autoscaler)
         manifest = {**manifest, "spec": {k: v for k, v in manifest["spec"].items() if k != "replicas"}}
         workload = kube.apply(manifest, plural)
-    applied = (_digest(plan), _generation(workload), _generation(hpa))
-    _applied[key] = applied
+    _applied[key] = (digest, _generation(workload), _generation(hpa))
     return workload
-
-
-def _made_by(workload: Mapping[str, Any], uid: str, digest: str) -> bool:
-    """The workload is the service's own and carries the digest of this very plan."""
-    meta = workload.get("metadata") or {}
-    owned = any(ref.get("uid") == uid for ref in meta.get("ownerReferences") or [])
-    return owned and (meta.get("annotations") or {}).get(ANNOTATION_APPLIED) == digest
 
 
 def _own_as_applied(

@@ -159,28 +159,6 @@ def _apply(
     return cast(dict[str, Any], orjson.loads(data))
 
 
-def post(manifest: Mapping[str, Any], plural: str) -> dict[str, Any] | None:
-    """Create the object with a POST as the operator's field manager (its fields are owned by
-    an Update: see kube/managed_fields.py); None when one of that name exists already.
-    Raises NamespaceTerminating when the namespace is going away."""
-    group, version = _group_version(str(manifest["apiVersion"]))
-    meta = manifest["metadata"]
-    try:
-        data = _call(
-            "POST",
-            f"/apis/{group}/{version}/namespaces/{meta['namespace']}/{plural}",
-            dict(manifest),
-            [("fieldManager", FIELD_MANAGER)],
-        )
-    except ApiException as error:
-        if error.status == 409:
-            return None
-        if _terminating(error):
-            raise NamespaceTerminating(meta["namespace"]) from error
-        raise
-    return cast(dict[str, Any], orjson.loads(data))
-
-
 def replace_managed_fields(
     api_version: str,
     plural: str,
@@ -206,18 +184,25 @@ def replace_managed_fields(
 
 
 def create(manifest: Mapping[str, Any], plural: str) -> dict[str, Any] | None:
-    """Create the object; None when one of that name exists already."""
+    """Create the object (a POST as the operator's field manager: its fields are owned by an
+    Update, see kube/managed_fields.py); None when one of that name exists already.
+    Raises NamespaceTerminating when the namespace is going away."""
     group, version = _group_version(str(manifest["apiVersion"]))
     meta = manifest["metadata"]
     try:
-        created = _objects().create_namespaced_custom_object(
-            group, version, meta["namespace"], plural, dict(manifest), field_manager=FIELD_MANAGER
+        data = _call(
+            "POST",
+            f"/apis/{group}/{version}/namespaces/{meta['namespace']}/{plural}",
+            dict(manifest),
+            [("fieldManager", FIELD_MANAGER)],
         )
     except ApiException as error:
         if error.status == 409:
             return None
+        if _terminating(error):
+            raise NamespaceTerminating(meta["namespace"]) from error
         raise
-    return cast(dict[str, Any], created)
+    return cast(dict[str, Any], orjson.loads(data))
 
 
 def apply_core(manifest: Mapping[str, Any]) -> None:
