@@ -2,6 +2,7 @@
 a key never worked on twice at once, retries with backoff."""
 
 import threading
+import time
 from collections.abc import Hashable
 from typing import Any
 
@@ -218,5 +219,30 @@ def test_a_held_queue_takes_nothing_until_released() -> None:
                 break
             threading.Event().wait(0.02)
         assert calls == ["created"]
+    finally:
+        queue.stop(timeout=2)
+
+
+def test_delayed_keys_are_taken_when_due_whatever_the_order_they_were_added_in() -> None:
+    """Adding a key due after the earliest waiting one wakes no worker (their timeouts do);
+    one due before it must wake them, or it would wait for the later one."""
+    taken: dict[Hashable, float] = {}
+    queue = WorkQueue(
+        "test", lambda key, *_: taken.setdefault(key, time.monotonic()), workers=2, urgent_workers=0, batch_seconds=0
+    )
+    queue.start()
+    try:
+        threading.Event().wait(0.05)  # both workers wait, nothing queued
+        start = time.monotonic()
+        queue.add("late", urgent=False, apply=False, context=None, delay=1.0)
+        queue.add("later", urgent=False, apply=False, context=None, delay=1.2)  # no wake-up
+        queue.add("early", urgent=False, apply=False, context=None, delay=0.2)  # a wake-up
+        for _ in range(200):
+            if len(taken) == 3:
+                break
+            threading.Event().wait(0.02)
+        assert sorted(taken, key=taken.__getitem__) == ["early", "late", "later"]
+        assert 0.15 <= taken["early"] - start < 0.6  # not held until "late" was due
+        assert 0.95 <= taken["late"] - start and 1.15 <= taken["later"] - start
     finally:
         queue.stop(timeout=2)

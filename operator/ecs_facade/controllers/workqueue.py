@@ -109,11 +109,16 @@ class WorkQueue:
             return
         merged.seq = next(self._seq)
         self._pending[key] = merged
-        if merged.due <= self._clock():
+        ready = merged.due <= self._clock()
+        if ready:
             heapq.heappush(self._ready, (0 if merged.urgent else 1, merged.seq, key))
         else:
             heapq.heappush(self._waiting, (merged.due, merged.seq, key))
         DEPTH.labels(self.name).set(len(self._pending))
+        if not ready and self._waiting[0][1] != merged.seq:
+            # due after the earliest waiting key: the workers' timeouts already wake them
+            # sooner; waking one now only has it find nothing and wait again
+            return
         if merged.urgent:
             self._urgent.notify()
         self._anything.notify()
