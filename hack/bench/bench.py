@@ -768,7 +768,7 @@ def report(results: dict[str, Any], output: Path) -> None:
         runs = size["runs"]
         base = summarize([r["baseline"]["convergence_seconds"] for r in runs])
         ecs = summarize([r["ecs_facade"]["convergence_seconds"] for r in runs])
-        # each run's ecs-facade against the baseline just before it, on the same cluster
+        # each run's ecs-facade against its own baseline, run just before or just after it
         ratio = summarize([r["ecs_facade"]["convergence_seconds"] / r["baseline"]["convergence_seconds"] for r in runs])
         p99 = summarize([r["ecs_facade"]["reconcile_latency_seconds"].get("p99", 0) for r in runs])
         floor_p99 = _median_of(runs, "baseline", "create_latency_seconds")
@@ -784,6 +784,13 @@ def report(results: dict[str, Any], output: Path) -> None:
             f"| {statistics.median(r['ecs_facade']['requests_per_reconcile'] for r in runs):.2f} "
             f"| {size['peak_rss_bytes'] / 2**20:.0f} | {size['deletion_peak_rss_bytes'] / 2**20:.0f} |"
         )
+    each_run = [
+        f"| {size['services']} | {number} | {'ecs-facade' if r['ecs_facade'].get('measured_first') else 'baseline'} "
+        f"| {r['baseline']['convergence_seconds']:.1f} | {r['ecs_facade']['convergence_seconds']:.1f} "
+        f"| {r['ecs_facade']['convergence_seconds'] / r['baseline']['convergence_seconds']:.2f} |"
+        for size in results["sizes"]
+        for number, r in enumerate(size["runs"], 1)
+    ]
     costs = []
     for size in results["sizes"]:
         runs = size["runs"]
@@ -850,7 +857,9 @@ def report(results: dict[str, Any], output: Path) -> None:
         *rows,
         "",
         "Ratio: each run's ecs-facade convergence over its own baseline's (the two run back to back on"
-        " the same cluster), median and spread of the runs. "
+        " the same cluster, the baseline first in odd runs and second in even ones, so that a machine"
+        " slowing down or speeding up over the benchmark favours neither), median and spread of the"
+        " runs. "
         "Reconcile p99, to the Deployment created: from the start of an ECSService's create to the API"
         " server's answer to the operator's apply that created its Deployment with the right replicas"
         " (the audit log); its floor, the baseline's create p99 to its answer: from the start of a"
@@ -859,6 +868,12 @@ def report(results: dict[str, Any], output: Path) -> None:
         " create to the same watch seeing it, with no operator in between. The watch adds the API"
         " server's delivery and the benchmark client's own queue, in the same process as its 20"
         " creating threads.",
+        "",
+        "Each run, in the order they ran:",
+        "",
+        "| services | run | measured first | baseline convergence s | ecs-facade convergence s | ratio |",
+        "|---|---|---|---|---|---|",
+        *each_run,
         "",
         "Costs (medians): the operator's CPU seconds and writes per service until it was idle; the CPU"
         " seconds of everything else (control plane, kwok, the benchmark's client) until convergence, in"
@@ -937,6 +952,47 @@ def plot(results: dict[str, Any], path: Path) -> None:
     figure.savefig(path, dpi=120)
 
 
+def measure_baseline(cluster: Cluster, services: int, args: argparse.Namespace, prefix: Path | None) -> dict[str, Any]:
+    log("  baseline")
+    baseline = baseline_run(cluster, services, args.tasks, args.concurrency, prefix)
+    log(f"  baseline converged in {baseline['convergence_seconds']:.1f}s")
+    return baseline
+
+
+def measure_ecs_facade(
+    cluster: Cluster,
+    operator: Operator,
+    services: int,
+    args: argparse.Namespace,
+    prefix: Path | None,
+    results: dict[str, Any],
+    restart: bool,
+) -> dict[str, Any]:
+    """One ecs-facade run, then (``restart``) the operator's restart with the services in
+    place, then all of them deleted at once."""
+    log("  ecs-facade")
+    mark = operator.mark()
+    measured = ecs_facade_run(cluster, operator, services, args.tasks, args.concurrency, args.quiet_seconds, prefix)
+    measured["peak_rss_bytes"] = operator.peak_since(mark)
+    measured["steady_rss_bytes"] = operator.rss_samples[-1] if operator.rss_samples else 0
+    log(
+        f"  ecs-facade converged in {measured['convergence_seconds']:.1f}s,"
+        f" reconcile p99 {measured['reconcile_latency_api_seconds'].get('p99', 0):.2f}s"
+        f" (to the watch {measured['reconcile_latency_seconds'].get('p99', 0):.2f}s),"
+        f" steady writes {measured['steady_writes']}"
+    )
+    if restart:
+        results["restart"] = restart_run(cluster, operator)
+        restarted = results["restart"]
+        log(f"  restart: idle after {restarted['idle_after_seconds']:.1f}s, {restarted['writes']} writes")
+    mark = operator.mark()
+    delete_namespace(cluster, measured.pop("namespace"))
+    # all S services and their children deleted at once: a burst of events
+    measured["deletion_peak_rss_bytes"] = operator.peak_since(mark)
+    wait_idle(cluster, 5, 600, operator)  # the next run, a baseline perhaps, starts with it idle
+    return measured
+
+
 # --- main -------------------------------------------------------------------------------
 
 
@@ -1006,30 +1062,19 @@ def main(argv: list[str] | None = None) -> int:
             size: dict[str, Any] = {"services": services, "runs": []}
             operator.rss_samples.clear()
             for run in range(args.repeats):
-                log(f"S={services} run {run + 1}/{args.repeats}: baseline")
+                # Odd runs measure ecs-facade first: a machine that slows down (or speeds up)
+                # over a `make bench` would otherwise always favour the same side.
+                first = "baseline" if run % 2 == 0 else "ecs-facade"
+                log(f"S={services} run {run + 1}/{args.repeats}: {first} first")
                 prefix = args.pprof and args.pprof.with_name(f"{args.pprof.name}-{services}-{run + 1}")
-                baseline = baseline_run(cluster, services, args.tasks, args.concurrency, prefix)
-                log(f"  baseline converged in {baseline['convergence_seconds']:.1f}s; ecs-facade")
-                mark = operator.mark()
-                measured = ecs_facade_run(
-                    cluster, operator, services, args.tasks, args.concurrency, args.quiet_seconds, prefix
-                )
-                measured["peak_rss_bytes"] = operator.peak_since(mark)
-                measured["steady_rss_bytes"] = operator.rss_samples[-1] if operator.rss_samples else 0
-                log(
-                    f"  ecs-facade converged in {measured['convergence_seconds']:.1f}s,"
-                    f" reconcile p99 {measured['reconcile_latency_api_seconds'].get('p99', 0):.2f}s"
-                    f" (to the watch {measured['reconcile_latency_seconds'].get('p99', 0):.2f}s),"
-                    f" steady writes {measured['steady_writes']}"
-                )
-                if run == args.repeats - 1 and services == sizes[-1]:
-                    results["restart"] = restart_run(cluster, operator)
-                    restart = results["restart"]
-                    log(f"  restart: idle after {restart['idle_after_seconds']:.1f}s, {restart['writes']} writes")
-                mark = operator.mark()
-                delete_namespace(cluster, measured.pop("namespace"))
-                # all S services and their children deleted at once: a burst of events
-                measured["deletion_peak_rss_bytes"] = operator.peak_since(mark)
+                last = run == args.repeats - 1 and services == sizes[-1]
+                if first == "baseline":
+                    baseline = measure_baseline(cluster, services, args, prefix)
+                    measured = measure_ecs_facade(cluster, operator, services, args, prefix, results, last)
+                else:
+                    measured = measure_ecs_facade(cluster, operator, services, args, prefix, results, last)
+                    baseline = measure_baseline(cluster, services, args, prefix)
+                measured["measured_first"] = first == "ecs-facade"
                 size["runs"].append({"baseline": baseline, "ecs_facade": measured})
             ecs_runs = [r["ecs_facade"] for r in size["runs"]]
             size["peak_rss_bytes"] = max(r["peak_rss_bytes"] for r in ecs_runs)  # creation to steady state
