@@ -603,6 +603,9 @@ def ecs_facade_run(
             [answered - (created[n] + offset) for n, (_, answered) in first_applies(events).items() if n in created]
         ),
         "scale_latency_seconds": percentiles(scale_latencies),
+        "scale_latency_api_seconds": percentiles(
+            [answered - (patched[n] + offset) for n, answered in scale_applies(events, patched, offset).items()]
+        ),
         "cpu_seconds": cpu,
         "cpu_seconds_to_convergence": cpu_at_convergence,
         "cpu_seconds_in_burst": cpu_in_burst,
@@ -732,6 +735,25 @@ def first_applies(events: Iterable[dict[str, Any]]) -> dict[str, tuple[float, fl
     return applies
 
 
+def scale_applies(events: Iterable[dict[str, Any]], patched: dict[str, float], offset: float) -> dict[str, float]:
+    """Per changed service, when the API server answered the operator's first server-side
+    apply of its Deployment after the change (``patched``, monotonic): the new replicas in
+    place, read where the benchmark's own watch cannot lag. An apply is the patch with
+    ``force=true`` in its URI; the takeover's JSON patch of managedFields before it has none."""
+    answers: dict[str, float] = {}
+    for event in events:
+        ref = event.get("objectRef") or {}
+        if event["verb"] != "patch" or ref.get("resource") != "deployments" or ref.get("subresource"):
+            continue
+        name = str(ref.get("name"))
+        if name not in patched or "force=true" not in str(event.get("requestURI")):
+            continue
+        received, answered = _epoch(event["requestReceivedTimestamp"]), _epoch(event["stageTimestamp"])
+        if received >= patched[name] + offset and (name not in answers or answered < answers[name]):
+            answers[name] = answered
+    return answers
+
+
 def percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
@@ -841,6 +863,13 @@ def report(results: dict[str, Any], output: Path) -> None:
             f"| {part('to_watch', 'p50')} / {part('to_watch', 'p99')} "
             f"| {slowest} |"
         )
+    scaling = [
+        f"| {size['services']} | {_median_of(size['runs'], 'ecs_facade', 'scale_latency_api_seconds', 'p50'):.2f}"
+        f" / {_median_of(size['runs'], 'ecs_facade', 'scale_latency_api_seconds'):.2f}"
+        f" | {_median_of(size['runs'], 'ecs_facade', 'scale_latency_seconds', 'p50'):.2f}"
+        f" / {_median_of(size['runs'], 'ecs_facade', 'scale_latency_seconds'):.2f} |"
+        for size in results["sizes"]
+    ]
     restart = results.get("restart") or {}
     text = [
         f"# ecs-facade benchmark ({results['started']})",
@@ -905,6 +934,14 @@ def report(results: dict[str, Any], output: Path) -> None:
         "| services | create to apply | apply | answer to watch | slowest 1 % |",
         "|---|---|---|---|---|",
         *parts,
+        "",
+        "A `desiredCount` change on every tenth service once all have converged (medians of the runs,"
+        " p50 / p99 s): from the change's patch to the API server's answer to the operator's apply of"
+        " the new replicas (the audit log), and to the benchmark's watch seeing them.",
+        "",
+        "| services | to the apply's answer | to the watch |",
+        "|---|---|---|",
+        *scaling,
         "",
         f"Restart with {results['sizes'][-1]['services']} services in place: idle after"
         f" {restart.get('idle_after_seconds', float('nan')):.1f} s, {restart.get('writes', 'n/a')} writes"
