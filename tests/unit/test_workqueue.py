@@ -250,3 +250,35 @@ def test_delayed_keys_are_taken_when_due_whatever_the_order_they_were_added_in()
         assert taken["later"] - start >= 1.15
     finally:
         queue.stop(timeout=2)
+
+
+def test_a_delayed_urgent_key_behind_another_waiting_one_is_taken_while_the_others_are_busy() -> None:
+    """The workers kept for urgent keys wait with no timeout when nothing waited as they
+    began: a delayed urgent key (a throttle's end) must wake them even when a key due sooner
+    is waiting already, or it would wait for a busy general worker."""
+    release = threading.Event()
+    started: list[Hashable] = []
+
+    def work(key: Hashable, apply: bool, context: Any) -> None:
+        started.append(key)
+        if key == "busy":
+            release.wait(10)
+
+    queue = WorkQueue("test", work, workers=2, urgent_workers=1, batch_seconds=0)
+    queue.start()
+    try:
+        queue.add("busy", urgent=False, apply=False, context=None)
+        for _ in range(100):
+            if started:
+                break
+            threading.Event().wait(0.02)
+        queue.add("status", urgent=False, apply=False, context=None, delay=0.2)
+        queue.add("throttle-end", urgent=True, apply=True, context=None, delay=0.4)
+        for _ in range(150):
+            if "throttle-end" in started:
+                break
+            threading.Event().wait(0.02)
+        assert started == ["busy", "throttle-end"]  # the general worker is still busy
+    finally:
+        release.set()
+        queue.stop(timeout=2)

@@ -115,9 +115,11 @@ class WorkQueue:
         else:
             heapq.heappush(self._waiting, (merged.due, merged.seq, key))
         DEPTH.labels(self.name).set(len(self._pending))
-        if not ready and self._waiting[0][1] != merged.seq:
+        if not ready and not merged.urgent and self._waiting[0][1] != merged.seq:
             # due after the earliest waiting key: the workers' timeouts already wake them
-            # sooner; waking one now only has it find nothing and wait again
+            # sooner; waking one now only has it find nothing and wait again. (Not so for an
+            # urgent key: the workers kept for those may wait with no timeout, woken only by
+            # urgent keys.)
             return
         if merged.urgent:
             self._urgent.notify()
