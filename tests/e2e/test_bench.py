@@ -47,9 +47,10 @@ def test_quick_benchmark_writes_json_markdown_and_a_plot(tmp_path: Path) -> None
             assert ecs["reconcile_latency_api_seconds"]["n"] == size["services"]
             assert ecs["reconcile_latency_api_seconds"]["p50"] > 0
             assert ecs["scale_latency_seconds"]["n"] >= 1
-            # each change's apply read from the audit log, before the watch saw its result
+            # each change's apply read from the audit log (its answer may come a moment after the
+            # watch saw the result: the audit's stage ends once the response is written)
             assert ecs["scale_latency_api_seconds"]["n"] == ecs["scale_latency_seconds"]["n"]
-            assert 0 < ecs["scale_latency_api_seconds"]["p50"] <= ecs["scale_latency_seconds"]["max"]
+            assert ecs["scale_latency_api_seconds"]["p50"] > 0
             assert ecs["reconciles"] > 0 and ecs["requests"] > 0 and ecs["writes"] > 0
             assert isinstance(ecs["steady_writes"], int)
             assert isinstance(ecs["budget_writes_before_convergence"], int)
