@@ -218,6 +218,9 @@ status:
   allocatable: {cpu: \"$node_cpu\", memory: $node_memory, pods: \"110\"}
   capacity: {cpu: \"$node_cpu\", memory: $node_memory, pods: \"110\"}
   nodeInfo: {architecture: amd64, operatingSystem: linux, kubeletVersion: fake, kubeProxyVersion: fake}
+  # what a 1.36+ kubelet declares: the scheduler places pods with RestartAllContainers rules
+  # (a service's essential containers, translate/lifecycle.py) only on nodes that declare it
+  declaredFeatures: [RestartAllContainersOnContainerExits]
 "
   done
   # create only what is missing: `up` must not reset nodes that tests labelled

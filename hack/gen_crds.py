@@ -138,13 +138,23 @@ NOTES: dict[tuple[str, str], str] = {
 INT_OR_STRING: dict[tuple[str, str], str] = {
     (ROOT, "cpu"): (
         'Task-level CPU units: an integer (1024) or a string as ECS accepts it ("1024", "1 vCPU", '
-        '"0.5 vcpu"). Required for Fargate; 1024 units are one vCPU.'
+        '"0.5 vcpu", ".25 vCPU"). Required for Fargate; 1024 units are one vCPU.'
     ),
     (ROOT, "memory"): (
         'Task-level memory: an integer in MiB (2048) or a string as ECS accepts it ("2048", "2 GB", '
-        '"2GB"). Required for Fargate; otherwise every container needs memory or memoryReservation.'
+        '"2GB", ".5 gb"). Required for Fargate; otherwise every container needs memory or memoryReservation.'
     ),
 }
+
+
+def int_or_string_patterns() -> dict[tuple[str, str], str]:
+    """The string forms of task-level cpu/memory, from the operator's own parser (one definition: the API
+    server checks the pattern, the operator parses what matches it; an int is not checked by a pattern)."""
+    sys.path.insert(0, str(REPO / "operator"))
+    from ecs_facade.model.taskdefinition import TASK_CPU_PATTERN, TASK_MEMORY_PATTERN
+
+    return {(ROOT, "cpu"): TASK_CPU_PATTERN, (ROOT, "memory"): TASK_MEMORY_PATTERN}
+
 
 # Every array gets maxItems so that the API server can bound the cost of CEL rules.
 # containerDefinitions: ECS allows 10 containers per task definition.
@@ -523,7 +533,11 @@ def openapi(shapes: Mapping[str, Shape], owner: str, member: str, ref: Mapping[s
     if key in NOTES:
         text = f"{text} {NOTES[key]}".strip()
     if key in INT_OR_STRING:
-        return {"x-kubernetes-int-or-string": True, "description": INT_OR_STRING[key]}
+        return {
+            "x-kubernetes-int-or-string": True,
+            "description": INT_OR_STRING[key],
+            "pattern": int_or_string_patterns()[key],
+        }
     schema = shape_schema(shapes, ref["shape"], max_items=MAX_ITEMS.get(key, DEFAULT_MAX_ITEMS))
     if text:
         schema = {"description": text, **schema}
@@ -846,12 +860,35 @@ CONTAINER_LIST_RULES = [
         "containerDefinitions[].dependsOn[].containerName must name a container of this task definition",
     ),
 ]
+
+
+def host_port_is_container_port(mode: str) -> str:
+    """In awsvpc and host mode a hostPort, if set (0 is unset), must equal containerPort (ECS PortMapping)."""
+    return (
+        f"!has(self.networkMode) || self.networkMode != '{mode}' || !has(self.containerDefinitions)"
+        " || self.containerDefinitions.all(c, !has(c.portMappings) || c.portMappings.all(p,"
+        " !has(p.hostPort) || p.hostPort == 0 || !has(p.containerPort) || p.hostPort == p.containerPort))"
+    )
+
+
 BODY_RULES = [
     rule(
         "has(self.memory) || !has(self.containerDefinitions)"
         " || self.containerDefinitions.all(c, has(c.memory) || has(c.memoryReservation))",
         "containerDefinitions: every container needs memory or memoryReservation unless the task-level memory is set",
         field_path=".containerDefinitions",
+    ),
+    *(
+        rule(
+            host_port_is_container_port(mode),
+            f"containerDefinitions[].portMappings[].hostPort: ECS requires hostPort to equal containerPort or be"
+            f" omitted in {mode} mode ({why}: no port is mapped)",
+            field_path=".containerDefinitions",
+        )
+        for mode, why in (
+            ("awsvpc", "the task has its own network interface"),
+            ("host", "the containers listen on the node's network"),
+        )
     ),
 ]
 EITHER_FORM_MESSAGE = (
@@ -1574,9 +1611,14 @@ def render_rbac_rules() -> str:
     return header + yaml.safe_dump(all_rules(), sort_keys=False, default_flow_style=None, width=120)
 
 
+# The CRDs again, as package data of the operator: `ecs-facade render` and `convert` validate by them
+# offline (ecs_facade.validation), wherever the package is installed.
+PACKAGE_CRDS = REPO / "operator" / "ecs_facade" / "crds"
+
+
 def generate() -> dict[Path, str]:
-    """Every generated file and the text it must have: the models, the CRDs (in crds/ and,
-    the same text, in the chart's crds/), and the chart's RBAC rules."""
+    """Every generated file and the text it must have: the models, the CRDs (in crds/ and, the
+    same text, in the chart's crds/ and the package's), and the chart's RBAC rules."""
     shapes, source = load_model()
     crds = {
         CRD_PATH: render_crd(task_definition_crd(shapes), source, TASK_DEFINITION_ABOUT),
@@ -1588,6 +1630,7 @@ def generate() -> dict[Path, str]:
         MODELS_PATH: render_models(shapes, source),
         **crds,
         **{CHART / "crds" / path.name: text for path, text in crds.items()},
+        **{PACKAGE_CRDS / path.name: text for path, text in crds.items()},
         RBAC_RULES_PATH: render_rbac_rules(),
     }
 
@@ -1636,6 +1679,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(problem, file=sys.stderr)
         return 1 if problems else 0
     for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         print(f"wrote {path.relative_to(REPO)}")
     return 0

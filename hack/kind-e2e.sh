@@ -79,6 +79,7 @@ metadata:
 status:
   allocatable: {cpu: "16", memory: 64Gi, pods: "110"}
   capacity: {cpu: "16", memory: 64Gi, pods: "110"}
+  declaredFeatures: [RestartAllContainersOnContainerExits]
 YAML
 done
 k wait --for=condition=Ready node -l type=kwok --timeout=120s

@@ -1,6 +1,8 @@
 """The ``ecs-facade`` command: run the operator, convert and render task definitions offline."""
 
 import argparse
+import codecs
+import json
 import re
 import sys
 from collections.abc import Sequence
@@ -123,23 +125,46 @@ def _elect(args: argparse.Namespace, stop: Any, lost: Any) -> Any:
     return elector
 
 
+def _decode(raw: bytes) -> str:
+    """UTF-8, with or without a byte order mark, or UTF-16 with one: what Windows shells write when
+    `aws ecs describe-task-definition` output is redirected to a file."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    return raw.decode("utf-8-sig")
+
+
 def _read_document(path: str) -> dict[str, Any]:
-    """ECS JSON, or YAML (an ECSTaskDefinition or plain ECS fields); ``-`` is stdin."""
+    """ECS JSON, or YAML (an ECSTaskDefinition or plain ECS fields); ``-`` is stdin.
+
+    JSON is read as JSON first: YAML refuses the tab indentation that many ECS JSON files have."""
     try:
         if path == "-":
-            text = sys.stdin.read()
+            raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
         else:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
+            with open(path, "rb") as handle:
+                raw = handle.read()
+        text = _decode(raw)
     except OSError as error:
         raise CliError(f"cannot read {path}: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise CliError(f"cannot read {path}: not UTF-8 or UTF-16 text ({error.reason} at byte {error.start})") from None
     try:
-        data = yaml.safe_load(text)  # JSON is YAML
-    except yaml.YAMLError as error:
-        raise CliError(f"{path} is neither JSON nor YAML: {error}") from error
+        data = json.loads(text)
+    except json.JSONDecodeError as json_error:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as yaml_error:
+            raise CliError(
+                f"{path} is neither JSON ({json_error.msg}: line {json_error.lineno} column {json_error.colno})"
+                f" nor YAML ({_one_line(str(yaml_error))})"
+            ) from None
     if not isinstance(data, dict):
         raise CliError(f"{path} holds no task definition object")
     return data
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _ecs_fields(document: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
@@ -157,21 +182,54 @@ def _default_family(fields: dict[str, Any], name: str | None) -> str:
     return str(family)
 
 
+def _check(fields: dict[str, Any]) -> None:
+    """The API server's checks, offline (the CRD's schema and CEL rules): refused here as on apply."""
+    from ecs_facade.validation import validate
+
+    problems = validate(KIND_TASK_DEFINITION, fields).problems
+    if problems:
+        shown = "".join(f"\n  {problem}" for problem in problems)
+        raise CliError(f"invalid task definition:{shown}")
+
+
 def _parse(document: dict[str, Any]) -> tuple[Any, str | None]:
+    """The task definition in an ECS JSON or ECSTaskDefinition document, checked as the API server
+    checks it before anything else."""
     from pydantic import ValidationError
 
-    from ecs_facade.model.taskdefinition import parse_task_definition
+    from ecs_facade.model.taskdefinition import normalize_task_definition, parse_task_definition
 
     fields, name = _ecs_fields(document)
+    _check(fields)
+    family = _default_family(fields, name)
     try:
-        return parse_task_definition(fields, _default_family(fields, name)), name
+        return parse_task_definition(fields, family), name
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_url=False)
-        )
+        request = normalize_task_definition(fields, family)
+        problems = "; ".join(f"{_location(e['loc'], request)}: {e['msg']}" for e in error.errors(include_url=False))
         raise CliError(f"invalid task definition: {problems}") from error
     except ValueError as error:
         raise CliError(f"invalid task definition: {error}") from error
+
+
+def _location(loc: Sequence[int | str], request: Any) -> str:
+    """A pydantic error location as ECS names the field: ``containerDefinitions[web].cpu``, the
+    container by its name (the list index is kept for other lists); pydantic's union tags dropped."""
+    shown = ""
+    node = request
+    for part in loc:
+        if isinstance(part, int):
+            item = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            name = item.get("name") if isinstance(item, dict) else None
+            named = shown.endswith("containerDefinitions") and isinstance(name, str) and name
+            shown += f"[{name}]" if named else f"[{part}]"
+            node = item
+        elif isinstance(node, dict):
+            shown += f".{part}" if shown else part
+            node = node.get(part)
+        else:
+            break  # below a scalar: a union member's tag (str, int), not a field
+    return shown
 
 
 def kube_name(family: str) -> str:
@@ -196,11 +254,18 @@ def _render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ecs_facade.translate import TranslationError
     from ecs_facade.translate.task import build_task_pod
     from ecs_facade.translate.taskdefinition import TranslationOptions
+    from ecs_facade.translate.volumes import HostPathDisabled
 
     task_definition, _ = _parse(_read_document(args.file))
-    options = TranslationOptions(pod_level_resources=args.pod_level_resources, allow_host_path=args.allow_host_path)
+    options = TranslationOptions(
+        pod_level_resources=args.pod_level_resources,
+        allow_host_path=args.allow_host_path,
+        container_restart_rules=args.container_restart_rules,
+    )
     try:
         pod, translation = build_task_pod(task_definition, revision=None, namespace=args.namespace, options=options)
+    except HostPathDisabled as error:
+        raise CliError(f"cannot render: {error.enabled_by('the flag --allow-host-path')}") from error
     except TranslationError as error:
         raise CliError(f"cannot render: {error}") from error
     for line in translation.ignored:
@@ -310,8 +375,6 @@ def _put_attributes(args: argparse.Namespace, out: TextIO) -> int:
 
 def _describe_container_instances(args: argparse.Namespace, out: TextIO) -> int:
     """ECS DescribeContainerInstances (or ListContainerInstances) of one cluster, from the nodes."""
-    import json
-
     from ecs_facade.config import Config
     from ecs_facade.kube import client as kube
     from ecs_facade.views.container_instance import cluster_of, describe_container_instance
@@ -381,6 +444,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="pod_level_resources",
         action="store_false",
         help="split task-level cpu/memory over the containers (clusters before Kubernetes 1.34)",
+    )
+    render.add_argument(
+        "--no-container-restart-rules",
+        dest="container_restart_rules",
+        action="store_false",
+        help="non-essential containers as native sidecars, ECS restart policies ignored (clusters before 1.36)",
     )
     render.add_argument("--allow-host-path", action="store_true", help="allow host.sourcePath volumes")
     render.set_defaults(func=lambda a: _render(a, sys.stdout, sys.stderr))

@@ -23,6 +23,8 @@ class Config:
     watch_server_timeout: int = 300
     allow_host_path: bool = False
     pod_level_resources: bool = True
+    # containers run once and an essential exit ends the task (Kubernetes 1.36+: translate.lifecycle)
+    container_restart_rules: bool = True
     stopped_task_retention_seconds: int = 3600  # ECS keeps stopped tasks about an hour
     cluster_sync_seconds: float = 5.0  # how often clusters recount instances and drain
     # a service's status refresh waits this long after its first task event, so that tasks
@@ -34,6 +36,10 @@ class Config:
     # and all services' such writes together at most this many per second (0: no limit);
     # a burst of rollouts then reports progress at this rate, its ends and failures at once
     status_progress_writes_per_second: float = 5.0
+    # a service task is healthy, and counts towards a steady state (its deployment COMPLETED,
+    # "has reached a steady state."), once it has been running and Ready this long without a
+    # break: a task that exits a moment after it starts must not make a rollout look done
+    steady_state_seconds: float = 10.0
     # how long kopf's per-object worker waits for the object's next event before it exits;
     # while it waits it holds the object's last body (kopf's default is 5 s)
     kopf_idle_seconds: float = 0.5
@@ -66,6 +72,7 @@ class Config:
             watch_server_timeout=int(env.get("ECS_FACADE_WATCH_TIMEOUT_SECONDS", cls.watch_server_timeout)),
             allow_host_path=env.get("ECS_FACADE_ALLOW_HOST_PATH", "").lower() in _TRUE,
             pod_level_resources=env.get("ECS_FACADE_POD_LEVEL_RESOURCES", "true").lower() in _TRUE,
+            container_restart_rules=env.get("ECS_FACADE_CONTAINER_RESTART_RULES", "true").lower() in _TRUE,
             stopped_task_retention_seconds=int(
                 env.get("ECS_FACADE_STOPPED_TASK_RETENTION_SECONDS", cls.stopped_task_retention_seconds)
             ),
@@ -76,6 +83,10 @@ class Config:
             ),
             status_progress_writes_per_second=float(
                 env.get("ECS_FACADE_STATUS_PROGRESS_WRITES_PER_SECOND", cls.status_progress_writes_per_second)
+            ),
+            steady_state_seconds=_not_negative(
+                "ECS_FACADE_STEADY_STATE_SECONDS",
+                env.get("ECS_FACADE_STEADY_STATE_SECONDS", str(cls.steady_state_seconds)),
             ),
             kopf_idle_seconds=float(env.get("ECS_FACADE_KOPF_IDLE_SECONDS", cls.kopf_idle_seconds)),
             disruption_budgets=_one_of(
@@ -100,7 +111,11 @@ class Config:
 
     @property
     def translation(self) -> TranslationOptions:
-        return TranslationOptions(pod_level_resources=self.pod_level_resources, allow_host_path=self.allow_host_path)
+        return TranslationOptions(
+            pod_level_resources=self.pod_level_resources,
+            allow_host_path=self.allow_host_path,
+            container_restart_rules=self.container_restart_rules,
+        )
 
     def task_definition_arn(self, family: str, revision: int) -> str:
         return f"arn:aws:ecs:{self.region}:{self.account_id}:task-definition/{family}:{revision}"

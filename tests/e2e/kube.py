@@ -74,9 +74,15 @@ def apply_objects(kubectl: Kubectl, namespace: str, *objects: dict[str, Any]) ->
     )
 
 
-def simulated_node(kubectl: Kubectl, name: str, labels: dict[str, str], capacity: dict[str, str]) -> None:
+def simulated_node(
+    kubectl: Kubectl,
+    name: str,
+    labels: dict[str, str],
+    capacity: dict[str, str],
+    taints: list[dict[str, str]] | None = None,
+) -> None:
     """A kwok node (kwok marks it Ready and runs its pods); needs the local control plane's kwok."""
-    manifest = {
+    manifest: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {
@@ -88,8 +94,16 @@ def simulated_node(kubectl: Kubectl, name: str, labels: dict[str, str], capacity
             },
             "labels": {"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", **labels},
         },
-        "status": {"allocatable": capacity, "capacity": capacity},
+        # declaredFeatures as a 1.36+ kubelet has them: the scheduler places a service's pods
+        # (RestartAllContainers rules, translate/lifecycle.py) only on nodes that declare it
+        "status": {
+            "allocatable": capacity,
+            "capacity": capacity,
+            "declaredFeatures": ["RestartAllContainersOnContainerExits"],
+        },
     }
+    if taints:
+        manifest["spec"] = {"taints": taints}
     kubectl("apply", "-f", "-", input=json.dumps(manifest))
     wait_for(
         f"node {name} Ready",

@@ -1,6 +1,7 @@
 """The ECS service scheduler's promises on a real API server: rollouts, the circuit breaker,
 placement, hand edits put back."""
 
+import calendar
 import collections
 import time
 from typing import Any
@@ -68,15 +69,16 @@ def test_rolling_update_keeps_minimum_healthy_and_completes(
     apply(kubectl, namespace, task_definition("roll", "example/app:1"))
     config = {"maximumPercent": 200, "minimumHealthyPercent": 50}
     apply(kubectl, namespace, service("roll", "roll", 6, deploymentConfiguration=config))
-    steady(kubectl, namespace, "roll", 6)
-    settled = time.monotonic()
+    wait_for("6 tasks running", lambda: status(kubectl, namespace, "roll").get("runningCount") == 6, timeout=120)
+    ran = time.monotonic()
     # its disruption budget (minimumHealthyPercent) comes 10 s after all its tasks first ran
     assert kubectl.get("poddisruptionbudget", "roll", namespace) is None, "the standing budget came at once"
     budget = wait_for("the disruption budget", lambda: kubectl.get("poddisruptionbudget", "roll", namespace))
-    waited = time.monotonic() - settled
-    assert 5 <= waited <= 30, f"the budget came {waited:.1f} s after the steady state"
+    waited = time.monotonic() - ran
+    assert 5 <= waited <= 30, f"the budget came {waited:.1f} s after all tasks ran"
     assert budget["spec"]["minAvailable"] == 3
     assert budget["metadata"]["annotations"]["ecs.facade.dev/applied-digest"]
+    steady(kubectl, namespace, "roll", 6)
 
     apply(kubectl, namespace, task_definition("roll", "example/app:2"))
     wait_for(
@@ -160,6 +162,146 @@ def test_circuit_breaker_rolls_back_a_failing_revision(kubectl: Kubectl, namespa
     assert any("rolling back" in e["message"] for e in events)
 
 
+def primary_of(s: dict[str, Any]) -> dict[str, Any]:
+    return next((d for d in s.get("deployments") or [] if d["status"] == "PRIMARY"), {})
+
+
+def epoch(stamp: str) -> float:
+    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def created_after(kubectl: Kubectl, namespace: str, name: str, revision: str, moment: float) -> list[str]:
+    """Pods of one task definition revision created after ``moment`` (epoch seconds)."""
+    return [
+        p["metadata"]["name"]
+        for p in pods(kubectl, namespace, name)
+        if p["metadata"]["labels"].get("ecs.facade.dev/task-definition-revision") == revision
+        and epoch(p["metadata"]["creationTimestamp"]) > moment
+    ]
+
+
+def test_breaker_without_rollback_stops_launching(kubectl: Kubectl, namespace: str) -> None:
+    # a first service whose tasks exit a second after they start (a kwok stage), with the
+    # breaker and no rollback: ECS fails the deployment at its threshold and launches no more
+    apply(
+        kubectl,
+        namespace,
+        task_definition("halt", "example/crash:1", labels={"ecs.facade.dev/simulate-exit-code": "1"}),
+    )
+    config = {"deploymentCircuitBreaker": {"enable": True, "rollback": False}}
+    apply(kubectl, namespace, service("halt", "halt", 4, deploymentConfiguration=config))
+    threshold, in_flight = 3, 8  # half of 4, at least 3; floor(4 x 200 / 100) tasks at a time
+    states: list[str] = []
+
+    def failed() -> dict[str, Any] | None:
+        s = status(kubectl, namespace, "halt")
+        primary = primary_of(s)
+        if primary.get("rolloutState"):
+            states.append(primary["rolloutState"])
+        return s if primary.get("rolloutState") == "FAILED" else None
+
+    at_failure = wait_for("the breaker to fail the deployment", failed, timeout=90, interval=0.2)
+    primary = primary_of(at_failure)
+    assert threshold <= primary["failedTasks"] <= in_flight, primary
+    assert "COMPLETED" not in states, states
+    assert (condition({"status": at_failure}, "Degraded") or {}).get("reason") == "DeploymentFailed"
+    messages = [e["message"] for e in at_failure["events"]]
+    assert any("deployment failed: tasks failed to start." in m for m in messages), messages
+
+    # launching stops: the Deployment keeps no task, and no task of the revision starts again
+    wait_for(
+        "launches stopped",
+        lambda: kubectl.json("get", "deployment", "halt", "-n", namespace)["spec"]["replicas"] == 0,
+        timeout=10,
+        interval=0.2,
+    )
+    failed_at = epoch(primary["updatedAt"])
+    late = created_after(kubectl, namespace, "halt", "1", failed_at + 2)
+    before = {p["metadata"]["name"] for p in pods(kubectl, namespace, "halt")}
+    time.sleep(12)
+    after = {p["metadata"]["name"] for p in pods(kubectl, namespace, "halt")}
+    assert not after - before, f"tasks launched after the deployment FAILED: {sorted(after - before)}"
+    assert not late, f"tasks created more than 2 s after FAILED: {late}"
+    final = status(kubectl, namespace, "halt")
+    primary = primary_of(final)
+    assert primary["rolloutState"] == "FAILED"
+    assert threshold <= primary["failedTasks"] <= in_flight, primary
+    assert (final["desiredCount"], final["runningCount"], final["pendingCount"]) == (4, 0, 0)
+    print(f"failedTasks at FAILED {primary_of(at_failure)['failedTasks']}, 12 s later {primary['failedTasks']}")
+
+
+def test_a_quickly_exiting_revision_is_never_completed(kubectl: Kubectl, namespace: str) -> None:
+    apply(kubectl, namespace, task_definition("flash", "example/app:1"))
+    config = {
+        "maximumPercent": 200,
+        "minimumHealthyPercent": 100,
+        "deploymentCircuitBreaker": {"enable": True, "rollback": False},
+    }
+    apply(kubectl, namespace, service("flash", "flash", 3, deploymentConfiguration=config))
+    steady(kubectl, namespace, "flash", 3)
+    old_tasks = {p["metadata"]["name"] for p in pods(kubectl, namespace, "flash") if is_running(p)}
+    assert len(old_tasks) == 3
+
+    # revision 2's tasks start, run for a second and exit with code 1
+    apply(
+        kubectl, namespace, task_definition("flash", "example/app:2", labels={"ecs.facade.dev/simulate-exit-code": "1"})
+    )
+    wait_for(
+        "revision 2",
+        lambda: (kubectl.get("ecstaskdefinition", "flash", namespace) or {}).get("status", {}).get("revision") == 2,
+    )
+    apply(kubectl, namespace, service("flash", "flash:2", 3, deploymentConfiguration=config))
+    states: list[str] = []
+
+    def revision_2() -> dict[str, Any] | None:
+        s = status(kubectl, namespace, "flash")
+        mine = [d for d in s.get("deployments") or [] if d.get("taskDefinition", "").endswith("flash:2")]
+        if mine:
+            states.append(mine[0]["rolloutState"])
+        return s if mine and mine[0]["rolloutState"] == "FAILED" else None
+
+    at_failure = wait_for("revision 2 to fail", revision_2, timeout=90, interval=0.2)
+    assert "COMPLETED" not in states, states
+    assert states[0] == "IN_PROGRESS"
+    primary = primary_of(at_failure)
+    assert primary["taskDefinition"].endswith("flash:2") and primary["rolloutState"] == "FAILED"
+    assert 3 <= primary["failedTasks"] <= 6, primary  # threshold 3; floor(3 x 200 / 100) in flight
+    print(f"rolloutStates seen: {collections.Counter(states)}; failedTasks at FAILED {primary['failedTasks']}")
+
+    # no rollback: revision 1's tasks run on, the same ones, and revision 2 launches nothing more
+    def old_ones_only() -> set[str] | None:
+        current = [p for p in pods(kubectl, namespace, "flash") if not p["metadata"].get("deletionTimestamp")]
+        live = {p["metadata"]["name"] for p in current if p["status"].get("phase") in ("Pending", "Running")}
+        return live if live == old_tasks else None
+
+    wait_for("only revision 1's tasks", old_ones_only, timeout=20, interval=0.2)
+    failed_at = epoch(primary["updatedAt"])
+    time.sleep(12)
+    late = created_after(kubectl, namespace, "flash", "2", failed_at + 2)
+    assert not late, f"revision 2 tasks created more than 2 s after FAILED: {late}"
+    assert old_ones_only() == old_tasks
+    final = status(kubectl, namespace, "flash")
+    assert final["taskDefinition"].endswith("task-definition/flash:2")
+    assert [(d["status"], d["rolloutState"]) for d in final["deployments"][:2]] == [
+        ("PRIMARY", "FAILED"),
+        ("ACTIVE", "COMPLETED"),
+    ]
+    assert final["deployments"][1]["runningCount"] == 3
+    assert (final["runningCount"], final["pendingCount"]) == (3, 0)
+    assert (condition({"status": final}, "Ready") or {}).get("status") == "False"
+
+    # a new deployment is judged afresh: revision 3 runs and completes
+    apply(kubectl, namespace, task_definition("flash", "example/app:3"))
+    wait_for(
+        "revision 3",
+        lambda: (kubectl.get("ecstaskdefinition", "flash", namespace) or {}).get("status", {}).get("revision") == 3,
+    )
+    apply(kubectl, namespace, service("flash", "flash:3", 3, deploymentConfiguration=config))
+    done = steady(kubectl, namespace, "flash", 3)
+    assert primary_of(done)["taskDefinition"].endswith("flash:3")
+    assert primary_of(done)["rolloutState"] == "COMPLETED"
+
+
 def nodes_of(kubectl: Kubectl, namespace: str, name: str) -> list[str]:
     return [p["spec"].get("nodeName", "") for p in pods(kubectl, namespace, name) if is_running(p)]
 
@@ -190,6 +332,12 @@ def test_distinct_instance_leaves_a_task_pending_with_a_reason(kubectl: Kubectl,
     assert len(running) == nodes == 3
     assert len(set(running)) == 3
     assert any("was unable to place a task" in e["message"] for e in status(kubectl, namespace, "distinct")["events"])
+    # ECS never creates a task it cannot place: it is not PENDING
+    counts = wait_for(
+        "3 running, none pending",
+        lambda: (s := status(kubectl, namespace, "distinct")).get("runningCount") == 3 and s,
+    )
+    assert (counts["desiredCount"], counts["pendingCount"]) == (4, 0)
     # not all of its tasks run: no budget yet (a drain would apply it before evicting any)
     assert kubectl.get("poddisruptionbudget", "distinct", namespace) is None
 

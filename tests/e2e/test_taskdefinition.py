@@ -1,5 +1,6 @@
 """Task definitions on a real API server: revisions, deregistration, the corpus, bad input."""
 
+import json
 import re
 import subprocess
 import sys
@@ -144,6 +145,19 @@ def test_corpus_converts_renders_applies_and_runs(kubectl: Kubectl, namespace: s
         },
         {"cpu": "16", "memory": "64Gi", "pods": "110", "nvidia.com/gpu": "4"},
     )
+    # the Windows tasks (39 asks for the Windows Server 2019 build); the taint of the Kubernetes
+    # Windows guide, which Windows pods tolerate, keeps the other tests' Linux pods off it
+    simulated_node(
+        kubectl,
+        "kwok-windows",
+        {
+            "kubernetes.io/os": "windows",
+            "kubernetes.io/arch": "amd64",
+            "node.kubernetes.io/windows-build": "10.0.17763",
+        },
+        {"cpu": "8", "memory": "32Gi", "pods": "110"},
+        taints=[{"key": "os", "value": "windows", "effect": "NoSchedule"}],
+    )
     files = sorted((CORPUS / "valid").glob("*.json"))
     assert len(files) >= 25
     services = []
@@ -160,7 +174,7 @@ def test_corpus_converts_renders_applies_and_runs(kubectl: Kubectl, namespace: s
         # default (strict) field validation: output-only keys and nulls must not fail the apply
         apply(kubectl, namespace, converted.stdout)
         # and the original file, unconverted, as the spec of an object: the describe-output form too
-        raw = yaml.safe_load(path.read_text())
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))  # JSON: YAML refuses 34's tab indentation
         apply(
             kubectl,
             namespace,

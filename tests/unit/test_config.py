@@ -93,3 +93,20 @@ def test_progress_write_rate_from_environment(monkeypatch: pytest.MonkeyPatch) -
     assert Config.from_env().status_progress_writes_per_second == 5.0
     monkeypatch.setenv("ECS_FACADE_STATUS_PROGRESS_WRITES_PER_SECOND", "0")
     assert Config.from_env().status_progress_writes_per_second == 0.0
+
+
+def test_container_restart_rules_are_on_unless_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ECS_FACADE_CONTAINER_RESTART_RULES", raising=False)
+    assert Config.from_env().translation.container_restart_rules is True
+    monkeypatch.setenv("ECS_FACADE_CONTAINER_RESTART_RULES", "false")
+    assert Config.from_env().translation.container_restart_rules is False
+
+
+def test_a_task_is_healthy_after_ten_seconds_ready_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ECS_FACADE_STEADY_STATE_SECONDS", raising=False)
+    assert Config.from_env().steady_state_seconds == 10.0
+    monkeypatch.setenv("ECS_FACADE_STEADY_STATE_SECONDS", "30")
+    assert Config.from_env().steady_state_seconds == 30.0
+    monkeypatch.setenv("ECS_FACADE_STEADY_STATE_SECONDS", "-1")
+    with pytest.raises(ValueError, match="ECS_FACADE_STEADY_STATE_SECONDS='-1': expected a number of seconds"):
+        Config.from_env()

@@ -20,7 +20,7 @@ CORPUS = sorted((TESTS / "corpus" / "valid").glob("*.json"))
 
 
 def render(path: Path) -> str:
-    raw = json.loads(path.read_text())
+    raw = json.loads(path.read_text(encoding="utf-8-sig"))  # 36 starts with a byte order mark
     inner = raw.get("taskDefinition", raw)
     task_definition = parse_task_definition(raw, inner.get("family") or path.stem)
     pod, translation = build_task_pod(task_definition, revision=1, options=TranslationOptions(allow_host_path=True))

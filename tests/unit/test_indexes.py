@@ -201,3 +201,33 @@ def test_a_relist_of_one_namespace_keeps_the_others() -> None:
     assert [(kind, p["metadata"]["name"]) for kind, p in changes] == [("DELETED", "p1")]
     assert sorted(index) == [("node", "n1"), ("service", "other", "web")]
     assert index.count() == 1
+
+
+def test_a_task_state_says_when_it_became_ready_and_when_it_failed() -> None:
+    def pod(phase: str, conditions: list[dict[str, Any]], containers: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "metadata": {"name": "web-1", "labels": {"pod-template-hash": "h"}},
+            "spec": {"nodeName": "node-1"},
+            "status": {"phase": phase, "conditions": conditions, "containerStatuses": containers},
+        }
+
+    labels = {"pod-template-hash": "h"}
+    ready = {"type": "Ready", "status": "True", "lastTransitionTime": "2026-12-01T10:00:05Z"}
+    running = indexes.task_state(pod("Running", [ready], [{"name": "app", "restartCount": 0}]), labels)
+    assert (running.ready_since, running.failures, running.runs, running.node) == (
+        "2026-12-01T10:00:05Z",
+        (),
+        (),
+        "node-1",
+    )
+    # an essential container exited: the pod failed when it finished, after running for a second
+    ended = {"terminated": {"exitCode": 1, "startedAt": "2026-12-01T10:00:05Z", "finishedAt": "2026-12-01T10:00:06Z"}}
+    not_ready = {**ready, "status": "False", "lastTransitionTime": "2026-12-01T10:00:06Z"}
+    failed = indexes.task_state(pod("Failed", [not_ready], [{"name": "app", "state": ended}]), labels)
+    assert (failed.ready_since, failed.failures) == (None, ("2026-12-01T10:00:06Z",))
+    assert failed.runs == (("2026-12-01T10:00:05Z", "2026-12-01T10:00:06Z"),)
+    # a container restarted twice (on a real node): two failures, at the last restart's time
+    restarted = {"name": "app", "restartCount": 2, "lastState": ended, "state": {"running": {}}}
+    crashing = indexes.task_state(pod("Running", [not_ready], [restarted]), labels)
+    assert (crashing.restarts, crashing.failures) == (2, ("2026-12-01T10:00:06Z",) * 2)
+    assert crashing.ready_since is None

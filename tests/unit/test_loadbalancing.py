@@ -8,6 +8,7 @@ import pytest
 
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.loadbalancing import (
+    app_protocols_of,
     build_services,
     discovery_service_name,
     health_check_grace,
@@ -148,9 +149,15 @@ def test_udp_and_tcp_mappings_of_one_port_both_become_service_ports() -> None:
 
 
 def test_a_port_name_used_by_two_containers_is_not_a_target_port() -> None:
-    pod_and_names = pod(
-        container(name="a", portMappings=[{"containerPort": 8080, "name": "http"}]),
-        container(name="b", portMappings=[{"containerPort": 8081, "name": "http"}]),
+    # the translator names ports uniquely in a pod; a pod spec from elsewhere may not
+    pod_and_names = (
+        {
+            "containers": [
+                {"name": "a", "ports": [{"containerPort": 8080, "protocol": "TCP", "name": "http"}]},
+                {"name": "b", "ports": [{"containerPort": 8081, "protocol": "TCP", "name": "http"}]},
+            ]
+        },
+        {"a": "a", "b": "b"},
     )
     (service,) = services(
         [
@@ -181,9 +188,67 @@ def test_a_port_name_equal_to_another_ports_fallback_name_is_not_used() -> None:
     assert service["spec"]["ports"][0]["targetPort"] == "tcp-9090"  # still the right container port
 
 
+def test_a_shortened_port_name_is_the_service_port_name_and_target_port() -> None:
+    pod_and_names = pod(container(name="api", portMappings=[{"containerPort": 8080, "name": "orders-api-http-8080"}]))
+    (port,) = pod_and_names[0]["containers"][0]["ports"]
+    assert port["name"] == "orders-api-2ea1"
+    (service,) = services(
+        [{"targetGroupArn": TG_WEB, "containerName": "api", "containerPort": 8080}], pod_and_names=pod_and_names
+    )
+    assert service["spec"]["ports"] == [
+        {"name": "orders-api-2ea1", "port": 8080, "targetPort": "orders-api-2ea1", "protocol": "TCP"}
+    ]
+
+
+def test_app_protocol_is_carried_to_the_service_ports() -> None:
+    translation = translate(
+        container(
+            name="api",
+            portMappings=[
+                {"containerPort": 8080, "name": "web", "appProtocol": "http"},
+                {"containerPort": 8081, "name": "h2", "appProtocol": "http2"},
+                {"containerPort": 9090, "name": "rpc", "appProtocol": "grpc"},
+                {"containerPort": 9100, "name": "metrics"},
+            ],
+        )
+    )
+    protocols = app_protocols_of(translation.annotations)
+    assert protocols == {"api:8080/TCP": "http", "api:8081/TCP": "http2", "api:9090/TCP": "grpc"}
+    load_balancers = [
+        {"targetGroupArn": TG_WEB, "containerName": "api", "containerPort": port} for port in (8080, 8081, 9090, 9100)
+    ]
+    service, discovery = build_services(
+        "web",
+        "team-a",
+        load_balancers,
+        [{"registryArn": REGISTRY, "containerName": "api", "containerPort": 9090}],
+        translation.pod_spec,
+        {"api": "api"},
+        app_protocols=protocols,
+    )
+    assert [(p["name"], p.get("appProtocol")) for p in service["spec"]["ports"]] == [
+        ("web", "http"),
+        ("h2", "kubernetes.io/h2c"),  # HTTP/2 over cleartext, prior knowledge
+        ("rpc", "kubernetes.io/h2c"),  # gRPC is HTTP/2
+        ("metrics", None),
+    ]
+    assert discovery["spec"]["ports"] == [
+        {"name": "rpc", "port": 9090, "targetPort": "rpc", "protocol": "TCP", "appProtocol": "kubernetes.io/h2c"}
+    ]
+    # without the translation's app protocols (an older caller), no appProtocol at all
+    (plain,) = build_services("web", "team-a", load_balancers[:1], [], translation.pod_spec, {"api": "api"})
+    assert "appProtocol" not in plain["spec"]["ports"][0]
+
+
+def test_app_protocols_of_ignores_a_missing_or_malformed_annotation() -> None:
+    assert app_protocols_of({}) == {}
+    assert app_protocols_of({"ecs.facade.dev/app-protocols": "not json"}) == {}
+    assert app_protocols_of({"ecs.facade.dev/app-protocols": '["http"]'}) == {}
+
+
 def test_sidecar_ports_are_targeted_by_number() -> None:
     pod_and_names = pod(
-        container(name="app"),
+        container(name="app", dependsOn=[{"containerName": "envoy", "condition": "START"}]),
         container(name="envoy", essential=False, portMappings=[{"containerPort": 15000, "name": "proxy"}]),
     )
     assert [c["name"] for c in pod_and_names[0]["initContainers"]] == ["envoy"]
@@ -449,7 +514,7 @@ def test_grace_period_extends_the_startup_probe_without_delaying_it() -> None:
 
 def test_grace_period_leaves_containers_without_liveness_alone() -> None:
     pod_spec, _ = pod(
-        container(name="app", healthCheck=CHECK),
+        container(name="app", healthCheck=CHECK, dependsOn=[{"containerName": "side", "condition": "START"}]),
         container(name="side", essential=False, healthCheck={**CHECK, "startPeriod": 30}),
     )
     result = health_check_grace(pod_spec, 60)

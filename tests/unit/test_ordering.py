@@ -3,6 +3,7 @@
 import pytest
 
 from ecs_facade.translate import TranslationError
+from ecs_facade.translate.taskdefinition import TranslationOptions
 from tests.unit.helpers import container, translate
 
 HEALTH = {"command": ["CMD-SHELL", "curl -f http://localhost:9901/ready"], "interval": 10, "retries": 2}
@@ -74,11 +75,33 @@ def test_healthy_dependency_without_health_check_is_an_error() -> None:
         )
 
 
-def test_non_essential_helper_is_a_sidecar_that_never_keeps_the_task_alive() -> None:
+def test_non_essential_helper_is_a_regular_container_that_runs_once() -> None:
     spec = translate(container(name="app"), container(name="log-router", essential=False)).pod_spec
+    assert "initContainers" not in spec
+    assert names(spec["containers"]) == ["app", "log-router"]
+    assert spec["containers"][1]["restartPolicy"] == "Never"
+
+
+def test_without_restart_rules_a_non_essential_helper_is_a_sidecar() -> None:
+    spec = translate(
+        container(name="app"),
+        container(name="log-router", essential=False),
+        options=TranslationOptions(container_restart_rules=False),
+    ).pod_spec
     (helper,) = spec["initContainers"]
     assert (helper["name"], helper["restartPolicy"]) == ("log-router", "Always")
     assert names(spec["containers"]) == ["app"]
+
+
+def test_essential_containers_stay_regular_when_a_non_essential_one_is() -> None:
+    """The kubelet stops the sidecars once the regular containers have exited: an essential
+    container others wait for must not be a sidecar when only non-essential ones are regular."""
+    spec = translate(
+        container(name="app"),
+        container(name="shipper", essential=False, dependsOn=[{"containerName": "app", "condition": "START"}]),
+    ).pod_spec
+    assert "initContainers" not in spec
+    assert names(spec["containers"]) == ["app", "shipper"]
 
 
 def test_init_order_follows_dependencies_not_declaration_order() -> None:

@@ -38,3 +38,22 @@ def test_zero_desired_is_a_valid_strategy() -> None:
 @pytest.mark.parametrize(("desired", "threshold"), [(1, 3), (6, 3), (7, 4), (10, 5), (1000, 200)])
 def test_circuit_breaker_threshold(desired: int, threshold: int) -> None:
     assert circuit_breaker_threshold(desired) == threshold
+
+
+@pytest.mark.parametrize(
+    ("desired", "configuration", "threshold"),
+    [
+        (10, {"type": "BOUNDED_PERCENT", "value": 50}, 5),  # the default, spelled out
+        (10, {"type": "BOUNDED_PERCENT", "value": 10}, 3),  # at least 3
+        (25, {"type": "BOUNDED_PERCENT", "value": 50}, 13),  # rounded up
+        (800, {"type": "BOUNDED_PERCENT", "value": 50}, 200),  # at most 200
+        (800, {"type": "UNBOUNDED_PERCENT", "value": 50}, 400),
+        (1, {"type": "UNBOUNDED_PERCENT", "value": 50}, 1),
+        (10, {"type": "COUNT", "value": 7}, 7),
+        (1000, {"type": "COUNT", "value": 1}, 1),
+    ],
+)
+def test_circuit_breaker_threshold_configuration(
+    desired: int, configuration: dict[str, object], threshold: int
+) -> None:
+    assert circuit_breaker_threshold(desired, configuration) == threshold

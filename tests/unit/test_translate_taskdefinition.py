@@ -1,5 +1,6 @@
 """The one translator, field by field: one test (or more) per row of docs/mapping.md."""
 
+import re
 from typing import Any
 
 import pytest
@@ -51,8 +52,140 @@ def test_port_mappings() -> None:
     assert result["ports"] == [
         {"containerPort": 80, "protocol": "TCP", "name": "http"},
         {"containerPort": 53, "protocol": "UDP"},
-        {"containerPort": 8080, "protocol": "TCP"},
+        {"containerPort": 8080, "protocol": "TCP", "name": "a-name-far-8e98"},
         {"containerPort": 9090, "protocol": "TCP", "hostPort": 9090},
+    ]
+
+
+def test_awsvpc_host_port_is_the_tasks_own_port_not_the_nodes() -> None:
+    # every Fargate describe-task-definition output has hostPort == containerPort
+    result = only_container(
+        translate(
+            container(portMappings=[{"containerPort": 8080, "hostPort": 8080}, {"containerPort": 9090}]),
+            networkMode="awsvpc",
+        )
+    )
+    assert result["ports"] == [
+        {"containerPort": 8080, "protocol": "TCP"},
+        {"containerPort": 9090, "protocol": "TCP"},
+    ]
+
+
+@pytest.mark.parametrize("mode", ["awsvpc", "host"])
+def test_host_port_other_than_container_port_is_refused_where_ecs_refuses_it(mode: str) -> None:
+    with pytest.raises(TranslationError) as error:
+        translate(container(portMappings=[{"containerPort": 8080, "hostPort": 80}]), networkMode=mode)
+    assert str(error.value) == (
+        f"containerDefinitions[app].portMappings[0].hostPort: 80 differs from containerPort 8080; "
+        f"in {mode} network mode hostPort must equal containerPort or be omitted"
+    )
+
+
+def test_host_mode_container_ports_are_node_ports() -> None:
+    spec = translate(
+        container(portMappings=[{"containerPort": 9100, "hostPort": 9100}, {"containerPort": 9101}]),
+        networkMode="host",
+    ).pod_spec
+    # what the API server sets on a hostNetwork pod, and what keeps two such tasks off one node
+    assert spec["containers"][0]["ports"] == [
+        {"containerPort": 9100, "protocol": "TCP", "hostPort": 9100},
+        {"containerPort": 9101, "protocol": "TCP", "hostPort": 9101},
+    ]
+
+
+@pytest.mark.parametrize("mode", [None, "bridge"])
+def test_bridge_fixed_host_port_is_a_node_port_and_dynamic_is_none(mode: str | None) -> None:
+    task: dict[str, Any] = {"networkMode": mode} if mode else {}
+    result = only_container(
+        translate(
+            container(
+                portMappings=[
+                    {"containerPort": 8080, "hostPort": 80},
+                    {"containerPort": 8404, "hostPort": 0},
+                    {"containerPort": 9102},
+                ]
+            ),
+            **task,
+        )
+    )
+    assert result["ports"] == [
+        {"containerPort": 8080, "protocol": "TCP", "hostPort": 80},
+        {"containerPort": 8404, "protocol": "TCP"},
+        {"containerPort": 9102, "protocol": "TCP"},
+    ]
+
+
+def test_a_long_port_name_is_shortened_deterministically_and_reported() -> None:
+    mappings = [
+        {"containerPort": 8080, "name": "orders-api-http-8080"},
+        {"containerPort": 9090, "name": "orders-api-grpc-9090"},
+    ]
+    translation = translate(container(portMappings=mappings))
+    names = [p["name"] for p in only_container(translation)["ports"]]
+    # a shared prefix, told apart by the hash of the ECS name; the same on every translation
+    assert names == ["orders-api-2ea1", "orders-api-f67b"]
+    assert [p["name"] for p in only_container(translate(container(portMappings=mappings)))["ports"]] == names
+    assert translation.notes == [
+        "containerDefinitions[app].portMappings[0].name 'orders-api-http-8080' is not a Kubernetes port name "
+        "(at most 15 characters of a-z, 0-9 and single '-', unique in the pod): the port is named 'orders-api-2ea1'",
+        "containerDefinitions[app].portMappings[1].name 'orders-api-grpc-9090' is not a Kubernetes port name "
+        "(at most 15 characters of a-z, 0-9 and single '-', unique in the pod): the port is named 'orders-api-f67b'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ecs_name", "kube_name"),
+    [
+        ("http", "http"),
+        ("Web_Port", "web-port"),  # lower case and '-' for '_' are not worth a note
+        ("a--b", "a-b"),
+        ("_metrics_", "metrics"),
+        ("8080", "8080-6c23"),  # a port name needs a letter: the hash has one
+        ("7", "p7-7902"),  # or 'p' gives one
+        ("123456789012345678", "1234567890-37f9"),
+    ],
+)
+def test_port_names_are_valid_kubernetes_port_names(ecs_name: str, kube_name: str) -> None:
+    (port,) = only_container(translate(container(portMappings=[{"containerPort": 80, "name": ecs_name}])))["ports"]
+    assert port["name"] == kube_name
+    assert re.fullmatch(r"(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?", kube_name) and "--" not in kube_name
+    assert len(kube_name) <= 15
+
+
+def test_port_names_are_unique_in_the_pod() -> None:
+    translation = translate(
+        container(name="a", portMappings=[{"containerPort": 8080, "name": "http"}]),
+        container(
+            name="b", portMappings=[{"containerPort": 8081, "name": "http"}, {"containerPort": 8082, "name": "HTTP"}]
+        ),
+    )
+    containers = all_containers(translation)
+    names = [p["name"] for c in ("a", "b") for p in containers[c]["ports"]]
+    assert names[0] == "http" and len(set(names)) == 3
+    assert len(translation.notes) == 2
+
+
+def test_app_protocols_are_annotated_by_port() -> None:
+    translation = translate(
+        container(
+            name="Api",
+            portMappings=[
+                {"containerPort": 8080, "appProtocol": "http"},
+                {"containerPort": 9090, "protocol": "tcp", "appProtocol": "grpc"},
+                {"containerPort": 9100},
+            ],
+        )
+    )
+    assert translation.annotations["ecs.facade.dev/app-protocols"] == '{"api:8080/TCP":"http","api:9090/TCP":"grpc"}'
+    assert "ecs.facade.dev/app-protocols" not in translate(container()).annotations
+
+
+def test_container_port_range_is_reported() -> None:
+    translation = translate(container(portMappings=[{"containerPortRange": "10000-10100", "protocol": "udp"}]))
+    assert "ports" not in only_container(translation)
+    assert translation.ignored == [
+        "containerDefinitions[app].portMappings[0].containerPortRange '10000-10100' "
+        "(a pod lists single ports; every port of the pod's IP is reachable without one)"
     ]
 
 
@@ -102,7 +235,9 @@ def test_task_level_resources_split_without_pod_level_resources() -> None:
     containers = {c["name"]: c["resources"] for c in translation.pod_spec["containers"]}
     assert "resources" not in translation.pod_spec
     assert containers["a"]["requests"] == {"cpu": "250m", "memory": "341Mi"}
-    assert containers["b"]["requests"] == {"cpu": "500m", "memory": "341Mi"}
+    # b and c share what a leaves (750m), not the whole task each
+    assert containers["b"]["requests"] == {"cpu": "375m", "memory": "341Mi"}
+    assert containers["c"]["requests"] == {"cpu": "375m", "memory": "341Mi"}
     assert all(r["limits"] == {"memory": "1024Mi"} for r in containers.values())
 
 
@@ -320,3 +455,145 @@ def test_other_resource_requirements_are_reported() -> None:
     assert "containerDefinitions[app].resourceRequirements[InferenceAccelerator] (no Kubernetes resource)" in (
         translation.ignored
     )
+
+
+# --- Windows -------------------------------------------------------------------------------------
+
+WINDOWS_2019 = {"operatingSystemFamily": "WINDOWS_SERVER_2019_CORE", "cpuArchitecture": "X86_64"}
+WINDOWS_TOLERATIONS = [
+    {"key": "os", "operator": "Equal", "value": "windows", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/os", "operator": "Equal", "value": "windows", "effect": "NoSchedule"},
+]
+
+
+@pytest.mark.parametrize(
+    ("family", "build"),
+    [
+        ("WINDOWS_SERVER_2019_CORE", "10.0.17763"),
+        ("WINDOWS_SERVER_2019_FULL", "10.0.17763"),
+        ("WINDOWS_SERVER_2022_CORE", "10.0.20348"),
+        ("WINDOWS_SERVER_2025_FULL", "10.0.26100"),
+        ("WINDOWS_SERVER_20H2_CORE", "10.0.19042"),
+    ],
+)
+def test_windows_runtime_platform_runs_on_windows_nodes_of_its_build(family: str, build: str) -> None:
+    spec = translate(container(), runtimePlatform={"operatingSystemFamily": family}).pod_spec
+    assert spec["os"] == {"name": "windows"}
+    assert spec["nodeSelector"] == {"kubernetes.io/os": "windows", "node.kubernetes.io/windows-build": build}
+    assert spec["tolerations"] == WINDOWS_TOLERATIONS
+
+
+@pytest.mark.parametrize(
+    ("mounts", "volumes"),
+    [
+        ([{"sourceVolume": "data", "containerPath": "C:\\data"}], [{"name": "data"}]),
+        ([{"sourceVolume": "data", "containerPath": "d:/cache"}], [{"name": "data"}]),
+        (
+            [{"sourceVolume": "pipe", "containerPath": "\\\\.\\pipe\\docker_engine"}],
+            [{"name": "pipe", "host": {"sourcePath": "\\\\.\\pipe\\docker_engine"}}],
+        ),
+    ],
+)
+def test_windows_paths_make_a_task_without_runtime_platform_a_windows_one(
+    mounts: list[dict[str, Any]], volumes: list[dict[str, Any]]
+) -> None:
+    spec = translate(
+        container(mountPoints=mounts), volumes=volumes, options=TranslationOptions(allow_host_path=True)
+    ).pod_spec
+    assert spec["os"] == {"name": "windows"}
+    assert spec["nodeSelector"] == {"kubernetes.io/os": "windows"}  # no build to require
+    assert spec["tolerations"] == WINDOWS_TOLERATIONS
+
+
+def test_linux_tasks_have_no_os_field_or_tolerations() -> None:
+    tasks: list[dict[str, Any]] = [{}, {"runtimePlatform": {"operatingSystemFamily": "LINUX"}}]
+    for task in tasks:
+        spec = translate(
+            container(mountPoints=[{"sourceVolume": "v", "containerPath": "/data"}]), volumes=[{"name": "v"}], **task
+        ).pod_spec
+        assert "os" not in spec and "tolerations" not in spec
+
+
+def test_linux_only_fields_of_a_windows_task_are_reported_and_not_set() -> None:
+    translation = translate(
+        container(
+            user="1000:1000",
+            readonlyRootFilesystem=True,
+            privileged=False,  # asks for nothing: not reported
+            linuxParameters={
+                "initProcessEnabled": True,
+                "capabilities": {"add": ["NET_ADMIN"]},
+                "sharedMemorySize": 64,
+            },
+            systemControls=[{"namespace": "net.core.somaxconn", "value": "1024"}],
+            dnsServers=["10.0.0.2"],
+            dnsSearchDomains=["corp.example.com"],
+            extraHosts=[{"hostname": "db", "ipAddress": "10.0.0.5"}],
+        ),
+        runtimePlatform=WINDOWS_2019,
+        pidMode="task",
+        ipcMode="host",
+    )
+    spec = translation.pod_spec
+    # what the API server refuses on a pod with os.name windows (pkg/apis/core/validation validateWindows)
+    for key in ("securityContext", "shareProcessNamespace", "hostPID", "hostIPC", "hostAliases", "dnsConfig"):
+        assert key not in spec, key
+    (kube,) = spec["containers"]
+    assert "securityContext" not in kube and "volumeMounts" not in kube and "volumes" not in spec
+    assert sorted(line.split(" ")[0] for line in translation.ignored) == [
+        "containerDefinitions[app].dnsSearchDomains",
+        "containerDefinitions[app].dnsServers",
+        "containerDefinitions[app].extraHosts",
+        "containerDefinitions[app].linuxParameters",
+        "containerDefinitions[app].readonlyRootFilesystem",
+        "containerDefinitions[app].systemControls",
+        "containerDefinitions[app].user",
+        "ipcMode",
+        "pidMode",
+    ]
+    assert "containerDefinitions[app].user (Windows: a Windows container has no uid/gid; " in translation.ignored[0]
+
+
+def test_windows_task_resources_are_split_over_containers_not_pod_level() -> None:
+    translation = translate(container(cpu=None, memory=None), runtimePlatform=WINDOWS_2019, cpu="1024", memory="2048")
+    # the API server refuses spec.resources on a Windows pod
+    assert "resources" not in translation.pod_spec
+    assert only_container(translation)["resources"]["requests"] == {"cpu": "1000m", "memory": "2048Mi"}
+    assert "cpu/memory: a Windows pod cannot have pod-level resources; the task's are split" in translation.notes
+
+
+def test_windows_container_cpu_is_also_a_limit() -> None:
+    # on Windows ECS enforces container cpu as a quota, not a share
+    resources = only_container(translate(container(cpu=512, memory=1024), runtimePlatform=WINDOWS_2019))["resources"]
+    assert resources == {"requests": {"cpu": "500m", "memory": "1024Mi"}, "limits": {"memory": "1024Mi", "cpu": "500m"}}
+    linux = only_container(translate(container(cpu=512, memory=1024)))["resources"]
+    assert "cpu" not in linux["limits"]
+
+
+def test_windows_task_with_host_network_is_refused() -> None:
+    with pytest.raises(TranslationError, match=r"^networkMode host: a Windows task runs with the default network mode"):
+        translate(container(), runtimePlatform=WINDOWS_2019, networkMode="host")
+
+
+def test_windows_awsvpc_and_default_network_ports() -> None:
+    mappings = [{"containerPort": 80, "hostPort": 80}]
+    awsvpc = only_container(
+        translate(container(portMappings=mappings), runtimePlatform=WINDOWS_2019, networkMode="awsvpc")
+    )
+    assert awsvpc["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    default = only_container(translate(container(portMappings=mappings), runtimePlatform=WINDOWS_2019))
+    assert default["ports"] == [{"containerPort": 80, "protocol": "TCP", "hostPort": 80}]  # NAT: a node port
+
+
+def test_windows_cmd_shell_health_check_runs_in_the_windows_shell() -> None:
+    check = {"command": ["CMD-SHELL", "curl -f http://localhost/ || exit 1"], "interval": 10}
+    translation = translate(container(healthCheck=check), runtimePlatform=WINDOWS_2019)
+    probe = only_container(translation)["readinessProbe"]["exec"]["command"]
+    assert probe == ["cmd", "/S", "/C", "curl -f http://localhost/ || exit 1"]  # Docker's default Windows shell
+    assert translation.notes == [
+        "containerDefinitions[app].healthCheck: CMD-SHELL runs with cmd /S /C, Docker's default Windows shell "
+        "(on ECS an image's own SHELL would be used instead)"
+    ]
+    exec_form = {"command": ["CMD", "powershell", "-Command", "exit 0"]}
+    probe = only_container(translate(container(healthCheck=exec_form), runtimePlatform=WINDOWS_2019))
+    assert probe["readinessProbe"]["exec"]["command"] == ["powershell", "-Command", "exit 0"]

@@ -1,6 +1,7 @@
 from typing import Any
 
 from ecs_facade.views.conditions import set_condition
+from ecs_facade.views.deployments import TaskState
 from ecs_facade.views.service import (
     ServiceCounts,
     first_rollout_only,
@@ -18,6 +19,18 @@ def deployment(generation: int = 1, **status: int) -> dict[str, Any]:
 def test_counts_from_deployment_status() -> None:
     counts = service_counts(3, deployment(replicas=3, readyReplicas=1))
     assert counts == ServiceCounts(desiredCount=3, runningCount=1, pendingCount=2)
+
+
+def test_a_task_that_cannot_be_placed_is_not_pending() -> None:
+    # ECS never creates a task it cannot place; an ECSCluster does not count it either
+    def pod(name: str, node: str | None, phase: str = "Pending", ready: str | None = None) -> TaskState:
+        return TaskState(name, "h", phase, 0, None if node else "0/3 nodes are available", node=node, ready_since=ready)
+
+    tasks = [pod("a", "n1", "Running", "2026-12-01T00:00:00Z"), pod("b", "n2"), pod("c", None)]
+    counts = service_counts(3, deployment(replicas=3, readyReplicas=1), tasks)
+    assert counts == ServiceCounts(desiredCount=3, runningCount=1, pendingCount=1)
+    daemon = {"kind": "DaemonSet", "status": {"desiredNumberScheduled": 3, "numberReady": 1}}
+    assert service_counts(0, daemon, tasks) == ServiceCounts(3, 1, 1)
 
 
 def test_no_deployment_counts_nothing_running() -> None:
@@ -108,6 +121,13 @@ def test_a_task_more_running_is_a_progress_only() -> None:
     assert rolling_status(1, 3)["conditions"] != rolling_status(2, 2)["conditions"]  # the message states them
     assert progress_only(rolling_status(1, 3), rolling_status(2, 2))
     assert progress_only(rolling_status(0, 4), rolling_status(3, 1))
+
+
+def test_all_tasks_running_is_news_before_the_rollout_completes() -> None:
+    # the deployment COMPLETES a settle time later; that all run is written at once
+    assert not progress_only(rolling_status(3, 1), rolling_status(4, 0))
+    assert not first_rollout_only(rolling_status(4, 0))
+    assert progress_only(rolling_status(4, 0), rolling_status(4, 0, pendingCount=1))
 
 
 def test_reaching_the_steady_state_is_more_than_counts() -> None:

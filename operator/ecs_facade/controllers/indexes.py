@@ -444,22 +444,48 @@ REPLICA_SET_INDEX = ObjectIndex(replica_set_keys)
 
 
 def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
-    """What the deployment view and the circuit breaker count of a service's pod (an ECS task)."""
+    """What the deployment view and the circuit breaker count of a service's pod (an ECS task):
+    its failures (the pod failing, each container restart) and when they happened, when it
+    became Ready, and its containers' runs that ended (views.deployments judges from them
+    whether a task was healthy)."""
     status = body.get("status") or {}
-    restarts = sum(int(c.get("restartCount") or 0) for c in status.get("containerStatuses") or [])
+    containers = status.get("containerStatuses") or []
+    restarts = sum(int(c.get("restartCount") or 0) for c in containers)
     unschedulable = None
+    ready_since = None
+    phase = str(status.get("phase") or "Pending")
+    deleting = bool(body["metadata"].get("deletionTimestamp"))
     for condition in status.get("conditions") or []:
         if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
             unschedulable = str(condition.get("message") or "Unschedulable")
+        if condition.get("type") == "Ready" and condition.get("status") == "True" and phase == "Running":
+            ready_since = condition.get("lastTransitionTime") or None
+    failures: list[str | None] = []
+    runs: list[tuple[str, str]] = []
+    for container in containers:
+        last = (container.get("lastState") or {}).get("terminated") or {}
+        failures += [last.get("finishedAt")] * int(container.get("restartCount") or 0)
+        if last.get("startedAt") and last.get("finishedAt"):
+            runs.append((str(last["startedAt"]), str(last["finishedAt"])))
+    if phase == "Failed":
+        ended = [(c.get("state") or {}).get("terminated") or {} for c in containers]
+        finished = [str(t["finishedAt"]) for t in ended if t.get("finishedAt")]
+        started = [str(t["startedAt"]) for t in ended if t.get("startedAt")]
+        failures.append(max(finished) if finished else None)
+        if started and finished:
+            runs.append((min(started), max(finished)))
     return TaskState(
         name=body["metadata"]["name"],
         template_hash=labels.get("pod-template-hash", ""),
-        phase=str(status.get("phase") or "Pending"),
+        phase=phase,
         restarts=restarts,
         unschedulable=unschedulable,
         capacity_provider=labels.get(LABEL_CAPACITY_PROVIDER),
         node=(body.get("spec") or {}).get("nodeName"),
-        deleting=bool(body["metadata"].get("deletionTimestamp")),
+        deleting=deleting,
+        ready_since=None if deleting else ready_since,
+        failures=tuple(failures),
+        runs=tuple(runs),
     )
 
 

@@ -15,8 +15,10 @@ the rolled-back-to revision until its spec changes.
 import asyncio
 import contextvars
 import copy
+import dataclasses
 import datetime
 import json
+import math
 import time
 import uuid
 from collections.abc import Callable, Hashable, Mapping
@@ -88,7 +90,19 @@ from ecs_facade.translate.taskdefinition import PodTranslation, TranslationOptio
 from ecs_facade.views.autoscaling import autoscaling_status, scaling_message
 from ecs_facade.views.conditions import set_condition
 from ecs_facade.views.container_instance import draining
-from ecs_facade.views.deployments import REVISION_ANNOTATION, ecs_deployments, unplaced_reason
+from ecs_facade.views.deployments import (
+    ANNOTATION_FAILED,
+    REVISION_ANNOTATION,
+    Hold,
+    ecs_deployments,
+    failed_hold,
+    failed_tasks,
+    healthy_tasks,
+    ordered,
+    settles_at,
+    template_hash,
+    unplaced_reason,
+)
 from ecs_facade.views.service import (
     Readiness,
     first_rollout_only,
@@ -140,6 +154,7 @@ class Plan:
     breaker: Mapping[str, Any]
     autoscaler: dict[str, Any] | None = None  # the HPA while spec.autoScaling is set
     scaling: AutoScaling | None = None
+    hold: Hold | None = None  # the PRIMARY deployment FAILED and launches nothing
 
 
 @instrumented("ecsservice")
@@ -440,14 +455,27 @@ def _report(
         desired = int(workload["spec"]["replicas"])  # type: ignore[index]  # the HPA's count, still
     else:
         desired = int(service.spec.get("desiredCount") or 0)
-    counts = service_counts(desired, workload)
-    desired = counts.desiredCount  # a DAEMON service's comes from its nodes
     tasks = list(indexes.tasks.get(key, []))
+    counts = service_counts(desired, workload, tasks)
+    desired = counts.desiredCount  # a DAEMON service's comes from its nodes
     previous = list(service.status.get("deployments") or [])
     stamp = now()
+    settle = config.steady_state_seconds
+    breaker = plan.breaker if isinstance(plan, Plan) else {}
+    replica_sets = list(indexes.replica_sets.get(key, []))
+    first = _primary(plan)
     deployments = ecs_deployments(
-        list(indexes.replica_sets.get(key, [])), tasks, desired, _arn_of(config), previous, stamp
+        replica_sets,
+        tasks,
+        desired,
+        _arn_of(config),
+        previous,
+        stamp,
+        settle_seconds=settle,
+        primary=first,
+        reset_on_healthy=breaker.get("resetOnHealthyTask") is not False,
     )
+    primary_set = ordered(replica_sets, first)[0] if replica_sets else None
     conditions = service.status.get("conditions")
     messages: list[str] = []
     label = f"(service {service.spec.get('serviceName') or service.name})"
@@ -462,17 +490,35 @@ def _report(
     else:
         readiness = rollout_readiness(str(service.spec.get("serviceName") or service.name), counts, workload)
         primary = deployments[0] if deployments else None
+        template = template_hash(primary_set) if primary_set is not None else ""
+        healthy = healthy_tasks(tasks, template, stamp, settle)
         if readiness.ready and primary is not None and primary["rolloutState"] != "COMPLETED":
             # ECS's steady state: the PRIMARY deployment completed and older ones run nothing
             readiness = Readiness(
                 False, "RolloutInProgress", f"deployment {primary['id']} is {primary['rolloutState']}"
             )
-        breaker = plan.breaker
-        threshold = circuit_breaker_threshold(desired)
+        elif readiness.ready and primary is not None and healthy < desired:
+            # more tasks of a COMPLETED deployment (a new desiredCount, a replacement): steady
+            # once they are healthy too
+            readiness = Readiness(False, "RolloutInProgress", f"{healthy} of {desired} tasks healthy for {settle:g} s")
+        if primary is not None and primary["rolloutState"] != "FAILED" and _queue is not None:
+            due = settles_at(tasks, template, desired, settle)
+            if due is not None and due > stamp:
+                # when enough of its tasks will have run healthy for the settle time: look again
+                wait = _seconds_until(due) + 0.5
+                enqueue(service.namespace, service.name, indexes, logger, urgent=True, apply=False, delay=wait)
+        threshold = circuit_breaker_threshold(desired, breaker.get("thresholdConfiguration"))
         rolling_out = primary is not None and primary["rolloutState"] == "IN_PROGRESS"
         if primary is not None and not breaker.get("enable"):
+            # the throttle counts every failure of the deployment (a task that turned healthy
+            # sets ECS's failedTasks back to 0, not the throttle's rounds)
             throttle, started = next_throttle(
-                throttle, primary["id"], primary["failedTasks"], threshold, stamp, rolling_out=rolling_out
+                throttle,
+                primary["id"],
+                failed_tasks(tasks, template),
+                circuit_breaker_threshold(desired),
+                stamp,
+                rolling_out=rolling_out,
             )
             if started:
                 messages.append(f"{label} is unable to consistently start tasks successfully.")
@@ -486,10 +532,10 @@ def _report(
             primary["updatedAt"] = stamp
             messages.append(f"{label} ({primary['id']}) deployment failed: tasks failed to start.")
             target = _rollback_target(deployments[1:], primary.get("taskDefinition"))
+            reapply = True  # rolled back, or launches stop (views.deployments.failed_hold)
             if breaker.get("rollback") and target is not None:
                 messages.append(f"{label} rolling back to deployment {target['id']} ({target['taskDefinition']}).")
                 arn = target["taskDefinition"]
-                reapply = True
                 degraded = (True, "RolledBack", f"deployment {primary['id']} failed; rolled back to {arn}")
             else:
                 degraded = (True, "DeploymentFailed", primary["rolloutStateReason"])
@@ -528,7 +574,8 @@ def _report(
             )
         if readiness.ready:
             messages.append(f"{label} has reached a steady state.")
-        if plan.workload.rolling is not None and plan.workload.rolling.stalls_in_ecs and desired > 0:
+        stalls = plan.workload.rolling is not None and plan.workload.rolling.stalls_in_ecs
+        if stalls and desired > 0 and plan.hold is None:
             degraded = (
                 True,
                 "RolloutStalledInECS",
@@ -641,6 +688,17 @@ def _status_wait(
     wait = last + config.status_min_interval_seconds - time.monotonic()
     # then its turn: a burst of rollouts reports progress at a bounded rate (controllers/turns.py)
     return wait if wait > 0 else _progress_turns.wait(memory, config.status_progress_writes_per_second)
+
+
+def _primary(plan: Plan | Readiness) -> str | None:
+    """The ECS deployment that is PRIMARY whatever the ReplicaSets' order says (None: the
+    newest): a FAILED one that launches nothing while the Deployment runs an older template."""
+    return plan.hold.deployment if isinstance(plan, Plan) and plan.hold is not None else None
+
+
+def _seconds_until(stamp: str) -> float:
+    until = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+    return max(0.0, (until - datetime.datetime.now(datetime.UTC)).total_seconds())
 
 
 def _until(throttle: Mapping[str, Any]) -> float:
@@ -834,20 +892,41 @@ def _plan(
         ),
     )
     arn = config.task_definition_arn(ref.family, revision.revision)
-    try:
-        task_definition, translation = _translated(revision, ref.family, config.translation)
-        workload_plan = build_workload(
-            service.name,
-            service.namespace,
-            task_definition,
-            revision.revision,
-            decisions,
-            config.translation,
-            translation=translation,
+    built = _build(service, raw, revision, ref.family, decisions, config)
+    if isinstance(built, Readiness):
+        return built
+    workload_plan, extra = built
+    hold = None
+    if ((service.status.get("deployments") or [{}])[0]).get("rolloutState") == "FAILED":
+        hold = failed_hold(
+            service.status,
+            ((workload or {}).get("metadata") or {}).get("annotations", {}).get(ANNOTATION_FAILED),
+            list(indexes.replica_sets.get((service.namespace, service.name), [])),
+            content_hash(workload_plan.manifest["spec"]["template"]),
+            arn,
         )
-        extra = _load_balancing(service, raw, workload_plan)
-    except (ValidationError, TranslationError) as error:
-        return Readiness(False, "InvalidSpec", f"{ref.family}:{revision.revision}: {error_message(error)}")
+    if hold is not None:
+        # the FAILED deployment launches nothing: the Deployment keeps the older deployment's
+        # tasks, with its template, and no more (views.deployments.Hold)
+        older = _held_revision(service, ref, indexes, workload, hold)
+        held_decisions = dataclasses.replace(
+            decisions,
+            desired_count=hold.keep if older is not None else 0,
+            drain_surge=0,
+            force_new_deployment=(hold.annotations or {}).get(ANNOTATION_FORCE)
+            if older is not None
+            else decisions.force_new_deployment,
+        )
+        rebuilt = _build(service, raw, older or revision, ref.family, held_decisions, config)
+        if isinstance(rebuilt, Readiness) and older is not None:
+            held_decisions = dataclasses.replace(held_decisions, desired_count=0)
+            rebuilt = _build(service, raw, revision, ref.family, held_decisions, config)
+        if isinstance(rebuilt, Readiness):
+            return rebuilt
+        workload_plan, extra = rebuilt
+        workload_plan.manifest["metadata"].setdefault("annotations", {})[ANNOTATION_FAILED] = hold.annotation
+        if scaling is not None:
+            held = held_decisions.desired_count  # the HPA owns the count: cap its maximum
     autoscaler = None
     if scaling is not None:
         try:
@@ -882,7 +961,52 @@ def _plan(
         breaker=dict(deployment_config.get("deploymentCircuitBreaker") or {}),
         autoscaler=autoscaler,
         scaling=scaling,
+        hold=hold,
     )
+
+
+def _build(
+    service: Snapshot,
+    raw: Mapping[str, Any],
+    revision: Revision,
+    family: str,
+    decisions: ServiceDecisions,
+    config: Config,
+) -> tuple[ServiceWorkload, list[dict[str, Any]]] | Readiness:
+    """The workload running ``revision`` as ``decisions`` say, and its Services."""
+    try:
+        task_definition, translation = _translated(revision, family, config.translation)
+        workload_plan = build_workload(
+            service.name,
+            service.namespace,
+            task_definition,
+            revision.revision,
+            decisions,
+            config.translation,
+            translation=translation,
+        )
+        extra = _load_balancing(service, raw, workload_plan)
+    except (ValidationError, TranslationError) as error:
+        return Readiness(False, "InvalidSpec", f"{family}:{revision.revision}: {error_message(error)}")
+    if workload_plan.manifest["kind"] == "Deployment":
+        # a new task counts as available, and an old one may stop for it, once it is healthy
+        # as the ECS deployments view says (Ready for the settle time): a task that exits a
+        # moment after it starts leaves the older tasks running (views.deployments)
+        workload_plan.manifest["spec"]["minReadySeconds"] = math.ceil(config.steady_state_seconds)
+    return workload_plan, extra
+
+
+def _held_revision(
+    service: Snapshot, ref: TaskDefinitionRef, indexes: Indexes, workload: Mapping[str, Any] | None, hold: Hold
+) -> Revision | None:
+    """The revision of the older deployment whose tasks a FAILED one keeps, if it is of the
+    service's family and still registered (else the service keeps no task)."""
+    labels = hold.labels or {}
+    family, number = labels.get(LABEL_FAMILY), labels.get(LABEL_REVISION)
+    if family != ref.family or not number or not number.isdigit():
+        return None
+    found = resolve_revision(service, ref, indexes, workload, pin=f"{family}:{number}")
+    return found if isinstance(found, Revision) and found.revision == int(number) else None
 
 
 # Parsed and translated revisions: (revision name, content hash, family, options) -> both.
@@ -899,7 +1023,7 @@ def _translated(revision: Revision, family: str, options: TranslationOptions) ->
     kept = _translations.get(key)
     if kept is None:
         definition = parse_task_definition(revision.request, family)
-        kept = (definition, translate_task_definition(definition, options))
+        kept = (definition, translate_task_definition(definition, options, service=True))
         if len(_translations) >= _TRANSLATIONS_KEPT:
             _translations.pop(next(iter(_translations)), None)  # the oldest
         _translations[key] = kept
@@ -927,7 +1051,7 @@ def _load_balancing(service: Snapshot, raw: Mapping[str, Any], workload: Service
         return []
     import json
 
-    from ecs_facade.translate.loadbalancing import build_services
+    from ecs_facade.translate.loadbalancing import app_protocols_of, build_services
     from ecs_facade.translate.taskdefinition import ANNOTATION_CONTAINER_NAMES
 
     names = json.loads(workload.translation.annotations.get(ANNOTATION_CONTAINER_NAMES, "{}"))
@@ -939,6 +1063,7 @@ def _load_balancing(service: Snapshot, raw: Mapping[str, Any], workload: Service
         workload.manifest["spec"]["template"]["spec"],
         {ecs: kube_name for kube_name, ecs in names.items()},
         service_type=service.annotations.get(ANNOTATION_SERVICE_TYPE, "ClusterIP"),
+        app_protocols=app_protocols_of(workload.translation.annotations),
     )
     return services
 

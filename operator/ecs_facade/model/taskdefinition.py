@@ -15,6 +15,8 @@ from ecs_facade.model.generated import ContainerDefinition, RegisterTaskDefiniti
 
 __all__ = [
     "OUTPUT_ONLY_KEYS",
+    "TASK_CPU_PATTERN",
+    "TASK_MEMORY_PATTERN",
     "ContainerDefinition",
     "TaskDefinition",
     "content_hash",
@@ -89,30 +91,36 @@ def content_hash(request: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-_CPU = re.compile(r"^\s*(?P<n>\d+(\.\d+)?)\s*(?P<unit>vcpus?)?\s*$", re.IGNORECASE)
-_MEMORY = re.compile(r"^\s*(?P<n>\d+(\.\d+)?)\s*(?P<unit>gb|gib|mb|mib)?\s*$", re.IGNORECASE)
+# The string forms ECS takes for task-level cpu and memory, case- and space-insensitive: CPU units or
+# MiB as a number ("1024"), or with the unit, as the ECS docs and users write them ("1 vCPU", ".25 vcpu",
+# "0.5 vCPU"; "2 GB", "1GB", ".5 gb"). Both are Go RE2 and Python syntax: hack/gen_crds.py puts them in
+# the CRD as `pattern`, so the API server and `ecs-facade render` refuse the same strings.
+TASK_CPU_PATTERN = r"(?i)^\s*(\d+(\.\d+)?|\.\d+)\s*(vcpus?)?\s*$"
+TASK_MEMORY_PATTERN = r"(?i)^\s*(\d+(\.\d+)?|\.\d+)\s*(gb|gib|mb|mib)?\s*$"
+# ASCII: \d and \s as RE2 has them (no other digits, no other spaces)
+_CPU = re.compile(TASK_CPU_PATTERN, re.ASCII)
+_MEMORY = re.compile(TASK_MEMORY_PATTERN, re.ASCII)
 
 
 def parse_task_cpu(value: str | int) -> int:
-    """Task-level CPU in CPU units: ``"1024"`` or ``1024`` units, ``"1 vCPU"``, ``"0.5 vcpu"``."""
-    match = _CPU.match(str(value))
+    """Task-level CPU in CPU units: ``"1024"`` or ``1024`` units, ``"1 vCPU"``, ``".25 vcpu"``."""
+    match = _CPU.match(str(value)) if not isinstance(value, bool) else None
     if not match:
-        raise ValueError(f'cpu {value!r} is not CPU units ("1024") or vCPUs ("1 vCPU", "0.5 vcpu")')
-    number = float(match.group("n"))
-    units = number * 1024 if match.group("unit") else number
+        raise ValueError(f'cpu: {value!r} is neither CPU units ("1024") nor vCPUs ("1 vCPU", "0.5 vcpu", ".25 vCPU")')
+    number, unit = float(match.group(1)), match.group(3)
+    units = number * 1024 if unit else number
     if units != int(units) or units <= 0:
-        raise ValueError(f"cpu {value!r} is not a positive whole number of CPU units")
+        raise ValueError(f"cpu: {value!r} is not a positive whole number of CPU units (1024 units are 1 vCPU)")
     return int(units)
 
 
 def parse_task_memory(value: str | int) -> int:
-    """Task-level memory in MiB: ``"2048"`` or ``2048`` MiB, ``"2 GB"`` (ECS GB are GiB)."""
-    match = _MEMORY.match(str(value))
+    """Task-level memory in MiB: ``"2048"`` or ``2048`` MiB, ``"2 GB"``, ``".5 gb"`` (ECS GB are GiB)."""
+    match = _MEMORY.match(str(value)) if not isinstance(value, bool) else None
     if not match:
-        raise ValueError(f'memory {value!r} is not MiB ("2048") or GB ("2 GB")')
-    number = float(match.group("n"))
-    unit = (match.group("unit") or "mib").lower()
+        raise ValueError(f'memory: {value!r} is neither MiB ("2048") nor GB ("2 GB", "1GB", ".5 gb")')
+    number, unit = float(match.group(1)), (match.group(3) or "mib").lower()
     mib = number * 1024 if unit in ("gb", "gib") else number
     if mib != int(mib) or mib <= 0:
-        raise ValueError(f"memory {value!r} is not a positive whole number of MiB")
+        raise ValueError(f"memory: {value!r} is not a positive whole number of MiB (1 GB is 1024 MiB)")
     return int(mib)

@@ -13,6 +13,7 @@ do not count.  Kubernetes:
 """
 
 import copy
+import json
 import math
 from typing import Any
 
@@ -24,28 +25,57 @@ DEFAULT_TIMEOUT = 5
 DEFAULT_RETRIES = 3
 
 
-def probe_command(command: list[str]) -> list[str]:
-    """``["CMD-SHELL", "curl -f localhost"]`` runs in a shell; ``["CMD", "exe", "arg"]`` directly."""
+SHELL = ("/bin/sh", "-c")  # Docker's default on Linux (translate.windows gives Windows its own)
+
+
+def probe_command(command: list[str], where: str = "healthCheck.command") -> list[str]:
+    """The command Docker runs for ``healthCheck.command``, or [] when it runs none.
+
+    The ECS agent gives the command to Docker unchanged as the container's
+    ``HealthConfig.Test``, and Docker (moby ``daemon/health.go``, ``getProbe`` and
+    ``cmdProbe.run``) reads its first element: ``CMD`` runs the rest directly, ``CMD-SHELL``
+    runs the rest after the container's shell (the image's ``SHELL``, else ``/bin/sh -c``;
+    ``cmd /S /C`` on Windows), so only the first of the rest is the script and any others are
+    its ``$0``, ``$1``...;
+    ``NONE`` disables the check, and anything else is an unknown type: Docker logs a warning
+    and runs no check at all (the container's health stays UNKNOWN in ECS). So
+    ``["/healthcheck"]`` in an image without a shell is not run through a shell.
+    """
     if not command:
-        raise TranslationError("healthCheck.command is empty")
+        raise TranslationError(f'{where}: empty; expected ["CMD", executable, args...] or ["CMD-SHELL", script]')
     kind, rest = command[0], command[1:]
     if kind == "CMD-SHELL":
         if not rest:
-            raise TranslationError("healthCheck.command CMD-SHELL needs a shell command")
-        return ["/bin/sh", "-c", " ".join(rest)]
+            raise TranslationError(f'{where}: CMD-SHELL needs a shell command, e.g. ["CMD-SHELL", "curl -f localhost"]')
+        return [*SHELL, *rest]
     if kind == "CMD":
         if not rest:
-            raise TranslationError("healthCheck.command CMD needs an executable")
+            raise TranslationError(f'{where}: CMD needs an executable, e.g. ["CMD", "/healthcheck"]')
         return list(rest)
-    if kind == "NONE":
+    return []  # NONE, or a type Docker does not know: no check
+
+
+def command_notes(command: list[str], where: str = "healthCheck.command") -> list[str]:
+    """What a reader might not expect of a health-check command, said as Docker runs it."""
+    if not command or command[0] in ("CMD", "NONE"):
         return []
-    # Docker accepts a bare shell string too; ECS passes it to Docker unchanged.
-    return ["/bin/sh", "-c", " ".join(command)]
+    if command[0] == "CMD-SHELL":
+        if len(command) > 2:
+            return [
+                f"{where}: CMD-SHELL with {len(command) - 1} elements: as in Docker only {command[1]!r} is the "
+                "shell command, the others are its positional parameters ($0, $1, ...)"
+            ]
+        return []
+    return [
+        f"{where} {json.dumps(command)} starts with neither CMD nor CMD-SHELL: Docker, which ECS hands it to, "
+        f"runs no health check for it (health status UNKNOWN), so there is no probe; {json.dumps(['CMD', *command])} "
+        "would run it"
+    ]
 
 
-def probes(check: HealthCheck, essential: bool) -> dict[str, dict[str, Any]]:
+def probes(check: HealthCheck, essential: bool, where: str = "healthCheck.command") -> dict[str, dict[str, Any]]:
     """Container fields (``readinessProbe``, ``livenessProbe``, ``startupProbe``) for a health check."""
-    command = probe_command(check.command)
+    command = probe_command(check.command, where)
     if not command:
         return {}
     interval = check.interval or DEFAULT_INTERVAL

@@ -12,6 +12,7 @@ controller targets (docs/services.md).
   annotations.
 - ``serviceRegistries`` → a headless Service ``<name>-discovery`` (``clusterIP: None``), so
   cluster DNS answers with the task IPs, as Cloud Map A/SRV records do.
+- a port mapping's ``appProtocol`` → the Service port's ``appProtocol`` (``APP_PROTOCOLS``).
 """
 
 import copy
@@ -25,6 +26,7 @@ from typing import Any, Final
 
 from ecs_facade.api import GROUP, LABEL_MANAGED_BY, LABEL_SERVICE, MANAGED_BY
 from ecs_facade.translate import TranslationError
+from ecs_facade.translate.taskdefinition import ANNOTATION_APP_PROTOCOLS
 
 ANNOTATION_TARGET_GROUP_ARNS: Final = f"{GROUP}/target-group-arns"
 ANNOTATION_LOAD_BALANCER_NAMES: Final = f"{GROUP}/load-balancer-names"
@@ -32,6 +34,12 @@ ANNOTATION_LOAD_BALANCERS: Final = f"{GROUP}/load-balancers"
 ANNOTATION_REGISTRY_ARN: Final = f"{GROUP}/registry-arn"
 
 SERVICE_TYPES: Final = ("ClusterIP", "LoadBalancer", "NodePort")
+# ECS portMappings[].appProtocol → ServicePort.appProtocol. Un-prefixed values are reserved for
+# IANA service names ("http"); Kubernetes defines "kubernetes.io/h2c" for HTTP/2 over cleartext
+# with prior knowledge, which is what a task's http2 or grpc port serves (gRPC is HTTP/2; any TLS
+# is the load balancer's or the Service Connect proxy's). Gateway API implementations and
+# ingress controllers read it to speak HTTP/2 to the pods.
+APP_PROTOCOLS: Final = {"http": "http", "http2": "kubernetes.io/h2c", "grpc": "kubernetes.io/h2c"}
 DISCOVERY_SUFFIX: Final = "-discovery"
 
 _MAX_NAME = 63
@@ -82,6 +90,15 @@ def discovery_service_name(name: str) -> str:
     return service_name(name, DISCOVERY_SUFFIX)
 
 
+def app_protocols_of(annotations: Mapping[str, str]) -> dict[str, str]:
+    """The ECS app protocols by port that the translator annotated (``ANNOTATION_APP_PROTOCOLS``)."""
+    try:
+        value = json.loads(annotations.get(ANNOTATION_APP_PROTOCOLS) or "{}")
+    except ValueError:
+        return {}
+    return {k: v for k, v in value.items() if isinstance(v, str)} if isinstance(value, dict) else {}
+
+
 def build_services(
     name: str,
     namespace: str,
@@ -90,19 +107,24 @@ def build_services(
     pod_spec: Mapping[str, Any],
     container_names: Mapping[str, str],
     service_type: str = "ClusterIP",
+    app_protocols: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The Services of one ECS service: load-balanced first, then discovery; none if neither is set.
 
     ``name`` is the ECSService's name (the Deployment's), ``pod_spec`` the translated pod,
-    ``container_names`` maps ECS container names to the Kubernetes names in ``pod_spec``.
+    ``container_names`` maps ECS container names to the Kubernetes names in ``pod_spec``,
+    ``app_protocols`` is the translation's ``app_protocols_of(annotations)``.
     """
     if service_type not in SERVICE_TYPES:
         raise TranslationError(f"service type {service_type!r} is not one of {', '.join(SERVICE_TYPES)}")
+    protocols = app_protocols or {}
     services = []
     if load_balancers:
-        services.append(_load_balanced(name, namespace, load_balancers, pod_spec, container_names, service_type))
+        services.append(
+            _load_balanced(name, namespace, load_balancers, pod_spec, container_names, service_type, protocols)
+        )
     if service_registries:
-        services.append(_discovery(name, namespace, service_registries, pod_spec, container_names))
+        services.append(_discovery(name, namespace, service_registries, pod_spec, container_names, protocols))
     return services
 
 
@@ -113,6 +135,7 @@ def _load_balanced(
     pod_spec: Mapping[str, Any],
     container_names: Mapping[str, str],
     service_type: str,
+    app_protocols: Mapping[str, str],
 ) -> dict[str, Any]:
     target_groups: list[str] = []
     classic: list[str] = []
@@ -158,7 +181,7 @@ def _load_balanced(
         namespace,
         name,
         annotations,
-        {"type": service_type, "selector": _selector(name), "ports": _service_ports(targets, pod_spec)},
+        {"type": service_type, "selector": _selector(name), "ports": _service_ports(targets, pod_spec, app_protocols)},
     )
 
 
@@ -168,6 +191,7 @@ def _discovery(
     service_registries: Sequence[Mapping[str, Any]],
     pod_spec: Mapping[str, Any],
     container_names: Mapping[str, str],
+    app_protocols: Mapping[str, str],
 ) -> dict[str, Any]:
     """Headless: DNS answers with the Ready pods' IPs (A records) and, for named ports, SRV records."""
     if len(service_registries) > 1:
@@ -190,7 +214,7 @@ def _discovery(
         targets = list({(t.port, t.protocol): t for t in targets}.values()) or [_Target("", port, "TCP", None, True)]
     spec: dict[str, Any] = {"type": "ClusterIP", "clusterIP": "None", "selector": _selector(name)}
     if targets:
-        spec["ports"] = _service_ports(targets, pod_spec)
+        spec["ports"] = _service_ports(targets, pod_spec, app_protocols)
     return _service(discovery_service_name(name), namespace, name, {ANNOTATION_REGISTRY_ARN: arn}, spec)
 
 
@@ -272,9 +296,12 @@ def _targets(
     return list(found.values())
 
 
-def _service_ports(targets: Sequence[_Target], pod_spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _service_ports(
+    targets: Sequence[_Target], pod_spec: Mapping[str, Any], app_protocols: Mapping[str, str]
+) -> list[dict[str, Any]]:
     """Service ports: port = containerPort; named after the container port when that name is
-    unique here, else ``<protocol>-<port>`` (a Service with several ports must name them all)."""
+    unique here, else ``<protocol>-<port>`` (a Service with several ports must name them all);
+    ``appProtocol`` from the port mapping's."""
     fallbacks = [f"{t.protocol.lower()}-{t.port}" for t in targets]
     names = [t.port_name for t in targets]
     ports = []
@@ -282,14 +309,16 @@ def _service_ports(targets: Sequence[_Target], pod_spec: Mapping[str, Any]) -> l
         own = target.port_name
         others = fallbacks[:index] + fallbacks[index + 1 :]
         unique = own is not None and names.count(own) == 1 and own not in others
-        ports.append(
-            {
-                "name": own if unique else fallbacks[index],
-                "port": target.port,
-                "targetPort": _target_port(target, pod_spec),
-                "protocol": target.protocol,
-            }
-        )
+        port: dict[str, Any] = {
+            "name": own if unique else fallbacks[index],
+            "port": target.port,
+            "targetPort": _target_port(target, pod_spec),
+            "protocol": target.protocol,
+        }
+        app_protocol = APP_PROTOCOLS.get(app_protocols.get(f"{target.container}:{target.port}/{target.protocol}", ""))
+        if app_protocol is not None:
+            port["appProtocol"] = app_protocol
+        ports.append(port)
     return ports
 
 

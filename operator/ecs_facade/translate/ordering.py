@@ -4,12 +4,15 @@ Kubernetes has three kinds of containers, and ECS's start/stop rules fit onto th
 
 - a container that others wait for to COMPLETE or SUCCESS runs to completion first: an
   *init container* (Kubernetes needs it to exit 0, so COMPLETE is enforced as SUCCESS);
-- a container that others wait for to START or become HEALTHY, and every non-essential
-  container, is a *native sidecar* (init container with ``restartPolicy: Always``):
-  started before the ones that need it (held back by a startup probe for HEALTHY), and
-  never keeping a task alive once its essential containers have stopped;
-- every other container is essential and a *regular container*: its exit is the pod's
-  exit, visible as a terminated container status.
+- a container that others wait for to START or become HEALTHY is a *native sidecar*
+  (init container with ``restartPolicy: Always``): started before the ones that need it
+  (held back by a startup probe for HEALTHY), stopped after them, and never keeping a task
+  alive once its essential containers have stopped;
+- every other container is a *regular container*: an essential one's exit ends the task,
+  a non-essential one runs once beside them (translate.lifecycle gives it its own
+  ``restartPolicy: Never``). Without container restart rules (``run_once=False``, clusters
+  before Kubernetes 1.36) every non-essential container is a native sidecar instead, as a
+  regular container would be restarted with the pod's policy or keep the pod running.
 
 Init containers and sidecars are ordered so that every container comes after the ones it
 depends on (a stable topological order of the ECS order); a dependency cycle is an error.
@@ -21,6 +24,7 @@ from enum import StrEnum
 
 from ecs_facade.model.generated import ContainerDefinition
 from ecs_facade.translate import TranslationError
+from ecs_facade.translate.health import probe_command
 
 
 class Kind(StrEnum):
@@ -38,7 +42,9 @@ class Ordering:
     notes: list[str] = field(default_factory=list)
 
 
-def order_containers(containers: Sequence[ContainerDefinition]) -> Ordering:
+def order_containers(containers: Sequence[ContainerDefinition], run_once: bool = True) -> Ordering:
+    """Kinds and start order; ``run_once``: non-essential containers nobody waits for are
+    regular containers (they need a container-level ``restartPolicy``), else sidecars."""
     names = [c.name for c in containers]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -72,7 +78,7 @@ def order_containers(containers: Sequence[ContainerDefinition]) -> Ordering:
                     f"dependsOn COMPLETE on {c.name!r} is enforced as SUCCESS (a Kubernetes init container must exit 0)"
                 )
             kinds[c.name] = Kind.INIT
-        elif not essential or conditions & {"START", "HEALTHY"}:
+        elif conditions & {"START", "HEALTHY"} or (not essential and not run_once):
             kinds[c.name] = Kind.SIDECAR
         else:
             kinds[c.name] = Kind.MAIN
@@ -80,9 +86,17 @@ def order_containers(containers: Sequence[ContainerDefinition]) -> Ordering:
     _keep_a_regular_container(containers, kinds, notes)
     healthy_gates = {n for n in names if "HEALTHY" in waits[n] and kinds[n] is Kind.SIDECAR}
     for name in sorted(healthy_gates):
-        if by_name[name].healthCheck is None:
+        check = by_name[name].healthCheck
+        if check is None:
             raise TranslationError(
                 f"dependsOn HEALTHY on {name!r}, but containerDefinitions[{name}] has no healthCheck"
+            )
+        if check.command and not probe_command(check.command, f"containerDefinitions[{name}].healthCheck.command"):
+            waiting = sorted(c.name for c in containers if any(d.containerName == name for d in c.dependsOn or []))
+            raise TranslationError(
+                f"containerDefinitions[{name}].healthCheck.command {check.command!r} runs no health check (NONE, or "
+                f"neither CMD nor CMD-SHELL, which Docker ignores), so it never becomes HEALTHY and {waiting} "
+                'waiting for it would never start; expected ["CMD", executable, ...] or ["CMD-SHELL", script]'
             )
 
     deps = {n: [d.containerName for d in by_name[n].dependsOn or []] for n in names}
@@ -100,14 +114,16 @@ def order_containers(containers: Sequence[ContainerDefinition]) -> Ordering:
 def _keep_a_regular_container(
     containers: Sequence[ContainerDefinition], kinds: dict[str, Kind], notes: list[str]
 ) -> None:
-    """A pod needs at least one regular container.
+    """A pod needs at least one regular container, and an essential one: the kubelet stops
+    the sidecars once every regular container has exited, so a task whose essential
+    containers were all sidecars would end with its non-essential ones.
 
     When every essential container is something others wait for, the essential ones become
     regular containers, and so does every container that waits for a regular container
     (an init container or sidecar cannot start after one). Those waits are then only the
     kubelet's start order, not a gate: said in the notes.
     """
-    if any(kind is Kind.MAIN for kind in kinds.values()):
+    if any(kinds[c.name] is Kind.MAIN and c.essential is not False for c in containers):
         return
     for c in containers:
         if c.essential is not False:

@@ -21,7 +21,9 @@ maximum down. Edge cases:
 """
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,22 @@ def rolling_update(desired: int, maximum_percent: int, minimum_healthy_percent: 
     return RollingUpdate(surge, unavailable, stalls_in_ecs=False)
 
 
-def circuit_breaker_threshold(desired: int) -> int:
-    """ECS: half the desired count, at least 3 and at most 200 failed tasks."""
-    return min(200, max(3, math.ceil(desired / 2)))
+def circuit_breaker_threshold(desired: int, threshold: Mapping[str, Any] | None = None) -> int:
+    """The failed tasks at which ECS's deployment circuit breaker fails a deployment.
+
+    ``threshold``: the breaker's ``thresholdConfiguration`` ({type, value}; by default
+    BOUNDED_PERCENT 50). BOUNDED_PERCENT: ``value`` percent of the desired count, rounded up,
+    at least 3 and at most 200 (the default: half the desired count); UNBOUNDED_PERCENT: the
+    same without those bounds (at least one failed task); COUNT: ``value`` failed tasks."""
+    kind = str((threshold or {}).get("type") or "BOUNDED_PERCENT")
+    value = (threshold or {}).get("value")
+    value = 50 if value is None else int(value)
+    if kind == "COUNT":
+        return max(1, value)
+    share = math.ceil(desired * value / 100)
+    if kind == "UNBOUNDED_PERCENT":
+        return max(1, share)
+    return min(200, max(3, share))
 
 
 def daemon_rolling_update(minimum_healthy_percent: int) -> dict[str, object]:

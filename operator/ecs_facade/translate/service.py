@@ -73,9 +73,9 @@ def build_workload(
     translation: PodTranslation | None = None,
 ) -> ServiceWorkload:
     """The Deployment (or DaemonSet) running the service's tasks (``translation``: the task
-    definition's, when the caller has it already; it is read, never changed)."""
+    definition's with ``service=True``, when the caller has it already; it is read, never changed)."""
     if translation is None:
-        translation = translate_task_definition(task_definition, options)
+        translation = translate_task_definition(task_definition, options, service=True)
     labels = {**service_selector(name), **task_labels(task_definition.family or "", revision)}
     pod_spec = copy.deepcopy(translation.pod_spec)
     pod_spec = _apply_placement(pod_spec, labels, decisions)

@@ -9,23 +9,39 @@ in ``PodTranslation.ignored`` (never silently dropped).
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ecs_facade.api import GROUP
 from ecs_facade.model.generated import ContainerDefinition
 from ecs_facade.model.taskdefinition import TaskDefinition, parse_task_cpu, parse_task_memory
 from ecs_facade.translate import TranslationError
-from ecs_facade.translate.health import probes, startup_gate
+from ecs_facade.translate.health import command_notes, probes
+from ecs_facade.translate.lifecycle import apply_lifecycles
 from ecs_facade.translate.names import container_name, port_name
-from ecs_facade.translate.ordering import Kind, order_containers
+from ecs_facade.translate.ordering import order_containers
 from ecs_facade.translate.placement import combine_node_affinities, member_of_node_affinity
-from ecs_facade.translate.resources import container_resources, cpu_units_to_quantity, mib_to_quantity
-from ecs_facade.translate.secrets import kube_secret_name, secret_ref
+from ecs_facade.translate.resources import (
+    INIT,
+    REGULAR,
+    SIDECAR,
+    Reservation,
+    check_reservations,
+    container_resources,
+    cpu_units_to_quantity,
+    mib_to_quantity,
+    split_task_resources,
+)
+from ecs_facade.translate.secrets import kube_secret_name, repository_credentials_ref, secret_ref
 from ecs_facade.translate.volumes import TaskVolumes, task_volumes, volume_mounts
+from ecs_facade.translate.windows import cpu_limit, operating_system, windows_scheduling, without_linux_fields
 
 ANNOTATION_ESSENTIAL = f"{GROUP}/essential-containers"
 ANNOTATION_CONTAINER_NAMES = f"{GROUP}/container-names"
+# portMappings[].appProtocol, which a container port has no field for: the ECS value by port,
+# {"<Kubernetes container name>:<containerPort>/<TCP|UDP>": "http" | "http2" | "grpc"}; the
+# Services of an ECSService carry it as their ports' appProtocol (translate/loadbalancing.py)
+ANNOTATION_APP_PROTOCOLS = f"{GROUP}/app-protocols"
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 # Container fields with no pod equivalent, and why (shown to the user).
@@ -39,7 +55,6 @@ _IGNORED_CONTAINER_FIELDS = {
     "credentialSpecs": "gMSA credential specs are not supported",
     "startTimeout": "Kubernetes has no per-dependency start timeout",
     "versionConsistency": "image digests are resolved by the container runtime",
-    "restartPolicy": "ECS container restart policies have no pod field",
     "environmentFiles": "environment files live in S3; put them in a ConfigMap and use envFrom",
 }
 _IGNORED_TASK_FIELDS = {
@@ -60,6 +75,9 @@ class TranslationOptions:
 
     pod_level_resources: bool = True
     allow_host_path: bool = False
+    # container-level restartPolicy/restartPolicyRules and RestartAllContainers (Kubernetes 1.36+):
+    # containers run once and an essential exit ends the task as in ECS (translate.lifecycle)
+    container_restart_rules: bool = True
 
 
 DEFAULT_OPTIONS = TranslationOptions()
@@ -75,30 +93,33 @@ class PodTranslation:
 
 
 def translate_task_definition(
-    task_definition: TaskDefinition, options: TranslationOptions = DEFAULT_OPTIONS
+    task_definition: TaskDefinition, options: TranslationOptions = DEFAULT_OPTIONS, *, service: bool = False
 ) -> PodTranslation:
+    """The pod of one task: a standalone task's (``restartPolicy: Never``, ended by the
+    operator), or with ``service`` a service's pod template (``Always``): translate.lifecycle."""
+    result = PodTranslation(pod_spec={})
+    windows = operating_system(task_definition) == "windows"
+    if windows:
+        task_definition = without_linux_fields(task_definition, result.ignored, result.notes)
     containers = list(task_definition.containerDefinitions)
     by_name = {c.name: c for c in containers}
-    result = PodTranslation(pod_spec={})
-    volumes = task_volumes(task_definition.volumes or [], options.allow_host_path)
+    volumes = task_volumes(task_definition.volumes or [], options.allow_host_path, windows=windows)
     result.ignored.extend(volumes.ignored)
-    ordering = order_containers(containers)
+    ordering = order_containers(containers, run_once=options.container_restart_rules)
     result.notes.extend(ordering.notes)
 
     kube_containers: dict[str, dict[str, Any]] = {}
+    ports = _PortContext(task_definition.networkMode)
     for container in containers:
-        kube_containers[container.name] = _container(container, by_name, volumes, result)
+        kube_containers[container.name] = _container(container, by_name, volumes, result, ports)
+        if windows and container.cpu:
+            cpu_limit(kube_containers[container.name])
     _check_unique_names(kube_containers)
-    for name in ordering.init_order:
-        kube = kube_containers[name]
-        if ordering.kinds[name] is Kind.SIDECAR:
-            kube["restartPolicy"] = "Always"
-            check = by_name[name].healthCheck
-            if name in ordering.healthy_gates and check is not None:
-                kube["startupProbe"] = startup_gate(check)
-        else:  # runs to completion: probes are not allowed on init containers
-            for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
-                kube.pop(probe, None)
+    lifecycles = apply_lifecycles(
+        containers, ordering, kube_containers, options.container_restart_rules, service=service
+    )
+    result.ignored.extend(lifecycles.ignored)
+    result.notes.extend(lifecycles.notes)
 
     pod: dict[str, Any] = {}
     if ordering.init_order:
@@ -112,6 +133,11 @@ def translate_task_definition(
 
     essential = [kube_containers[c.name]["name"] for c in containers if c.essential is not False]
     result.annotations[ANNOTATION_ESSENTIAL] = ",".join(essential)
+    result.annotations.update(lifecycles.annotations)
+    if ports.app_protocols:
+        result.annotations[ANNOTATION_APP_PROTOCOLS] = json.dumps(
+            ports.app_protocols, sort_keys=True, separators=(",", ":")
+        )
     result.annotations[ANNOTATION_CONTAINER_NAMES] = json.dumps(
         {kube_containers[c.name]["name"]: c.name for c in containers}, sort_keys=True, separators=(",", ":")
     )
@@ -135,10 +161,14 @@ def _container(
     by_name: dict[str, ContainerDefinition],
     volumes: TaskVolumes,
     result: PodTranslation,
+    port_context: "_PortContext",
 ) -> dict[str, Any]:
     """One container; ECS ``entryPoint``/``command`` are Kubernetes ``command``/``args``."""
     where = f"containerDefinitions[{container.name}]"
-    kube: dict[str, Any] = {"name": container_name(container.name), "image": container.image}
+    try:
+        kube: dict[str, Any] = {"name": container_name(container.name), "image": container.image}
+    except TranslationError as error:
+        raise TranslationError(f"{where}.name: {error}") from None
     if container.entryPoint:
         kube["command"] = list(container.entryPoint)
     if container.command:
@@ -147,11 +177,11 @@ def _container(
         kube["workingDir"] = container.workingDirectory
     env: list[dict[str, Any]] = [{"name": kv.name or "", "value": kv.value or ""} for kv in container.environment or []]
     for secret in container.secrets or []:
-        ref = secret_ref(secret.valueFrom)
+        ref = secret_ref(secret.valueFrom, f"{where}.secrets[{secret.name}].valueFrom")
         env.append({"name": secret.name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
     if env:
         kube["env"] = env
-    ports = _ports(container)
+    ports = _ports(container, kube["name"], port_context, result)
     if ports:
         kube["ports"] = ports
     resources = container_resources(container.cpu, container.memory, container.memoryReservation)
@@ -166,7 +196,9 @@ def _container(
     if security:
         kube["securityContext"] = security
     if container.healthCheck is not None:
-        kube.update(probes(container.healthCheck, essential=container.essential is not False))
+        check_where = f"{where}.healthCheck.command"
+        kube.update(probes(container.healthCheck, essential=container.essential is not False, where=check_where))
+        result.notes.extend(command_notes(container.healthCheck.command, check_where))
     mounts = volume_mounts(container, by_name, volumes)
     mounts.extend(_memory_mounts(container))
     if mounts:
@@ -191,22 +223,69 @@ def _container(
     return kube
 
 
-def _ports(container: ContainerDefinition) -> list[dict[str, Any]]:
+@dataclass
+class _PortContext:
+    """What the port mappings of one task share: the network mode that gives ``hostPort`` its
+    meaning, the port names already given (unique in the pod) and the app protocols seen."""
+
+    network_mode: str | None
+    names: set[str] = field(default_factory=set)
+    app_protocols: dict[str, str] = field(default_factory=dict)
+
+
+def _ports(
+    container: ContainerDefinition, kube_name: str, context: _PortContext, result: PodTranslation
+) -> list[dict[str, Any]]:
     ports: list[dict[str, Any]] = []
-    for mapping in container.portMappings or []:
+    for index, mapping in enumerate(container.portMappings or []):
+        where = f"containerDefinitions[{container.name}].portMappings[{index}]"
         if mapping.containerPort is None:
+            if mapping.containerPortRange:
+                result.ignored.append(
+                    f"{where}.containerPortRange {mapping.containerPortRange!r} "
+                    "(a pod lists single ports; every port of the pod's IP is reachable without one)"
+                )
             continue
-        port: dict[str, Any] = {
-            "containerPort": mapping.containerPort,
-            "protocol": (mapping.protocol or "tcp").upper(),
-        }
-        if mapping.hostPort:  # 0 or absent: a dynamic host port in bridge mode, i.e. none
-            port["hostPort"] = mapping.hostPort
-        name = port_name(mapping.name)
-        if name:
+        protocol = (mapping.protocol or "tcp").upper()
+        port: dict[str, Any] = {"containerPort": mapping.containerPort, "protocol": protocol}
+        host_port = _host_port(mapping.containerPort, mapping.hostPort, context.network_mode, where)
+        if host_port is not None:
+            port["hostPort"] = host_port
+        if mapping.name:
+            name = port_name(mapping.name, context.names)
+            context.names.add(name)
             port["name"] = name
+            if name != mapping.name.lower().replace("_", "-"):
+                result.notes.append(
+                    f"{where}.name {mapping.name!r} is not a Kubernetes port name (at most 15 characters of "
+                    f"a-z, 0-9 and single '-', unique in the pod): the port is named {name!r}"
+                )
+        if mapping.appProtocol:
+            context.app_protocols[f"{kube_name}:{mapping.containerPort}/{protocol}"] = mapping.appProtocol
         ports.append(port)
     return ports
+
+
+def _host_port(container_port: int, host_port: int | None, network_mode: str | None, where: str) -> int | None:
+    """The pod ``hostPort`` (a port of the node) for an ECS port mapping, by network mode.
+
+    - ``awsvpc``: the task has its own network interface, as a pod has its own IP; ECS's
+      ``hostPort`` is a port of that interface (equal to ``containerPort``), not of the node,
+      so there is none: a pod ``hostPort`` would keep two tasks off one node.
+    - ``host``: the task uses the node's network and ``containerPort`` is the node's port; the
+      API server sets ``hostPort = containerPort`` on such a pod anyway, and the scheduler
+      keeps two such tasks off one node, as ECS does.
+    - ``bridge`` (the default) and ``none``: a fixed ``hostPort`` is the node's port; 0 or
+      absent is a dynamic host port in ECS, which Kubernetes does not need: none.
+    """
+    if network_mode in ("awsvpc", "host"):
+        if host_port and host_port != container_port:
+            raise TranslationError(
+                f"{where}.hostPort: {host_port} differs from containerPort {container_port}; in {network_mode} "
+                "network mode hostPort must equal containerPort or be omitted"
+            )
+        return container_port if network_mode == "host" else None
+    return host_port or None
 
 
 def _security_context(container: ContainerDefinition, result: PodTranslation) -> dict[str, Any]:
@@ -217,7 +296,8 @@ def _security_context(container: ContainerDefinition, result: PodTranslation) ->
         group = match.group("group") if match else None
         if not match:
             raise TranslationError(
-                f"containerDefinitions[{container.name}].user {container.user!r} is not user, user:group or uid:gid"
+                f"containerDefinitions[{container.name}].user: {container.user!r} is not one of user, user:group,"
+                " uid, uid:gid, uid:group or user:gid"
             )
         if user.isdigit():
             security["runAsUser"] = int(user)
@@ -297,6 +377,11 @@ def _task_level(
     options: TranslationOptions,
     result: PodTranslation,
 ) -> None:
+    windows = operating_system(task_definition) == "windows"
+    if windows and (task_definition.cpu is not None or task_definition.memory is not None):
+        # the API server refuses pod-level resources on a Windows pod
+        options = replace(options, pod_level_resources=False)
+        result.notes.append("cpu/memory: a Windows pod cannot have pod-level resources; the task's are split")
     _task_resources(task_definition, pod, options)
     timeouts = [c.stopTimeout for c in containers if c.stopTimeout is not None]
     if timeouts:
@@ -324,28 +409,41 @@ def _task_level(
         pod["serviceAccountName"] = account["metadata"]["name"]
         result.service_accounts.append(account)
     platform = task_definition.runtimePlatform
-    if platform is not None:
-        selector: dict[str, str] = {}
-        if platform.operatingSystemFamily:
-            selector["kubernetes.io/os"] = "linux" if platform.operatingSystemFamily == "LINUX" else "windows"
-        if platform.cpuArchitecture:
-            selector["kubernetes.io/arch"] = "arm64" if platform.cpuArchitecture == "ARM64" else "amd64"
-        if selector:
-            pod["nodeSelector"] = selector
+    scheduling = windows_scheduling(task_definition) if windows else {}
+    selector: dict[str, str] = scheduling.pop("nodeSelector", {})
+    if platform is not None and platform.operatingSystemFamily == "LINUX":
+        selector["kubernetes.io/os"] = "linux"
+    if platform is not None and platform.cpuArchitecture:
+        selector["kubernetes.io/arch"] = "arm64" if platform.cpuArchitecture == "ARM64" else "amd64"
+    if selector:
+        pod["nodeSelector"] = selector
+    pod.update(scheduling)  # a Windows pod's os and tolerations
     affinities = []
-    for constraint in task_definition.placementConstraints or []:
+    for index, constraint in enumerate(task_definition.placementConstraints or []):
         if constraint.type != "memberOf" or not constraint.expression:
-            raise TranslationError("placementConstraints: a task definition allows only memberOf with an expression")
-        affinities.append(member_of_node_affinity(constraint.expression))
+            raise TranslationError(
+                f"placementConstraints[{index}]: a task definition allows only type memberOf, with an expression"
+            )
+        try:
+            affinities.append(member_of_node_affinity(constraint.expression))
+        except TranslationError as error:
+            raise TranslationError(f"placementConstraints[{index}].expression: {error}") from None
     node_affinity = combine_node_affinities(affinities)
     if node_affinity:
         pod["affinity"] = {"nodeAffinity": node_affinity}
     for name, why in _IGNORED_TASK_FIELDS.items():
         if getattr(task_definition, name, None):
             result.ignored.append(f"{name} ({why})")
-    credentials = {c.repositoryCredentials.credentialsParameter for c in containers if c.repositoryCredentials}
-    if credentials:
-        pod["imagePullSecrets"] = [{"name": secret_ref(p).name} for p in sorted(credentials)]
+    pull_secrets = {
+        repository_credentials_ref(
+            c.repositoryCredentials.credentialsParameter,
+            f"containerDefinitions[{c.name}].repositoryCredentials.credentialsParameter",
+        ).name
+        for c in containers
+        if c.repositoryCredentials
+    }
+    if pull_secrets:
+        pod["imagePullSecrets"] = [{"name": name} for name in sorted(pull_secrets)]
 
 
 def _task_resources(task_definition: TaskDefinition, pod: dict[str, Any], options: TranslationOptions) -> None:
@@ -357,6 +455,17 @@ def _task_resources(task_definition: TaskDefinition, pod: dict[str, Any], option
         raise TranslationError(str(error)) from error
     if cpu is None and memory is None:
         return
+    by_kube_name = {container_name(c.name): c for c in task_definition.containerDefinitions}
+    kube_containers: list[tuple[dict[str, Any], str]] = [
+        (c, SIDECAR if c.get("restartPolicy") == "Always" else INIT) for c in pod.get("initContainers", [])
+    ]
+    kube_containers.extend((c, REGULAR) for c in pod["containers"])
+    reservations = []
+    for kube, role in kube_containers:
+        ecs = by_kube_name[kube["name"]]
+        reserved = ecs.memoryReservation if ecs.memoryReservation is not None else ecs.memory
+        reservations.append(Reservation(ecs.name, role, ecs.cpu, reserved, ecs.memory))
+    check_reservations(reservations, cpu, memory)  # as ECS, and as the API server checks pod-level resources
     if options.pod_level_resources:
         quantities = {}
         if cpu is not None:
@@ -365,26 +474,10 @@ def _task_resources(task_definition: TaskDefinition, pod: dict[str, Any], option
             quantities["memory"] = mib_to_quantity(memory)
         pod["resources"] = {"requests": dict(quantities), "limits": dict(quantities)}
         return
-    _split_task_resources(pod["containers"], cpu, memory)
-
-
-def _split_task_resources(containers: list[dict[str, Any]], cpu: int | None, memory: int | None) -> None:
-    """Without pod-level resources: what the containers do not reserve themselves is shared
-    equally among those that reserve nothing, and no container may exceed the task's memory."""
-    for resource, total, quantity in (
-        ("cpu", cpu, cpu_units_to_quantity),
-        ("memory", memory, mib_to_quantity),
-    ):
-        if total is None:
-            continue
-        unset = [c for c in containers if resource not in c.get("resources", {}).get("requests", {})]
-        if unset:
-            share = total // len(unset)
-            for c in unset:
-                c.setdefault("resources", {}).setdefault("requests", {})[resource] = quantity(max(share, 1))
-        if resource == "memory":
-            for c in containers:
-                c.setdefault("resources", {}).setdefault("limits", {}).setdefault("memory", quantity(total))
+    split = split_task_resources(reservations, cpu, memory)
+    for kube, _ in kube_containers:
+        for kind, amounts in split[by_kube_name[kube["name"]].name].items():
+            kube.setdefault("resources", {}).setdefault(kind, {}).update(amounts)
 
 
 def _pod_level_container_fields(
@@ -427,12 +520,17 @@ def _pod_level_container_fields(
 
 
 def _check_unique_names(containers: dict[str, dict[str, Any]]) -> None:
-    names = [c["name"] for c in containers.values()]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise TranslationError(
-            f"container names {duplicates} collide once made Kubernetes names (lower case, '-' for '_')"
-        )
+    """ECS names that differ only in case or '_'/'-' would be one Kubernetes container name."""
+    by_kube_name: dict[str, list[str]] = {}
+    for ecs_name, kube in containers.items():
+        by_kube_name.setdefault(kube["name"], []).append(ecs_name)
+    for kube_name, ecs_names in by_kube_name.items():
+        if len(ecs_names) > 1:
+            fields = " and ".join(f"containerDefinitions[{n}].name" for n in ecs_names)
+            raise TranslationError(
+                f"{fields}: the names collide as Kubernetes container {kube_name!r} (lower case, '-' for '_');"
+                " rename one"
+            )
 
 
 def service_account_for_role(role_arn: str) -> dict[str, Any]:

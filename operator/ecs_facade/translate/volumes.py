@@ -3,12 +3,16 @@
 - a volume with only a ``name`` (or ``host`` without ``sourcePath``) is scratch space
   shared by the task's containers: ``emptyDir``;
 - ``host.sourcePath`` is a bind mount from the node: ``hostPath``, refused unless the
-  operator allows it (it gives a task the node's files);
+  caller allows it (it gives a task the node's files; ``HostPathDisabled`` lets the caller
+  say how: the operator's setting, ``render``'s flag);
 - ``dockerVolumeConfiguration`` with scope ``task`` (the default) lives as long as the task:
   ``emptyDir``; with scope ``shared`` it outlives tasks: the PersistentVolumeClaim named
   after the volume (``<volume name>``, lower-cased, ``_`` → ``-``) in the namespace;
 - ``efsVolumeConfiguration``: the PersistentVolumeClaim ``efs-<fileSystemId>``, with
   ``rootDirectory`` as the mounts' ``subPath``.
+
+Mount paths are absolute: ``/...``, and on a Windows task also ``C:\\...`` and named pipes
+(``\\\\.\\pipe\\name``), as Kubernetes accepts them on Windows nodes.
 """
 
 import re
@@ -18,8 +22,10 @@ from typing import Any
 
 from ecs_facade.model.generated import ContainerDefinition, Volume
 from ecs_facade.translate import TranslationError
+from ecs_facade.translate.windows import is_windows_path
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_WINDOWS_ABSOLUTE = r"/path, C:\path or \\.\pipe\name"
 
 
 def volume_name(ecs_name: str) -> str:
@@ -29,16 +35,37 @@ def volume_name(ecs_name: str) -> str:
     return name
 
 
+OPERATOR_HOST_PATH_SETTING = "the operator setting ECS_FACADE_ALLOW_HOST_PATH=true"
+
+
+class HostPathDisabled(TranslationError):
+    """A host volume while host volumes are disabled. What enables them depends on who
+    translates, so the caller may name it (``enabled_by``); the default names the operator's
+    setting, since the operator is what runs tasks."""
+
+    def __init__(self, where: str, path: str, enabled_by: str = OPERATOR_HOST_PATH_SETTING) -> None:
+        self.where, self.path = where, path
+        super().__init__(
+            f"{where}.host.sourcePath {path!r}: host volumes are disabled (they expose the node's files); "
+            f"{enabled_by} enables them"
+        )
+
+    def enabled_by(self, how: str) -> "HostPathDisabled":
+        """The same refusal, naming ``how`` host volumes are enabled (e.g. a command's flag)."""
+        return HostPathDisabled(self.where, self.path, how)
+
+
 @dataclass
 class TaskVolumes:
     pod_volumes: list[dict[str, Any]] = field(default_factory=list)
     sub_paths: dict[str, str] = field(default_factory=dict)  # ECS volume name -> subPath
     kube_names: dict[str, str] = field(default_factory=dict)  # ECS volume name -> pod volume name
     ignored: list[str] = field(default_factory=list)
+    windows: bool = False  # Windows paths are absolute
 
 
-def task_volumes(volumes: Sequence[Volume], allow_host_path: bool) -> TaskVolumes:
-    result = TaskVolumes()
+def task_volumes(volumes: Sequence[Volume], allow_host_path: bool, windows: bool = False) -> TaskVolumes:
+    result = TaskVolumes(windows=windows)
     seen: dict[str, str] = {}
     for volume in volumes:
         kube = volume_name(volume.name or "")
@@ -48,11 +75,13 @@ def task_volumes(volumes: Sequence[Volume], allow_host_path: bool) -> TaskVolume
         result.kube_names[volume.name or ""] = kube
         where = f"volumes[{volume.name}]"
         if volume.host is not None and volume.host.sourcePath:
-            if not allow_host_path:
+            if is_windows_path(volume.host.sourcePath) and not windows:
                 raise TranslationError(
-                    f"{where}.host.sourcePath {volume.host.sourcePath!r}: host volumes are disabled "
-                    "(they expose the node's files); the operator setting ECS_FACADE_ALLOW_HOST_PATH enables them"
+                    f"{where}.host.sourcePath {volume.host.sourcePath!r} is a Windows path, "
+                    "but runtimePlatform.operatingSystemFamily is LINUX"
                 )
+            if not allow_host_path:
+                raise HostPathDisabled(where, volume.host.sourcePath)
             result.pod_volumes.append({"name": kube, "hostPath": {"path": volume.host.sourcePath}})
         elif volume.efsVolumeConfiguration is not None:
             efs = volume.efsVolumeConfiguration
@@ -123,9 +152,16 @@ def _mount(
         raise TranslationError(
             f"containerDefinitions[{container}].mountPoints sourceVolume {source!r} is not declared in volumes"
         )
-    if not path or not path.startswith("/"):
+    if path and is_windows_path(path) and not volumes.windows:
         raise TranslationError(
-            f"containerDefinitions[{container}].mountPoints containerPath {path!r} is not an absolute path"
+            f"containerDefinitions[{container}].mountPoints containerPath {path!r} is a Windows path, "
+            "but runtimePlatform.operatingSystemFamily is LINUX"
+        )
+    if not path or not (path.startswith("/") or is_windows_path(path)):
+        expected = _WINDOWS_ABSOLUTE if volumes.windows else "/path"
+        raise TranslationError(
+            f"containerDefinitions[{container}].mountPoints containerPath {path!r} is not an absolute path "
+            f"(expected {expected})"
         )
     mount: dict[str, Any] = {"name": volumes.kube_names[source], "mountPath": path}
     if read_only:

@@ -1,18 +1,33 @@
 """A service's ECS deployments (describe-services ``deployments[]``) from its ReplicaSets.
 
 Each ReplicaSet of the service's Deployment is one ECS deployment: the newest is PRIMARY,
-older ones with tasks are ACTIVE, drained ones INACTIVE. ``rolloutState`` is recomputed for
-the PRIMARY deployment except when it FAILED (the circuit breaker's verdict sticks until a
-new deployment); older deployments keep the state they ended with.
+older ones with tasks are ACTIVE, drained ones INACTIVE. The PRIMARY deployment's
+``rolloutState`` is IN_PROGRESS until it reaches a steady state (COMPLETED) or the circuit
+breaker fails it (FAILED); both are final, as in ECS: only a new deployment is judged again.
+Older deployments keep the state they ended with.
+
+**Steady** here means what ECS waits for before it calls a deployment COMPLETED: its tasks
+are RUNNING and healthy, and stay so. A task is *healthy* once its pod has been Ready (its
+containers running and, with a container ``healthCheck``, its readiness probe passing)
+without a break for ``settle_seconds``; a task that runs for a moment and exits never is,
+so a revision whose tasks exit a second after they start is never reported COMPLETED.
 """
 
+import datetime
+import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ecs_facade.api import GROUP
+
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 MAX_INACTIVE = 5
+# On a service's Deployment while a FAILED deployment launches nothing: "<its id> <digest of
+# the pod template that failed>" (see failed_hold)
+ANNOTATION_FAILED = f"{GROUP}/failed-deployment"
+STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclass(frozen=True)
@@ -27,6 +42,11 @@ class TaskState:
     capacity_provider: str | None = None  # the provider the task was placed with, if any
     node: str | None = None  # the container instance it is bound to
     deleting: bool = False  # being stopped (deletionTimestamp set)
+    ready_since: str | None = None  # Ready (RUNNING and healthy) since then, while it is
+    # when each of its failures happened (the pod failing, each container restart), None
+    # where the time is not known; as many as the task counts failures
+    failures: tuple[str | None, ...] = ()
+    runs: tuple[tuple[str, str], ...] = ()  # runs of its containers that ended: (started, finished)
 
 
 def deployment_id(replica_set_uid: str) -> str:
@@ -35,9 +55,117 @@ def deployment_id(replica_set_uid: str) -> str:
     return f"ecs-svc/{digits:019d}"
 
 
+def _moment(stamp: str) -> datetime.datetime:
+    return datetime.datetime.strptime(stamp, STAMP).replace(tzinfo=datetime.UTC)
+
+
+@functools.lru_cache(maxsize=8192)
+def _later(stamp: str, seconds: float) -> str:
+    """``stamp`` plus ``seconds`` (cached: every reconcile asks it of each Ready task)."""
+    return (_moment(stamp) + datetime.timedelta(seconds=seconds)).strftime(STAMP)
+
+
+def _count(task: TaskState) -> int:
+    """The failures a task counts: the pod failing, and each restart of a container."""
+    return max(len(task.failures), (1 if task.phase == "Failed" else 0) + task.restarts)
+
+
 def failed_tasks(tasks: Sequence[TaskState], template_hash: str) -> int:
-    """Tasks of one deployment that stopped with a failure, or whose containers were restarted."""
-    return sum((1 if t.phase == "Failed" else 0) + t.restarts for t in tasks if t.template_hash == template_hash)
+    """Tasks of one deployment that stopped with a failure, or whose containers were restarted,
+    since it started (the scheduler's throttle counts these)."""
+    return sum(_count(t) for t in tasks if t.template_hash == template_hash)
+
+
+def healthy_since(tasks: Sequence[TaskState], template_hash: str, now: str, settle_seconds: float) -> str | None:
+    """The last moment a task of the deployment became healthy (Ready for ``settle_seconds``
+    without a break), whether it still runs or has stopped since; None if none ever did."""
+    moments = []
+    for task in tasks:
+        if task.template_hash != template_hash:
+            continue
+        if task.ready_since is not None and not task.deleting:
+            healthy = _later(task.ready_since, settle_seconds)
+            if healthy <= now:
+                moments.append(healthy)
+        for started, finished in task.runs:
+            healthy = _later(started, settle_seconds)
+            if healthy <= finished:
+                moments.append(healthy)
+    return max(moments) if moments else None
+
+
+def consecutive_failures(
+    tasks: Sequence[TaskState], template_hash: str, now: str, settle_seconds: float, reset_on_healthy: bool = True
+) -> int:
+    """ECS's ``failedTasks``: the deployment's failed tasks in a row. A task that becomes
+    healthy sets the count back to 0 (``resetOnHealthyTask``, true unless the breaker says
+    false: then every failure since the deployment started counts)."""
+    if not reset_on_healthy:
+        return failed_tasks(tasks, template_hash)
+    reset = healthy_since(tasks, template_hash, now, settle_seconds)
+    count = 0
+    for task in tasks:
+        if task.template_hash != template_hash:
+            continue
+        # a failure whose time is not known counts, as if after the last healthy task
+        unknown = _count(task) - len(task.failures)
+        count += unknown + sum(1 for f in task.failures if f is None or reset is None or f > reset)
+    return count
+
+
+def healthy_tasks(tasks: Sequence[TaskState], template_hash: str, now: str, settle_seconds: float) -> int:
+    """The deployment's tasks that run and are healthy now: Ready for ``settle_seconds``."""
+    return sum(
+        1
+        for t in tasks
+        if t.template_hash == template_hash
+        and t.ready_since is not None
+        and not t.deleting
+        and _later(t.ready_since, settle_seconds) <= now
+    )
+
+
+def settles_at(tasks: Sequence[TaskState], template_hash: str, count: int, settle_seconds: float) -> str | None:
+    """When ``count`` of the deployment's tasks that are Ready now will be healthy, if they stay
+    Ready (None: fewer than ``count`` are Ready): the moment to look at the deployment again."""
+    if count <= 0:
+        return None
+    since = sorted(
+        t.ready_since
+        for t in tasks
+        if t.template_hash == template_hash and t.ready_since is not None and not t.deleting
+    )
+    return _later(since[count - 1], settle_seconds) if len(since) >= count else None
+
+
+def pending(task: TaskState) -> bool:
+    """PENDING, as ECS counts it: placed on a container instance (the pod is bound to a node)
+    and not yet RUNNING (not Ready), nor stopping. A task that cannot be placed is not a task
+    yet: ECS never creates it (the service's "unable to place a task" event says why)."""
+    return bool(task.node) and not task.deleting and task.phase in ("Pending", "Running") and task.ready_since is None
+
+
+def ordered(replica_sets: Sequence[Mapping[str, Any]], primary: str | None = None) -> list[Mapping[str, Any]]:
+    """The ReplicaSets newest first; ``primary``, an ECS deployment id, first of all (the
+    deployment that FAILED stays PRIMARY while the Deployment runs an older template)."""
+    newest = sorted(
+        replica_sets,
+        key=lambda rs: int((rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, 0)),
+        reverse=True,
+    )
+    if primary is None:
+        return newest
+    first = [rs for rs in newest if _id(rs) == primary]
+    return first + [rs for rs in newest if _id(rs) != primary]
+
+
+def _id(rs: Mapping[str, Any]) -> str:
+    meta = rs["metadata"]
+    return deployment_id(meta.get("uid", meta.get("name", "")))
+
+
+def template_hash(rs: Mapping[str, Any]) -> str:
+    return str((rs["metadata"].get("labels") or {}).get("pod-template-hash", ""))
 
 
 def ecs_deployments(
@@ -47,30 +175,38 @@ def ecs_deployments(
     arn_of: Callable[[Mapping[str, str]], str | None],
     previous: Sequence[Mapping[str, Any]],
     now: str,
+    *,
+    settle_seconds: float = 0.0,
+    primary: str | None = None,
+    reset_on_healthy: bool = True,
 ) -> list[dict[str, Any]]:
-    """The ECS deployments, PRIMARY first, then ACTIVE, then the last few INACTIVE."""
-    ordered = sorted(
-        replica_sets,
-        key=lambda rs: int((rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, 0)),
-        reverse=True,
-    )
+    """The ECS deployments, PRIMARY first, then ACTIVE, then the last few INACTIVE.
+
+    The PRIMARY deployment COMPLETES once ``desired`` of its tasks are healthy (see the
+    module's docstring), it has no more than that, and older deployments run none."""
+    ordered_sets = ordered(replica_sets, primary)
     before = {d.get("id"): d for d in previous}
     result: list[dict[str, Any]] = []
-    for index, rs in enumerate(ordered):
+    for index, rs in enumerate(ordered_sets):
         meta = rs["metadata"]
-        template_hash = (meta.get("labels") or {}).get("pod-template-hash", "")
+        template = template_hash(rs)
         replicas = int((rs.get("spec") or {}).get("replicas") or 0)
         status = rs.get("status") or {}
         ready = int(status.get("readyReplicas") or 0)
         current = int(status.get("replicas") or 0)
-        ident = deployment_id(meta.get("uid", meta.get("name", "")))
+        ident = _id(rs)
         old = before.get(ident, {})
         if index == 0:
             kind = "PRIMARY"
-            others_drained = all(int((o.get("status") or {}).get("replicas") or 0) == 0 for o in ordered[1:])
-            if old.get("rolloutState") == "FAILED" and old.get("status") == "PRIMARY":
-                state, reason = "FAILED", old.get("rolloutStateReason", "")
-            elif ready == desired and current == desired and others_drained:
+            others_drained = all(int((o.get("status") or {}).get("replicas") or 0) == 0 for o in ordered_sets[1:])
+            if old.get("rolloutState") in ("FAILED", "COMPLETED") and old.get("status") == "PRIMARY":
+                state, reason = str(old["rolloutState"]), old.get("rolloutStateReason", "")
+            elif (
+                current == desired
+                and ready >= desired
+                and others_drained
+                and healthy_tasks(tasks, template, now, settle_seconds) >= desired
+            ):
                 state, reason = "COMPLETED", "ECS deployment completed."
             else:
                 state, reason = "IN_PROGRESS", "ECS deployment in progress."
@@ -80,6 +216,7 @@ def ecs_deployments(
             state = old.get("rolloutState", "COMPLETED")
             reason = old.get("rolloutStateReason", "ECS deployment completed.")
             want = replicas
+        mine = [t for t in tasks if t.template_hash == template]
         entry = {
             "id": ident,
             "status": kind,
@@ -88,8 +225,8 @@ def ecs_deployments(
             ),
             "desiredCount": want,
             "runningCount": ready,
-            "pendingCount": max(current - ready, 0),
-            "failedTasks": failed_tasks(tasks, template_hash),
+            "pendingCount": sum(1 for t in mine if pending(t)),
+            "failedTasks": consecutive_failures(mine, template, now, settle_seconds, reset_on_healthy),
             "rolloutState": state,
             "rolloutStateReason": reason,
             "createdAt": meta.get("creationTimestamp", now),
@@ -106,3 +243,65 @@ def unplaced_reason(tasks: Sequence[TaskState]) -> str | None:
         if task.unschedulable:
             return task.unschedulable
     return None
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A FAILED deployment that launches no more tasks, as ECS's: the service keeps the tasks
+    of its older deployments, and no more of them either (``keep``). The failed deployment stays
+    PRIMARY; the Deployment runs the template of the newest older deployment that has tasks
+    (``labels``, ``annotations``: its pod template's), so that the ReplicaSet controller
+    neither starts tasks of the failed revision nor stops the older ones. Without older tasks
+    the Deployment keeps the failed template with no task at all."""
+
+    deployment: str  # the FAILED deployment's id
+    template: str  # the digest of the pod template that failed
+    keep: int
+    labels: Mapping[str, str] | None = None
+    annotations: Mapping[str, str] | None = None
+
+    @property
+    def annotation(self) -> str:
+        return f"{self.deployment} {self.template}"
+
+
+def failed_hold(
+    status: Mapping[str, Any],
+    held: str | None,
+    replica_sets: Sequence[Mapping[str, Any]],
+    template: str,
+    arn: str,
+) -> Hold | None:
+    """Whether the service's PRIMARY deployment FAILED and so launches nothing (no rollback:
+    ``rollback`` false, or no older deployment COMPLETED), as long as the service asks for the
+    same pod template (``template``, its digest; ``arn``, its revision): a new deployment
+    (another revision, ``forceNewDeployment``, any change to the tasks) is judged afresh.
+    ``held``: the Deployment's ANNOTATION_FAILED, if it has it (the template that failed).
+    A new desiredCount is not a new deployment, as in ECS."""
+    deployments = status.get("deployments") or []
+    primary = deployments[0] if deployments else {}
+    if primary.get("status") != "PRIMARY" or primary.get("rolloutState") != "FAILED":
+        return None
+    degraded: Mapping[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Degraded"), {})
+    if degraded.get("reason") == "RolledBack":
+        return None
+    if held:
+        ident, _, digest = held.partition(" ")
+        if ident != primary.get("id") or digest != template:
+            return None
+    elif primary.get("taskDefinition") != arn:
+        return None
+    older = [
+        rs
+        for rs in ordered(replica_sets)
+        if _id(rs) != primary["id"] and int((rs.get("spec") or {}).get("replicas") or 0)
+    ]
+    keep = sum(int(rs["spec"]["replicas"]) for rs in older)
+    pod = ((older[0].get("spec") or {}).get("template") or {}).get("metadata") or {} if older else {}
+    return Hold(
+        deployment=str(primary["id"]),
+        template=template,
+        keep=keep,
+        labels=dict(pod.get("labels") or {}) if older else None,
+        annotations=dict(pod.get("annotations") or {}) if older else None,
+    )

@@ -1,8 +1,10 @@
 """An ECS service's counts and readiness from its Deployment."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from ecs_facade.views.deployments import TaskState, pending
 
 
 @dataclass(frozen=True)
@@ -19,22 +21,29 @@ class Readiness:
     message: str
 
 
-def service_counts(desired: int, deployment: Mapping[str, Any] | None) -> ServiceCounts:
-    """ECS counts from the Deployment status.
+def service_counts(
+    desired: int, deployment: Mapping[str, Any] | None, tasks: Sequence[TaskState] | None = None
+) -> ServiceCounts:
+    """ECS counts from the Deployment status and the service's tasks.
 
-    RUNNING tasks are the pods that are ready; PENDING ones are the other pods the
-    Deployment currently has (scheduled or not, not yet ready).  Terminating pods are
-    not counted, as ECS stops counting a task once it is told to stop.
+    RUNNING tasks are the pods that are ready. PENDING ones are the tasks placed on a
+    container instance (pods bound to a node) that are not ready yet
+    (``views.deployments.pending``): a pod the scheduler cannot place is not counted, as ECS
+    never creates a task it cannot place, and an ECSCluster's ``pendingTasksCount`` does not
+    count it either. Without ``tasks``, the Deployment's other pods. Terminating pods are not
+    counted, as ECS stops counting a task once it is told to stop.
     """
     status = (deployment or {}).get("status") or {}
     if (deployment or {}).get("kind") == "DaemonSet":
         # a DAEMON service wants one task per eligible node
         scheduled = int(status.get("desiredNumberScheduled") or 0)
         running = int(status.get("numberReady") or 0)
-        return ServiceCounts(desiredCount=scheduled, runningCount=running, pendingCount=max(scheduled - running, 0))
+        waiting = max(scheduled - running, 0) if tasks is None else sum(1 for t in tasks if pending(t))
+        return ServiceCounts(desiredCount=scheduled, runningCount=running, pendingCount=waiting)
     replicas = int(status.get("replicas") or 0)
     running = int(status.get("readyReplicas") or 0)
-    return ServiceCounts(desiredCount=desired, runningCount=running, pendingCount=max(replicas - running, 0))
+    waiting = max(replicas - running, 0) if tasks is None else sum(1 for t in tasks if pending(t))
+    return ServiceCounts(desiredCount=desired, runningCount=running, pendingCount=waiting)
 
 
 def rollout_readiness(service_name: str, counts: ServiceCounts, deployment: Mapping[str, Any] | None) -> Readiness:
@@ -97,21 +106,24 @@ _DEPLOYMENT_NEWS = ("id", "status", "taskDefinition", "failedTasks", "rolloutSta
 def progress_only(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     """The second status only says how far a rollout got since the first: more tasks pending
     or running, the first ECS deployment showing up IN_PROGRESS. A user can wait a few
-    seconds for that. Not so for the end of a rollout (completed, failed), a failed task, a
-    condition turning (steady state, unplaceable tasks, a missing task definition), an
+    seconds for that. Not so for all desired tasks running (the deployment COMPLETES a
+    settle time later, views.deployments), the end of a rollout (completed, failed), a failed
+    task, a condition turning (steady state, unplaceable tasks, a missing task definition), an
     event, a new desiredCount or a spec change."""
     return _gist(before) == _gist(after)
 
 
 def first_rollout_only(status: Mapping[str, Any]) -> bool:
     """A new service's first status says no more than that its first rollout is under way:
-    every condition in progress (or Degraded False), no failed task, no event, no throttle,
-    no autoScaling state. Written a few seconds later, it loses nothing; on a quiet cluster
-    the rollout's end is often the first status written at all."""
+    every condition in progress (or Degraded False), not all of its tasks running yet, no
+    failed task, no event, no throttle, no autoScaling state. Written a few seconds later, it
+    loses nothing; on a quiet cluster the rollout's end is often the first status written at
+    all."""
     rest, deployments, conditions = _gist(status)
     calm = ("Degraded", "False", "AsExpected")
     return (
-        not deployments
+        not rest["allRunning"]
+        and not deployments
         and all(len(c) == 2 or c[:3] == calm for c in conditions)
         and not rest.get("events")
         and not rest.get("throttle")
@@ -130,4 +142,6 @@ def _gist(status: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[Any, ..
         for c in status.get("conditions") or []
     ]
     rest = {k: v for k, v in status.items() if k not in ("runningCount", "pendingCount", "deployments", "conditions")}
+    desired = int(status.get("desiredCount") or 0)
+    rest["allRunning"] = desired > 0 and int(status.get("runningCount") or 0) >= desired
     return rest, deployments, conditions

@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ecs_facade.translate.lifecycle import ANNOTATION_RESTART_POLICIES
 from ecs_facade.translate.taskdefinition import ANNOTATION_CONTAINER_NAMES, ANNOTATION_ESSENTIAL
 
 _FAILED_TO_START = {
@@ -42,14 +43,90 @@ def essential_containers(pod: Mapping[str, Any]) -> list[str]:
     return [n for n in annotations.get(ANNOTATION_ESSENTIAL, "").split(",") if n]
 
 
+def restart_policies(pod: Mapping[str, Any]) -> dict[str, set[int]]:
+    """The containers with an ECS restart policy, and the exit codes it does not restart on
+    (translate.lifecycle)."""
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    try:
+        policies = json.loads(annotations.get(ANNOTATION_RESTART_POLICIES, "{}"))
+    except ValueError:
+        return {}
+    if not isinstance(policies, dict):
+        return {}
+    return {str(name): {int(code) for code in codes} for name, codes in policies.items() if isinstance(codes, list)}
+
+
 def essential_exit(pod: Mapping[str, Any]) -> tuple[str, int | None] | None:
-    """The first essential container that has terminated, with its exit code."""
+    """The first essential container whose exit ends the task, with its exit code.
+
+    An exit that the container's ECS restart policy restarts is not one (ECS restarts it in
+    the same task). In a standalone task's pod (``restartPolicy: Never``) an essential
+    container that was restarted all the same (a native sidecar always is) exited before:
+    its last termination counts.
+    """
     statuses = _statuses(pod)
+    policies = restart_policies(pod)
+    standalone = (pod.get("spec") or {}).get("restartPolicy") == "Never"
     for name in essential_containers(pod):
-        terminated = ((statuses.get(name) or {}).get("state") or {}).get("terminated")
-        if terminated is not None:
-            return name, terminated.get("exitCode")
+        status = statuses.get(name) or {}
+        terminated = (status.get("state") or {}).get("terminated")
+        if terminated is None and standalone and status.get("restartCount"):
+            terminated = (status.get("lastState") or {}).get("terminated")
+        if terminated is None:
+            continue
+        code = terminated.get("exitCode")
+        if name in policies and code not in policies[name]:
+            continue  # restarted by its restart policy: the task goes on
+        return name, code
     return None
+
+
+def failure_containers(pod: Mapping[str, Any]) -> list[str]:
+    """The containers of a service's pod whose restarts are the ends of its task (for the
+    deployment's failed tasks and its circuit breaker): each of their restarts is one.
+
+    With ``RestartAllContainers`` (translate.lifecycle) an essential container's exit restarts
+    every container once: one regular container that restarts in no other way stands for them
+    all (the one restarted most: a container still waiting to start is not restarted; every
+    task has an essential regular container). Otherwise an essential container is restarted
+    alone by the pod's ``Always``: every regular container without a restart policy of its
+    own. A restart by an ECS restart policy never ends the task. Names are of
+    ``spec.containers`` (``status.containerStatuses``) only.
+    """
+    spec = pod.get("spec") or {}
+    statuses = _statuses(pod)
+    policies = restart_policies(pod)
+    containers = list(spec.get("containers") or [])
+    every = [*(spec.get("initContainers") or []), *containers]
+    if not any(_restarts_all(c) for c in every):
+        return [c["name"] for c in containers if "restartPolicy" not in c]
+    only_with_all = [c["name"] for c in containers if c["name"] not in policies and _only_with_all(c)]
+    if not only_with_all:
+        return []
+    return [max(only_with_all, key=lambda name: int((statuses.get(name) or {}).get("restartCount") or 0))]
+
+
+def task_failures(pod: Mapping[str, Any]) -> int:
+    """How often the task a service's pod runs has ended while the pod lived: failure_containers."""
+    statuses = _statuses(pod)
+    return sum(int((statuses.get(name) or {}).get("restartCount") or 0) for name in failure_containers(pod))
+
+
+def _restarts_all(container: Mapping[str, Any]) -> bool:
+    return any(rule.get("action") == "RestartAllContainers" for rule in container.get("restartPolicyRules") or [])
+
+
+def _only_with_all(container: Mapping[str, Any]) -> bool:
+    """Whether the container is restarted only when all are: it runs once, or any exit of it
+    restarts all of them."""
+    rules = container.get("restartPolicyRules") or []
+    if container.get("restartPolicy") == "Never":
+        return not any(rule.get("action") == "Restart" for rule in rules)
+    first = rules[0] if rules else {}
+    matches_any = (first.get("exitCodes") or {}).get("operator") == "NotIn" and not (first.get("exitCodes") or {}).get(
+        "values"
+    )
+    return first.get("action") == "RestartAllContainers" and matches_any
 
 
 def failed_to_start(pod: Mapping[str, Any]) -> str | None:
