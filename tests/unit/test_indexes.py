@@ -207,7 +207,7 @@ def test_a_task_state_says_when_it_became_ready_and_when_it_failed() -> None:
     def pod(phase: str, conditions: list[dict[str, Any]], containers: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "metadata": {"name": "web-1", "labels": {"pod-template-hash": "h"}},
-            "spec": {"nodeName": "node-1"},
+            "spec": {"nodeName": "node-1", "containers": [{"name": "app"}]},
             "status": {"phase": phase, "conditions": conditions, "containerStatuses": containers},
         }
 
@@ -231,3 +231,33 @@ def test_a_task_state_says_when_it_became_ready_and_when_it_failed() -> None:
     crashing = indexes.task_state(pod("Running", [not_ready], [restarted]), labels)
     assert (crashing.restarts, crashing.failures) == (2, ("2026-12-01T10:00:06Z",) * 2)
     assert crashing.ready_since is None
+
+
+def test_a_restart_of_all_containers_is_one_failure_and_a_restart_policy_none() -> None:
+    """An essential exit under RestartAllContainers restarts every container once: one task ended."""
+    every_exit = [{"action": "RestartAllContainers", "exitCodes": {"operator": "NotIn"}}]
+    ended = {"terminated": {"exitCode": 1, "startedAt": "2026-12-01T10:00:05Z", "finishedAt": "2026-12-01T10:00:06Z"}}
+    body: dict[str, Any] = {
+        "metadata": {
+            "name": "web-1",
+            "labels": {"pod-template-hash": "h"},
+            "annotations": {"ecs.facade.dev/restart-policies": '{"cron":[]}'},
+        },
+        "spec": {
+            "containers": [
+                {"name": "app", "restartPolicy": "Always", "restartPolicyRules": every_exit},
+                {"name": "worker", "restartPolicy": "Always", "restartPolicyRules": every_exit},
+                {"name": "cron", "restartPolicy": "Always"},  # an ECS restart policy: restarted alone
+            ]
+        },
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {"name": "app", "restartCount": 1, "lastState": ended},
+                {"name": "worker", "restartCount": 1, "lastState": ended},
+                {"name": "cron", "restartCount": 5, "lastState": ended},
+            ],
+        },
+    }
+    state = indexes.task_state(body, {"pod-template-hash": "h"})
+    assert (state.restarts, state.failures) == (1, ("2026-12-01T10:00:06Z",))

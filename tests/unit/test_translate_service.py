@@ -71,3 +71,11 @@ def test_task_tags_are_a_pod_annotation() -> None:
     )
     annotations = workload.manifest["spec"]["template"]["metadata"]["annotations"]
     assert annotations["ecs.facade.dev/tags"] == '[{"key":"k:x","value":"v"}]'
+
+
+def test_min_ready_seconds_is_the_settle_time_of_a_deployment_only() -> None:
+    settled = ServiceDecisions(desired_count=2, min_ready_seconds=10)
+    assert build_workload("web", "ns", TASK_DEFINITION, 1, settled).manifest["spec"]["minReadySeconds"] == 10
+    daemon = ServiceDecisions(daemon=True, min_ready_seconds=10)
+    assert "minReadySeconds" not in build_workload("web", "ns", TASK_DEFINITION, 1, daemon).manifest["spec"]
+    assert "minReadySeconds" not in build_workload("web", "ns", TASK_DEFINITION, 1, ServiceDecisions()).manifest["spec"]

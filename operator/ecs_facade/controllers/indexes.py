@@ -31,6 +31,7 @@ from ecs_facade.api import (
 from ecs_facade.model.references import parse_task_definition_ref
 from ecs_facade.views.container_instance import slim_pod
 from ecs_facade.views.deployments import TaskState
+from ecs_facade.views.task import failure_containers
 
 ANNOTATION_CONTENT_HASH = f"{GROUP}/content-hash"
 ANNOTATION_REGISTERED_AT = f"{GROUP}/registered-at"
@@ -450,7 +451,10 @@ def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
     whether a task was healthy)."""
     status = body.get("status") or {}
     containers = status.get("containerStatuses") or []
-    restarts = sum(int(c.get("restartCount") or 0) for c in containers)
+    # one end of the task is one failure: with RestartAllContainers every container restarts
+    # once, and a restart by an ECS restart policy ends nothing (views.task.failure_containers)
+    ending = set(failure_containers(body))
+    restarts = sum(int(c.get("restartCount") or 0) for c in containers if c.get("name") in ending)
     unschedulable = None
     ready_since = None
     phase = str(status.get("phase") or "Pending")
@@ -464,7 +468,8 @@ def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
     runs: list[tuple[str, str]] = []
     for container in containers:
         last = (container.get("lastState") or {}).get("terminated") or {}
-        failures += [last.get("finishedAt")] * int(container.get("restartCount") or 0)
+        if container.get("name") in ending:
+            failures += [last.get("finishedAt")] * int(container.get("restartCount") or 0)
         if last.get("startedAt") and last.get("finishedAt"):
             runs.append((str(last["startedAt"]), str(last["finishedAt"])))
     if phase == "Failed":

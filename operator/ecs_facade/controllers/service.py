@@ -873,6 +873,7 @@ def _plan(
         cluster=cluster,
         drain_surge=surge,
         write_replicas=scaling is None or workload is None,
+        min_ready_seconds=math.ceil(config.steady_state_seconds),
         capacity_provider_strategy=strategy,
         capacity_provider_selectors=selectors,
         placement_constraints=list(raw.get("placementConstraints") or []),
@@ -988,11 +989,6 @@ def _build(
         extra = _load_balancing(service, raw, workload_plan)
     except (ValidationError, TranslationError) as error:
         return Readiness(False, "InvalidSpec", f"{family}:{revision.revision}: {error_message(error)}")
-    if workload_plan.manifest["kind"] == "Deployment":
-        # a new task counts as available, and an old one may stop for it, once it is healthy
-        # as the ECS deployments view says (Ready for the settle time): a task that exits a
-        # moment after it starts leaves the older tasks running (views.deployments)
-        workload_plan.manifest["spec"]["minReadySeconds"] = math.ceil(config.steady_state_seconds)
     return workload_plan, extra
 
 

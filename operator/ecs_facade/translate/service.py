@@ -54,6 +54,10 @@ class ServiceDecisions:
     # False while an autoscaler owns the count: the operator's apply leaves spec.replicas out
     # (server-side apply ownership), and desired_count is the count the autoscaler set
     write_replicas: bool = True
+    # a new task counts as available, and an old one may stop for it, once it has been Ready
+    # this long (the ECS deployments view's settle time): a task that exits a moment after it
+    # starts leaves the older tasks running (views.deployments)
+    min_ready_seconds: int = 0
 
 
 @dataclass
@@ -106,6 +110,8 @@ def build_workload(
         if decisions.write_replicas:
             spec["replicas"] = decisions.desired_count + decisions.drain_surge
         spec["strategy"] = rolling.strategy()
+        if decisions.min_ready_seconds:
+            spec["minReadySeconds"] = decisions.min_ready_seconds
     manifest = {
         "apiVersion": "apps/v1",
         "kind": kind,
