@@ -114,7 +114,10 @@ def test_init_order_follows_dependencies_not_declaration_order() -> None:
 
 
 def test_cycle_is_an_error_naming_the_containers() -> None:
-    with pytest.raises(TranslationError, match="cycle among containers: a -> b"):
+    with pytest.raises(
+        TranslationError,
+        match=r"containerDefinitions\[a\].dependsOn: the containers wait for each other in a cycle \(a -> b -> a,",
+    ):
         translate(
             container(name="main"),
             container(name="a", essential=False, dependsOn=[{"containerName": "b", "condition": "START"}]),

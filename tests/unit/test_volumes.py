@@ -97,7 +97,7 @@ def test_docker_volumes_task_scope_is_scratch_shared_scope_is_a_claim() -> None:
 
 
 def test_mount_of_an_undeclared_volume_is_an_error() -> None:
-    with pytest.raises(TranslationError, match="sourceVolume 'nope' is not declared"):
+    with pytest.raises(TranslationError, match=r"mountPoints\[0\].sourceVolume: 'nope' is not declared in volumes"):
         translate(container(mountPoints=[{"sourceVolume": "nope", "containerPath": "/x"}]))
 
 
@@ -120,13 +120,13 @@ def test_relative_paths_are_refused_on_a_windows_task(path: str) -> None:
             runtimePlatform={"operatingSystemFamily": "WINDOWS_SERVER_2022_CORE"},
         )
     assert str(error.value) == (
-        f"containerDefinitions[app].mountPoints containerPath {path!r} is not an absolute path "
+        f"containerDefinitions[app].mountPoints[0].containerPath: {path!r} is not an absolute path "
         "(expected /path, C:\\path or \\\\.\\pipe\\name)"
     )
 
 
 def test_a_relative_path_on_a_linux_task_names_the_linux_form() -> None:
-    with pytest.raises(TranslationError, match=r"containerPath 'data' is not an absolute path \(expected /path\)$"):
+    with pytest.raises(TranslationError, match=r"containerPath: 'data' is not an absolute path \(expected /path\)$"):
         translate(container(mountPoints=[{"sourceVolume": "v", "containerPath": "data"}]), volumes=[{"name": "v"}])
 
 
@@ -139,7 +139,7 @@ def test_windows_paths_on_a_linux_task_are_refused() -> None:
             **linux,
         )
     assert str(error.value) == (
-        "containerDefinitions[app].mountPoints containerPath 'C:\\\\data' is a Windows path, "
+        "containerDefinitions[app].mountPoints[0].containerPath: 'C:\\\\data' is a Windows path, "
         "but runtimePlatform.operatingSystemFamily is LINUX"
     )
     with pytest.raises(TranslationError, match=r"^volumes\[pipe\]\.host\.sourcePath .* is a Windows path"):

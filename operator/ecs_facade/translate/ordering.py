@@ -159,6 +159,19 @@ def _topological(names: list[str], deps: dict[str, list[str]]) -> list[str]:
                 remaining.remove(name)
                 break
         else:
-            cycle = " -> ".join(remaining)
-            raise TranslationError(f"dependsOn forms a cycle among containers: {cycle}")
+            cycle = _cycle(remaining, deps)
+            raise TranslationError(
+                f"containerDefinitions[{cycle[0]}].dependsOn: the containers wait for each other in a cycle "
+                f"({' -> '.join(cycle)}, each waiting for the next); expected dependencies without a cycle"
+            )
     return placed
+
+
+def _cycle(remaining: list[str], deps: dict[str, list[str]]) -> list[str]:
+    """One cycle among the containers no order could place, from the first of them back to itself."""
+    path = [remaining[0]]
+    while True:
+        following = next(d for d in deps.get(path[-1], []) if d in remaining)
+        if following in path:
+            return [*path[path.index(following) :], following]
+        path.append(following)

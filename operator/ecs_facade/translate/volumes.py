@@ -130,8 +130,9 @@ def volume_mounts(
 ) -> list[dict[str, Any]]:
     """The container's mountPoints, then the mounts of every container in its volumesFrom."""
     mounts: list[dict[str, Any]] = []
-    for mount in container.mountPoints or []:
-        mounts.append(_mount(container.name, mount.sourceVolume, mount.containerPath, mount.readOnly, volumes))
+    for index, mount in enumerate(container.mountPoints or []):
+        where = f"containerDefinitions[{container.name}].mountPoints[{index}]"
+        mounts.append(_mount(where, mount.sourceVolume, mount.containerPath, mount.readOnly, volumes))
     for source in container.volumesFrom or []:
         other = by_name.get(source.sourceContainer or "")
         if other is None:
@@ -139,30 +140,30 @@ def volume_mounts(
                 f"containerDefinitions[{container.name}].volumesFrom names {source.sourceContainer!r}, "
                 "which is not a container of this task definition"
             )
-        for mount in other.mountPoints or []:
+        for index, mount in enumerate(other.mountPoints or []):
             read_only = source.readOnly if source.readOnly is not None else mount.readOnly
-            mounts.append(_mount(container.name, mount.sourceVolume, mount.containerPath, read_only, volumes))
+            where = f"containerDefinitions[{other.name}].mountPoints[{index}]"
+            mounts.append(_mount(where, mount.sourceVolume, mount.containerPath, read_only, volumes))
     return mounts
 
 
 def _mount(
-    container: str, source: str | None, path: str | None, read_only: bool | None, volumes: TaskVolumes
+    where: str, source: str | None, path: str | None, read_only: bool | None, volumes: TaskVolumes
 ) -> dict[str, Any]:
+    """One mount point; ``where`` is its field path (``containerDefinitions[NAME].mountPoints[i]``)."""
     if not source or source not in volumes.kube_names:
+        declared = ", ".join(sorted(volumes.kube_names)) or "none"
         raise TranslationError(
-            f"containerDefinitions[{container}].mountPoints sourceVolume {source!r} is not declared in volumes"
+            f"{where}.sourceVolume: {source!r} is not declared in volumes; expected the name of one of the "
+            f"task definition's volumes (declared: {declared})"
         )
     if path and is_windows_path(path) and not volumes.windows:
         raise TranslationError(
-            f"containerDefinitions[{container}].mountPoints containerPath {path!r} is a Windows path, "
-            "but runtimePlatform.operatingSystemFamily is LINUX"
+            f"{where}.containerPath: {path!r} is a Windows path, but runtimePlatform.operatingSystemFamily is LINUX"
         )
     if not path or not (path.startswith("/") or is_windows_path(path)):
         expected = _WINDOWS_ABSOLUTE if volumes.windows else "/path"
-        raise TranslationError(
-            f"containerDefinitions[{container}].mountPoints containerPath {path!r} is not an absolute path "
-            f"(expected {expected})"
-        )
+        raise TranslationError(f"{where}.containerPath: {path!r} is not an absolute path (expected {expected})")
     mount: dict[str, Any] = {"name": volumes.kube_names[source], "mountPath": path}
     if read_only:
         mount["readOnly"] = True
