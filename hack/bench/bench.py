@@ -421,6 +421,17 @@ def service_state(body: dict[str, Any]) -> str | None:
     return None
 
 
+def steady_state(body: dict[str, Any]) -> str | None:
+    """Ready with reason SteadyState: the tasks have also been healthy for the operator's settle
+    time (ECS_FACADE_STEADY_STATE_SECONDS), and the deployment is COMPLETED."""
+    status = body.get("status") or {}
+    desired = (body.get("spec") or {}).get("desiredCount")
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    if ready.get("status") == "True" and ready.get("reason") == "SteadyState" and status.get("runningCount") == desired:
+        return f"steady-{desired}"
+    return None
+
+
 def admin_api(cluster: Cluster, concurrency: int) -> client.ApiClient:
     configuration = client.Configuration()
     config.load_kube_config(config_file=cluster.kubeconfig, client_configuration=configuration)
@@ -536,6 +547,7 @@ def ecs_facade_run(
     ]
     deployments = Watcher(api, namespace, "deployments", deployment_state(tasks))
     ecs_services = Watcher(api, namespace, "ecsservices", service_state)
+    steady_services = Watcher(api, namespace, "ecsservices", steady_state)
     cpu_before, wall_before = operator.cpu_seconds(), time.time()
     reconciles_before = operator.reconciles()
     sums_before = operator.sums()
@@ -578,6 +590,16 @@ def ecs_facade_run(
     wait(lambda: all((n, "scaled") in deployments.times for n in changed), 600, "the scaled Deployments")
     scale_latencies = deployments.since("scaled", patched)
     wait(lambda: ecs_services.count(f"converged-{tasks + 1}") >= len(changed), 600, "the scaled services")
+    # the steady state comes a settle time after the last task is ready: the idle stretch and the
+    # steady-state window start after it, so that its writes are not taken for steady-state ones
+    wait(
+        lambda: (
+            steady_services.count(f"steady-{tasks}") >= services
+            and steady_services.count(f"steady-{tasks + 1}") >= len(changed)
+        ),
+        600,
+        "the services' steady state",
+    )
     idle_at = wait_idle(cluster, 5, 600, operator)
     cpu = operator.cpu_seconds() - cpu_before
     events = cluster.operator_requests(wall_before, idle_at + 1)
@@ -591,6 +613,7 @@ def ecs_facade_run(
     steady = cluster.operator_requests(quiet_from, time.time())
     deployments.stop()
     ecs_services.stop()
+    steady_services.stop()
     return {
         "namespace": namespace,
         "convergence_seconds": convergence,
