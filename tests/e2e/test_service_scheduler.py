@@ -409,7 +409,9 @@ def test_hand_edits_of_the_deployment_are_put_back(kubectl: Kubectl, namespace: 
 
 def test_load_balancers_and_service_registries_are_services(kubectl: Kubectl, namespace: str) -> None:
     td = task_definition("lb", "example/app:1")
-    td["spec"]["containerDefinitions"][0]["portMappings"] = [{"containerPort": 8080, "name": "http"}]
+    td["spec"]["containerDefinitions"][0]["portMappings"] = [
+        {"containerPort": 8080, "name": "http", "appProtocol": "grpc"}
+    ]
     apply(kubectl, namespace, td)
     target_group = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"
     apply(
@@ -426,7 +428,9 @@ def test_load_balancers_and_service_registries_are_services(kubectl: Kubectl, na
     steady(kubectl, namespace, "lb", 2)
     balanced = kubectl.json("get", "service", "lb", "-n", namespace)
     assert balanced["spec"]["selector"] == {"ecs.facade.dev/service": "lb"}
-    assert [(p["port"], p["targetPort"]) for p in balanced["spec"]["ports"]] == [(8080, "http")]
+    # gRPC is HTTP/2 in clear text to the task, which Kubernetes calls kubernetes.io/h2c
+    ports = [(p["port"], p["targetPort"], p.get("appProtocol")) for p in balanced["spec"]["ports"]]
+    assert ports == [(8080, "http", "kubernetes.io/h2c")]
     assert balanced["metadata"]["annotations"]["ecs.facade.dev/target-group-arns"] == target_group
     assert balanced["metadata"]["ownerReferences"][0]["kind"] == "ECSService"
     discovery = kubectl.json("get", "service", "lb-discovery", "-n", namespace)

@@ -45,3 +45,13 @@ def test_rendering_matches_golden_file(path: Path) -> None:
         golden.write_text(rendered)
     assert golden.exists(), f"no golden file {golden.name}: run with UPDATE_GOLDEN=1 and review it"
     assert rendered == golden.read_text()
+
+
+def test_corpus_families_are_unique() -> None:
+    """The e2e corpus test registers every file in one namespace: a shared family would be
+    another revision of the same family, not revision 1 of its own."""
+    families = []
+    for path in CORPUS:
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))
+        families.append(raw.get("taskDefinition", raw)["family"])
+    assert sorted(f for f in set(families) if families.count(f) > 1) == []
