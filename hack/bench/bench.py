@@ -592,10 +592,12 @@ def ecs_facade_run(
     wait(lambda: ecs_services.count(f"converged-{tasks + 1}") >= len(changed), 600, "the scaled services")
     # the steady state comes a settle time after the last task is ready: the idle stretch and the
     # steady-state window start after it, so that its writes are not taken for steady-state ones
+    # (a scaled service may have been scaled before it settled: only its new count is waited for)
+    unchanged = [f"svc-{i}" for i in range(services) if f"svc-{i}" not in patched]
     wait(
         lambda: (
-            steady_services.count(f"steady-{tasks}") >= services
-            and steady_services.count(f"steady-{tasks + 1}") >= len(changed)
+            all((n, f"steady-{tasks}") in steady_services.times for n in unchanged)
+            and all((n, f"steady-{tasks + 1}") in steady_services.times for n in changed)
         ),
         600,
         "the services' steady state",
