@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the local control plane (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, etcd, kwok, helm, metrics-server) from the Go module pinned in
-# hack/controlplane/go.mod, into a cache outside the repository.
+# kube-scheduler, kubectl, etcd, kwok, helm, metrics-server) and the real node's
+# kubelet and kube-proxy from the Go module pinned in hack/controlplane/go.mod,
+# into a cache outside the repository.
 #
 # Prints the bin directory on stdout when done (kwok stages are written to
 # ../kwok-stages.yaml next to it); everything else goes to stderr.
@@ -27,6 +28,9 @@ targets=(
   "kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager"
   "kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler"
   "kubectl=k8s.io/kubernetes/cmd/kubectl"
+  # the real node (ECS_FACADE_REAL_NODES=1 hack/cluster.sh up)
+  "kubelet=k8s.io/kubernetes/cmd/kubelet"
+  "kube-proxy=k8s.io/kubernetes/cmd/kube-proxy"
   "helm=helm.sh/helm/v3/cmd/helm"
 )
 

@@ -30,6 +30,11 @@
 #                            (the benchmark counts the operator's writes from it)
 #   ECS_FACADE_PROFILING     true: the API server and the controller-manager serve
 #                            /debug/pprof (to see where their CPU goes under a benchmark)
+#   ECS_FACADE_REAL_NODES    1: also a real node (containerd, kubelet, kube-proxy; real
+#                            containers): hack/real-node.sh. Ports base+248/249/250/256.
+#                            Needs root and Debian's containerd, runc,
+#                            containernetworking-plugins, iptables, conntrack, musl-tools
+#                            and busybox-static. `down` stops and removes it in any case.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,6 +48,7 @@ node_cpu="${ECS_FACADE_NODE_CPU:-4}"
 node_memory="${ECS_FACADE_NODE_MEMORY:-16Gi}"
 audit_user="${ECS_FACADE_AUDIT_USER:-}"
 profiling="${ECS_FACADE_PROFILING:-false}"
+real_nodes="${ECS_FACADE_REAL_NODES:-0}"
 
 etcd_port=$((base + 379))
 etcd_peer_port=$((base + 380))
@@ -57,6 +63,9 @@ logs="$dir/logs"
 pids="$dir/pids"
 kubeconfig="$dir/kubeconfig"
 components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok metrics-server)
+# shellcheck source=hack/real-node.sh
+source "$here/real-node.sh"
+if [[ "$real_nodes" == 1 ]]; then components+=("${real_components[@]}"); fi
 
 log() { echo "cluster: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -120,6 +129,8 @@ make_pki() {
   cert front-proxy-client front-proxy-client "" "" front-proxy-ca
   cert apiserver kube-apiserver "" server
   cert kwok kwok "" server
+  # the API server's identity towards kubelets (logs, exec, port-forward)
+  cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters
   cert admin admin system:masters
   cert controller-manager system:kube-controller-manager ""
   cert scheduler system:kube-scheduler ""
@@ -162,6 +173,20 @@ start() { # component args...
   # setsid: the component outlives this script and is not hit by a ^C meant for it
   setsid "$@" >>"$logs/$name.log" 2>&1 < /dev/null &
   echo $! > "$pids/$name.pid"
+}
+
+stop() { # component: SIGTERM to its recorded PID, SIGKILL after 20 s
+  local f="$pids/$1.pid" pid
+  [[ -f "$f" ]] || return 0
+  pid="$(cat "$f")"
+  if kill -0 "$pid" 2>/dev/null; then
+    log "stopping $1 (pid $pid)"
+    kill "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 20))
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+  fi
+  rm -f "$f"
 }
 
 wait_for() { # description seconds command...  (fails fast when a component died)
@@ -327,7 +352,9 @@ EOF
     --service-account-issuer https://kubernetes.default.svc \
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
     --service-cluster-ip-range 10.96.0.0/16 --endpoint-reconciler-type none \
-    --authorization-mode RBAC --allow-privileged \
+    --authorization-mode Node,RBAC --allow-privileged \
+    --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
+    --kubelet-preferred-address-types InternalIP \
     --requestheader-client-ca-file "$pki/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
     --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
     --requestheader-extra-headers-prefix X-Remote-Extra- \
@@ -373,6 +400,7 @@ EOF
   wait_for kube-scheduler 60 curl -sfk "https://127.0.0.1:$sched_port/healthz"
   create_nodes
   wait_for "$nodes simulated nodes" 120 nodes_ready
+  if [[ "$real_nodes" == 1 ]]; then real_node_up; fi
   wait_for "the resource metrics API" 60 metrics_api_available
   # the controller-manager creates the default service account; pods need it
   wait_for "default service account" 60 kctl get serviceaccount default -n default
@@ -382,18 +410,9 @@ EOF
 
 down() {
   local i
+  real_node_down
   for ((i = ${#components[@]} - 1; i >= 0; i--)); do
-    local name=${components[$i]} f="$pids/${components[$i]}.pid"
-    [[ -f "$f" ]] || continue
-    local pid; pid="$(cat "$f")"
-    if kill -0 "$pid" 2>/dev/null; then
-      log "stopping $name (pid $pid)"
-      kill "$pid" 2>/dev/null || true
-      local deadline=$((SECONDS + 20))
-      while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-      if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
-    fi
-    rm -f "$f"
+    stop "${components[$i]}"
   done
   if [[ "${1:-}" == "--purge" ]]; then
     rm -rf "$dir"

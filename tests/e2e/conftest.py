@@ -27,6 +27,8 @@ CLUSTER_DIR = Path(os.environ.get("E2E_CLUSTER_DIR", REPO / ".cluster-e2e"))
 # kept after the session (the cluster folder is deleted): the operator and component logs
 LOG_DIR = Path(os.environ.get("E2E_LOG_DIR", REPO / ".e2e-logs"))
 PORT_BASE = os.environ.get("E2E_PORT_BASE", "17000")
+# the ECS cluster whose one container instance is the real node
+REAL_CLUSTER = "real"
 
 
 def _cluster_env() -> dict[str, str]:
@@ -37,6 +39,10 @@ def _cluster_env() -> dict[str, str]:
         # room for the whole task definition corpus at once
         "ECS_FACADE_NODE_CPU": "16",
         "ECS_FACADE_NODE_MEMORY": "64Gi",
+        # a real node (containerd, kubelet, kube-proxy) for the real-container tests: the one
+        # instance of the ECS cluster REAL_CLUSTER (hack/real-node.sh); E2E_REAL_NODES=0 leaves it out
+        "ECS_FACADE_REAL_NODES": os.environ.get("E2E_REAL_NODES", "1"),
+        "ECS_FACADE_REAL_NODE_CLUSTER": REAL_CLUSTER,
     }
 
 
@@ -59,6 +65,8 @@ def kubectl() -> Iterator[Kubectl]:
     up = subprocess.run([REPO / "hack/cluster.sh", "up"], env=_cluster_env(), capture_output=True, text=True)
     if up.returncode != 0:
         logs = "\n".join(f"--- {p.name}\n{_tail(p)}" for p in sorted((CLUSTER_DIR / "logs").glob("*.log")))
+        # what did start (processes, and the real node's mounts, links and chains) goes again
+        subprocess.run([REPO / "hack/cluster.sh", "down"], env=_cluster_env(), check=False)
         pytest.fail(f"the local control plane did not start:\n{up.stderr}\n{logs}", pytrace=False)
     env = subprocess.run(
         [REPO / "hack/cluster.sh", "env"], env=_cluster_env(), capture_output=True, text=True, check=True
@@ -72,6 +80,17 @@ def kubectl() -> Iterator[Kubectl]:
         shutil.copytree(CLUSTER_DIR / "logs", LOG_DIR / "cluster", dirs_exist_ok=True)
         # a fresh cluster per session: no objects left over from an earlier run
         subprocess.run([REPO / "hack/cluster.sh", "down", "--purge"], env=_cluster_env(), check=False)
+
+
+@pytest.fixture(scope="session")
+def real_images(kubectl: Kubectl) -> dict[str, str]:
+    """The images imported into the real node's containerd (hack/images/build.sh), by name
+    (``busybox``, ``pause``): pods use them with ``imagePullPolicy: Never``."""
+    listing = CLUSTER_DIR / "real-node" / "images"
+    if os.environ.get("E2E_KUBECONFIG") or not listing.exists():
+        pytest.fail("the real-container tests need the local cluster's real node (E2E_REAL_NODES=1)", pytrace=False)
+    refs = [line.split()[0] for line in listing.read_text().splitlines() if line.strip()]
+    return {ref.rsplit("/", 1)[1].split(":")[0]: ref for ref in refs}
 
 
 @pytest.fixture(scope="session")

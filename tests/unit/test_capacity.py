@@ -10,6 +10,7 @@ from ecs_facade.api import LABEL_CAPACITY_PROVIDER, LABEL_CLUSTER, SCHEDULING_GA
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.capacity import (
     cluster_node_affinity,
+    cluster_pod_placement,
     effective_strategy,
     gated_pod_patch,
     is_capacity_gated,
@@ -92,6 +93,17 @@ def test_default_cluster_takes_unlabelled_nodes_too() -> None:
 )
 def test_cluster_affinity_selects_the_clusters_instances(labels: dict[str, str], cluster: str, matches: bool) -> None:
     assert node_matches(cluster_node_affinity(cluster), labels) is matches
+
+
+def test_named_cluster_tolerates_the_taint_that_dedicates_nodes_to_it() -> None:
+    assert cluster_pod_placement("prod") == {
+        "affinity": cluster_node_affinity("prod"),
+        "tolerations": [{"key": LABEL_CLUSTER, "operator": "Equal", "value": "prod", "effect": "NoSchedule"}],
+    }
+
+
+def test_default_cluster_tolerates_no_taint() -> None:
+    assert cluster_pod_placement("default") == {"affinity": cluster_node_affinity("default")}
 
 
 @pytest.mark.parametrize("cluster", ["", "a" * 64, "team/prod", "-prod", "prod_"])

@@ -438,6 +438,16 @@ def test_apply_placement() -> None:
     assert apply_placement(pod_spec, {}) == pod_spec
 
 
+def test_apply_placement_adds_tolerations_once() -> None:
+    windows = {"key": "os", "operator": "Equal", "value": "windows", "effect": "NoSchedule"}
+    dedicated = {"key": "ecs.facade.dev/cluster", "operator": "Equal", "value": "prod", "effect": "NoSchedule"}
+    pod_spec = {"containers": [], "tolerations": [windows]}
+    merged = apply_placement(pod_spec, {"tolerations": [dedicated, windows]})
+    assert merged["tolerations"] == [windows, dedicated]
+    assert pod_spec["tolerations"] == [windows]
+    assert "tolerations" not in apply_placement({"containers": []}, {})
+
+
 def test_apply_placement_refuses_a_second_scheduler() -> None:
     with pytest.raises(TranslationError, match="a pod has only one scheduler"):
         apply_placement({"schedulerName": "volcano"}, {"schedulerName": BINPACK_SCHEDULER})

@@ -44,7 +44,7 @@ from ecs_facade.metrics import instrumented
 from ecs_facade.model.references import parse_task_definition_ref
 from ecs_facade.model.taskdefinition import parse_task_definition
 from ecs_facade.translate import TranslationError
-from ecs_facade.translate.capacity import cluster_node_affinity, gated_pod_patch, next_provider
+from ecs_facade.translate.capacity import cluster_pod_placement, gated_pod_patch, next_provider
 from ecs_facade.translate.overrides import apply_overrides
 from ecs_facade.translate.ownership import owner_reference
 from ecs_facade.translate.placement import apply_placement, service_placement
@@ -128,7 +128,7 @@ def _start(task: Snapshot, status: dict[str, Any], indexes: Indexes, config: Con
         if constraints or strategies:
             fragment = service_placement(constraints, strategies, {LABEL_TASK: task.name})
             pod["spec"] = apply_placement(pod["spec"], fragment)
-        pod["spec"] = apply_placement(pod["spec"], {"affinity": cluster_node_affinity(cluster)})
+        pod["spec"] = apply_placement(pod["spec"], cluster_pod_placement(cluster))
         provider = _capacity_provider(task, strategy, indexes)
         if provider:
             change = gated_pod_patch(pod["spec"].get("affinity"), provider, selectors)

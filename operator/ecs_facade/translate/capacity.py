@@ -1,7 +1,9 @@
 """ECS clusters and capacity provider strategies as node affinity and per-task provider choice.
 
 Container instances are nodes: a task may only run on the nodes of its ECS cluster
-(cluster_node_affinity), and a capacity provider is a node group, the nodes a label selector
+(cluster_node_affinity), and a node tainted ``ecs.facade.dev/cluster=<name>:NoSchedule`` is
+dedicated to that cluster: its tasks tolerate the taint, other pods stay off
+(cluster_pod_placement); and a capacity provider is a node group, the nodes a label selector
 picks (provider_selector_requirements; by default ``LABEL_CAPACITY_PROVIDER=<name>``).
 
 A capacity provider strategy says how many of a service's tasks each provider runs: the
@@ -85,6 +87,21 @@ def cluster_node_affinity(cluster: str) -> dict[str, Any]:
         check_label_value("cluster name", cluster)
         terms = [{"matchExpressions": [{"key": LABEL_CLUSTER, "operator": "In", "values": [cluster]}]}]
     return {"nodeAffinity": {REQUIRED: {"nodeSelectorTerms": terms}}}
+
+
+def cluster_pod_placement(cluster: str) -> dict[str, Any]:
+    """The placement fragment (apply_placement) of a task of ``cluster``: the cluster's node
+    affinity and, for a named cluster, the toleration of the taint that dedicates a node to
+    it (``ecs.facade.dev/cluster=<name>:NoSchedule``).  An ECS container instance belongs to
+    one cluster and runs only that cluster's tasks; with the taint, pods that are not the
+    cluster's tasks (other workloads of the Kubernetes cluster) stay off its nodes too.
+    """
+    fragment: dict[str, Any] = {"affinity": cluster_node_affinity(cluster)}
+    if cluster != DEFAULT_CLUSTER:
+        fragment["tolerations"] = [
+            {"key": LABEL_CLUSTER, "operator": "Equal", "value": cluster, "effect": "NoSchedule"}
+        ]
+    return fragment
 
 
 # --- strategies ---

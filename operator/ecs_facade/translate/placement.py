@@ -607,7 +607,8 @@ def and_affinities(left: Mapping[str, Any] | None, right: Mapping[str, Any] | No
 
 
 def apply_placement(pod_spec: Mapping[str, Any], fragment: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``pod_spec`` with a service_placement fragment merged in (constraints ANDed)."""
+    """A copy of ``pod_spec`` with a placement fragment merged in (constraints ANDed,
+    spreads and tolerations added)."""
     merged = copy.deepcopy(dict(pod_spec))
     affinity = and_affinities(pod_spec.get("affinity"), fragment.get("affinity"))
     if affinity:
@@ -618,6 +619,12 @@ def apply_placement(pod_spec: Mapping[str, Any], fragment: Mapping[str, Any]) ->
             spreads.append(copy.deepcopy(spread))
     if spreads:
         merged["topologySpreadConstraints"] = spreads
+    tolerations = list(merged.get("tolerations") or [])
+    for toleration in fragment.get("tolerations") or []:
+        if toleration not in tolerations:
+            tolerations.append(copy.deepcopy(toleration))
+    if tolerations:
+        merged["tolerations"] = tolerations
     scheduler = fragment.get("schedulerName")
     if scheduler:
         current = pod_spec.get("schedulerName")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecs_facade.api import DEFAULT_CLUSTER, GROUP, LABEL_INSTANCE_STATUS, LABEL_SERVICE
-from ecs_facade.translate.capacity import cluster_node_affinity, strategy_node_affinity, with_capacity_gate
+from ecs_facade.translate.capacity import cluster_pod_placement, strategy_node_affinity, with_capacity_gate
 from ecs_facade.translate.loadbalancing import health_check_grace
 from ecs_facade.translate.placement import REQUIRED, apply_placement, service_placement
 from ecs_facade.translate.rollout import RollingUpdate, daemon_rolling_update, rolling_update
@@ -83,7 +83,7 @@ def build_workload(
     labels = {**service_selector(name), **task_labels(task_definition.family or "", revision)}
     pod_spec = copy.deepcopy(translation.pod_spec)
     pod_spec = _apply_placement(pod_spec, labels, decisions)
-    pod_spec = apply_placement(pod_spec, {"affinity": cluster_node_affinity(decisions.cluster)})
+    pod_spec = apply_placement(pod_spec, cluster_pod_placement(decisions.cluster))
     if decisions.daemon:
         pod_spec = apply_placement(pod_spec, _not_draining())
     if decisions.capacity_provider_strategy:
