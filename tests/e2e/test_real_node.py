@@ -56,3 +56,34 @@ def test_essential_container_exit_code_from_a_real_process(
     assert (containers["main"]["lastStatus"], containers["main"]["exitCode"]) == ("STOPPED", 3)
     assert containers["sidecar"]["lastStatus"] == "STOPPED"
     assert result["clusterArn"].endswith(f":cluster/{real_cluster}"), result["clusterArn"]
+
+
+def test_logs_and_exec_reach_a_running_task(
+    kubectl: Kubectl, namespace: str, real_cluster: str, real_images: dict[str, str]
+) -> None:
+    """What ECS Exec and the awslogs driver give: a task's output and a command run in its container."""
+    busybox = real_images["busybox"]
+    script = "echo hello-from-the-task; echo ready > /tmp/state; trap 'exit 0' TERM; sleep 3600 & wait"
+    apply(
+        kubectl,
+        namespace,
+        task_definition("shell", shell("main", busybox, script)),
+        task("shell-1", "shell", cluster=real_cluster, startedBy="e2e"),
+    )
+
+    def running() -> bool:
+        pod = kubectl.get("pod", "shell-1", namespace) or {}
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        return any("running" in (s.get("state") or {}) for s in statuses)
+
+    wait_for("the task's container running on the real node", running)
+    wait_for(
+        "the task's output in kubectl logs",
+        lambda: "hello-from-the-task" in kubectl("logs", "shell-1", "-n", namespace, "-c", "main", check=False),
+    )
+    written = wait_for(
+        "a command run in the container by kubectl exec",
+        lambda: kubectl("exec", "shell-1", "-n", namespace, "-c", "main", "--", "cat", "/tmp/state", check=False),
+    )
+    assert written.strip() == "ready"
+    kubectl("delete", "ecstask", "shell-1", "-n", namespace, "--wait=false")
