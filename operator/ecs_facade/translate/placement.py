@@ -613,18 +613,13 @@ def apply_placement(pod_spec: Mapping[str, Any], fragment: Mapping[str, Any]) ->
     affinity = and_affinities(pod_spec.get("affinity"), fragment.get("affinity"))
     if affinity:
         merged["affinity"] = affinity
-    spreads = list(merged.get("topologySpreadConstraints") or [])
-    for spread in fragment.get("topologySpreadConstraints") or []:
-        if spread not in spreads:
-            spreads.append(copy.deepcopy(spread))
-    if spreads:
-        merged["topologySpreadConstraints"] = spreads
-    tolerations = list(merged.get("tolerations") or [])
-    for toleration in fragment.get("tolerations") or []:
-        if toleration not in tolerations:
-            tolerations.append(copy.deepcopy(toleration))
-    if tolerations:
-        merged["tolerations"] = tolerations
+    for key in ("topologySpreadConstraints", "tolerations"):
+        entries = list(merged.get(key) or [])
+        for entry in fragment.get(key) or []:
+            if entry not in entries:
+                entries.append(copy.deepcopy(entry))
+        if entries:
+            merged[key] = entries
     scheduler = fragment.get("schedulerName")
     if scheduler:
         current = pod_spec.get("schedulerName")
