@@ -11,8 +11,13 @@ def task_definition(*containers: dict[str, Any], **task: Any) -> TaskDefinition:
     return parse_task_definition({"family": "f", "containerDefinitions": list(containers) or defaults, **task}, "f")
 
 
-def translate(*containers: dict[str, Any], options: TranslationOptions | None = None, **task: Any) -> PodTranslation:
-    return translate_task_definition(task_definition(*containers, **task), options or TranslationOptions())
+def translate(
+    *containers: dict[str, Any], options: TranslationOptions | None = None, service: bool = False, **task: Any
+) -> PodTranslation:
+    """A standalone task's pod, or with ``service`` a service's pod template."""
+    return translate_task_definition(
+        task_definition(*containers, **task), options or TranslationOptions(), service=service
+    )
 
 
 def container(**fields: Any) -> dict[str, Any]:

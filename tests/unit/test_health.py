@@ -7,7 +7,7 @@ import pytest
 from ecs_facade.model.generated import HealthCheck
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.health import command_notes, probe_command, probes
-from tests.unit.helpers import container, translate
+from tests.unit.helpers import all_containers, container, only_container, translate
 
 
 def test_cmd_shell_runs_in_a_shell() -> None:
@@ -28,7 +28,7 @@ def test_empty_cmd_is_an_error() -> None:
 
 
 def test_defaults_are_ecs_defaults() -> None:
-    result = probes(HealthCheck(command=["CMD", "true"]), essential=True)
+    result = probes(HealthCheck(command=["CMD", "true"]), replaced_when_unhealthy=True)
     assert result["readinessProbe"] == {
         "exec": {"command": ["true"]},
         "periodSeconds": 30,
@@ -41,11 +41,13 @@ def test_defaults_are_ecs_defaults() -> None:
 
 
 def test_non_essential_containers_get_no_liveness_probe() -> None:
-    assert "livenessProbe" not in probes(HealthCheck(command=["CMD", "true"]), essential=False)
+    assert "livenessProbe" not in probes(HealthCheck(command=["CMD", "true"]), replaced_when_unhealthy=False)
 
 
 def test_start_period_failures_do_not_count() -> None:
-    result = probes(HealthCheck(command=["CMD", "true"], interval=10, retries=3, startPeriod=60), essential=True)
+    result = probes(
+        HealthCheck(command=["CMD", "true"], interval=10, retries=3, startPeriod=60), replaced_when_unhealthy=True
+    )
     assert result["startupProbe"]["failureThreshold"] == 6 + 3
     assert result["startupProbe"]["periodSeconds"] == 10
 
@@ -63,7 +65,7 @@ def test_cmd_shell_extra_elements_are_the_scripts_positional_parameters_as_in_do
 
 def test_none_disables_the_check() -> None:
     assert probe_command(["NONE"]) == []
-    assert probes(HealthCheck(command=["NONE"]), essential=True) == {}
+    assert probes(HealthCheck(command=["NONE"]), replaced_when_unhealthy=True) == {}
     assert command_notes(["NONE"]) == []
 
 
@@ -72,7 +74,7 @@ def test_a_command_without_cmd_or_cmd_shell_runs_no_check_and_is_never_wrapped_i
     """Docker takes an unknown first element as an unknown check type and runs nothing: an
     image without a shell (an OpenTelemetry collector) is not marked unhealthy by /bin/sh."""
     assert probe_command(command) == []
-    assert probes(HealthCheck(command=command), essential=True) == {}
+    assert probes(HealthCheck(command=command), replaced_when_unhealthy=True) == {}
     (note,) = command_notes(command, "containerDefinitions[otel].healthCheck.command")
     assert note.startswith(f"containerDefinitions[otel].healthCheck.command {json.dumps(command)} starts with neither")
     assert json.dumps(["CMD", *command]) in note
@@ -111,3 +113,18 @@ def test_waiting_for_health_that_docker_never_checks_is_an_error() -> None:
             container(name="app", dependsOn=[{"containerName": "otel", "condition": "HEALTHY"}]),
             container(name="otel", essential=False, healthCheck={"command": ["/healthcheck"]}),
         )
+
+
+def test_only_a_service_task_is_restarted_for_an_unhealthy_essential_container() -> None:
+    """ECS replaces a service's unhealthy task; a standalone one runs on whatever its health."""
+    check = {"command": ["CMD-SHELL", "test -f /tmp/ok"], "interval": 5, "retries": 2}
+    essential = container(healthCheck=check)
+    standalone = only_container(translate(essential))
+    assert "readinessProbe" in standalone and "livenessProbe" not in standalone
+    in_service = only_container(translate(essential, service=True))
+    assert in_service["livenessProbe"]["exec"]["command"] == ["/bin/sh", "-c", "test -f /tmp/ok"]
+    assert in_service["livenessProbe"]["failureThreshold"] == 2
+    sidecar = all_containers(
+        translate(essential, container(name="side", essential=False, healthCheck=check), service=True)
+    )
+    assert "livenessProbe" not in sidecar["side"] and "readinessProbe" in sidecar["side"]

@@ -27,8 +27,9 @@ DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def pod(*containers: dict[str, Any], **task: Any) -> tuple[dict[str, Any], dict[str, str]]:
-    """The translated pod spec and the ECS → Kubernetes container names, as the controller has them."""
-    translation = translate(*containers, **task)
+    """The translated pod template of a service and the ECS → Kubernetes container names, as the
+    controller has them."""
+    translation = translate(*containers, service=True, **task)
     names = {c["name"]: container_name(c["name"]) for c in containers or [container()]}
     return translation.pod_spec, names
 

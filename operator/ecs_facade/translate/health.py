@@ -6,8 +6,10 @@ do not count.  Kubernetes:
 
 - readiness probe: the health status (HEALTHY/UNHEALTHY) other containers and load
   balancers see;
-- liveness probe, essential containers only: an unhealthy essential container ends the
-  task in ECS; Kubernetes restarts the container (a service replaces the task in ECS);
+- liveness probe, essential containers of a service's tasks only: ECS's service scheduler
+  replaces a task whose essential container turns unhealthy (Kubernetes restarts the
+  container); a standalone task "continues its lifecycle regardless of its health status"
+  (ECS API reference, HealthCheck), so its pod has no liveness probe;
 - startup probe when ``startPeriod`` is set: allows ``startPeriod`` plus ``retries``
   failures before the other probes begin, so failures in the start period do not count.
 """
@@ -73,7 +75,9 @@ def command_notes(command: list[str], where: str = "healthCheck.command") -> lis
     ]
 
 
-def probes(check: HealthCheck, essential: bool, where: str = "healthCheck.command") -> dict[str, dict[str, Any]]:
+def probes(
+    check: HealthCheck, replaced_when_unhealthy: bool, where: str = "healthCheck.command"
+) -> dict[str, dict[str, Any]]:
     """Container fields (``readinessProbe``, ``livenessProbe``, ``startupProbe``) for a health check."""
     command = probe_command(check.command, where)
     if not command:
@@ -89,7 +93,7 @@ def probes(check: HealthCheck, essential: bool, where: str = "healthCheck.comman
         "successThreshold": 1,
     }
     result: dict[str, dict[str, Any]] = {"readinessProbe": copy.deepcopy(probe)}
-    if essential:
+    if replaced_when_unhealthy:
         result["livenessProbe"] = copy.deepcopy(probe)
     if check.startPeriod:
         result["startupProbe"] = {

@@ -111,7 +111,7 @@ def translate_task_definition(
     kube_containers: dict[str, dict[str, Any]] = {}
     ports = _PortContext(task_definition.networkMode)
     for container in containers:
-        kube_containers[container.name] = _container(container, by_name, volumes, result, ports)
+        kube_containers[container.name] = _container(container, by_name, volumes, result, ports, service)
         if windows and container.cpu:
             cpu_limit(kube_containers[container.name])
     _check_unique_names(kube_containers)
@@ -162,6 +162,7 @@ def _container(
     volumes: TaskVolumes,
     result: PodTranslation,
     port_context: "_PortContext",
+    service: bool,
 ) -> dict[str, Any]:
     """One container; ECS ``entryPoint``/``command`` are Kubernetes ``command``/``args``."""
     where = f"containerDefinitions[{container.name}]"
@@ -197,7 +198,10 @@ def _container(
         kube["securityContext"] = security
     if container.healthCheck is not None:
         check_where = f"{where}.healthCheck.command"
-        kube.update(probes(container.healthCheck, essential=container.essential is not False, where=check_where))
+        # ECS replaces a service's task whose essential container turns unhealthy; a
+        # standalone task runs on whatever its health (API_HealthCheck): no liveness probe
+        replaced = service and container.essential is not False
+        kube.update(probes(container.healthCheck, replaced_when_unhealthy=replaced, where=check_where))
         result.notes.extend(command_notes(container.healthCheck.command, check_where))
     mounts = volume_mounts(container, by_name, volumes)
     mounts.extend(_memory_mounts(container))
