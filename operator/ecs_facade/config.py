@@ -3,6 +3,7 @@
 import os
 from dataclasses import dataclass
 
+from ecs_facade.translate.loadbalancing import MAX_DEREGISTRATION_DELAY
 from ecs_facade.translate.taskdefinition import TranslationOptions
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -60,6 +61,12 @@ class Config:
     # standing budgets that come due together (the end of a burst) take turns, at most this
     # many a second (0: no limit), so that what comes next does not wait behind thousands
     disruption_budget_writes_per_second: float = 20.0
+    # a load-balanced service's task keeps running this long after it leaves the Service's
+    # endpoints before its containers get SIGTERM (ECS: the target group's deregistration
+    # delay, 300 s by default, for in-flight requests). Here the wait is for every node's
+    # kube-proxy and the ingress controllers to stop sending it new connections, which takes
+    # seconds; the ECSService annotation ecs.facade.dev/deregistration-delay-seconds overrides it
+    deregistration_delay_seconds: int = 10
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -107,6 +114,11 @@ class Config:
                 env.get("ECS_FACADE_DISRUPTION_BUDGET_WRITES_PER_SECOND", str(cls.disruption_budget_writes_per_second)),
                 unit="writes per second",
             ),
+            deregistration_delay_seconds=_whole_seconds(
+                "ECS_FACADE_DEREGISTRATION_DELAY_SECONDS",
+                env.get("ECS_FACADE_DEREGISTRATION_DELAY_SECONDS", str(cls.deregistration_delay_seconds)),
+                maximum=MAX_DEREGISTRATION_DELAY,
+            ),
         )
 
     @property
@@ -141,3 +153,10 @@ def _not_negative(name: str, value: str, unit: str = "seconds") -> float:
     if not number >= 0 or number == float("inf"):
         raise ValueError(f"{name}={value!r}: expected a number of {unit}, 0 or more")
     return number
+
+
+def _whole_seconds(name: str, value: str, maximum: int) -> int:
+    text = value.strip()
+    if not text.isdigit() or not text.isascii() or int(text) > maximum:
+        raise ValueError(f"{name}={value!r}: expected a whole number of seconds from 0 to {maximum}")
+    return int(text)

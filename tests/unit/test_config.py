@@ -110,3 +110,16 @@ def test_a_task_is_healthy_after_ten_seconds_ready_unless_told(monkeypatch: pyte
     monkeypatch.setenv("ECS_FACADE_STEADY_STATE_SECONDS", "-1")
     with pytest.raises(ValueError, match="ECS_FACADE_STEADY_STATE_SECONDS='-1': expected a number of seconds"):
         Config.from_env()
+
+
+def test_load_balanced_tasks_drain_ten_seconds_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ECS_FACADE_DEREGISTRATION_DELAY_SECONDS", raising=False)
+    assert Config.from_env().deregistration_delay_seconds == 10
+    for value, seconds in (("0", 0), ("30", 30), ("3600", 3600)):
+        monkeypatch.setenv("ECS_FACADE_DEREGISTRATION_DELAY_SECONDS", value)
+        assert Config.from_env().deregistration_delay_seconds == seconds
+    for wrong in ("-1", "2.5", "3601", "soon", ""):
+        monkeypatch.setenv("ECS_FACADE_DEREGISTRATION_DELAY_SECONDS", wrong)
+        expected = f"ECS_FACADE_DEREGISTRATION_DELAY_SECONDS='{wrong}': expected a whole number of seconds from 0 to"
+        with pytest.raises(ValueError, match=expected + " 3600"):
+            Config.from_env()

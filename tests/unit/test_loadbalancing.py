@@ -8,9 +8,12 @@ import pytest
 
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.loadbalancing import (
+    ANNOTATION_DEREGISTRATION_DELAY,
     app_protocols_of,
     build_services,
+    deregistration_delay,
     discovery_service_name,
+    drain_before_stop,
     health_check_grace,
     service_name,
 )
@@ -553,3 +556,144 @@ def test_selector_is_the_deployment_selector() -> None:
 
     (service,) = services([{"targetGroupArn": TG_WEB, "containerName": "Web_App", "containerPort": 8080}])
     assert service["spec"]["selector"] == service_selector("web")
+
+
+# --- deregistration delay ------------------------------------------------------------------------
+
+LB = [{"targetGroupArn": TG_WEB, "containerName": "web", "containerPort": 8080}]
+SLEEP_10 = {"preStop": {"sleep": {"seconds": 10}}}
+
+
+def test_delay_is_the_annotation_else_the_setting() -> None:
+    assert deregistration_delay({}, LB, 10) == 10
+    assert deregistration_delay({ANNOTATION_DEREGISTRATION_DELAY: "25"}, LB, 10) == 25
+    assert deregistration_delay({ANNOTATION_DEREGISTRATION_DELAY: " 3600 "}, LB, 10) == 3600
+    assert deregistration_delay({ANNOTATION_DEREGISTRATION_DELAY: "0"}, LB, 10) == 0
+    assert deregistration_delay({"other": "99"}, LB, 0) == 0
+
+
+def test_a_service_without_load_balancers_has_no_delay() -> None:
+    # ECS drains a task through its target groups; a task in none (or only in a Cloud Map
+    # registry) is stopped at once
+    assert deregistration_delay({}, [], 10) == 0
+    assert deregistration_delay({ANNOTATION_DEREGISTRATION_DELAY: "30"}, [], 10) == 0
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "10s", "", "3601", "99999", "1e3", "\u0663", "ten"])
+def test_a_delay_that_is_not_whole_seconds_from_0_to_3600_is_refused(value: str) -> None:
+    for load_balancers in (LB, []):  # refused also before a load balancer is added
+        with pytest.raises(TranslationError) as error:
+            deregistration_delay({ANNOTATION_DEREGISTRATION_DELAY: value}, load_balancers, 10)
+        assert str(error.value) == (
+            f"metadata.annotations[ecs.facade.dev/deregistration-delay-seconds]: {value!r} is not a deregistration "
+            "delay; expected a whole number of seconds from 0 to 3600, as the target group's "
+            "deregistration_delay.timeout_seconds"
+        )
+
+
+def test_every_long_running_container_sleeps_before_sigterm() -> None:
+    pod_spec, _ = pod(
+        container(
+            name="web",
+            portMappings=[{"containerPort": 8080}],
+            dependsOn=[
+                {"containerName": "app", "condition": "HEALTHY"},
+                {"containerName": "migrate", "condition": "SUCCESS"},
+            ],
+        ),
+        container(name="app", healthCheck=CHECK),  # behind the proxy: it must outlive the drain too
+        container(name="migrate", essential=False),
+        container(name="logs", essential=False),
+    )
+    before = copy.deepcopy(pod_spec)
+    result = drain_before_stop(pod_spec, 10)
+    init = {c["name"]: c for c in result["initContainers"]}
+    main = {c["name"]: c for c in result["containers"]}
+    assert init["app"]["restartPolicy"] == "Always"  # a sidecar: web waits for it to be HEALTHY
+    assert init["app"]["lifecycle"] == SLEEP_10
+    assert "restartPolicy" not in init["migrate"] and "lifecycle" not in init["migrate"]  # ran to completion
+    assert main["web"]["lifecycle"] == SLEEP_10
+    assert main["logs"]["lifecycle"] == SLEEP_10
+    # the grace period counts from before the hook: SIGKILL still comes 30 s (ECS's default
+    # stopTimeout) after SIGTERM
+    assert "terminationGracePeriodSeconds" not in pod_spec
+    assert result["terminationGracePeriodSeconds"] == 40
+    assert pod_spec == before  # the input is never changed
+    # nothing else moves
+    for key in ("initContainers", "containers"):
+        for mine, theirs in zip(result[key], before[key], strict=True):
+            assert {k: v for k, v in mine.items() if k != "lifecycle"} == theirs
+    assert {k: v for k, v in result.items() if k not in ("initContainers", "containers")} == {
+        **{k: v for k, v in before.items() if k not in ("initContainers", "containers")},
+        "terminationGracePeriodSeconds": 40,
+    }
+
+
+def test_the_grace_period_is_the_delay_plus_the_stop_timeout() -> None:
+    pod_spec, _ = pod(container(name="web", stopTimeout=5), container(name="worker", stopTimeout=90))
+    assert pod_spec["terminationGracePeriodSeconds"] == 90
+    assert drain_before_stop(pod_spec, 15)["terminationGracePeriodSeconds"] == 105
+    # stopTimeout 0: SIGKILL right after the sleep (the API server refuses a sleep longer than
+    # the grace period; this one never is)
+    no_stop_timeout = {**pod_spec, "terminationGracePeriodSeconds": 0}
+    assert drain_before_stop(no_stop_timeout, 15)["terminationGracePeriodSeconds"] == 15
+
+
+def test_a_preStop_hook_already_there_is_kept() -> None:
+    pod_spec: dict[str, Any] = {
+        "containers": [
+            {"name": "web", "lifecycle": {"preStop": {"exec": {"command": ["nginx", "-s", "quit"]}}}},
+            {"name": "app", "lifecycle": {"postStart": {"sleep": {"seconds": 1}}}},
+        ],
+        "terminationGracePeriodSeconds": 20,
+    }
+    result = drain_before_stop(pod_spec, 10)
+    assert result["containers"][0]["lifecycle"] == {"preStop": {"exec": {"command": ["nginx", "-s", "quit"]}}}
+    assert result["containers"][1]["lifecycle"] == {"postStart": {"sleep": {"seconds": 1}}, **SLEEP_10}
+    assert result["terminationGracePeriodSeconds"] == 30
+    # every container has its own hook: nothing sleeps, and the grace period stays
+    only_own = {"containers": [pod_spec["containers"][0]], "terminationGracePeriodSeconds": 20}
+    assert drain_before_stop(only_own, 10) == only_own
+
+
+def test_no_delay_is_an_unchanged_copy() -> None:
+    pod_spec, _ = pod(container(name="web", portMappings=[{"containerPort": 8080}]))
+    result = drain_before_stop(pod_spec, 0)
+    assert result == pod_spec and result is not pod_spec
+    assert "lifecycle" not in result["containers"][0]
+    assert "terminationGracePeriodSeconds" not in result
+
+
+def test_a_delay_over_the_target_groups_maximum_is_an_error() -> None:
+    assert drain_before_stop({"containers": [{"name": "a"}]}, 3600)["terminationGracePeriodSeconds"] == 3630
+    with pytest.raises(TranslationError, match="deregistration delay 3601 s is more than the target group's maximum"):
+        drain_before_stop({"containers": [{"name": "a"}]}, 3601)
+
+
+def test_no_task_definition_of_the_corpus_brings_a_preStop_hook_of_its_own() -> None:
+    """ECS has no preStop: every long-running container of every corpus task gets the drain."""
+    import json
+    from pathlib import Path
+
+    from ecs_facade.model.taskdefinition import parse_task_definition
+    from ecs_facade.translate.taskdefinition import TranslationOptions, translate_task_definition
+
+    corpus = sorted((Path(__file__).resolve().parents[1] / "corpus" / "valid").glob("*.json"))
+    assert len(corpus) >= 25
+    for path in corpus:
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))
+        inner = raw.get("taskDefinition", raw)
+        definition = parse_task_definition(raw, inner.get("family") or path.stem)
+        pod_spec = translate_task_definition(
+            definition, TranslationOptions(allow_host_path=True), service=True
+        ).pod_spec
+        drained = drain_before_stop(pod_spec, 10)
+        for before, after in zip(
+            [*pod_spec.get("initContainers", []), *pod_spec["containers"]],
+            [*drained.get("initContainers", []), *drained["containers"]],
+            strict=True,
+        ):
+            assert "preStop" not in before.get("lifecycle", {}), path.name
+            long_running = before in pod_spec["containers"] or before.get("restartPolicy") == "Always"
+            assert after.get("lifecycle") == (SLEEP_10 if long_running else None), (path.name, before["name"])
+        assert drained["terminationGracePeriodSeconds"] == 10 + pod_spec.get("terminationGracePeriodSeconds", 30)

@@ -1,3 +1,5 @@
+import dataclasses
+
 from ecs_facade.model.service import ServiceSpec
 from ecs_facade.model.taskdefinition import parse_task_definition
 from ecs_facade.translate.ownership import owner_reference
@@ -79,3 +81,58 @@ def test_min_ready_seconds_is_the_settle_time_of_a_deployment_only() -> None:
     daemon = ServiceDecisions(daemon=True, min_ready_seconds=10)
     assert "minReadySeconds" not in build_workload("web", "ns", TASK_DEFINITION, 1, daemon).manifest["spec"]
     assert "minReadySeconds" not in build_workload("web", "ns", TASK_DEFINITION, 1, ServiceDecisions()).manifest["spec"]
+
+
+LOAD_BALANCED = parse_task_definition(
+    {
+        "containerDefinitions": [
+            {
+                "name": "web",
+                "image": "nginx:1.27",
+                "memory": 256,
+                "stopTimeout": 20,
+                "portMappings": [{"containerPort": 8080}],
+                "healthCheck": {"command": ["CMD", "/healthcheck"], "interval": 5, "retries": 2},
+            }
+        ]
+    },
+    "web",
+)
+
+
+def test_a_load_balanced_task_leaves_the_endpoints_before_sigterm() -> None:
+    decisions = ServiceDecisions(desired_count=2, deregistration_delay=10)
+    for daemon in (False, True):
+        workload = build_workload("web", "ns", LOAD_BALANCED, 1, dataclasses.replace(decisions, daemon=daemon))
+        pod = workload.manifest["spec"]["template"]["spec"]
+        (web,) = pod["containers"]
+        assert web["lifecycle"] == {"preStop": {"sleep": {"seconds": 10}}}
+        assert pod["terminationGracePeriodSeconds"] == 30  # 10 s drain + stopTimeout 20
+        # the translation the caller may hold on to is not changed
+        assert "lifecycle" not in workload.translation.pod_spec["containers"][0]
+        assert workload.translation.pod_spec["terminationGracePeriodSeconds"] == 20
+
+
+def test_without_a_delay_tasks_stop_at_once() -> None:
+    pod = build_workload("web", "ns", LOAD_BALANCED, 1, ServiceDecisions(desired_count=2)).manifest["spec"]["template"]
+    assert "lifecycle" not in pod["spec"]["containers"][0]
+    assert pod["spec"]["terminationGracePeriodSeconds"] == 20
+
+
+def test_a_new_task_counts_for_the_rollout_only_once_ready() -> None:
+    """At 100 % / 200 % an old task stops only for a new one that is available: Ready (its
+    readiness probe is the container's ECS health check) and so for minReadySeconds."""
+    decisions = ServiceDecisions(
+        desired_count=2, maximum_percent=200, minimum_healthy_percent=100, min_ready_seconds=10, deregistration_delay=10
+    )
+    spec = build_workload("web", "ns", LOAD_BALANCED, 1, decisions).manifest["spec"]
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 2, "maxUnavailable": 0}}
+    assert spec["minReadySeconds"] == 10
+    (web,) = spec["template"]["spec"]["containers"]
+    assert web["readinessProbe"] == {
+        "exec": {"command": ["/healthcheck"]},
+        "periodSeconds": 5,
+        "timeoutSeconds": 5,
+        "failureThreshold": 2,
+        "successThreshold": 1,
+    }

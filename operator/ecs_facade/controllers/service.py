@@ -73,6 +73,7 @@ from ecs_facade.model.taskdefinition import TaskDefinition, content_hash, parse_
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.autoscaling import HPA_API_VERSION, build_autoscaler, initial_count
 from ecs_facade.translate.capacity import gated_pod_patch, next_provider
+from ecs_facade.translate.loadbalancing import deregistration_delay
 from ecs_facade.translate.ownership import owner_reference
 from ecs_facade.translate.placement import node_label_values
 from ecs_facade.translate.rollout import circuit_breaker_threshold
@@ -865,6 +866,12 @@ def _plan(
     maximum_percent = int(deployment_config.get("maximumPercent", 100 if daemon else 200))
     minimum_healthy_percent = int(deployment_config.get("minimumHealthyPercent", 0 if daemon else 100))
     surge = 0 if daemon or scaling else drain_surge(desired, maximum_percent, tasks_on_draining(indexes, service))
+    try:
+        delay = deregistration_delay(
+            service.annotations, raw.get("loadBalancers") or [], config.deregistration_delay_seconds
+        )
+    except TranslationError as error:
+        return Readiness(False, "InvalidSpec", str(error))
     decisions = ServiceDecisions(
         desired_count=desired,
         daemon=daemon,
@@ -874,6 +881,7 @@ def _plan(
         drain_surge=surge,
         write_replicas=scaling is None or workload is None,
         min_ready_seconds=math.ceil(config.steady_state_seconds),
+        deregistration_delay=delay,
         capacity_provider_strategy=strategy,
         capacity_provider_selectors=selectors,
         placement_constraints=list(raw.get("placementConstraints") or []),

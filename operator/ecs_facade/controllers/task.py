@@ -4,12 +4,12 @@ The task definition revision is resolved once, when the task starts (``status
 .taskDefinitionArn``). The pod carries the translated task; its state is the task's
 (``views/task.py``). When an essential container exits the task stops: the exit codes are
 recorded, then the pod is deleted so its other containers stop too. ``desiredStatus:
-STOPPED`` is ECS's StopTask. A STOPPED task stays describable for the retention time, then it
-and its pod are deleted.
+STOPPED`` is ECS's StopTask: the pod is deleted and the task stays STOPPING (UserInitiated,
+with the caller's reason) until its containers have stopped, whatever they exit with. A
+STOPPED task stays describable for the retention time, then it and its pod are deleted.
 """
 
 import datetime
-import json
 from typing import Any
 
 import kopf
@@ -49,17 +49,8 @@ from ecs_facade.translate.overrides import apply_overrides
 from ecs_facade.translate.ownership import owner_reference
 from ecs_facade.translate.placement import apply_placement, service_placement
 from ecs_facade.translate.task import build_task_pod
-from ecs_facade.translate.taskdefinition import ANNOTATION_CONTAINER_NAMES
 from ecs_facade.views.service import Readiness
-from ecs_facade.views.task import (
-    container_views,
-    essential_containers,
-    essential_exit,
-    failed_to_start,
-    health_status,
-    last_status,
-    started_at,
-)
+from ecs_facade.views.task import STOPPED_BY_USER, observe_task, started_at
 
 _written: dict[tuple[str, str, str], dict[str, Any]] = {}
 
@@ -100,7 +91,7 @@ def _revision(task: Snapshot, indexes: Indexes) -> Revision | tuple[str, str]:
 
 def _start(task: Snapshot, status: dict[str, Any], indexes: Indexes, config: Config, logger: Logger) -> None:
     if task.spec.get("desiredStatus") == "STOPPED":
-        _write(task, {**status, **_stopped(task, "UserInitiated", task.spec.get("reason") or "Task stopped by user")})
+        _write(task, {**status, **_stopped(task, "UserInitiated", task.spec.get("reason") or STOPPED_BY_USER)})
         return
     placement = cluster_placement(task.namespace, task.spec, indexes)
     if isinstance(placement, Readiness):
@@ -200,55 +191,24 @@ def _capacity_provider(task: Snapshot, strategy: list[dict[str, Any]], indexes: 
 
 
 def _observe(task: Snapshot, status: dict[str, Any], pod: dict[str, Any] | None, config: Config) -> None:
-    if pod is None:
-        if status.get("lastStatus") == "STOPPING" or task.spec.get("desiredStatus") == "STOPPED":
-            _write(
-                task,
-                {
-                    **status,
-                    **_stopped(
-                        task,
-                        status.get("stopCode") or "UserInitiated",
-                        status.get("stoppedReason") or "Task stopped by user",
-                    ),
-                },
-            )
+    """The task's status from its pod (views.task.observe_task), stamped; the pod is deleted
+    when the task stops (so its other containers stop too) or StopTask asks for it."""
+    requested = (task.spec.get("reason") or STOPPED_BY_USER) if task.spec.get("desiredStatus") == "STOPPED" else None
+    observed = observe_task(pod, status, requested)
+    if observed is None:
         return
-    annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    names = json.loads(annotations.get(ANNOTATION_CONTAINER_NAMES, "{}"))
-    containers = container_views(pod)
-    update: dict[str, Any] = {
-        "lastStatus": last_status(pod),
-        "containers": containers,
-        "healthStatus": health_status(containers, essential_containers(pod), names),
-    }
-    begun = started_at(pod)
-    if begun and not status.get("startedAt"):
-        update["startedAt"] = begun
-    if (pod.get("spec") or {}).get("nodeName") and not status.get("pullStartedAt"):
-        update["pullStartedAt"] = now()
-    exited = essential_exit(pod)
-    failure = failed_to_start(pod)
-    if exited is not None:
-        _, code = exited
-        update.update(_stopped(task, "EssentialContainerExited", "Essential container in task exited"))
-        update["exitCode"] = code
-        update["containers"] = [{**c, "lastStatus": "STOPPED"} for c in containers]
-        kube.delete_pod(task.namespace, pod["metadata"]["name"])  # the other containers stop too
-    elif failure is not None:
-        update.update(_stopped(task, "TaskFailedToStart", f"CannotPullContainerError or similar: {failure}"))
-        update["containers"] = [{**c, "lastStatus": "STOPPED"} for c in containers]
-        kube.delete_pod(task.namespace, pod["metadata"]["name"])
-    elif task.spec.get("desiredStatus") == "STOPPED" and not pod["metadata"].get("deletionTimestamp"):
-        update.update(
-            {
-                "lastStatus": "STOPPING",
-                "desiredStatus": "STOPPED",
-                "stopCode": "UserInitiated",
-                "stoppedReason": task.spec.get("reason") or "Task stopped by user",
-                "stoppingAt": now(),
-            }
-        )
+    update = dict(observed.update)
+    if pod is not None:
+        begun = started_at(pod)
+        if begun and not status.get("startedAt"):
+            update["startedAt"] = begun
+        if (pod.get("spec") or {}).get("nodeName") and not status.get("pullStartedAt"):
+            update["pullStartedAt"] = now()
+    if update.get("stopCode") and not status.get("stoppingAt"):
+        update["stoppingAt"] = now()
+    if update["lastStatus"] == "STOPPED" and not status.get("stoppedAt"):
+        update["stoppedAt"] = update.get("stoppingAt") or now()
+    if observed.delete_pod and pod is not None:
         kube.delete_pod(task.namespace, pod["metadata"]["name"])
     ready = update["lastStatus"] == "RUNNING"
     reason = {"RUNNING": "Running", "STOPPED": "Stopped", "STOPPING": "Stopping"}.get(update["lastStatus"], "Starting")

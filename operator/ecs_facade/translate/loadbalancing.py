@@ -13,6 +13,9 @@ controller targets (docs/services.md).
 - ``serviceRegistries`` → a headless Service ``<name>-discovery`` (``clusterIP: None``), so
   cluster DNS answers with the task IPs, as Cloud Map A/SRV records do.
 - a port mapping's ``appProtocol`` → the Service port's ``appProtocol`` (``APP_PROTOCOLS``).
+- the target group's deregistration delay → a ``preStop`` sleep on the task's long-running
+  containers and a longer grace period (``drain_before_stop``), so that a task leaving the
+  endpoints keeps serving until every node has stopped sending it connections.
 """
 
 import copy
@@ -32,6 +35,14 @@ ANNOTATION_TARGET_GROUP_ARNS: Final = f"{GROUP}/target-group-arns"
 ANNOTATION_LOAD_BALANCER_NAMES: Final = f"{GROUP}/load-balancer-names"
 ANNOTATION_LOAD_BALANCERS: Final = f"{GROUP}/load-balancers"
 ANNOTATION_REGISTRY_ARN: Final = f"{GROUP}/registry-arn"
+# On the ECSService: the seconds its tasks keep running after they leave the load balancer's
+# endpoints (the target group attribute deregistration_delay.timeout_seconds, which ECS waits
+# for before it stops a task; ECS has no field for it).
+ANNOTATION_DEREGISTRATION_DELAY: Final = f"{GROUP}/deregistration-delay-seconds"
+MAX_DEREGISTRATION_DELAY: Final = 3600  # the target group attribute's own maximum
+# ECS's stopTimeout when a task definition sets none (the agent's ECS_CONTAINER_STOP_TIMEOUT),
+# which is also Kubernetes's default terminationGracePeriodSeconds
+DEFAULT_STOP_TIMEOUT: Final = 30
 
 SERVICE_TYPES: Final = ("ClusterIP", "LoadBalancer", "NodePort")
 # ECS portMappings[].appProtocol → ServicePort.appProtocol. Un-prefixed values are reserved for
@@ -369,4 +380,70 @@ def health_check_grace(pod_spec: Mapping[str, Any], seconds: int | None) -> dict
             period = startup.get("periodSeconds", 10)
             needed = math.ceil(seconds / period) + liveness.get("failureThreshold", 3)
             startup["failureThreshold"] = min(max(startup.get("failureThreshold", 3), needed), _MAX_INT32)
+    return result
+
+
+def deregistration_delay(annotations: Mapping[str, str], load_balancers: Sequence[Any], default: int) -> int:
+    """The seconds a service's tasks keep running after they leave the load balancer's endpoints:
+    the ECSService's ``ANNOTATION_DEREGISTRATION_DELAY``, else ``default`` (the operator's
+    setting). 0 for a service without ``loadBalancers``: ECS waits for a target group to drain
+    a task, and only a load-balanced task is in one. A bad annotation is refused whether or not
+    the service has load balancers, so that adding one later does not reveal it."""
+    raw = annotations.get(ANNOTATION_DEREGISTRATION_DELAY)
+    seconds = default if raw is None else _delay_seconds(raw)
+    return seconds if load_balancers else 0
+
+
+def _delay_seconds(raw: str) -> int:
+    text = raw.strip()
+    if not re.fullmatch(r"[0-9]{1,5}", text) or int(text) > MAX_DEREGISTRATION_DELAY:
+        raise TranslationError(
+            f"metadata.annotations[{ANNOTATION_DEREGISTRATION_DELAY}]: {raw!r} is not a deregistration delay; "
+            f"expected a whole number of seconds from 0 to {MAX_DEREGISTRATION_DELAY}, as the target group's "
+            "deregistration_delay.timeout_seconds"
+        )
+    return int(text)
+
+
+def drain_before_stop(pod_spec: Mapping[str, Any], seconds: int) -> dict[str, Any]:
+    """A copy of ``pod_spec`` whose containers get SIGTERM ``seconds`` after the pod starts terminating.
+
+    ECS deregisters a task from its target groups and waits the deregistration delay before it
+    stops the task (SIGTERM, then SIGKILL after ``stopTimeout``), so the load balancer has
+    stopped sending it requests by then. Kubernetes takes a terminating pod out of the
+    EndpointSlices and sends SIGTERM at the same moment, while kube-proxy on every node and the
+    ingress controllers still send it connections for a moment: they are refused.
+
+    Every container that runs as long as the task (main containers and sidecars) gets a
+    ``preStop`` ``sleep`` (the kubelet's own action: no shell or ``sleep`` binary needed in the
+    image), because ECS stops none of a task's containers before the delay: a proxy that
+    serves the port needs the application behind it. The kubelet runs all preStop hooks at
+    once and stops sidecars after the main containers, so the task still stops in ECS's order.
+    ``terminationGracePeriodSeconds`` grows by ``seconds`` (from ECS's default ``stopTimeout``,
+    30 s, when it has none): the grace period counts from before the hook, and SIGKILL must
+    still come ``stopTimeout`` after SIGTERM. A container that already has a preStop hook keeps
+    it (ECS has none to translate; this is for hooks added before this step).
+    """
+    result = copy.deepcopy(dict(pod_spec))
+    if seconds <= 0:
+        return result
+    if seconds > MAX_DEREGISTRATION_DELAY:
+        raise TranslationError(
+            f"deregistration delay {seconds} s is more than the target group's maximum, {MAX_DEREGISTRATION_DELAY} s"
+        )
+    long_running = [
+        *(c for c in result.get("initContainers") or [] if c.get("restartPolicy") == "Always"),
+        *(result.get("containers") or []),
+    ]
+    hooked = False
+    for container in long_running:
+        lifecycle = container.setdefault("lifecycle", {})
+        if "preStop" not in lifecycle:
+            lifecycle["preStop"] = {"sleep": {"seconds": seconds}}
+            hooked = True
+    if hooked:
+        stop_timeout = result.get("terminationGracePeriodSeconds")
+        result["terminationGracePeriodSeconds"] = seconds + (
+            DEFAULT_STOP_TIMEOUT if stop_timeout is None else stop_timeout
+        )
     return result

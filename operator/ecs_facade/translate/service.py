@@ -13,7 +13,7 @@ from typing import Any
 
 from ecs_facade.api import DEFAULT_CLUSTER, GROUP, LABEL_INSTANCE_STATUS, LABEL_SERVICE
 from ecs_facade.translate.capacity import cluster_pod_placement, strategy_node_affinity, with_capacity_gate
-from ecs_facade.translate.loadbalancing import health_check_grace
+from ecs_facade.translate.loadbalancing import drain_before_stop, health_check_grace
 from ecs_facade.translate.placement import REQUIRED, apply_placement, service_placement
 from ecs_facade.translate.rollout import RollingUpdate, daemon_rolling_update, rolling_update
 from ecs_facade.translate.task import task_labels
@@ -58,6 +58,10 @@ class ServiceDecisions:
     # this long (the ECS deployments view's settle time): a task that exits a moment after it
     # starts leaves the older tasks running (views.deployments)
     min_ready_seconds: int = 0
+    # a task's containers get SIGTERM this long after it leaves its load balancer's endpoints
+    # (the target group's deregistration delay, which ECS waits for before it stops a task);
+    # 0: at once, as for every service without loadBalancers (loadbalancing.deregistration_delay)
+    deregistration_delay: int = 0
 
 
 @dataclass
@@ -92,6 +96,7 @@ def build_workload(
         )
         pod_spec = with_capacity_gate(apply_placement(pod_spec, {"affinity": affinity}))
     pod_spec = health_check_grace(pod_spec, decisions.health_check_grace_period)
+    pod_spec = drain_before_stop(pod_spec, decisions.deregistration_delay)
     annotations = dict(translation.annotations)
     if decisions.force_new_deployment:
         annotations[ANNOTATION_FORCE] = decisions.force_new_deployment

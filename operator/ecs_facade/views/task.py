@@ -11,10 +11,15 @@ tasks of services, so both look the same.
 | essential containers running | RUNNING |
 | being deleted (grace period) | STOPPING |
 | an essential container exited, or the pod ended or is gone | STOPPED |
+
+Why it stopped (``stopCode``, ``stoppedReason``): ``pod_stop`` from the pod alone, and for a
+standalone task ``observe_task``, which also keeps the stop code of a task already STOPPING
+(StopTask) while its containers stop.
 """
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ecs_facade.translate.lifecycle import ANNOTATION_RESTART_POLICIES
@@ -29,6 +34,25 @@ _FAILED_TO_START = {
     "RunContainerError",
     "ContainerCannotRun",
 }
+_ENDED = ("Succeeded", "Failed")
+
+# What ECS says (the ECS agent's OutOfMemoryError, "<name>: <message>"; the task's reason for an
+# essential exit; StopTask's default reason).
+OUT_OF_MEMORY = "OutOfMemoryError: Container killed due to memory usage"
+ESSENTIAL_EXITED = "Essential container in task exited"
+STOPPED_BY_USER = "Task stopped by user"
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why a task stops, as DescribeTasks says it: ``stopCode``, ``stoppedReason``, the exit code
+    the task reports (``status.exitCode``), and the ``reason`` of each container that never
+    started (None: their own)."""
+
+    code: str
+    reason: str
+    exit_code: int | None = None
+    unstarted: str | None = None
 
 
 def _statuses(pod: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
@@ -64,6 +88,12 @@ def essential_exit(pod: Mapping[str, Any]) -> tuple[str, int | None] | None:
     container that was restarted all the same (a native sidecar always is) exited before:
     its last termination counts.
     """
+    found = _essential_termination(pod)
+    return None if found is None else (found[0], found[1].get("exitCode"))
+
+
+def _essential_termination(pod: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None:
+    """essential_exit, with the container's whole ``terminated`` state (its reason)."""
     statuses = _statuses(pod)
     policies = restart_policies(pod)
     standalone = (pod.get("spec") or {}).get("restartPolicy") == "Never"
@@ -77,8 +107,112 @@ def essential_exit(pod: Mapping[str, Any]) -> tuple[str, int | None] | None:
         code = terminated.get("exitCode")
         if name in policies and code not in policies[name]:
             continue  # restarted by its restart policy: the task goes on
-        return name, code
+        return name, terminated
     return None
+
+
+def essential_stop(pod: Mapping[str, Any]) -> Stop | None:
+    """The task's end by an essential container's exit. Killed for its hard memory limit
+    (``OOMKilled``), the reason is ECS's OutOfMemoryError, as a stopped task shows it (Fargate's
+    ``stoppedReason``; on EC2 the container's ``reason``, which container_views gives too)."""
+    found = _essential_termination(pod)
+    if found is None:
+        return None
+    _, terminated = found
+    reason = OUT_OF_MEMORY if terminated.get("reason") == "OOMKilled" else ESSENTIAL_EXITED
+    return Stop("EssentialContainerExited", reason, terminated.get("exitCode"))
+
+
+def failed_dependency(pod: Mapping[str, Any]) -> tuple[str, int] | None:
+    """A container others wait for to SUCCEED or COMPLETE (an init container,
+    translate.ordering) that exited non-zero for good, with its exit code.
+
+    Kubernetes then starts none of the containers after it: in a standalone task's pod
+    (``restartPolicy: Never``) the pod fails at once (phase Failed, the others waiting with
+    ``PodInitializing``), as the ECS agent refuses to start a container whose SUCCESS
+    dependency exited non-zero. An exit the container's own restart policy may restart is
+    final only once the pod failed.
+    """
+    spec = pod.get("spec") or {}
+    ended = (pod.get("status") or {}).get("phase") == "Failed"
+    statuses = _statuses(pod)
+    for container in spec.get("initContainers") or []:
+        if container.get("restartPolicy") == "Always":
+            continue  # a sidecar: others wait for it to START or be HEALTHY
+        terminated = ((statuses.get(container["name"]) or {}).get("state") or {}).get("terminated") or {}
+        code = terminated.get("exitCode")
+        if code is None or code == 0:
+            continue
+        once = (
+            spec.get("restartPolicy") == "Never"
+            and "restartPolicy" not in container
+            and not container.get("restartPolicyRules")
+        )
+        if ended or once:
+            return container["name"], int(code)
+    return None
+
+
+def pod_stop(pod: Mapping[str, Any]) -> Stop | None:
+    """Why the task ended, from its pod alone (StopTask aside: observe_task), or None while it
+    goes on. A pod that ended (phase Succeeded or Failed) always has a reason.
+
+    - a SUCCESS/COMPLETE dependency exited non-zero: TaskFailedToStart (that container is
+      never essential, translate.ordering refuses it; the ECS agent marks every container
+      waiting for it stopped without starting it, so the essential ones never ran), the
+      reason naming it and its code, which is the task's exit code;
+    - an essential container exited: EssentialContainerExited (essential_stop);
+    - a container cannot be created (image pull, config): TaskFailedToStart;
+    - the pod ended otherwise (evicted, its node shut down): TaskFailedToStart when no
+      essential container had started, else TerminationNotice (the host ended it), with the
+      kubelet's reason.
+    """
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    names = json.loads(annotations.get(ANNOTATION_CONTAINER_NAMES, "{}"))
+    dependency = failed_dependency(pod)
+    if dependency is not None:
+        name, code = dependency
+        shown = names.get(name, name)
+        if name in essential_containers(pod):  # not from translate.ordering; a hand-made pod
+            return Stop("EssentialContainerExited", ESSENTIAL_EXITED, code)
+        return Stop(
+            "TaskFailedToStart",
+            f"CannotStartContainerError: container '{shown}' exited with {code}; the containers that depend on "
+            "its SUCCESS (dependsOn SUCCESS, or COMPLETE, which is enforced as SUCCESS) can never start",
+            code,
+            unstarted=f"CannotStartContainerError: dependency condition not met: container '{shown}' "
+            f"exited with {code}, SUCCESS needs exit code 0",
+        )
+    stop = essential_stop(pod)
+    if stop is not None:
+        return stop
+    failure = failed_to_start(pod)
+    if failure is not None:
+        return Stop("TaskFailedToStart", f"CannotPullContainerError or similar: {failure}")
+    status = pod.get("status") or {}
+    phase = status.get("phase")
+    if phase not in _ENDED:
+        return None
+    said = ": ".join(str(status[k]) for k in ("reason", "message") if status.get(k))
+    if _essential_started(pod):
+        return Stop("TerminationNotice", said or f"The task's pod ended (phase {phase}) while it ran")
+    return Stop(
+        "TaskFailedToStart", said or f"The task's pod ended (phase {phase}) before its essential containers started"
+    )
+
+
+def _essential_started(pod: Mapping[str, Any]) -> bool:
+    statuses = _statuses(pod)
+    for name in essential_containers(pod):
+        status = statuses.get(name) or {}
+        state = status.get("state") or {}
+        if "running" in state or "terminated" in state or "terminated" in (status.get("lastState") or {}):
+            return True
+    return False
+
+
+def _running(pod: Mapping[str, Any]) -> bool:
+    return any("running" in (s.get("state") or {}) for s in _statuses(pod).values())
 
 
 def failure_containers(pod: Mapping[str, Any]) -> list[str]:
@@ -151,7 +285,8 @@ def container_views(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
         if "terminated" in state:
             view["lastStatus"] = "STOPPED"
             view["exitCode"] = state["terminated"].get("exitCode")
-            view["reason"] = state["terminated"].get("reason") or ""
+            reason = state["terminated"].get("reason") or ""
+            view["reason"] = OUT_OF_MEMORY if reason == "OOMKilled" else reason
         elif "running" in state:
             view["lastStatus"] = "RUNNING"
         else:
@@ -223,6 +358,99 @@ def started_at(pod: Mapping[str, Any]) -> str | None:
     return min(times) if times else None
 
 
+@dataclass(frozen=True)
+class Observation:
+    """A standalone task's status fields seen in its pod (timestamps aside: the controller
+    stamps them), and whether the operator deletes the pod so that its containers stop."""
+
+    update: dict[str, Any]
+    delete_pod: bool = False
+
+
+def observe_task(
+    pod: Mapping[str, Any] | None, prior: Mapping[str, Any], stop_requested: str | None
+) -> Observation | None:
+    """The next status of a standalone task (ECSTask) from its pod and its status so far;
+    ``stop_requested`` is StopTask's reason (``spec.desiredStatus: STOPPED``), else None.
+
+    A task already STOPPING (StopTask: UserInitiated) keeps its stop code and reason whatever
+    its containers do meanwhile, as ECS does: an essential container that exits at SIGTERM
+    (0, 143) or at SIGKILL after ``stopTimeout`` (137) is recorded (its exit code, the task's
+    ``exitCode``), not taken for EssentialContainerExited. Such a task is STOPPED once no
+    container runs any more or the pod is gone (then the exit codes last seen stay).
+    Otherwise the pod's own end (pod_stop) stops the task at once, and StopTask makes it
+    STOPPING. None: nothing to say (the pod is not there yet).
+    """
+    stopping = prior.get("lastStatus") == "STOPPING" and bool(prior.get("stopCode"))
+    if pod is None:
+        if stop_requested is None and prior.get("lastStatus") != "STOPPING":
+            return None  # created a moment ago, or not seen yet
+        reason = prior.get("stoppedReason") or stop_requested or STOPPED_BY_USER
+        containers = [{**c, "lastStatus": "STOPPED"} for c in prior.get("containers") or []]
+        stop = Stop(prior.get("stopCode") or "UserInitiated", reason)
+        return Observation({**_stop_fields(stop, "STOPPED"), "containers": containers})
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    names = json.loads(annotations.get(ANNOTATION_CONTAINER_NAMES, "{}"))
+    containers = container_views(pod)
+    update: dict[str, Any] = {
+        "lastStatus": last_status(pod),
+        "containers": containers,
+        "healthStatus": health_status(containers, essential_containers(pod), names),
+    }
+    deleting = bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+    if stopping:
+        exited = essential_exit(pod)
+        code = None if exited is None else exited[1]
+        stop = Stop(str(prior["stopCode"]), prior.get("stoppedReason") or STOPPED_BY_USER, code)
+        return _stopping(pod, update, stop, deleting)
+    ended = pod_stop(pod)
+    if ended is not None:
+        update.update(_stop_fields(ended, "STOPPED"), containers=_stopped_containers(pod, ended.unstarted))
+        return Observation(update, delete_pod=not deleting)
+    if stop_requested is not None:
+        return _stopping(pod, update, Stop("UserInitiated", stop_requested), deleting)
+    return Observation(update)
+
+
+def _stopping(pod: Mapping[str, Any], update: dict[str, Any], stop: Stop, deleting: bool) -> Observation:
+    """A task being stopped: STOPPING while a container still runs, then STOPPED."""
+    done = (pod.get("status") or {}).get("phase") in _ENDED or (deleting and not _running(pod))
+    update = {**update, **_stop_fields(stop, "STOPPED" if done else "STOPPING")}
+    if done:
+        update["containers"] = _stopped_containers(pod, None)
+    return Observation(update, delete_pod=not deleting)
+
+
+def _stop_fields(stop: Stop, last: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "lastStatus": last,
+        "desiredStatus": "STOPPED",
+        "stopCode": stop.code,
+        "stoppedReason": stop.reason,
+    }
+    if stop.exit_code is not None:
+        fields["exitCode"] = stop.exit_code
+    return fields
+
+
+def _stopped_containers(pod: Mapping[str, Any], unstarted: str | None) -> list[dict[str, Any]]:
+    """Every container STOPPED, as in a stopped ECS task; one that never started says why
+    (``unstarted``), else keeps what the kubelet said of it."""
+    spec = pod.get("spec") or {}
+    statuses = _statuses(pod)
+    kube_names = [c["name"] for c in [*spec.get("initContainers", []), *spec.get("containers", [])]]
+    result = []
+    for name, view in zip(kube_names, container_views(pod), strict=True):
+        view = {**view, "lastStatus": "STOPPED"}
+        status = statuses.get(name) or {}
+        state = status.get("state") or {}
+        started = "running" in state or "terminated" in state or bool(status.get("restartCount"))
+        if unstarted is not None and not started:
+            view["reason"] = unstarted
+        result.append(view)
+    return result
+
+
 def describe_task(
     pod: Mapping[str, Any],
     task_arn: str,
@@ -251,9 +479,9 @@ def describe_task(
         "createdAt": (pod.get("metadata") or {}).get("creationTimestamp"),
         "startedAt": started_at(pod),
     }
-    exited = essential_exit(pod)
+    exited = essential_stop(pod)
     if exited is not None:
-        task.update(stopCode="EssentialContainerExited", stoppedReason="Essential container in task exited")
+        task.update(stopCode=exited.code, stoppedReason=exited.reason)
     elif (pod.get("metadata") or {}).get("deletionTimestamp"):
         task.update(stopCode="ServiceSchedulerInitiated", stoppedReason="Task stopped by the service scheduler")
     return {k: v for k, v in task.items() if v is not None}
