@@ -2,6 +2,7 @@
 time), ECS's consecutive failedTasks, PENDING tasks, and a FAILED deployment that launches
 nothing (views/deployments.py)."""
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,11 +11,13 @@ from ecs_facade.views.deployments import (
     REVISION_ANNOTATION,
     Hold,
     TaskState,
+    carried_failures,
     consecutive_failures,
     deployment_id,
     ecs_deployments,
     failed_hold,
     failed_tasks,
+    gone_tasks,
     healthy_tasks,
     pending,
     settles_at,
@@ -243,3 +246,73 @@ def test_a_new_deployment_or_a_rollback_is_not_held() -> None:
     # a new desiredCount is not a new deployment: the same template stays held
     assert failed_hold(failed_status(failed), held, sets, "digest", f"{ARN}2") is not None
     assert ANNOTATION_FAILED == "ecs.facade.dev/failed-deployment"
+
+
+def uid_task(uid: str, **fields: Any) -> TaskState:
+    return dataclasses.replace(task(uid, **fields), uid=uid)
+
+
+def test_failed_tasks_do_not_fall_when_a_failed_tasks_pod_is_deleted() -> None:
+    sets = [replica_set("new", 1, 1, 0)]
+    a = uid_task("a", restarts=3, failures=(at(5), at(8), at(11)))
+    assert view(sets, [a], at(12))[0]["failedTasks"] == 3
+    last, gone = gone_tasks({}, [a], (), {"new"}, at(12), SETTLE)
+    assert (gone, list(last)) == ((), ["a"])
+    # A deleted (a deployment, by hand): its 3 failures stay counted
+    last, gone = gone_tasks(last, [], gone, {"new"}, at(13), SETTLE)
+    assert last == {} and [g.failures for g in gone] == [(at(5), at(8), at(11))]
+    assert view(sets, [], at(13), gone=gone)[0]["failedTasks"] == 3
+    # then B fails once: 4
+    b = uid_task("b", restarts=1, failures=(at(20),))
+    last, gone = gone_tasks(last, [b], gone, {"new"}, at(21), SETTLE)
+    assert view(sets, [b], at(21), gone=gone)[0]["failedTasks"] == 4
+    # a task of another deployment, or a deployment the service no longer has, counts nothing here
+    other = dataclasses.replace(a, template_hash="old")
+    assert view(sets, [b], at(21), gone=(*gone, other))[0]["failedTasks"] == 4
+    assert gone_tasks({"x": other}, [], gone, {"new"}, at(22), SETTLE)[1] == gone
+
+
+def test_a_healthy_task_still_sets_the_count_back_and_keeps_it_so_once_it_is_gone() -> None:
+    sets = [replica_set("new", 1, 1, 1)]
+    failed = uid_task("a", restarts=3, failures=(at(5),) * 3)
+    last, gone = gone_tasks({}, [failed], (), {"new"}, at(6), SETTLE)
+    last, gone = gone_tasks(last, [], gone, {"new"}, at(7), SETTLE)  # gone: 3 failures remembered
+    healthy = uid_task("h", ready_since=at(8))
+    assert view(sets, [healthy], at(17), gone=gone)[0]["failedTasks"] == 3  # Ready for 9 s only
+    assert view(sets, [healthy], at(18), gone=gone)[0]["failedTasks"] == 0  # healthy: reset
+    # the healthy task is stopped by the scheduler, then its pod goes: the reset stays
+    last, gone = gone_tasks(last, [healthy], gone, {"new"}, at(18), SETTLE)
+    stopping = uid_task("h", deleting=True, runs=((at(8), at(30)),))  # task_state's run while deleted
+    assert view(sets, [stopping], at(31), gone=gone)[0]["failedTasks"] == 0
+    last, gone = gone_tasks(last, [stopping], gone, {"new"}, at(31), SETTLE)
+    last, gone = gone_tasks(last, [], gone, {"new"}, at(40), SETTLE)
+    assert view(sets, [], at(40), gone=gone)[0]["failedTasks"] == 0
+    # a later failure counts from 0
+    b = uid_task("b", restarts=1, failures=(at(50),))
+    assert view(sets, [b], at(51), gone=gone)[0]["failedTasks"] == 1
+    # resetOnHealthyTask false: every failure since the deployment started, gone or not
+    assert view(sets, [b], at(51), gone=gone, reset_on_healthy=False)[0]["failedTasks"] == 4
+    # a pod that went while Ready for the settle time (never seen being deleted) was healthy too
+    last, gone = gone_tasks({}, [uid_task("c", ready_since=at(60))], (), {"new"}, at(61), SETTLE)
+    _, gone = gone_tasks(last, [], (*gone, uid_task("g", failures=(at(55),))), {"new"}, at(75), SETTLE)
+    assert view(sets, [], at(75), gone=gone)[0]["failedTasks"] == 0
+
+
+def test_after_a_restart_of_the_operator_the_failures_of_pods_gone_meanwhile_stay_counted() -> None:
+    sets = [replica_set("new", 1, 1, 0)]
+    before = view(sets, [uid_task("a", restarts=3, failures=(at(5),) * 3)], at(6))
+    assert before[0]["failedTasks"] == 3
+    # the operator restarts; A was deleted meanwhile
+    fresh = view(sets, [], at(20), previous=before)
+    assert fresh[0]["failedTasks"] == 0
+    carried = carried_failures(before, fresh, sets)
+    assert [(g.template_hash, g.failures) for g in carried] == [("new", (before[0]["updatedAt"],) * 3)]
+    assert view(sets, [], at(20), previous=before, gone=carried)[0]["failedTasks"] == 3
+    b = uid_task("b", restarts=1, failures=(at(30),))
+    assert view(sets, [b], at(31), previous=before, gone=carried)[0]["failedTasks"] == 4
+    # a task healthy after the last status set them back still
+    h = uid_task("h", ready_since=at(40))
+    assert view(sets, [h], at(50), previous=before, gone=carried)[0]["failedTasks"] == 0
+    # nothing carried when the pods explain the count, or for a deployment the service no longer has
+    assert carried_failures(before, before, sets) == ()
+    assert carried_failures(before, fresh, [replica_set("next", 2, 1, 0)]) == ()

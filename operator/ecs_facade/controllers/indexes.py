@@ -31,6 +31,8 @@ from ecs_facade.api import (
 from ecs_facade.model.references import parse_task_definition_ref
 from ecs_facade.views.container_instance import slim_pod
 from ecs_facade.views.deployments import TaskState
+from ecs_facade.views.service_tasks import ending as incarnation_ending
+from ecs_facade.views.service_tasks import unhealthy_from
 from ecs_facade.views.task import failure_containers
 
 ANNOTATION_CONTENT_HASH = f"{GROUP}/content-hash"
@@ -446,9 +448,11 @@ REPLICA_SET_INDEX = ObjectIndex(replica_set_keys)
 
 def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
     """What the deployment view and the circuit breaker count of a service's pod (an ECS task):
-    its failures (the pod failing, each container restart) and when they happened, when it
-    became Ready, and its containers' runs that ended (views.deployments judges from them
-    whether a task was healthy)."""
+    its failures (the pod failing, each container restart, an essential exit not restarted
+    yet) and when they happened, when it became Ready, and its containers' runs that ended
+    (views.deployments judges from them whether a task was healthy); and what the service's
+    events tell of it (views.service_tasks): its uid, whether its current incarnation ended,
+    from when it is UNHEALTHY."""
     status = body.get("status") or {}
     containers = status.get("containerStatuses") or []
     # one end of the task is one failure: with RestartAllContainers every container restarts
@@ -458,7 +462,8 @@ def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
     unschedulable = None
     ready_since = None
     phase = str(status.get("phase") or "Pending")
-    deleting = bool(body["metadata"].get("deletionTimestamp"))
+    deletion = body["metadata"].get("deletionTimestamp")
+    deleting = bool(deletion)
     for condition in status.get("conditions") or []:
         if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
             unschedulable = str(condition.get("message") or "Unschedulable")
@@ -470,8 +475,22 @@ def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
         last = (container.get("lastState") or {}).get("terminated") or {}
         if container.get("name") in ending:
             failures += [last.get("finishedAt")] * int(container.get("restartCount") or 0)
+            started = ((container.get("state") or {}).get("running") or {}).get("startedAt")
+            if ready_since is not None and started and str(started) > ready_since:
+                # Ready since before this incarnation started (its status kept the time):
+                # healthy only from the incarnation's start on
+                ready_since = str(started)
         if last.get("startedAt") and last.get("finishedAt"):
             runs.append((str(last["startedAt"]), str(last["finishedAt"])))
+    # the current incarnation ended (an essential exit), the next one not started yet: an end
+    # of the task already, as a STOPPED task in ECS (views.service_tasks.ending)
+    exited = incarnation_ending(body)
+    if exited is not None:
+        failures.append(str(exited["finishedAt"]) if exited.get("finishedAt") else None)
+        if exited.get("startedAt") and exited.get("finishedAt"):
+            runs.append((str(exited["startedAt"]), str(exited["finishedAt"])))
+    if deleting and ready_since is not None:
+        runs.append((ready_since, str(deletion)))  # healthy until the scheduler stopped it, if long enough
     if phase == "Failed":
         ended = [(c.get("state") or {}).get("terminated") or {} for c in containers]
         finished = [str(t["finishedAt"]) for t in ended if t.get("finishedAt")]
@@ -491,6 +510,9 @@ def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
         ready_since=None if deleting else ready_since,
         failures=tuple(failures),
         runs=tuple(runs),
+        uid=str(body["metadata"].get("uid") or ""),
+        ended=exited is not None,
+        unhealthy_from=None if deleting or exited is not None else unhealthy_from(body),
     )
 
 

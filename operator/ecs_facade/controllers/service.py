@@ -95,9 +95,12 @@ from ecs_facade.views.deployments import (
     ANNOTATION_FAILED,
     REVISION_ANNOTATION,
     Hold,
+    TaskState,
+    carried_failures,
     ecs_deployments,
     failed_hold,
     failed_tasks,
+    gone_tasks,
     healthy_tasks,
     ordered,
     settles_at,
@@ -111,6 +114,15 @@ from ecs_facade.views.service import (
     rollout_readiness,
     service_counts,
     settled,
+)
+from ecs_facade.views.service_tasks import (
+    Seen,
+    TaskEvents,
+    deferred,
+    ending,
+    observe,
+    task_events,
+    unhealthy_incarnation,
 )
 from ecs_facade.views.task import on_its_way
 from ecs_facade.views.throttle import holding, next_throttle
@@ -143,6 +155,25 @@ _surging: set[tuple[str, str]] = set()
 _instance_states: dict[str, str] = {}
 # Capacity providers chosen per pod (the watch may not show the pod's new label yet).
 _assigned: dict[tuple[str, str], str] = {}
+
+
+@dataclass(frozen=True)
+class TasksSeen:
+    """What the last status said of a service's tasks (views.service_tasks: which task each
+    pod runs, for the events) and what is kept of them for failedTasks once their pods are
+    gone (views.deployments.gone_tasks)."""
+
+    seen: Mapping[str, Seen]
+    last: Mapping[str, TaskState]
+    gone: tuple[TaskState, ...]
+
+
+# Per service, from its first status after the operator started (seeded then without events:
+# the tasks were told of before), until the service goes.
+_tasks_seen: dict[tuple[str, str, str], TasksSeen] = {}
+# (pod uid, task ends) of incarnations a pod event saw UNHEALTHY since the last status, per
+# service: a liveness kill may restart the pod before the status batch looks at it.
+_unhealthy_noted: dict[tuple[str, str], set[tuple[str, int]]] = {}
 
 
 @dataclass
@@ -465,21 +496,41 @@ def _report(
     breaker = plan.breaker if isinstance(plan, Plan) else {}
     replica_sets = list(indexes.replica_sets.get(key, []))
     first = _primary(plan)
-    deployments = ecs_deployments(
-        replica_sets,
-        tasks,
-        desired,
-        _arn_of(config),
-        previous,
-        stamp,
-        settle_seconds=settle,
-        primary=first,
-        reset_on_healthy=breaker.get("resetOnHealthyTask") is not False,
-    )
+    remembered = _tasks_seen.get((*key, service.uid))
+
+    def deployments_with(gone: tuple[TaskState, ...]) -> list[dict[str, Any]]:
+        return ecs_deployments(
+            replica_sets,
+            tasks,
+            desired,
+            _arn_of(config),
+            previous,
+            stamp,
+            settle_seconds=settle,
+            primary=first,
+            reset_on_healthy=breaker.get("resetOnHealthyTask") is not False,
+            gone=gone,
+        )
+
+    gone = remembered.gone if remembered is not None else ()
+    deployments = deployments_with(gone)
+    # the first look since the operator started: what the status counted of pods gone meanwhile
+    carried = carried_failures(previous, deployments, replica_sets) if remembered is None else ()
+    if carried:
+        gone = carried
+        deployments = deployments_with(gone)
     primary_set = ordered(replica_sets, first)[0] if replica_sets else None
     conditions = service.status.get("conditions")
     messages: list[str] = []
     label = f"(service {service.spec.get('serviceName') or service.name})"
+    noted = set(_unhealthy_noted.get(key) or ())
+    _unhealthy_noted.get(key, set()).difference_update(noted)
+    if remembered is not None or service.status.get("observedGeneration") is None:
+        # tasks stopped and started since the last status (a new service's first tasks too)
+        news, seen = task_events(label, remembered.seen if remembered else {}, tasks, stamp, noted)
+    else:
+        news, seen = TaskEvents(), observe(tasks, stamp)  # the first look after a restart: told before
+    messages.extend(news.messages)
     arn = plan.arn if isinstance(plan, Plan) else service.status.get("taskDefinition")
     degraded: tuple[bool, str, str] = (False, "AsExpected", "tasks start and run")
 
@@ -516,7 +567,7 @@ def _report(
             throttle, started = next_throttle(
                 throttle,
                 primary["id"],
-                failed_tasks(tasks, template),
+                failed_tasks([*tasks, *gone], template),
                 circuit_breaker_threshold(desired),
                 stamp,
                 rolling_out=rolling_out,
@@ -644,16 +695,26 @@ def _report(
     before = {k: service.status.get(k) for k in status}
     memory = (service.namespace, service.name, service.uid)
     _status_due.pop(memory, None)
+    templates = {template_hash(rs) for rs in replica_sets}
+    last, kept = gone_tasks(remembered.last if remembered else {}, tasks, gone, templates, stamp, settle)
+    tasks_seen = TasksSeen(seen, last, kept)
     if _without_times(status) != _without_times(before):
-        wait = 0.0 if reapply else _status_wait(memory, before, status, config)
+        # tasks the scheduler started or stopped are progress, as the counts they change
+        progress = bool(posted) and set(posted) <= set(news.progress)
+        quiet = {**status, "events": before.get("events")} if progress else status
+        wait = 0.0 if reapply else _status_wait(memory, before, quiet, config)
         if wait > 0:
             # progress only: written by a refresh once the interval is over (or with the next
             # change that is news, whichever comes first)
             _status_due[memory] = time.monotonic() + wait
+            if progress:  # told, with what happens meanwhile, by the write that follows
+                tasks_seen = dataclasses.replace(tasks_seen, seen=deferred(remembered.seen if remembered else {}, seen))
+            _tasks_seen[memory] = tasks_seen
             enqueue(service.namespace, service.name, indexes, logger, urgent=False, apply=False, delay=wait)
             return reapply
         kube.patch_status(API_VERSION, SERVICES, service.namespace, service.name, status)
         _written[memory] = status
+        _tasks_seen[memory] = tasks_seen
         _written_at[memory] = time.monotonic()
         _progress_turns.forget(memory)
         involved = {
@@ -666,6 +727,8 @@ def _report(
         for message in posted:
             warning = "failed" in message or "unable" in message or "rolling back" in message
             kube.post_event(involved, "Warning" if warning else "Normal", "ECSServiceEvent", message, stamp)
+    else:
+        _tasks_seen[memory] = tasks_seen
     return reapply
 
 
@@ -1169,8 +1232,9 @@ def service_changed(
 
 def _forget(key: tuple[str, str], uid: str) -> None:
     """A deleted service's memories (the garbage collector removes its children)."""
-    for memory in (_written, _written_at, _applied, _status_due):
+    for memory in (_written, _written_at, _applied, _status_due, _tasks_seen):
         memory.pop((*key, uid), None)
+    _unhealthy_noted.pop(key, None)
     _progress_turns.forget((*key, uid))
     budgets.forget(*key, uid, max_delay=Config.from_env().disruption_budget_max_delay_seconds)
     _surging.discard(key)
@@ -1249,6 +1313,8 @@ def tasks_changed(
         return
     if deleted and body.get("kind") == "Pod":
         _assigned.pop((namespace, body["metadata"]["name"]), None)  # a gone pod needs no memory
+    elif body.get("kind") == "Pod" and (unhealthy := unhealthy_incarnation(body, now())) is not None:
+        _unhealthy_noted.setdefault((namespace, name), set()).add(unhealthy)
     node = one(indexes.nodes, str((body.get("spec") or {}).get("nodeName") or ""))
     moving = (namespace, name) in _surging or (node is not None and draining(node))
     # a failing task is news for the circuit breaker and the throttle, which judge the rollout
@@ -1276,7 +1342,9 @@ def _counted_later(namespace: str, name: str, body: Mapping[str, Any], indexes: 
 def _failing(body: Mapping[str, Any]) -> bool:
     status = body.get("status") or {}
     return body.get("kind") == "Pod" and (
-        status.get("phase") == "Failed" or any(c.get("restartCount") for c in status.get("containerStatuses") or [])
+        status.get("phase") == "Failed"
+        or any(c.get("restartCount") for c in status.get("containerStatuses") or [])
+        or ending(body) is not None  # an essential exit, before the kubelet restarts the task
     )
 
 

@@ -13,10 +13,11 @@ without a break for ``settle_seconds``; a task that runs for a moment and exits 
 so a revision whose tasks exit a second after they start is never reported COMPLETED.
 """
 
+import dataclasses
 import datetime
 import functools
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,12 @@ class TaskState:
     # where the time is not known; as many as the task counts failures
     failures: tuple[str | None, ...] = ()
     runs: tuple[tuple[str, str], ...] = ()  # runs of its containers that ended: (started, finished)
+    uid: str = ""  # the pod's
+    # its current incarnation ended by an essential container's exit, not restarted yet
+    # (views.service_tasks.ending): a STOPPED task in ECS
+    ended: bool = False
+    # UNHEALTHY from then on if it stays as it is (views.service_tasks.unhealthy_from)
+    unhealthy_from: str | None = None
 
 
 def deployment_id(replica_set_uid: str) -> str:
@@ -179,11 +186,14 @@ def ecs_deployments(
     settle_seconds: float = 0.0,
     primary: str | None = None,
     reset_on_healthy: bool = True,
+    gone: Sequence[TaskState] = (),
 ) -> list[dict[str, Any]]:
     """The ECS deployments, PRIMARY first, then ACTIVE, then the last few INACTIVE.
 
     The PRIMARY deployment COMPLETES once ``desired`` of its tasks are healthy (see the
-    module's docstring), it has no more than that, and older deployments run none."""
+    module's docstring), it has no more than that, and older deployments run none.
+    ``gone``: what is known of the tasks whose pods are gone (``gone_tasks``): their failures
+    and healthy runs still count for ``failedTasks``, which a deleted pod does not set back."""
     ordered_sets = ordered(replica_sets, primary)
     before = {d.get("id"): d for d in previous}
     result: list[dict[str, Any]] = []
@@ -226,7 +236,13 @@ def ecs_deployments(
             "desiredCount": want,
             "runningCount": ready,
             "pendingCount": sum(1 for t in mine if pending(t)),
-            "failedTasks": consecutive_failures(mine, template, now, settle_seconds, reset_on_healthy),
+            "failedTasks": consecutive_failures(
+                [*mine, *(g for g in gone if g.template_hash == template)],
+                template,
+                now,
+                settle_seconds,
+                reset_on_healthy,
+            ),
             "rolloutState": state,
             "rolloutStateReason": reason,
             "createdAt": meta.get("creationTimestamp", now),
@@ -236,6 +252,103 @@ def ecs_deployments(
         result.append({k: v for k, v in entry.items() if v is not None})
     inactive = [d for d in result if d["status"] == "INACTIVE"]
     return [d for d in result if d["status"] != "INACTIVE"] + inactive[:MAX_INACTIVE]
+
+
+def gone_tasks(
+    last: Mapping[str, TaskState],
+    tasks: Sequence[TaskState],
+    gone: Sequence[TaskState],
+    templates: Collection[str],
+    now: str,
+    settle_seconds: float = 0.0,
+) -> tuple[dict[str, TaskState], tuple[TaskState, ...]]:
+    """What to remember of a service's tasks for ``failedTasks`` once their pods are gone.
+
+    ECS's ``failedTasks`` counts failed tasks until a task becomes healthy
+    (``consecutive_failures``); stopped tasks stay counted, but a pod's failures vanish with
+    the pod. So the last state of each pod (``last``, by uid; with the ended runs seen over
+    its life, as its status shows only the last one per container) becomes, once the pod is
+    gone, part of one gone task per deployment (pod template): all its failures, and the run
+    that made a task of the deployment healthy last (a pod Ready until it went was healthy if
+    it was Ready for the settle time; that run ends ``now``, when it was seen gone). Only
+    deployments the service still has (``templates``) are kept. Returns the new ``last``
+    (the live tasks, by uid) and ``gone``."""
+    live = {t.uid: t for t in tasks if t.uid}
+    merged: dict[str, tuple[list[str | None], list[tuple[str, str]]]] = {}
+    for ghost in gone:
+        failures, runs = merged.setdefault(ghost.template_hash, ([], []))
+        failures.extend(ghost.failures)
+        runs.extend(ghost.runs)
+    for uid, task in last.items():
+        if uid in live:
+            continue
+        failures, runs = merged.setdefault(task.template_hash, ([], []))
+        failures.extend(task.failures + (None,) * (_count(task) - len(task.failures)))
+        runs.extend(task.runs)
+        if task.ready_since is not None and not task.deleting and task.ready_since <= now:
+            runs.append((task.ready_since, now))
+    kept = []
+    for template, (failures, runs) in merged.items():
+        healthy = [run for run in runs if _later(run[0], settle_seconds) <= run[1]]
+        if template not in templates or not (failures or healthy):
+            continue
+        latest = (max(healthy, key=lambda run: run[0]),) if healthy else ()
+        kept.append(
+            TaskState(
+                name="(gone)",
+                template_hash=template,
+                phase="Gone",
+                restarts=0,
+                unschedulable=None,
+                node=None,
+                deleting=True,
+                failures=tuple(failures),
+                runs=latest,
+            )
+        )
+    remembered = {}
+    for uid, task in live.items():
+        before = last.get(uid)
+        if before is not None and before.template_hash == task.template_hash:
+            # of the runs its status no longer shows, the one that made it healthy last
+            healthy = [run for run in before.runs if _later(run[0], settle_seconds) <= run[1]]
+            if healthy:
+                last_healthy = max(healthy, key=lambda run: run[0])
+                task = dataclasses.replace(task, runs=tuple(dict.fromkeys([last_healthy, *task.runs])))
+        remembered[uid] = task
+    return remembered, tuple(kept)
+
+
+def carried_failures(
+    previous: Sequence[Mapping[str, Any]],
+    deployments: Sequence[Mapping[str, Any]],
+    replica_sets: Sequence[Mapping[str, Any]],
+) -> tuple[TaskState, ...]:
+    """After the operator started: the failures the last status counted (``previous``) that
+    the tasks now do not (``deployments``, without gone tasks): tasks whose pods went while
+    nobody looked. They become gone tasks of their deployments, failed when the deployment's
+    entry last changed (``updatedAt``), so that a task healthy later still sets them back."""
+    templates = {_id(rs): template_hash(rs) for rs in replica_sets}
+    counted = {str(d.get("id")): int(d.get("failedTasks") or 0) for d in deployments}
+    carried = []
+    for old in previous:
+        template = templates.get(str(old.get("id")))
+        missing = int(old.get("failedTasks") or 0) - counted.get(str(old.get("id")), 0)
+        if template is not None and missing > 0:
+            when = old.get("updatedAt")
+            carried.append(
+                TaskState(
+                    name="(gone)",
+                    template_hash=template,
+                    phase="Gone",
+                    restarts=0,
+                    unschedulable=None,
+                    node=None,
+                    deleting=True,
+                    failures=(str(when) if when else None,) * missing,
+                )
+            )
+    return tuple(carried)
 
 
 def unplaced_reason(tasks: Sequence[TaskState]) -> str | None:
