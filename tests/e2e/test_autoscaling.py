@@ -2,6 +2,7 @@
 metrics-server scraping kwok's simulated kubelets, scales an ECSService out and back in."""
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -177,10 +178,14 @@ def test_cpu_target_tracking_scales_out_and_back_in(
     assert activity["cause"].endswith("changing the desired count from 2 to 4")
     assert (status["autoScaling"]["minCapacity"], status["autoScaling"]["maxCapacity"]) == (2, 6)
     assert [p["policyName"] for p in status["autoScaling"]["policies"]] == ["cpu50"]
-    messages = [e["message"] for e in status["events"]]
-    assert "(service api) has started 2 tasks." in messages
+    # the scheduler's events name the tasks: the first 2, then the 2 the policy added
+    started = wait_for(
+        "events naming 4 started tasks",
+        lambda: (n := tasks_named(service_events(kubectl, namespace, "api"), "has started")) >= 4 and n,
+    )
+    assert started == 4
     events = kubectl.json("get", "events", "-n", namespace, "--field-selector", "involvedObject.kind=ECSService")
-    assert any(e["message"] == "(service api) has started 2 tasks." for e in events["items"])
+    assert tasks_named([e["message"] for e in events["items"]], "has started") == 4
 
     # load drops to 100m: 25m a task, 10 % — the count returns to minCapacity after the 30 s cooldown
     lowered = time.monotonic()
@@ -199,15 +204,9 @@ def test_cpu_target_tracking_scales_out_and_back_in(
         f"scaled in {scaled_in - lowered:.0f}s after the load dropped, before the cooldown"
     )
     wait_for("2 running tasks", lambda: len(running(kubectl, namespace, "api")) == 2, timeout=60)
-    status = wait_for(
-        "the scale-in event",
-        lambda: (
-            "(service api) has stopped 2 running tasks."
-            in [
-                e["message"]
-                for e in ((kubectl.get("ecsservice", "api", namespace) or {}).get("status") or {})["events"]
-            ]
-        ),
+    wait_for(
+        "events naming the 2 stopped tasks",
+        lambda: tasks_named(service_events(kubectl, namespace, "api"), "has stopped") == 2,
     )
 
     # never did the operator reset the count or take it back while the policy existed
@@ -218,6 +217,22 @@ def test_cpu_target_tracking_scales_out_and_back_in(
     rising = counts[: counts.index(4) + 1]
     assert rising == sorted(rising), f"the count went down during the scale-out: {rising}"
     assert min(counts) == 2
+
+
+def service_events(kubectl: Kubectl, namespace: str, name: str) -> list[str]:
+    return [e["message"] for e in ((kubectl.get("ecsservice", name, namespace) or {}).get("status") or {})["events"]]
+
+
+def tasks_named(messages: list[str], verb: str) -> int:
+    """How many tasks the "(service X) has started N tasks: (task …)…" messages name in all."""
+    pattern = re.compile(rf"^\(service [^)]+\) {verb} (\d+) (?:running )?tasks: ((?:\(task [0-9a-f]{{32}}\) ?)+)\.$")
+    total = 0
+    for message in messages:
+        match = pattern.match(message)
+        if match:
+            assert int(match[1]) == match[2].count("(task "), message
+            total += int(match[1])
+    return total
 
 
 def test_desired_count_is_the_autoscalers_until_the_policy_is_removed(kubectl: Kubectl, namespace: str) -> None:

@@ -3,7 +3,7 @@
 from typing import Any
 
 from ecs_facade.model.autoscaling import AutoScaling
-from ecs_facade.views.autoscaling import autoscaling_status, current_values, scaling_cause, scaling_message
+from ecs_facade.views.autoscaling import autoscaling_status, current_values, scaling_cause
 
 CPU = {"predefinedMetricSpecification": {"predefinedMetricType": "ECSServiceAverageCPUUtilization"}}
 MEMORY = {"predefinedMetricSpecification": {"predefinedMetricType": "ECSServiceAverageMemoryUtilization"}}
@@ -123,9 +123,3 @@ def test_step_policies_share_the_one_metric() -> None:
     assert (
         in_["lastScalingActivity"]["cause"] == "policies in below their targets changing the desired count from 2 to 1"
     )
-
-
-def test_scaling_messages_in_ecs_wording() -> None:
-    assert scaling_message("(service web)", 2, 4) == "(service web) has started 2 tasks."
-    assert scaling_message("(service web)", 4, 3) == "(service web) has stopped 1 running tasks."
-    assert scaling_message("(service web)", 3, 3) is None

@@ -88,7 +88,7 @@ from ecs_facade.translate.service import (
 )
 from ecs_facade.translate.task import LABEL_REVISION
 from ecs_facade.translate.taskdefinition import PodTranslation, TranslationOptions, translate_task_definition
-from ecs_facade.views.autoscaling import autoscaling_status, scaling_message
+from ecs_facade.views.autoscaling import autoscaling_status
 from ecs_facade.views.conditions import set_condition
 from ecs_facade.views.container_instance import draining
 from ecs_facade.views.deployments import (
@@ -657,7 +657,6 @@ def _report(
         )
     scaling = plan.scaling if isinstance(plan, Plan) else None
     scaling_status = None
-    moved = None
     if scaling is not None:
         before = service.status.get("desiredCount")
         previous_scaling = service.status.get("autoScaling")
@@ -665,16 +664,13 @@ def _report(
         scaling_status = autoscaling_status(
             scaling, one(indexes.autoscalers, key), previous_scaling, before, counts.desiredCount, stamp
         )
-        moved = scaling_message(label, before, counts.desiredCount) if before is not None else None
-        if moved:
-            messages.insert(0, moved)
     elif not isinstance(plan, Plan):
         scaling_status = service.status.get("autoScaling")  # nothing applied: the HPA runs on as it was
     events = list(service.status.get("events") or [])
     posted = []
     for message in messages:
-        if events and events[0].get("message") == message and message != moved:
-            continue  # said already (a count change is news each time)
+        if events and events[0].get("message") == message:
+            continue  # said already
         events.insert(0, {"id": str(uuid.uuid4()), "createdAt": stamp, "message": message})
         posted.append(message)
     status: dict[str, Any] = {

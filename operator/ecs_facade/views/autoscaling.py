@@ -102,14 +102,5 @@ def scaling_cause(policies: Sequence[Mapping[str, Any]], before: int, after: int
     return f"the HorizontalPodAutoscaler {change}"
 
 
-def scaling_message(label: str, before: int, after: int) -> str | None:
-    """The service event ECS posts when its count moved: started or stopped tasks."""
-    if after > before:
-        return f"{label} has started {after - before} tasks."
-    if after < before:
-        return f"{label} has stopped {before - after} running tasks."
-    return None
-
-
 def _number(value: Any) -> str:
     return f"{float(value):g}"
