@@ -1082,6 +1082,10 @@ def service_spec_schema(shapes: Mapping[str, Shape]) -> Schema:
     return {k: spec[k] for k in ("description", *(k for k in spec if k != "description"))}
 
 
+# status.stoppedTasks entries (operator/ecs_facade/views/service_tasks.py MAX_STOPPED_TASKS)
+MAX_STOPPED_TASKS = 10
+
+
 def service_status_schema(shapes: Mapping[str, Shape]) -> Schema:
     """What the operator reports: counts like describe-services, its deployments and events."""
     int32 = {"type": "integer", "format": "int32"}
@@ -1106,6 +1110,30 @@ def service_status_schema(shapes: Mapping[str, Shape]) -> Schema:
         "type": "object",
         "properties": {"id": {"type": "string"}, "createdAt": timestamp, "message": {"type": "string"}},
     }
+    task_status = {"type": "string", "enum": TASK_STATUSES}
+    stopped_task = {
+        "type": "object",
+        "properties": {
+            "taskArn": {"type": "string", "description": "The ARN of the task (its ID is the one the events name)."},
+            "taskDefinitionArn": {"type": "string", "description": "The ARN of the task definition revision it ran."},
+            "group": {"type": "string", "description": "service:<service name>."},
+            "startedBy": {"type": "string", "description": "The deployment that started it (ecs-svc/...)."},
+            "lastStatus": task_status,
+            "desiredStatus": task_status,
+            "stopCode": {"type": "string", "enum": list(shapes["TaskStopCode"]["enum"])},
+            "stoppedReason": {"type": "string"},
+            "healthStatus": {"type": "string", "enum": list(shapes["HealthStatus"]["enum"])},
+            "createdAt": timestamp,
+            "startedAt": timestamp,
+            "stoppedAt": timestamp,
+            "containers": {
+                "type": "array",
+                "maxItems": 10,
+                "description": "Its containers, STOPPED, each with the exit code its process ended with, if seen.",
+                "items": task_container_schema(shapes),
+            },
+        },
+    }
     return {
         "type": "object",
         "properties": {
@@ -1125,6 +1153,19 @@ def service_status_schema(shapes: Mapping[str, Shape]) -> Schema:
                 "maxItems": 100,
                 "description": "The service's most recent events, newest first.",
                 "items": event,
+            },
+            "stoppedTasks": {
+                "type": "array",
+                "maxItems": MAX_STOPPED_TASKS,
+                "description": "The service's recently stopped tasks, newest first, as describe-tasks shows them "
+                "(kept for the stopped-task retention time, like ECS's hour).",
+                "items": stopped_task,
+            },
+            "completedDeployment": {
+                "type": "object",
+                "description": "ecs-facade: the last deployment that COMPLETED, which the circuit breaker rolls back "
+                "to (also once it has drained and deployments no longer lists it).",
+                "properties": {"id": {"type": "string"}, "taskDefinition": {"type": "string"}},
             },
             "throttle": {
                 "type": "object",
@@ -1235,23 +1276,32 @@ def task_spec_schema(shapes: Mapping[str, Shape]) -> Schema:
     return {k: spec[k] for k in ("description", *(k for k in spec if k != "description"))}
 
 
+def task_container_schema(shapes: Mapping[str, Shape]) -> Schema:
+    """One container of a task, as describe-tasks shows it (ECSTask status, ECSService stoppedTasks)."""
+    return {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "image": {"type": "string"},
+            "lastStatus": {"type": "string", "enum": TASK_STATUSES},
+            "exitCode": {
+                "type": "integer",
+                "format": "int32",
+                "description": "The container's exit code, once it stopped.",
+            },
+            "reason": {"type": "string", "description": "Why the container stopped or failed to start."},
+            "healthStatus": {"type": "string", "enum": list(shapes["HealthStatus"]["enum"])},
+        },
+    }
+
+
 def task_status_schema(shapes: Mapping[str, Shape]) -> Schema:
     """What the operator reports, like describe-tasks: states, stop code and reason, times, containers."""
     int32 = {"type": "integer", "format": "int32"}
     timestamp = {"type": "string", "format": "date-time"}
     task_status = {"type": "string", "enum": TASK_STATUSES}
     health = {"type": "string", "enum": list(shapes["HealthStatus"]["enum"])}
-    container = {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"},
-            "image": {"type": "string"},
-            "lastStatus": task_status,
-            "exitCode": {**int32, "description": "The container's exit code, once it stopped."},
-            "reason": {"type": "string", "description": "Why the container stopped or failed to start."},
-            "healthStatus": health,
-        },
-    }
+    container = task_container_schema(shapes)
     return {
         "type": "object",
         "properties": {

@@ -113,7 +113,7 @@ class Lane:
 @pytest.fixture(autouse=True)
 def memories(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(service, "_queue", None)
-    for name in ("_written", "_written_at", "_status_due", "_tasks_seen", "_unhealthy_noted"):
+    for name in ("_written", "_written_at", "_status_due", "_tasks_seen", "_unhealthy_noted", "_exits_noted"):
         monkeypatch.setattr(service, name, {})
     yield
 

@@ -32,8 +32,8 @@ from ecs_facade.model.references import parse_task_definition_ref
 from ecs_facade.views.container_instance import slim_pod
 from ecs_facade.views.deployments import TaskState
 from ecs_facade.views.service_tasks import ending as incarnation_ending
-from ecs_facade.views.service_tasks import unhealthy_from
-from ecs_facade.views.task import failure_containers
+from ecs_facade.views.service_tasks import picture, unhealthy_from
+from ecs_facade.views.task import before_deletion, essential_containers, failure_containers
 
 ANNOTATION_CONTENT_HASH = f"{GROUP}/content-hash"
 ANNOTATION_REGISTERED_AT = f"{GROUP}/registered-at"
@@ -452,7 +452,12 @@ def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
     yet) and when they happened, when it became Ready, and its containers' runs that ended
     (views.deployments judges from them whether a task was healthy); and what the service's
     events tell of it (views.service_tasks): its uid, whether its current incarnation ended,
-    from when it is UNHEALTHY."""
+    from when it is UNHEALTHY, and what DescribeTasks shows of it (``picture``).
+
+    A pod being deleted is a task the scheduler stops (scale-in, a deployment, a drain): what
+    its containers do then (exit 143 or 0 at SIGTERM, 137 at SIGKILL; the kubelet then turns
+    the pod Failed or Succeeded) is no failure of the task. Only an end before the deletion
+    was asked for is (views.task.before_deletion): the task had stopped by itself already."""
     status = body.get("status") or {}
     containers = status.get("containerStatuses") or []
     # one end of the task is one failure: with RestartAllContainers every container restarts
@@ -485,6 +490,11 @@ def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
     # the current incarnation ended (an essential exit), the next one not started yet: an end
     # of the task already, as a STOPPED task in ECS (views.service_tasks.ending)
     exited = incarnation_ending(body)
+    if deleting:
+        # an essential exit before the deletion ended the task by itself; one after it is the stop
+        own = incarnation_ending(body, while_deleting=True)
+        if own and before_deletion(body, own.get("finishedAt")):
+            exited = own
     if exited is not None:
         failures.append(str(exited["finishedAt"]) if exited.get("finishedAt") else None)
         if exited.get("startedAt") and exited.get("finishedAt"):
@@ -495,7 +505,19 @@ def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
         ended = [(c.get("state") or {}).get("terminated") or {} for c in containers]
         finished = [str(t["finishedAt"]) for t in ended if t.get("finishedAt")]
         started = [str(t["startedAt"]) for t in ended if t.get("startedAt")]
-        failures.append(max(finished) if finished else None)
+        if not deleting:
+            by_itself = True
+        elif finished:  # an essential container had ended before the deletion was asked for
+            essential = set(essential_containers(body))
+            by_itself = any(
+                before_deletion(body, t.get("finishedAt"))
+                for c, t in zip(containers, ended, strict=True)
+                if c.get("name") in essential and t
+            )
+        else:  # none ran (refused at admission, evicted before it started): the kubelet says why
+            by_itself = bool(status.get("reason"))
+        if by_itself:
+            failures.append(max(finished) if finished else None)
         if started and finished:
             runs.append((min(started), max(finished)))
     return TaskState(
@@ -513,6 +535,7 @@ def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
         uid=str(body["metadata"].get("uid") or ""),
         ended=exited is not None,
         unhealthy_from=None if deleting or exited is not None else unhealthy_from(body),
+        picture=picture(body),
     )
 
 

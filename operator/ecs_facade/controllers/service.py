@@ -19,6 +19,7 @@ import dataclasses
 import datetime
 import json
 import math
+import threading
 import time
 import uuid
 from collections.abc import Callable, Hashable, Mapping
@@ -56,6 +57,7 @@ from ecs_facade.controllers.indexes import (
     Revision,
     Snapshot,
     all_values,
+    cluster_ref_name,
     one,
     revisions_of,
     values_at,
@@ -97,6 +99,7 @@ from ecs_facade.views.deployments import (
     Hold,
     TaskState,
     carried_failures,
+    completed_deployment,
     ecs_deployments,
     failed_hold,
     failed_tasks,
@@ -116,15 +119,18 @@ from ecs_facade.views.service import (
     settled,
 )
 from ecs_facade.views.service_tasks import (
+    Naming,
     Seen,
     TaskEvents,
     deferred,
     ending,
     observe,
+    picture,
+    stopped_tasks,
     task_events,
     unhealthy_incarnation,
 )
-from ecs_facade.views.task import on_its_way
+from ecs_facade.views.task import on_its_way, task_failures
 from ecs_facade.views.throttle import holding, next_throttle
 
 MAX_EVENTS = 100
@@ -160,12 +166,14 @@ _assigned: dict[tuple[str, str], str] = {}
 @dataclass(frozen=True)
 class TasksSeen:
     """What the last status said of a service's tasks (views.service_tasks: which task each
-    pod runs, for the events) and what is kept of them for failedTasks once their pods are
-    gone (views.deployments.gone_tasks)."""
+    pod runs, for the events), what is kept of them for failedTasks once their pods are
+    gone (views.deployments.gone_tasks), and its recently stopped tasks as known now
+    (status.stoppedTasks, views.service_tasks.stopped_tasks: written with the next write)."""
 
     seen: Mapping[str, Seen]
     last: Mapping[str, TaskState]
     gone: tuple[TaskState, ...]
+    stopped: tuple[Mapping[str, Any], ...] = ()
 
 
 # Per service, from its first status after the operator started (seeded then without events:
@@ -174,6 +182,15 @@ _tasks_seen: dict[tuple[str, str, str], TasksSeen] = {}
 # (pod uid, task ends) of incarnations a pod event saw UNHEALTHY since the last status, per
 # service: a liveness kill may restart the pod before the status batch looks at it.
 _unhealthy_noted: dict[tuple[str, str], set[tuple[str, int]]] = {}
+# (pod uid, task ends) -> the pod (views.service_tasks.picture) as a pod event saw that
+# incarnation end, per service: the kubelet's restart in place replaces the exit's code (3,
+# say) with its own (137, RestartingAllContainers) before the status batch may look.
+_exits_noted: dict[tuple[str, str], dict[tuple[str, int], Mapping[str, Any]]] = {}
+_exits_lock = threading.Lock()  # noted on the informer's thread, taken by a service worker
+# Status fields that say nothing new by themselves: written with the next write that does
+# (the stopped tasks change with the events that tell of them; what they learn afterwards,
+# the exit codes of containers still stopping then, waits for the next write).
+_RIDE_ALONG = ("stoppedTasks", "completedDeployment")
 
 
 @dataclass
@@ -488,6 +505,9 @@ def _report(
     else:
         desired = int(service.spec.get("desiredCount") or 0)
     tasks = list(indexes.tasks.get(key, []))
+    # after the tasks: an exit noted before the task state that shows its restart is here
+    with _exits_lock:
+        exits_noted = _exits_noted.pop(key, {})
     counts = service_counts(desired, workload, tasks)
     desired = counts.desiredCount  # a DAEMON service's comes from its nodes
     previous = list(service.status.get("deployments") or [])
@@ -531,6 +551,7 @@ def _report(
     else:
         news, seen = TaskEvents(), observe(tasks, stamp)  # the first look after a restart: told before
     messages.extend(news.messages)
+    completed = completed_deployment(deployments, service.status.get("completedDeployment"))
     arn = plan.arn if isinstance(plan, Plan) else service.status.get("taskDefinition")
     degraded: tuple[bool, str, str] = (False, "AsExpected", "tasks start and run")
 
@@ -583,7 +604,9 @@ def _report(
             )
             primary["updatedAt"] = stamp
             messages.append(f"{label} ({primary['id']}) deployment failed: tasks failed to start.")
-            target = _rollback_target(deployments[1:], primary.get("taskDefinition"))
+            # the newest older deployment that completed, listed or drained (completedDeployment)
+            drained = [{**completed, "rolloutState": "COMPLETED"}] if completed else []
+            target = _rollback_target([*deployments[1:], *drained], primary.get("taskDefinition"))
             reapply = True  # rolled back, or launches stop (views.deployments.failed_hold)
             if breaker.get("rollback") and target is not None:
                 messages.append(f"{label} rolling back to deployment {target['id']} ({target['taskDefinition']}).")
@@ -685,6 +708,23 @@ def _report(
         "observedGeneration": service.generation,
         "conditions": conditions,
     }
+    kept = remembered.stopped if remembered is not None else tuple(service.status.get("stoppedTasks") or ())
+    stopped = stopped_tasks(
+        kept,
+        news.stops,
+        tasks,
+        remembered.last if remembered is not None else {},
+        exits_noted,
+        Naming(
+            str(service.spec.get("serviceName") or service.name),
+            lambda ident: config.task_arn(cluster_ref_name(service.spec.get("cluster")), ident),
+            _arn_of(config),
+        ),
+        stamp,
+        config.stopped_task_retention_seconds,
+    )
+    status["stoppedTasks"] = stopped or None
+    status["completedDeployment"] = completed
     if throttle and holding(throttle, stamp) and _queue is not None:
         # launches resume when the hold is over: a reconcile then gives the workload its count back
         enqueue(service.namespace, service.name, indexes, logger, urgent=True, apply=True, delay=_until(throttle))
@@ -692,13 +732,13 @@ def _report(
     memory = (service.namespace, service.name, service.uid)
     _status_due.pop(memory, None)
     templates = {template_hash(rs) for rs in replica_sets}
-    last, kept = gone_tasks(remembered.last if remembered else {}, tasks, gone, templates, stamp, settle)
-    tasks_seen = TasksSeen(seen, last, kept)
-    if _without_times(status) != _without_times(before):
+    last, kept_gone = gone_tasks(remembered.last if remembered else {}, tasks, gone, templates, stamp, settle)
+    tasks_seen = TasksSeen(seen, last, kept_gone, tuple(stopped))
+    if _without_times(_news(status)) != _without_times(_news(before)):
         # tasks the scheduler started or stopped are progress, as the counts they change
         progress = bool(posted) and set(posted) <= set(news.progress)
-        quiet = {**status, "events": before.get("events")} if progress else status
-        wait = 0.0 if reapply else _status_wait(memory, before, quiet, config)
+        quiet = {**_news(status), "events": before.get("events")} if progress else _news(status)
+        wait = 0.0 if reapply else _status_wait(memory, _news(before), quiet, config)
         if wait > 0:
             # progress only: written by a refresh once the interval is over (or with the next
             # change that is news, whichever comes first)
@@ -726,6 +766,11 @@ def _report(
     else:
         _tasks_seen[memory] = tasks_seen
     return reapply
+
+
+def _news(status: Mapping[str, Any]) -> dict[str, Any]:
+    """The status without what rides along with writes (_RIDE_ALONG)."""
+    return {k: v for k, v in status.items() if k not in _RIDE_ALONG}
 
 
 def _status_wait(
@@ -1231,6 +1276,7 @@ def _forget(key: tuple[str, str], uid: str) -> None:
     for memory in (_written, _written_at, _applied, _status_due, _tasks_seen):
         memory.pop((*key, uid), None)
     _unhealthy_noted.pop(key, None)
+    _exits_noted.pop(key, None)
     _progress_turns.forget((*key, uid))
     budgets.forget(*key, uid, max_delay=Config.from_env().disruption_budget_max_delay_seconds)
     _surging.discard(key)
@@ -1307,16 +1353,23 @@ def tasks_changed(
     replacements follows the tasks left on DRAINING instances)."""
     if one(indexes.services, (namespace, name)) is None:
         return
+    exited = None
     if deleted and body.get("kind") == "Pod":
         _assigned.pop((namespace, body["metadata"]["name"]), None)  # a gone pod needs no memory
-    elif body.get("kind") == "Pod" and (unhealthy := unhealthy_incarnation(body, now())) is not None:
-        _unhealthy_noted.setdefault((namespace, name), set()).add(unhealthy)
+    elif body.get("kind") == "Pod":
+        if (unhealthy := unhealthy_incarnation(body, now())) is not None:
+            _unhealthy_noted.setdefault((namespace, name), set()).add(unhealthy)
+        exited = ending(body)
+        if exited:  # its exit, with the process's own exit code, until the status is written
+            ident, seen = (str(body["metadata"].get("uid") or ""), task_failures(body)), picture(body)
+            with _exits_lock:
+                _exits_noted.setdefault((namespace, name), {})[ident] = seen
     node = one(indexes.nodes, str((body.get("spec") or {}).get("nodeName") or ""))
     moving = (namespace, name) in _surging or (node is not None and draining(node))
     # a failing task is news for the circuit breaker and the throttle, which judge the rollout
     # as it is at that moment (a moment later its replacement may make it look complete):
     # it does not wait for the batch
-    urgent = moving or _failing(body)
+    urgent = moving or _failing(body, exited)
     delay = None if urgent or deleted else _counted_later(namespace, name, body, indexes)
     enqueue(namespace, name, indexes, logger, urgent=urgent, apply=moving, variables=variables, delay=delay)
 
@@ -1335,12 +1388,13 @@ def _counted_later(namespace: str, name: str, body: Mapping[str, Any], indexes: 
     return left if left > 0 else None
 
 
-def _failing(body: Mapping[str, Any]) -> bool:
+def _failing(body: Mapping[str, Any], exited: Mapping[str, Any] | None) -> bool:
+    """``exited``: the pod's views.service_tasks.ending, worked out already."""
     status = body.get("status") or {}
     return body.get("kind") == "Pod" and (
         status.get("phase") == "Failed"
         or any(c.get("restartCount") for c in status.get("containerStatuses") or [])
-        or ending(body) is not None  # an essential exit, before the kubelet restarts the task
+        or exited is not None  # an essential exit, before the kubelet restarts the task
     )
 
 

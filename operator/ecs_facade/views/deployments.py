@@ -1,10 +1,11 @@
 """A service's ECS deployments (describe-services ``deployments[]``) from its ReplicaSets.
 
 Each ReplicaSet of the service's Deployment is one ECS deployment: the newest is PRIMARY,
-older ones with tasks are ACTIVE, drained ones INACTIVE. The PRIMARY deployment's
-``rolloutState`` is IN_PROGRESS until it reaches a steady state (COMPLETED) or the circuit
-breaker fails it (FAILED); both are final, as in ECS: only a new deployment is judged again.
-Older deployments keep the state they ended with.
+older ones with tasks are ACTIVE; a drained one is INACTIVE and, as in ECS's
+describe-services, no longer listed. The PRIMARY deployment's ``rolloutState`` is
+IN_PROGRESS until it reaches a steady state (COMPLETED) or the circuit breaker fails it
+(FAILED); both are final, as in ECS: only a new deployment is judged again. Older deployments
+keep the state they had when a newer one replaced them, as long as they are listed.
 
 **Steady** here means what ECS waits for before it calls a deployment COMPLETED: its tasks
 are RUNNING and healthy, and stay so. A task is *healthy* once its pod has been Ready (its
@@ -18,13 +19,12 @@ import datetime
 import functools
 import hashlib
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ecs_facade.api import GROUP
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
-MAX_INACTIVE = 5
 # On a service's Deployment while a FAILED deployment launches nothing: "<its id> <digest of
 # the pod template that failed>" (see failed_hold)
 ANNOTATION_FAILED = f"{GROUP}/failed-deployment"
@@ -54,6 +54,8 @@ class TaskState:
     ended: bool = False
     # UNHEALTHY from then on if it stays as it is (views.service_tasks.unhealthy_from)
     unhealthy_from: str | None = None
+    # what DescribeTasks shows of it (views.service_tasks.picture), for status.stoppedTasks
+    picture: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 def deployment_id(replica_set_uid: str) -> str:
@@ -73,8 +75,9 @@ def _later(stamp: str, seconds: float) -> str:
 
 
 def _count(task: TaskState) -> int:
-    """The failures a task counts: the pod failing, and each restart of a container."""
-    return max(len(task.failures), (1 if task.phase == "Failed" else 0) + task.restarts)
+    """The failures a task counts: the pod failing (not because it is being deleted: the
+    scheduler stopped it, controllers.indexes.task_state), and each restart of a container."""
+    return max(len(task.failures), (1 if task.phase == "Failed" and not task.deleting else 0) + task.restarts)
 
 
 def failed_tasks(tasks: Sequence[TaskState], template_hash: str) -> int:
@@ -188,7 +191,8 @@ def ecs_deployments(
     reset_on_healthy: bool = True,
     gone: Sequence[TaskState] = (),
 ) -> list[dict[str, Any]]:
-    """The ECS deployments, PRIMARY first, then ACTIVE, then the last few INACTIVE.
+    """The ECS deployments, PRIMARY first, then the ACTIVE ones (older deployments that still
+    have tasks); drained ones are INACTIVE, which describe-services does not list.
 
     The PRIMARY deployment COMPLETES once ``desired`` of its tasks are healthy (see the
     module's docstring), it has no more than that, and older deployments run none.
@@ -249,9 +253,22 @@ def ecs_deployments(
         }
         unchanged = {k: old.get(k) for k in entry} == entry
         entry["updatedAt"] = old.get("updatedAt", now) if unchanged else now
-        result.append({k: v for k, v in entry.items() if v is not None})
-    inactive = [d for d in result if d["status"] == "INACTIVE"]
-    return [d for d in result if d["status"] != "INACTIVE"] + inactive[:MAX_INACTIVE]
+        if kind != "INACTIVE":
+            result.append({k: v for k, v in entry.items() if v is not None})
+    return result
+
+
+def completed_deployment(
+    deployments: Sequence[Mapping[str, Any]], before: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """The last deployment that COMPLETED (its id and taskDefinition): the circuit breaker's
+    rollback goes back to it, as ECS's does, also once it has drained and is no longer listed.
+    A deployment completes as PRIMARY and stays COMPLETED while it is listed (newest first):
+    the first listed one that is, else ``before`` (the last one known)."""
+    for deployment in deployments:
+        if deployment.get("rolloutState") == "COMPLETED":
+            return {"id": deployment["id"], "taskDefinition": deployment.get("taskDefinition")}
+    return dict(before) if before else None
 
 
 def gone_tasks(

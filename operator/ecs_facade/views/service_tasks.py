@@ -17,17 +17,38 @@ container's exit that nothing restarts within the task (an ECS restart policy wo
 ``ending``), from the moment the container terminated, before the kubelet starts the next
 incarnation (which a crash loop's back-off can delay; ECS replaces such a task at once).
 
+The tasks that stopped stay describable (``stopped_tasks``: status.stoppedTasks, as
+DescribeTasks shows a stopped task for about an hour), each with its containers' own exit
+codes, from pictures of its pod (``picture``) taken before the kubelet's restart in place
+replaced them.
+
 Pure: the controller keeps what was seen last time (``Seen`` per pod uid) and hands it back.
 """
 
 import datetime
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ecs_facade.translate.lifecycle import ANNOTATION_RESTART_POLICIES
+from ecs_facade.translate.taskdefinition import ANNOTATION_CONTAINER_NAMES, ANNOTATION_ESSENTIAL
 from ecs_facade.views.deployments import TaskState
-from ecs_facade.views.task import essential_containers, restart_policies, task_failures
+from ecs_facade.views.task import (
+    ESSENTIAL_EXITED,
+    FAILED_HEALTH_CHECKS,
+    OUT_OF_MEMORY,
+    SCALING_ACTIVITY,
+    Stop,
+    container_views,
+    essential_containers,
+    health_status,
+    pod_stop,
+    restart_policies,
+    service_task_identity,
+    task_failures,
+)
 
 # Task IDs in one event: ECS starts at most 10 tasks a call (RunTask, StartTask) and its
 # scheduler's "has started" event lists the tasks of one launch; stops are grouped alike.
@@ -62,10 +83,11 @@ def _restarts_all(pod: Mapping[str, Any]) -> bool:
     )
 
 
-def ending(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def ending(pod: Mapping[str, Any], *, while_deleting: bool = False) -> Mapping[str, Any] | None:
     """The termination that ended the pod's current incarnation while the pod goes on (an
     essential container's exit that no ECS restart policy restarts), or None while it runs
-    (and while it is being deleted or has ended: its phase says so then).
+    (and while it is being deleted or has ended: its phase says so then; ``while_deleting``:
+    also while it is being deleted, to tell an exit before the deletion from its result).
 
     The container's state is ``terminated`` until the kubelet creates its next instance, or
     ``waiting`` (CrashLoopBackOff) with the exit as ``lastState``, its restartCount unchanged
@@ -75,7 +97,9 @@ def ending(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
     restarts all containers, its condition ``AllContainersRestarting`` says so.
     """
     status = pod.get("status") or {}
-    if (pod.get("metadata") or {}).get("deletionTimestamp") or status.get("phase") in ("Failed", "Succeeded"):
+    if status.get("phase") in ("Failed", "Succeeded"):
+        return None
+    if not while_deleting and (pod.get("metadata") or {}).get("deletionTimestamp"):
         return None
     statuses = _statuses(pod)
     exits = []
@@ -167,15 +191,30 @@ class Seen:
 
 
 @dataclass(frozen=True)
+class TaskStop:
+    """One task (an incarnation of a pod) that the events tell stopped: whether the scheduler
+    stopped it (its pod being deleted or gone) or it ended by itself, and whether it failed its
+    container health checks (the scheduler replaces such a task)."""
+
+    uid: str
+    ends: int
+    task_id: str
+    scheduler: bool
+    unhealthy: bool = False
+
+
+@dataclass(frozen=True)
 class TaskEvents:
     """The service's events about its tasks, in the order ECS posts them: health check
     failures, tasks that ended by themselves (news: the circuit breaker counts them), tasks
-    the scheduler stopped and tasks it started (progress, as the counts they change)."""
+    the scheduler stopped and tasks it started (progress, as the counts they change); and the
+    stopped tasks themselves (``stops``), for ``stopped_tasks``."""
 
     unhealthy: list[str] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
+    stops: list[TaskStop] = field(default_factory=list)
 
     @property
     def messages(self) -> list[str]:
@@ -227,9 +266,10 @@ def task_events(
     - started: every incarnation that began since, of a pod placed on a container instance
       (a pod the scheduler cannot place is no task: ECS never creates it);
     - stopped ("has stopped N running tasks"): every incarnation that ended by itself since
-      (an essential container's exit, the pod failing: ``ended``), and the current one of
-      every pod that is being deleted or is gone (the scheduler stops it: scale-in, a
-      deployment replacing it, a drain: ``stopped``), in messages of their own;
+      (an essential container's exit, the pod failing: ``ended``; also one whose exit came
+      before its pod's deletion), and the current one of every pod that is being deleted or
+      is gone (the scheduler stops it: scale-in, a deployment replacing it, a drain:
+      ``stopped``), in messages of their own;
     - failed container health checks: an incarnation that ended by itself (not by the
       scheduler's deletion) and was UNHEALTHY when last seen (``unhealthy_from``; ``noted``:
       the (uid, ends) a pod event saw UNHEALTHY since), told before its stop, as ECS does.
@@ -244,6 +284,7 @@ def task_events(
     ended: list[str] = []
     stopped: list[str] = []
     started: list[str] = []
+    stops: list[TaskStop] = []
     now_seen: dict[str, Seen] = {}
     live = set()
     for task in tasks:
@@ -260,14 +301,17 @@ def task_events(
         stopping = _stopping(task)
         last = ends + 1 if stopping else ends  # incarnations before this one have ended
         for k in range(first_open, last):
-            if k == ends and task.deleting:
+            if k == ends and task.deleting and not task.ended:
                 stopped.append(task_id(task.uid, k))
+                stops.append(TaskStop(task.uid, k, task_id(task.uid, k), scheduler=True))
                 continue
             was_unhealthy = before is not None and k == before.ends and before.unhealthy
             # ended by itself (not the pod failing: an eviction is no health check's doing)
-            if (k < ends or task.ended) and (was_unhealthy or (task.uid, k) in noted_set):
+            failed_checks = (k < ends or task.ended) and (was_unhealthy or (task.uid, k) in noted_set)
+            if failed_checks:
                 unhealthy.append(f"{label} (task {task_id(task.uid, k)}) failed container health checks.")
             ended.append(task_id(task.uid, k))
+            stops.append(TaskStop(task.uid, k, task_id(task.uid, k), scheduler=False, unhealthy=failed_checks))
         now_unhealthy = _unhealthy(task, now) or (not stopping and (task.uid, ends) in noted_set)
         # told once: an ended incarnation stays stopped (a crash loop's back-off shows it waiting)
         told = stopping or (before is not None and before.ends == ends and before.stopped)
@@ -275,11 +319,13 @@ def task_events(
     for uid, before in seen.items():
         if uid not in live and not before.stopped:
             stopped.append(before.task_id)  # gone: the scheduler stopped it
+            stops.append(TaskStop(uid, before.ends, before.task_id, scheduler=True))
     events = TaskEvents(
         unhealthy=unhealthy,
         ended=_grouped(label, ended, "has stopped {count} running tasks"),
         stopped=_grouped(label, stopped, "has stopped {count} running tasks"),
         started=_grouped(label, started, "has started {count} tasks"),
+        stops=stops,
     )
     return events, now_seen
 
@@ -295,3 +341,285 @@ def deferred(before: Mapping[str, Seen], now_seen: Mapping[str, Seen]) -> dict[s
         now = now_seen.get(uid)
         kept[uid] = now if now is not None and (now.ends, now.stopped) == (then.ends, then.stopped) else then
     return kept
+
+
+# --- stopped tasks: DescribeTasks of the service's recently stopped tasks --------------------
+
+# Entries in status.stoppedTasks. ECS keeps a stopped task describable for about an hour; the
+# status is rewritten whole with every change and sent to every watcher, so it keeps the last
+# few (a crash-looping service stops one every few seconds to minutes: the last 10 are what
+# one looks at), each at most that long (Config.stopped_task_retention_seconds).
+MAX_STOPPED_TASKS = 10
+# The kubelet's reason for a container it removed to restart all of a pod's containers in
+# place: its exit code (137) is the kubelet's, not the process's.
+RESTARTING_ALL = "RestartingAllContainers"
+_KEPT_ANNOTATIONS = (ANNOTATION_CONTAINER_NAMES, ANNOTATION_ESSENTIAL, ANNOTATION_RESTART_POLICIES)
+_KEPT_CONTAINER = ("name", "image", "restartPolicy", "restartPolicyRules", "readinessProbe")
+_KEPT_STATUS = ("phase", "reason", "message", "initContainerStatuses", "containerStatuses")
+
+
+def picture(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a service's pod that DescribeTasks shows of its task (views.task's
+    ``container_views``, ``pod_stop`` and ``service_task_identity`` read it): kept with the
+    pod's TaskState, so that a task whose pod is gone, or whose containers the kubelet has
+    restarted since, is still described as it was last seen. Its parts are the pod's own
+    (not copied: the informer drops the pod after the event)."""
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    annotations = meta.get("annotations") or {}
+    slim_meta: dict[str, Any] = {
+        k: meta[k]
+        for k in ("uid", "labels", "ownerReferences", "creationTimestamp", "deletionTimestamp")
+        if meta.get(k) is not None
+    }
+    if meta.get("deletionGracePeriodSeconds") is not None:
+        slim_meta["deletionGracePeriodSeconds"] = meta["deletionGracePeriodSeconds"]
+    slim_meta["annotations"] = {k: annotations[k] for k in _KEPT_ANNOTATIONS if k in annotations}
+    slim_spec: dict[str, Any] = {}
+    for kind in ("initContainers", "containers"):
+        if spec.get(kind):
+            slim_spec[kind] = [{k: c[k] for k in _KEPT_CONTAINER if k in c} for c in spec[kind]]
+    return {
+        "metadata": slim_meta,
+        "spec": slim_spec,
+        "status": {k: status[k] for k in _KEPT_STATUS if status.get(k)},
+    }
+
+
+@dataclass(frozen=True)
+class Naming:
+    """How ECS names a service's tasks: ``group`` ``service:<service>``, ``startedBy`` its
+    deployment (views.task.service_task_identity), the task ARN of a task ID (in the service's
+    cluster) and the task definition ARN of a pod's labels."""
+
+    service: str
+    task_arn: Callable[[str], str]
+    task_definition_arn: Callable[[Mapping[str, str]], str | None]
+
+
+def _real_exit(terminated: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """A container's termination as the process ended, or None: not there, or the kubelet's
+    removal of the container to restart all of them (exit 137 that says nothing of it)."""
+    if not terminated or terminated.get("reason") == RESTARTING_ALL:
+        return None
+    return terminated
+
+
+def _exits(pod: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Each container's exit in the incarnation the pod shows, by Kubernetes name: its
+    ``terminated`` state, or, while the kubelet's crash back-off delays its restart, the exit
+    it shows as ``lastState`` (its restart count unchanged: the same incarnation)."""
+    status = pod.get("status") or {}
+    exits = {}
+    for container in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        state = container.get("state") or {}
+        terminated = _real_exit(state.get("terminated"))
+        if terminated is None and (state.get("waiting") or {}).get("reason") == "CrashLoopBackOff":
+            terminated = _real_exit((container.get("lastState") or {}).get("terminated"))
+        if terminated is not None:
+            exits[str(container.get("name"))] = terminated
+    return exits
+
+
+def _kube_names(pod: Mapping[str, Any]) -> list[str]:
+    spec = pod.get("spec") or {}
+    return [str(c["name"]) for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]]
+
+
+def _stopped_views(pod: Mapping[str, Any], own: bool) -> list[tuple[dict[str, Any], str | None]]:
+    """The task's containers, STOPPED (container_views), each with the exit seen (exit code,
+    the kubelet's reason, ECS's OutOfMemoryError for a memory kill) and when it ended; for a
+    picture of another incarnation of the pod (``own`` false) only their names and images."""
+    exits = _exits(pod) if own else {}
+    spec = pod.get("spec") or {}
+    # a container others waited for (dependsOn SUCCESS or COMPLETE) ended before the task ran
+    once = {str(c["name"]) for c in spec.get("initContainers") or [] if c.get("restartPolicy") != "Always"}
+    result = []
+    for kube_name, view in zip(_kube_names(pod), container_views(pod), strict=True):
+        stopped: dict[str, Any] = {"name": view["name"], "image": view.get("image"), "lastStatus": "STOPPED"}
+        ended = exits.get(kube_name)
+        if ended is not None:
+            stopped["exitCode"] = ended.get("exitCode")
+            reason = ended.get("reason") or ""
+            stopped["reason"] = OUT_OF_MEMORY if reason == "OOMKilled" else reason
+        stopped["healthStatus"] = view["healthStatus"] if own else "UNKNOWN"
+        finished = None if kube_name in once else (ended or {}).get("finishedAt")
+        result.append(({k: v for k, v in stopped.items() if v not in (None, "")}, finished))
+    return result
+
+
+def _started_at(pod: Mapping[str, Any]) -> str | None:
+    status = pod.get("status") or {}
+    times = []
+    for container in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        state = container.get("state") or {}
+        times.append((state.get("running") or {}).get("startedAt"))
+        times.append((_real_exit(state.get("terminated")) or {}).get("startedAt"))
+    for ended in _exits(pod).values():
+        times.append(ended.get("startedAt"))
+    known = [str(t) for t in times if t]
+    return min(known) if known else None
+
+
+def _merged_containers(
+    older: Sequence[Mapping[str, Any]], newer: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """``newer``'s containers, each keeping the exit ``older`` had seen where it saw none (the
+    kubelet's restart in place has replaced it since)."""
+    known = {c.get("name"): c for c in older}
+    result = []
+    for container in newer:
+        before = known.get(container.get("name"))
+        if "exitCode" not in container and before is not None and "exitCode" in before:
+            container = {
+                **container,
+                "exitCode": before["exitCode"],
+                **({"reason": before["reason"]} if before.get("reason") else {}),
+            }
+        result.append(container)
+    return result or list(older)
+
+
+def _seen_in(pictures: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], str | None]:
+    """The containers of an incarnation from its pictures (oldest first; an exit seen in any
+    of them is kept) and when the last of the exits seen happened."""
+    containers: list[Mapping[str, Any]] = []
+    finished: list[str] = []
+    for pic in pictures:
+        views = _stopped_views(pic, own=True)
+        containers = _merged_containers(containers, [v for v, _ in views])
+        finished += [str(f) for _, f in views if f]
+    return containers, max(finished) if finished else None
+
+
+def _stop_of(stop: TaskStop, own: Mapping[str, Any] | None, started_by: str) -> Stop:
+    """stopCode and stoppedReason, as ECS gives them: the scheduler's (ServiceSchedulerInitiated:
+    a task replaced for its health checks, or one stopped by scale-in or a deployment, whatever
+    its containers' exit codes when they got SIGTERM), else the task's own end (pod_stop: an
+    essential container exited, with ECS's OutOfMemoryError for a memory kill; the pod ended)."""
+    if stop.unhealthy:
+        return Stop("ServiceSchedulerInitiated", FAILED_HEALTH_CHECKS)
+    if stop.scheduler:
+        return Stop("ServiceSchedulerInitiated", SCALING_ACTIVITY.format(deployment=started_by))
+    ended = pod_stop(own) if own is not None else None
+    # an incarnation whose exit was not seen ended all the same: only an essential
+    # container's exit (or a liveness kill, told as unhealthy) restarts a pod in place
+    return ended or Stop("EssentialContainerExited", ESSENTIAL_EXITED)
+
+
+def _later_stamp(stamp: str, seconds: float) -> str:
+    moment = datetime.datetime.strptime(stamp, STAMP).replace(tzinfo=datetime.UTC)
+    return (moment + datetime.timedelta(seconds=seconds)).strftime(STAMP)
+
+
+def _ident(entry: Mapping[str, Any]) -> str:
+    return str(entry.get("taskArn") or "").rsplit("/", 1)[-1]
+
+
+def _described(
+    stop: TaskStop,
+    own: Sequence[Mapping[str, Any]],
+    fallback: Mapping[str, Any] | None,
+    naming: Naming,
+) -> tuple[dict[str, Any], str | None]:
+    """A stopped task as DescribeTasks shows it, from the pictures of its own incarnation
+    (``own``, oldest first: the exits seen in any of them are kept), else from a picture of
+    another incarnation of its pod (its containers' names only); and when it stopped, if its
+    containers' exits say so."""
+    latest = own[-1] if own else fallback
+    if latest is None:
+        return {}, None
+    group, started_by = service_task_identity(latest, naming.service)
+    containers, finished = _seen_in(own)
+    if not own:
+        containers = [v for v, _ in _stopped_views(latest, own=False)]
+    ended = _stop_of(stop, latest if own else None, started_by)
+    names = json.loads(((latest.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_CONTAINER_NAMES, "{}"))
+    health = (
+        "UNHEALTHY"
+        if stop.unhealthy
+        else health_status([dict(c) for c in containers], essential_containers(latest), names)
+    )
+    meta = latest.get("metadata") or {}
+    entry: dict[str, Any] = {
+        "taskArn": naming.task_arn(stop.task_id),
+        "taskDefinitionArn": naming.task_definition_arn(meta.get("labels") or {}),
+        "group": group,
+        "startedBy": started_by,
+        "lastStatus": "STOPPED",
+        "desiredStatus": "STOPPED",
+        "stopCode": ended.code,
+        "stoppedReason": ended.reason,
+        "healthStatus": health,
+        "createdAt": meta.get("creationTimestamp") if stop.ends == 0 else None,
+        "startedAt": min((t for t in (_started_at(p) for p in own) if t), default=None),
+        "containers": containers,
+    }
+    return {k: v for k, v in entry.items() if v is not None}, finished
+
+
+def stopped_tasks(
+    kept: Sequence[Mapping[str, Any]],
+    stops: Sequence[TaskStop],
+    tasks: Sequence[TaskState],
+    last: Mapping[str, TaskState],
+    noted: Mapping[tuple[str, int], Mapping[str, Any]],
+    naming: Naming,
+    now: str,
+    retention_seconds: float,
+) -> list[dict[str, Any]]:
+    """The service's recently stopped tasks (``status.stoppedTasks``), newest first: ``kept``
+    (what was known of them) with the tasks the events tell stopped (``stops``), each as
+    DescribeTasks shows a stopped task; those stopped more than ``retention_seconds`` before
+    ``now`` dropped, at most MAX_STOPPED_TASKS.
+
+    What a task looked like comes from the pictures of its pod (TaskState.picture): the one
+    each live pod shows now (``tasks``), the last one of a pod that is gone (``last``), and
+    the ones pod events caught as an incarnation ended (``noted``, by (uid, task ends)): the
+    kubelet's restart in place replaces an exit's ``terminated`` state with its own
+    (``RestartingAllContainers``, exit 137), so the process's exit code is known only from
+    the status seen in between. An exit seen once is kept: later pictures never take it back,
+    and they fill in what was not seen yet (a container that stopped after its task was told
+    stopped: the SIGTERM of a scale-in)."""
+    if not kept and not stops:
+        return []
+    live = {t.uid: t for t in tasks if t.uid}
+    pictures: dict[str, list[Mapping[str, Any]]] = {}
+    for (uid, ends), pic in noted.items():
+        pictures.setdefault(task_id(uid, ends), []).append(pic)
+    for uid, task in [*((u, t) for u, t in last.items() if u not in live), *live.items()]:
+        if task.picture is not None:
+            pictures.setdefault(task_id(uid, task.restarts), []).append(task.picture)
+    entries = {_ident(e): dict(e) for e in kept}
+    for stop in stops:
+        state = live.get(stop.uid) or last.get(stop.uid)
+        if stop.scheduler and state is not None and state.ended and state.restarts == stop.ends:
+            stop = TaskStop(stop.uid, stop.ends, stop.task_id, scheduler=False, unhealthy=stop.unhealthy)
+        own = pictures.get(stop.task_id, [])
+        entry, finished = _described(stop, own, state.picture if state is not None else None, naming)
+        if not entry:
+            continue
+        before = entries.get(stop.task_id)
+        if before is not None:  # told again (a status write that waited): what is known stays
+            entry = {**before, "containers": _merged_containers(before.get("containers") or [], entry["containers"])}
+        if stop.scheduler:
+            # stopped from the moment the scheduler stopped it, once its containers have
+            entry["stoppedAt"] = max(finished or now, (before or {}).get("stoppedAt") or now)
+        else:
+            entry["stoppedAt"] = finished or (before or {}).get("stoppedAt") or now
+        entries[stop.task_id] = {k: entry[k] for k in sorted(entry, key=lambda k: k == "containers")}
+    told = {stop.task_id for stop in stops}
+    for ident, entry in entries.items():
+        if ident in told or ident not in pictures:
+            continue
+        # its pod shows more of it since: the exits of containers that stopped after it was
+        # told stopped (a scale-in's SIGTERM), or ones a pod event caught meanwhile
+        containers, finished = _seen_in(pictures[ident])
+        entry["containers"] = _merged_containers(entry.get("containers") or [], containers)
+        if finished is not None:
+            entry["stoppedAt"] = max(finished, str(entry.get("stoppedAt") or ""))
+    oldest = _later_stamp(now, -retention_seconds)
+    recent = [e for e in entries.values() if str(e.get("stoppedAt") or now) >= oldest]
+    recent.sort(key=lambda e: str(e.get("stoppedAt") or now), reverse=True)
+    return recent[:MAX_STOPPED_TASKS]

@@ -17,6 +17,7 @@ standalone task ``observe_task``, which also keeps the stop code of a task alrea
 (StopTask) while its containers stop.
 """
 
+import datetime
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,6 +42,14 @@ _ENDED = ("Succeeded", "Failed")
 OUT_OF_MEMORY = "OutOfMemoryError: Container killed due to memory usage"
 ESSENTIAL_EXITED = "Essential container in task exited"
 STOPPED_BY_USER = "Task stopped by user"
+# The service scheduler's reasons: a task it stops (scale-in, a deployment replacing it) and
+# one it replaces because its container health checks failed.
+SCALING_ACTIVITY = "Scaling activity initiated by (deployment {deployment})"
+FAILED_HEALTH_CHECKS = "Task failed container health checks"
+STAMP = "%Y-%m-%dT%H:%M:%SZ"
+# The node's clock (containers' finishedAt) and the API server's (deletionTimestamp) may differ
+# by a moment: an end within this many seconds of a deletion request is taken for its result.
+CLOCK_SKEW_SECONDS = 1
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,42 @@ def _statuses(pod: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {
         c["name"]: c for c in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
     }
+
+
+def deletion_requested(pod: Mapping[str, Any]) -> str | None:
+    """When the pod's deletion was asked for (None: it is not being deleted). The API server
+    sets ``deletionTimestamp`` to the end of the grace period, ``deletionGracePeriodSeconds``
+    long after the request."""
+    meta = pod.get("metadata") or {}
+    stamp = meta.get("deletionTimestamp")
+    if not stamp:
+        return None
+    grace = int(meta.get("deletionGracePeriodSeconds") or 0)
+    try:
+        moment = datetime.datetime.strptime(str(stamp), STAMP) - datetime.timedelta(seconds=grace)
+    except ValueError:  # not the API server's form: the timestamp itself, the latest it can be
+        return str(stamp)
+    return moment.strftime(STAMP)
+
+
+def before_deletion(pod: Mapping[str, Any], finished: str | None) -> bool:
+    """Whether a container (or the pod) that ended at ``finished`` ended by itself, not because
+    its pod is being deleted: always for a pod not being deleted; for one being deleted, only
+    an end clearly before the deletion was asked for. Whatever ends after that (SIGTERM's exit
+    143, a clean 0, SIGKILL's 137) is the stop the deleter asked for: the service scheduler's
+    (scale-in, a deployment), never a failure of the task."""
+    requested = deletion_requested(pod)
+    if requested is None:
+        return True
+    if not finished:
+        return False
+    try:
+        skewed = (
+            datetime.datetime.strptime(requested, STAMP) - datetime.timedelta(seconds=CLOCK_SKEW_SECONDS)
+        ).strftime(STAMP)
+    except ValueError:
+        skewed = requested
+    return str(finished) < skewed
 
 
 def essential_containers(pod: Mapping[str, Any]) -> list[str]:
@@ -479,11 +524,16 @@ def describe_task(
         "createdAt": (pod.get("metadata") or {}).get("creationTimestamp"),
         "startedAt": started_at(pod),
     }
+    found = _essential_termination(pod)
     exited = essential_stop(pod)
-    if exited is not None:
+    if exited is not None and found is not None and before_deletion(pod, found[1].get("finishedAt")):
         task.update(stopCode=exited.code, stoppedReason=exited.reason)
     elif (pod.get("metadata") or {}).get("deletionTimestamp"):
-        task.update(stopCode="ServiceSchedulerInitiated", stoppedReason="Task stopped by the service scheduler")
+        # its containers stop (exit 143 or 0 at SIGTERM) because the scheduler stops the task
+        reason = (
+            SCALING_ACTIVITY.format(deployment=started_by) if started_by else "Task stopped by the service scheduler"
+        )
+        task.update(stopCode="ServiceSchedulerInitiated", stoppedReason=reason)
     return {k: v for k, v in task.items() if v is not None}
 
 
