@@ -93,6 +93,15 @@ def real_images(kubectl: Kubectl) -> dict[str, str]:
     return {ref.rsplit("/", 1)[1].split(":")[0]: ref for ref in refs}
 
 
+@pytest.fixture(scope="module")
+def real_cluster(kubectl: Kubectl, operator: object) -> Iterator[str]:
+    """The ECSCluster of the real node (tasks and services of a named cluster wait until it exists)."""
+    cluster = {"apiVersion": "ecs.facade.dev/v1alpha1", "kind": "ECSCluster", "metadata": {"name": REAL_CLUSTER}}
+    kubectl("apply", "-f", "-", input=json.dumps(cluster))
+    yield REAL_CLUSTER
+    kubectl("delete", "ecscluster", REAL_CLUSTER, "--ignore-not-found", "--wait=false")
+
+
 @pytest.fixture(scope="session")
 def crds(kubectl: Kubectl) -> None:
     kubectl("apply", "--server-side", "-f", str(REPO / "crds"))

@@ -9,27 +9,16 @@ The tasks run in the ECS cluster REAL_CLUSTER, whose only container instance is 
 import json
 import secrets
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import REAL_CLUSTER
 from tests.e2e.kube import Kubectl, wait_for
 from tests.e2e.kube import apply_objects as apply
 from tests.e2e.test_task import status, stopped, task, task_definition
 
 pytestmark = [pytest.mark.e2e, pytest.mark.real_node]
-
-
-@pytest.fixture(scope="module")
-def real_cluster(kubectl: Kubectl, operator: object) -> Iterator[str]:
-    """The ECSCluster of the real node (tasks of a named cluster wait until it exists)."""
-    cluster = {"apiVersion": "ecs.facade.dev/v1alpha1", "kind": "ECSCluster", "metadata": {"name": REAL_CLUSTER}}
-    kubectl("apply", "-f", "-", input=json.dumps(cluster))
-    yield REAL_CLUSTER
-    kubectl("delete", "ecscluster", REAL_CLUSTER, "--ignore-not-found", "--wait=false")
 
 
 def shell(name: str, image: str, script: str, **fields: Any) -> dict[str, Any]:
