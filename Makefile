@@ -18,8 +18,9 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed ## Python virtualenv with the operator and dev tools
 
-controlplane: ## build (once, cached) kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok, helm
+controlplane: ## build (once, cached) kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok, helm, crictl
 	hack/build-controlplane.sh >/dev/null
+	hack/build-tools.sh >/dev/null
 
 generate: venv ## regenerate the CRDs and pydantic models from botocore (hack/gen_crds.py)
 	$(BIN)/python hack/gen_crds.py

@@ -9,7 +9,8 @@
 #   hack/cluster.sh up       start (idempotent); waits for healthy API and Ready nodes
 #   hack/cluster.sh down     stop every process this script started, by PID
 #   hack/cluster.sh status   what runs, and the nodes
-#   hack/cluster.sh env      print `export KUBECONFIG=... PATH=...` for eval
+#   hack/cluster.sh env      print `export KUBECONFIG=... PATH=...` for eval (with a real node
+#                            also crictl on PATH and CRI_CONFIG_FILE for its containerd)
 #
 # Settings (environment):
 #   ECS_FACADE_CLUSTER_DIR   state: certs, etcd data, kubeconfig, logs, pids
@@ -75,6 +76,21 @@ bin_dir() {
     _bin="$("$here/build-controlplane.sh")"
   fi
   echo "$_bin"
+}
+
+# crictl and the other pinned tools of hack/tools (hack/build-tools.sh)
+tools_dir() { "$here/build-tools.sh"; }
+
+# the control plane's bin dir stays first on PATH: tests/e2e/conftest.py and hack/bench read it
+env_exports() {
+  local cp_bin tools
+  cp_bin="$(bin_dir)"
+  if [[ "$real_nodes" == 1 || -f "$rn_crictl_config" ]]; then
+    tools="$(tools_dir)"
+    echo "export KUBECONFIG=$kubeconfig PATH=$cp_bin:$tools:\$PATH CRI_CONFIG_FILE=$rn_crictl_config"
+  else
+    echo "export KUBECONFIG=$kubeconfig PATH=$cp_bin:\$PATH"
+  fi
 }
 
 running() { # component -> 0 when its recorded PID is alive
@@ -433,6 +449,6 @@ case "${1:-}" in
   up) up ;;
   down) shift; down "$@" ;;
   status) status ;;
-  env) echo "export KUBECONFIG=$kubeconfig PATH=$(bin_dir):\$PATH" ;;
+  env) env_exports ;;
   *) echo "usage: $0 up|down [--purge]|status|env" >&2; exit 2 ;;
 esac

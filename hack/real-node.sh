@@ -10,7 +10,8 @@
 #                   pods: pods reach each other, the node and ClusterIPs only)
 #   cgroups         /sys/fs/cgroup/<controller>/ecs-facade-<base>/ (cgroupfs driver, cgroups v1)
 #   files           $dir/containerd (root, state, sockets, network namespaces), $dir/kubelet
-#                   (the kubelet's root dir), $dir/pod-logs, $dir/cni
+#                   (the kubelet's root dir), $dir/pod-logs, $dir/cni, $dir/crictl.yaml (crictl's
+#                   config for this containerd: `hack/cluster.sh env` exports CRI_CONFIG_FILE)
 #   ports           kubelet base+250 (on the node IP), its healthz base+248, kube-proxy
 #                   healthz base+256 and metrics base+249 (127.0.0.1)
 # with n = base/1000 % 100 + 1. iptables is the host's, though: kube-proxy owns the KUBE-*
@@ -40,6 +41,7 @@ rn_cgroup="ecs-facade-$base"
 rn_dir="$dir/real-node"
 rn_ctrd="$dir/containerd"
 rn_sock="$rn_ctrd/containerd.sock"
+rn_crictl_config="$dir/crictl.yaml"
 kubelet_port=$((base + 250))
 kubelet_healthz_port=$((base + 248))
 proxy_healthz_port=$((base + 256))
@@ -123,6 +125,20 @@ real_node_cgroups() {
     cat "$cs/cpuset.cpus" > "$cs/$rn_cgroup/cpuset.cpus"
     cat "$cs/cpuset.mems" > "$cs/$rn_cgroup/cpuset.mems"
   fi
+}
+
+# crictl (hack/build-tools.sh) talks to this containerd's CRI as the kubelet does:
+# CRI_CONFIG_FILE=$dir/crictl.yaml crictl ps -a | pods | logs ID | inspect ID
+write_crictl_config() {
+  cat > "$rn_crictl_config.tmp" <<EOF
+runtime-endpoint: unix://$rn_sock
+image-endpoint: unix://$rn_sock
+timeout: 10
+debug: false
+pull-image-on-create: false
+disable-pull-on-run: true
+EOF
+  mv "$rn_crictl_config.tmp" "$rn_crictl_config"
 }
 
 # a running component keeps its configuration: kube-proxy exits when its file is rewritten
@@ -258,6 +274,7 @@ real_node_up() {
   real_node_pki
   real_node_network
   real_node_cgroups
+  write_crictl_config
   start_containerd
   import_images
   start_kubelet
