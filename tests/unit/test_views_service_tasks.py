@@ -145,11 +145,20 @@ def test_what_does_not_end_a_task_in_the_pod_itself() -> None:
     # a non-essential container's exit: the task goes on
     assert ending(pod(running(), exited("log"), containers=[APP, sidecar])) is None
     # an ECS restart policy restarts its container within the task, except on an ignored code
-    policy = {"ecs.facade.dev/restart-policies": '{"app":[0]}'}
-    assert (
-        ending(pod(exited(code=1), containers=[{"name": "app", "restartPolicy": "Always"}], annotations=policy)) is None
+    # and after a run shorter than its restartAttemptPeriod (exited() ran 5 s)
+    policy = {
+        "ecs.facade.dev/restart-policies": '{"app":[0]}',
+        "ecs.facade.dev/restart-attempt-periods": '{"app":5}',
+    }
+    restarted = [{"name": "app", "restartPolicy": "Always"}]
+    assert ending(pod(exited(code=1), containers=restarted, annotations=policy)) is None
+    assert ending(pod(exited(code=0), containers=restarted, annotations=policy))
+    early = {**policy, "ecs.facade.dev/restart-attempt-periods": '{"app":60}'}
+    assert ending(pod(exited(code=1), containers=restarted, annotations=early))
+    # without the periods annotation (a pod from an older operator): ECS's default, 300 s
+    assert ending(
+        pod(exited(code=1), containers=restarted, annotations={"ecs.facade.dev/restart-policies": '{"app":[0]}'})
     )
-    assert ending(pod(exited(code=0), containers=[{"name": "app", "restartPolicy": "Always"}], annotations=policy))
     # a pod being deleted or that ended is stopped by other means (its deletion, its phase)
     assert ending(pod(exited(), deleting=6)) is None
     assert ending(pod(exited(), phase="Failed")) is None

@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from ecs_facade.translate.lifecycle import ANNOTATION_RESTART_POLICIES
+from ecs_facade.translate.lifecycle import ANNOTATION_RESTART_PERIODS, ANNOTATION_RESTART_POLICIES
 from ecs_facade.translate.task import build_task_pod
 from ecs_facade.translate.taskdefinition import translate_task_definition
 from ecs_facade.views.task import container_views, essential_exit, failure_containers, last_status, task_failures
@@ -64,6 +64,28 @@ def test_an_exit_restarted_by_the_restart_policy_does_not_end_the_task() -> None
     assert json.loads(pod["metadata"]["annotations"][ANNOTATION_RESTART_POLICIES]) == {"app": [0]}
     assert essential_exit(with_statuses(pod, status("app", exited(1)))) is None
     assert essential_exit(with_statuses(pod, status("app", exited(0)))) == ("app", 0)
+
+
+def test_an_exit_before_the_restart_attempt_period_is_not_restarted_and_ends_the_task() -> None:
+    """ECS: "If a container isn't able to run for this time period and exits early, it will not
+    be restarted." The kubelet restarts it all the same; its last termination says how long it ran."""
+    policy = {"enabled": True, "ignoredExitCodes": [0], "restartAttemptPeriod": 60}
+    pod = task_pod(container(name="app", restartPolicy=policy))
+    assert json.loads(pod["metadata"]["annotations"][ANNOTATION_RESTART_PERIODS]) == {"app": 60}
+
+    def ran(seconds: int) -> dict[str, Any]:
+        finished = f"2026-01-01T00:{seconds // 60:02d}:{seconds % 60:02d}Z"
+        return {"terminated": {"exitCode": 1, "startedAt": "2026-01-01T00:00:00Z", "finishedAt": finished}}
+
+    waiting = {"waiting": {"reason": "CrashLoopBackOff"}}
+    assert essential_exit(with_statuses(pod, status("app", waiting, restarts=1, last=ran(5)))) == ("app", 1)
+    assert essential_exit(with_statuses(pod, status("app", ran(59)))) == ("app", 1)
+    assert essential_exit(with_statuses(pod, status("app", RUNNING, restarts=1, last=ran(61)))) is None
+    assert essential_exit(with_statuses(pod, status("app", ran(60)))) is None
+    # no period given: ECS's default, 300 s
+    default = task_pod(container(name="app", restartPolicy={"enabled": True}))
+    assert json.loads(default["metadata"]["annotations"][ANNOTATION_RESTART_PERIODS]) == {"app": 300}
+    assert essential_exit(with_statuses(default, status("app", ran(299)))) == ("app", 1)
 
 
 def test_an_essential_sidecar_of_a_standalone_task_ends_it_even_once_restarted() -> None:

@@ -41,6 +41,9 @@ from ecs_facade.translate.ordering import Kind, Ordering
 
 ANNOTATION_RESTART_POLICIES = f"{GROUP}/restart-policies"
 DEFAULT_RESTART_ATTEMPT_PERIOD = 300  # seconds, ECS's default
+# how long each container with a restart policy must have run for its exit to be restarted:
+# an earlier exit is not restarted in ECS, so the operator ends the task there (views.task)
+ANNOTATION_RESTART_PERIODS = f"{GROUP}/restart-attempt-periods"
 
 ALWAYS, NEVER, ON_FAILURE = "Always", "Never", "OnFailure"
 RESTART, RESTART_ALL = "Restart", "RestartAllContainers"
@@ -72,8 +75,9 @@ def restart_fields(container: ContainerDefinition, kind: Kind, service: bool) ->
         period = container.restartPolicy.restartAttemptPeriod if container.restartPolicy else None
         notes.append(
             f"{where}.restartPolicy.restartAttemptPeriod ({period or DEFAULT_RESTART_ATTEMPT_PERIOD} s): "
-            "Kubernetes has no such period; it restarts an exited container after a back-off of 10 s "
-            "doubling up to 5 min, also when it ran for less than the period"
+            "Kubernetes has no such period: it restarts an exited container after a back-off of 10 s "
+            "doubling up to 5 min; an exit after a shorter run, which ECS does not restart, ends the task "
+            "when the operator sees it (an essential container), and is restarted all the same (a non-essential one)"
         )
     if kind is Kind.INIT:
         if ignored is None:
@@ -163,6 +167,7 @@ def apply_lifecycles(
     """Sets each Kubernetes container's restart fields (and the probes its kind allows), in place."""
     result = Lifecycles()
     policies: dict[str, list[int]] = {}
+    periods: dict[str, int] = {}
     for container in containers:
         kube = kube_containers[container.name]
         kind = ordering.kinds[container.name]
@@ -171,6 +176,10 @@ def apply_lifecycles(
             ignored_codes = ignored_exit_codes(container)
             if ignored_codes is not None:
                 policies[kube["name"]] = ignored_codes
+                policy = container.restartPolicy
+                periods[kube["name"]] = (policy.restartAttemptPeriod if policy else None) or (
+                    DEFAULT_RESTART_ATTEMPT_PERIOD
+                )
         else:
             fields, ignored, notes = fallback_fields(container, kind)
             result.ignored.extend(ignored)
@@ -185,4 +194,5 @@ def apply_lifecycles(
                 kube.pop(probe, None)
     if policies:
         result.annotations[ANNOTATION_RESTART_POLICIES] = json.dumps(policies, sort_keys=True, separators=(",", ":"))
+        result.annotations[ANNOTATION_RESTART_PERIODS] = json.dumps(periods, sort_keys=True, separators=(",", ":"))
     return result

@@ -45,7 +45,7 @@ from ecs_facade.views.task import (
     essential_containers,
     health_status,
     pod_stop,
-    restart_policies,
+    restarted_by_policy,
     service_task_identity,
     task_failures,
 )
@@ -112,12 +112,11 @@ def ending(pod: Mapping[str, Any], *, while_deleting: bool = False) -> Mapping[s
         if terminated is not None:
             exits.append((name, int(container.get("restartCount") or 0), terminated))
     if exits:  # (the rest only then: every event of every service's pod asks)
-        policies = restart_policies(pod)
         ends = task_failures(pod) if _restarts_all(pod) else 0
         for name, restarts, terminated in exits:
             if restarts < ends:
                 continue  # an incarnation already replaced
-            if name in policies and terminated.get("exitCode") not in policies[name]:
+            if restarted_by_policy(name, terminated, pod):
                 continue  # its ECS restart policy restarts it: the task goes on
             return dict(terminated)
     restarting = any(c.get("type") == RESTARTING and c.get("status") == "True" for c in status.get("conditions") or [])

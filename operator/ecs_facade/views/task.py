@@ -23,7 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ecs_facade.translate.lifecycle import ANNOTATION_RESTART_POLICIES
+from ecs_facade.translate.lifecycle import (
+    ANNOTATION_RESTART_PERIODS,
+    ANNOTATION_RESTART_POLICIES,
+    DEFAULT_RESTART_ATTEMPT_PERIOD,
+)
 from ecs_facade.translate.taskdefinition import ANNOTATION_CONTAINER_NAMES, ANNOTATION_ESSENTIAL
 
 _FAILED_TO_START = {
@@ -125,11 +129,45 @@ def restart_policies(pod: Mapping[str, Any]) -> dict[str, set[int]]:
     return {str(name): {int(code) for code in codes} for name, codes in policies.items() if isinstance(codes, list)}
 
 
+def restart_periods(pod: Mapping[str, Any]) -> dict[str, int]:
+    """How long each container with an ECS restart policy must have run for an exit to be
+    restarted (its ``restartAttemptPeriod``, translate.lifecycle)."""
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    try:
+        periods = json.loads(annotations.get(ANNOTATION_RESTART_PERIODS, "{}"))
+    except ValueError:
+        return {}
+    if not isinstance(periods, dict):
+        return {}
+    return {str(name): int(seconds) for name, seconds in periods.items() if isinstance(seconds, int)}
+
+
+def restarted_by_policy(name: str, terminated: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
+    """Whether ECS restarts this exit in the same task: the container has a restart policy, the
+    code is not one of its ignored ones, and it ran for at least its ``restartAttemptPeriod``
+    ("if a container isn't able to run for this time period and exits early, it will not be
+    restarted"). A run whose length the kubelet did not report counts as long enough."""
+    policies = restart_policies(pod)
+    if name not in policies or terminated.get("exitCode") in policies[name]:
+        return False
+    ran = _seconds_between(terminated.get("startedAt"), terminated.get("finishedAt"))
+    return ran is None or ran >= restart_periods(pod).get(name, DEFAULT_RESTART_ATTEMPT_PERIOD)
+
+
+def _seconds_between(start: Any, end: Any) -> float | None:
+    try:
+        began = datetime.datetime.strptime(str(start), STAMP)
+        ended = datetime.datetime.strptime(str(end), STAMP)
+    except ValueError:
+        return None
+    return (ended - began).total_seconds()
+
+
 def essential_exit(pod: Mapping[str, Any]) -> tuple[str, int | None] | None:
     """The first essential container whose exit ends the task, with its exit code.
 
     An exit that the container's ECS restart policy restarts is not one (ECS restarts it in
-    the same task). In a standalone task's pod (``restartPolicy: Never``) an essential
+    the same task; restarted_by_policy). In a standalone task's pod (``restartPolicy: Never``) an essential
     container that was restarted all the same (a native sidecar always is) exited before:
     its last termination counts.
     """
@@ -140,7 +178,6 @@ def essential_exit(pod: Mapping[str, Any]) -> tuple[str, int | None] | None:
 def _essential_termination(pod: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None:
     """essential_exit, with the container's whole ``terminated`` state (its reason)."""
     statuses = _statuses(pod)
-    policies = restart_policies(pod)
     standalone = (pod.get("spec") or {}).get("restartPolicy") == "Never"
     for name in essential_containers(pod):
         status = statuses.get(name) or {}
@@ -149,9 +186,8 @@ def _essential_termination(pod: Mapping[str, Any]) -> tuple[str, Mapping[str, An
             terminated = (status.get("lastState") or {}).get("terminated")
         if terminated is None:
             continue
-        code = terminated.get("exitCode")
-        if name in policies and code not in policies[name]:
-            continue  # restarted by its restart policy: the task goes on
+        if restarted_by_policy(name, terminated, pod):
+            continue  # the task goes on
         return name, terminated
     return None
 
