@@ -424,3 +424,47 @@ def test_what_the_process_sees_and_no_secret_anywhere_else(
     if pod:
         places["pod"] = pod
     assert [where for where, text in places.items() if value in text] == []
+
+
+def test_restart_policy_restarts_in_the_task_only_after_the_attempt_period(
+    kubectl: Kubectl, namespace: str, real_cluster: str, real_images: dict[str, str]
+) -> None:
+    """ECS restartPolicy: an exit after ``restartAttemptPeriod`` seconds of running is restarted
+    in the same task; an earlier exit is not, and an essential container's ends the task."""
+    busybox = real_images["busybox"]
+    policy = {"enabled": True, "ignoredExitCodes": [0], "restartAttemptPeriod": 60}
+    runs = [{"sourceVolume": "state", "containerPath": "/state"}]
+    # the first run lasts past the period and fails; the next one stays up (a scratch volume
+    # outlives the container's restart)
+    patient = shell(
+        "main",
+        busybox,
+        f"if [ -f /state/ran ]; then echo again; {RUN}; fi; touch /state/ran; sleep 62; exit 1",
+        restartPolicy=policy,
+        mountPoints=runs,
+    )
+    hasty = shell("main", busybox, "sleep 2; exit 1", restartPolicy=policy)
+    patient_td, hasty_td = task_definition("patient", patient), task_definition("hasty", hasty)
+    patient_td["spec"]["volumes"] = [{"name": "state"}]
+    apply(
+        kubectl,
+        namespace,
+        patient_td,
+        hasty_td,
+        task("patient-1", "patient", cluster=real_cluster, startedBy="e2e"),
+        task("hasty-1", "hasty", cluster=real_cluster, startedBy="e2e"),
+    )
+    result = stopped(kubectl, namespace, "hasty-1", timeout=90)
+    assert (result["stopCode"], result["exitCode"]) == ("EssentialContainerExited", 1), result
+
+    def restarted() -> dict[str, Any] | None:
+        main = container_status(pod_of(kubectl, namespace, "patient-1"), "main")
+        return main if main.get("restartCount") == 1 and "running" in (main.get("state") or {}) else None
+
+    main = wait_for("the patient task's container restarted and running", restarted, timeout=150)
+    assert main["lastState"]["terminated"]["exitCode"] == 1
+    time.sleep(2)
+    now = status(kubectl, namespace, "patient-1")
+    assert now["lastStatus"] == "RUNNING" and "stopCode" not in now, now
+    assert "again" in kubectl("logs", "patient-1", "-n", namespace, "-c", "main")
+    kubectl("delete", "ecstask", "patient-1", "-n", namespace, "--wait=false")
