@@ -310,19 +310,7 @@ def gone_tasks(
         if template not in templates or not (failures or healthy):
             continue
         latest = (max(healthy, key=lambda run: run[0]),) if healthy else ()
-        kept.append(
-            TaskState(
-                name="(gone)",
-                template_hash=template,
-                phase="Gone",
-                restarts=0,
-                unschedulable=None,
-                node=None,
-                deleting=True,
-                failures=tuple(failures),
-                runs=latest,
-            )
-        )
+        kept.append(_gone_task(template, tuple(failures), latest))
     remembered = {}
     for uid, task in live.items():
         before = last.get(uid)
@@ -353,19 +341,23 @@ def carried_failures(
         missing = int(old.get("failedTasks") or 0) - counted.get(str(old.get("id")), 0)
         if template is not None and missing > 0:
             when = old.get("updatedAt")
-            carried.append(
-                TaskState(
-                    name="(gone)",
-                    template_hash=template,
-                    phase="Gone",
-                    restarts=0,
-                    unschedulable=None,
-                    node=None,
-                    deleting=True,
-                    failures=(str(when) if when else None,) * missing,
-                )
-            )
+            carried.append(_gone_task(template, (str(when) if when else None,) * missing))
     return tuple(carried)
+
+
+def _gone_task(template: str, failures: tuple[str | None, ...], runs: tuple[tuple[str, str], ...] = ()) -> TaskState:
+    """A task whose pod is gone, kept for its deployment's failures and last healthy run."""
+    return TaskState(
+        name="(gone)",
+        template_hash=template,
+        phase="Gone",
+        restarts=0,
+        unschedulable=None,
+        node=None,
+        deleting=True,
+        failures=failures,
+        runs=runs,
+    )
 
 
 def unplaced_reason(tasks: Sequence[TaskState]) -> str | None:

@@ -116,29 +116,27 @@ def essential_containers(pod: Mapping[str, Any]) -> list[str]:
     return [n for n in annotations.get(ANNOTATION_ESSENTIAL, "").split(",") if n]
 
 
+def _json_annotation(pod: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """A JSON object annotation of the pod (translate.lifecycle's), {} when absent or bad."""
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    try:
+        value = json.loads(annotations.get(key, "{}"))
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def restart_policies(pod: Mapping[str, Any]) -> dict[str, set[int]]:
     """The containers with an ECS restart policy, and the exit codes it does not restart on
     (translate.lifecycle)."""
-    annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    try:
-        policies = json.loads(annotations.get(ANNOTATION_RESTART_POLICIES, "{}"))
-    except ValueError:
-        return {}
-    if not isinstance(policies, dict):
-        return {}
+    policies = _json_annotation(pod, ANNOTATION_RESTART_POLICIES)
     return {str(name): {int(code) for code in codes} for name, codes in policies.items() if isinstance(codes, list)}
 
 
 def restart_periods(pod: Mapping[str, Any]) -> dict[str, int]:
     """How long each container with an ECS restart policy must have run for an exit to be
     restarted (its ``restartAttemptPeriod``, translate.lifecycle)."""
-    annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    try:
-        periods = json.loads(annotations.get(ANNOTATION_RESTART_PERIODS, "{}"))
-    except ValueError:
-        return {}
-    if not isinstance(periods, dict):
-        return {}
+    periods = _json_annotation(pod, ANNOTATION_RESTART_PERIODS)
     return {str(name): int(seconds) for name, seconds in periods.items() if isinstance(seconds, int)}
 
 
