@@ -206,7 +206,7 @@ def test_a_task_that_ended_by_itself_before_its_deletion_stays_a_failure() -> No
     assert state(refused).failures == (None,)
 
 
-def test_a_rolling_deployment_leaves_no_failed_task_and_drops_the_drained_deployment() -> None:
+def test_a_rolling_deployment_leaves_no_failed_task_and_the_drained_deployment_inactive() -> None:
     """Revision 1 -> 2, 2 tasks at 100/200 %: the old deployment is ACTIVE while it has tasks,
     never with a failed task, and is no longer listed once drained (describe-services lists
     PRIMARY and ACTIVE deployments only)."""
@@ -224,7 +224,7 @@ def test_a_rolling_deployment_leaves_no_failed_task_and_drops_the_drained_deploy
         tasks = [first_old[step], second_old[step], *new_tasks]
         shown = ecs_deployments([new_rs, old], tasks, 2, arn_of, previous, at(31 + step), settle_seconds=10.0)
         assert all(d["failedTasks"] == 0 for d in shown), shown
-        assert [d["status"] for d in shown] == (["PRIMARY"] if drained else ["PRIMARY", "ACTIVE"])
+        assert [d["status"] for d in shown] == ["PRIMARY", "INACTIVE" if drained else "ACTIVE"]
         previous = shown
     assert previous[0]["rolloutState"] == "COMPLETED"
 
@@ -560,7 +560,8 @@ def test_the_breaker_rolls_back_to_a_completed_deployment_that_has_drained(monke
     lane.report(
         21, [kubelet_pod(running(since=20), uid=NEW, template="new", revision=2, replica_set="rs-new")], [new, old]
     )
-    assert [d["status"] for d in lane.status["deployments"]] == ["PRIMARY"]  # the drained one is not listed
+    # the drained one is INACTIVE: the breaker's target comes from completedDeployment all the same
+    assert [d["status"] for d in lane.status["deployments"]] == ["PRIMARY", "INACTIVE"]
     monkeypatch.setattr(service, "_seen", {})
     for n, body in enumerate(failing):
         lane.report(23 + 5 * n, [body], [new, old])
@@ -569,7 +570,7 @@ def test_the_breaker_rolls_back_to_a_completed_deployment_that_has_drained(monke
     assert lane.status["taskDefinition"] == f"{TD}1"
 
 
-def test_a_deployment_listed_only_while_it_has_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_drained_deployment_is_inactive_with_no_failed_task(monkeypatch: pytest.MonkeyPatch) -> None:
     lane = Rollout(monkeypatch, desired=1)
     old_pod = kubelet_pod(running(since=0), ready_since=0)
     new_pod = kubelet_pod(running(since=20), uid=NEW, template="new", revision=2, replica_set="rs-new", ready_since=20)
@@ -580,11 +581,14 @@ def test_a_deployment_listed_only_while_it_has_tasks(monkeypatch: pytest.MonkeyP
     drained = replica_set("rs-old", "old", 1, 1, replicas=0, ready=0)
     for seconds, step in ((31, steps[1]), (36, steps[2]), (37, steps[3])):
         lane.report(seconds, [step, new_pod], [new, drained])
-        assert [d["status"] for d in lane.status["deployments"]] == ["PRIMARY"]
+        assert [(d["status"], d["failedTasks"]) for d in lane.status["deployments"]] == [
+            ("PRIMARY", 0),
+            ("INACTIVE", 0),
+        ]
     lane.report(40, [new_pod], [new, drained])
-    assert [(d["status"], d["rolloutState"], d["failedTasks"]) for d in lane.status["deployments"]] == [
-        ("PRIMARY", "COMPLETED", 0)
-    ]
+    primary = lane.status["deployments"][0]
+    assert (primary["status"], primary["rolloutState"], primary["failedTasks"]) == ("PRIMARY", "COMPLETED", 0)
+    assert [(d["status"], d["failedTasks"]) for d in lane.status["deployments"][1:]] == [("INACTIVE", 0)]
 
 
 def test_task_events_tell_an_exit_before_the_deletion_as_the_tasks_own_end() -> None:

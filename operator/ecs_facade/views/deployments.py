@@ -1,8 +1,8 @@
 """A service's ECS deployments (describe-services ``deployments[]``) from its ReplicaSets.
 
 Each ReplicaSet of the service's Deployment is one ECS deployment: the newest is PRIMARY,
-older ones with tasks are ACTIVE; a drained one is INACTIVE and, as in ECS's
-describe-services, no longer listed. The PRIMARY deployment's ``rolloutState`` is
+older ones with tasks are ACTIVE, drained ones INACTIVE (the API's third deployment status:
+"completely replaced"; the last few are listed after the others). The PRIMARY deployment's ``rolloutState`` is
 IN_PROGRESS until it reaches a steady state (COMPLETED) or the circuit breaker fails it
 (FAILED); both are final, as in ECS: only a new deployment is judged again. Older deployments
 keep the state they had when a newer one replaced them, as long as they are listed.
@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecs_facade.api import GROUP
+
+MAX_INACTIVE = 5  # drained deployments still listed after the others, newest first
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 # On a service's Deployment while a FAILED deployment launches nothing: "<its id> <digest of
@@ -192,7 +194,7 @@ def ecs_deployments(
     gone: Sequence[TaskState] = (),
 ) -> list[dict[str, Any]]:
     """The ECS deployments, PRIMARY first, then the ACTIVE ones (older deployments that still
-    have tasks); drained ones are INACTIVE, which describe-services does not list.
+    have tasks), then the last few drained ones, INACTIVE.
 
     The PRIMARY deployment COMPLETES once ``desired`` of its tasks are healthy (see the
     module's docstring), it has no more than that, and older deployments run none.
@@ -253,16 +255,16 @@ def ecs_deployments(
         }
         unchanged = {k: old.get(k) for k in entry} == entry
         entry["updatedAt"] = old.get("updatedAt", now) if unchanged else now
-        if kind != "INACTIVE":
-            result.append({k: v for k, v in entry.items() if v is not None})
-    return result
+        result.append({k: v for k, v in entry.items() if v is not None})
+    inactive = [d for d in result if d["status"] == "INACTIVE"]
+    return [d for d in result if d["status"] != "INACTIVE"] + inactive[:MAX_INACTIVE]
 
 
 def completed_deployment(
     deployments: Sequence[Mapping[str, Any]], before: Mapping[str, Any] | None
 ) -> dict[str, Any] | None:
     """The last deployment that COMPLETED (its id and taskDefinition): the circuit breaker's
-    rollback goes back to it, as ECS's does, also once it has drained and is no longer listed.
+    rollback goes back to it, as ECS's does, also once it has drained and left the list.
     A deployment completes as PRIMARY and stays COMPLETED while it is listed (newest first):
     the first listed one that is, else ``before`` (the last one known)."""
     for deployment in deployments:
