@@ -21,7 +21,6 @@ import json
 import math
 import threading
 import time
-import uuid
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -78,7 +77,6 @@ from ecs_facade.translate.capacity import gated_pod_patch, next_provider
 from ecs_facade.translate.loadbalancing import deregistration_delay
 from ecs_facade.translate.ownership import owner_reference
 from ecs_facade.translate.placement import node_label_values
-from ecs_facade.translate.rollout import circuit_breaker_threshold
 from ecs_facade.translate.service import (
     ANNOTATION_FORCE,
     ServiceDecisions,
@@ -90,50 +88,22 @@ from ecs_facade.translate.service import (
 )
 from ecs_facade.translate.task import LABEL_REVISION
 from ecs_facade.translate.taskdefinition import PodTranslation, TranslationOptions, translate_task_definition
-from ecs_facade.views.autoscaling import autoscaling_status
-from ecs_facade.views.conditions import set_condition
 from ecs_facade.views.container_instance import draining
-from ecs_facade.views.deployments import (
-    ANNOTATION_FAILED,
-    REVISION_ANNOTATION,
-    Hold,
-    TaskState,
-    carried_failures,
-    completed_deployment,
-    ecs_deployments,
-    failed_hold,
-    failed_tasks,
-    gone_tasks,
-    healthy_tasks,
-    ordered,
-    settles_at,
-    template_hash,
-    unplaced_reason,
+from ecs_facade.views.deployments import ANNOTATION_FAILED, REVISION_ANNOTATION, Hold, failed_hold
+from ecs_facade.views.service import Readiness, first_rollout_only, progress_only, settled
+from ecs_facade.views.service_status import (
+    Look,
+    Planned,
+    StatusReport,
+    TasksSeen,
+    event_type,
+    seen_while_waiting,
+    service_status,
 )
-from ecs_facade.views.service import (
-    Readiness,
-    first_rollout_only,
-    progress_only,
-    rollout_readiness,
-    service_counts,
-    settled,
-)
-from ecs_facade.views.service_tasks import (
-    Naming,
-    Seen,
-    TaskEvents,
-    deferred,
-    ending,
-    observe,
-    picture,
-    stopped_tasks,
-    task_events,
-    unhealthy_incarnation,
-)
+from ecs_facade.views.service_tasks import Naming, ending, picture, unhealthy_incarnation
 from ecs_facade.views.task import on_its_way, task_failures
-from ecs_facade.views.throttle import holding, next_throttle
+from ecs_facade.views.throttle import holding
 
-MAX_EVENTS = 100
 ANNOTATION_SERVICE_TYPE = f"{GROUP}/load-balancer-service-type"
 # Co-owns a Deployment's spec.replicas for the moment the operator gives the count to the
 # HorizontalPodAutoscaler: server-side apply would reset a field its only owner stops applying.
@@ -161,19 +131,6 @@ _surging: set[tuple[str, str]] = set()
 _instance_states: dict[str, str] = {}
 # Capacity providers chosen per pod (the watch may not show the pod's new label yet).
 _assigned: dict[tuple[str, str], str] = {}
-
-
-@dataclass(frozen=True)
-class TasksSeen:
-    """What the last status said of a service's tasks (views.service_tasks: which task each
-    pod runs, for the events), what is kept of them for failedTasks once their pods are
-    gone (views.deployments.gone_tasks), and its recently stopped tasks as known now
-    (status.stoppedTasks, views.service_tasks.stopped_tasks: written with the next write)."""
-
-    seen: Mapping[str, Seen]
-    last: Mapping[str, TaskState]
-    gone: tuple[TaskState, ...]
-    stopped: tuple[Mapping[str, Any], ...] = ()
 
 
 # Per service, from its first status after the operator started (seeded then without events:
@@ -490,282 +447,120 @@ def _report(
     workload: Mapping[str, Any] | None,
     logger: Logger,
 ) -> bool:
-    """Counts, ECS deployments, the circuit breaker, the throttle, events and conditions; one
-    status write.
+    """Counts, ECS deployments, the circuit breaker, the throttle, events and conditions
+    (views/service_status.py); one status write.
 
     Returns True when the workload must be applied again: the circuit breaker just rolled
     back, or the throttle just started holding launches.
     """
-    reapply = False
+    look = _look(service, indexes, config, plan, workload)
+    report = service_status(look)
+    if report.settles_at is not None and _queue is not None:
+        # when enough of its tasks will have run healthy for the settle time: look again
+        wait = _seconds_until(report.settles_at) + 0.5
+        enqueue(service.namespace, service.name, indexes, logger, urgent=True, apply=False, delay=wait)
+    if report.resume_at is not None and _queue is not None:
+        # launches resume when the hold is over: a reconcile then gives the workload its count back
+        delay = _until({"nextAttemptAt": report.resume_at})
+        enqueue(service.namespace, service.name, indexes, logger, urgent=True, apply=True, delay=delay)
+    _write_status(service, indexes, config, report, look.remembered, look.now, logger)
+    return report.reapply
+
+
+def _look(
+    service: Snapshot, indexes: Indexes, config: Config, plan: Plan | Readiness, workload: Mapping[str, Any] | None
+) -> Look:
+    """What the status view needs: the service's objects from the indexes, and what the
+    operator remembers of its tasks (the pod events' notes are taken: told once)."""
     key = (service.namespace, service.name)
-    if isinstance(plan, Plan):
-        desired = plan.desired
-    elif service.spec.get("autoScaling") and ((workload or {}).get("spec") or {}).get("replicas") is not None:
-        desired = int(workload["spec"]["replicas"])  # type: ignore[index]  # the HPA's count, still
-    else:
-        desired = int(service.spec.get("desiredCount") or 0)
     tasks = list(indexes.tasks.get(key, []))
     # after the tasks: an exit noted before the task state that shows its restart is here
     with _exits_lock:
         exits_noted = _exits_noted.pop(key, {})
-    counts = service_counts(desired, workload, tasks)
-    desired = counts.desiredCount  # a DAEMON service's comes from its nodes
-    previous = list(service.status.get("deployments") or [])
-    stamp = now()
-    settle = config.steady_state_seconds
-    breaker = plan.breaker if isinstance(plan, Plan) else {}
-    replica_sets = list(indexes.replica_sets.get(key, []))
-    first = _primary(plan)
-    remembered = _tasks_seen.get((*key, service.uid))
-
-    def deployments_with(gone: tuple[TaskState, ...]) -> list[dict[str, Any]]:
-        return ecs_deployments(
-            replica_sets,
-            tasks,
-            desired,
-            _arn_of(config),
-            previous,
-            stamp,
-            settle_seconds=settle,
-            primary=first,
-            reset_on_healthy=breaker.get("resetOnHealthyTask") is not False,
-            gone=gone,
-        )
-
-    gone = remembered.gone if remembered is not None else ()
-    deployments = deployments_with(gone)
-    # the first look since the operator started: what the status counted of pods gone meanwhile
-    carried = carried_failures(previous, deployments, replica_sets) if remembered is None else ()
-    if carried:
-        gone = carried
-        deployments = deployments_with(gone)
-    primary_set = ordered(replica_sets, first)[0] if replica_sets else None
-    conditions = service.status.get("conditions")
-    messages: list[str] = []
-    label = f"(service {service.spec.get('serviceName') or service.name})"
     noted = set(_unhealthy_noted.get(key) or ())
     _unhealthy_noted.get(key, set()).difference_update(noted)
-    if remembered is not None or service.status.get("observedGeneration") is None:
-        # tasks stopped and started since the last status (a new service's first tasks too)
-        news, seen = task_events(label, remembered.seen if remembered else {}, tasks, stamp, noted)
-    else:
-        news, seen = TaskEvents(), observe(tasks, stamp)  # the first look after a restart: told before
-    messages.extend(news.messages)
-    completed = completed_deployment(deployments, service.status.get("completedDeployment"))
-    arn = plan.arn if isinstance(plan, Plan) else service.status.get("taskDefinition")
-    degraded: tuple[bool, str, str] = (False, "AsExpected", "tasks start and run")
-
-    throttle = dict(service.status.get("throttle") or {})
-    if throttle.get("deployment") != (deployments[0]["id"] if deployments else None):
-        throttle = {}  # a new deployment resets it (see views/throttle.py)
-    if isinstance(plan, Readiness):
-        readiness = plan
-    else:
-        readiness = rollout_readiness(str(service.spec.get("serviceName") or service.name), counts, workload)
-        primary = deployments[0] if deployments else None
-        template = template_hash(primary_set) if primary_set is not None else ""
-        healthy = healthy_tasks(tasks, template, stamp, settle)
-        if readiness.ready and primary is not None and primary["rolloutState"] != "COMPLETED":
-            # ECS's steady state: the PRIMARY deployment completed and older ones run nothing
-            readiness = Readiness(
-                False, "RolloutInProgress", f"deployment {primary['id']} is {primary['rolloutState']}"
-            )
-        elif readiness.ready and primary is not None and healthy < desired:
-            # more tasks of a COMPLETED deployment (a new desiredCount, a replacement): steady
-            # once they are healthy too
-            readiness = Readiness(False, "RolloutInProgress", f"{healthy} of {desired} tasks healthy for {settle:g} s")
-        if primary is not None and primary["rolloutState"] != "FAILED" and _queue is not None:
-            due = settles_at(tasks, template, desired, settle)
-            if due is not None and due > stamp:
-                # when enough of its tasks will have run healthy for the settle time: look again
-                wait = _seconds_until(due) + 0.5
-                enqueue(service.namespace, service.name, indexes, logger, urgent=True, apply=False, delay=wait)
-        threshold = circuit_breaker_threshold(desired, breaker.get("thresholdConfiguration"))
-        rolling_out = primary is not None and primary["rolloutState"] == "IN_PROGRESS"
-        if primary is not None and not breaker.get("enable"):
-            # the throttle counts every failure of the deployment (a task that turned healthy
-            # sets ECS's failedTasks back to 0, not the throttle's rounds)
-            throttle, started = next_throttle(
-                throttle,
-                primary["id"],
-                failed_tasks([*tasks, *gone], template),
-                circuit_breaker_threshold(desired),
-                stamp,
-                rolling_out=rolling_out,
-            )
-            if started:
-                messages.append(f"{label} is unable to consistently start tasks successfully.")
-                reapply = True
-        if primary and rolling_out and primary["failedTasks"] >= threshold and breaker.get("enable"):
-            primary["rolloutState"] = "FAILED"
-            primary["rolloutStateReason"] = (
-                f"ECS deployment circuit breaker: task failed to start ({primary['failedTasks']} failed tasks, "
-                f"threshold {threshold})."
-            )
-            primary["updatedAt"] = stamp
-            messages.append(f"{label} ({primary['id']}) deployment failed: tasks failed to start.")
-            # the newest older deployment that completed, listed or drained (completedDeployment)
-            drained = [{**completed, "rolloutState": "COMPLETED"}] if completed else []
-            target = _rollback_target([*deployments[1:], *drained], primary.get("taskDefinition"))
-            reapply = True  # rolled back, or launches stop (views.deployments.failed_hold)
-            if breaker.get("rollback") and target is not None:
-                messages.append(f"{label} rolling back to deployment {target['id']} ({target['taskDefinition']}).")
-                arn = target["taskDefinition"]
-                degraded = (True, "RolledBack", f"deployment {primary['id']} failed; rolled back to {arn}")
-            else:
-                degraded = (True, "DeploymentFailed", primary["rolloutStateReason"])
-        decided = degraded[0]
-        if decided:
-            pass  # the breaker decided in this pass
-        elif throttle and primary and (primary["rolloutState"] == "IN_PROGRESS" or throttled({"throttle": throttle})):
-            # while launches are held the tasks are failing, even if the failing tasks made the
-            # rollout look complete for a moment
-            degraded = (
-                True,
-                "TasksFailing",
-                f"{primary['failedTasks']} tasks of {primary['id']} failed to start; new tasks wait until "
-                f"{throttle['nextAttemptAt']} (attempt {throttle['attempts']})",
-            )
-        elif primary and primary["rolloutState"] == "FAILED":
-            previous_degraded = _condition(conditions, "Degraded") or {}
-            degraded = (
-                True,
-                str(previous_degraded.get("reason") or "DeploymentFailed"),
-                str(previous_degraded.get("message") or primary["rolloutStateReason"]),
-            )
-        else:
-            previous_degraded = _condition(conditions, "Degraded") or {}
-            if (
-                previous_degraded.get("reason") == "RolledBack"
-                and previous_degraded.get("observedGeneration") == service.generation
-            ):
-                degraded = (True, "RolledBack", str(previous_degraded.get("message")))
-        unplaced = unplaced_reason(tasks)
-        if unplaced and not readiness.ready:
-            readiness = Readiness(False, "TasksUnplaceable", f"a task cannot be placed: {unplaced}")
-            messages.append(
-                f"{label} was unable to place a task because no container instance met all of its "
-                f"requirements. Reason: {unplaced}"
-            )
-        if readiness.ready:
-            messages.append(f"{label} has reached a steady state.")
-        stalls = plan.workload.rolling is not None and plan.workload.rolling.stalls_in_ecs
-        if stalls and desired > 0 and plan.hold is None:
-            degraded = (
-                True,
-                "RolloutStalledInECS",
-                "maximumPercent/minimumHealthyPercent allow neither starting nor stopping a task; "
-                "ecs-facade surges by one task",
-            )
-
-    primary_state = deployments[0]["rolloutState"] if deployments else None
-    progressing = {
-        "IN_PROGRESS": (True, "DeploymentInProgress", "a new deployment is rolling out"),
-        "COMPLETED": (False, "DeploymentCompleted", "the latest deployment completed"),
-        "FAILED": (False, "DeploymentFailed", "the latest deployment failed"),
-    }.get(str(primary_state), (False, "NoDeployment", "no deployment yet"))
-    for type_, (state, reason, message) in (
-        ("Ready", (readiness.ready, readiness.reason, readiness.message)),
-        ("Progressing", progressing),
-        ("Degraded", degraded),
-    ):
-        conditions = set_condition(
-            conditions,
-            type=type_,
-            status=state,
-            reason=reason,
-            message=message,
-            observed_generation=service.generation,
-            now=stamp,
-        )
-    scaling = plan.scaling if isinstance(plan, Plan) else None
-    scaling_status = None
-    if scaling is not None:
-        before = service.status.get("desiredCount")
-        previous_scaling = service.status.get("autoScaling")
-        before = int(before) if before is not None and previous_scaling is not None else None
-        scaling_status = autoscaling_status(
-            scaling, one(indexes.autoscalers, key), previous_scaling, before, counts.desiredCount, stamp
-        )
-    elif not isinstance(plan, Plan):
-        scaling_status = service.status.get("autoScaling")  # nothing applied: the HPA runs on as it was
-    events = list(service.status.get("events") or [])
-    posted = []
-    for message in messages:
-        if events and events[0].get("message") == message:
-            continue  # said already
-        events.insert(0, {"id": str(uuid.uuid4()), "createdAt": stamp, "message": message})
-        posted.append(message)
-    status: dict[str, Any] = {
-        "desiredCount": counts.desiredCount,
-        "runningCount": counts.runningCount,
-        "pendingCount": counts.pendingCount,
-        "taskDefinition": arn,
-        "deployments": deployments,
-        "events": events[:MAX_EVENTS],
-        "throttle": throttle or None,
-        "autoScaling": scaling_status,
-        "observedGeneration": service.generation,
-        "conditions": conditions,
-    }
-    kept = remembered.stopped if remembered is not None else tuple(service.status.get("stoppedTasks") or ())
-    stopped = stopped_tasks(
-        kept,
-        news.stops,
-        tasks,
-        remembered.last if remembered is not None else {},
-        exits_noted,
-        Naming(
+    planned = _planned(plan)
+    return Look(
+        spec=service.spec,
+        status=service.status,
+        generation=service.generation,
+        plan=planned,
+        workload=workload,
+        tasks=tasks,
+        replica_sets=list(indexes.replica_sets.get(key, [])),
+        naming=Naming(
             str(service.spec.get("serviceName") or service.name),
             lambda ident: config.task_arn(cluster_ref_name(service.spec.get("cluster")), ident),
             _arn_of(config),
         ),
-        stamp,
-        config.stopped_task_retention_seconds,
+        now=now(),
+        settle_seconds=config.steady_state_seconds,
+        retention_seconds=config.stopped_task_retention_seconds,
+        hpa=one(indexes.autoscalers, key) if isinstance(planned, Planned) and planned.scaling is not None else None,
+        remembered=_tasks_seen.get((*key, service.uid)),
+        noted_unhealthy=noted,
+        noted_exits=exits_noted,
     )
-    status["stoppedTasks"] = stopped or None
-    status["completedDeployment"] = completed
-    if throttle and holding(throttle, stamp) and _queue is not None:
-        # launches resume when the hold is over: a reconcile then gives the workload its count back
-        enqueue(service.namespace, service.name, indexes, logger, urgent=True, apply=True, delay=_until(throttle))
+
+
+def _planned(plan: Plan | Readiness) -> Planned | Readiness:
+    """What the status view needs of the plan."""
+    if not isinstance(plan, Plan):
+        return plan
+    rolling = plan.workload.rolling
+    return Planned(
+        desired=plan.desired,
+        arn=plan.arn,
+        breaker=plan.breaker,
+        held=plan.hold.deployment if plan.hold is not None else None,
+        stalls=rolling is not None and rolling.stalls_in_ecs,
+        scaling=plan.scaling,
+    )
+
+
+def _write_status(
+    service: Snapshot,
+    indexes: Indexes,
+    config: Config,
+    report: StatusReport,
+    remembered: TasksSeen | None,
+    stamp: str,
+    logger: Logger,
+) -> None:
+    """Write the status when it changed, now or, when it only tells of progress, once the
+    interval is over (a refresh is queued for then); post its new events with the write."""
+    status = report.status
     before = {k: service.status.get(k) for k in status}
     memory = (service.namespace, service.name, service.uid)
     _status_due.pop(memory, None)
-    templates = {template_hash(rs) for rs in replica_sets}
-    last, kept_gone = gone_tasks(remembered.last if remembered else {}, tasks, gone, templates, stamp, settle)
-    tasks_seen = TasksSeen(seen, last, kept_gone, tuple(stopped))
-    if _without_times(_news(status)) != _without_times(_news(before)):
-        # tasks the scheduler started or stopped are progress, as the counts they change
-        progress = bool(posted) and set(posted) <= set(news.progress)
-        quiet = {**_news(status), "events": before.get("events")} if progress else _news(status)
-        wait = 0.0 if reapply else _status_wait(memory, _news(before), quiet, config)
-        if wait > 0:
-            # progress only: written by a refresh once the interval is over (or with the next
-            # change that is news, whichever comes first)
-            _status_due[memory] = time.monotonic() + wait
-            if progress:  # told, with what happens meanwhile, by the write that follows
-                tasks_seen = dataclasses.replace(tasks_seen, seen=deferred(remembered.seen if remembered else {}, seen))
-            _tasks_seen[memory] = tasks_seen
-            enqueue(service.namespace, service.name, indexes, logger, urgent=False, apply=False, delay=wait)
-            return reapply
-        kube.patch_status(API_VERSION, SERVICES, service.namespace, service.name, status)
-        _written[memory] = status
-        _tasks_seen[memory] = tasks_seen
-        _written_at[memory] = time.monotonic()
-        _progress_turns.forget(memory)
-        involved = {
-            "apiVersion": API_VERSION,
-            "kind": KIND_SERVICE,
-            "name": service.name,
-            "namespace": service.namespace,
-            "uid": service.uid,
-        }
-        for message in posted:
-            warning = "failed" in message or "unable" in message or "rolling back" in message
-            kube.post_event(involved, "Warning" if warning else "Normal", "ECSServiceEvent", message, stamp)
-    else:
-        _tasks_seen[memory] = tasks_seen
-    return reapply
+    if _without_times(_news(status)) == _without_times(_news(before)):
+        _tasks_seen[memory] = report.seen
+        return
+    # tasks the scheduler started or stopped are progress, as the counts they change
+    quiet = {**_news(status), "events": before.get("events")} if report.progress else _news(status)
+    wait = 0.0 if report.reapply else _status_wait(memory, _news(before), quiet, config)
+    if wait > 0:
+        # progress only: written by a refresh once the interval is over (or with the next
+        # change that is news, whichever comes first)
+        _status_due[memory] = time.monotonic() + wait
+        # told, with what happens meanwhile, by the write that follows
+        _tasks_seen[memory] = seen_while_waiting(remembered, report.seen) if report.progress else report.seen
+        enqueue(service.namespace, service.name, indexes, logger, urgent=False, apply=False, delay=wait)
+        return
+    kube.patch_status(API_VERSION, SERVICES, service.namespace, service.name, status)
+    _written[memory] = status
+    _tasks_seen[memory] = report.seen
+    _written_at[memory] = time.monotonic()
+    _progress_turns.forget(memory)
+    involved = {
+        "apiVersion": API_VERSION,
+        "kind": KIND_SERVICE,
+        "name": service.name,
+        "namespace": service.namespace,
+        "uid": service.uid,
+    }
+    for message in report.posted:
+        kube.post_event(involved, event_type(message), "ECSServiceEvent", message, stamp)
 
 
 def _news(status: Mapping[str, Any]) -> dict[str, Any]:
@@ -793,12 +588,6 @@ def _status_wait(
     wait = last + config.status_min_interval_seconds - time.monotonic()
     # then its turn: a burst of rollouts reports progress at a bounded rate (controllers/turns.py)
     return wait if wait > 0 else _progress_turns.wait(memory, config.status_progress_writes_per_second)
-
-
-def _primary(plan: Plan | Readiness) -> str | None:
-    """The ECS deployment that is PRIMARY whatever the ReplicaSets' order says (None: the
-    newest): a FAILED one that launches nothing while the Deployment runs an older template."""
-    return plan.hold.deployment if isinstance(plan, Plan) and plan.hold is not None else None
 
 
 def _seconds_until(stamp: str) -> float:
@@ -834,14 +623,6 @@ def _without_times(status: Mapping[str, Any]) -> Any:
 
 def _condition(conditions: Any, type_: str) -> Mapping[str, Any] | None:
     return next((c for c in conditions or [] if c.get("type") == type_), None)
-
-
-def _rollback_target(older: list[dict[str, Any]], failed_arn: str | None) -> dict[str, Any] | None:
-    """The newest older deployment that COMPLETED with another revision."""
-    for deployment in older:
-        if deployment.get("rolloutState") == "COMPLETED" and deployment.get("taskDefinition") not in (None, failed_arn):
-            return deployment
-    return None
 
 
 def _arn_of(config: Config) -> Any:
