@@ -230,7 +230,8 @@ class Operator:
         self.starts += 1
         if self.profile is not None:
             output = self.profile.with_name(f"{self.profile.stem}-{self.starts}{self.profile.suffix}")
-            # --nonblocking: pausing the operator for each sample doubled the convergence time
+            # --nonblocking: pausing the operator for each sample slows it down so much that the
+            # run would measure the profiler, not the operator (docs/performance.md)
             command = [str(REPO / ".venv/bin/py-spy"), "record", "--format", "raw", "--rate", "50", "--gil",
                        "--nonblocking", "--output", str(output), "--", sys.executable, *command]  # fmt: skip
         self.process = subprocess.Popen(command, env=env, stdout=logfile, stderr=subprocess.STDOUT)

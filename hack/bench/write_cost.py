@@ -188,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         rounds: dict[str, list[dict[str, Any]]] = {}
         for round_ in range(args.repeats):
             # a namespace per round, deleted after it: the controllers' cost per write grows
-            # with the objects in a namespace (a Deployment's create took 8.9, 14.4, then 26 ms
-            # of the controller-manager's CPU with 0, 2000 and 4000 Deployments beside it)
+            # with the objects already in a namespace, so rounds sharing one would each cost
+            # more than the one before (docs/performance.md)
             namespace = f"cost-{uuid.uuid4().hex[:6]}"
             cluster.kubectl("create", "namespace", namespace)
             cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(

@@ -195,8 +195,8 @@ class Events:
         """The object's kopf logger (its warnings become the object's Events), once kopf's
         event queue is known (a kopf handler ran); a plain one until then.
 
-        Kept (a few thousand at most): a pod event of a service asks for one, and making a
-        kopf logger each time was 5 % of the operator's CPU at 500 services."""
+        Kept (a few thousand at most): a pod event of a service asks for one, pod events are
+        most of the events, and a kopf logger made for each showed in the operator's profile."""
         key = (kind, namespace, name, has_handler_context())
         made = self._loggers.get(key)
         if made is None:

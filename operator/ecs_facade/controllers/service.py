@@ -574,8 +574,9 @@ def _status_wait(
     """Seconds until a status that only says how far a rollout got may be written (0: now).
 
     A first rollout's tasks go pending, then running, one by one: without this each step is a
-    status write (a CRD write, 8.8 ms of the API server's and etcd's CPU, and a watch event
-    for every watcher), 4.5 per new service at 1000 services, most of the operator's writes.
+    status write: a CRD write that the API server decodes, validates and tracks whole (it
+    costs the rest of the machine more than creating the service did) and a watch event for
+    every watcher. Without a pause they were most of the operator's writes (docs/performance.md).
     A new service's first status counts as progress too, from its workload's creation."""
     last = _written_at.get(memory)
     if last is None or _queue is None:
@@ -773,8 +774,8 @@ def _plan(
         placement_strategy=list(raw.get("placementStrategy") or []),
         health_check_grace_period=raw.get("healthCheckGracePeriodSeconds"),
         force_new_deployment=raw.get("forceNewDeployment"),
-        # only memberOf expressions read them (to expand regular expressions): gathering every
-        # node's labels for each reconcile was 8 % of the operator's CPU at 500 services
+        # only memberOf expressions read them (to expand regular expressions): gathered for
+        # every reconcile, every node's labels would cost each reconcile in proportion to the nodes
         node_values=node_label_values(all_values(indexes.nodes)) if _member_of(raw) else None,
         task_tags=task_tags(
             raw.get("propagateTags"),
@@ -905,8 +906,8 @@ _TRANSLATIONS_KEPT = 256
 
 def _translated(revision: Revision, family: str, options: TranslationOptions) -> tuple[TaskDefinition, PodTranslation]:
     """A revision's task definition and its translation into a pod. A revision never changes
-    (a ControllerRevision), so they are worked out once, not on every reconcile of every
-    service that runs it (5 % of the operator's CPU at 500 services). Raises as
+    (a ControllerRevision), so they are worked out once, not parsed with pydantic and
+    translated again on every reconcile of every service that runs it. Raises as
     parse_task_definition and translate_task_definition do (nothing is kept then)."""
     key = (revision.name, revision.content_hash, family, options)
     kept = _translations.get(key)

@@ -37,7 +37,8 @@ class QuietEventHandlers(logging.Filter):
 class LeanDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
     """kopf builds the diff base (the "essence") of every watched object on every watch event,
     by deep-copying the whole body, status and managedFields included, and then throwing all
-    but the spec, labels and annotations away: 17 % of the operator's CPU at 250 services.
+    but the spec, labels and annotations away: for pods, ReplicaSets and Deployments, most
+    of a cluster's events, one of the largest costs of an event (docs/performance.md).
 
     Only this operator's own kinds have change handlers that read it: the other kinds kopf
     watches (nodes, namespaces, DaemonSets, HPAs, ControllerRevisions) get an empty one, and

@@ -2,16 +2,16 @@
 
 kopf runs a sync handler per event in its thread pool: a burst of pod events took every
 thread, and a new service's first reconcile waited behind the status work of the services
-created before it (reconcile p99 of 35 s at 500 services). Here an event only queues its
-object's key, in the event loop; worker threads take keys from the queue:
+created before it (docs/performance.md). Here an event only queues its object's key, in
+the event loop; worker threads take keys from the queue:
 
 - a key is queued once, however many events name it, and never worked on by two threads at
   once: added again while it runs, it runs once more afterwards (controller-runtime's dirty
   and processing sets);
 - urgent keys (the spec changed, a child was deleted by hand) go before the others, and a
   few workers take nothing else, so that a new service never waits for every worker to be
-  busy with status refreshes (on a saturated machine urgent keys still wait for each other:
-  a mean of 3.8 s at 250 services);
+  busy with status refreshes (on a saturated machine urgent keys still wait for each other,
+  behind workers that wait on the API server);
 - the others wait ``batch_seconds`` from their first event, so that the tasks of a service
   starting together cost one status write instead of one each;
 - a failed reconcile is retried with a per-key exponential backoff;

@@ -77,8 +77,8 @@ def _call(
     content_type: str = "application/json",
 ) -> bytes:
     """One request past the client's generated API methods, for the hot paths (status
-    patches, applies, Events): those validate every argument with pydantic first, 13 % of
-    the operator's CPU at 500 services, for a dict body that passes anyway."""
+    patches, applies, Events): those validate every argument with pydantic first, on every
+    call, for a dict body that passes anyway (docs/performance.md)."""
     api = _api_client()
     request = api.param_serialize(
         method,

@@ -66,8 +66,8 @@ def parse_quantity(quantity: str | int | float) -> Fraction:
 
     Exact because requests are summed before rounding, as the scheduler does with its Quantity type.
     Raises ValueError for text that is not a quantity (the API server never stores such a value).
-    Kept per text: a cluster has few distinct ones, and every node's allocatable was parsed
-    again in each clusters' sync (5 % of the operator's CPU at 500 services).
+    Kept per text: a cluster has few distinct ones, and every node's allocatable would
+    otherwise be parsed again in each clusters' sync, every few seconds.
     """
     if isinstance(quantity, bool):
         raise ValueError(f"{quantity!r} is not a Kubernetes quantity")
@@ -131,8 +131,8 @@ def slim_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
     if status.get("phase"):
         slim["status"] = {"phase": status["phase"]}
     # what the pod holds on its node, worked out once per pod event: the clusters' sync
-    # describes every instance every few seconds (quantities parsed each time were 9 % of the
-    # operator's CPU at 500 services)
+    # describes every instance every few seconds, and would otherwise parse the quantities of
+    # every pod each time
     slim[HELD] = (*pod_requests(slim), *host_ports(slim))
     return slim
 
@@ -423,8 +423,8 @@ def _task_counts(name: Any, pods: Iterable[Mapping[str, Any]]) -> tuple[int, int
 def instance_summary(node: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """What cluster_instance_counts reads of a container instance, the same as in its
     describe_container_instance view without the rest: an ECSCluster's status is worked out
-    every few seconds, over every node, and describing them all was a tenth of the operator's
-    CPU at 500 services."""
+    every few seconds, over every node, and building every node's whole view only to count
+    its tasks would cost each sync far more than the counts need."""
     status = node.get("status") or {}
     running, pending = _task_counts((node.get("metadata") or {}).get("name"), pods)
     return {
