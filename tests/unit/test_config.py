@@ -6,10 +6,13 @@ from typing import Any, cast
 import kopf
 import pytest
 
+from ecs_facade import config
 from ecs_facade.config import Config
 from ecs_facade.controllers import settings as operator_settings
 
 configure = cast(Callable[..., None], operator_settings.configure)  # as kopf calls it
+read_settings = cast(Callable[[], None], operator_settings.read_settings)
+forget_settings = cast(Callable[[], None], operator_settings.forget_settings)
 
 
 def test_defaults_without_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,10 +78,45 @@ def test_service_workers_from_environment(monkeypatch: pytest.MonkeyPatch) -> No
 def test_kopf_gets_the_workers_and_the_idle_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECS_FACADE_WORKERS", "7")
     monkeypatch.setenv("ECS_FACADE_KOPF_IDLE_SECONDS", "5")
+    config.use(None)  # a new operator: its first startup handler reads them
+    read_settings()
     settings: Any = kopf.OperatorSettings()
     configure(settings=settings)
     assert settings.execution.max_workers == 7
     assert settings.queueing.idle_timeout == 5.0
+
+
+def test_the_settings_are_read_once_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    config.use(None)
+    with pytest.raises(RuntimeError, match="read at start-up"):
+        config.current()
+    monkeypatch.setenv("ECS_FACADE_SERVICE_WORKERS", "8")
+    read_settings()
+    monkeypatch.setenv("ECS_FACADE_SERVICE_WORKERS", "9")  # too late: read at start-up only
+    read_settings()
+    assert config.current().service_workers == 8
+    forget_settings()
+    assert config.loaded() is None
+
+
+def test_a_wrong_setting_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    config.use(None)
+    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGETS", "sometimes")
+    with pytest.raises(kopf.PermanentError, match="ECS_FACADE_DISRUPTION_BUDGETS='sometimes': expected one of"):
+        read_settings()
+    assert config.loaded() is None
+
+
+def test_replace_changes_a_setting_of_the_running_operator() -> None:
+    before = config.current()
+    changed = config.replace(disruption_budgets="draining")
+    assert config.current() is changed and changed.disruption_budgets == "draining"
+    assert changed.service_workers == before.service_workers
+
+
+def test_settings_from_a_given_environment() -> None:
+    assert Config.from_env({"ECS_FACADE_REGION": "eu-west-1"}).region == "eu-west-1"
+    assert Config.from_env({}).region == "us-east-1"
 
 
 def test_status_min_interval_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
