@@ -42,7 +42,7 @@ def _run(args: argparse.Namespace) -> int:
     from ecs_facade import config
 
     try:
-        config.load()  # once, before the leader election's client and kopf's start-up
+        settings = config.load()  # once, before the leader election's client and kopf's start-up
     except ValueError as error:
         raise CliError(f"operator settings: {error}") from error
     import kopf
@@ -65,6 +65,7 @@ def _run(args: argparse.Namespace) -> int:
             standalone=args.standalone or args.leader_elect,
             peering_name=args.peering,
             liveness_endpoint=args.liveness,
+            memo=kopf.Memo(config=settings),  # controllers/settings.py, read_settings
         )
     finally:
         if elector is not None and not lost.is_set():

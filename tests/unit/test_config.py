@@ -11,8 +11,7 @@ from ecs_facade.config import Config
 from ecs_facade.controllers import settings as operator_settings
 
 configure = cast(Callable[..., None], operator_settings.configure)  # as kopf calls it
-read_settings = cast(Callable[[], None], operator_settings.read_settings)
-forget_settings = cast(Callable[[], None], operator_settings.forget_settings)
+read_settings = cast(Callable[..., None], operator_settings.read_settings)
 
 
 def test_defaults_without_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,7 +78,7 @@ def test_kopf_gets_the_workers_and_the_idle_timeout(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("ECS_FACADE_WORKERS", "7")
     monkeypatch.setenv("ECS_FACADE_KOPF_IDLE_SECONDS", "5")
     config.use(None)  # a new operator: its first startup handler reads them
-    read_settings()
+    read_settings(memo=kopf.Memo())
     settings: Any = kopf.OperatorSettings()
     configure(settings=settings)
     assert settings.execution.max_workers == 7
@@ -91,19 +90,22 @@ def test_the_settings_are_read_once_at_start_up(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(RuntimeError, match="read at start-up"):
         config.current()
     monkeypatch.setenv("ECS_FACADE_SERVICE_WORKERS", "8")
-    read_settings()
+    read_settings(memo=kopf.Memo())
     monkeypatch.setenv("ECS_FACADE_SERVICE_WORKERS", "9")  # too late: read at start-up only
-    read_settings()
     assert config.current().service_workers == 8
-    forget_settings()
-    assert config.loaded() is None
+
+
+def test_the_settings_ecs_facade_run_read_are_the_operators(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECS_FACADE_SERVICE_WORKERS", "9")  # read before, by the CLI
+    read_settings(memo=kopf.Memo(config=Config(service_workers=8)))
+    assert config.current().service_workers == 8
 
 
 def test_a_wrong_setting_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
     config.use(None)
     monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGETS", "sometimes")
     with pytest.raises(kopf.PermanentError, match="ECS_FACADE_DISRUPTION_BUDGETS='sometimes': expected one of"):
-        read_settings()
+        read_settings(memo=kopf.Memo())
     assert config.loaded() is None
 
 

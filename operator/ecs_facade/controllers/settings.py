@@ -7,7 +7,7 @@ from typing import Any, cast
 import kopf
 
 from ecs_facade.api import GROUP
-from ecs_facade.config import current, load, loaded, use
+from ecs_facade.config import current, load, use
 
 # The handlers of raw watch events (kopf.on.event) (tests/unit/test_settings.py checks the
 # list), and the cluster timer's tick. Pods, ReplicaSets and Deployments are not kopf's:
@@ -65,22 +65,17 @@ def _path(field: kopf.FieldSpec) -> tuple[str, ...]:
 
 
 @kopf.on.startup()
-def read_settings(**_: Any) -> None:
-    """The operator's settings, read and checked once (controllers/__init__.py registers this
-    startup handler first; ``ecs-facade run`` has read them already): a wrong one stops the
-    start with its name and what it expects."""
-    if loaded() is not None:
+def read_settings(memo: kopf.Memo, **_: Any) -> None:
+    """The operator's settings, read and checked once, at start-up (controllers/__init__.py
+    registers this startup handler first); ``ecs-facade run`` has read them already and hands
+    them over in kopf's memo. A wrong one stops the start with its name and what it expects."""
+    if memo.get("config") is not None:
+        use(memo["config"])
         return
     try:
         load()
     except ValueError as error:
         raise kopf.PermanentError(f"operator settings: {error}") from error
-
-
-@kopf.on.cleanup()
-def forget_settings(**_: Any) -> None:
-    """The next operator of this process (tests run one per package) reads them again."""
-    use(None)
 
 
 @kopf.on.startup()
