@@ -1,5 +1,6 @@
 """The operator's tuning knobs come from the environment and reach kopf's settings."""
 
+import re
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -163,3 +164,30 @@ def test_load_balanced_tasks_drain_ten_seconds_unless_told(monkeypatch: pytest.M
         expected = f"ECS_FACADE_DEREGISTRATION_DELAY_SECONDS='{wrong}': expected a whole number of seconds from 0 to"
         with pytest.raises(ValueError, match=expected + " 3600"):
             Config.from_env()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("ECS_FACADE_WORKERS", "0", "expected a whole number, 1 or more"),
+        ("ECS_FACADE_SERVICE_WORKERS", "many", "expected a whole number, 1 or more"),
+        ("ECS_FACADE_WATCH_TIMEOUT_SECONDS", "-5", "expected a whole number, 1 or more"),
+        ("ECS_FACADE_STOPPED_TASK_RETENTION_SECONDS", "1h", "expected a whole number, 0 or more"),
+        ("ECS_FACADE_ALLOW_HOST_PATH", "ture", "expected true or false"),
+        ("ECS_FACADE_POD_LEVEL_RESOURCES", "enabled", "expected true or false"),
+        ("ECS_FACADE_CLUSTER_SYNC_SECONDS", "0", "expected a number of seconds, more than 0"),
+        ("ECS_FACADE_STATUS_BATCH_SECONDS", "2s", "expected a number of seconds, 0 or more"),
+        ("ECS_FACADE_KOPF_IDLE_SECONDS", "nan", "expected a number of seconds, 0 or more"),
+        ("ECS_FACADE_STATUS_PROGRESS_WRITES_PER_SECOND", "-1", "expected a number of writes per second"),
+    ],
+)
+def test_a_wrong_setting_is_named_with_what_it_expects(name: str, value: str, expected: str) -> None:
+    with pytest.raises(ValueError, match=f"^{name}='{re.escape(value)}': {expected}"):
+        Config.from_env({name: value})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("TRUE", True), ("on", True), ("0", False), ("off", False), ("", False)]
+)
+def test_flags_take_the_usual_spellings(value: str, expected: bool) -> None:
+    assert Config.from_env({"ECS_FACADE_ALLOW_HOST_PATH": value}).allow_host_path is expected
