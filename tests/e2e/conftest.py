@@ -192,6 +192,7 @@ def operator(
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logging.getLogger().addHandler(handler)
     args = ["run", "--standalone", "--all-namespaces", "-m", "ecs_facade.controllers"]
+    config.use(None)  # not the previous package's operator's: this one reads them at start-up
     with KopfRunner(args, timeout=60) as runner:
         yield runner
     logging.getLogger().removeHandler(handler)
