@@ -59,7 +59,7 @@ helm --kubeconfig "$kubeconfig" upgrade --install ecs-facade "$repo/charts/ecs-f
   --namespace ecs-facade-system --create-namespace --wait --timeout 180s \
   --set image.repository=ecs-facade --set image.tag=e2e --set image.pullPolicy=Never \
   --set-json 'tolerations=[{"key":"ecs.facade.dev/e2e","operator":"Exists","effect":"NoSchedule"}]' \
-  --set-json 'extraEnv=[{"name":"ECS_FACADE_ALLOW_HOST_PATH","value":"true"},{"name":"ECS_FACADE_STOPPED_TASK_RETENTION_SECONDS","value":"15"}]'
+  --set allowHostPath=true --set stoppedTaskRetentionSeconds=15
 
 # simulated nodes: kwok from the pinned control plane module, against kind's API server
 bin="$("$repo/hack/build-controlplane.sh")"

@@ -39,6 +39,12 @@ def _run(args: argparse.Namespace) -> int:
     import threading
 
     _limit_malloc_arenas()
+    from ecs_facade import config
+
+    try:
+        settings = config.load()  # once, before the leader election's client and kopf's start-up
+    except ValueError as error:
+        raise CliError(f"operator settings: {error}") from error
     import kopf
 
     import ecs_facade.controllers  # registers the handlers
@@ -59,6 +65,7 @@ def _run(args: argparse.Namespace) -> int:
             standalone=args.standalone or args.leader_elect,
             peering_name=args.peering,
             liveness_endpoint=args.liveness,
+            memo=kopf.Memo(config=settings),  # controllers/settings.py, read_settings
         )
     finally:
         if elector is not None and not lost.is_set():
@@ -379,7 +386,7 @@ def _describe_container_instances(args: argparse.Namespace, out: TextIO) -> int:
     from ecs_facade.kube import client as kube
     from ecs_facade.views.container_instance import cluster_of, describe_container_instance
 
-    config = Config.from_env()
+    config = Config.from_env()  # the CLI's entry point: the ARNs' region and account
     instances = []
     for node in kube.list_nodes():
         name = node["metadata"]["name"]

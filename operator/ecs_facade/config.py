@@ -1,12 +1,20 @@
-"""Operator settings, from ECS_FACADE_* environment variables (the Helm chart sets them)."""
+"""Operator settings, from ECS_FACADE_* environment variables (the Helm chart sets them).
 
+The only module that reads the environment (besides the CLI's entry point): the operator
+loads its settings once, at start-up (``load``), and the controllers read that one loaded
+``Config`` (``current``); pure code gets plain values. docs/configuration.md lists them all."""
+
+import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ecs_facade.translate.loadbalancing import MAX_DEREGISTRATION_DELAY
 from ecs_facade.translate.taskdefinition import TranslationOptions
 
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
 # When a REPLICA service gets its PodDisruptionBudget (controllers/budgets.py)
 BUDGETS_ALWAYS = "always"  # once all of its desired tasks run, and from then on
 BUDGETS_DRAINING = "draining"  # only once one of its tasks is on a DRAINING instance
@@ -69,54 +77,70 @@ class Config:
     deregistration_delay_seconds: int = 10
 
     @classmethod
-    def from_env(cls) -> "Config":
-        env = os.environ
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
+        """The settings in ``env`` (the process's environment unless given); ValueError names
+        the setting that is wrong and what it expects (docs/configuration.md lists them)."""
+        env = os.environ if env is None else env
+
+        def get(name: str, default: object) -> str:
+            return env.get(f"ECS_FACADE_{name}", str(default))
+
         return cls(
-            region=env.get("ECS_FACADE_REGION", cls.region),
-            account_id=env.get("ECS_FACADE_ACCOUNT_ID", cls.account_id),
-            workers=int(env.get("ECS_FACADE_WORKERS", cls.workers)),
-            service_workers=int(env.get("ECS_FACADE_SERVICE_WORKERS", cls.service_workers)),
-            watch_server_timeout=int(env.get("ECS_FACADE_WATCH_TIMEOUT_SECONDS", cls.watch_server_timeout)),
-            allow_host_path=env.get("ECS_FACADE_ALLOW_HOST_PATH", "").lower() in _TRUE,
-            pod_level_resources=env.get("ECS_FACADE_POD_LEVEL_RESOURCES", "true").lower() in _TRUE,
-            container_restart_rules=env.get("ECS_FACADE_CONTAINER_RESTART_RULES", "true").lower() in _TRUE,
-            stopped_task_retention_seconds=int(
-                env.get("ECS_FACADE_STOPPED_TASK_RETENTION_SECONDS", cls.stopped_task_retention_seconds)
+            region=get("REGION", cls.region),
+            account_id=get("ACCOUNT_ID", cls.account_id),
+            workers=_count("ECS_FACADE_WORKERS", get("WORKERS", cls.workers)),
+            service_workers=_count("ECS_FACADE_SERVICE_WORKERS", get("SERVICE_WORKERS", cls.service_workers)),
+            watch_server_timeout=_count(
+                "ECS_FACADE_WATCH_TIMEOUT_SECONDS", get("WATCH_TIMEOUT_SECONDS", cls.watch_server_timeout)
             ),
-            cluster_sync_seconds=float(env.get("ECS_FACADE_CLUSTER_SYNC_SECONDS", cls.cluster_sync_seconds)),
-            status_batch_seconds=float(env.get("ECS_FACADE_STATUS_BATCH_SECONDS", cls.status_batch_seconds)),
-            status_min_interval_seconds=float(
-                env.get("ECS_FACADE_STATUS_MIN_INTERVAL_SECONDS", cls.status_min_interval_seconds)
+            allow_host_path=_flag("ECS_FACADE_ALLOW_HOST_PATH", get("ALLOW_HOST_PATH", "false")),
+            pod_level_resources=_flag("ECS_FACADE_POD_LEVEL_RESOURCES", get("POD_LEVEL_RESOURCES", "true")),
+            container_restart_rules=_flag("ECS_FACADE_CONTAINER_RESTART_RULES", get("CONTAINER_RESTART_RULES", "true")),
+            stopped_task_retention_seconds=_count(
+                "ECS_FACADE_STOPPED_TASK_RETENTION_SECONDS",
+                get("STOPPED_TASK_RETENTION_SECONDS", cls.stopped_task_retention_seconds),
+                minimum=0,
             ),
-            status_progress_writes_per_second=float(
-                env.get("ECS_FACADE_STATUS_PROGRESS_WRITES_PER_SECOND", cls.status_progress_writes_per_second)
+            cluster_sync_seconds=_positive(
+                "ECS_FACADE_CLUSTER_SYNC_SECONDS", get("CLUSTER_SYNC_SECONDS", cls.cluster_sync_seconds)
+            ),
+            status_batch_seconds=_not_negative(
+                "ECS_FACADE_STATUS_BATCH_SECONDS", get("STATUS_BATCH_SECONDS", cls.status_batch_seconds)
+            ),
+            status_min_interval_seconds=_not_negative(
+                "ECS_FACADE_STATUS_MIN_INTERVAL_SECONDS",
+                get("STATUS_MIN_INTERVAL_SECONDS", cls.status_min_interval_seconds),
+            ),
+            status_progress_writes_per_second=_not_negative(
+                "ECS_FACADE_STATUS_PROGRESS_WRITES_PER_SECOND",
+                get("STATUS_PROGRESS_WRITES_PER_SECOND", cls.status_progress_writes_per_second),
+                unit="writes per second",
             ),
             steady_state_seconds=_not_negative(
-                "ECS_FACADE_STEADY_STATE_SECONDS",
-                env.get("ECS_FACADE_STEADY_STATE_SECONDS", str(cls.steady_state_seconds)),
+                "ECS_FACADE_STEADY_STATE_SECONDS", get("STEADY_STATE_SECONDS", cls.steady_state_seconds)
             ),
-            kopf_idle_seconds=float(env.get("ECS_FACADE_KOPF_IDLE_SECONDS", cls.kopf_idle_seconds)),
+            kopf_idle_seconds=_not_negative(
+                "ECS_FACADE_KOPF_IDLE_SECONDS", get("KOPF_IDLE_SECONDS", cls.kopf_idle_seconds)
+            ),
             disruption_budgets=_one_of(
-                "ECS_FACADE_DISRUPTION_BUDGETS",
-                env.get("ECS_FACADE_DISRUPTION_BUDGETS", cls.disruption_budgets),
-                BUDGET_MODES,
+                "ECS_FACADE_DISRUPTION_BUDGETS", get("DISRUPTION_BUDGETS", cls.disruption_budgets), BUDGET_MODES
             ),
             disruption_budget_delay_seconds=_not_negative(
                 "ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS",
-                env.get("ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS", str(cls.disruption_budget_delay_seconds)),
+                get("DISRUPTION_BUDGET_DELAY_SECONDS", cls.disruption_budget_delay_seconds),
             ),
             disruption_budget_max_delay_seconds=_not_negative(
                 "ECS_FACADE_DISRUPTION_BUDGET_MAX_DELAY_SECONDS",
-                env.get("ECS_FACADE_DISRUPTION_BUDGET_MAX_DELAY_SECONDS", str(cls.disruption_budget_max_delay_seconds)),
+                get("DISRUPTION_BUDGET_MAX_DELAY_SECONDS", cls.disruption_budget_max_delay_seconds),
             ),
             disruption_budget_writes_per_second=_not_negative(
                 "ECS_FACADE_DISRUPTION_BUDGET_WRITES_PER_SECOND",
-                env.get("ECS_FACADE_DISRUPTION_BUDGET_WRITES_PER_SECOND", str(cls.disruption_budget_writes_per_second)),
+                get("DISRUPTION_BUDGET_WRITES_PER_SECOND", cls.disruption_budget_writes_per_second),
                 unit="writes per second",
             ),
             deregistration_delay_seconds=_whole_seconds(
                 "ECS_FACADE_DEREGISTRATION_DELAY_SECONDS",
-                env.get("ECS_FACADE_DEREGISTRATION_DELAY_SECONDS", str(cls.deregistration_delay_seconds)),
+                get("DEREGISTRATION_DELAY_SECONDS", cls.deregistration_delay_seconds),
                 maximum=MAX_DEREGISTRATION_DELAY,
             ),
         )
@@ -137,6 +161,29 @@ class Config:
 
     def task_arn(self, cluster: str, task_id: str) -> str:
         return f"arn:aws:ecs:{self.region}:{self.account_id}:task/{cluster}/{task_id}"
+
+
+def _flag(name: str, value: str) -> bool:
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{name}={value!r}: expected true or false")
+
+
+def _count(name: str, value: str, minimum: int = 1) -> int:
+    text = value.strip()
+    if not text.isdigit() or not text.isascii() or int(text) < minimum:
+        raise ValueError(f"{name}={value!r}: expected a whole number, {minimum} or more")
+    return int(text)
+
+
+def _positive(name: str, value: str) -> float:
+    number = _not_negative(name, value)
+    if number == 0:
+        raise ValueError(f"{name}={value!r}: expected a number of seconds, more than 0")
+    return number
 
 
 def _one_of(name: str, value: str, choices: tuple[str, ...]) -> str:
@@ -160,3 +207,46 @@ def _whole_seconds(name: str, value: str, maximum: int) -> int:
     if not text.isdigit() or not text.isascii() or int(text) > maximum:
         raise ValueError(f"{name}={value!r}: expected a whole number of seconds from 0 to {maximum}")
     return int(text)
+
+
+class _Loaded:
+    """The one Config of the running operator: set at start-up, read by the controllers."""
+
+    config: Config | None = None
+
+
+def load(env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the settings once, at start-up (cli ``run``, controllers/settings.py's
+    startup handler); ValueError stops the start with the setting's name and what it expects."""
+    _Loaded.config = Config.from_env(env)
+    return _Loaded.config
+
+
+def current() -> Config:
+    """The settings loaded at start-up."""
+    if _Loaded.config is None:
+        raise RuntimeError("the operator's settings are read at start-up (ecs_facade.config.load)")
+    return _Loaded.config
+
+
+def loaded() -> Config | None:
+    """The settings loaded at start-up, or None (an offline command of the CLI)."""
+    return _Loaded.config
+
+
+def replace(**changes: Any) -> Config:
+    """Change settings of the running operator (tests that run it in their own process, which
+    read a setting on each reconcile as the operator does); the names are Config's fields."""
+    _Loaded.config = dataclasses.replace(current(), **changes)
+    return _Loaded.config
+
+
+def use(config: Config | None) -> None:
+    """Set the loaded settings as given (unit tests; None: not loaded)."""
+    _Loaded.config = config
+
+
+def kubeconfig_path() -> str | None:
+    """$KUBECONFIG, read when the first client is made (after the tests that run the operator
+    in their own process set it), not when the client library was imported."""
+    return os.environ.get("KUBECONFIG")

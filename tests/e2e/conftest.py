@@ -14,13 +14,14 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
 from kopf.testing import KopfRunner
 
-from tests.e2e.kube import Kubectl
+from ecs_facade import config
+from tests.e2e.kube import Kubectl, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_DIR = Path(os.environ.get("E2E_CLUSTER_DIR", REPO / ".cluster-e2e"))
@@ -191,11 +192,31 @@ def operator(
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logging.getLogger().addHandler(handler)
     args = ["run", "--standalone", "--all-namespaces", "-m", "ecs_facade.controllers"]
+    config.use(None)  # not the previous package's operator's: this one reads them at start-up
     with KopfRunner(args, timeout=60) as runner:
         yield runner
     logging.getLogger().removeHandler(handler)
     assert runner.exception is None, runner.exception
     assert runner.exit_code == 0, runner.output
+
+
+@pytest.fixture
+def operator_settings(operator: KopfRunner | None) -> Iterator[Callable[..., None]]:
+    """Change settings of the in-process operator for one test (``Config``'s field names),
+    set back after it: the operator reads its settings once at start-up, and its handlers
+    read that one loaded Config (config.current) on each reconcile. With E2E_OPERATOR=in-cluster
+    it changes nothing, as setting the environment variable in this process did."""
+    before = None
+    if operator is not None:  # its start-up may still be under way in its thread
+        before = wait_for("the operator's settings read at start-up", config.loaded, timeout=60)
+
+    def change(**changes: object) -> None:
+        if before is not None:
+            config.replace(**changes)
+
+    yield change
+    if before is not None:
+        config.use(before)
 
 
 _failed = pytest.StashKey[bool]()

@@ -4,7 +4,7 @@ counts like DescribeClusters, remaining resources, draining, custom attributes, 
 import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import redirect_stdout
 from typing import Any
 
@@ -272,10 +272,10 @@ def test_draining_moves_service_tasks_within_minimum_healthy_and_leaves_standalo
 
 
 def test_with_budgets_only_for_draining_a_service_gets_its_budget_when_its_instance_drains(
-    kubectl: Kubectl, namespace: str, clusters: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch
+    kubectl: Kubectl, namespace: str, clusters: dict[str, list[str]], operator_settings: Callable[..., None]
 ) -> None:
-    # the operator runs in this process and reads its settings for each reconcile
-    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGETS", "draining")
+    # the operator runs in this process: ECS_FACADE_DISRUPTION_BUDGETS=draining for this test
+    operator_settings(disruption_budgets="draining")
     apply(kubectl, namespace, task_definition("ondemand"))
     config = {"minimumHealthyPercent": 50, "maximumPercent": 200}
     spread = [{"type": "spread", "field": "instanceId"}]

@@ -4,6 +4,7 @@ placement, hand edits put back."""
 import calendar
 import collections
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -62,10 +63,10 @@ def steady(kubectl: Kubectl, namespace: str, name: str, running: int) -> dict[st
 
 
 def test_rolling_update_keeps_minimum_healthy_and_completes(
-    kubectl: Kubectl, namespace: str, monkeypatch: pytest.MonkeyPatch
+    kubectl: Kubectl, namespace: str, operator_settings: Callable[..., None]
 ) -> None:
-    # the operator runs in this process and reads its settings for each reconcile
-    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS", "10")
+    # the operator runs in this process: ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS=10 for this test
+    operator_settings(disruption_budget_delay_seconds=10.0)
     apply(kubectl, namespace, task_definition("roll", "example/app:1"))
     config = {"maximumPercent": 200, "minimumHealthyPercent": 50}
     apply(kubectl, namespace, service("roll", "roll", 6, deploymentConfiguration=config))

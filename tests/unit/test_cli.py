@@ -231,3 +231,16 @@ def test_render_without_container_restart_rules_makes_non_essential_containers_s
     assert code == 0
     assert [(c["name"], c["restartPolicy"]) for c in spec["initContainers"]] == [("mark-ready", "Always")]
     assert "containerDefinitions[mark-ready] is non-essential and runs once in ECS" in err
+
+
+def test_run_with_a_wrong_setting_stops_before_it_starts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ECS_FACADE_DEREGISTRATION_DELAY_SECONDS", "ten")
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "2")  # leaves this process's allocator alone
+    assert main(["run", "--standalone"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "ecs-facade run: operator settings: ECS_FACADE_DEREGISTRATION_DELAY_SECONDS='ten': expected a whole number"
+        in err
+    )

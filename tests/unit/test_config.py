@@ -1,15 +1,18 @@
 """The operator's tuning knobs come from the environment and reach kopf's settings."""
 
+import re
 from collections.abc import Callable
 from typing import Any, cast
 
 import kopf
 import pytest
 
+from ecs_facade import config
 from ecs_facade.config import Config
 from ecs_facade.controllers import settings as operator_settings
 
 configure = cast(Callable[..., None], operator_settings.configure)  # as kopf calls it
+read_settings = cast(Callable[..., None], operator_settings.read_settings)
 
 
 def test_defaults_without_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,10 +78,48 @@ def test_service_workers_from_environment(monkeypatch: pytest.MonkeyPatch) -> No
 def test_kopf_gets_the_workers_and_the_idle_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECS_FACADE_WORKERS", "7")
     monkeypatch.setenv("ECS_FACADE_KOPF_IDLE_SECONDS", "5")
+    config.use(None)  # a new operator: its first startup handler reads them
+    read_settings(memo=kopf.Memo())
     settings: Any = kopf.OperatorSettings()
     configure(settings=settings)
     assert settings.execution.max_workers == 7
     assert settings.queueing.idle_timeout == 5.0
+
+
+def test_the_settings_are_read_once_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    config.use(None)
+    with pytest.raises(RuntimeError, match="read at start-up"):
+        config.current()
+    monkeypatch.setenv("ECS_FACADE_SERVICE_WORKERS", "8")
+    read_settings(memo=kopf.Memo())
+    monkeypatch.setenv("ECS_FACADE_SERVICE_WORKERS", "9")  # too late: read at start-up only
+    assert config.current().service_workers == 8
+
+
+def test_the_settings_ecs_facade_run_read_are_the_operators(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECS_FACADE_SERVICE_WORKERS", "9")  # read before, by the CLI
+    read_settings(memo=kopf.Memo(config=Config(service_workers=8)))
+    assert config.current().service_workers == 8
+
+
+def test_a_wrong_setting_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    config.use(None)
+    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGETS", "sometimes")
+    with pytest.raises(kopf.PermanentError, match="ECS_FACADE_DISRUPTION_BUDGETS='sometimes': expected one of"):
+        read_settings(memo=kopf.Memo())
+    assert config.loaded() is None
+
+
+def test_replace_changes_a_setting_of_the_running_operator() -> None:
+    before = config.current()
+    changed = config.replace(disruption_budgets="draining")
+    assert config.current() is changed and changed.disruption_budgets == "draining"
+    assert changed.service_workers == before.service_workers
+
+
+def test_settings_from_a_given_environment() -> None:
+    assert Config.from_env({"ECS_FACADE_REGION": "eu-west-1"}).region == "eu-west-1"
+    assert Config.from_env({}).region == "us-east-1"
 
 
 def test_status_min_interval_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,3 +164,30 @@ def test_load_balanced_tasks_drain_ten_seconds_unless_told(monkeypatch: pytest.M
         expected = f"ECS_FACADE_DEREGISTRATION_DELAY_SECONDS='{wrong}': expected a whole number of seconds from 0 to"
         with pytest.raises(ValueError, match=expected + " 3600"):
             Config.from_env()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("ECS_FACADE_WORKERS", "0", "expected a whole number, 1 or more"),
+        ("ECS_FACADE_SERVICE_WORKERS", "many", "expected a whole number, 1 or more"),
+        ("ECS_FACADE_WATCH_TIMEOUT_SECONDS", "-5", "expected a whole number, 1 or more"),
+        ("ECS_FACADE_STOPPED_TASK_RETENTION_SECONDS", "1h", "expected a whole number, 0 or more"),
+        ("ECS_FACADE_ALLOW_HOST_PATH", "ture", "expected true or false"),
+        ("ECS_FACADE_POD_LEVEL_RESOURCES", "enabled", "expected true or false"),
+        ("ECS_FACADE_CLUSTER_SYNC_SECONDS", "0", "expected a number of seconds, more than 0"),
+        ("ECS_FACADE_STATUS_BATCH_SECONDS", "2s", "expected a number of seconds, 0 or more"),
+        ("ECS_FACADE_KOPF_IDLE_SECONDS", "nan", "expected a number of seconds, 0 or more"),
+        ("ECS_FACADE_STATUS_PROGRESS_WRITES_PER_SECOND", "-1", "expected a number of writes per second"),
+    ],
+)
+def test_a_wrong_setting_is_named_with_what_it_expects(name: str, value: str, expected: str) -> None:
+    with pytest.raises(ValueError, match=f"^{name}='{re.escape(value)}': {expected}"):
+        Config.from_env({name: value})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("TRUE", True), ("on", True), ("0", False), ("off", False), ("", False)]
+)
+def test_flags_take_the_usual_spellings(value: str, expected: bool) -> None:
+    assert Config.from_env({"ECS_FACADE_ALLOW_HOST_PATH": value}).allow_host_path is expected

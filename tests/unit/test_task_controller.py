@@ -39,7 +39,7 @@ def cluster(monkeypatch: pytest.MonkeyPatch) -> Cluster:
 
 def observe(cluster: Cluster, pod: dict[str, Any] | None, spec: dict[str, Any]) -> dict[str, Any]:
     snapshot = Snapshot("job-1", "ns", "uid-1", 2, {"taskDefinition": "f:1", **spec}, cluster.status)
-    controller._observe(snapshot, dict(cluster.status), pod, Config.from_env())
+    controller._observe(snapshot, dict(cluster.status), pod, Config())
     return cluster.status
 
 

@@ -13,12 +13,15 @@ still has services or running tasks is held by the finalizer with a condition an
 naming what is left, as ECS refuses DeleteCluster.
 """
 
+import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import kopf
 from kubernetes.client.exceptions import ApiException
 
+from ecs_facade import config as settings
 from ecs_facade.api import (
     ANNOTATION_CLUSTER_LABEL_OWNER,
     ANNOTATION_CORDONED_FOR_DRAIN,
@@ -31,7 +34,6 @@ from ecs_facade.api import (
     LABEL_SERVICE,
     VERSION,
 )
-from ecs_facade.config import Config
 from ecs_facade.controllers import budgets
 from ecs_facade.controllers.common import Logger, lock_for, ready_conditions, remember_handler_context
 from ecs_facade.controllers.indexes import (
@@ -57,7 +59,9 @@ from ecs_facade.views.container_instance import (
 from ecs_facade.views.selectors import selector_matches
 from ecs_facade.views.service import Readiness
 
-SYNC_SECONDS = Config.from_env().cluster_sync_seconds
+# kopf's timer interval is fixed when the module is imported, before the settings are read:
+# the timer ticks this often and a cluster is synced once its cluster_sync_seconds have passed
+SYNC_TICK_SECONDS = 1.0
 
 # The last status written per cluster (the watch can lag behind our own write).
 _written: dict[str, dict[str, Any]] = {}
@@ -229,7 +233,7 @@ def reconcile(name: str, indexes: Indexes, logger: Logger, deleting: bool = Fals
             return None
         cluster = found[0]
         ecs_name = cluster_name(name, cluster.spec)
-        config = Config.from_env()
+        config = settings.current()
         conflicts = [] if deleting else _keep_membership_labels(ecs_name, cluster.spec, indexes, logger)
         _drain(ecs_name, indexes, logger)
         counts = cluster_instance_counts(instance_summaries(indexes, ecs_name))
@@ -290,11 +294,15 @@ def default_cluster_exists(logger: Logger, **_: Any) -> None:
         logger.warning("could not create the default ECSCluster (%s); is the CRD installed?", error.reason)
 
 
-@kopf.timer(GROUP, VERSION, CLUSTERS, interval=SYNC_SECONDS, idle=0)
-def cluster_sync(name: str, body: kopf.Body, logger: Logger, **kwargs: Any) -> None:
+@kopf.timer(GROUP, VERSION, CLUSTERS, interval=SYNC_TICK_SECONDS, idle=0)
+def cluster_sync(name: str, body: kopf.Body, logger: Logger, memo: kopf.Memo, **kwargs: Any) -> None:
     remember_handler_context()  # the default cluster's timer runs first in every operator
     if body.get("metadata", {}).get("deletionTimestamp"):
         return  # the deletion handler owns it now
+    now = time.monotonic()
+    if now < memo.get("synced_at", -math.inf) + settings.current().cluster_sync_seconds:
+        return
+    memo["synced_at"] = now  # kopf's memo of this cluster
     reconcile(name, Indexes.from_kwargs(kwargs), logger)
 
 
@@ -338,7 +346,7 @@ def cluster_deleted(name: str, body: kopf.Body, logger: Logger, **kwargs: Any) -
                 "conditions": ready_conditions(previous, current.generation, False, reason, message),
             },
         )
-        raise kopf.TemporaryError(message, delay=SYNC_SECONDS)
+        raise kopf.TemporaryError(message, delay=settings.current().cluster_sync_seconds)
     for node in all_values(indexes.nodes):
         if node["metadata"]["annotations"].get(ANNOTATION_CLUSTER_LABEL_OWNER) == ecs_name:
             _release_node(node["metadata"]["name"], logger, ecs_name, "the cluster was deleted")

@@ -32,7 +32,7 @@ from kopf._cogs.structs.references import NamespaceName, match_namespace  # kopf
 from kubernetes.client.exceptions import ApiException
 
 from ecs_facade.api import API_VERSION, GROUP, KIND_SERVICE, KIND_TASK, LABEL_SERVICE, LABEL_TASK, SERVICES, VERSION
-from ecs_facade.config import Config
+from ecs_facade.config import current
 from ecs_facade.controllers import service, task
 from ecs_facade.controllers.common import Logger, forget_handler_context, handler_context, has_handler_context
 from ecs_facade.controllers.indexes import (
@@ -231,7 +231,7 @@ async def start_informers(settings: kopf.OperatorSettings, logger: kopf.Logger, 
     global _executor
     _stop()  # a retry of this handler after a failed list
     forget_handler_context()
-    config = Config.from_env()
+    config = current()
     _executor = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="informer-events")
     indexes = Indexes.from_kwargs(kwargs)
     informers: list[Informer] = []

@@ -40,7 +40,7 @@ from ecs_facade.api import (
     SCHEDULING_GATE_CAPACITY_PROVIDER,
     SERVICES,
 )
-from ecs_facade.config import BUDGETS_ALWAYS, Config
+from ecs_facade.config import BUDGETS_ALWAYS, Config, current
 from ecs_facade.controllers import budgets
 from ecs_facade.controllers.cluster import cluster_placement
 from ecs_facade.controllers.common import (
@@ -177,7 +177,7 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply
         written = _written.get((namespace, name, service.uid))
         if written is not None:
             service = Snapshot(**{**service.__dict__, "status": {**service.status, **written}})
-        config = Config.from_env()
+        config = current()
         daemon = service.spec.get("schedulingStrategy") == "DAEMON"
         plural = "daemonsets" if daemon else "deployments"
         workload = one(indexes.daemon_sets if daemon else indexes.deployments, (namespace, name))
@@ -977,7 +977,7 @@ def _work(key: Hashable, apply: bool, context: Any) -> None:
 @kopf.on.startup()
 def start_service_workers(**_: Any) -> None:
     global _queue
-    config = Config.from_env()
+    config = current()
     _queue = WorkQueue(
         "ecsservice",
         _work,
@@ -1060,7 +1060,7 @@ def _forget(key: tuple[str, str], uid: str) -> None:
     _unhealthy_noted.pop(key, None)
     _exits_noted.pop(key, None)
     _progress_turns.forget((*key, uid))
-    budgets.forget(*key, uid, max_delay=Config.from_env().disruption_budget_max_delay_seconds)
+    budgets.forget(*key, uid, max_delay=current().disruption_budget_max_delay_seconds)
     _surging.discard(key)
 
 

@@ -7,10 +7,11 @@ from typing import Any, cast
 import kopf
 
 from ecs_facade.api import GROUP
-from ecs_facade.config import Config
+from ecs_facade.config import current, load, use
 
 # The handlers of raw watch events (kopf.on.event) (tests/unit/test_settings.py checks the
-# list). Pods, ReplicaSets and Deployments are not kopf's: controllers/informers.py.
+# list), and the cluster timer's tick. Pods, ReplicaSets and Deployments are not kopf's:
+# controllers/informers.py.
 EVENT_HANDLERS = frozenset(
     {
         "workload_changed",
@@ -28,7 +29,9 @@ class QuietEventHandlers(logging.Filter):
     cluster, they were most of the log and a measurable share of the CPU. Failures, and the
     handlers of changes (create, update, delete), are still logged."""
 
-    _SUCCEEDED = frozenset(f"Handler {name!r} succeeded." for name in EVENT_HANDLERS)
+    _SUCCEEDED = frozenset(f"Handler {name!r} succeeded." for name in EVENT_HANDLERS) | {
+        "Timer 'cluster_sync' succeeded."
+    }
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not (record.levelno == logging.INFO and record.msg in self._SUCCEEDED)
@@ -62,8 +65,22 @@ def _path(field: kopf.FieldSpec) -> tuple[str, ...]:
 
 
 @kopf.on.startup()
+def read_settings(memo: kopf.Memo, **_: Any) -> None:
+    """The operator's settings, read and checked once, at start-up (controllers/__init__.py
+    registers this startup handler first); ``ecs-facade run`` has read them already and hands
+    them over in kopf's memo. A wrong one stops the start with its name and what it expects."""
+    if memo.get("config") is not None:
+        use(memo["config"])
+        return
+    try:
+        load()
+    except ValueError as error:
+        raise kopf.PermanentError(f"operator settings: {error}") from error
+
+
+@kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    config = Config.from_env()
+    config = current()
     if not any(isinstance(f, QuietEventHandlers) for f in logging.getLogger("kopf.objects").filters):
         logging.getLogger("kopf.objects").addFilter(QuietEventHandlers())
     # kopf's own bookkeeping goes under our domain, in annotations, so that status holds

@@ -16,7 +16,7 @@ import kopf
 from pydantic import ValidationError
 
 from ecs_facade.api import API_VERSION, CLUSTERS, GROUP, KIND_TASK, LABEL_TASK, TASKS, VERSION
-from ecs_facade.config import Config
+from ecs_facade.config import Config, current
 from ecs_facade.controllers.cluster import cluster_placement
 from ecs_facade.controllers.common import (
     Logger,
@@ -64,7 +64,7 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger) -> No
         status = {**task.status, **_written.get((namespace, name, task.uid), {})}
         if status.get("lastStatus") == "STOPPED":
             return  # final; the retention timer removes it
-        config = Config.from_env()
+        config = current()
         if not status.get("taskDefinitionArn"):
             _start(task, status, indexes, config, logger)
             return
@@ -256,7 +256,7 @@ def stopped_task_retention(name: str, namespace: str | None, status: kopf.Status
         return
     moment = datetime.datetime.strptime(str(stopped), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
     age = (datetime.datetime.now(datetime.UTC) - moment).total_seconds()
-    if age >= Config.from_env().stopped_task_retention_seconds:
+    if age >= current().stopped_task_retention_seconds:
         kube.delete(API_VERSION, TASKS, namespace or "", name)
 
 

@@ -21,7 +21,7 @@ from ecs_facade.api import (
     TASK_DEFINITIONS,
     VERSION,
 )
-from ecs_facade.config import Config
+from ecs_facade.config import Config, current
 from ecs_facade.controllers import service as service_controller
 from ecs_facade.controllers import task as task_controller
 from ecs_facade.controllers.common import Logger, error_message, lock_for, now
@@ -48,7 +48,7 @@ from ecs_facade.views.conditions import set_condition
 
 @instrumented("ecstaskdefinition")
 def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger) -> None:
-    config = Config.from_env()
+    config = current()
     with lock_for(KIND_TASK_DEFINITION, namespace, name):
         td: Snapshot | None = one(indexes.task_definitions_by_name, (namespace, name))
         if td is None:

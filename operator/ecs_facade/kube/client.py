@@ -2,7 +2,6 @@
 
 import functools
 import logging
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -13,7 +12,7 @@ from kubernetes.client.exceptions import ApiException
 
 from ecs_facade import __version__
 from ecs_facade.api import FIELD_MANAGER
-from ecs_facade.config import Config
+from ecs_facade.config import kubeconfig_path, loaded
 from ecs_facade.metrics import REST_REQUESTS
 
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -47,13 +46,14 @@ def _api_client() -> client.ApiClient:
         except config.ConfigException:
             # $KUBECONFIG is read now, not when the client library was imported
             config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
+                config_file=kubeconfig_path(), client_configuration=configuration
             )
         # one connection per worker thread (kopf's and the service queue's), kept: the
         # library's default pool (5 per core) is smaller, and every extra connection was a
         # new TLS handshake per request
-        settings = Config.from_env()
-        pool = max(configuration.connection_pool_maxsize, settings.workers + settings.service_workers + 4)
+        settings = loaded()  # None: a command of the CLI, one request at a time
+        workers = settings.workers + settings.service_workers if settings is not None else 0
+        pool = max(configuration.connection_pool_maxsize, workers + 4)
         configuration.connection_pool_maxsize = pool
         api = _CountingApiClient(configuration)
         api.user_agent = f"ecs-facade/{__version__}"

@@ -1,0 +1,47 @@
+"""The cluster timer: kopf fixes a timer's interval at import, before the settings are read,
+so it ticks every second and syncs a cluster once cluster_sync_seconds have passed."""
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import kopf
+import pytest
+
+from ecs_facade import config
+from ecs_facade.controllers import cluster
+from ecs_facade.controllers.indexes import Indexes
+
+cluster_sync = cast(Callable[..., None], cluster.cluster_sync)  # as kopf calls it
+
+
+def test_a_cluster_is_synced_every_cluster_sync_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[str] = []
+    now = [100.0]
+    monkeypatch.setattr(cluster, "reconcile", lambda name, *_, **__: synced.append(name))
+    monkeypatch.setattr("time.monotonic", lambda: now[0])
+    monkeypatch.setattr(Indexes, "from_kwargs", classmethod(lambda cls, kwargs: None))
+    config.replace(cluster_sync_seconds=5.0)
+    memo = kopf.Memo()
+    body: dict[str, Any] = {"metadata": {}}
+
+    def tick(seconds: float) -> None:
+        now[0] += seconds
+        cluster_sync(name="default", body=body, logger=None, memo=memo)
+
+    tick(0)  # the first tick syncs at once
+    tick(1)
+    tick(3.9)
+    assert synced == ["default"]
+    tick(0.1)  # 5 s after the last sync
+    assert synced == ["default"] * 2
+    config.replace(cluster_sync_seconds=1.0)  # read on each tick
+    tick(1)
+    assert synced == ["default"] * 3
+
+
+def test_a_deleted_cluster_is_left_to_its_deletion_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[str] = []
+    monkeypatch.setattr(cluster, "reconcile", lambda name, *_, **__: synced.append(name))
+    body = {"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}}
+    cluster_sync(name="gone", body=body, logger=None, memo=kopf.Memo())
+    assert synced == []
