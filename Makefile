@@ -18,7 +18,7 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed ## Python virtualenv with the operator and dev tools
 
-controlplane: ## build (once, cached) kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok, helm, crictl
+controlplane: ## build (once, cached) kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok, helm, containerd, crictl
 	hack/build-controlplane.sh >/dev/null
 	hack/build-tools.sh >/dev/null
 

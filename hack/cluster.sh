@@ -33,9 +33,10 @@
 #                            /debug/pprof (to see where their CPU goes under a benchmark)
 #   ECS_FACADE_REAL_NODES    1: also a real node (containerd, kubelet, kube-proxy; real
 #                            containers): hack/real-node.sh. Ports base+248/249/250/256.
-#                            Needs root and Debian's containerd, runc,
-#                            containernetworking-plugins, iptables, conntrack, musl-tools
-#                            and busybox-static. `down` stops and removes it in any case.
+#                            Needs root and Debian's runc, containernetworking-plugins,
+#                            iptables, conntrack, musl-tools and busybox-static (containerd
+#                            is built: hack/build-tools.sh). `down` stops and removes it in
+#                            any case.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -1,6 +1,7 @@
 # The real node of the local cluster (sourced by hack/cluster.sh when ECS_FACADE_REAL_NODES=1):
-# containerd (Debian's), a kubelet and kube-proxy built from the pinned module set
-# (hack/build-controlplane.sh), a bridge CNI network and the images of hack/images/build.sh.
+# containerd v2 (with its runc shim and ctr) built from the pinned hack/tools module
+# (hack/build-tools.sh), Debian's runc, a kubelet and kube-proxy built from the pinned module
+# set (hack/build-controlplane.sh), a bridge CNI network and the images of hack/images/build.sh.
 #
 # What it makes is named after the port base (ECS_FACADE_PORT_BASE), so lanes do not share it:
 #   node            real-node-0, InternalIP 10.<100+n>.0.1: the gateway address of the pods'
@@ -9,7 +10,9 @@
 #   pods            10.<100+n>.0.0/24 on that bridge (no masquerade, no default route in the
 #                   pods: pods reach each other, the node and ClusterIPs only)
 #   cgroups         /sys/fs/cgroup/<controller>/ecs-facade-<base>/ (cgroupfs driver, cgroups v1)
-#   files           $dir/containerd (root, state, sockets, network namespaces), $dir/kubelet
+#   files           $dir/containerd (root, state, sockets, network namespaces), the shims'
+#                   sockets in /run/ecs-facade-<base>/s (a unix socket path is at most 108
+#                   bytes: containerd refuses a socket_dir longer than 42), $dir/kubelet
 #                   (the kubelet's root dir), $dir/pod-logs, $dir/cni, $dir/crictl.yaml (crictl's
 #                   config for this containerd: `hack/cluster.sh env` exports CRI_CONFIG_FILE)
 #   ports           kubelet base+250 (on the node IP), its healthz base+248, kube-proxy
@@ -24,8 +27,9 @@
 # in that cluster land there, never the simulated workloads of the other tests. It is also
 # labelled ecs.facade.dev/real-node=true.
 #
-# `down` stops the node's processes by recorded PID (and the containerd shims by the PIDs
-# containerd recorded in its state dir), then removes what `up` made, by name: mounts under
+# `down` stops the node's processes by recorded PID (and the containerd shims: the ones whose
+# -address is this lane's containerd socket; then any process left in the pods' cgroups),
+# then removes what `up` made, by name: /run/ecs-facade-<base>, mounts under
 # $dir, the links, the iptables chains of kube-proxy and the kubelet (KUBE-*), the cgroups,
 # the CNI cache entries; and restores the kernel settings the kubelet, kube-proxy and the bridge
 # plugin change, as `up` found them.
@@ -42,6 +46,7 @@ rn_dir="$dir/real-node"
 rn_ctrd="$dir/containerd"
 rn_sock="$rn_ctrd/containerd.sock"
 rn_crictl_config="$dir/crictl.yaml"
+rn_run="/run/ecs-facade-$base"
 kubelet_port=$((base + 250))
 kubelet_healthz_port=$((base + 248))
 proxy_healthz_port=$((base + 256))
@@ -52,16 +57,24 @@ rn_sysctls=(vm.overcommit_memory kernel.panic kernel.panic_on_oops net.ipv4.ip_f
             net.ipv4.conf.all.route_localnet net.bridge.bridge-nf-call-iptables)
 real_components=(containerd kubelet kube-proxy)
 
-rn_ctr() { ctr --address "$rn_sock" -n k8s.io "$@"; }
+# the tools (containerd, its shim, ctr) `up` started containerd from: `down` uses the same ctr
+rn_tools() {
+  if [[ -z "${_rn_tools:-}" ]]; then
+    if [[ -f "$rn_dir/tools" ]]; then _rn_tools="$(cat "$rn_dir/tools")"; else _rn_tools="$(tools_dir)"; fi
+  fi
+  echo "$_rn_tools"
+}
+# (without the warning, at every call, that containerd will drop cgroups v1 by 2029)
+rn_ctr() { CONTAINERD_SUPPRESS_DEPRECATION_WARNINGS=1 "$(rn_tools)/ctr" --address "$rn_sock" -n k8s.io "$@"; }
 
 real_node_prereqs() {
   local missing=() c
-  for c in containerd containerd-shim-runc-v2 runc ctr iptables iptables-save conntrack musl-gcc; do
+  for c in runc iptables iptables-save conntrack musl-gcc; do
     command -v "$c" >/dev/null || missing+=("$c")
   done
   [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local ]] || missing+=(cni-plugins)
   [[ -x /bin/busybox ]] || missing+=(busybox-static)
-  ((${#missing[@]} == 0)) || die "the real node needs ${missing[*]}: apt-get install containerd runc containernetworking-plugins iptables conntrack musl-tools busybox-static"
+  ((${#missing[@]} == 0)) || die "the real node needs ${missing[*]}: apt-get install runc containernetworking-plugins iptables conntrack musl-tools busybox-static"
   [[ -d /sys/fs/cgroup/memory ]] || die "the real node needs cgroups v1 (cgroupfs)"
 }
 
@@ -141,48 +154,73 @@ EOF
   mv "$rn_crictl_config.tmp" "$rn_crictl_config"
 }
 
-# a running component keeps its configuration: kube-proxy exits when its file is rewritten
+# a running component keeps its configuration: kube-proxy exits when its file is rewritten.
+# containerd v2's own configuration format (version 4, what `containerd config default` of
+# v2.4 prints; an older version is migrated at every start, with a warning).
 start_containerd() {
   running containerd && return 0
-  mkdir -p "$rn_ctrd"
+  local tools
+  tools="$(tools_dir)"
+  echo "$tools" > "$rn_dir/tools"
+  _rn_tools="$tools"
+  mkdir -p "$rn_ctrd" "$rn_run"
   cat > "$rn_ctrd/config.toml" <<EOF
-version = 2
-root = "$rn_ctrd/root"
-state = "$rn_ctrd/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-                    "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
-[grpc]
-  address = "$rn_sock"
-[ttrpc]
-  address = "$rn_sock.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$rn_ctrd/opt"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$rn_pause_image"
-  # these machines run as root without CAP_SYS_RESOURCE: runc may not lower oom_score_adj
-  restrict_oom_score_adj = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  # the pods' network namespaces under the state dir, not /var/run/netns
-  netns_mounts_under_state_dir = true
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "$dir/cni/net.d"
-    max_conf_num = 1
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-        Root = "$rn_ctrd/runc"
+version = 4
+root = '$rn_ctrd/root'
+state = '$rn_ctrd/state'
+temp = '$rn_ctrd/tmp'
+# nothing of the host's /etc/containerd
+imports = []
+required_plugins = ['io.containerd.grpc.v1.cri']
+# NRI would listen on /var/run/nri; the snapshotters that cannot work here only log noise
+disabled_plugins = ['io.containerd.nri.v1.nri', 'io.containerd.snapshotter.v1.btrfs',
+                    'io.containerd.snapshotter.v1.zfs', 'io.containerd.snapshotter.v1.devmapper',
+                    'io.containerd.snapshotter.v1.blockfile', 'io.containerd.snapshotter.v1.erofs']
+
+[plugins]
+  [plugins.'io.containerd.server.v1.grpc']
+    address = '$rn_sock'
+  [plugins.'io.containerd.server.v1.ttrpc']
+    address = '$rn_sock.ttrpc'
+  [plugins.'io.containerd.server.v1.debug']
+    address = ''
+  [plugins.'io.containerd.server.v1.metrics']
+    address = ''
+  [plugins.'io.containerd.internal.v1.opt']
+    path = '$rn_ctrd/opt'
+  [plugins.'io.containerd.image-verifier.v1.bindir']
+    bin_dir = '$rn_ctrd/image-verifier'
+  # the shims' sockets (default /run/containerd/s): a short path, as a unix socket path is short
+  [plugins.'io.containerd.shim.v1.manager']
+    socket_dir = '$rn_run/s'
+  [plugins.'io.containerd.cri.v1.images']
+    snapshotter = 'overlayfs'
+    [plugins.'io.containerd.cri.v1.images'.pinned_images]
+      sandbox = '$rn_pause_image'
+  [plugins.'io.containerd.cri.v1.runtime']
+    # these machines run as root without CAP_SYS_RESOURCE: runc may not lower oom_score_adj
+    restrict_oom_score_adj = true
+    # the pods' network namespaces under the state dir, not /var/run/netns
+    netns_mounts_under_state_dir = true
+    cdi_spec_dirs = []
+    [plugins.'io.containerd.cri.v1.runtime'.cni]
+      bin_dirs = ['/usr/lib/cni']
+      conf_dir = '$dir/cni/net.d'
+      max_conf_num = 1
+    [plugins.'io.containerd.cri.v1.runtime'.containerd]
+      default_runtime_name = 'runc'
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+        runtime_type = 'io.containerd.runc.v2'
+        [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+          # Debian's runc, from PATH
+          SystemdCgroup = false
+          Root = '$rn_ctrd/runc'
+  [plugins.'io.containerd.grpc.v1.cri']
+    stream_server_address = '127.0.0.1'
+    stream_server_port = '0'
 EOF
-  start containerd containerd --config "$rn_ctrd/config.toml"
+  # containerd finds its shim (containerd-shim-runc-v2) on PATH: the built one first
+  PATH="$tools:$PATH" start containerd "$tools/containerd" --config "$rn_ctrd/config.toml"
   wait_for containerd 30 rn_ctr version
 }
 
@@ -303,23 +341,32 @@ real_node_down() {
     for id in $(rn_ctr containers ls -q 2>/dev/null); do rn_ctr containers delete "$id" >/dev/null 2>&1 || true; done
   fi
   stop containerd
-  # shims outlive containerd: the ones it started recorded their PIDs in its state dir
-  local f pid
-  for f in "$rn_ctrd"/state/io.containerd.runtime.v2.task/*/*/shim.pid; do
-    [[ -f "$f" ]] || continue
-    pid="$(cat "$f")"
-    if [[ -n "$pid" ]] && [[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" == *containerd-shim* ]]; then
-      log "stopping containerd shim (pid $pid)"
-      kill -9 "$pid" 2>/dev/null || true
-    fi
+  # shims outlive containerd; containerd v2 records no shim PID, but each of this lane's
+  # shims was started with this containerd's socket as its -address
+  local pid
+  for pid in $(rn_shim_pids); do
+    log "stopping containerd shim (pid $pid)"
+    kill -9 "$pid" 2>/dev/null || true
   done
+  # a container whose shim is gone (containerd died first) still runs in the pods' cgroups:
+  # every process left in them is this lane's
+  local pids_left
+  pids_left="$(rn_cgroup_pids)"
+  if [[ -n "$pids_left" ]]; then
+    log "killing the processes left in the pods' cgroups: ${pids_left//$'\n'/ }"
+    # shellcheck disable=SC2086
+    kill -9 $pids_left 2>/dev/null || true
+    local deadline=$((SECONDS + 5))
+    while ((SECONDS < deadline)) && [[ -n "$(rn_cgroup_pids)" ]]; do sleep 0.2; done
+  fi
   # mounts under the cluster folder (pod volumes, the kubelet's root, rootfs overlays, the
   # pods' network namespaces), deepest first
   local m
   for m in $(awk -v d="$dir/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r | uniq); do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "warning: could not unmount $m"
   done
-  rm -rf --one-file-system "$rn_ctrd/state" "$dir/cni/ipam" "$rn_ctrd/runc"
+  rm -rf --one-file-system "$rn_ctrd/state" "$rn_ctrd/tmp" "$dir/cni/ipam" "$rn_ctrd/runc"
+  rm -rf --one-file-system "$rn_run"
   # the pods' cgroups, deepest first
   for m in /sys/fs/cgroup/*/"$rn_cgroup"; do
     if [[ -d "$m" ]]; then find "$m" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
@@ -351,6 +398,26 @@ real_node_down() {
     while read -r kv; do sysctl -qw "$kv" || log "warning: could not restore $kv"; done < "$rn_dir/sysctls"
     rm -f "$rn_dir/sysctls" "$rn_dir/created" "$rn_dir/nft-tables"
   fi
+}
+
+# the PIDs of the runc shims of this lane's containerd: the shim binary, with `-address <this
+# lane's containerd socket>` on its command line
+rn_shim_pids() {
+  local p args
+  for p in /proc/[0-9]*; do
+    [[ "$(readlink "$p/exe" 2>/dev/null)" == */containerd-shim-runc-v2 ]] || continue
+    args="$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)" || continue
+    [[ " $args" == *" -address $rn_sock "* ]] && echo "${p#/proc/}"
+  done
+  return 0
+}
+
+rn_cgroup_pids() {
+  local c
+  for c in /sys/fs/cgroup/*/"$rn_cgroup"; do
+    [[ -d "$c" ]] && find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null
+  done | sort -un
+  return 0
 }
 
 kube_rules() { { iptables-save; ip6tables-save; } 2>/dev/null || true; }
