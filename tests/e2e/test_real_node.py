@@ -273,12 +273,13 @@ def test_success_dependency_that_fails_stops_the_task_before_the_dependent_start
     apply(kubectl, namespace, td, task("migrates-1", "migrates", cluster=real_cluster, startedBy="e2e"))
     result = stopped(kubectl, namespace, "migrates-1", timeout=90)
     assert not (out / "app-started").exists(), "the dependent container started"
-    assert result.get("stopCode"), result
-    assert result.get("stoppedReason"), result
+    assert result.get("stopCode") == "TaskFailedToStart", result
+    assert result["stoppedReason"].startswith("CannotStartContainerError: container 'migrate' exited with 1"), result
     assert result.get("exitCode") == 1, result
     containers = by_name(result)
     assert (containers["migrate"]["lastStatus"], containers["migrate"]["exitCode"]) == ("STOPPED", 1)
     assert containers["app"]["lastStatus"] == "STOPPED", containers["app"]
+    assert containers["app"]["reason"].startswith("CannotStartContainerError: dependency condition not met"), containers
     assert "exitCode" not in containers["app"] or containers["app"]["exitCode"] is None
 
 
@@ -295,7 +296,7 @@ def test_memory_limit_kills_the_container_out_of_memory(
     assert (hog_view["lastStatus"], hog_view["exitCode"]) == ("STOPPED", 137), hog_view
     assert hog_view["reason"] == "OutOfMemoryError: Container killed due to memory usage", hog_view
     assert result["stopCode"] == "EssentialContainerExited"
-    assert "OutOfMemoryError" in result["stoppedReason"], result
+    assert result["stoppedReason"] == "OutOfMemoryError: Container killed due to memory usage", result
     assert result["exitCode"] == 137
 
 
