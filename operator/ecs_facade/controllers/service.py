@@ -17,9 +17,9 @@ import contextvars
 import copy
 import dataclasses
 import datetime
+import functools
 import json
 import math
-import threading
 import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
@@ -40,14 +40,13 @@ from ecs_facade.api import (
     SCHEDULING_GATE_CAPACITY_PROVIDER,
     SERVICES,
 )
-from ecs_facade.config import BUDGETS_ALWAYS, Config, current
+from ecs_facade.config import BUDGETS_ALWAYS, Config
 from ecs_facade.controllers import budgets
 from ecs_facade.controllers.cluster import cluster_placement
 from ecs_facade.controllers.common import (
     Logger,
     error_message,
     handler_context,
-    lock_for,
     now,
     remember_handler_context,
 )
@@ -62,7 +61,7 @@ from ecs_facade.controllers.indexes import (
     values_at,
     with_statuses,
 )
-from ecs_facade.controllers.turns import Turns
+from ecs_facade.controllers.state import OperatorState, of
 from ecs_facade.controllers.workqueue import WorkQueue
 from ecs_facade.kube import client as kube
 from ecs_facade.kube.managed_fields import as_applied, created_by_update
@@ -111,39 +110,6 @@ HANDOVER_MANAGER = "ecs-facade-replicas-handover"
 ANNOTATION_APPLIED = budgets.ANNOTATION_APPLIED
 KIND_BUDGET = "PodDisruptionBudget"
 
-# The last status this operator wrote per service: it is the only writer, so this is never
-# older than what the watch has delivered (which can lag a write by a moment).
-_written: dict[tuple[str, str, str], dict[str, Any]] = {}
-# When it was written (time.monotonic()), or when the service's workload was created if no
-# status is written yet: a change that is progress only waits for the interval from then.
-_written_at: dict[tuple[str, str, str], float] = {}
-# Turns for progress-only status writes: all services' together keep to
-# status_progress_writes_per_second.
-_progress_turns = Turns()
-# When a status write that waits (progress only) is due (time.monotonic()): a refresh is
-# queued for then. Cleared by every status report, set again when it waits again.
-_status_due: dict[tuple[str, str, str], float] = {}
-# What was applied last per service: (digest of the desired objects, workload and HPA generations after it).
-_applied: dict[tuple[str, str, str], tuple[str, int | None, int | None]] = {}
-# Services whose workload runs replacements for tasks on DRAINING instances.
-_surging: set[tuple[str, str]] = set()
-# The last state seen per node (ACTIVE/DRAINING), to react to changes only.
-_instance_states: dict[str, str] = {}
-# Capacity providers chosen per pod (the watch may not show the pod's new label yet).
-_assigned: dict[tuple[str, str], str] = {}
-
-
-# Per service, from its first status after the operator started (seeded then without events:
-# the tasks were told of before), until the service goes.
-_tasks_seen: dict[tuple[str, str, str], TasksSeen] = {}
-# (pod uid, task ends) of incarnations a pod event saw UNHEALTHY since the last status, per
-# service: a liveness kill may restart the pod before the status batch looks at it.
-_unhealthy_noted: dict[tuple[str, str], set[tuple[str, int]]] = {}
-# (pod uid, task ends) -> the pod (views.service_tasks.picture) as a pod event saw that
-# incarnation end, per service: the kubelet's restart in place replaces the exit's code (3,
-# say) with its own (137, RestartingAllContainers) before the status batch may look.
-_exits_noted: dict[tuple[str, str], dict[tuple[str, int], Mapping[str, Any]]] = {}
-_exits_lock = threading.Lock()  # noted on the informer's thread, taken by a service worker
 # Status fields that say nothing new by themselves: written with the next write that does
 # (the stopped tasks change with the events that tell of them; what they learn afterwards,
 # the exit codes of containers still stopping then, waits for the next write).
@@ -164,59 +130,65 @@ class Plan:
 
 
 @instrumented("ecsservice")
-def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger, apply: bool = True) -> bool:
+def reconcile(
+    state: OperatorState, namespace: str, name: str, indexes: Indexes, logger: Logger, apply: bool = True
+) -> bool:
     """Bring one service's workload and status in line with its spec (``apply=False``: status only).
 
     True: the workload was just created and the status is left to a refresh a moment later
     (the caller queues it): written now, it would say nothing but "no tasks yet", and the
     ReplicaSet and the pending tasks are about to change it anyway."""
-    with lock_for(KIND_SERVICE, namespace, name):
+    with state.locks.lock_for(KIND_SERVICE, namespace, name):
         service: Snapshot | None = one(indexes.services, (namespace, name))
         if service is None:
             return False  # deleted; the garbage collector removes its children
-        written = _written.get((namespace, name, service.uid))
+        written = state.services.written.get((namespace, name, service.uid))
         if written is not None:
             service = Snapshot(**{**service.__dict__, "status": {**service.status, **written}})
-        config = current()
+        config = state.config
         daemon = service.spec.get("schedulingStrategy") == "DAEMON"
         plural = "daemonsets" if daemon else "deployments"
         workload = one(indexes.daemon_sets if daemon else indexes.deployments, (namespace, name))
         hpa = one(indexes.autoscalers, (namespace, name))
-        plan = _plan(service, indexes, config, workload, pin=None)
+        plan = _plan(state, service, indexes, config, workload, pin=None)
         if isinstance(plan, Plan) and int(plan.workload.manifest["spec"].get("replicas") or 0) > plan.desired:
-            _surging.add((namespace, name))
+            state.services.surging.add((namespace, name))
         else:
-            _surging.discard((namespace, name))
+            state.services.surging.discard((namespace, name))
         try:
-            if isinstance(plan, Plan) and apply and not _unchanged(service, plan, workload, hpa):
+            if isinstance(plan, Plan) and apply and not _unchanged(state, service, plan, workload, hpa):
                 created = workload is None
                 try:
-                    workload = _apply(service, plan, plural, workload, hpa is not None)
+                    workload = _apply(state, service, plan, plural, workload, hpa is not None)
                 except AutoscalerRefused as refused:
                     plan = Readiness(
                         False, "InvalidSpec", f"autoScaling: the HorizontalPodAutoscaler was refused: {refused}"
                     )
                 else:
                     if created:
-                        budgets.created(namespace, name, service.uid)
-                        _written_at.setdefault((namespace, name, service.uid), time.monotonic())
-                    if created and (namespace, name, service.uid) not in _written:
+                        state.budgets.created(namespace, name, service.uid)
+                        state.services.written_at.setdefault((namespace, name, service.uid), time.monotonic())
+                    if created and (namespace, name, service.uid) not in state.services.written:
                         return True
-            if _report(service, indexes, config, plan, workload, logger):
+            if _report(state, service, indexes, config, plan, workload, logger):
                 # the circuit breaker rolled back, or the throttle holds launches: apply that now
                 service = Snapshot(
-                    **{**service.__dict__, "status": {**service.status, **_written[(namespace, name, service.uid)]}}
+                    **{
+                        **service.__dict__,
+                        "status": {**service.status, **state.services.written[(namespace, name, service.uid)]},
+                    }
                 )
-                plan = _plan(service, indexes, config, workload, pin=None)
+                plan = _plan(state, service, indexes, config, workload, pin=None)
                 if isinstance(plan, Plan):
-                    _apply(service, plan, plural, workload, hpa is not None)
-            _protect(namespace, name, service.uid, plan, workload, indexes, config, logger)
+                    _apply(state, service, plan, plural, workload, hpa is not None)
+            _protect(state, namespace, name, service.uid, plan, workload, indexes, config, logger)
         except kube.NamespaceTerminating:
             pass
         return False
 
 
 def _protect(
+    state: OperatorState,
     namespace: str,
     name: str,
     uid: str,
@@ -230,9 +202,9 @@ def _protect(
     to wait for (a DAEMON service, a spec that cannot run) holds no other budget back."""
     wanted = [e for e in plan.extra if e["kind"] == KIND_BUDGET] if isinstance(plan, Plan) else []
     if not wanted:
-        budgets.not_starting(namespace, name, uid, config.disruption_budget_max_delay_seconds)
+        state.budgets.not_starting(namespace, name, uid, config.disruption_budget_max_delay_seconds)
     for budget in wanted:
-        budgets.protect(
+        state.budgets.protect(
             namespace,
             name,
             uid,
@@ -242,17 +214,21 @@ def _protect(
             standing=config.disruption_budgets == BUDGETS_ALWAYS,
             delay=config.disruption_budget_delay_seconds,
             max_delay=config.disruption_budget_max_delay_seconds,
-            later=lambda wait: _refresh_later(namespace, name, indexes, logger, wait),
+            later=lambda wait: _refresh_later(state, namespace, name, indexes, logger, wait),
             rate=config.disruption_budget_writes_per_second,
         )
 
 
-def _refresh_later(namespace: str, name: str, indexes: Indexes, logger: Logger, wait: float) -> None:
+def _refresh_later(
+    state: OperatorState, namespace: str, name: str, indexes: Indexes, logger: Logger, wait: float
+) -> None:
     """A reconcile of the service in ``wait`` seconds (a standing budget is due then)."""
-    if _queue is not None:
+    if state.queue is not None:
         # kopf's context (for the service's Events), also when a deletion on an informer's
         # thread wakes it
-        enqueue(namespace, name, indexes, logger, urgent=False, apply=False, delay=wait, variables=handler_context())
+        enqueue(
+            state, namespace, name, indexes, logger, urgent=False, apply=False, delay=wait, variables=handler_context()
+        )
 
 
 def _on_draining_instance(indexes: Indexes, namespace: str, name: str) -> bool:
@@ -275,18 +251,22 @@ def _generation(workload: Mapping[str, Any] | None) -> int | None:
 
 
 def _unchanged(
-    service: Snapshot, plan: "Plan", workload: Mapping[str, Any] | None, hpa: Mapping[str, Any] | None
+    state: OperatorState,
+    service: Snapshot,
+    plan: "Plan",
+    workload: Mapping[str, Any] | None,
+    hpa: Mapping[str, Any] | None,
 ) -> bool:
     key = (service.namespace, service.name, service.uid)
-    if key not in _applied and _applied_before(plan, workload, hpa):
+    if key not in state.services.applied and _applied_before(plan, workload, hpa):
         # a restart: what runs is what this operator applied last, and nobody edited it since
-        _applied[key] = (_digest(plan), _generation(workload), _generation(hpa))
+        state.services.applied[key] = (_digest(plan), _generation(workload), _generation(hpa))
         return True
     """Nothing to apply: the desired objects are what this operator applied last, and nobody
     changed the workload's (or its HPA's) spec since (a generation would have moved). Saves a
     request per status event of the workload; hand edits and deletions still get applied over."""
     applied = (_digest(plan), _generation(workload), _generation(hpa))
-    return _applied.get(key) == applied
+    return state.services.applied.get(key) == applied
 
 
 def _applied_before(plan: "Plan", workload: Mapping[str, Any] | None, hpa: Mapping[str, Any] | None) -> bool:
@@ -317,7 +297,12 @@ class AutoscalerRefused(Exception):
 
 
 def _apply(
-    service: Snapshot, plan: "Plan", plural: str, live: Mapping[str, Any] | None, autoscaler_exists: bool
+    state: OperatorState,
+    service: Snapshot,
+    plan: "Plan",
+    plural: str,
+    live: Mapping[str, Any] | None,
+    autoscaler_exists: bool,
 ) -> dict[str, Any]:
     # what the tasks need to start (service accounts, Services) goes first; the disruption
     # budget comes once there are tasks to protect (budgets.py)
@@ -335,12 +320,12 @@ def _apply(
         # a new workload: a POST, which the API server answers sooner than an apply that creates
         created = kube.create(manifest, plural)
         if created is not None:
-            _applied[key] = (digest, _generation(created), None)
+            state.services.applied[key] = (digest, _generation(created), None)
             return created
         # there already (the index has not shown it yet): as this plan made it, nothing to do
         current = live = kube.get(api_version, plural, service.namespace, service.name)
         if current is not None and _applied_before(plan, current, None):
-            _applied[key] = (digest, _generation(current), None)
+            state.services.applied[key] = (digest, _generation(current), None)
             return dict(current)
     if live is not None and created_by_update(live["metadata"].get("managedFields") or [], FIELD_MANAGER):
         _own_as_applied(api_version, plural, service.namespace, service.name, current)
@@ -370,7 +355,7 @@ def _apply(
         _hand_over_replicas(manifest, workload, plan.autoscaler)
         manifest = {**manifest, "spec": {k: v for k, v in manifest["spec"].items() if k != "replicas"}}
         workload = kube.apply(manifest, plural)
-    _applied[key] = (digest, _generation(workload), _generation(hpa))
+    state.services.applied[key] = (digest, _generation(workload), _generation(hpa))
     return workload
 
 
@@ -440,6 +425,7 @@ def _hand_over_replicas(manifest: Mapping[str, Any], live: Mapping[str, Any], hp
 
 
 def _report(
+    state: OperatorState,
     service: Snapshot,
     indexes: Indexes,
     config: Config,
@@ -453,32 +439,37 @@ def _report(
     Returns True when the workload must be applied again: the circuit breaker just rolled
     back, or the throttle just started holding launches.
     """
-    look = _look(service, indexes, config, plan, workload)
+    look = _look(state, service, indexes, config, plan, workload)
     report = service_status(look)
-    if report.settles_at is not None and _queue is not None:
+    if report.settles_at is not None and state.queue is not None:
         # when enough of its tasks will have run healthy for the settle time: look again
         wait = _seconds_until(report.settles_at) + 0.5
-        enqueue(service.namespace, service.name, indexes, logger, urgent=True, apply=False, delay=wait)
-    if report.resume_at is not None and _queue is not None:
+        enqueue(state, service.namespace, service.name, indexes, logger, urgent=True, apply=False, delay=wait)
+    if report.resume_at is not None and state.queue is not None:
         # launches resume when the hold is over: a reconcile then gives the workload its count back
         delay = _until({"nextAttemptAt": report.resume_at})
-        enqueue(service.namespace, service.name, indexes, logger, urgent=True, apply=True, delay=delay)
-    _write_status(service, indexes, config, report, look.remembered, look.now, logger)
+        enqueue(state, service.namespace, service.name, indexes, logger, urgent=True, apply=True, delay=delay)
+    _write_status(state, service, indexes, config, report, look.remembered, look.now, logger)
     return report.reapply
 
 
 def _look(
-    service: Snapshot, indexes: Indexes, config: Config, plan: Plan | Readiness, workload: Mapping[str, Any] | None
+    state: OperatorState,
+    service: Snapshot,
+    indexes: Indexes,
+    config: Config,
+    plan: Plan | Readiness,
+    workload: Mapping[str, Any] | None,
 ) -> Look:
     """What the status view needs: the service's objects from the indexes, and what the
     operator remembers of its tasks (the pod events' notes are taken: told once)."""
     key = (service.namespace, service.name)
     tasks = list(indexes.tasks.get(key, []))
     # after the tasks: an exit noted before the task state that shows its restart is here
-    with _exits_lock:
-        exits_noted = _exits_noted.pop(key, {})
-    noted = set(_unhealthy_noted.get(key) or ())
-    _unhealthy_noted.get(key, set()).difference_update(noted)
+    with state.services.exits_lock:
+        exits_noted = state.services.exits_noted.pop(key, {})
+    noted = set(state.services.unhealthy_noted.get(key) or ())
+    state.services.unhealthy_noted.get(key, set()).difference_update(noted)
     planned = _planned(plan)
     return Look(
         spec=service.spec,
@@ -497,7 +488,7 @@ def _look(
         settle_seconds=config.steady_state_seconds,
         retention_seconds=config.stopped_task_retention_seconds,
         hpa=one(indexes.autoscalers, key) if isinstance(planned, Planned) and planned.scaling is not None else None,
-        remembered=_tasks_seen.get((*key, service.uid)),
+        remembered=state.services.tasks_seen.get((*key, service.uid)),
         noted_unhealthy=noted,
         noted_exits=exits_noted,
     )
@@ -519,6 +510,7 @@ def _planned(plan: Plan | Readiness) -> Planned | Readiness:
 
 
 def _write_status(
+    state: OperatorState,
     service: Snapshot,
     indexes: Indexes,
     config: Config,
@@ -532,26 +524,28 @@ def _write_status(
     status = report.status
     before = {k: service.status.get(k) for k in status}
     memory = (service.namespace, service.name, service.uid)
-    _status_due.pop(memory, None)
+    state.services.status_due.pop(memory, None)
     if _without_times(_news(status)) == _without_times(_news(before)):
-        _tasks_seen[memory] = report.seen
+        state.services.tasks_seen[memory] = report.seen
         return
     # tasks the scheduler started or stopped are progress, as the counts they change
     quiet = {**_news(status), "events": before.get("events")} if report.progress else _news(status)
-    wait = 0.0 if report.reapply else _status_wait(memory, _news(before), quiet, config)
+    wait = 0.0 if report.reapply else _status_wait(state, memory, _news(before), quiet, config)
     if wait > 0:
         # progress only: written by a refresh once the interval is over (or with the next
         # change that is news, whichever comes first)
-        _status_due[memory] = time.monotonic() + wait
+        state.services.status_due[memory] = time.monotonic() + wait
         # told, with what happens meanwhile, by the write that follows
-        _tasks_seen[memory] = seen_while_waiting(remembered, report.seen) if report.progress else report.seen
-        enqueue(service.namespace, service.name, indexes, logger, urgent=False, apply=False, delay=wait)
+        state.services.tasks_seen[memory] = (
+            seen_while_waiting(remembered, report.seen) if report.progress else report.seen
+        )
+        enqueue(state, service.namespace, service.name, indexes, logger, urgent=False, apply=False, delay=wait)
         return
     kube.patch_status(API_VERSION, SERVICES, service.namespace, service.name, status)
-    _written[memory] = status
-    _tasks_seen[memory] = report.seen
-    _written_at[memory] = time.monotonic()
-    _progress_turns.forget(memory)
+    state.services.written[memory] = status
+    state.services.tasks_seen[memory] = report.seen
+    state.services.written_at[memory] = time.monotonic()
+    state.services.progress_turns.forget(memory)
     involved = {
         "apiVersion": API_VERSION,
         "kind": KIND_SERVICE,
@@ -569,7 +563,11 @@ def _news(status: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _status_wait(
-    memory: tuple[str, str, str], before: Mapping[str, Any], status: Mapping[str, Any], config: Config
+    state: OperatorState,
+    memory: tuple[str, str, str],
+    before: Mapping[str, Any],
+    status: Mapping[str, Any],
+    config: Config,
 ) -> float:
     """Seconds until a status that only says how far a rollout got may be written (0: now).
 
@@ -578,17 +576,17 @@ def _status_wait(
     costs the rest of the machine more than creating the service did) and a watch event for
     every watcher. Without a pause they were most of the operator's writes (docs/performance.md).
     A new service's first status counts as progress too, from its workload's creation."""
-    last = _written_at.get(memory)
-    if last is None or _queue is None:
+    last = state.services.written_at.get(memory)
+    if last is None or state.queue is None:
         return 0.0
-    if memory in _written:
+    if memory in state.services.written:
         if not progress_only(before, status):
             return 0.0
     elif not first_rollout_only(status):
         return 0.0
     wait = last + config.status_min_interval_seconds - time.monotonic()
     # then its turn: a burst of rollouts reports progress at a bounded rate (controllers/turns.py)
-    return wait if wait > 0 else _progress_turns.wait(memory, config.status_progress_writes_per_second)
+    return wait if wait > 0 else state.services.progress_turns.wait(memory, config.status_progress_writes_per_second)
 
 
 def _seconds_until(stamp: str) -> float:
@@ -706,7 +704,12 @@ def _pinned_revision(service: Snapshot, ref: TaskDefinitionRef, workload: Mappin
 
 
 def _plan(
-    service: Snapshot, indexes: Indexes, config: Config, workload: Mapping[str, Any] | None, pin: str | None
+    state: OperatorState,
+    service: Snapshot,
+    indexes: Indexes,
+    config: Config,
+    workload: Mapping[str, Any] | None,
+    pin: str | None,
 ) -> Plan | Readiness:
     """The workload to apply and what it needs, or why there is none."""
     try:
@@ -787,7 +790,7 @@ def _plan(
         ),
     )
     arn = config.task_definition_arn(ref.family, revision.revision)
-    built = _build(service, raw, revision, ref.family, decisions, config)
+    built = _build(state, service, raw, revision, ref.family, decisions, config)
     if isinstance(built, Readiness):
         return built
     workload_plan, extra = built
@@ -812,10 +815,10 @@ def _plan(
             if older is not None
             else decisions.force_new_deployment,
         )
-        rebuilt = _build(service, raw, older or revision, ref.family, held_decisions, config)
+        rebuilt = _build(state, service, raw, older or revision, ref.family, held_decisions, config)
         if isinstance(rebuilt, Readiness) and older is not None:
             held_decisions = dataclasses.replace(held_decisions, desired_count=0)
-            rebuilt = _build(service, raw, revision, ref.family, held_decisions, config)
+            rebuilt = _build(state, service, raw, revision, ref.family, held_decisions, config)
         if isinstance(rebuilt, Readiness):
             return rebuilt
         workload_plan, extra = rebuilt
@@ -861,6 +864,7 @@ def _plan(
 
 
 def _build(
+    state: OperatorState,
     service: Snapshot,
     raw: Mapping[str, Any],
     revision: Revision,
@@ -870,7 +874,7 @@ def _build(
 ) -> tuple[ServiceWorkload, list[dict[str, Any]]] | Readiness:
     """The workload running ``revision`` as ``decisions`` say, and its Services."""
     try:
-        task_definition, translation = _translated(revision, family, config.translation)
+        task_definition, translation = _translated(state, revision, family, config.translation)
         workload_plan = build_workload(
             service.name,
             service.namespace,
@@ -899,24 +903,24 @@ def _held_revision(
     return found if isinstance(found, Revision) and found.revision == int(number) else None
 
 
-# Parsed and translated revisions: (revision name, content hash, family, options) -> both.
-_translations: dict[tuple[str, str, str, TranslationOptions], tuple[TaskDefinition, PodTranslation]] = {}
 _TRANSLATIONS_KEPT = 256
 
 
-def _translated(revision: Revision, family: str, options: TranslationOptions) -> tuple[TaskDefinition, PodTranslation]:
+def _translated(
+    state: OperatorState, revision: Revision, family: str, options: TranslationOptions
+) -> tuple[TaskDefinition, PodTranslation]:
     """A revision's task definition and its translation into a pod. A revision never changes
     (a ControllerRevision), so they are worked out once, not parsed with pydantic and
     translated again on every reconcile of every service that runs it. Raises as
     parse_task_definition and translate_task_definition do (nothing is kept then)."""
     key = (revision.name, revision.content_hash, family, options)
-    kept = _translations.get(key)
+    kept = state.services.translations.get(key)
     if kept is None:
         definition = parse_task_definition(revision.request, family)
         kept = (definition, translate_task_definition(definition, options, service=True))
-        if len(_translations) >= _TRANSLATIONS_KEPT:
-            _translations.pop(next(iter(_translations)), None)  # the oldest
-        _translations[key] = kept
+        if len(state.services.translations) >= _TRANSLATIONS_KEPT:
+            state.services.translations.pop(next(iter(state.services.translations)), None)  # the oldest
+        state.services.translations[key] = kept
     return kept
 
 
@@ -960,53 +964,51 @@ def _load_balancing(service: Snapshot, raw: Mapping[str, Any], workload: Service
 
 # --- triggers: every watch event only queues the service's key ----------------------------
 
-_queue: WorkQueue | None = None
-# What was queued last per service: (uid, generation, annotations); the events of the
-# operator's own status writes repeat it and queue nothing.
-_seen: dict[tuple[str, str], tuple[str, int, str]] = {}
 
-
-def _work(key: Hashable, apply: bool, context: Any) -> None:
+def _work(state: OperatorState, key: Hashable, apply: bool, context: Any) -> None:
     namespace, name = cast(tuple[str, str], key)
     indexes, logger, variables = context
     # in the caller's context variables: kopf's loggers find its event queue through them
-    if variables.run(reconcile, namespace, name, indexes, logger, apply=apply) and _queue is not None:
-        _queue.add(key, urgent=False, apply=False, context=context)
+    if variables.run(reconcile, state, namespace, name, indexes, logger, apply=apply) and state.queue is not None:
+        state.queue.add(key, urgent=False, apply=False, context=context)
 
 
 @kopf.on.startup()
-def start_service_workers(**_: Any) -> None:
-    global _queue
-    config = current()
-    _queue = WorkQueue(
+def start_service_workers(memo: kopf.Memo, **_: Any) -> None:
+    state = of(memo)
+    config = state.config
+    state.queue = WorkQueue(
         "ecsservice",
-        _work,
+        functools.partial(_work, state),
         workers=config.service_workers,
         urgent_workers=max(1, config.service_workers // 4),  # kept free for new services and spec changes
         batch_seconds=config.status_batch_seconds,
         held=True,  # until kopf's indexes are filled (kopf_indexes_filled)
     )
-    _queue.start()
+    state.queue.start()
 
 
 @kopf.on.event("", "v1", "namespaces")
-async def kopf_indexes_filled(**_: Any) -> None:
+async def kopf_indexes_filled(memo: kopf.Memo, **_: Any) -> None:
     """kopf calls a handler only once every index of its own is filled (task definitions,
     revisions, clusters, nodes, ...), and every cluster has namespaces: from the first such
     event on, the service workers take keys. The informers' indexes were filled before
     (controllers/informers.py); a reconcile before kopf's would find no task definition."""
     remember_handler_context()
-    if _queue is not None:
-        _queue.release()
+    queue = of(memo).queue
+    if queue is not None:
+        queue.release()
 
 
 @kopf.on.cleanup()
-def stop_service_workers(**_: Any) -> None:
-    if _queue is not None:
-        _queue.stop()
+def stop_service_workers(memo: kopf.Memo, **_: Any) -> None:
+    queue = of(memo).queue
+    if queue is not None:
+        queue.stop()
 
 
 def enqueue(
+    state: OperatorState,
     namespace: str,
     name: str,
     indexes: Indexes,
@@ -1020,12 +1022,13 @@ def enqueue(
     """Queue a reconcile of the service (from any handler, in the loop or in a thread), in
     a copy of the caller's context variables (``variables``: in that context instead);
     ``delay``: due that many seconds from now instead of at once or after the batch."""
-    assert _queue is not None, "the service workers start with the operator"
+    assert state.queue is not None, "the service workers start with the operator"
     context = (indexes, logger, contextvars.copy_context() if variables is None else variables)
-    _queue.add((namespace, name), urgent=urgent, apply=apply, context=context, delay=delay)
+    state.queue.add((namespace, name), urgent=urgent, apply=apply, context=context, delay=delay)
 
 
 def service_changed(
+    state: OperatorState,
     kind: str,
     meta: Mapping[str, Any],
     indexes: Indexes,
@@ -1036,32 +1039,38 @@ def service_changed(
     context to reconcile with, asked for only when a reconcile is queued)."""
     key = (str(meta.get("namespace") or ""), str(meta["name"]))
     if kind == "DELETED":
-        _seen.pop(key, None)
-        _forget(key, str(meta.get("uid") or ""))
+        state.services.seen.pop(key, None)
+        _forget(state, key, str(meta.get("uid") or ""))
         return
     seen = (str(meta.get("uid")), int(meta.get("generation") or 0), content_hash(meta.get("annotations") or {}))
-    if _seen.get(key) == seen:
+    if state.services.seen.get(key) == seen:
         return  # the echo of a status write
-    if key not in _seen and kind == "ADDED" and one(indexes.deployments, key) is None:
-        budgets.sighted(*key, seen[0])  # starting from now (its budget waits with the others')
-    if key not in _seen and kind == "ADDED" and meta.get("creationTimestamp"):
+    if key not in state.services.seen and kind == "ADDED" and one(indexes.deployments, key) is None:
+        state.budgets.sighted(*key, seen[0])  # starting from now (its budget waits with the others')
+    if key not in state.services.seen and kind == "ADDED" and meta.get("creationTimestamp"):
         created = datetime.datetime.strptime(str(meta["creationTimestamp"]), "%Y-%m-%dT%H:%M:%SZ")
         lag = datetime.datetime.now(datetime.UTC) - created.replace(tzinfo=datetime.UTC)
         WATCH_LAG.labels(KIND_SERVICE).observe(max(0.0, lag.total_seconds()))
-    _seen[key] = seen
+    state.services.seen[key] = seen
     logger, variables = queueing()
-    enqueue(*key, indexes, logger, urgent=True, apply=True, variables=variables)
+    enqueue(state, *key, indexes, logger, urgent=True, apply=True, variables=variables)
 
 
-def _forget(key: tuple[str, str], uid: str) -> None:
+def _forget(state: OperatorState, key: tuple[str, str], uid: str) -> None:
     """A deleted service's memories (the garbage collector removes its children)."""
-    for memory in (_written, _written_at, _applied, _status_due, _tasks_seen):
+    for memory in (
+        state.services.written,
+        state.services.written_at,
+        state.services.applied,
+        state.services.status_due,
+        state.services.tasks_seen,
+    ):
         memory.pop((*key, uid), None)
-    _unhealthy_noted.pop(key, None)
-    _exits_noted.pop(key, None)
-    _progress_turns.forget((*key, uid))
-    budgets.forget(*key, uid, max_delay=current().disruption_budget_max_delay_seconds)
-    _surging.discard(key)
+    state.services.unhealthy_noted.pop(key, None)
+    state.services.exits_noted.pop(key, None)
+    state.services.progress_turns.forget((*key, uid))
+    state.budgets.forget(*key, uid, max_delay=state.config.disruption_budget_max_delay_seconds)
+    state.locks.drop(KIND_SERVICE, *key)
 
 
 def _owned_by_service(body: Mapping[str, Any], service: Snapshot | None) -> bool:
@@ -1077,11 +1086,12 @@ async def workload_changed(
     namespace: str | None,
     labels: Mapping[str, str],
     logger: Logger,
+    memo: kopf.Memo,
     **kwargs: Any,
 ) -> None:
     """Its DaemonSet or HPA changed (Deployments come from controllers/informers.py)."""
     deleted = event.get("type") == "DELETED"
-    args = (body, namespace or "", labels[LABEL_SERVICE], Indexes.from_kwargs(kwargs), logger)
+    args = (of(memo), body, namespace or "", labels[LABEL_SERVICE], Indexes.from_kwargs(kwargs), logger)
     if deleted:
         await asyncio.to_thread(workload_event, *args, deleted=True)
     else:
@@ -1089,6 +1099,7 @@ async def workload_changed(
 
 
 def workload_event(
+    state: OperatorState,
     body: Mapping[str, Any],
     namespace: str,
     name: str,
@@ -1111,13 +1122,14 @@ def workload_event(
         current = kube.get(API_VERSION, SERVICES, namespace, name)
         if current is None or current["metadata"].get("deletionTimestamp"):
             return
-        _applied.pop((namespace, name, service.uid), None)  # apply again although the spec did not change
+        state.services.applied.pop((namespace, name, service.uid), None)  # apply again although the spec did not change
     # a rollout's end is news: its status goes at once, not with the next batch
     urgent = deleted or settled(body)
-    enqueue(namespace, name, indexes, logger, urgent=urgent, apply=True, variables=variables)
+    enqueue(state, namespace, name, indexes, logger, urgent=urgent, apply=True, variables=variables)
 
 
 def tasks_changed(
+    state: OperatorState,
     body: Mapping[str, Any],
     namespace: str,
     name: str,
@@ -1137,33 +1149,35 @@ def tasks_changed(
         return
     exited = None
     if deleted and body.get("kind") == "Pod":
-        _assigned.pop((namespace, body["metadata"]["name"]), None)  # a gone pod needs no memory
+        state.services.assigned.pop((namespace, body["metadata"]["name"]), None)  # a gone pod needs no memory
     elif body.get("kind") == "Pod":
         if (unhealthy := unhealthy_incarnation(body, now())) is not None:
-            _unhealthy_noted.setdefault((namespace, name), set()).add(unhealthy)
+            state.services.unhealthy_noted.setdefault((namespace, name), set()).add(unhealthy)
         exited = ending(body)
         if exited:  # its exit, with the process's own exit code, until the status is written
             ident, seen = (str(body["metadata"].get("uid") or ""), task_failures(body)), picture(body)
-            with _exits_lock:
-                _exits_noted.setdefault((namespace, name), {})[ident] = seen
+            with state.services.exits_lock:
+                state.services.exits_noted.setdefault((namespace, name), {})[ident] = seen
     node = one(indexes.nodes, str((body.get("spec") or {}).get("nodeName") or ""))
-    moving = (namespace, name) in _surging or (node is not None and draining(node))
+    moving = (namespace, name) in state.services.surging or (node is not None and draining(node))
     # a failing task is news for the circuit breaker and the throttle, which judge the rollout
     # as it is at that moment (a moment later its replacement may make it look complete):
     # it does not wait for the batch
     urgent = moving or _failing(body, exited)
-    delay = None if urgent or deleted else _counted_later(namespace, name, body, indexes)
-    enqueue(namespace, name, indexes, logger, urgent=urgent, apply=moving, variables=variables, delay=delay)
+    delay = None if urgent or deleted else _counted_later(state, namespace, name, body, indexes)
+    enqueue(state, namespace, name, indexes, logger, urgent=urgent, apply=moving, variables=variables, delay=delay)
 
 
-def _counted_later(namespace: str, name: str, body: Mapping[str, Any], indexes: Indexes) -> float | None:
+def _counted_later(
+    state: OperatorState, namespace: str, name: str, body: Mapping[str, Any], indexes: Indexes
+) -> float | None:
     """Seconds until the status refresh already queued for the service, when the event is of
     a task on its way (views.task.on_its_way) and the service's status write waits for its
     interval or its turn: that refresh counts the task. Sooner, a reconcile could only find
     a progress write that must wait anyway (in a burst of new services, most of their pod
     events). None: the usual batch."""
     service = one(indexes.services, (namespace, name))
-    due = _status_due.get((namespace, name, service.uid)) if service is not None else None
+    due = state.services.status_due.get((namespace, name, service.uid)) if service is not None else None
     if due is None or body.get("kind") != "Pod" or not on_its_way(body):
         return None
     left = due - time.monotonic()
@@ -1181,14 +1195,17 @@ def _failing(body: Mapping[str, Any], exited: Mapping[str, Any] | None) -> bool:
 
 
 @kopf.on.event("", "v1", "nodes")
-async def instance_state_changed(name: str, labels: Mapping[str, str], logger: Logger, **kwargs: Any) -> None:
+async def instance_state_changed(
+    name: str, labels: Mapping[str, str], logger: Logger, memo: kopf.Memo, **kwargs: Any
+) -> None:
     """An instance became DRAINING (or ACTIVE): the services with tasks on it start (or stop)
     replacing them."""
     remember_handler_context()  # every cluster has nodes: the first handler kopf runs, mostly
-    state = labels.get(LABEL_INSTANCE_STATUS, "ACTIVE")
-    if _instance_states.get(name, "ACTIVE") == state:
+    state = of(memo)
+    instance_state = labels.get(LABEL_INSTANCE_STATUS, "ACTIVE")
+    if state.services.instance_states.get(name, "ACTIVE") == instance_state:
         return
-    _instance_states[name] = state
+    state.services.instance_states[name] = instance_state
     indexes = Indexes.from_kwargs(kwargs)
     affected = {
         (pod["metadata"]["namespace"], (pod["metadata"].get("labels") or {})[LABEL_SERVICE])
@@ -1197,15 +1214,15 @@ async def instance_state_changed(name: str, labels: Mapping[str, str], logger: L
     }
     for namespace, service in sorted(affected):
         if one(indexes.services, (namespace, service)) is not None:
-            enqueue(namespace, service, indexes, logger, urgent=True, apply=True)
+            enqueue(state, namespace, service, indexes, logger, urgent=True, apply=True)
 
 
 def assign_capacity_provider(
-    namespace: str, service_name: str, pod: Mapping[str, Any], indexes: Indexes, logger: Logger
+    state: OperatorState, namespace: str, service_name: str, pod: Mapping[str, Any], indexes: Indexes, logger: Logger
 ) -> None:
     """Place one gated task with the provider the strategy's base and weights give it next,
     counting the service's tasks already placed per provider; then lift the gate."""
-    with lock_for(KIND_SERVICE, namespace, service_name):
+    with state.locks.lock_for(KIND_SERVICE, namespace, service_name):
         service: Snapshot | None = one(indexes.services, (namespace, service_name))
         if service is None:
             return
@@ -1215,11 +1232,11 @@ def assign_capacity_provider(
         _, strategy, selectors = placement
         placed: dict[str, int] = {}
         for task in values_at(indexes.tasks, (namespace, service_name)):
-            provider = _assigned.get((namespace, task.name)) or task.capacity_provider
+            provider = state.services.assigned.get((namespace, task.name)) or task.capacity_provider
             if provider and task.phase not in ("Succeeded", "Failed"):
                 placed[provider] = placed.get(provider, 0) + 1
         pod_name = pod["metadata"]["name"]
-        if (namespace, pod_name) in _assigned:
+        if (namespace, pod_name) in state.services.assigned:
             return
         provider = next_provider(strategy, placed)
         change = gated_pod_patch((pod.get("spec") or {}).get("affinity"), provider, selectors)
@@ -1232,5 +1249,5 @@ def assign_capacity_provider(
             if g.get("name") != SCHEDULING_GATE_CAPACITY_PROVIDER
         ]
         kube.patch_pod(namespace, pod_name, {"spec": {"schedulingGates": gates or None}})
-        _assigned[(namespace, pod_name)] = provider
+        state.services.assigned[(namespace, pod_name)] = provider
         logger.info("task %s/%s placed with capacity provider %s", namespace, pod_name, provider)

@@ -21,10 +21,10 @@ from ecs_facade.api import (
     TASK_DEFINITIONS,
     VERSION,
 )
-from ecs_facade.config import Config, current
+from ecs_facade.config import Config
 from ecs_facade.controllers import service as service_controller
 from ecs_facade.controllers import task as task_controller
-from ecs_facade.controllers.common import Logger, error_message, lock_for, now
+from ecs_facade.controllers.common import Logger, error_message, now
 from ecs_facade.controllers.indexes import (
     ANNOTATION_CONTENT_HASH,
     ANNOTATION_REGISTERED_AT,
@@ -36,6 +36,7 @@ from ecs_facade.controllers.indexes import (
     revisions_of,
     with_statuses,
 )
+from ecs_facade.controllers.state import OperatorState, of
 from ecs_facade.kube import client as kube
 from ecs_facade.metrics import instrumented
 from ecs_facade.model.references import parse_task_definition_ref
@@ -47,9 +48,9 @@ from ecs_facade.views.conditions import set_condition
 
 
 @instrumented("ecstaskdefinition")
-def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger) -> None:
-    config = current()
-    with lock_for(KIND_TASK_DEFINITION, namespace, name):
+def reconcile(state: OperatorState, namespace: str, name: str, indexes: Indexes, logger: Logger) -> None:
+    config = state.config
+    with state.locks.lock_for(KIND_TASK_DEFINITION, namespace, name):
         td: Snapshot | None = one(indexes.task_definitions_by_name, (namespace, name))
         if td is None:
             return
@@ -200,38 +201,38 @@ def _write_status(
 @kopf.on.resume(GROUP, VERSION, TASK_DEFINITIONS)
 @kopf.on.create(GROUP, VERSION, TASK_DEFINITIONS)
 @kopf.on.update(GROUP, VERSION, TASK_DEFINITIONS, field="spec")
-def task_definition_changed(name: str, namespace: str | None, logger: Logger, **kwargs: Any) -> None:
-    reconcile(namespace or "", name, Indexes.from_kwargs(kwargs), logger)
+def task_definition_changed(name: str, namespace: str | None, logger: Logger, memo: kopf.Memo, **kwargs: Any) -> None:
+    reconcile(of(memo), namespace or "", name, Indexes.from_kwargs(kwargs), logger)
 
 
-def _reconcile_services_of(namespace: str, owner: str, indexes: Indexes, logger: Logger) -> None:
+def _reconcile_services_of(state: OperatorState, namespace: str, owner: str, indexes: Indexes, logger: Logger) -> None:
     td: Snapshot | None = one(indexes.task_definitions_by_name, (namespace, owner))
     if td is None:
         return
     family = family_of(owner, td.spec)
     for service_name in sorted(set(indexes.services_by_family.get((namespace, family), []))):
-        service_controller.enqueue(namespace, service_name, indexes, logger, urgent=True, apply=True)
+        service_controller.enqueue(state, namespace, service_name, indexes, logger, urgent=True, apply=True)
     # tasks that could not start yet because the task definition was missing
     for (task_namespace, task_name), store in list(indexes.ecs_tasks.items()):
         for task in store:
             waiting = not task.status.get("taskDefinitionArn") and task.status.get("lastStatus") != "STOPPED"
             reference = str(task.spec.get("taskDefinition", ""))
             if task_namespace == namespace and waiting and _family_of_reference(reference) == family:
-                task_controller.reconcile(namespace, task_name, indexes, logger)
+                task_controller.reconcile(state, namespace, task_name, indexes, logger)
 
 
 @kopf.on.event("apps", "v1", "controllerrevisions", labels={LABEL_MANAGED_BY: MANAGED_BY})
-def revision_changed(namespace: str | None, body: kopf.Body, logger: Logger, **kwargs: Any) -> None:
+def revision_changed(namespace: str | None, body: kopf.Body, logger: Logger, memo: kopf.Memo, **kwargs: Any) -> None:
     """A revision appeared or changed state: the services of its family re-resolve."""
     for ref in body.get("metadata", {}).get("ownerReferences", []):
         if ref.get("kind") == KIND_TASK_DEFINITION:
-            _reconcile_services_of(namespace or "", ref["name"], Indexes.from_kwargs(kwargs), logger)
+            _reconcile_services_of(of(memo), namespace or "", ref["name"], Indexes.from_kwargs(kwargs), logger)
 
 
 @kopf.on.event(GROUP, VERSION, TASK_DEFINITIONS)
-def task_definition_event(name: str, namespace: str | None, logger: Logger, **kwargs: Any) -> None:
+def task_definition_event(name: str, namespace: str | None, logger: Logger, memo: kopf.Memo, **kwargs: Any) -> None:
     """Its status changed (e.g. it became invalid): the services of its family report it."""
-    _reconcile_services_of(namespace or "", name, Indexes.from_kwargs(kwargs), logger)
+    _reconcile_services_of(of(memo), namespace or "", name, Indexes.from_kwargs(kwargs), logger)
 
 
 def _family_of_reference(reference: str) -> str | None:
