@@ -108,7 +108,6 @@ def _apply(
     digest = _digest(plan)
     manifest = copy.deepcopy(plan.workload.manifest)
     manifest["metadata"].setdefault("annotations", {})[ANNOTATION_APPLIED] = digest
-    hpa = None
     key, api_version = (service.namespace, service.name, service.uid), str(manifest["apiVersion"])
     current: Mapping[str, Any] | None = None
     if live is None and plan.autoscaler is None and not autoscaler_exists and not service.status.get("autoScaling"):
@@ -124,6 +123,32 @@ def _apply(
             return dict(current)
     if live is not None and created_by_update(live["metadata"].get("managedFields") or [], FIELD_MANAGER):
         _own_as_applied(api_version, plural, service.namespace, service.name, current)
+    hpa = _apply_autoscaler(service, plan, plural, manifest, live, autoscaler_exists)
+    workload = kube.apply(manifest, plural)
+    if created_by_update(workload["metadata"].get("managedFields") or [], FIELD_MANAGER):
+        # created by a POST that the index did not show yet: what this apply left out stayed
+        _own_as_applied(api_version, plural, service.namespace, service.name, workload)
+        workload = kube.apply(manifest, plural)
+    if plan.autoscaler is not None and owns_replicas(workload):
+        # just created with its initial count: give the count away now
+        _hand_over_replicas(manifest, workload, plan.autoscaler)
+        manifest = {**manifest, "spec": {k: v for k, v in manifest["spec"].items() if k != "replicas"}}
+        workload = kube.apply(manifest, plural)
+    state.services.applied[key] = (digest, _generation(workload), _generation(hpa))
+    return workload
+
+
+def _apply_autoscaler(
+    service: Snapshot,
+    plan: "Plan",
+    plural: str,
+    manifest: Mapping[str, Any],
+    live: Mapping[str, Any] | None,
+    autoscaler_exists: bool,
+) -> dict[str, Any] | None:
+    """The HPA, before the workload: applied (the count handed over to it), or deleted when
+    spec.autoScaling went. Raises AutoscalerRefused: then nothing else changes."""
+    hpa = None
     if plan.autoscaler is not None:
         # the HPA first: if the API server refuses it, nothing else changes
         try:
@@ -140,18 +165,7 @@ def _apply(
     elif autoscaler_exists or service.status.get("autoScaling") is not None:
         # autoScaling removed: the HPA goes first, then the count is desiredCount's again
         kube.delete(HPA_API_VERSION, "horizontalpodautoscalers", service.namespace, service.name)
-    workload = kube.apply(manifest, plural)
-    if created_by_update(workload["metadata"].get("managedFields") or [], FIELD_MANAGER):
-        # created by a POST that the index did not show yet: what this apply left out stayed
-        _own_as_applied(api_version, plural, service.namespace, service.name, workload)
-        workload = kube.apply(manifest, plural)
-    if plan.autoscaler is not None and owns_replicas(workload):
-        # just created with its initial count: give the count away now
-        _hand_over_replicas(manifest, workload, plan.autoscaler)
-        manifest = {**manifest, "spec": {k: v for k, v in manifest["spec"].items() if k != "replicas"}}
-        workload = kube.apply(manifest, plural)
-    state.services.applied[key] = (digest, _generation(workload), _generation(hpa))
-    return workload
+    return hpa
 
 
 def _own_as_applied(

@@ -174,18 +174,67 @@ def _plan(
     placement = cluster_placement(service.namespace, raw, indexes)
     if isinstance(placement, Readiness):
         return placement
-    cluster, strategy, selectors = placement
     revision = resolve_revision(service, ref, indexes, workload, pin)
     if isinstance(revision, Readiness):
         return revision
-    deployment_config = raw.get("deploymentConfiguration") or {}
-    daemon = raw.get("schedulingStrategy") == "DAEMON"
-    scaling = None
-    if raw.get("autoScaling") and not daemon:
+    scaling = _scaling(raw)
+    if isinstance(scaling, Readiness):
+        return scaling
+    desired, counted, held = _counts(service, indexes, workload, scaling)
+    decisions = _decisions(service, indexes, config, revision, placement, desired, scaling, workload)
+    if isinstance(decisions, Readiness):
+        return decisions
+    arn = config.task_definition_arn(ref.family, revision.revision)
+    built = _build(state, service, raw, revision, ref.family, decisions, config)
+    if isinstance(built, Readiness):
+        return built
+    workload_plan, extra = built
+    hold = _failed(service, indexes, workload, workload_plan, arn)
+    if hold is not None:
+        rebuilt = _build_held(state, service, ref, indexes, config, workload, revision, decisions, hold)
+        if isinstance(rebuilt, Readiness):
+            return rebuilt
+        workload_plan, extra, kept = rebuilt
+        if scaling is not None:
+            held = kept  # the HPA owns the count: cap its maximum
+    autoscaler = None
+    if scaling is not None:
         try:
-            scaling = AutoScaling.model_validate(raw["autoScaling"])
-        except ValidationError as error:
-            return Readiness(False, "InvalidSpec", f"autoScaling: {error_message(error)}")
+            autoscaler = build_autoscaler(
+                service.name, service.namespace, scaling, {LABEL_SERVICE: service.name}, max_held=held
+            )
+        except TranslationError as error:
+            return Readiness(False, "InvalidSpec", f"autoScaling: {error}")
+    deployment_config = raw.get("deploymentConfiguration") or {}
+    return Plan(
+        workload=workload_plan,
+        extra=_owned(service, workload_plan, extra, autoscaler, decisions, scaling),
+        revision=revision,
+        arn=arn,
+        desired=counted if scaling is not None else int(raw.get("desiredCount") or 0),
+        breaker=dict(deployment_config.get("deploymentCircuitBreaker") or {}),
+        autoscaler=autoscaler,
+        scaling=scaling,
+        hold=hold,
+    )
+
+
+def _scaling(raw: Mapping[str, Any]) -> AutoScaling | Readiness | None:
+    """spec.autoScaling, validated (a DAEMON service has none: it runs one task per instance)."""
+    if not raw.get("autoScaling") or raw.get("schedulingStrategy") == "DAEMON":
+        return None
+    try:
+        return AutoScaling.model_validate(raw["autoScaling"])
+    except ValidationError as error:
+        return Readiness(False, "InvalidSpec", f"autoScaling: {error_message(error)}")
+
+
+def _counts(
+    service: Snapshot, indexes: Indexes, workload: Mapping[str, Any] | None, scaling: AutoScaling | None
+) -> tuple[int, int, int | None]:
+    """The count the workload runs, the count the service reports as desired, and the cap on
+    the HPA's maximum while the throttle holds launches (None: no cap)."""
+    raw = service.spec
     desired = int(raw.get("desiredCount") or 0)
     if scaling is not None:
         # the autoscaler's count once the Deployment exists; desiredCount, clamped, to start with
@@ -205,6 +254,24 @@ def _plan(
             held = working  # the HPA owns the count: cap its maximum instead
         else:
             desired = min(desired, working)
+    return desired, counted, held
+
+
+def _decisions(
+    service: Snapshot,
+    indexes: Indexes,
+    config: Config,
+    revision: Revision,
+    placement: tuple[str, list[dict[str, Any]], dict[str, Any]],
+    desired: int,
+    scaling: AutoScaling | None,
+    workload: Mapping[str, Any] | None,
+) -> ServiceDecisions | Readiness:
+    """What the ECS scheduler decides for the workload (translate/service.py builds it)."""
+    raw = service.spec
+    cluster, strategy, selectors = placement
+    deployment_config = raw.get("deploymentConfiguration") or {}
+    daemon = raw.get("schedulingStrategy") == "DAEMON"
     maximum_percent = int(deployment_config.get("maximumPercent", 100 if daemon else 200))
     minimum_healthy_percent = int(deployment_config.get("minimumHealthyPercent", 0 if daemon else 100))
     surge = 0 if daemon or scaling else drain_surge(desired, maximum_percent, tasks_on_draining(indexes, service))
@@ -214,7 +281,7 @@ def _plan(
         )
     except TranslationError as error:
         return Readiness(False, "InvalidSpec", str(error))
-    decisions = ServiceDecisions(
+    return ServiceDecisions(
         desired_count=desired,
         daemon=daemon,
         maximum_percent=maximum_percent,
@@ -242,78 +309,90 @@ def _plan(
             else None,
         ),
     )
-    arn = config.task_definition_arn(ref.family, revision.revision)
-    built = _build(state, service, raw, revision, ref.family, decisions, config)
-    if isinstance(built, Readiness):
-        return built
-    workload_plan, extra = built
-    hold = None
-    if ((service.status.get("deployments") or [{}])[0]).get("rolloutState") == "FAILED":
-        hold = failed_hold(
-            service.status,
-            ((workload or {}).get("metadata") or {}).get("annotations", {}).get(ANNOTATION_FAILED),
-            list(indexes.replica_sets.get((service.namespace, service.name), [])),
-            content_hash(workload_plan.manifest["spec"]["template"]),
-            arn,
-        )
-    if hold is not None:
-        # the FAILED deployment launches nothing: the Deployment keeps the older deployment's
-        # tasks, with its template, and no more (views.deployments.Hold)
-        older = _held_revision(service, ref, indexes, workload, hold)
-        held_decisions = dataclasses.replace(
-            decisions,
-            desired_count=hold.keep if older is not None else 0,
-            drain_surge=0,
-            force_new_deployment=(hold.annotations or {}).get(ANNOTATION_FORCE)
-            if older is not None
-            else decisions.force_new_deployment,
-        )
-        rebuilt = _build(state, service, raw, older or revision, ref.family, held_decisions, config)
-        if isinstance(rebuilt, Readiness) and older is not None:
-            held_decisions = dataclasses.replace(held_decisions, desired_count=0)
-            rebuilt = _build(state, service, raw, revision, ref.family, held_decisions, config)
-        if isinstance(rebuilt, Readiness):
-            return rebuilt
-        workload_plan, extra = rebuilt
-        workload_plan.manifest["metadata"].setdefault("annotations", {})[ANNOTATION_FAILED] = hold.annotation
-        if scaling is not None:
-            held = held_decisions.desired_count  # the HPA owns the count: cap its maximum
-    autoscaler = None
-    if scaling is not None:
-        try:
-            autoscaler = build_autoscaler(
-                service.name, service.namespace, scaling, {LABEL_SERVICE: service.name}, max_held=held
-            )
-        except TranslationError as error:
-            return Readiness(False, "InvalidSpec", f"autoScaling: {error}")
+
+
+def _failed(
+    service: Snapshot,
+    indexes: Indexes,
+    workload: Mapping[str, Any] | None,
+    workload_plan: ServiceWorkload,
+    arn: str,
+) -> Hold | None:
+    """The hold of the PRIMARY deployment that FAILED (views.deployments.failed_hold), if it did."""
+    if ((service.status.get("deployments") or [{}])[0]).get("rolloutState") != "FAILED":
+        return None
+    return failed_hold(
+        service.status,
+        ((workload or {}).get("metadata") or {}).get("annotations", {}).get(ANNOTATION_FAILED),
+        list(indexes.replica_sets.get((service.namespace, service.name), [])),
+        content_hash(workload_plan.manifest["spec"]["template"]),
+        arn,
+    )
+
+
+def _build_held(
+    state: OperatorState,
+    service: Snapshot,
+    ref: TaskDefinitionRef,
+    indexes: Indexes,
+    config: Config,
+    workload: Mapping[str, Any] | None,
+    revision: Revision,
+    decisions: ServiceDecisions,
+    hold: Hold,
+) -> tuple[ServiceWorkload, list[dict[str, Any]], int] | Readiness:
+    """The FAILED deployment launches nothing: the Deployment keeps the older deployment's
+    tasks, with its template, and no more (views.deployments.Hold); with the count it keeps."""
+    raw = service.spec
+    older = _held_revision(service, ref, indexes, workload, hold)
+    held_decisions = dataclasses.replace(
+        decisions,
+        desired_count=hold.keep if older is not None else 0,
+        drain_surge=0,
+        force_new_deployment=(hold.annotations or {}).get(ANNOTATION_FORCE)
+        if older is not None
+        else decisions.force_new_deployment,
+    )
+    rebuilt = _build(state, service, raw, older or revision, ref.family, held_decisions, config)
+    if isinstance(rebuilt, Readiness) and older is not None:
+        held_decisions = dataclasses.replace(held_decisions, desired_count=0)
+        rebuilt = _build(state, service, raw, revision, ref.family, held_decisions, config)
+    if isinstance(rebuilt, Readiness):
+        return rebuilt
+    workload_plan, extra = rebuilt
+    workload_plan.manifest["metadata"].setdefault("annotations", {})[ANNOTATION_FAILED] = hold.annotation
+    return workload_plan, extra, held_decisions.desired_count
+
+
+def _owned(
+    service: Snapshot,
+    workload_plan: ServiceWorkload,
+    extra: list[dict[str, Any]],
+    autoscaler: dict[str, Any] | None,
+    decisions: ServiceDecisions,
+    scaling: AutoScaling | None,
+) -> list[dict[str, Any]]:
+    """The plan's other objects (service accounts, Services, a REPLICA service's disruption
+    budget), the workload and the HPA, all owned by the service."""
+    raw = service.spec
     owner = [owner_reference(API_VERSION, KIND_SERVICE, service.name, service.uid)]
     workload_plan.manifest["metadata"]["ownerReferences"] = owner
     accounts = [
         {**account, "metadata": {**account["metadata"], "namespace": service.namespace}}
         for account in workload_plan.translation.service_accounts
     ]
-    if not daemon:
+    if not decisions.daemon:
         extra.append(
             build_disruption_budget(
                 service.name,
                 service.namespace,
                 None if scaling is not None else int(raw.get("desiredCount") or 0),
-                minimum_healthy_percent,
+                decisions.minimum_healthy_percent,
             )
         )
     for extra_object in [*extra, *([autoscaler] if autoscaler else [])]:
         extra_object["metadata"]["ownerReferences"] = owner
-    return Plan(
-        workload=workload_plan,
-        extra=accounts + extra,
-        revision=revision,
-        arn=arn,
-        desired=counted if scaling is not None else int(raw.get("desiredCount") or 0),
-        breaker=dict(deployment_config.get("deploymentCircuitBreaker") or {}),
-        autoscaler=autoscaler,
-        scaling=scaling,
-        hold=hold,
-    )
+    return accounts + extra
 
 
 def _build(

@@ -1,18 +1,13 @@
 """One service's reconcile: plan, apply, status, budget, under the service's lock."""
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
-from ecs_facade.api import (
-    KIND_SERVICE,
-)
-from ecs_facade.controllers.common import (
-    Logger,
-)
-from ecs_facade.controllers.indexes import (
-    Indexes,
-    Snapshot,
-    one,
-)
+from ecs_facade.api import KIND_SERVICE
+from ecs_facade.config import Config
+from ecs_facade.controllers.common import Logger
+from ecs_facade.controllers.indexes import Indexes, Snapshot, one
 from ecs_facade.controllers.service.apply import AutoscalerRefused, _apply, _unchanged
 from ecs_facade.controllers.service.budget import _protect
 from ecs_facade.controllers.service.plan import Plan, _plan
@@ -36,9 +31,7 @@ def reconcile(
         service: Snapshot | None = one(indexes.services, (namespace, name))
         if service is None:
             return False  # deleted; the garbage collector removes its children
-        written = state.services.written.get((namespace, name, service.uid))
-        if written is not None:
-            service = Snapshot(**{**service.__dict__, "status": {**service.status, **written}})
+        service = _as_written(state, service)
         config = state.config
         daemon = service.spec.get("schedulingStrategy") == "DAEMON"
         plural = "daemonsets" if daemon else "deployments"
@@ -51,31 +44,63 @@ def reconcile(
             state.services.surging.discard((namespace, name))
         try:
             if isinstance(plan, Plan) and apply and not _unchanged(state, service, plan, workload, hpa):
-                created = workload is None
-                try:
-                    workload = _apply(state, service, plan, plural, workload, hpa is not None)
-                except AutoscalerRefused as refused:
-                    plan = Readiness(
-                        False, "InvalidSpec", f"autoScaling: the HorizontalPodAutoscaler was refused: {refused}"
-                    )
-                else:
-                    if created:
-                        state.budgets.created(namespace, name, service.uid)
-                        state.services.written_at.setdefault((namespace, name, service.uid), time.monotonic())
-                    if created and (namespace, name, service.uid) not in state.services.written:
-                        return True
+                plan, workload, created = _apply_plan(state, service, plan, plural, workload, hpa is not None)
+                if created:
+                    return True
             if _report(state, service, indexes, config, plan, workload, logger):
-                # the circuit breaker rolled back, or the throttle holds launches: apply that now
-                service = Snapshot(
-                    **{
-                        **service.__dict__,
-                        "status": {**service.status, **state.services.written[(namespace, name, service.uid)]},
-                    }
-                )
-                plan = _plan(state, service, indexes, config, workload, pin=None)
-                if isinstance(plan, Plan):
-                    _apply(state, service, plan, plural, workload, hpa is not None)
+                plan = _apply_again(state, service, indexes, config, plural, workload, hpa is not None)
             _protect(state, namespace, name, service.uid, plan, workload, indexes, config, logger)
         except kube.NamespaceTerminating:
             pass
         return False
+
+
+def _as_written(state: OperatorState, service: Snapshot) -> Snapshot:
+    """The service with the status this operator wrote last (the watch may not show it yet)."""
+    written = state.services.written.get((service.namespace, service.name, service.uid))
+    if written is None:
+        return service
+    return Snapshot(**{**service.__dict__, "status": {**service.status, **written}})
+
+
+def _apply_plan(
+    state: OperatorState,
+    service: Snapshot,
+    plan: Plan,
+    plural: str,
+    workload: Mapping[str, Any] | None,
+    autoscaler_exists: bool,
+) -> tuple[Plan | Readiness, Mapping[str, Any] | None, bool]:
+    """Apply the plan: the plan (or why its HPA was refused), the workload, and True when the
+    workload was just created and has no status written yet (its status waits for a refresh)."""
+    created = workload is None
+    try:
+        workload = _apply(state, service, plan, plural, workload, autoscaler_exists)
+    except AutoscalerRefused as refused:
+        return (
+            Readiness(False, "InvalidSpec", f"autoScaling: the HorizontalPodAutoscaler was refused: {refused}"),
+            workload,
+            False,
+        )
+    key = (service.namespace, service.name, service.uid)
+    if created:
+        state.budgets.created(*key)
+        state.services.written_at.setdefault(key, time.monotonic())
+    return plan, workload, created and key not in state.services.written
+
+
+def _apply_again(
+    state: OperatorState,
+    service: Snapshot,
+    indexes: Indexes,
+    config: Config,
+    plural: str,
+    workload: Mapping[str, Any] | None,
+    autoscaler_exists: bool,
+) -> Plan | Readiness:
+    """The circuit breaker rolled back, or the throttle holds launches: apply that now."""
+    service = _as_written(state, service)
+    plan = _plan(state, service, indexes, config, workload, pin=None)
+    if isinstance(plan, Plan):
+        _apply(state, service, plan, plural, workload, autoscaler_exists)
+    return plan
