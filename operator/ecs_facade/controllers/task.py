@@ -16,6 +16,7 @@ import kopf
 from pydantic import ValidationError
 
 from ecs_facade.api import API_VERSION, CLUSTERS, GROUP, KIND_TASK, LABEL_TASK, TASKS, VERSION
+from ecs_facade.config import Config
 from ecs_facade.controllers.cluster import cluster_placement
 from ecs_facade.controllers.common import (
     Logger,
@@ -48,6 +49,7 @@ from ecs_facade.translate.overrides import apply_overrides
 from ecs_facade.translate.ownership import owner_reference
 from ecs_facade.translate.placement import apply_placement, service_placement
 from ecs_facade.translate.task import build_task_pod
+from ecs_facade.translate.taskdefinition import PodTranslation
 from ecs_facade.views.service import Readiness
 from ecs_facade.views.task import STOPPED_BY_USER, observe_task, started_at
 
@@ -101,7 +103,7 @@ def _start(state: OperatorState, task: Snapshot, status: dict[str, Any], indexes
             },
         )
         return
-    cluster, strategy, selectors = placement
+    cluster = placement[0]
     revision = _revision(task, indexes)
     if not isinstance(revision, Revision):
         _write(
@@ -111,19 +113,9 @@ def _start(state: OperatorState, task: Snapshot, status: dict[str, Any], indexes
         )
         return
     family = parse_task_definition_ref(str(task.spec["taskDefinition"])).family
+    group = task.spec.get("group") or f"family:{family}"
     try:
-        definition = apply_overrides(parse_task_definition(revision.request, family), task.spec.get("overrides"))
-        pod, translation = build_task_pod(definition, revision.revision, task.namespace, config.translation)
-        constraints, strategies = task.spec.get("placementConstraints"), task.spec.get("placementStrategy")
-        if constraints or strategies:
-            fragment = service_placement(constraints, strategies, {LABEL_TASK: task.name})
-            pod["spec"] = apply_placement(pod["spec"], fragment)
-        pod["spec"] = apply_placement(pod["spec"], cluster_pod_placement(cluster))
-        provider = _capacity_provider(task, strategy, indexes)
-        if provider:
-            change = gated_pod_patch(pod["spec"].get("affinity"), provider, selectors)
-            pod["spec"]["affinity"] = change["affinity"]
-            pod["metadata"]["labels"].update(change["label"])
+        pod, translation, provider = _task_pod(config, task, revision, family, group, placement, indexes)
     except (ValidationError, TranslationError) as error:
         _write(
             state,
@@ -134,13 +126,6 @@ def _start(state: OperatorState, task: Snapshot, status: dict[str, Any], indexes
             },
         )
         return
-    group = task.spec.get("group") or f"family:{family}"
-    pod["metadata"]["name"] = task.name
-    pod["metadata"]["labels"][LABEL_TASK] = task.name
-    pod["metadata"]["annotations"].update(
-        {f"{GROUP}/group": group, f"{GROUP}/started-by": task.spec.get("startedBy") or ""}
-    )
-    pod["metadata"]["ownerReferences"] = [owner_reference(API_VERSION, KIND_TASK, task.name, task.uid)]
     try:
         for account in translation.service_accounts:
             kube.apply_core({**account, "metadata": {**account["metadata"], "namespace": task.namespace}})
@@ -148,26 +133,66 @@ def _start(state: OperatorState, task: Snapshot, status: dict[str, Any], indexes
     except kube.NamespaceTerminating:
         return
     logger.info("task %s/%s started from %s:%d", task.namespace, task.name, family, revision.revision)
-    _write(
-        state,
-        task,
-        {
-            **status,
-            "taskArn": config.task_arn(cluster, task.uid.replace("-", "")),
-            "taskDefinitionArn": config.task_definition_arn(family, revision.revision),
-            "clusterArn": config.cluster_arn(cluster),
-            "capacityProviderName": provider,
-            "group": group,
-            "startedBy": task.spec.get("startedBy"),
-            "podName": task.name,
-            "lastStatus": "PROVISIONING",
-            "desiredStatus": "RUNNING",
-            "createdAt": now(),
-            "conditions": ready_conditions(
-                status, task.generation, False, "Provisioning", "the task's pod was created"
-            ),
-        },
+    _write(state, task, {**status, **_provisioning(config, task, status, cluster, family, revision, provider, group)})
+
+
+def _task_pod(
+    config: Config,
+    task: Snapshot,
+    revision: Revision,
+    family: str,
+    group: str,
+    placement: tuple[str, list[dict[str, Any]], dict[str, Any]],
+    indexes: Indexes,
+) -> tuple[dict[str, Any], PodTranslation, str | None]:
+    """The task's pod (its overrides, placement and capacity provider applied), its
+    translation and its capacity provider; raises ValidationError or TranslationError."""
+    cluster, strategy, selectors = placement
+    definition = apply_overrides(parse_task_definition(revision.request, family), task.spec.get("overrides"))
+    pod, translation = build_task_pod(definition, revision.revision, task.namespace, config.translation)
+    constraints, strategies = task.spec.get("placementConstraints"), task.spec.get("placementStrategy")
+    if constraints or strategies:
+        fragment = service_placement(constraints, strategies, {LABEL_TASK: task.name})
+        pod["spec"] = apply_placement(pod["spec"], fragment)
+    pod["spec"] = apply_placement(pod["spec"], cluster_pod_placement(cluster))
+    provider = _capacity_provider(task, strategy, indexes)
+    if provider:
+        change = gated_pod_patch(pod["spec"].get("affinity"), provider, selectors)
+        pod["spec"]["affinity"] = change["affinity"]
+        pod["metadata"]["labels"].update(change["label"])
+    pod["metadata"]["name"] = task.name
+    pod["metadata"]["labels"][LABEL_TASK] = task.name
+    pod["metadata"]["annotations"].update(
+        {f"{GROUP}/group": group, f"{GROUP}/started-by": task.spec.get("startedBy") or ""}
     )
+    pod["metadata"]["ownerReferences"] = [owner_reference(API_VERSION, KIND_TASK, task.name, task.uid)]
+    return pod, translation, provider
+
+
+def _provisioning(
+    config: Config,
+    task: Snapshot,
+    status: dict[str, Any],
+    cluster: str,
+    family: str,
+    revision: Revision,
+    provider: str | None,
+    group: str,
+) -> dict[str, Any]:
+    """The status of a task whose pod was just created (RunTask's answer)."""
+    return {
+        "taskArn": config.task_arn(cluster, task.uid.replace("-", "")),
+        "taskDefinitionArn": config.task_definition_arn(family, revision.revision),
+        "clusterArn": config.cluster_arn(cluster),
+        "capacityProviderName": provider,
+        "group": group,
+        "startedBy": task.spec.get("startedBy"),
+        "podName": task.name,
+        "lastStatus": "PROVISIONING",
+        "desiredStatus": "RUNNING",
+        "createdAt": now(),
+        "conditions": ready_conditions(status, task.generation, False, "Provisioning", "the task's pod was created"),
+    }
 
 
 def _capacity_provider(task: Snapshot, strategy: list[dict[str, Any]], indexes: Indexes) -> str | None:

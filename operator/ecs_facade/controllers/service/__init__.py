@@ -16,7 +16,7 @@ from ecs_facade.controllers.service import workers  # noqa: F401  the work queue
 from ecs_facade.controllers.service.apply import owns_replicas
 from ecs_facade.controllers.service.capacity import assign_capacity_provider
 from ecs_facade.controllers.service.plan import Plan, resolve_revision, tasks_on_draining, throttled
-from ecs_facade.controllers.service.reconcile import reconcile
+from ecs_facade.controllers.service.reconciler import reconcile
 from ecs_facade.controllers.service.triggers import enqueue, service_changed, tasks_changed, workload_event
 
 __all__ = [

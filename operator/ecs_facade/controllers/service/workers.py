@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import kopf
 
-from ecs_facade.controllers.service.reconcile import reconcile
+from ecs_facade.controllers.service.reconciler import reconcile
 from ecs_facade.controllers.state import OperatorState, of
 from ecs_facade.controllers.workqueue import WorkQueue
 
