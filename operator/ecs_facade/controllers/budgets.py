@@ -166,48 +166,69 @@ class Budgets:
             known = self.applied.get(key)
         if known == wanted:
             return False
-        if known is None:
-            with self.lock:
-                if key in self.gone:
-                    return False  # deleted meanwhile: its children go with it
-                look = key not in self.new and key not in self.absent
-            on_draining = draining()
-            if not has_tasks_to_protect(workload, on_draining, standing):
-                desired = int(((workload or {}).get("spec") or {}).get("replicas") or 0)
-                if not standing or (workload is not None and desired == 0):
-                    self._settled(
-                        key, max_delay, now
-                    )  # nothing to wait for (scaled to zero, or only draining brings one)
-                    return False
-                # a workload this process did not create (a restart mid-rollout): its budget may be
-                # in place already, and then the service is not starting
-                live = self._found(key, budget) if workload is not None and look else None
-                if live is None:
-                    with self.lock:
-                        if key not in self.gone and key not in self.overdue:
-                            self.starting.setdefault(namespace, {}).setdefault(key, now())
-                    return False
-            else:
-                live = self._found(key, budget) if look else None
-            self._settled(key, max_delay, now)
-            if live is not None:
-                if _digest_of(live) == wanted:
-                    self._remember(key, wanted)  # a restart: it is there already, as this operator applied it
-                    return False
-                # in place, not as the spec says now: it follows the spec at once
-            elif not on_draining:
-                wait = self._standing_wait(key, delay, max_delay, later, now)
-                if wait <= 0:
-                    with self.lock:  # a turn is given up when the service is forgotten (under the lock)
-                        if key in self.gone:
-                            return False
-                        wait = self.turns.wait(key, rate, now())
-                if wait > 0:
-                    later(wait)
-                    return False
+        if known is None and not self._due(
+            key, budget, wanted, workload, draining, standing, delay, max_delay, later, rate, now
+        ):
+            return False
         manifest = {**budget, "metadata": {**budget["metadata"], "annotations": {ANNOTATION_APPLIED: wanted}}}
         kube.apply_any(manifest)
         self._remember(key, wanted)
+        return True
+
+    def _due(
+        self,
+        key: tuple[str, str, str],
+        budget: Mapping[str, Any],
+        wanted: str,
+        workload: Mapping[str, Any] | None,
+        draining: Callable[[], bool],
+        standing: bool,
+        delay: float,
+        max_delay: float,
+        later: Callable[[float], None],
+        rate: float,
+        now: Callable[[], float],
+    ) -> bool:
+        """Whether a budget this process has not applied (nor found) is to be applied now;
+        if not, the service is recorded as starting, or ``later`` is told when to ask again."""
+        with self.lock:
+            if key in self.gone:
+                return False  # deleted meanwhile: its children go with it
+            look = key not in self.new and key not in self.absent
+        on_draining = draining()
+        if not has_tasks_to_protect(workload, on_draining, standing):
+            desired = int(((workload or {}).get("spec") or {}).get("replicas") or 0)
+            if not standing or (workload is not None and desired == 0):
+                # nothing to wait for (scaled to zero, or only draining brings one)
+                self._settled(key, max_delay, now)
+                return False
+            # a workload this process did not create (a restart mid-rollout): its budget may be
+            # in place already, and then the service is not starting
+            live = self._found(key, budget) if workload is not None and look else None
+            if live is None:
+                with self.lock:
+                    if key not in self.gone and key not in self.overdue:
+                        self.starting.setdefault(key[0], {}).setdefault(key, now())
+                return False
+        else:
+            live = self._found(key, budget) if look else None
+        self._settled(key, max_delay, now)
+        if live is not None:
+            if _digest_of(live) == wanted:
+                self._remember(key, wanted)  # a restart: it is there already, as this operator applied it
+                return False
+            return True  # in place, not as the spec says now: it follows the spec at once
+        if on_draining:
+            return True
+        wait = self._standing_wait(key, delay, max_delay, later, now)
+        if wait <= 0:
+            with self.lock:  # a turn is given up when the service is forgotten (under the lock)
+                if key in self.gone:
+                    return False
+                wait = self.turns.wait(key, rate, now())
+        if wait > 0:
+            later(wait)
+            return False
         return True
 
     def _found(self, key: tuple[str, str, str], budget: Mapping[str, Any]) -> Mapping[str, Any] | None:

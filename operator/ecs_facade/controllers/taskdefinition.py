@@ -43,7 +43,7 @@ from ecs_facade.model.references import parse_task_definition_ref
 from ecs_facade.model.taskdefinition import content_hash, normalize_task_definition, parse_task_definition
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.ownership import owner_reference
-from ecs_facade.translate.taskdefinition import translate_task_definition
+from ecs_facade.translate.taskdefinition import PodTranslation, translate_task_definition
 from ecs_facade.views.conditions import set_condition
 
 
@@ -76,42 +76,59 @@ def reconcile(state: OperatorState, namespace: str, name: str, indexes: Indexes,
             _write_status(td, config, family, existing, conditions)
             return
 
-        digest = content_hash(request)
-        latest = existing[-1] if existing else None
-        if latest is None or latest.content_hash != digest:
-            number = latest.revision + 1 if latest else 1
-            registered = _register(td, family, number, request, digest)
-            existing = [*existing, registered]
-            logger.info("registered %s:%d", family, number)
-            if translation.ignored or translation.notes:
-                kopf.event(
-                    kopf.Body(cast(kopf.RawBody, _owner_body(td))),
-                    type="Warning",
-                    reason="FieldsIgnored",
-                    message=f"{family}:{number}: {_ignored_message(translation.ignored, translation.notes)}",
-                )
-
-        existing = with_statuses(existing, td.spec)
-        latest = existing[-1]
-        conditions = set_condition(
-            conditions,
-            type="Ready",
-            status=True,
-            reason="Registered",
-            message=f"{family}:{latest.revision} is the latest revision ({latest.status})",
-            observed_generation=td.generation,
-            now=now(),
-        )
-        conditions = set_condition(
-            conditions,
-            type="FieldsIgnored",
-            status=bool(translation.ignored or translation.notes),
-            reason="NotExpressible" if translation.ignored or translation.notes else "AllTranslated",
-            message=_ignored_message(translation.ignored, translation.notes) or "every field is translated",
-            observed_generation=td.generation,
-            now=now(),
-        )
+        existing = with_statuses(_register_if_new(td, family, existing, request, translation, logger), td.spec)
+        conditions = _registered(td, conditions, family, existing[-1], translation)
         _write_status(td, config, family, existing, conditions)
+
+
+def _register_if_new(
+    td: Snapshot,
+    family: str,
+    existing: list[Revision],
+    request: Mapping[str, Any],
+    translation: PodTranslation,
+    logger: Logger,
+) -> list[Revision]:
+    """The revisions, with a new one registered when the content is not the latest's."""
+    digest = content_hash(request)
+    latest = existing[-1] if existing else None
+    if latest is None or latest.content_hash != digest:
+        number = latest.revision + 1 if latest else 1
+        registered = _register(td, family, number, request, digest)
+        existing = [*existing, registered]
+        logger.info("registered %s:%d", family, number)
+        if translation.ignored or translation.notes:
+            kopf.event(
+                kopf.Body(cast(kopf.RawBody, _owner_body(td))),
+                type="Warning",
+                reason="FieldsIgnored",
+                message=f"{family}:{number}: {_ignored_message(translation.ignored, translation.notes)}",
+            )
+    return existing
+
+
+def _registered(
+    td: Snapshot, conditions: Any, family: str, latest: Revision, translation: PodTranslation
+) -> list[dict[str, Any]]:
+    """Ready (the latest revision and its status) and FieldsIgnored (what the translation left out)."""
+    conditions = set_condition(
+        conditions,
+        type="Ready",
+        status=True,
+        reason="Registered",
+        message=f"{family}:{latest.revision} is the latest revision ({latest.status})",
+        observed_generation=td.generation,
+        now=now(),
+    )
+    return set_condition(
+        conditions,
+        type="FieldsIgnored",
+        status=bool(translation.ignored or translation.notes),
+        reason="NotExpressible" if translation.ignored or translation.notes else "AllTranslated",
+        message=_ignored_message(translation.ignored, translation.notes) or "every field is translated",
+        observed_generation=td.generation,
+        now=now(),
+    )
 
 
 def _ignored_message(ignored: list[str], notes: list[str]) -> str:

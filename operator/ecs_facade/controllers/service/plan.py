@@ -197,14 +197,9 @@ def _plan(
         workload_plan, extra, kept = rebuilt
         if scaling is not None:
             held = kept  # the HPA owns the count: cap its maximum
-    autoscaler = None
-    if scaling is not None:
-        try:
-            autoscaler = build_autoscaler(
-                service.name, service.namespace, scaling, {LABEL_SERVICE: service.name}, max_held=held
-            )
-        except TranslationError as error:
-            return Readiness(False, "InvalidSpec", f"autoScaling: {error}")
+    autoscaler = _autoscaler(service, scaling, held)
+    if isinstance(autoscaler, Readiness):
+        return autoscaler
     deployment_config = raw.get("deploymentConfiguration") or {}
     return Plan(
         workload=workload_plan,
@@ -217,6 +212,16 @@ def _plan(
         scaling=scaling,
         hold=hold,
     )
+
+
+def _autoscaler(service: Snapshot, scaling: AutoScaling | None, held: int | None) -> dict[str, Any] | Readiness | None:
+    """The HPA while spec.autoScaling is set (``held``: its maximum while launches are held)."""
+    if scaling is None:
+        return None
+    try:
+        return build_autoscaler(service.name, service.namespace, scaling, {LABEL_SERVICE: service.name}, max_held=held)
+    except TranslationError as error:
+        return Readiness(False, "InvalidSpec", f"autoScaling: {error}")
 
 
 def _scaling(raw: Mapping[str, Any]) -> AutoScaling | Readiness | None:
