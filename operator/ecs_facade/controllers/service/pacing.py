@@ -22,18 +22,13 @@ from ecs_facade.controllers.indexes import (
 from ecs_facade.controllers.service.triggers import enqueue
 from ecs_facade.controllers.state import OperatorState
 from ecs_facade.kube import client as kube
-from ecs_facade.views.service import first_rollout_only, progress_only
+from ecs_facade.views.service import first_rollout_only, news, progress_only, without_times
 from ecs_facade.views.service_status import (
     StatusReport,
     TasksSeen,
     event_type,
     seen_while_waiting,
 )
-
-# Status fields that say nothing new by themselves: written with the next write that does
-# (the stopped tasks change with the events that tell of them; what they learn afterwards,
-# the exit codes of containers still stopping then, waits for the next write).
-_RIDE_ALONG = ("stoppedTasks", "completedDeployment")
 
 
 def _write_status(
@@ -52,12 +47,12 @@ def _write_status(
     before = {k: service.status.get(k) for k in status}
     memory = (service.namespace, service.name, service.uid)
     state.services.status_due.pop(memory, None)
-    if _without_times(_news(status)) == _without_times(_news(before)):
+    if without_times(news(status)) == without_times(news(before)):
         state.services.tasks_seen[memory] = report.seen
         return
     # tasks the scheduler started or stopped are progress, as the counts they change
-    quiet = {**_news(status), "events": before.get("events")} if report.progress else _news(status)
-    wait = 0.0 if report.reapply else _status_wait(state, memory, _news(before), quiet, config)
+    quiet = {**news(status), "events": before.get("events")} if report.progress else news(status)
+    wait = 0.0 if report.reapply else _status_wait(state, memory, news(before), quiet, config)
     if wait > 0:
         # progress only: written by a refresh once the interval is over (or with the next
         # change that is news, whichever comes first)
@@ -82,11 +77,6 @@ def _write_status(
     }
     for message in report.posted:
         kube.post_event(involved, event_type(message), "ECSServiceEvent", message, stamp)
-
-
-def _news(status: Mapping[str, Any]) -> dict[str, Any]:
-    """The status without what rides along with writes (_RIDE_ALONG)."""
-    return {k: v for k, v in status.items() if k not in _RIDE_ALONG}
 
 
 def _status_wait(
@@ -114,16 +104,3 @@ def _status_wait(
     wait = last + config.status_min_interval_seconds - time.monotonic()
     # then its turn: a burst of rollouts reports progress at a bounded rate (controllers/turns.py)
     return wait if wait > 0 else state.services.progress_turns.wait(memory, config.status_progress_writes_per_second)
-
-
-def _without_times(status: Mapping[str, Any]) -> Any:
-    """Status compared without timestamps that change on every computation."""
-
-    def strip(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {k: strip(v) for k, v in value.items() if k not in ("lastTransitionTime", "updatedAt")}
-        if isinstance(value, list):
-            return [strip(v) for v in value]
-        return value
-
-    return strip(status)

@@ -34,7 +34,7 @@ from ecs_facade.metrics import WATCH_LAG
 from ecs_facade.model.taskdefinition import content_hash
 from ecs_facade.views.container_instance import draining
 from ecs_facade.views.service import settled
-from ecs_facade.views.service_tasks import ending, picture, unhealthy_incarnation
+from ecs_facade.views.service_tasks import ending, failing, picture, unhealthy_incarnation
 from ecs_facade.views.task import on_its_way, task_failures
 
 
@@ -206,7 +206,7 @@ def tasks_changed(
     # a failing task is news for the circuit breaker and the throttle, which judge the rollout
     # as it is at that moment (a moment later its replacement may make it look complete):
     # it does not wait for the batch
-    urgent = moving or _failing(body, exited)
+    urgent = moving or failing(body, exited)
     delay = None if urgent or deleted else _counted_later(state, namespace, name, body, indexes)
     enqueue(state, namespace, name, indexes, logger, urgent=urgent, apply=moving, variables=variables, delay=delay)
 
@@ -225,16 +225,6 @@ def _counted_later(
         return None
     left = due - time.monotonic()
     return left if left > 0 else None
-
-
-def _failing(body: Mapping[str, Any], exited: Mapping[str, Any] | None) -> bool:
-    """``exited``: the pod's views.service_tasks.ending, worked out already."""
-    status = body.get("status") or {}
-    return body.get("kind") == "Pod" and (
-        status.get("phase") == "Failed"
-        or any(c.get("restartCount") for c in status.get("containerStatuses") or [])
-        or exited is not None  # an essential exit, before the kubelet restarts the task
-    )
 
 
 @kopf.on.event("", "v1", "nodes")
