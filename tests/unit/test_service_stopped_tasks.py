@@ -290,7 +290,7 @@ def test_an_exit_3_seen_before_the_restart_in_place_is_kept_with_its_code() -> N
     stop = TaskStop(OLD, 0, task_id(OLD), scheduler=False)
     # the status saw the exit itself
     seen = stopped_tasks([], [stop], [state(exited)], {}, {}, NAMING, at(8), 3600)
-    # the status saw only the restart, a pod event the exit (controllers.service._exits_noted)
+    # the status saw only the restart, a pod event the exit (ServiceMemory.exits_noted)
     noted = stopped_tasks([], [stop], [state(again)], {}, {(OLD, 0): picture(exited)}, NAMING, at(10), 3600)
     expected = {
         "taskArn": TASK_ARN + task_id(OLD),

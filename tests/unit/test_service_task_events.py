@@ -1,4 +1,4 @@
-"""A service's status tells when its tasks stop and start, in ECS's words (controllers/service.py
+"""A service's status tells when its tasks stop and start, in ECS's words (controllers/service/report.py
 ``_report`` with views/service_tasks.py), and says "has reached a steady state" only while
 its tasks run: a service of one task whose essential container exits after 5 s."""
 
