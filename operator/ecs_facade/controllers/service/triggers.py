@@ -100,18 +100,8 @@ def service_changed(
 
 
 def _forget(state: OperatorState, key: tuple[str, str], uid: str) -> None:
-    """A deleted service's memories (the garbage collector removes its children)."""
-    for memory in (
-        state.services.written,
-        state.services.written_at,
-        state.services.applied,
-        state.services.status_due,
-        state.services.tasks_seen,
-    ):
-        memory.pop((*key, uid), None)
-    state.services.unhealthy_noted.pop(key, None)
-    state.services.exits_noted.pop(key, None)
-    state.services.progress_turns.forget((*key, uid))
+    """A deleted service's memories and lock (the garbage collector removes its children)."""
+    state.services.forget(key, uid)
     state.budgets.forget(*key, uid, max_delay=state.config.disruption_budget_max_delay_seconds)
     state.locks.drop(KIND_SERVICE, *key)
 
