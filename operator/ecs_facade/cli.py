@@ -39,12 +39,14 @@ def _run(args: argparse.Namespace) -> int:
     import threading
 
     _limit_malloc_arenas()
-    from ecs_facade import config
+    from ecs_facade.config import Config
+    from ecs_facade.kube import client as kube
 
     try:
-        settings = config.load()  # once, before the leader election's client and kopf's start-up
+        settings = Config.from_env()  # once, before the leader election's client and kopf's start-up
     except ValueError as error:
         raise CliError(f"operator settings: {error}") from error
+    kube.size_pool(settings.workers + settings.service_workers)
     import kopf
 
     import ecs_facade.controllers  # registers the handlers

@@ -1,14 +1,14 @@
 """Operator settings, from ECS_FACADE_* environment variables (the Helm chart sets them).
 
 The only module that reads the environment (besides the CLI's entry point): the operator
-loads its settings once, at start-up (``load``), and the controllers read that one loaded
-``Config`` (``current``); pure code gets plain values. docs/configuration.md lists them all."""
+reads its settings once, at start-up (``Config.from_env``, by ``ecs-facade run`` or
+controllers/settings.py's startup handler), keeps them in its state
+(controllers/state.py, ``OperatorState.config``) and passes them down; pure code gets
+plain values. docs/configuration.md lists them all."""
 
-import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from ecs_facade.translate.loadbalancing import MAX_DEREGISTRATION_DELAY
 from ecs_facade.translate.taskdefinition import TranslationOptions
@@ -207,43 +207,6 @@ def _whole_seconds(name: str, value: str, maximum: int) -> int:
     if not text.isdigit() or not text.isascii() or int(text) > maximum:
         raise ValueError(f"{name}={value!r}: expected a whole number of seconds from 0 to {maximum}")
     return int(text)
-
-
-class _Loaded:
-    """The one Config of the running operator: set at start-up, read by the controllers."""
-
-    config: Config | None = None
-
-
-def load(env: Mapping[str, str] | None = None) -> Config:
-    """Read and validate the settings once, at start-up (cli ``run``, controllers/settings.py's
-    startup handler); ValueError stops the start with the setting's name and what it expects."""
-    _Loaded.config = Config.from_env(env)
-    return _Loaded.config
-
-
-def current() -> Config:
-    """The settings loaded at start-up."""
-    if _Loaded.config is None:
-        raise RuntimeError("the operator's settings are read at start-up (ecs_facade.config.load)")
-    return _Loaded.config
-
-
-def loaded() -> Config | None:
-    """The settings loaded at start-up, or None (an offline command of the CLI)."""
-    return _Loaded.config
-
-
-def replace(**changes: Any) -> Config:
-    """Change settings of the running operator (tests that run it in their own process, which
-    read a setting on each reconcile as the operator does); the names are Config's fields."""
-    _Loaded.config = dataclasses.replace(current(), **changes)
-    return _Loaded.config
-
-
-def use(config: Config | None) -> None:
-    """Set the loaded settings as given (unit tests; None: not loaded)."""
-    _Loaded.config = config
 
 
 def kubeconfig_path() -> str | None:

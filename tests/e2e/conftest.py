@@ -8,6 +8,7 @@ brought up for the session and stopped after it.  If neither can be had the test
 with the reason: they are never skipped.
 """
 
+import dataclasses
 import json
 import logging
 import os
@@ -17,10 +18,11 @@ import uuid
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
+import kopf
 import pytest
 from kopf.testing import KopfRunner
 
-from ecs_facade import config
+from ecs_facade.controllers.state import OperatorState
 from tests.e2e.kube import Kubectl, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -192,7 +194,7 @@ def operator(
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logging.getLogger().addHandler(handler)
     args = ["run", "--standalone", "--all-namespaces", "-m", "ecs_facade.controllers"]
-    config.use(None)  # not the previous package's operator's: this one reads them at start-up
+    _started.clear()  # not the previous package's operator's: this one makes its own at start-up
     with KopfRunner(args, timeout=60) as runner:
         yield runner
     logging.getLogger().removeHandler(handler)
@@ -203,20 +205,37 @@ def operator(
 @pytest.fixture
 def operator_settings(operator: KopfRunner | None) -> Iterator[Callable[..., None]]:
     """Change settings of the in-process operator for one test (``Config``'s field names),
-    set back after it: the operator reads its settings once at start-up, and its handlers
-    read that one loaded Config (config.current) on each reconcile. With E2E_OPERATOR=in-cluster
-    it changes nothing, as setting the environment variable in this process did."""
-    before = None
+    set back after it: the operator reads its settings once at start-up into its state
+    (controllers/state.py), and its handlers read that state's Config on each reconcile. With
+    E2E_OPERATOR=in-cluster it changes nothing, as setting the environment variable in this
+    process did."""
+    state = None
     if operator is not None:  # its start-up may still be under way in its thread
-        before = wait_for("the operator's settings read at start-up", config.loaded, timeout=60)
+        state = wait_for("the operator's state made at start-up", lambda: _started[0] if _started else None, timeout=60)
+    before = state.config if state is not None else None
 
     def change(**changes: object) -> None:
-        if before is not None:
-            config.replace(**changes)
+        if state is not None:
+            state.config = dataclasses.replace(state.config, **changes)  # type: ignore[arg-type]
 
     yield change
-    if before is not None:
-        config.use(before)
+    if state is not None and before is not None:
+        state.config = before
+
+
+# The state of the operator this process runs (its latest start-up's), for operator_settings.
+_started: list[OperatorState] = []
+
+
+@kopf.on.startup()
+def remember_operator_state(memo: kopf.Memo, **_: object) -> None:
+    """A startup handler of the in-process operator (kopf's default registry, with the
+    operator's own): hands the state its start-up made (controllers/settings.py,
+    read_settings; the same object in every handler's memo) to operator_settings."""
+    state = memo.get("state")
+    if state is None:
+        raise kopf.TemporaryError("the operator's state is made by read_settings first", delay=0.1)
+    _started[:] = [state]
 
 
 _failed = pytest.StashKey[bool]()

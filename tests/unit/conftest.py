@@ -1,16 +1,14 @@
-"""Unit tests run the controllers without an operator's start-up: they get the default settings."""
-
-from collections.abc import Iterator
+"""Unit tests run the controllers without an operator's start-up: each that needs the
+operator's state (controllers/state.py) builds a fresh one, with the default settings."""
 
 import pytest
 
-from ecs_facade import config
+from ecs_facade.config import Config
+from ecs_facade.controllers.state import OperatorState
 
 
-@pytest.fixture(autouse=True)
-def default_settings() -> Iterator[None]:
-    """The settings the operator loads at start-up (config.load), as their defaults; a test
-    changes one with config.replace."""
-    config.use(config.Config())
-    yield
-    config.use(None)
+@pytest.fixture
+def state() -> OperatorState:
+    """What the operator's start-up makes (controllers/settings.py, read_settings): the
+    default settings and no memory; a test changes a setting by replacing ``state.config``."""
+    return OperatorState(config=Config())

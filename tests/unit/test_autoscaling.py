@@ -448,7 +448,7 @@ def test_owns_replicas_reads_server_side_apply_ownership() -> None:
 
 
 def test_edits_by_others_are_told_from_the_operators_and_the_hpas() -> None:
-    from ecs_facade.controllers.service import _edited_by_others
+    from ecs_facade.controllers.service.apply import _edited_by_others
 
     def entry(manager: str, subresource: str | None = None, spec: bool = True) -> dict[str, Any]:
         fields: dict[str, Any] = {"f:spec": {"f:replicas": {}}} if spec else {"f:status": {}}

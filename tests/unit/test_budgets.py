@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from ecs_facade.controllers import budgets
-from ecs_facade.controllers.turns import Turns
+from ecs_facade.controllers import budgets as budgets_module
+from ecs_facade.controllers.budgets import Budgets
 from ecs_facade.kube import client as kube
 from ecs_facade.translate.service import build_disruption_budget
 
@@ -34,29 +34,29 @@ def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     fake = FakeApi()
     monkeypatch.setattr(kube, "get", fake.get)
     monkeypatch.setattr(kube, "apply_any", fake.apply_any)
-    monkeypatch.setattr(budgets, "_applied", {})
-    monkeypatch.setattr(budgets, "_new", set())
-    monkeypatch.setattr(budgets, "_absent", set())
-    monkeypatch.setattr(budgets, "_protectable_since", {})
-    monkeypatch.setattr(budgets, "_starting", {})
-    monkeypatch.setattr(budgets, "_waiting", {})
-    monkeypatch.setattr(budgets, "_gone", {})
-    monkeypatch.setattr(budgets, "_overdue", set())
-    monkeypatch.setattr(budgets, "_turns", Turns())
     return fake
+
+
+budgets = Budgets()  # what the operator knows of budgets: a fresh one for each test (fresh_budgets)
+
+
+@pytest.fixture(autouse=True)
+def fresh_budgets() -> None:
+    global budgets
+    budgets = Budgets()
 
 
 def new_process() -> None:
     """What a restarted operator knows of budgets: nothing."""
     for memory in (
-        budgets._applied,
-        budgets._new,
-        budgets._absent,
-        budgets._protectable_since,
-        budgets._starting,
-        budgets._waiting,
-        budgets._gone,
-        budgets._overdue,
+        budgets.applied,
+        budgets.new,
+        budgets.absent,
+        budgets.protectable_since,
+        budgets.starting,
+        budgets.waiting,
+        budgets.gone,
+        budgets.overdue,
     ):
         memory.clear()
 
@@ -100,7 +100,7 @@ def test_after_a_restart_mid_rollout_a_budget_in_place_is_found_once_and_holds_n
             "ns", "web", "uid-web", build_disruption_budget("web", "ns", 4, 50), deployment(4, 2), lambda: False
         )
     assert api.calls == ["get poddisruptionbudgets ns/web"]
-    assert budgets.in_place("ns", "web", "uid-web") and "ns" not in budgets._starting
+    assert budgets.in_place("ns", "web", "uid-web") and "ns" not in budgets.starting
     # so another service's budget does not wait for it
     assert not ns.protect("early", deployment(4, 4))
     assert ns.asked["early"] == [30.0]
@@ -110,7 +110,7 @@ def test_after_a_restart_mid_rollout_a_missing_budget_is_looked_for_once(api: Fa
     for _ in range(2):
         assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 2), lambda: False, delay=30)
     assert api.calls == ["get poddisruptionbudgets ns/web"]
-    assert ("ns", "web", "u1") in budgets._starting["ns"]  # starting: no budget, tasks not all running
+    assert ("ns", "web", "u1") in budgets.starting["ns"]  # starting: no budget, tasks not all running
 
 
 def test_after_a_restart_mid_rollout_a_budget_unlike_the_spec_follows_it_at_once(api: FakeApi) -> None:
@@ -126,7 +126,7 @@ def test_the_budget_comes_when_all_tasks_run_and_then_costs_nothing(api: FakeApi
     assert api.calls == ["get poddisruptionbudgets ns/web", "apply PodDisruptionBudget ns/web"]
     applied = api.objects["ns/web"]
     assert applied["spec"] == BUDGET["spec"]
-    assert applied["metadata"]["annotations"] == {budgets.ANNOTATION_APPLIED: budgets.digest(BUDGET)}
+    assert applied["metadata"]["annotations"] == {budgets_module.ANNOTATION_APPLIED: budgets_module.digest(BUDGET)}
     assert budgets.in_place("ns", "web", "u1")
     assert not budgets.protect("ns", "web", "u1", BUDGET, deployment(4, 4), draining=lambda: False)
     assert len(api.calls) == 2
@@ -359,9 +359,9 @@ def test_a_service_deleted_while_waiting_for_its_turn_gives_it_up(api: FakeApi) 
         ns.protect(name, deployment(4, 4), rate=1)
     clock.now += 30
     assert ns.protect("a", deployment(4, 4), rate=1) and not ns.protect("b", deployment(4, 4), rate=1)
-    assert ("ns", "b", "uid-b") in budgets._turns
+    assert ("ns", "b", "uid-b") in budgets.turns
     budgets.forget("ns", "b", "uid-b", max_delay=300, now=clock)
-    assert ("ns", "b", "uid-b") not in budgets._turns
+    assert ("ns", "b", "uid-b") not in budgets.turns
 
 
 def test_a_service_deleted_just_before_its_turn_takes_no_turn_and_writes_nothing(api: FakeApi) -> None:
@@ -375,7 +375,7 @@ def test_a_service_deleted_just_before_its_turn_takes_no_turn_and_writes_nothing
     assert not budgets.protect(
         "ns", "web", "u1", BUDGET, deployment(4, 4), deleted_meanwhile, delay=0, max_delay=300, rate=1, now=clock
     )
-    assert ("ns", "web", "u1") not in budgets._turns and api.calls == []
+    assert ("ns", "web", "u1") not in budgets.turns and api.calls == []
 
 
 def test_a_service_that_never_settles_holds_the_others_at_most_the_longest_wait(api: FakeApi) -> None:
@@ -432,9 +432,9 @@ def test_a_deleted_service_leaves_nothing_behind_even_if_a_reconcile_was_under_w
     assert not budgets.protect(
         "ns", "web", "uid-web", BUDGET, deployment(4, 1), lambda: False, delay=30, max_delay=300, now=clock
     )
-    assert "ns" not in budgets._starting
+    assert "ns" not in budgets.starting
     budgets.forget("ns", "early", "uid-early", max_delay=300, now=clock)
-    for memory in (budgets._applied, budgets._new, budgets._absent, budgets._protectable_since, budgets._waiting):
+    for memory in (budgets.applied, budgets.new, budgets.absent, budgets.protectable_since, budgets.waiting):
         assert not memory, memory
 
 
@@ -484,7 +484,7 @@ def test_a_service_sighted_again_after_its_budget_or_its_deletion_is_not_startin
     budgets.sighted("ns", "web", "uid-web", now=clock)  # e.g. listed again after a watch's 410
     budgets.forget("ns", "gone", "uid-gone", max_delay=300, now=clock)
     budgets.sighted("ns", "gone", "uid-gone", now=clock)  # its ADDED came after its deletion
-    assert "ns" not in budgets._starting
+    assert "ns" not in budgets.starting
 
 
 def test_a_service_deleted_during_its_budgets_lookup_leaves_nothing_behind(
@@ -501,7 +501,7 @@ def test_a_service_deleted_during_its_budgets_lookup_leaves_nothing_behind(
         assert not budgets.protect(
             "ns", "web", "u1", BUDGET, deployment(4, tasks_running), lambda: False, delay=30, max_delay=300, now=clock
         )
-    for memory in (budgets._starting, budgets._absent, budgets._applied, budgets._waiting, budgets._protectable_since):
+    for memory in (budgets.starting, budgets.absent, budgets.applied, budgets.waiting, budgets.protectable_since):
         assert not memory, memory
 
 

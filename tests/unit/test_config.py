@@ -1,5 +1,7 @@
 """The operator's tuning knobs come from the environment and reach kopf's settings."""
 
+import copy
+import dataclasses
 import re
 from collections.abc import Callable
 from typing import Any, cast
@@ -7,9 +9,9 @@ from typing import Any, cast
 import kopf
 import pytest
 
-from ecs_facade import config
 from ecs_facade.config import Config
 from ecs_facade.controllers import settings as operator_settings
+from ecs_facade.controllers.state import of
 
 configure = cast(Callable[..., None], operator_settings.configure)  # as kopf calls it
 read_settings = cast(Callable[..., None], operator_settings.read_settings)
@@ -78,42 +80,45 @@ def test_service_workers_from_environment(monkeypatch: pytest.MonkeyPatch) -> No
 def test_kopf_gets_the_workers_and_the_idle_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECS_FACADE_WORKERS", "7")
     monkeypatch.setenv("ECS_FACADE_KOPF_IDLE_SECONDS", "5")
-    config.use(None)  # a new operator: its first startup handler reads them
-    read_settings(memo=kopf.Memo())
+    memo = kopf.Memo()  # a new operator: its first startup handler reads them
+    read_settings(memo=memo)
     settings: Any = kopf.OperatorSettings()
-    configure(settings=settings)
+    configure(settings=settings, memo=memo)
     assert settings.execution.max_workers == 7
     assert settings.queueing.idle_timeout == 5.0
 
 
 def test_the_settings_are_read_once_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    config.use(None)
-    with pytest.raises(RuntimeError, match="read at start-up"):
-        config.current()
+    memo = kopf.Memo()
+    assert "state" not in memo  # nothing read before the start-up
     monkeypatch.setenv("ECS_FACADE_SERVICE_WORKERS", "8")
-    read_settings(memo=kopf.Memo())
+    read_settings(memo=memo)
     monkeypatch.setenv("ECS_FACADE_SERVICE_WORKERS", "9")  # too late: read at start-up only
-    assert config.current().service_workers == 8
+    assert of(memo).config.service_workers == 8
 
 
 def test_the_settings_ecs_facade_run_read_are_the_operators(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECS_FACADE_SERVICE_WORKERS", "9")  # read before, by the CLI
-    read_settings(memo=kopf.Memo(config=Config(service_workers=8)))
-    assert config.current().service_workers == 8
+    memo = kopf.Memo(config=Config(service_workers=8))
+    read_settings(memo=memo)
+    assert of(memo).config.service_workers == 8
 
 
 def test_a_wrong_setting_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    config.use(None)
     monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGETS", "sometimes")
+    memo = kopf.Memo()
     with pytest.raises(kopf.PermanentError, match="ECS_FACADE_DISRUPTION_BUDGETS='sometimes': expected one of"):
-        read_settings(memo=kopf.Memo())
-    assert config.loaded() is None
+        read_settings(memo=memo)
+    assert "state" not in memo
 
 
 def test_replace_changes_a_setting_of_the_running_operator() -> None:
-    before = config.current()
-    changed = config.replace(disruption_budgets="draining")
-    assert config.current() is changed and changed.disruption_budgets == "draining"
+    memo = kopf.Memo()
+    read_settings(memo=memo)
+    handlers = copy.copy(memo)  # kopf hands each object's handlers a shallow copy of its memo
+    before = of(memo).config
+    of(memo).config = changed = dataclasses.replace(before, disruption_budgets="draining")
+    assert of(handlers).config is changed and changed.disruption_budgets == "draining"
     assert changed.service_workers == before.service_workers
 
 

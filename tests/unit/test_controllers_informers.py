@@ -8,7 +8,8 @@ from typing import Any
 import kopf
 import pytest
 
-from ecs_facade.controllers import budgets, common, informers, service, task
+from ecs_facade.config import Config
+from ecs_facade.controllers import common, informers, service, task
 from ecs_facade.controllers.indexes import (
     Indexes,
     ObjectIndex,
@@ -17,6 +18,8 @@ from ecs_facade.controllers.indexes import (
     replica_set_keys,
     service_keys,
 )
+from ecs_facade.controllers.service import budget, triggers
+from ecs_facade.controllers.state import OperatorState
 
 
 def pod(name: str, labels: dict[str, str], namespace: str = "ns", gated: bool = False) -> dict[str, Any]:
@@ -34,7 +37,9 @@ def pod(name: str, labels: dict[str, str], namespace: str = "ns", gated: bool = 
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     seen: list[tuple[Any, ...]] = []
 
-    def tasks_changed(body: Any, namespace: str, name: str, indexes: Any, logger: Any, **kwargs: Any) -> None:
+    def tasks_changed(
+        state: OperatorState, body: Any, namespace: str, name: str, indexes: Any, logger: Any, **kwargs: Any
+    ) -> None:
         seen.append(("tasks_changed", namespace, name, kwargs["deleted"], kwargs["variables"] is not None))
 
     monkeypatch.setattr(service, "tasks_changed", tasks_changed)
@@ -45,8 +50,9 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
 def events(index: ObjectIndex, submitted: list[tuple[Any, ...]], patterns: tuple[str, ...] = ()) -> informers.Events:
     indexes = Indexes.from_kwargs({name: {} for name in Indexes.__dataclass_fields__}, pods=index)
     watched = dataclasses.replace(informers.PODS, index=index)
+    state = OperatorState(config=Config())
     return informers.Events(
-        watched, indexes, kopf.OperatorSettings(), lambda f, *a, **k: submitted.append((f, *a)), patterns
+        watched, state, indexes, kopf.OperatorSettings(), lambda f, *a, **k: submitted.append((f, *a)), patterns
     )
 
 
@@ -66,19 +72,19 @@ def test_a_gated_task_is_placed_off_the_informers_thread(calls: list[tuple[Any, 
     index, submitted = ObjectIndex(pod_keys), list[tuple[Any, ...]]()
     events(index, submitted).event("ADDED", pod("p1", {"ecs.facade.dev/service": "web"}, gated=True))
     assert [s[0] for s in submitted] == [service.assign_capacity_provider]
-    assert submitted[0][1:3] == ("ns", "web")
+    assert submitted[0][2:4] == ("ns", "web")  # after the operator's state
 
 
 def test_a_standalone_task_pod_runs_the_tasks_reconcile(calls: list[tuple[Any, ...]]) -> None:
     index, submitted = ObjectIndex(pod_keys), list[tuple[Any, ...]]()
     events(index, submitted).event("MODIFIED", pod("job-1", {"ecs.facade.dev/task": "job"}))
-    assert [(s[0], s[1], s[2]) for s in submitted] == [(task.reconcile, "ns", "job")]
+    assert [(s[0], s[2], s[3]) for s in submitted] == [(task.reconcile, "ns", "job")]  # s[1]: the state
     assert calls == []
 
 
 def test_before_any_kopf_handler_ran_a_services_task_still_queues_it(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Any] = []
-    monkeypatch.setattr(service, "tasks_changed", lambda *a, **k: seen.append((a[1:3], k["variables"], a[4])))
+    monkeypatch.setattr(service, "tasks_changed", lambda *a, **k: seen.append((a[2:4], k["variables"], a[5])))
     monkeypatch.setattr(common, "_handler_context", None)
     index = ObjectIndex(pod_keys)
     events(index, []).event("ADDED", pod("p1", {"ecs.facade.dev/service": "web"}))
@@ -92,7 +98,7 @@ def test_a_services_logger_is_made_once_and_again_once_kopfs_context_is_known(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seen: list[Any] = []
-    monkeypatch.setattr(service, "tasks_changed", lambda *a, **k: seen.append(a[4]))
+    monkeypatch.setattr(service, "tasks_changed", lambda *a, **k: seen.append(a[5]))
     monkeypatch.setattr(common, "_handler_context", None)
     handler = events(ObjectIndex(pod_keys), [])
     for name in ("p1", "p2"):
@@ -164,13 +170,14 @@ def kind_events(
     watched: informers.Watched, submitted: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[informers.Events, list[tuple[Any, ...]]]:
     direct: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(service, "workload_event", lambda *a, **k: direct.append((a[0]["kind"], k["deleted"])))
+    monkeypatch.setattr(service, "workload_event", lambda *a, **k: direct.append((a[1]["kind"], k["deleted"])))
     indexes = Indexes.from_kwargs(
         {name: {} for name in Indexes.__dataclass_fields__},
         **{"deployments" if watched.kind == "Deployment" else "replica_sets": watched.index},
     )
+    state = OperatorState(config=Config())
     handler = informers.Events(
-        watched, indexes, kopf.OperatorSettings(), lambda f, *a, **k: submitted.append((f, *a, k)), ()
+        watched, state, indexes, kopf.OperatorSettings(), lambda f, *a, **k: submitted.append((f, *a, k)), ()
     )
     return handler, direct
 
@@ -196,7 +203,7 @@ def test_a_deployment_change_is_handled_at_once_a_deletion_off_the_thread(
     assert watched.index[("ns", "web")][0]["spec"]["replicas"] == 3
     handler.event("DELETED", workload("Deployment"))
     assert ("ns", "web") not in watched.index
-    [(function, body, *_, options)] = submitted
+    [(function, _state, body, *_, options)] = submitted
     assert function is service.workload_event and options["deleted"] is True
     assert body["metadata"]["ownerReferences"][0]["uid"] == "u1"  # whose it was: the handler checks
     assert calls == []  # a Deployment is no task: the ECS deployments come from ReplicaSets
@@ -210,7 +217,7 @@ def test_a_relisted_deployment_that_is_gone_is_handed_on_with_its_owner(
     handler, _ = kind_events(watched, submitted, monkeypatch)
     handler.listed(None, [workload("Deployment")], True)
     handler.listed(None, [], False)
-    [(function, stub, *_, options)] = submitted
+    [(function, _state, stub, *_, options)] = submitted
     assert function is service.workload_event
     assert stub["kind"] == "Deployment" and stub["metadata"]["ownerReferences"][0]["uid"] == "u1"
     assert options["deleted"] is True
@@ -219,7 +226,7 @@ def test_a_relisted_deployment_that_is_gone_is_handed_on_with_its_owner(
 def test_one_failing_change_of_a_relist_does_not_lose_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[str] = []
 
-    def tasks_changed(body: Any, namespace: str, name: str, *_: Any, **__: Any) -> None:
+    def tasks_changed(state: OperatorState, body: Any, namespace: str, name: str, *_: Any, **__: Any) -> None:
         seen.append(name)
         if name == "api":
             raise RuntimeError("boom")
@@ -249,24 +256,24 @@ def ecs_service(generation: int = 1, status: dict[str, Any] | None = None, rv: s
 def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     seen: list[tuple[Any, ...]] = []
 
-    def enqueue(namespace: str, name: str, indexes: Any, logger: Any, **kwargs: Any) -> None:
+    def enqueue(state: OperatorState, namespace: str, name: str, indexes: Any, logger: Any, **kwargs: Any) -> None:
         seen.append((namespace, name, kwargs["urgent"], kwargs["apply"]))
 
-    monkeypatch.setattr(service, "enqueue", enqueue)
-    monkeypatch.setattr(service, "_seen", {})
-    monkeypatch.setattr(budgets, "_starting", {})  # a new service counts as starting when seen
+    monkeypatch.setattr(triggers, "enqueue", enqueue)
     return seen
 
 
-def service_events(index: ObjectIndex) -> informers.Events:
+def service_events(index: ObjectIndex, state: OperatorState) -> informers.Events:
     indexes = Indexes.from_kwargs({name: {} for name in Indexes.__dataclass_fields__}, services=index)
     watched = dataclasses.replace(informers.ECS_SERVICES, index=index)
-    return informers.Events(watched, indexes, kopf.OperatorSettings(), lambda *a, **k: None)
+    return informers.Events(watched, state, indexes, kopf.OperatorSettings(), lambda *a, **k: None)
 
 
-def test_a_new_or_changed_service_is_queued_urgent_its_status_echo_is_not(queued: list[tuple[Any, ...]]) -> None:
+def test_a_new_or_changed_service_is_queued_urgent_its_status_echo_is_not(
+    queued: list[tuple[Any, ...]], state: OperatorState
+) -> None:
     index = ObjectIndex(service_keys)
-    handler = service_events(index)
+    handler = service_events(index, state)
     handler.event("ADDED", ecs_service())
     assert queued == [("ns", "web", True, True)]
     [snapshot] = index[("service", "ns", "web")]
@@ -279,12 +286,12 @@ def test_a_new_or_changed_service_is_queued_urgent_its_status_echo_is_not(queued
 
 
 def test_a_deleted_service_is_forgotten_and_queues_nothing(
-    queued: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+    queued: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch, state: OperatorState
 ) -> None:
     forgotten: list[Any] = []
-    monkeypatch.setattr(service, "_forget", lambda key, uid: forgotten.append((key, uid)))
+    monkeypatch.setattr(triggers, "_forget", lambda state, key, uid: forgotten.append((key, uid)))
     index = ObjectIndex(service_keys)
-    handler = service_events(index)
+    handler = service_events(index, state)
     handler.event("ADDED", ecs_service())
     handler.event("DELETED", ecs_service())
     assert ("service", "ns", "web") not in index and ("family", "ns", "web") not in index
@@ -294,17 +301,17 @@ def test_a_deleted_service_is_forgotten_and_queues_nothing(
 
 
 def test_a_service_gone_between_two_lists_is_forgotten_under_its_uid(
-    queued: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+    queued: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch, state: OperatorState
 ) -> None:
     forgotten: list[Any] = []
-    monkeypatch.setattr(service, "_forget", lambda key, uid: forgotten.append((key, uid)))
-    handler = service_events(ObjectIndex(service_keys))
+    monkeypatch.setattr(triggers, "_forget", lambda state, key, uid: forgotten.append((key, uid)))
+    handler = service_events(ObjectIndex(service_keys), state)
     handler.listed(None, [ecs_service()], True)
     handler.listed(None, [], False)  # a relist after a 410: the service went meanwhile
     assert forgotten == [(("ns", "web"), "u1")]
 
 
-def test_a_status_echo_asks_for_no_logger_nor_context(queued: list[tuple[Any, ...]]) -> None:
+def test_a_status_echo_asks_for_no_logger_nor_context(queued: list[tuple[Any, ...]], state: OperatorState) -> None:
     asked: list[bool] = []
 
     def queueing() -> tuple[Any, None]:
@@ -312,44 +319,43 @@ def test_a_status_echo_asks_for_no_logger_nor_context(queued: list[tuple[Any, ..
         return None, None
 
     meta = ecs_service()["metadata"]
-    service.service_changed("ADDED", meta, Indexes.from_kwargs({n: {} for n in Indexes.__dataclass_fields__}), queueing)
     service.service_changed(
-        "MODIFIED", meta, Indexes.from_kwargs({n: {} for n in Indexes.__dataclass_fields__}), queueing
+        state, "ADDED", meta, Indexes.from_kwargs({n: {} for n in Indexes.__dataclass_fields__}), queueing
+    )
+    service.service_changed(
+        state, "MODIFIED", meta, Indexes.from_kwargs({n: {} for n in Indexes.__dataclass_fields__}), queueing
     )
     assert asked == [True] and len(queued) == 1
 
 
 def test_a_new_service_counts_as_starting_from_its_first_sighting(
-    queued: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+    queued: list[tuple[Any, ...]], state: OperatorState
 ) -> None:
-    for memory in ("_applied", "_gone"):
-        monkeypatch.setattr(budgets, memory, {})
+    budgets = state.budgets
 
     def queueing() -> tuple[Any, None]:
         return None, None
 
     empty = Indexes.from_kwargs({n: {} for n in Indexes.__dataclass_fields__})
-    service.service_changed("ADDED", ecs_service()["metadata"], empty, queueing)
-    assert list(budgets._starting["ns"]) == [("ns", "web", "u1")]
+    service.service_changed(state, "ADDED", ecs_service()["metadata"], empty, queueing)
+    assert list(budgets.starting["ns"]) == [("ns", "web", "u1")]
     # listed after a restart with its Deployment there: not new, its reconcile tells
-    budgets._starting.clear()
+    budgets.starting.clear()
     other = {**ecs_service()["metadata"], "name": "api", "uid": "u2"}
     with_workload = Indexes.from_kwargs(
         {n: {} for n in Indexes.__dataclass_fields__}, deployments={("ns", "api"): [{"metadata": {"name": "api"}}]}
     )
-    service.service_changed("ADDED", other, with_workload, queueing)
-    assert budgets._starting == {}
+    service.service_changed(state, "ADDED", other, with_workload, queueing)
+    assert budgets.starting == {}
     assert len(queued) == 2
 
 
-def test_a_service_with_no_budget_to_wait_for_holds_nobody_back(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_service_with_no_budget_to_wait_for_holds_nobody_back(state: OperatorState) -> None:
     from typing import cast
 
-    from ecs_facade.config import Config
     from ecs_facade.views.service import Readiness
 
-    for memory in ("_starting", "_applied", "_gone", "_waiting"):
-        monkeypatch.setattr(budgets, memory, {})
+    budgets = state.budgets
     indexes = Indexes.from_kwargs({n: {} for n in Indexes.__dataclass_fields__})
     no_budget = service.Plan(
         workload=cast(Any, None), extra=[], revision=cast(Any, None), arn="", desired=2, breaker={}
@@ -357,5 +363,5 @@ def test_a_service_with_no_budget_to_wait_for_holds_nobody_back(monkeypatch: pyt
     cannot_run = Readiness(False, "InvalidSpec", "no such task definition")
     for name, plan in (("daemon", no_budget), ("broken", cannot_run)):
         budgets.sighted("ns", name, f"uid-{name}")
-        service._protect("ns", name, f"uid-{name}", plan, None, indexes, Config(), cast(Any, None))
-    assert budgets._starting == {}
+        budget._protect(state, "ns", name, f"uid-{name}", plan, None, indexes, Config(), cast(Any, None))
+    assert budgets.starting == {}

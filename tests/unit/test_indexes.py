@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from ecs_facade.controllers import indexes
-from ecs_facade.controllers import service as controller
 from ecs_facade.controllers.indexes import slim_workload
+from ecs_facade.controllers.service import apply as controller
 from ecs_facade.views.service import rollout_readiness, service_counts
 
 

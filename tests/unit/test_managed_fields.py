@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from ecs_facade.controllers import service
+from ecs_facade.controllers.service import apply as service
 from ecs_facade.kube import client as kube
 from ecs_facade.kube.managed_fields import as_applied, created_by_update, union
 

@@ -66,7 +66,7 @@ def test_no_resource_is_granted_twice() -> None:
 def _client_calls() -> set[str]:
     """Names of the kube client functions the operator (not the CLI) calls."""
     calls: set[str] = set()
-    for path in (OPERATOR / "controllers").glob("*.py"):
+    for path in (OPERATOR / "controllers").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "kube":
                 calls.add(node.attr)

@@ -3,11 +3,10 @@ the service controller's plan: the pod template's preStop sleep, or InvalidSpec.
 
 from typing import Any
 
-import pytest
-
 from ecs_facade.config import Config
-from ecs_facade.controllers import service as controller
 from ecs_facade.controllers.indexes import Indexes, Revision, Snapshot
+from ecs_facade.controllers.service import plan as controller
+from ecs_facade.controllers.state import OperatorState
 from ecs_facade.views.service import Readiness
 
 NS = "team-a"
@@ -39,12 +38,7 @@ def plan(annotations: dict[str, str], load_balancers: list[dict[str, Any]] | Non
         spec["loadBalancers"] = load_balancers
     service = Snapshot("web", NS, "svc-uid", 1, spec, {}, annotations)
     config = Config(deregistration_delay_seconds=default)
-    return controller._plan(service, indexes(service), config, None, pin=None)
-
-
-@pytest.fixture(autouse=True)
-def no_kept_translations(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(controller, "_translations", {})
+    return controller._plan(OperatorState(config=config), service, indexes(service), config, None, pin=None)
 
 
 def pod_spec(result: Any) -> dict[str, Any]:

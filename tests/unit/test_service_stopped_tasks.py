@@ -6,15 +6,17 @@ pod then Failed or Succeeded, then gone) and for an essential exit restarted in 
 (``RestartAllContainers``: the exit's code replaced by the kubelet's 137)."""
 
 import logging
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
 from ecs_facade.config import Config
-from ecs_facade.controllers import indexes, service
+from ecs_facade.controllers import indexes
 from ecs_facade.controllers.indexes import Snapshot
+from ecs_facade.controllers.service import plan as planning
+from ecs_facade.controllers.service import report, triggers
+from ecs_facade.controllers.state import OperatorState
 from ecs_facade.kube import client as kube
 from ecs_facade.views.deployments import (
     REVISION_ANNOTATION,
@@ -288,7 +290,7 @@ def test_an_exit_3_seen_before_the_restart_in_place_is_kept_with_its_code() -> N
     stop = TaskStop(OLD, 0, task_id(OLD), scheduler=False)
     # the status saw the exit itself
     seen = stopped_tasks([], [stop], [state(exited)], {}, {}, NAMING, at(8), 3600)
-    # the status saw only the restart, a pod event the exit (controllers.service._exits_noted)
+    # the status saw only the restart, a pod event the exit (ServiceMemory.exits_noted)
     noted = stopped_tasks([], [stop], [state(again)], {}, {(OLD, 0): picture(exited)}, NAMING, at(10), 3600)
     expected = {
         "taskArn": TASK_ARN + task_id(OLD),
@@ -407,9 +409,12 @@ class Rollout:
         self.status: dict[str, Any] = {}
         self.writes: list[dict[str, Any]] = []
         self.clock = at(0)
-        monkeypatch.setattr(service, "now", lambda: self.clock)
+        self.state = OperatorState(config=Config())  # a fresh operator's
+        for module in (planning, report, triggers):  # what reads the clock
+            monkeypatch.setattr(module, "now", lambda: self.clock)
         monkeypatch.setattr(kube, "patch_status", self._patch)
         monkeypatch.setattr(kube, "post_event", lambda *_a: None)
+        monkeypatch.setattr(triggers, "enqueue", lambda *_a, **_k: None)  # no work queue here
 
     def _patch(self, _api: str, _plural: str, _namespace: str, _name: str, status: dict[str, Any]) -> None:
         self.status = {k: v for k, v in {**self.status, **status}.items() if v is not None}
@@ -440,7 +445,7 @@ class Rollout:
             spec={"taskDefinition": "web", "desiredCount": self.desired, **self.spec},
             status=self.status,
         )
-        plan = service.Plan(
+        plan = planning.Plan(
             workload=cast(Any, SimpleNamespace(rolling=None)),
             extra=[],
             revision=cast(Any, None),
@@ -448,8 +453,14 @@ class Rollout:
             desired=self.desired,
             breaker=(self.spec.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {},
         )
-        service._report(
-            snapshot, cast(Any, fake), Config(steady_state_seconds=10.0), plan, workload, logging.getLogger("t")
+        report._report(
+            self.state,
+            snapshot,
+            cast(Any, fake),
+            Config(steady_state_seconds=10.0),
+            plan,
+            workload,
+            logging.getLogger("t"),
         )
 
     def messages_said(self, message: str) -> int:
@@ -458,16 +469,7 @@ class Rollout:
     def pod_event(self, body: dict[str, Any]) -> None:
         """What the pod informer hands on between two looks (controllers/informers.py)."""
         fake = SimpleNamespace(services={KEY: [SimpleNamespace(uid=SERVICE_UID)]}, nodes={})
-        service.tasks_changed(body, *KEY, cast(Any, fake), logging.getLogger("t"))
-
-
-@pytest.fixture(autouse=True)
-def memories(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(service, "_queue", None)
-    for name in ("_written", "_written_at", "_status_due", "_tasks_seen", "_unhealthy_noted", "_exits_noted"):
-        monkeypatch.setattr(service, name, {})
-    monkeypatch.setattr(service, "enqueue", lambda *_a, **_k: None)
-    yield
+        triggers.tasks_changed(self.state, body, *KEY, cast(Any, fake), logging.getLogger("t"))
 
 
 def test_exit_3_then_a_restart_in_place_is_described_with_exit_code_3(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -476,10 +478,10 @@ def test_exit_3_then_a_restart_in_place_is_described_with_exit_code_3(monkeypatc
     # between two looks: the exit (a pod event), then the kubelet's restart in place
     exited = kubelet_pod(terminated(1, 6, 3), conditions=[{"type": "AllContainersRestarting", "status": "True"}])
     lane.pod_event(exited)
-    assert set(service._exits_noted[KEY]) == {(OLD, 0)}
+    assert set(lane.state.services.exits_noted[KEY]) == {(OLD, 0)}
     lane.pod_event(kubelet_pod(restarting()))
     lane.report(8, [kubelet_pod(restarting())])
-    assert service._exits_noted == {}  # used: forgotten
+    assert lane.state.services.exits_noted == {}  # used: forgotten
     (entry,) = lane.status["stoppedTasks"]
     assert entry["taskArn"] == TASK_ARN + task_id(OLD)
     assert (entry["lastStatus"], entry["desiredStatus"], entry["stopCode"]) == (
@@ -515,7 +517,7 @@ def test_a_scale_in_stops_a_task_the_scheduler_way_and_adds_no_status_write(monk
     lane.report(37, [steps[3], keep])
     assert len(lane.writes) == writes
     assert lane.status["deployments"][0]["failedTasks"] == 0
-    memory = service._tasks_seen[(*KEY, SERVICE_UID)].stopped
+    memory = lane.state.services.tasks_seen[(*KEY, SERVICE_UID)].stopped
     assert [c.get("exitCode") for c in memory[0]["containers"]] == [143]
     assert [c.get("exitCode") for c in lane.status["stoppedTasks"][0]["containers"]] == [None]
     # its pod goes: the service is steady again, which is written, with the exit code
@@ -532,10 +534,10 @@ def test_stopped_tasks_survive_a_restart_of_the_operator(monkeypatch: pytest.Mon
     lane.report(1, [kubelet_pod(running(since=1), ready_since=1)])
     lane.report(6, [kubelet_pod(terminated(1, 6, 3))])
     before = lane.status["stoppedTasks"]
-    for name in ("_written", "_written_at", "_tasks_seen"):
-        monkeypatch.setattr(service, name, {})
+    for memory in (lane.state.services.written, lane.state.services.written_at, lane.state.services.tasks_seen):
+        memory.clear()
     lane.report(20, [kubelet_pod(running(since=9, restarts=1, lastState={"terminated": REMOVED}), ready_since=9)])
-    assert service._tasks_seen[(*KEY, SERVICE_UID)].stopped == tuple(before)
+    assert lane.state.services.tasks_seen[(*KEY, SERVICE_UID)].stopped == tuple(before)
 
 
 def test_the_breaker_rolls_back_to_a_completed_deployment_that_has_drained(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -562,7 +564,7 @@ def test_the_breaker_rolls_back_to_a_completed_deployment_that_has_drained(monke
     )
     # the drained one is INACTIVE: the breaker's target comes from completedDeployment all the same
     assert [d["status"] for d in lane.status["deployments"]] == ["PRIMARY", "INACTIVE"]
-    monkeypatch.setattr(service, "_seen", {})
+    lane.state.services.seen.clear()
     for n, body in enumerate(failing):
         lane.report(23 + 5 * n, [body], [new, old])
     messages = [e["message"] for e in lane.status["events"]]

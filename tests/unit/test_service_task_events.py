@@ -1,18 +1,19 @@
-"""A service's status tells when its tasks stop and start, in ECS's words (controllers/service.py
+"""A service's status tells when its tasks stop and start, in ECS's words (controllers/service/report.py
 ``_report`` with views/service_tasks.py), and says "has reached a steady state" only while
 its tasks run: a service of one task whose essential container exits after 5 s."""
 
 import logging
 import time
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
 from ecs_facade.config import Config
-from ecs_facade.controllers import service
 from ecs_facade.controllers.indexes import Snapshot
+from ecs_facade.controllers.service import plan as planning
+from ecs_facade.controllers.service import report, triggers
+from ecs_facade.controllers.state import OperatorState
 from ecs_facade.controllers.workqueue import WorkQueue
 from ecs_facade.kube import client as kube
 from ecs_facade.views.deployments import REVISION_ANNOTATION, deployment_id
@@ -48,7 +49,9 @@ class Lane:
         self.posted: list[tuple[str, str]] = []
         self.clock = at(0)
         self.breaker = breaker or {}
-        monkeypatch.setattr(service, "now", lambda: self.clock)
+        self.state = OperatorState(config=Config())  # a fresh operator's
+        for module in (planning, report, triggers):  # what reads the clock
+            monkeypatch.setattr(module, "now", lambda: self.clock)
         monkeypatch.setattr(kube, "patch_status", self._patch)
         monkeypatch.setattr(kube, "post_event", lambda _o, type_, _r, message, _a: self.posted.append((type_, message)))
 
@@ -93,7 +96,7 @@ class Lane:
             spec={"taskDefinition": "web", "desiredCount": self.desired},
             status=self.status,
         )
-        plan = service.Plan(
+        plan = planning.Plan(
             workload=cast(Any, SimpleNamespace(rolling=None)),
             extra=[],
             revision=cast(Any, None),
@@ -102,20 +105,12 @@ class Lane:
             breaker=self.breaker,
         )
         config = Config(steady_state_seconds=10.0)
-        service._report(snapshot, cast(Any, indexes), config, plan, workload, logging.getLogger("test"))
+        report._report(self.state, snapshot, cast(Any, indexes), config, plan, workload, logging.getLogger("test"))
         return self.status
 
     def messages(self) -> list[str]:
         """The status's events, oldest first, without the service's label."""
         return [e["message"].removeprefix("(service web) ") for e in reversed(self.status.get("events") or [])]
-
-
-@pytest.fixture(autouse=True)
-def memories(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(service, "_queue", None)
-    for name in ("_written", "_written_at", "_status_due", "_tasks_seen", "_unhealthy_noted", "_exits_noted"):
-        monkeypatch.setattr(service, name, {})
-    yield
 
 
 def started(ends: int) -> str:
@@ -198,16 +193,18 @@ def test_a_health_check_failure_is_told_before_the_stop(monkeypatch: pytest.Monk
     # the check fails; a pod event sees it, the status batch only the restart after the liveness kill
     failing = pod(running(since=1, ready=False), containers=[CHECKED])
     lane.clock = at(30)
-    service.tasks_changed(failing, *KEY, cast(Any, SimpleNamespace(services={}, nodes={})), logging.getLogger("t"))
-    assert service._unhealthy_noted == {}  # not a service the index knows: nothing noted
+    triggers.tasks_changed(
+        lane.state, failing, *KEY, cast(Any, SimpleNamespace(services={}, nodes={})), logging.getLogger("t")
+    )
+    assert lane.state.services.unhealthy_noted == {}  # not a service the index knows: nothing noted
     indexes = SimpleNamespace(services={KEY: [SimpleNamespace(uid=SERVICE_UID)]}, nodes={})
-    monkeypatch.setattr(service, "enqueue", lambda *_a, **_k: None)
-    service.tasks_changed(failing, *KEY, cast(Any, indexes), logging.getLogger("t"))
-    assert service._unhealthy_noted == {KEY: {(UID, 0)}}
+    monkeypatch.setattr(triggers, "enqueue", lambda *_a, **_k: None)
+    triggers.tasks_changed(lane.state, failing, *KEY, cast(Any, indexes), logging.getLogger("t"))
+    assert lane.state.services.unhealthy_noted == {KEY: {(UID, 0)}}
     lane.report(32, pod(running(since=32, restarts=1, ready=False), containers=[CHECKED]))
     assert lane.messages()[-3:] == [f"(task {task_id(UID)}) failed container health checks.", stopped(0), started(1)]
     assert ("Warning", f"(service web) (task {task_id(UID)}) failed container health checks.") in lane.posted
-    assert service._unhealthy_noted == {KEY: set()}  # told: forgotten
+    assert lane.state.services.unhealthy_noted == {KEY: set()}  # told: forgotten
 
 
 def test_a_restart_of_the_operator_tells_nothing_twice_and_the_failures_stay(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -218,8 +215,8 @@ def test_a_restart_of_the_operator_tells_nothing_twice_and_the_failures_stay(mon
     told = lane.messages()
     assert told == [started(0), stopped(0), started(1)]
     # the operator restarts (its memories are gone); the pod was replaced meanwhile by a new one
-    for name in ("_written", "_written_at", "_tasks_seen"):
-        monkeypatch.setattr(service, name, {})
+    for memory in (lane.state.services.written, lane.state.services.written_at, lane.state.services.tasks_seen):
+        memory.clear()
     new_uid = "99999999-8888-7777-6666-555555555555"
     lane.report(30, pod(running(since=25), uid=new_uid, ready_since=25))
     assert lane.messages() == told  # nothing told twice, nothing invented
@@ -232,10 +229,10 @@ def test_a_restart_of_the_operator_tells_nothing_twice_and_the_failures_stay(mon
 def test_a_deleted_service_forgets_its_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
     lane = Lane(monkeypatch)
     lane.report(1, pod(running(since=1), ready_since=1))
-    service._unhealthy_noted[KEY] = {(UID, 0)}
-    assert (*KEY, SERVICE_UID) in service._tasks_seen
-    service._forget(KEY, SERVICE_UID)
-    assert (*KEY, SERVICE_UID) not in service._tasks_seen and KEY not in service._unhealthy_noted
+    lane.state.services.unhealthy_noted[KEY] = {(UID, 0)}
+    assert (*KEY, SERVICE_UID) in lane.state.services.tasks_seen
+    triggers._forget(lane.state, KEY, SERVICE_UID)
+    assert (*KEY, SERVICE_UID) not in lane.state.services.tasks_seen and KEY not in lane.state.services.unhealthy_noted
 
 
 def test_tasks_the_scheduler_starts_and_stops_are_progress_told_with_the_next_write(
@@ -243,13 +240,13 @@ def test_tasks_the_scheduler_starts_and_stops_are_progress_told_with_the_next_wr
 ) -> None:
     """A rollout's progress is written at most every status_min_interval_seconds: so are the
     events of the tasks it starts and stops; a task that ends by itself is news at once."""
-    monkeypatch.setattr(service, "_queue", WorkQueue("test", lambda *_: None, workers=1, batch_seconds=2.0))
     memory = (*KEY, SERVICE_UID)
     lane = Lane(monkeypatch, desired=2)
+    lane.state.queue = WorkQueue("test", lambda *_: None, workers=1, batch_seconds=2.0)
     a, b, c = UID, OTHER, "22222222-3333-4444-5555-666666666666"
-    service._written_at[memory] = time.monotonic()  # its Deployment was just created
+    lane.state.services.written_at[memory] = time.monotonic()  # its Deployment was just created
     lane.report(1, pod(uid=a))  # placed: a first rollout under way, written later
-    assert lane.writes == [] and service._tasks_seen[memory].seen == {}
+    assert lane.writes == [] and lane.state.services.tasks_seen[memory].seen == {}
     lane.report(2, pod(uid=a), pod(uid=b))
     assert lane.writes == []
     lane.report(3, pod(running(since=3), uid=a, ready_since=3), pod(running(since=3), uid=b, ready_since=3))
@@ -257,7 +254,7 @@ def test_tasks_the_scheduler_starts_and_stops_are_progress_told_with_the_next_wr
     # c replaces b (a drain, say): c placed, then b stopped once c runs; progress, which waits
     a_runs = pod(running(since=3), uid=a, ready_since=3)
     lane.report(8, a_runs, pod(running(since=3), uid=b, ready_since=3), pod(uid=c))
-    assert len(lane.writes) == 1 and service._status_due
+    assert len(lane.writes) == 1 and lane.state.services.status_due
     replaced = [
         a_runs,
         pod(running(since=3), uid=b, deleting=11, ready_since=3),
@@ -265,7 +262,7 @@ def test_tasks_the_scheduler_starts_and_stops_are_progress_told_with_the_next_wr
     ]
     lane.report(11, *replaced)
     assert len(lane.writes) == 1
-    service._written_at[memory] = time.monotonic() - 11.0  # the interval is over
+    lane.state.services.written_at[memory] = time.monotonic() - 11.0  # the interval is over
     lane.report(12, *replaced)
     assert lane.messages()[1:] == [
         f"has stopped 1 running tasks: (task {task_id(b)}).",

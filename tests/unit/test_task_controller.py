@@ -8,6 +8,7 @@ import pytest
 from ecs_facade.config import Config
 from ecs_facade.controllers import task as controller
 from ecs_facade.controllers.indexes import Snapshot
+from ecs_facade.controllers.state import OperatorState
 from ecs_facade.kube import client as kube
 from tests.unit.test_views_task_stops import RUNNING_TASK, observed, running, terminated, trapping
 
@@ -18,6 +19,7 @@ class Cluster:
     def __init__(self) -> None:
         self.status: dict[str, Any] = dict(RUNNING_TASK)
         self.deleted: list[str] = []
+        self.state = OperatorState(config=Config())  # the operator's, with what it wrote
 
     def patch_status(self, api_version: str, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.status = {**self.status, **status}
@@ -31,7 +33,6 @@ def cluster(monkeypatch: pytest.MonkeyPatch) -> Cluster:
     fake = Cluster()
     monkeypatch.setattr(kube, "patch_status", fake.patch_status)
     monkeypatch.setattr(kube, "delete_pod", fake.delete_pod)
-    monkeypatch.setattr(controller, "_written", {})
     stamps = iter(f"2026-01-01T00:00:{n:02d}Z" for n in range(10, 60))
     monkeypatch.setattr(controller, "now", lambda: next(stamps))
     return fake
@@ -39,7 +40,7 @@ def cluster(monkeypatch: pytest.MonkeyPatch) -> Cluster:
 
 def observe(cluster: Cluster, pod: dict[str, Any] | None, spec: dict[str, Any]) -> dict[str, Any]:
     snapshot = Snapshot("job-1", "ns", "uid-1", 2, {"taskDefinition": "f:1", **spec}, cluster.status)
-    controller._observe(snapshot, dict(cluster.status), pod, Config())
+    controller._observe(cluster.state, snapshot, dict(cluster.status), pod)
     return cluster.status
 
 

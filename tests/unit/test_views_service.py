@@ -227,3 +227,18 @@ def test_a_workload_is_settled_when_every_task_is_of_its_latest_spec_and_ready()
     assert settled(workload({**daemon, "updatedNumberScheduled": 5, "numberReady": 5}, "DaemonSet"))
     assert not settled(workload({**daemon, "updatedNumberScheduled": 5, "numberReady": 4}, "DaemonSet"))
     assert not settled({"kind": "HorizontalPodAutoscaler", "metadata": {}, "status": {}})
+
+
+def test_what_rides_along_is_no_news_and_times_do_not_count() -> None:
+    from ecs_facade.views.service import news, without_times
+
+    before = {"runningCount": 1, "stoppedTasks": [{"taskArn": "a"}], "completedDeployment": {"id": "d"}}
+    after = {"runningCount": 1, "stoppedTasks": [{"taskArn": "a"}, {"taskArn": "b"}], "completedDeployment": None}
+    assert news(after) == {"runningCount": 1}
+    assert without_times(news(before)) == without_times(news(after))  # only what rides along changed
+    stamped = {"conditions": [{"type": "Ready", "lastTransitionTime": "T1"}], "deployments": [{"updatedAt": "T1"}]}
+    restamped = {"conditions": [{"type": "Ready", "lastTransitionTime": "T2"}], "deployments": [{"updatedAt": "T2"}]}
+    assert (
+        without_times(stamped) == without_times(restamped) == {"conditions": [{"type": "Ready"}], "deployments": [{}]}
+    )
+    assert without_times({"runningCount": 2}) != without_times({"runningCount": 1})

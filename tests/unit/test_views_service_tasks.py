@@ -413,3 +413,17 @@ def test_a_restarted_incarnation_is_healthy_only_from_its_start() -> None:
 def test_a_task_stopped_while_ready_ran_healthy_until_its_deletion() -> None:
     stopping = state(pod(running(since=0), ready_since=1, deleting=30))
     assert (stopping.ready_since, stopping.runs, stopping.unhealthy_from) == (None, ((at(1), at(30)),), None)
+
+
+def test_a_failing_task_event_is_a_failed_or_restarted_pod_or_an_essential_exit() -> None:
+    from ecs_facade.views.service_tasks import failing
+
+    def body(phase: str = "Running", restarts: int = 0) -> dict[str, Any]:
+        statuses = [{"name": "app", "restartCount": restarts}]
+        return {"kind": "Pod", "status": {"phase": phase, "containerStatuses": statuses}}
+
+    assert not failing(body(), None)
+    assert failing(body(phase="Failed"), None)
+    assert failing(body(restarts=1), None)
+    assert failing(body(), {"reason": "EssentialContainerExited"})  # before the kubelet restarts it
+    assert not failing({**body(phase="Failed"), "kind": "ReplicaSet"}, None)  # only tasks fail

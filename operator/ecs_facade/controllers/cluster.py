@@ -21,7 +21,6 @@ from typing import Any
 import kopf
 from kubernetes.client.exceptions import ApiException
 
-from ecs_facade import config as settings
 from ecs_facade.api import (
     ANNOTATION_CLUSTER_LABEL_OWNER,
     ANNOTATION_CORDONED_FOR_DRAIN,
@@ -34,8 +33,7 @@ from ecs_facade.api import (
     LABEL_SERVICE,
     VERSION,
 )
-from ecs_facade.controllers import budgets
-from ecs_facade.controllers.common import Logger, lock_for, ready_conditions, remember_handler_context
+from ecs_facade.controllers.common import Logger, ready_conditions, remember_handler_context
 from ecs_facade.controllers.indexes import (
     Indexes,
     Snapshot,
@@ -46,6 +44,7 @@ from ecs_facade.controllers.indexes import (
     snapshot,
     values_at,
 )
+from ecs_facade.controllers.state import OperatorState, of
 from ecs_facade.kube import client as kube
 from ecs_facade.metrics import instrumented
 from ecs_facade.translate import TranslationError
@@ -62,9 +61,6 @@ from ecs_facade.views.service import Readiness
 # kopf's timer interval is fixed when the module is imported, before the settings are read:
 # the timer ticks this often and a cluster is synced once its cluster_sync_seconds have passed
 SYNC_TICK_SECONDS = 1.0
-
-# The last status written per cluster (the watch can lag behind our own write).
-_written: dict[str, dict[str, Any]] = {}
 
 
 def instance_summaries(indexes: Indexes, cluster: str) -> list[dict[str, Any]]:
@@ -177,7 +173,7 @@ def _release_node(node: str, logger: Logger, cluster: str, why: str) -> None:
     )
 
 
-def _drain(cluster: str, indexes: Indexes, logger: Logger) -> None:
+def _drain(state: OperatorState, cluster: str, indexes: Indexes, logger: Logger) -> None:
     """DRAINING instances: cordon, and evict service tasks (each service's budget decides when).
 
     Standalone tasks are left to finish, as in ECS; daemon tasks leave through their node
@@ -216,7 +212,7 @@ def _drain(cluster: str, indexes: Indexes, logger: Logger) -> None:
             service = one(indexes.services, (pod_meta["namespace"], service_name))
             if service is None or service.spec.get("schedulingStrategy") == "DAEMON":
                 continue
-            if not budgets.in_place(service.namespace, service.name, service.uid):
+            if not state.budgets.in_place(service.namespace, service.name, service.uid):
                 continue  # its budget first: the service's reconcile applies it for the drain
             if kube.evict_pod(pod_meta["namespace"], pod_meta["name"]):
                 logger.info(
@@ -225,17 +221,19 @@ def _drain(cluster: str, indexes: Indexes, logger: Logger) -> None:
 
 
 @instrumented("ecscluster")
-def reconcile(name: str, indexes: Indexes, logger: Logger, deleting: bool = False) -> Snapshot | None:
+def reconcile(
+    state: OperatorState, name: str, indexes: Indexes, logger: Logger, deleting: bool = False
+) -> Snapshot | None:
     """Membership labels, draining and the DescribeClusters status of one ECSCluster."""
-    with lock_for(KIND_CLUSTER, "", name):
+    with state.locks.lock_for(KIND_CLUSTER, "", name):
         found: list[Snapshot] = [c for c in all_values(indexes.clusters) if c.name == name]
         if not found:
             return None
         cluster = found[0]
         ecs_name = cluster_name(name, cluster.spec)
-        config = settings.current()
+        config = state.config
         conflicts = [] if deleting else _keep_membership_labels(ecs_name, cluster.spec, indexes, logger)
-        _drain(ecs_name, indexes, logger)
+        _drain(state, ecs_name, indexes, logger)
         counts = cluster_instance_counts(instance_summaries(indexes, ecs_name))
         ready: tuple[bool, str, str]
         if conflicts:
@@ -254,10 +252,10 @@ def reconcile(name: str, indexes: Indexes, logger: Logger, deleting: bool = Fals
             "activeServicesCount": len(services_in(indexes, ecs_name)),
             "observedGeneration": cluster.generation,
         }
-        previous = {**cluster.status, **_written.get(cluster.uid, {})}
+        previous = {**cluster.status, **state.clusters.written.get(cluster.uid, {})}
         if not deleting or not _condition_reason(previous).startswith("ClusterContains"):
             status["conditions"] = ready_conditions(previous, cluster.generation, *ready)
-        _write(cluster, previous, status)
+        _write(state, cluster, previous, status)
         return cluster
 
 
@@ -274,10 +272,11 @@ def _without_times(value: Any) -> Any:
     return value
 
 
-def _write(cluster: Snapshot, previous: Mapping[str, Any], status: dict[str, Any]) -> None:
+def _write(state: OperatorState, cluster: Snapshot, previous: Mapping[str, Any], status: dict[str, Any]) -> None:
     if _without_times(status) != _without_times({k: previous.get(k) for k in status}):
         kube.patch_cluster_scoped_status(API_VERSION, CLUSTERS, cluster.name, status)
-        _written[cluster.uid] = {**_written.get(cluster.uid, {}), **status}
+        written = state.clusters.written
+        written[cluster.uid] = {**written.get(cluster.uid, {}), **status}
 
 
 @kopf.on.startup()
@@ -300,28 +299,30 @@ def cluster_sync(name: str, body: kopf.Body, logger: Logger, memo: kopf.Memo, **
     if body.get("metadata", {}).get("deletionTimestamp"):
         return  # the deletion handler owns it now
     now = time.monotonic()
-    if now < memo.get("synced_at", -math.inf) + settings.current().cluster_sync_seconds:
+    state = of(memo)
+    if now < memo.get("synced_at", -math.inf) + state.config.cluster_sync_seconds:
         return
     memo["synced_at"] = now  # kopf's memo of this cluster
-    reconcile(name, Indexes.from_kwargs(kwargs), logger)
+    reconcile(state, name, Indexes.from_kwargs(kwargs), logger)
 
 
 @kopf.on.resume(GROUP, VERSION, CLUSTERS)
 @kopf.on.create(GROUP, VERSION, CLUSTERS)
 @kopf.on.update(GROUP, VERSION, CLUSTERS, field="spec")
-def cluster_changed(name: str, logger: Logger, **kwargs: Any) -> None:
-    reconcile(name, Indexes.from_kwargs(kwargs), logger)
+def cluster_changed(name: str, logger: Logger, memo: kopf.Memo, **kwargs: Any) -> None:
+    reconcile(of(memo), name, Indexes.from_kwargs(kwargs), logger)
 
 
 @kopf.on.delete(GROUP, VERSION, CLUSTERS)
-def cluster_deleted(name: str, body: kopf.Body, logger: Logger, **kwargs: Any) -> None:
+def cluster_deleted(name: str, body: kopf.Body, logger: Logger, memo: kopf.Memo, **kwargs: Any) -> None:
     """ECS DeleteCluster: refused while services or running tasks remain; held here until they go."""
+    state = of(memo)
     indexes = Indexes.from_kwargs(kwargs)
     current = snapshot(body)
     ecs_name = cluster_name(name, current.spec)
     services = sorted(f"{s.namespace}/{s.name}" for s in services_in(indexes, ecs_name))
     tasks = sorted(f"{t.namespace}/{t.name}" for t in running_tasks_in(indexes, ecs_name))
-    reconcile(name, indexes, logger, deleting=True)
+    reconcile(state, name, indexes, logger, deleting=True)
     if services or tasks:
         if services:
             reason = "ClusterContainsServices"
@@ -335,10 +336,11 @@ def cluster_deleted(name: str, body: kopf.Body, logger: Logger, **kwargs: Any) -
                 f"ClusterContainsTasksException: the cluster cannot be deleted while it contains "
                 f"{len(tasks)} running task(s): {_listed(tasks)}; stop them first"
             )
-        previous = {**current.status, **_written.get(current.uid, {})}
+        previous = {**current.status, **state.clusters.written.get(current.uid, {})}
         if _condition_reason(previous) != reason:
             kopf.event(body, type="Warning", reason=reason, message=message)
         _write(
+            state,
             current,
             previous,
             {
@@ -346,11 +348,12 @@ def cluster_deleted(name: str, body: kopf.Body, logger: Logger, **kwargs: Any) -
                 "conditions": ready_conditions(previous, current.generation, False, reason, message),
             },
         )
-        raise kopf.TemporaryError(message, delay=settings.current().cluster_sync_seconds)
+        raise kopf.TemporaryError(message, delay=state.config.cluster_sync_seconds)
     for node in all_values(indexes.nodes):
         if node["metadata"]["annotations"].get(ANNOTATION_CLUSTER_LABEL_OWNER) == ecs_name:
             _release_node(node["metadata"]["name"], logger, ecs_name, "the cluster was deleted")
-    _written.pop(current.uid, None)
+    state.clusters.written.pop(current.uid, None)
+    state.locks.drop(KIND_CLUSTER, "", name)
     logger.info("cluster %s deleted", ecs_name)
 
 

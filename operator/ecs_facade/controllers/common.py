@@ -1,10 +1,9 @@
-"""Small things every controller needs: the logger type, per-object locks, kopf's context, timestamps, messages."""
+"""Small things every controller needs: the logger type, kopf's context, timestamps, messages
+(the per-object locks are in the operator's state: controllers/state.py)."""
 
 import contextvars
 import datetime
 import logging
-import threading
-from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,14 +12,6 @@ from pydantic import ValidationError
 from ecs_facade.views.conditions import set_condition
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
-
-_locks: defaultdict[tuple[str, str, str], threading.Lock] = defaultdict(threading.Lock)
-
-
-def lock_for(kind: str, namespace: str, name: str) -> threading.Lock:
-    """Reconciles of one object run one at a time, whichever watch triggered them."""
-    return _locks[(kind, namespace, name)]
-
 
 _handler_context: contextvars.Context | None = None
 

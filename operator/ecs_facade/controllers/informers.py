@@ -32,7 +32,6 @@ from kopf._cogs.structs.references import NamespaceName, match_namespace  # kopf
 from kubernetes.client.exceptions import ApiException
 
 from ecs_facade.api import API_VERSION, GROUP, KIND_SERVICE, KIND_TASK, LABEL_SERVICE, LABEL_TASK, SERVICES, VERSION
-from ecs_facade.config import current
 from ecs_facade.controllers import service, task
 from ecs_facade.controllers.common import Logger, forget_handler_context, handler_context, has_handler_context
 from ecs_facade.controllers.indexes import (
@@ -46,6 +45,7 @@ from ecs_facade.controllers.indexes import (
     all_values,
     trimmed,
 )
+from ecs_facade.controllers.state import OperatorState, of
 from ecs_facade.kube import client as kube
 from ecs_facade.kube.informer import HttpTransport, Informer
 from ecs_facade.translate.capacity import is_capacity_gated
@@ -121,12 +121,13 @@ class Events:
     def __init__(
         self,
         watched: Watched,
+        state: OperatorState,
         indexes: Indexes,
         settings: kopf.OperatorSettings,
         submit: Callable[..., Any],
         patterns: Sequence[str] = (),
     ) -> None:
-        self._watched, self._indexes, self._settings = watched, indexes, settings
+        self._watched, self._state, self._indexes, self._settings = watched, state, indexes, settings
         self._submit, self._patterns = submit, tuple(patterns)
         self._loggers: dict[tuple[str, str, str, bool], Logger] = {}
 
@@ -166,30 +167,45 @@ class Events:
             # the logger and kopf's context only for a change that is queued (not for the
             # echoes of status writes, most of these events)
             service.service_changed(
-                kind, meta, self._indexes, lambda: (self._logger(KIND_SERVICE, namespace, name), handler_context())
+                self._state,
+                kind,
+                meta,
+                self._indexes,
+                lambda: (self._logger(KIND_SERVICE, namespace, name), handler_context()),
             )
             return
         if LABEL_SERVICE in labels:
             name = labels[LABEL_SERVICE]
             service_logger = self._logger(KIND_SERVICE, namespace, name)
             if self._watched.kind == PODS.kind and not deleted and is_capacity_gated(obj):
-                self._submit(service.assign_capacity_provider, namespace, name, obj, self._indexes, service_logger)
+                self._submit(
+                    service.assign_capacity_provider, self._state, namespace, name, obj, self._indexes, service_logger
+                )
             # kopf's context, for the kopf logger's Events (None before kopf ran a handler:
             # the service's own Events are posted without it)
             variables = handler_context()
             if self._watched.kind == DEPLOYMENTS.kind:
-                args = (obj, namespace, name, self._indexes, service_logger)
+                args = (self._state, obj, namespace, name, self._indexes, service_logger)
                 if deleted:
                     self._submit(service.workload_event, *args, deleted=True, variables=variables)
                 else:
                     service.workload_event(*args, deleted=False, variables=variables)
             else:
                 service.tasks_changed(
-                    obj, namespace, name, self._indexes, service_logger, deleted=deleted, variables=variables
+                    self._state,
+                    obj,
+                    namespace,
+                    name,
+                    self._indexes,
+                    service_logger,
+                    deleted=deleted,
+                    variables=variables,
                 )
         if self._watched.kind == PODS.kind and LABEL_TASK in labels:
             name = labels[LABEL_TASK]
-            self._submit(task.reconcile, namespace, name, self._indexes, self._logger(KIND_TASK, namespace, name))
+            self._submit(
+                task.reconcile, self._state, namespace, name, self._indexes, self._logger(KIND_TASK, namespace, name)
+            )
 
     def _logger(self, kind: str, namespace: str, name: str) -> Logger:
         """The object's kopf logger (its warnings become the object's Events), once kopf's
@@ -225,19 +241,20 @@ def _submit(function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
 
 
 @kopf.on.startup()
-async def start_informers(settings: kopf.OperatorSettings, logger: kopf.Logger, **kwargs: Any) -> None:
+async def start_informers(settings: kopf.OperatorSettings, logger: kopf.Logger, memo: kopf.Memo, **kwargs: Any) -> None:
     """List ECSServices, pods, ReplicaSets and Deployments (every watched namespace) at
     once, watch them, then queue every service, before kopf starts its own watches."""
     global _executor
     _stop()  # a retry of this handler after a failed list
     forget_handler_context()
-    config = current()
+    state = of(memo)
+    config = state.config
     _executor = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="informer-events")
     indexes = Indexes.from_kwargs(kwargs)
     informers: list[Informer] = []
-    services = Events(ECS_SERVICES, indexes, settings, _submit, _patterns)
+    services = Events(ECS_SERVICES, state, indexes, settings, _submit, _patterns)
     for watched in WATCHED:
-        events = services if watched is ECS_SERVICES else Events(watched, indexes, settings, _submit, _patterns)
+        events = services if watched is ECS_SERVICES else Events(watched, state, indexes, settings, _submit, _patterns)
         for namespace in scopes(_patterns):
             informers.append(
                 Informer(

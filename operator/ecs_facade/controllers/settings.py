@@ -7,7 +7,9 @@ from typing import Any, cast
 import kopf
 
 from ecs_facade.api import GROUP
-from ecs_facade.config import current, load, use
+from ecs_facade.config import Config
+from ecs_facade.controllers.state import OperatorState, of
+from ecs_facade.kube import client as kube
 
 # The handlers of raw watch events (kopf.on.event) (tests/unit/test_settings.py checks the
 # list), and the cluster timer's tick. Pods, ReplicaSets and Deployments are not kopf's:
@@ -68,19 +70,23 @@ def _path(field: kopf.FieldSpec) -> tuple[str, ...]:
 def read_settings(memo: kopf.Memo, **_: Any) -> None:
     """The operator's settings, read and checked once, at start-up (controllers/__init__.py
     registers this startup handler first); ``ecs-facade run`` has read them already and hands
-    them over in kopf's memo. A wrong one stops the start with its name and what it expects."""
-    if memo.get("config") is not None:
-        use(memo["config"])
-        return
-    try:
-        load()
-    except ValueError as error:
-        raise kopf.PermanentError(f"operator settings: {error}") from error
+    them over in kopf's memo. A wrong one stops the start with its name and what it expects.
+
+    The operator's state (controllers/state.py) is made here, with them, and kept in kopf's
+    memo, which kopf hands every handler; the API client gets its pool size."""
+    config = memo.get("config")
+    if config is None:
+        try:
+            config = Config.from_env()
+        except ValueError as error:
+            raise kopf.PermanentError(f"operator settings: {error}") from error
+    kube.size_pool(config.workers + config.service_workers)
+    memo["state"] = OperatorState(config=config)
 
 
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    config = current()
+def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    config = of(memo).config
     if not any(isinstance(f, QuietEventHandlers) for f in logging.getLogger("kopf.objects").filters):
         logging.getLogger("kopf.objects").addFilter(QuietEventHandlers())
     # kopf's own bookkeeping goes under our domain, in annotations, so that status holds

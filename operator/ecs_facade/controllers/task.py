@@ -16,12 +16,11 @@ import kopf
 from pydantic import ValidationError
 
 from ecs_facade.api import API_VERSION, CLUSTERS, GROUP, KIND_TASK, LABEL_TASK, TASKS, VERSION
-from ecs_facade.config import Config, current
+from ecs_facade.config import Config
 from ecs_facade.controllers.cluster import cluster_placement
 from ecs_facade.controllers.common import (
     Logger,
     error_message,
-    lock_for,
     now,
     ready_conditions,
     remember_handler_context,
@@ -39,6 +38,7 @@ from ecs_facade.controllers.indexes import (
     with_statuses,
 )
 from ecs_facade.controllers.service import reconcile as reconcile_service
+from ecs_facade.controllers.state import OperatorState, of
 from ecs_facade.kube import client as kube
 from ecs_facade.metrics import instrumented
 from ecs_facade.model.references import parse_task_definition_ref
@@ -49,26 +49,24 @@ from ecs_facade.translate.overrides import apply_overrides
 from ecs_facade.translate.ownership import owner_reference
 from ecs_facade.translate.placement import apply_placement, service_placement
 from ecs_facade.translate.task import build_task_pod
+from ecs_facade.translate.taskdefinition import PodTranslation
 from ecs_facade.views.service import Readiness
 from ecs_facade.views.task import STOPPED_BY_USER, observe_task, started_at
 
-_written: dict[tuple[str, str, str], dict[str, Any]] = {}
-
 
 @instrumented("ecstask")
-def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger) -> None:
-    with lock_for(KIND_TASK, namespace, name):
+def reconcile(state: OperatorState, namespace: str, name: str, indexes: Indexes, logger: Logger) -> None:
+    with state.locks.lock_for(KIND_TASK, namespace, name):
         task: Snapshot | None = one(indexes.ecs_tasks, (namespace, name))
         if task is None:
             return
-        status = {**task.status, **_written.get((namespace, name, task.uid), {})}
+        status = {**task.status, **state.tasks.written.get((namespace, name, task.uid), {})}
         if status.get("lastStatus") == "STOPPED":
             return  # final; the retention timer removes it
-        config = current()
         if not status.get("taskDefinitionArn"):
-            _start(task, status, indexes, config, logger)
+            _start(state, task, status, indexes, logger)
             return
-        _observe(task, status, one(indexes.task_pods, (namespace, name)), config)
+        _observe(state, task, status, one(indexes.task_pods, (namespace, name)))
 
 
 def _revision(task: Snapshot, indexes: Indexes) -> Revision | tuple[str, str]:
@@ -89,13 +87,15 @@ def _revision(task: Snapshot, indexes: Indexes) -> Revision | tuple[str, str]:
     return "TaskDefinitionNotFound", f"task definition {str(ref)!r} not found in namespace {task.namespace!r}"
 
 
-def _start(task: Snapshot, status: dict[str, Any], indexes: Indexes, config: Config, logger: Logger) -> None:
+def _start(state: OperatorState, task: Snapshot, status: dict[str, Any], indexes: Indexes, logger: Logger) -> None:
+    config = state.config
     if task.spec.get("desiredStatus") == "STOPPED":
-        _write(task, {**status, **_stopped(task, "UserInitiated", task.spec.get("reason") or STOPPED_BY_USER)})
+        _write(state, task, {**status, **_stopped(task, "UserInitiated", task.spec.get("reason") or STOPPED_BY_USER)})
         return
     placement = cluster_placement(task.namespace, task.spec, indexes)
     if isinstance(placement, Readiness):
         _write(
+            state,
             task,
             {
                 **status,
@@ -103,30 +103,22 @@ def _start(task: Snapshot, status: dict[str, Any], indexes: Indexes, config: Con
             },
         )
         return
-    cluster, strategy, selectors = placement
+    cluster = placement[0]
     revision = _revision(task, indexes)
     if not isinstance(revision, Revision):
         _write(
+            state,
             task,
             {**status, "lastStatus": None, "conditions": ready_conditions(status, task.generation, False, *revision)},
         )
         return
     family = parse_task_definition_ref(str(task.spec["taskDefinition"])).family
+    group = task.spec.get("group") or f"family:{family}"
     try:
-        definition = apply_overrides(parse_task_definition(revision.request, family), task.spec.get("overrides"))
-        pod, translation = build_task_pod(definition, revision.revision, task.namespace, config.translation)
-        constraints, strategies = task.spec.get("placementConstraints"), task.spec.get("placementStrategy")
-        if constraints or strategies:
-            fragment = service_placement(constraints, strategies, {LABEL_TASK: task.name})
-            pod["spec"] = apply_placement(pod["spec"], fragment)
-        pod["spec"] = apply_placement(pod["spec"], cluster_pod_placement(cluster))
-        provider = _capacity_provider(task, strategy, indexes)
-        if provider:
-            change = gated_pod_patch(pod["spec"].get("affinity"), provider, selectors)
-            pod["spec"]["affinity"] = change["affinity"]
-            pod["metadata"]["labels"].update(change["label"])
+        pod, translation, provider = _task_pod(config, task, revision, family, group, placement, indexes)
     except (ValidationError, TranslationError) as error:
         _write(
+            state,
             task,
             {
                 **status,
@@ -134,13 +126,6 @@ def _start(task: Snapshot, status: dict[str, Any], indexes: Indexes, config: Con
             },
         )
         return
-    group = task.spec.get("group") or f"family:{family}"
-    pod["metadata"]["name"] = task.name
-    pod["metadata"]["labels"][LABEL_TASK] = task.name
-    pod["metadata"]["annotations"].update(
-        {f"{GROUP}/group": group, f"{GROUP}/started-by": task.spec.get("startedBy") or ""}
-    )
-    pod["metadata"]["ownerReferences"] = [owner_reference(API_VERSION, KIND_TASK, task.name, task.uid)]
     try:
         for account in translation.service_accounts:
             kube.apply_core({**account, "metadata": {**account["metadata"], "namespace": task.namespace}})
@@ -148,25 +133,66 @@ def _start(task: Snapshot, status: dict[str, Any], indexes: Indexes, config: Con
     except kube.NamespaceTerminating:
         return
     logger.info("task %s/%s started from %s:%d", task.namespace, task.name, family, revision.revision)
-    _write(
-        task,
-        {
-            **status,
-            "taskArn": config.task_arn(cluster, task.uid.replace("-", "")),
-            "taskDefinitionArn": config.task_definition_arn(family, revision.revision),
-            "clusterArn": config.cluster_arn(cluster),
-            "capacityProviderName": provider,
-            "group": group,
-            "startedBy": task.spec.get("startedBy"),
-            "podName": task.name,
-            "lastStatus": "PROVISIONING",
-            "desiredStatus": "RUNNING",
-            "createdAt": now(),
-            "conditions": ready_conditions(
-                status, task.generation, False, "Provisioning", "the task's pod was created"
-            ),
-        },
+    _write(state, task, {**status, **_provisioning(config, task, status, cluster, family, revision, provider, group)})
+
+
+def _task_pod(
+    config: Config,
+    task: Snapshot,
+    revision: Revision,
+    family: str,
+    group: str,
+    placement: tuple[str, list[dict[str, Any]], dict[str, Any]],
+    indexes: Indexes,
+) -> tuple[dict[str, Any], PodTranslation, str | None]:
+    """The task's pod (its overrides, placement and capacity provider applied), its
+    translation and its capacity provider; raises ValidationError or TranslationError."""
+    cluster, strategy, selectors = placement
+    definition = apply_overrides(parse_task_definition(revision.request, family), task.spec.get("overrides"))
+    pod, translation = build_task_pod(definition, revision.revision, task.namespace, config.translation)
+    constraints, strategies = task.spec.get("placementConstraints"), task.spec.get("placementStrategy")
+    if constraints or strategies:
+        fragment = service_placement(constraints, strategies, {LABEL_TASK: task.name})
+        pod["spec"] = apply_placement(pod["spec"], fragment)
+    pod["spec"] = apply_placement(pod["spec"], cluster_pod_placement(cluster))
+    provider = _capacity_provider(task, strategy, indexes)
+    if provider:
+        change = gated_pod_patch(pod["spec"].get("affinity"), provider, selectors)
+        pod["spec"]["affinity"] = change["affinity"]
+        pod["metadata"]["labels"].update(change["label"])
+    pod["metadata"]["name"] = task.name
+    pod["metadata"]["labels"][LABEL_TASK] = task.name
+    pod["metadata"]["annotations"].update(
+        {f"{GROUP}/group": group, f"{GROUP}/started-by": task.spec.get("startedBy") or ""}
     )
+    pod["metadata"]["ownerReferences"] = [owner_reference(API_VERSION, KIND_TASK, task.name, task.uid)]
+    return pod, translation, provider
+
+
+def _provisioning(
+    config: Config,
+    task: Snapshot,
+    status: dict[str, Any],
+    cluster: str,
+    family: str,
+    revision: Revision,
+    provider: str | None,
+    group: str,
+) -> dict[str, Any]:
+    """The status of a task whose pod was just created (RunTask's answer)."""
+    return {
+        "taskArn": config.task_arn(cluster, task.uid.replace("-", "")),
+        "taskDefinitionArn": config.task_definition_arn(family, revision.revision),
+        "clusterArn": config.cluster_arn(cluster),
+        "capacityProviderName": provider,
+        "group": group,
+        "startedBy": task.spec.get("startedBy"),
+        "podName": task.name,
+        "lastStatus": "PROVISIONING",
+        "desiredStatus": "RUNNING",
+        "createdAt": now(),
+        "conditions": ready_conditions(status, task.generation, False, "Provisioning", "the task's pod was created"),
+    }
 
 
 def _capacity_provider(task: Snapshot, strategy: list[dict[str, Any]], indexes: Indexes) -> str | None:
@@ -190,7 +216,7 @@ def _capacity_provider(task: Snapshot, strategy: list[dict[str, Any]], indexes: 
     return chosen
 
 
-def _observe(task: Snapshot, status: dict[str, Any], pod: dict[str, Any] | None, config: Config) -> None:
+def _observe(state: OperatorState, task: Snapshot, status: dict[str, Any], pod: dict[str, Any] | None) -> None:
     """The task's status from its pod (views.task.observe_task), stamped; the pod is deleted
     when the task stops (so its other containers stop too) or StopTask asks for it."""
     requested = (task.spec.get("reason") or STOPPED_BY_USER) if task.spec.get("desiredStatus") == "STOPPED" else None
@@ -215,7 +241,7 @@ def _observe(task: Snapshot, status: dict[str, Any], pod: dict[str, Any] | None,
     update["conditions"] = ready_conditions(
         status, task.generation, ready, reason, f"the task is {update['lastStatus']}"
     )
-    _write(task, {**status, **update})
+    _write(state, task, {**status, **update})
 
 
 def _stopped(task: Snapshot, code: str, reason: str) -> dict[str, Any]:
@@ -230,52 +256,66 @@ def _stopped(task: Snapshot, code: str, reason: str) -> dict[str, Any]:
     }
 
 
-def _write(task: Snapshot, status: dict[str, Any]) -> None:
+def _write(state: OperatorState, task: Snapshot, status: dict[str, Any]) -> None:
     status = {**status, "observedGeneration": task.generation}
     if status.get("stopCode") and not status.get("stoppingAt"):
         status["stoppingAt"] = now()
-    current = {**task.status, **_written.get((task.namespace, task.name, task.uid), {})}
+    written = state.tasks.written
+    current = {**task.status, **written.get((task.namespace, task.name, task.uid), {})}
     if {k: current.get(k) for k in status} != status:
         kube.patch_status(API_VERSION, TASKS, task.namespace, task.name, status)
-        _written[(task.namespace, task.name, task.uid)] = status
+        written[(task.namespace, task.name, task.uid)] = status
 
 
 @kopf.on.resume(GROUP, VERSION, TASKS)
 @kopf.on.create(GROUP, VERSION, TASKS)
 @kopf.on.update(GROUP, VERSION, TASKS, field="spec")
-def task_changed(name: str, namespace: str | None, logger: Logger, **kwargs: Any) -> None:
+def task_changed(name: str, namespace: str | None, logger: Logger, memo: kopf.Memo, **kwargs: Any) -> None:
     remember_handler_context()  # for the pod informer's reconciles of standalone tasks
-    reconcile(namespace or "", name, Indexes.from_kwargs(kwargs), logger)
+    reconcile(of(memo), namespace or "", name, Indexes.from_kwargs(kwargs), logger)
+
+
+@kopf.on.delete(GROUP, VERSION, TASKS, optional=True)
+def task_deleted(name: str, namespace: str | None, uid: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """The task goes (its retention timer's finalizer lets kopf see the deletion; ``optional``:
+    no finalizer of its own): what the operator kept of it goes too."""
+    state = of(memo)
+    state.tasks.forget(namespace or "", name, uid or "")
+    state.locks.drop(KIND_TASK, namespace or "", name)
 
 
 @kopf.timer(GROUP, VERSION, TASKS, interval=10, idle=0, when=lambda status, **_: status.get("lastStatus") == "STOPPED")
-def stopped_task_retention(name: str, namespace: str | None, status: kopf.Status, **_: Any) -> None:
+def stopped_task_retention(name: str, namespace: str | None, status: kopf.Status, memo: kopf.Memo, **_: Any) -> None:
     """Stopped tasks stay describable for the retention time (ECS: about an hour), then go."""
     stopped = status.get("stoppedAt")
     if not stopped:
         return
     moment = datetime.datetime.strptime(str(stopped), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
     age = (datetime.datetime.now(datetime.UTC) - moment).total_seconds()
-    if age >= current().stopped_task_retention_seconds:
+    if age >= of(memo).config.stopped_task_retention_seconds:
         kube.delete(API_VERSION, TASKS, namespace or "", name)
-
-
-_cluster_seen: dict[str, tuple[str, int]] = {}
 
 
 @kopf.on.event(GROUP, VERSION, CLUSTERS)
 def cluster_event(
-    name: str, spec: kopf.Spec, body: kopf.Body, event: kopf.RawEvent, logger: Logger, **kwargs: Any
+    name: str,
+    spec: kopf.Spec,
+    body: kopf.Body,
+    event: kopf.RawEvent,
+    logger: Logger,
+    memo: kopf.Memo,
+    **kwargs: Any,
 ) -> None:
     """A cluster appeared, changed or went: services naming it are placed anew and tasks that
     waited for it (ClusterNotFound) start."""
-    if not cluster_spec_changed(_cluster_seen, body, event):
+    state = of(memo)
+    if not cluster_spec_changed(state.tasks.cluster_seen, body, event):
         return  # a status update (counts): nothing for placement
     indexes = Indexes.from_kwargs(kwargs)
     ecs_name = cluster_name(name, spec)
     for service in all_values(indexes.services):
         if cluster_ref_name(service.spec.get("cluster")) == ecs_name:
-            reconcile_service(service.namespace, service.name, indexes, logger)
+            reconcile_service(state, service.namespace, service.name, indexes, logger)
     for task in all_values(indexes.ecs_tasks):
         if cluster_ref_name(task.spec.get("cluster")) == ecs_name and not task.status.get("taskDefinitionArn"):
-            reconcile(task.namespace, task.name, indexes, logger)
+            reconcile(state, task.namespace, task.name, indexes, logger)

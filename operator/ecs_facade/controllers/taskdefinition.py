@@ -21,10 +21,10 @@ from ecs_facade.api import (
     TASK_DEFINITIONS,
     VERSION,
 )
-from ecs_facade.config import Config, current
+from ecs_facade.config import Config
 from ecs_facade.controllers import service as service_controller
 from ecs_facade.controllers import task as task_controller
-from ecs_facade.controllers.common import Logger, error_message, lock_for, now
+from ecs_facade.controllers.common import Logger, error_message, now
 from ecs_facade.controllers.indexes import (
     ANNOTATION_CONTENT_HASH,
     ANNOTATION_REGISTERED_AT,
@@ -36,20 +36,21 @@ from ecs_facade.controllers.indexes import (
     revisions_of,
     with_statuses,
 )
+from ecs_facade.controllers.state import OperatorState, of
 from ecs_facade.kube import client as kube
 from ecs_facade.metrics import instrumented
 from ecs_facade.model.references import parse_task_definition_ref
 from ecs_facade.model.taskdefinition import content_hash, normalize_task_definition, parse_task_definition
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.ownership import owner_reference
-from ecs_facade.translate.taskdefinition import translate_task_definition
+from ecs_facade.translate.taskdefinition import PodTranslation, translate_task_definition
 from ecs_facade.views.conditions import set_condition
 
 
 @instrumented("ecstaskdefinition")
-def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger) -> None:
-    config = current()
-    with lock_for(KIND_TASK_DEFINITION, namespace, name):
+def reconcile(state: OperatorState, namespace: str, name: str, indexes: Indexes, logger: Logger) -> None:
+    config = state.config
+    with state.locks.lock_for(KIND_TASK_DEFINITION, namespace, name):
         td: Snapshot | None = one(indexes.task_definitions_by_name, (namespace, name))
         if td is None:
             return
@@ -75,42 +76,59 @@ def reconcile(namespace: str, name: str, indexes: Indexes, logger: Logger) -> No
             _write_status(td, config, family, existing, conditions)
             return
 
-        digest = content_hash(request)
-        latest = existing[-1] if existing else None
-        if latest is None or latest.content_hash != digest:
-            number = latest.revision + 1 if latest else 1
-            registered = _register(td, family, number, request, digest)
-            existing = [*existing, registered]
-            logger.info("registered %s:%d", family, number)
-            if translation.ignored or translation.notes:
-                kopf.event(
-                    kopf.Body(cast(kopf.RawBody, _owner_body(td))),
-                    type="Warning",
-                    reason="FieldsIgnored",
-                    message=f"{family}:{number}: {_ignored_message(translation.ignored, translation.notes)}",
-                )
-
-        existing = with_statuses(existing, td.spec)
-        latest = existing[-1]
-        conditions = set_condition(
-            conditions,
-            type="Ready",
-            status=True,
-            reason="Registered",
-            message=f"{family}:{latest.revision} is the latest revision ({latest.status})",
-            observed_generation=td.generation,
-            now=now(),
-        )
-        conditions = set_condition(
-            conditions,
-            type="FieldsIgnored",
-            status=bool(translation.ignored or translation.notes),
-            reason="NotExpressible" if translation.ignored or translation.notes else "AllTranslated",
-            message=_ignored_message(translation.ignored, translation.notes) or "every field is translated",
-            observed_generation=td.generation,
-            now=now(),
-        )
+        existing = with_statuses(_register_if_new(td, family, existing, request, translation, logger), td.spec)
+        conditions = _registered(td, conditions, family, existing[-1], translation)
         _write_status(td, config, family, existing, conditions)
+
+
+def _register_if_new(
+    td: Snapshot,
+    family: str,
+    existing: list[Revision],
+    request: Mapping[str, Any],
+    translation: PodTranslation,
+    logger: Logger,
+) -> list[Revision]:
+    """The revisions, with a new one registered when the content is not the latest's."""
+    digest = content_hash(request)
+    latest = existing[-1] if existing else None
+    if latest is None or latest.content_hash != digest:
+        number = latest.revision + 1 if latest else 1
+        registered = _register(td, family, number, request, digest)
+        existing = [*existing, registered]
+        logger.info("registered %s:%d", family, number)
+        if translation.ignored or translation.notes:
+            kopf.event(
+                kopf.Body(cast(kopf.RawBody, _owner_body(td))),
+                type="Warning",
+                reason="FieldsIgnored",
+                message=f"{family}:{number}: {_ignored_message(translation.ignored, translation.notes)}",
+            )
+    return existing
+
+
+def _registered(
+    td: Snapshot, conditions: Any, family: str, latest: Revision, translation: PodTranslation
+) -> list[dict[str, Any]]:
+    """Ready (the latest revision and its status) and FieldsIgnored (what the translation left out)."""
+    conditions = set_condition(
+        conditions,
+        type="Ready",
+        status=True,
+        reason="Registered",
+        message=f"{family}:{latest.revision} is the latest revision ({latest.status})",
+        observed_generation=td.generation,
+        now=now(),
+    )
+    return set_condition(
+        conditions,
+        type="FieldsIgnored",
+        status=bool(translation.ignored or translation.notes),
+        reason="NotExpressible" if translation.ignored or translation.notes else "AllTranslated",
+        message=_ignored_message(translation.ignored, translation.notes) or "every field is translated",
+        observed_generation=td.generation,
+        now=now(),
+    )
 
 
 def _ignored_message(ignored: list[str], notes: list[str]) -> str:
@@ -200,38 +218,38 @@ def _write_status(
 @kopf.on.resume(GROUP, VERSION, TASK_DEFINITIONS)
 @kopf.on.create(GROUP, VERSION, TASK_DEFINITIONS)
 @kopf.on.update(GROUP, VERSION, TASK_DEFINITIONS, field="spec")
-def task_definition_changed(name: str, namespace: str | None, logger: Logger, **kwargs: Any) -> None:
-    reconcile(namespace or "", name, Indexes.from_kwargs(kwargs), logger)
+def task_definition_changed(name: str, namespace: str | None, logger: Logger, memo: kopf.Memo, **kwargs: Any) -> None:
+    reconcile(of(memo), namespace or "", name, Indexes.from_kwargs(kwargs), logger)
 
 
-def _reconcile_services_of(namespace: str, owner: str, indexes: Indexes, logger: Logger) -> None:
+def _reconcile_services_of(state: OperatorState, namespace: str, owner: str, indexes: Indexes, logger: Logger) -> None:
     td: Snapshot | None = one(indexes.task_definitions_by_name, (namespace, owner))
     if td is None:
         return
     family = family_of(owner, td.spec)
     for service_name in sorted(set(indexes.services_by_family.get((namespace, family), []))):
-        service_controller.enqueue(namespace, service_name, indexes, logger, urgent=True, apply=True)
+        service_controller.enqueue(state, namespace, service_name, indexes, logger, urgent=True, apply=True)
     # tasks that could not start yet because the task definition was missing
     for (task_namespace, task_name), store in list(indexes.ecs_tasks.items()):
         for task in store:
             waiting = not task.status.get("taskDefinitionArn") and task.status.get("lastStatus") != "STOPPED"
             reference = str(task.spec.get("taskDefinition", ""))
             if task_namespace == namespace and waiting and _family_of_reference(reference) == family:
-                task_controller.reconcile(namespace, task_name, indexes, logger)
+                task_controller.reconcile(state, namespace, task_name, indexes, logger)
 
 
 @kopf.on.event("apps", "v1", "controllerrevisions", labels={LABEL_MANAGED_BY: MANAGED_BY})
-def revision_changed(namespace: str | None, body: kopf.Body, logger: Logger, **kwargs: Any) -> None:
+def revision_changed(namespace: str | None, body: kopf.Body, logger: Logger, memo: kopf.Memo, **kwargs: Any) -> None:
     """A revision appeared or changed state: the services of its family re-resolve."""
     for ref in body.get("metadata", {}).get("ownerReferences", []):
         if ref.get("kind") == KIND_TASK_DEFINITION:
-            _reconcile_services_of(namespace or "", ref["name"], Indexes.from_kwargs(kwargs), logger)
+            _reconcile_services_of(of(memo), namespace or "", ref["name"], Indexes.from_kwargs(kwargs), logger)
 
 
 @kopf.on.event(GROUP, VERSION, TASK_DEFINITIONS)
-def task_definition_event(name: str, namespace: str | None, logger: Logger, **kwargs: Any) -> None:
+def task_definition_event(name: str, namespace: str | None, logger: Logger, memo: kopf.Memo, **kwargs: Any) -> None:
     """Its status changed (e.g. it became invalid): the services of its family report it."""
-    _reconcile_services_of(namespace or "", name, Indexes.from_kwargs(kwargs), logger)
+    _reconcile_services_of(of(memo), namespace or "", name, Indexes.from_kwargs(kwargs), logger)
 
 
 def _family_of_reference(reference: str) -> str | None:

@@ -12,7 +12,7 @@ from kubernetes.client.exceptions import ApiException
 
 from ecs_facade import __version__
 from ecs_facade.api import FIELD_MANAGER
-from ecs_facade.config import kubeconfig_path, loaded
+from ecs_facade.config import kubeconfig_path
 from ecs_facade.metrics import REST_REQUESTS
 
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -36,10 +36,34 @@ class _CountingApiClient(client.ApiClient):
         return response
 
 
-@functools.cache
+class _Connection:
+    """The cached API client: the process's connection to the API server (its credentials
+    and its pool of connections), made once and shared by every thread. Not the operator's
+    memory, which lives in controllers/state.py: a test that runs several operators in one
+    process keeps one connection."""
+
+    api: client.ApiClient | None = None
+    # one connection per worker thread (kopf's and the service queue's), kept: the library's
+    # default pool (5 per core) is smaller, and every extra connection was a new TLS
+    # handshake per request; 0 (a command of the CLI, one request at a time): the default
+    workers = 0
+
+
+def size_pool(workers: int) -> None:
+    """At start-up, before the first request: the pool holds a connection per worker thread
+    (``workers``: kopf's and the service queue's). A client made already keeps its pool."""
+    with _lock:
+        _Connection.workers = workers
+
+
 def _api_client() -> client.ApiClient:
     """In-cluster credentials when running as a pod, else the kubeconfig ($KUBECONFIG)."""
+    made = _Connection.api
+    if made is not None:
+        return made
     with _lock:
+        if _Connection.api is not None:
+            return _Connection.api
         configuration = client.Configuration()
         try:
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
@@ -48,15 +72,12 @@ def _api_client() -> client.ApiClient:
             config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=kubeconfig_path(), client_configuration=configuration
             )
-        # one connection per worker thread (kopf's and the service queue's), kept: the
-        # library's default pool (5 per core) is smaller, and every extra connection was a
-        # new TLS handshake per request
-        settings = loaded()  # None: a command of the CLI, one request at a time
-        workers = settings.workers + settings.service_workers if settings is not None else 0
+        workers = _Connection.workers
         pool = max(configuration.connection_pool_maxsize, workers + 4)
         configuration.connection_pool_maxsize = pool
         api = _CountingApiClient(configuration)
         api.user_agent = f"ecs-facade/{__version__}"
+        _Connection.api = api
         return api
 
 

@@ -8,7 +8,7 @@ the Update. Before the first apply to such a workload, the Update's fields are m
 the Apply entry (as `kubectl apply --server-side` does when it takes over from client-side
 apply), so that applies remove what they no longer set.
 
-Pure functions on managedFields; the request that writes them is in controllers/service.py.
+Pure functions on managedFields; the request that writes them is in controllers/service/apply.py.
 """
 
 from collections.abc import Mapping, Sequence

@@ -103,6 +103,30 @@ _TIMES = ("lastTransitionTime", "updatedAt")
 _DEPLOYMENT_NEWS = ("id", "status", "taskDefinition", "failedTasks", "rolloutState", "rolloutStateReason")
 
 
+# Status fields that say nothing new by themselves: written with the next write that does
+# (the stopped tasks change with the events that tell of them; what they learn afterwards,
+# the exit codes of containers still stopping then, waits for the next write).
+RIDE_ALONG = ("stoppedTasks", "completedDeployment")
+
+
+def news(status: Mapping[str, Any]) -> dict[str, Any]:
+    """The status without what rides along with writes (RIDE_ALONG)."""
+    return {k: v for k, v in status.items() if k not in RIDE_ALONG}
+
+
+def without_times(status: Mapping[str, Any]) -> Any:
+    """Status compared without timestamps that change on every computation."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: strip(v) for k, v in value.items() if k not in ("lastTransitionTime", "updatedAt")}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return strip(status)
+
+
 def progress_only(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     """The second status only says how far a rollout got since the first: more tasks pending
     or running, the first ECS deployment showing up IN_PROGRESS. A user can wait a few

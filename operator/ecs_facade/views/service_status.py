@@ -11,7 +11,7 @@ scheduler's rules, with no I/O.
 - The service's events, newest first, the last MAX_EVENTS kept, in ECS's words (the tasks'
   own, views/service_tasks.py, first).
 
-controllers/service.py reads the state into a ``Look``, and does what the ``StatusReport``
+controllers/service/report.py reads the state into a ``Look``, and does what the ``StatusReport``
 says: writes the status, posts the new events, looks again at a given time, applies the
 workload again.
 """

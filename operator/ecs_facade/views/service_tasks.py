@@ -622,3 +622,16 @@ def stopped_tasks(
     recent = [e for e in entries.values() if str(e.get("stoppedAt") or now) >= oldest]
     recent.sort(key=lambda e: str(e.get("stoppedAt") or now), reverse=True)
     return recent[:MAX_STOPPED_TASKS]
+
+
+def failing(body: Mapping[str, Any], exited: Mapping[str, Any] | None) -> bool:
+    """A pod event of a failing task (failed, restarted, or an essential container's exit
+    before the kubelet restarts it): news for the circuit breaker and the throttle, which
+    judge the rollout as it is at that moment. ``exited``: the pod's ``ending``, worked out
+    already."""
+    status = body.get("status") or {}
+    return body.get("kind") == "Pod" and (
+        status.get("phase") == "Failed"
+        or any(c.get("restartCount") for c in status.get("containerStatuses") or [])
+        or exited is not None  # an essential exit, before the kubelet restarts the task
+    )

@@ -1,0 +1,140 @@
+"""The status: what the operator knows of a service and its tasks (a ``Look``), judged by
+the pure ECS rules of views/service_status.py, then written (pacing.py); a settle time or
+a throttle's end queues the next look."""
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from ecs_facade.api import (
+    LABEL_FAMILY,
+)
+from ecs_facade.config import Config
+from ecs_facade.controllers.common import (
+    Logger,
+    now,
+)
+from ecs_facade.controllers.indexes import (
+    Indexes,
+    Snapshot,
+    cluster_ref_name,
+    one,
+)
+from ecs_facade.controllers.service.pacing import _write_status
+from ecs_facade.controllers.service.plan import Plan
+from ecs_facade.controllers.service.triggers import enqueue
+from ecs_facade.controllers.state import OperatorState
+from ecs_facade.translate.task import LABEL_REVISION
+from ecs_facade.views.service import Readiness
+from ecs_facade.views.service_status import (
+    Look,
+    Planned,
+    service_status,
+)
+from ecs_facade.views.service_tasks import Naming
+
+
+def _report(
+    state: OperatorState,
+    service: Snapshot,
+    indexes: Indexes,
+    config: Config,
+    plan: Plan | Readiness,
+    workload: Mapping[str, Any] | None,
+    logger: Logger,
+) -> bool:
+    """Counts, ECS deployments, the circuit breaker, the throttle, events and conditions
+    (views/service_status.py); one status write.
+
+    Returns True when the workload must be applied again: the circuit breaker just rolled
+    back, or the throttle just started holding launches.
+    """
+    look = _look(state, service, indexes, config, plan, workload)
+    report = service_status(look)
+    if report.settles_at is not None and state.queue is not None:
+        # when enough of its tasks will have run healthy for the settle time: look again
+        wait = _seconds_until(report.settles_at) + 0.5
+        enqueue(state, service.namespace, service.name, indexes, logger, urgent=True, apply=False, delay=wait)
+    if report.resume_at is not None and state.queue is not None:
+        # launches resume when the hold is over: a reconcile then gives the workload its count back
+        delay = _until({"nextAttemptAt": report.resume_at})
+        enqueue(state, service.namespace, service.name, indexes, logger, urgent=True, apply=True, delay=delay)
+    _write_status(state, service, indexes, config, report, look.remembered, look.now, logger)
+    return report.reapply
+
+
+def _look(
+    state: OperatorState,
+    service: Snapshot,
+    indexes: Indexes,
+    config: Config,
+    plan: Plan | Readiness,
+    workload: Mapping[str, Any] | None,
+) -> Look:
+    """What the status view needs: the service's objects from the indexes, and what the
+    operator remembers of its tasks (the pod events' notes are taken: told once)."""
+    key = (service.namespace, service.name)
+    tasks = list(indexes.tasks.get(key, []))
+    # after the tasks: an exit noted before the task state that shows its restart is here
+    with state.services.exits_lock:
+        exits_noted = state.services.exits_noted.pop(key, {})
+    noted = set(state.services.unhealthy_noted.get(key) or ())
+    state.services.unhealthy_noted.get(key, set()).difference_update(noted)
+    planned = _planned(plan)
+    return Look(
+        spec=service.spec,
+        status=service.status,
+        generation=service.generation,
+        plan=planned,
+        workload=workload,
+        tasks=tasks,
+        replica_sets=list(indexes.replica_sets.get(key, [])),
+        naming=Naming(
+            str(service.spec.get("serviceName") or service.name),
+            lambda ident: config.task_arn(cluster_ref_name(service.spec.get("cluster")), ident),
+            _arn_of(config),
+        ),
+        now=now(),
+        settle_seconds=config.steady_state_seconds,
+        retention_seconds=config.stopped_task_retention_seconds,
+        hpa=one(indexes.autoscalers, key) if isinstance(planned, Planned) and planned.scaling is not None else None,
+        remembered=state.services.tasks_seen.get((*key, service.uid)),
+        noted_unhealthy=noted,
+        noted_exits=exits_noted,
+    )
+
+
+def _planned(plan: Plan | Readiness) -> Planned | Readiness:
+    """What the status view needs of the plan."""
+    if not isinstance(plan, Plan):
+        return plan
+    rolling = plan.workload.rolling
+    return Planned(
+        desired=plan.desired,
+        arn=plan.arn,
+        breaker=plan.breaker,
+        held=plan.hold.deployment if plan.hold is not None else None,
+        stalls=rolling is not None and rolling.stalls_in_ecs,
+        scaling=plan.scaling,
+    )
+
+
+def _seconds_until(stamp: str) -> float:
+    until = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+    return max(0.0, (until - datetime.datetime.now(datetime.UTC)).total_seconds())
+
+
+def _until(throttle: Mapping[str, Any]) -> float:
+    """Seconds until the throttle's next attempt, and one more: the times have whole seconds,
+    and the hold is over only once the clock is past its end."""
+    until = datetime.datetime.strptime(str(throttle["nextAttemptAt"]), "%Y-%m-%dT%H:%M:%SZ")
+    left = until.replace(tzinfo=datetime.UTC) - datetime.datetime.now(datetime.UTC)
+    return max(0.0, left.total_seconds()) + 1.0
+
+
+def _arn_of(config: Config) -> Any:
+    def arn(labels: Mapping[str, str]) -> str | None:
+        family, revision = labels.get(LABEL_FAMILY), labels.get(LABEL_REVISION)
+        return config.task_definition_arn(family, int(revision)) if family and revision else None
+
+    return arn

@@ -1,0 +1,240 @@
+"""The triggers: every watch event only decides whether and how soon a service is
+reconciled, and queues its key (``enqueue``); a deletion forgets what was kept of it."""
+
+import asyncio
+import contextvars
+import datetime
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import kopf
+
+from ecs_facade.api import (
+    API_VERSION,
+    KIND_SERVICE,
+    LABEL_INSTANCE_STATUS,
+    LABEL_SERVICE,
+    SERVICES,
+)
+from ecs_facade.controllers.common import (
+    Logger,
+    now,
+    remember_handler_context,
+)
+from ecs_facade.controllers.indexes import (
+    Indexes,
+    Snapshot,
+    one,
+    values_at,
+)
+from ecs_facade.controllers.state import OperatorState, of
+from ecs_facade.kube import client as kube
+from ecs_facade.metrics import WATCH_LAG
+from ecs_facade.model.taskdefinition import content_hash
+from ecs_facade.views.container_instance import draining
+from ecs_facade.views.service import settled
+from ecs_facade.views.service_tasks import ending, failing, picture, unhealthy_incarnation
+from ecs_facade.views.task import on_its_way, task_failures
+
+
+@kopf.on.event("", "v1", "namespaces")
+async def kopf_indexes_filled(memo: kopf.Memo, **_: Any) -> None:
+    """kopf calls a handler only once every index of its own is filled (task definitions,
+    revisions, clusters, nodes, ...), and every cluster has namespaces: from the first such
+    event on, the service workers take keys. The informers' indexes were filled before
+    (controllers/informers.py); a reconcile before kopf's would find no task definition."""
+    remember_handler_context()
+    queue = of(memo).queue
+    if queue is not None:
+        queue.release()
+
+
+def enqueue(
+    state: OperatorState,
+    namespace: str,
+    name: str,
+    indexes: Indexes,
+    logger: Logger,
+    *,
+    urgent: bool,
+    apply: bool,
+    variables: contextvars.Context | None = None,
+    delay: float | None = None,
+) -> None:
+    """Queue a reconcile of the service (from any handler, in the loop or in a thread), in
+    a copy of the caller's context variables (``variables``: in that context instead);
+    ``delay``: due that many seconds from now instead of at once or after the batch."""
+    assert state.queue is not None, "the service workers start with the operator"
+    context = (indexes, logger, contextvars.copy_context() if variables is None else variables)
+    state.queue.add((namespace, name), urgent=urgent, apply=apply, context=context, delay=delay)
+
+
+def service_changed(
+    state: OperatorState,
+    kind: str,
+    meta: Mapping[str, Any],
+    indexes: Indexes,
+    queueing: Callable[[], tuple[Logger, contextvars.Context | None]],
+) -> None:
+    """The service appeared (listed or created), its spec or annotations changed, or it went
+    (from controllers/informers.py; ``meta``: its metadata; ``queueing``: the logger and the
+    context to reconcile with, asked for only when a reconcile is queued)."""
+    key = (str(meta.get("namespace") or ""), str(meta["name"]))
+    if kind == "DELETED":
+        state.services.seen.pop(key, None)
+        _forget(state, key, str(meta.get("uid") or ""))
+        return
+    seen = (str(meta.get("uid")), int(meta.get("generation") or 0), content_hash(meta.get("annotations") or {}))
+    if state.services.seen.get(key) == seen:
+        return  # the echo of a status write
+    if key not in state.services.seen and kind == "ADDED" and one(indexes.deployments, key) is None:
+        state.budgets.sighted(*key, seen[0])  # starting from now (its budget waits with the others')
+    if key not in state.services.seen and kind == "ADDED" and meta.get("creationTimestamp"):
+        created = datetime.datetime.strptime(str(meta["creationTimestamp"]), "%Y-%m-%dT%H:%M:%SZ")
+        lag = datetime.datetime.now(datetime.UTC) - created.replace(tzinfo=datetime.UTC)
+        WATCH_LAG.labels(KIND_SERVICE).observe(max(0.0, lag.total_seconds()))
+    state.services.seen[key] = seen
+    logger, variables = queueing()
+    enqueue(state, *key, indexes, logger, urgent=True, apply=True, variables=variables)
+
+
+def _forget(state: OperatorState, key: tuple[str, str], uid: str) -> None:
+    """A deleted service's memories and lock (the garbage collector removes its children)."""
+    state.services.forget(key, uid)
+    state.budgets.forget(*key, uid, max_delay=state.config.disruption_budget_max_delay_seconds)
+    state.locks.drop(KIND_SERVICE, *key)
+
+
+def _owned_by_service(body: Mapping[str, Any], service: Snapshot | None) -> bool:
+    owners = {ref.get("uid") for ref in body.get("metadata", {}).get("ownerReferences", [])}
+    return service is not None and service.uid in owners
+
+
+@kopf.on.event("apps", "v1", "daemonsets", labels={LABEL_SERVICE: kopf.PRESENT})
+@kopf.on.event("autoscaling", "v2", "horizontalpodautoscalers", labels={LABEL_SERVICE: kopf.PRESENT})
+async def workload_changed(
+    event: kopf.RawEvent,
+    body: kopf.Body,
+    namespace: str | None,
+    labels: Mapping[str, str],
+    logger: Logger,
+    memo: kopf.Memo,
+    **kwargs: Any,
+) -> None:
+    """Its DaemonSet or HPA changed (Deployments come from controllers/informers.py)."""
+    deleted = event.get("type") == "DELETED"
+    args = (of(memo), body, namespace or "", labels[LABEL_SERVICE], Indexes.from_kwargs(kwargs), logger)
+    if deleted:
+        await asyncio.to_thread(workload_event, *args, deleted=True)
+    else:
+        workload_event(*args, deleted=False)
+
+
+def workload_event(
+    state: OperatorState,
+    body: Mapping[str, Any],
+    namespace: str,
+    name: str,
+    indexes: Indexes,
+    logger: Logger,
+    *,
+    deleted: bool,
+    variables: contextvars.Context | None = None,
+) -> None:
+    """The service's workload (or HPA) changed: refresh the status (status.autoScaling
+    follows the HPA); put back edits and deletions made by hand (the reconcile applies only
+    when the workload's generation moved away from what was applied). A deletion costs a
+    GET: call it off the event loop then."""
+    service: Snapshot | None = one(indexes.services, (namespace, name))
+    if not _owned_by_service(body, service):
+        return
+    assert service is not None
+    if deleted:
+        # not one the garbage collector removed because the service is gone (the index may lag)
+        current = kube.get(API_VERSION, SERVICES, namespace, name)
+        if current is None or current["metadata"].get("deletionTimestamp"):
+            return
+        state.services.applied.pop((namespace, name, service.uid), None)  # apply again although the spec did not change
+    # a rollout's end is news: its status goes at once, not with the next batch
+    urgent = deleted or settled(body)
+    enqueue(state, namespace, name, indexes, logger, urgent=urgent, apply=True, variables=variables)
+
+
+def tasks_changed(
+    state: OperatorState,
+    body: Mapping[str, Any],
+    namespace: str,
+    name: str,
+    indexes: Indexes,
+    logger: Logger,
+    *,
+    deleted: bool = False,
+    variables: contextvars.Context | None = None,
+) -> None:
+    """A deployment's (ReplicaSet's) or a task's (pod's) state (from controllers/informers.py)
+    changed: ECS deployments, breaker and events (``variables``: the context to reconcile
+    in, for callers outside kopf's handlers).
+
+    The workload is applied again only while a drain moves the service's tasks (the number of
+    replacements follows the tasks left on DRAINING instances)."""
+    if one(indexes.services, (namespace, name)) is None:
+        return
+    exited = None
+    if deleted and body.get("kind") == "Pod":
+        state.services.assigned.pop((namespace, body["metadata"]["name"]), None)  # a gone pod needs no memory
+    elif body.get("kind") == "Pod":
+        if (unhealthy := unhealthy_incarnation(body, now())) is not None:
+            state.services.unhealthy_noted.setdefault((namespace, name), set()).add(unhealthy)
+        exited = ending(body)
+        if exited:  # its exit, with the process's own exit code, until the status is written
+            ident, seen = (str(body["metadata"].get("uid") or ""), task_failures(body)), picture(body)
+            with state.services.exits_lock:
+                state.services.exits_noted.setdefault((namespace, name), {})[ident] = seen
+    node = one(indexes.nodes, str((body.get("spec") or {}).get("nodeName") or ""))
+    moving = (namespace, name) in state.services.surging or (node is not None and draining(node))
+    # a failing task is news for the circuit breaker and the throttle, which judge the rollout
+    # as it is at that moment (a moment later its replacement may make it look complete):
+    # it does not wait for the batch
+    urgent = moving or failing(body, exited)
+    delay = None if urgent or deleted else _counted_later(state, namespace, name, body, indexes)
+    enqueue(state, namespace, name, indexes, logger, urgent=urgent, apply=moving, variables=variables, delay=delay)
+
+
+def _counted_later(
+    state: OperatorState, namespace: str, name: str, body: Mapping[str, Any], indexes: Indexes
+) -> float | None:
+    """Seconds until the status refresh already queued for the service, when the event is of
+    a task on its way (views.task.on_its_way) and the service's status write waits for its
+    interval or its turn: that refresh counts the task. Sooner, a reconcile could only find
+    a progress write that must wait anyway (in a burst of new services, most of their pod
+    events). None: the usual batch."""
+    service = one(indexes.services, (namespace, name))
+    due = state.services.status_due.get((namespace, name, service.uid)) if service is not None else None
+    if due is None or body.get("kind") != "Pod" or not on_its_way(body):
+        return None
+    left = due - time.monotonic()
+    return left if left > 0 else None
+
+
+@kopf.on.event("", "v1", "nodes")
+async def instance_state_changed(
+    name: str, labels: Mapping[str, str], logger: Logger, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    """An instance became DRAINING (or ACTIVE): the services with tasks on it start (or stop)
+    replacing them."""
+    remember_handler_context()  # every cluster has nodes: the first handler kopf runs, mostly
+    state = of(memo)
+    instance_state = labels.get(LABEL_INSTANCE_STATUS, "ACTIVE")
+    if state.services.instance_states.get(name, "ACTIVE") == instance_state:
+        return
+    state.services.instance_states[name] = instance_state
+    indexes = Indexes.from_kwargs(kwargs)
+    affected = {
+        (pod["metadata"]["namespace"], (pod["metadata"].get("labels") or {})[LABEL_SERVICE])
+        for pod in values_at(indexes.pods_by_node, name)
+        if LABEL_SERVICE in (pod["metadata"].get("labels") or {})
+    }
+    for namespace, service in sorted(affected):
+        if one(indexes.services, (namespace, service)) is not None:
+            enqueue(state, namespace, service, indexes, logger, urgent=True, apply=True)
