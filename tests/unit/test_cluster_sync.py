@@ -19,9 +19,8 @@ def test_a_cluster_is_synced_every_cluster_sync_seconds(monkeypatch: pytest.Monk
     now = [100.0]
     monkeypatch.setattr(cluster, "reconcile", lambda name, *_, **__: synced.append(name))
     monkeypatch.setattr("time.monotonic", lambda: now[0])
-    monkeypatch.setattr(Indexes, "from_kwargs", classmethod(lambda cls, kwargs: None))
     config.replace(cluster_sync_seconds=5.0)
-    memo = kopf.Memo()
+    memo = kopf.Memo(indexes=Indexes.create())
     body: dict[str, Any] = {"metadata": {}}
 
     def tick(seconds: float) -> None:

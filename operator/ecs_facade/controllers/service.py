@@ -2,7 +2,7 @@
 
 Level-based: every trigger (the service changed, a revision of its family appeared, its
 workload, ReplicaSets or tasks changed) runs the same ``reconcile``: read the current state
-from kopf's indexes, compute the desired workload, apply it, and write the status (counts,
+from the operator's indexes, compute the desired workload, apply it, and write the status (counts,
 ECS deployments, events, conditions) only when it differs.
 
 Like ECS, a service resolves its task definition reference once: a bare family means the
@@ -12,7 +12,6 @@ the revision in use. When the deployment circuit breaker rolls back, the service
 the rolled-back-to revision until its spec changes.
 """
 
-import asyncio
 import contextvars
 import copy
 import dataclasses
@@ -46,10 +45,8 @@ from ecs_facade.controllers.cluster import cluster_placement
 from ecs_facade.controllers.common import (
     Logger,
     error_message,
-    handler_context,
     lock_for,
     now,
-    remember_handler_context,
 )
 from ecs_facade.controllers.indexes import (
     Indexes,
@@ -250,9 +247,9 @@ def _protect(
 def _refresh_later(namespace: str, name: str, indexes: Indexes, logger: Logger, wait: float) -> None:
     """A reconcile of the service in ``wait`` seconds (a standing budget is due then)."""
     if _queue is not None:
-        # kopf's context (for the service's Events), also when a deletion on an informer's
-        # thread wakes it
-        enqueue(namespace, name, indexes, logger, urgent=False, apply=False, delay=wait, variables=handler_context())
+        # in the caller's context: kopf's (for the service's Events) in a worker, and on an
+        # informer's thread when a deletion wakes it (controllers/informers.py runs it there)
+        enqueue(namespace, name, indexes, logger, urgent=False, apply=False, delay=wait)
 
 
 def _on_draining_instance(indexes: Indexes, namespace: str, name: str) -> bool:
@@ -984,18 +981,15 @@ def start_service_workers(**_: Any) -> None:
         workers=config.service_workers,
         urgent_workers=max(1, config.service_workers // 4),  # kept free for new services and spec changes
         batch_seconds=config.status_batch_seconds,
-        held=True,  # until kopf's indexes are filled (kopf_indexes_filled)
+        held=True,  # until the informers' first lists filled every index (release_service_workers)
     )
     _queue.start()
 
 
-@kopf.on.event("", "v1", "namespaces")
-async def kopf_indexes_filled(**_: Any) -> None:
-    """kopf calls a handler only once every index of its own is filled (task definitions,
-    revisions, clusters, nodes, ...), and every cluster has namespaces: from the first such
-    event on, the service workers take keys. The informers' indexes were filled before
-    (controllers/informers.py); a reconcile before kopf's would find no task definition."""
-    remember_handler_context()
+def release_service_workers() -> None:
+    """The informers' first lists filled every index (controllers/informers.py,
+    start_informers): from now on the service workers take keys. Before, a reconcile could
+    find a service without its task definition."""
     if _queue is not None:
         _queue.release()
 
@@ -1069,25 +1063,6 @@ def _owned_by_service(body: Mapping[str, Any], service: Snapshot | None) -> bool
     return service is not None and service.uid in owners
 
 
-@kopf.on.event("apps", "v1", "daemonsets", labels={LABEL_SERVICE: kopf.PRESENT})
-@kopf.on.event("autoscaling", "v2", "horizontalpodautoscalers", labels={LABEL_SERVICE: kopf.PRESENT})
-async def workload_changed(
-    event: kopf.RawEvent,
-    body: kopf.Body,
-    namespace: str | None,
-    labels: Mapping[str, str],
-    logger: Logger,
-    **kwargs: Any,
-) -> None:
-    """Its DaemonSet or HPA changed (Deployments come from controllers/informers.py)."""
-    deleted = event.get("type") == "DELETED"
-    args = (body, namespace or "", labels[LABEL_SERVICE], Indexes.from_kwargs(kwargs), logger)
-    if deleted:
-        await asyncio.to_thread(workload_event, *args, deleted=True)
-    else:
-        workload_event(*args, deleted=False)
-
-
 def workload_event(
     body: Mapping[str, Any],
     namespace: str,
@@ -1098,7 +1073,8 @@ def workload_event(
     deleted: bool,
     variables: contextvars.Context | None = None,
 ) -> None:
-    """The service's workload (or HPA) changed: refresh the status (status.autoScaling
+    """The service's workload (Deployment or DaemonSet) or HPA changed (from
+    controllers/informers.py): refresh the status (status.autoScaling
     follows the HPA); put back edits and deletions made by hand (the reconcile applies only
     when the workload's generation moved away from what was applied). A deletion costs a
     GET: call it off the event loop then."""
@@ -1180,16 +1156,20 @@ def _failing(body: Mapping[str, Any], exited: Mapping[str, Any] | None) -> bool:
     )
 
 
-@kopf.on.event("", "v1", "nodes")
-async def instance_state_changed(name: str, labels: Mapping[str, str], logger: Logger, **kwargs: Any) -> None:
-    """An instance became DRAINING (or ACTIVE): the services with tasks on it start (or stop)
-    replacing them."""
-    remember_handler_context()  # every cluster has nodes: the first handler kopf runs, mostly
+def instance_state_changed(
+    name: str,
+    labels: Mapping[str, str],
+    indexes: Indexes,
+    service_logger: Callable[[str, str], Logger],
+    variables: contextvars.Context | None = None,
+) -> None:
+    """An instance (node) became DRAINING (or ACTIVE): the services with tasks on it start
+    (or stop) replacing them (from controllers/informers.py; ``service_logger``: the logger
+    of a service by namespace and name)."""
     state = labels.get(LABEL_INSTANCE_STATUS, "ACTIVE")
     if _instance_states.get(name, "ACTIVE") == state:
         return
     _instance_states[name] = state
-    indexes = Indexes.from_kwargs(kwargs)
     affected = {
         (pod["metadata"]["namespace"], (pod["metadata"].get("labels") or {})[LABEL_SERVICE])
         for pod in values_at(indexes.pods_by_node, name)
@@ -1197,7 +1177,8 @@ async def instance_state_changed(name: str, labels: Mapping[str, str], logger: L
     }
     for namespace, service in sorted(affected):
         if one(indexes.services, (namespace, service)) is not None:
-            enqueue(namespace, service, indexes, logger, urgent=True, apply=True)
+            logger = service_logger(namespace, service)
+            enqueue(namespace, service, indexes, logger, urgent=True, apply=True, variables=variables)
 
 
 def assign_capacity_provider(
