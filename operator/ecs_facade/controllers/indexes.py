@@ -350,7 +350,8 @@ class ObjectIndex(Mapping[Any, Any]):
     def __init__(self, keys_of: KeysOf) -> None:
         self._keys_of = keys_of
         self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)  # for wait_for (cheap without waiters)
+        self._changed = threading.Condition(self._lock)  # for wait_for
+        self._waiting = 0  # threads in wait_for: a put wakes them (pods' puts skip it)
         self._values: dict[tuple[str, ...], dict[tuple[str, str], Any]] = {}
         self._entries: dict[tuple[str, str], Entry] = {}
 
@@ -374,7 +375,8 @@ class ObjectIndex(Mapping[Any, Any]):
                 self._values.setdefault(key, {})[ident] = value
             generation = int(meta.get("generation") or 0)
             self._entries[ident] = Entry(str(meta.get("resourceVersion") or ""), frozenset(keys), stub, generation)
-            self._changed.notify_all()
+            if self._waiting:
+                self._changed.notify_all()
 
     def wait_for(self, namespace: str, name: str, uid: str, generation: int, timeout: float) -> bool:
         """Wait until the index holds the object ``uid`` at ``generation`` or later (a kopf
@@ -389,7 +391,11 @@ class ObjectIndex(Mapping[Any, Any]):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self._changed.wait(left)
+                self._waiting += 1
+                try:
+                    self._changed.wait(left)
+                finally:
+                    self._waiting -= 1
 
     def remove(self, namespace: str, name: str) -> None:
         with self._lock:
