@@ -49,9 +49,8 @@ def _run(args: argparse.Namespace) -> int:
     kube.size_pool(settings.workers + settings.service_workers)
     import kopf
 
-    import ecs_facade.controllers  # registers the handlers
+    import ecs_facade.controllers  # noqa: F401  registers the handlers
 
-    ecs_facade.controllers.informers.watch_namespaces(args.namespace or ())
     kopf.configure(verbose=args.verbose, debug=args.debug)
     if args.metrics_port:
         from ecs_facade.metrics import serve
@@ -67,7 +66,8 @@ def _run(args: argparse.Namespace) -> int:
             standalone=args.standalone or args.leader_elect,
             peering_name=args.peering,
             liveness_endpoint=args.liveness,
-            memo=kopf.Memo(config=settings),  # controllers/settings.py, read_settings
+            # controllers/settings.py (read_settings) and controllers/informers.py (start_informers)
+            memo=kopf.Memo(config=settings, namespaces=tuple(args.namespace or ())),
         )
     finally:
         if elector is not None and not lost.is_set():

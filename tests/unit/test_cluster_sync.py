@@ -21,9 +21,8 @@ def test_a_cluster_is_synced_every_cluster_sync_seconds(monkeypatch: pytest.Monk
     now = [100.0]
     monkeypatch.setattr(cluster, "reconcile", lambda state, name, *_, **__: synced.append(name))
     monkeypatch.setattr("time.monotonic", lambda: now[0])
-    monkeypatch.setattr(Indexes, "from_kwargs", classmethod(lambda cls, kwargs: None))
     state = OperatorState(config=Config(cluster_sync_seconds=5.0))
-    memo = kopf.Memo(state=state)  # kopf's memo of this cluster: a copy of the operator's
+    memo = kopf.Memo(state=state, indexes=Indexes.create())  # kopf's memo of this cluster: a copy of the operator's
     body: dict[str, Any] = {"metadata": {}}
 
     def tick(seconds: float) -> None:

@@ -1,15 +1,14 @@
 """What the operator's own informers' events do: the index first, then the service's queue
 or the task's reconcile; which namespaces they watch."""
 
-import contextvars
-import dataclasses
 from typing import Any
 
 import kopf
 import pytest
 
 from ecs_facade.config import Config
-from ecs_facade.controllers import common, informers, service, task
+from ecs_facade.controllers import informers, service, task
+from ecs_facade.controllers.common import HandlerContext
 from ecs_facade.controllers.indexes import (
     Indexes,
     ObjectIndex,
@@ -18,8 +17,16 @@ from ecs_facade.controllers.indexes import (
     replica_set_keys,
     service_keys,
 )
+from ecs_facade.controllers.namespace_patterns import wanted
 from ecs_facade.controllers.service import budget, triggers
 from ecs_facade.controllers.state import OperatorState
+
+
+def known() -> HandlerContext:
+    """kopf's context, as remembered once a kopf handler ran."""
+    context = HandlerContext()
+    context.remember()
+    return context
 
 
 def pod(name: str, labels: dict[str, str], namespace: str = "ns", gated: bool = False) -> dict[str, Any]:
@@ -43,16 +50,24 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
         seen.append(("tasks_changed", namespace, name, kwargs["deleted"], kwargs["variables"] is not None))
 
     monkeypatch.setattr(service, "tasks_changed", tasks_changed)
-    monkeypatch.setattr(common, "_handler_context", contextvars.copy_context())
     return seen
 
 
-def events(index: ObjectIndex, submitted: list[tuple[Any, ...]], patterns: tuple[str, ...] = ()) -> informers.Events:
-    indexes = Indexes.from_kwargs({name: {} for name in Indexes.__dataclass_fields__}, pods=index)
-    watched = dataclasses.replace(informers.PODS, index=index)
-    state = OperatorState(config=Config())
+def events(
+    index: ObjectIndex,
+    submitted: list[tuple[Any, ...]],
+    patterns: tuple[str, ...] = (),
+    context: HandlerContext | None = None,
+) -> informers.Events:
+    indexes = Indexes.create(Pod=index)
     return informers.Events(
-        watched, state, indexes, kopf.OperatorSettings(), lambda f, *a, **k: submitted.append((f, *a)), patterns
+        informers.PODS,
+        OperatorState(config=Config()),
+        indexes,
+        kopf.OperatorSettings(),
+        lambda f, *a, **k: submitted.append((f, *a)),
+        patterns,
+        known() if context is None else context,
     )
 
 
@@ -85,9 +100,8 @@ def test_a_standalone_task_pod_runs_the_tasks_reconcile(calls: list[tuple[Any, .
 def test_before_any_kopf_handler_ran_a_services_task_still_queues_it(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Any] = []
     monkeypatch.setattr(service, "tasks_changed", lambda *a, **k: seen.append((a[2:4], k["variables"], a[5])))
-    monkeypatch.setattr(common, "_handler_context", None)
     index = ObjectIndex(pod_keys)
-    events(index, []).event("ADDED", pod("p1", {"ecs.facade.dev/service": "web"}))
+    events(index, [], context=HandlerContext()).event("ADDED", pod("p1", {"ecs.facade.dev/service": "web"}))
     assert index.count() == 1
     [(key, variables, logger)] = seen
     assert key == ("ns", "web") and variables is None  # the caller's own context, then
@@ -99,12 +113,12 @@ def test_a_services_logger_is_made_once_and_again_once_kopfs_context_is_known(
 ) -> None:
     seen: list[Any] = []
     monkeypatch.setattr(service, "tasks_changed", lambda *a, **k: seen.append(a[5]))
-    monkeypatch.setattr(common, "_handler_context", None)
-    handler = events(ObjectIndex(pod_keys), [])
+    context = HandlerContext()
+    handler = events(ObjectIndex(pod_keys), [], context=context)
     for name in ("p1", "p2"):
         handler.event("ADDED", pod(name, {"ecs.facade.dev/service": "web"}))
     handler.event("ADDED", pod("p3", {"ecs.facade.dev/service": "api"}))
-    monkeypatch.setattr(common, "_handler_context", contextvars.copy_context())
+    context.remember()  # a kopf handler ran
     handler.event("MODIFIED", pod("p1", {"ecs.facade.dev/service": "web"}))
     handler.event("MODIFIED", pod("p2", {"ecs.facade.dev/service": "web"}))
     assert seen[0] is seen[1] and seen[2] is not seen[0]  # one per service
@@ -147,9 +161,9 @@ def test_scopes(patterns: tuple[str, ...], expected: list[str | None]) -> None:
 
 
 def test_wanted_follows_kopfs_namespace_patterns() -> None:
-    assert informers.wanted((), "anything")
-    assert informers.wanted(("team-a",), "team-a") and not informers.wanted(("team-a",), "team-b")
-    assert informers.wanted(("team-*, !team-x",), "team-a") and not informers.wanted(("team-*, !team-x",), "team-x")
+    assert wanted((), "anything")
+    assert wanted(("team-a",), "team-a") and not wanted(("team-a",), "team-b")
+    assert wanted(("team-*, !team-x",), "team-a") and not wanted(("team-*, !team-x",), "team-x")
 
 
 def workload(kind: str, name: str = "web-1") -> dict[str, Any]:
@@ -167,26 +181,27 @@ def workload(kind: str, name: str = "web-1") -> dict[str, Any]:
 
 
 def kind_events(
-    watched: informers.Watched, submitted: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+    watched: informers.Watched, indexes: Indexes, submitted: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[informers.Events, list[tuple[Any, ...]]]:
     direct: list[tuple[Any, ...]] = []
     monkeypatch.setattr(service, "workload_event", lambda *a, **k: direct.append((a[1]["kind"], k["deleted"])))
-    indexes = Indexes.from_kwargs(
-        {name: {} for name in Indexes.__dataclass_fields__},
-        **{"deployments" if watched.kind == "Deployment" else "replica_sets": watched.index},
-    )
-    state = OperatorState(config=Config())
     handler = informers.Events(
-        watched, state, indexes, kopf.OperatorSettings(), lambda f, *a, **k: submitted.append((f, *a, k)), ()
+        watched,
+        OperatorState(config=Config()),
+        indexes,
+        kopf.OperatorSettings(),
+        lambda f, *a, **k: submitted.append((f, *a, k)),
+        (),
+        known(),
     )
     return handler, direct
 
 
 def test_a_replica_set_event_queues_its_service(calls: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch) -> None:
-    watched = dataclasses.replace(informers.REPLICA_SETS, index=ObjectIndex(replica_set_keys))
-    handler, _ = kind_events(watched, [], monkeypatch)
+    index = ObjectIndex(replica_set_keys)
+    handler, _ = kind_events(informers.REPLICA_SETS, Indexes.create(ReplicaSet=index), [], monkeypatch)
     handler.listed(None, [workload("ReplicaSet")], True)  # a list's items come without a kind
-    [slim] = watched.index[("ns", "web")]
+    [slim] = index[("ns", "web")]
     assert slim["status"] == {"readyReplicas": 1} and "spec" in slim and calls == []
     handler.event("MODIFIED", {**workload("ReplicaSet"), "kind": "ReplicaSet"})
     assert calls == [("tasks_changed", "ns", "web", False, True)]
@@ -195,14 +210,14 @@ def test_a_replica_set_event_queues_its_service(calls: list[tuple[Any, ...]], mo
 def test_a_deployment_change_is_handled_at_once_a_deletion_off_the_thread(
     calls: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    watched = dataclasses.replace(informers.DEPLOYMENTS, index=ObjectIndex(deployment_keys))
+    index = ObjectIndex(deployment_keys)
     submitted: list[tuple[Any, ...]] = []
-    handler, direct = kind_events(watched, submitted, monkeypatch)
+    handler, direct = kind_events(informers.DEPLOYMENTS, Indexes.create(Deployment=index), submitted, monkeypatch)
     handler.event("MODIFIED", workload("Deployment"))
     assert direct == [("Deployment", False)] and submitted == []
-    assert watched.index[("ns", "web")][0]["spec"]["replicas"] == 3
+    assert index[("ns", "web")][0]["spec"]["replicas"] == 3
     handler.event("DELETED", workload("Deployment"))
-    assert ("ns", "web") not in watched.index
+    assert ("ns", "web") not in index
     [(function, _state, body, *_, options)] = submitted
     assert function is service.workload_event and options["deleted"] is True
     assert body["metadata"]["ownerReferences"][0]["uid"] == "u1"  # whose it was: the handler checks
@@ -212,9 +227,8 @@ def test_a_deployment_change_is_handled_at_once_a_deletion_off_the_thread(
 def test_a_relisted_deployment_that_is_gone_is_handed_on_with_its_owner(
     calls: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    watched = dataclasses.replace(informers.DEPLOYMENTS, index=ObjectIndex(deployment_keys))
     submitted: list[tuple[Any, ...]] = []
-    handler, _ = kind_events(watched, submitted, monkeypatch)
+    handler, _ = kind_events(informers.DEPLOYMENTS, Indexes.create(), submitted, monkeypatch)
     handler.listed(None, [workload("Deployment")], True)
     handler.listed(None, [], False)
     [(function, _state, stub, *_, options)] = submitted
@@ -232,7 +246,6 @@ def test_one_failing_change_of_a_relist_does_not_lose_the_others(monkeypatch: py
             raise RuntimeError("boom")
 
     monkeypatch.setattr(service, "tasks_changed", tasks_changed)
-    monkeypatch.setattr(common, "_handler_context", contextvars.copy_context())
     index = ObjectIndex(pod_keys)
     handler = events(index, [])
     handler.listed(None, [], True)
@@ -264,9 +277,8 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
 
 
 def service_events(index: ObjectIndex, state: OperatorState) -> informers.Events:
-    indexes = Indexes.from_kwargs({name: {} for name in Indexes.__dataclass_fields__}, services=index)
-    watched = dataclasses.replace(informers.ECS_SERVICES, index=index)
-    return informers.Events(watched, state, indexes, kopf.OperatorSettings(), lambda *a, **k: None)
+    indexes = Indexes.create(ECSService=index)
+    return informers.Events(informers.ECS_SERVICES, state, indexes, kopf.OperatorSettings(), lambda *a, **k: None)
 
 
 def test_a_new_or_changed_service_is_queued_urgent_its_status_echo_is_not(
@@ -319,12 +331,8 @@ def test_a_status_echo_asks_for_no_logger_nor_context(queued: list[tuple[Any, ..
         return None, None
 
     meta = ecs_service()["metadata"]
-    service.service_changed(
-        state, "ADDED", meta, Indexes.from_kwargs({n: {} for n in Indexes.__dataclass_fields__}), queueing
-    )
-    service.service_changed(
-        state, "MODIFIED", meta, Indexes.from_kwargs({n: {} for n in Indexes.__dataclass_fields__}), queueing
-    )
+    service.service_changed(state, "ADDED", meta, Indexes.create(), queueing)
+    service.service_changed(state, "MODIFIED", meta, Indexes.create(), queueing)
     assert asked == [True] and len(queued) == 1
 
 
@@ -336,14 +344,15 @@ def test_a_new_service_counts_as_starting_from_its_first_sighting(
     def queueing() -> tuple[Any, None]:
         return None, None
 
-    empty = Indexes.from_kwargs({n: {} for n in Indexes.__dataclass_fields__})
+    empty = Indexes.create()
     service.service_changed(state, "ADDED", ecs_service()["metadata"], empty, queueing)
     assert list(budgets.starting["ns"]) == [("ns", "web", "u1")]
     # listed after a restart with its Deployment there: not new, its reconcile tells
     budgets.starting.clear()
     other = {**ecs_service()["metadata"], "name": "api", "uid": "u2"}
-    with_workload = Indexes.from_kwargs(
-        {n: {} for n in Indexes.__dataclass_fields__}, deployments={("ns", "api"): [{"metadata": {"name": "api"}}]}
+    with_workload = Indexes.create()
+    with_workload.objects["Deployment"].put(
+        {"metadata": {"name": "api", "namespace": "ns", "labels": {"ecs.facade.dev/service": "api"}}}
     )
     service.service_changed(state, "ADDED", other, with_workload, queueing)
     assert budgets.starting == {}
@@ -356,7 +365,7 @@ def test_a_service_with_no_budget_to_wait_for_holds_nobody_back(state: OperatorS
     from ecs_facade.views.service import Readiness
 
     budgets = state.budgets
-    indexes = Indexes.from_kwargs({n: {} for n in Indexes.__dataclass_fields__})
+    indexes = Indexes.create()
     no_budget = service.Plan(
         workload=cast(Any, None), extra=[], revision=cast(Any, None), arn="", desired=2, breaker={}
     )  # a DAEMON service's plan

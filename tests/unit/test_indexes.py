@@ -9,6 +9,7 @@ from ecs_facade.controllers import indexes
 from ecs_facade.controllers.indexes import slim_workload
 from ecs_facade.controllers.service import apply as controller
 from ecs_facade.views.service import rollout_readiness, service_counts
+from ecs_facade.views.task_state import task_state
 
 
 def deployment(*managers: dict[str, Any]) -> dict[str, Any]:
@@ -140,9 +141,7 @@ def test_one_pod_index_answers_each_view_under_its_old_keys() -> None:
     service_pod = pod({"ecs.facade.dev/service": "web", "pod-template-hash": "h1"})
     task_pod = pod({"ecs.facade.dev/task": "job"}, node=None, phase="Pending", name="p2")
     other = pod({"app": "x"}, node="n2", name="p3")
-    views = indexes.Indexes.from_kwargs(
-        {name: {} for name in indexes.Indexes.__dataclass_fields__}, pods=pods_index(service_pod, task_pod, other)
-    )
+    views = indexes.Indexes.create(Pod=pods_index(service_pod, task_pod, other))
     [task] = views.tasks[("ns", "web")]
     assert (task.name, task.template_hash, task.phase, task.restarts, task.node) == ("p1", "h1", "Running", 2, "n1")
     assert [p["spec"]["nodeName"] for p in indexes.values_at(views.pods_by_node, "n1")] == ["n1"]
@@ -213,7 +212,7 @@ def test_a_task_state_says_when_it_became_ready_and_when_it_failed() -> None:
 
     labels = {"pod-template-hash": "h"}
     ready = {"type": "Ready", "status": "True", "lastTransitionTime": "2026-12-01T10:00:05Z"}
-    running = indexes.task_state(pod("Running", [ready], [{"name": "app", "restartCount": 0}]), labels)
+    running = task_state(pod("Running", [ready], [{"name": "app", "restartCount": 0}]), labels)
     assert (running.ready_since, running.failures, running.runs, running.node) == (
         "2026-12-01T10:00:05Z",
         (),
@@ -223,12 +222,12 @@ def test_a_task_state_says_when_it_became_ready_and_when_it_failed() -> None:
     # an essential container exited: the pod failed when it finished, after running for a second
     ended = {"terminated": {"exitCode": 1, "startedAt": "2026-12-01T10:00:05Z", "finishedAt": "2026-12-01T10:00:06Z"}}
     not_ready = {**ready, "status": "False", "lastTransitionTime": "2026-12-01T10:00:06Z"}
-    failed = indexes.task_state(pod("Failed", [not_ready], [{"name": "app", "state": ended}]), labels)
+    failed = task_state(pod("Failed", [not_ready], [{"name": "app", "state": ended}]), labels)
     assert (failed.ready_since, failed.failures) == (None, ("2026-12-01T10:00:06Z",))
     assert failed.runs == (("2026-12-01T10:00:05Z", "2026-12-01T10:00:06Z"),)
     # a container restarted twice (on a real node): two failures, at the last restart's time
     restarted = {"name": "app", "restartCount": 2, "lastState": ended, "state": {"running": {}}}
-    crashing = indexes.task_state(pod("Running", [not_ready], [restarted]), labels)
+    crashing = task_state(pod("Running", [not_ready], [restarted]), labels)
     assert (crashing.restarts, crashing.failures) == (2, ("2026-12-01T10:00:06Z",) * 2)
     assert crashing.ready_since is None
 
@@ -259,5 +258,138 @@ def test_a_restart_of_all_containers_is_one_failure_and_a_restart_policy_none() 
             ],
         },
     }
-    state = indexes.task_state(body, {"pod-template-hash": "h"})
+    state = task_state(body, {"pod-template-hash": "h"})
     assert (state.restarts, state.failures) == (1, ("2026-12-01T10:00:06Z",))
+
+
+def found(index: Any, key: Any) -> Any:
+    """The one value under ``key`` (indexes.one), which must be there."""
+    value = indexes.one(index, key)
+    assert value is not None, key
+    return value
+
+
+def meta(name: str, namespace: str = "ns", **fields: Any) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace, "uid": f"uid-{name}", "resourceVersion": "1", **fields}
+
+
+def test_task_definitions_are_found_by_family_and_by_name() -> None:
+    views = indexes.Indexes.create()
+    definitions = views.objects["ECSTaskDefinition"]
+    definitions.put({"metadata": meta("web-v2"), "spec": {"family": "web", "cpu": "256"}})
+    definitions.put({"metadata": meta("api"), "spec": {"containerDefinitions": []}})  # family: its name
+    definitions.put({"metadata": meta("batch"), "spec": {"taskDefinition": {"family": "jobs"}}})  # describe output
+    web = found(views.task_definitions, ("ns", "web"))
+    assert web is not None and web.name == "web-v2" and web.spec["cpu"] == "256"
+    assert found(views.task_definitions_by_name, ("ns", "web-v2")) is web
+    assert found(views.task_definitions, ("ns", "api")).name == "api"
+    assert found(views.task_definitions, ("ns", "jobs")).name == "batch"
+    assert indexes.one(views.task_definitions, ("other", "web")) is None
+    definitions.put({"metadata": meta("web"), "spec": {"family": "web"}})  # two of one family: the one named so
+    assert found(views.task_definitions, ("ns", "web")).name == "web"
+
+
+def revision(name: str, number: int, owner: str | None = "web") -> dict[str, Any]:
+    owners = [{"kind": "ECSTaskDefinition", "name": owner, "uid": "u"}] if owner else []
+    annotations = {"ecs.facade.dev/content-hash": f"h{number}", "ecs.facade.dev/registered-at": "2026-01-01T00:00:00Z"}
+    return {
+        "metadata": meta(name, annotations=annotations, ownerReferences=owners),
+        "revision": number,
+        "data": {"taskDefinition": {"family": "web", "containerDefinitions": [{"name": "app"}]}},
+    }
+
+
+def test_revisions_are_found_by_their_task_definition_oldest_first() -> None:
+    views = indexes.Indexes.create()
+    for body in (revision("web-2", 2), revision("web-1", 1), revision("stray", 1, owner=None)):
+        views.objects["ControllerRevision"].put(body)
+    found = indexes.revisions_of(views.revisions, "ns", "web")
+    assert [(r.name, r.revision, r.status, r.content_hash) for r in found] == [
+        ("web-1", 1, "ACTIVE", "h1"),
+        ("web-2", 2, "ACTIVE", "h2"),
+    ]
+    assert found[0].owner == "web" and found[0].registered_at == "2026-01-01T00:00:00Z"
+    assert found[0].request["containerDefinitions"] == [{"name": "app"}]
+    assert indexes.revision_keys(revision("stray", 1, owner=None)) == {}  # not one of a task definition
+
+
+def test_a_services_daemon_set_and_autoscaler_are_found_by_the_service() -> None:
+    views = indexes.Indexes.create()
+    labels = {"ecs.facade.dev/service": "web"}
+    daemon_set = {**deployment(), "kind": "DaemonSet", "metadata": {**meta("web", labels=labels)}}
+    views.objects["DaemonSet"].put(daemon_set)
+    hpa = {"kind": "HorizontalPodAutoscaler", "metadata": meta("web", labels=labels), "spec": {"maxReplicas": 5}}
+    views.objects["HorizontalPodAutoscaler"].put(hpa)
+    [slim] = views.daemon_sets[("ns", "web")]
+    assert slim == slim_workload(daemon_set) and "containers" not in str(slim["spec"])
+    assert found(views.autoscalers, ("ns", "web"))["spec"] == {"maxReplicas": 5}
+    assert indexes.daemon_set_keys({"metadata": meta("other")}) == {}
+    assert indexes.autoscaler_keys({"metadata": meta("other")}) == {}
+
+
+def test_nodes_namespaces_and_clusters_are_found_by_their_name() -> None:
+    views = indexes.Indexes.create()
+    node = {
+        "metadata": meta(
+            "n1",
+            namespace="",
+            labels={"ecs.facade.dev/cluster": "prod"},
+            annotations={"ecs.facade.dev/cordoned-for-drain": "true", "other.io/note": "dropped"},
+        ),
+        "spec": {"providerID": "kwok://n1", "unschedulable": True, "taints": [{"key": "k"}]},
+        "status": {
+            "allocatable": {"cpu": "4"},
+            "conditions": [{"type": "Ready", "status": "True"}, {"type": "MemoryPressure", "status": "False"}],
+            "images": [{"names": ["big"]}],
+        },
+    }
+    views.objects["Node"].put(node)
+    slim = found(views.nodes, "n1")
+    assert slim["metadata"]["annotations"] == {"ecs.facade.dev/cordoned-for-drain": "true"}
+    assert slim["spec"] == {"providerID": "kwok://n1", "unschedulable": True}
+    assert slim["status"]["conditions"] == [{"type": "Ready", "status": "True"}] and "images" not in slim["status"]
+    assert list(views.nodes) == ["n1"]
+    views.objects["Namespace"].put({"metadata": meta("team-a", namespace="", labels={"team": "a"})})
+    assert found(views.namespaces, "team-a") == {"team": "a"}
+    views.objects["ECSCluster"].put({"metadata": meta("prod-cluster", namespace=""), "spec": {"clusterName": "prod"}})
+    views.objects["ECSCluster"].put({"metadata": meta("default", namespace=""), "spec": {}})
+    assert found(views.clusters, "prod").name == "prod-cluster"  # by its ECS name
+    assert found(views.clusters, "default").name == "default"
+    assert indexes.one(views.clusters, "prod-cluster") is None
+
+
+def test_ecs_tasks_are_found_by_namespace_and_name() -> None:
+    views = indexes.Indexes.create()
+    views.objects["ECSTask"].put(
+        {"metadata": meta("job-1"), "spec": {"cluster": "prod"}, "status": {"lastStatus": "RUNNING"}}
+    )
+    [(key, (task,))] = list(views.ecs_tasks.items())
+    assert key == ("ns", "job-1") and task.spec == {"cluster": "prod"} and task.status["lastStatus"] == "RUNNING"
+    assert [t.name for t in indexes.all_values(views.ecs_tasks)] == ["job-1"]
+
+
+def test_every_kind_has_its_own_index() -> None:
+    views = indexes.Indexes.create()
+    assert set(views.objects) == set(indexes.KEYS)
+    assert len({id(index) for index in views.objects.values()}) == len(indexes.KEYS)
+    mine = indexes.ObjectIndex(indexes.pod_keys)
+    assert indexes.Indexes.create(Pod=mine).objects["Pod"] is mine
+
+
+def test_caught_up_waits_for_the_object_at_the_handlers_generation() -> None:
+    import threading
+
+    views = indexes.Indexes.create()
+    tasks = views.objects["ECSTask"]
+    body = {"metadata": {**meta("job-1"), "generation": 2}, "spec": {}}
+    assert not views.caught_up("ECSTask", body, timeout=0.01)  # not seen yet
+    tasks.put({"metadata": {**meta("job-1"), "generation": 1}, "spec": {}})
+    assert not views.caught_up("ECSTask", body, timeout=0.01)  # seen, with the spec before
+    tasks.put({"metadata": {**meta("job-1"), "uid": "another", "generation": 3}, "spec": {}})
+    assert not views.caught_up("ECSTask", body, timeout=0.01)  # one of the same name, not this one
+    later = threading.Timer(0.05, tasks.put, [{"metadata": {**meta("job-1"), "generation": 2}, "spec": {}}])
+    later.start()
+    assert views.caught_up("ECSTask", body, timeout=5)  # woken by the informer's put
+    later.join()
+    tasks.put({"metadata": {**meta("job-1"), "generation": 3}, "spec": {}})
+    assert views.caught_up("ECSTask", body, timeout=0)  # a later generation will do

@@ -11,6 +11,7 @@ import pytest
 
 import ecs_facade.controllers  # noqa: F401  (registers the handlers)
 from ecs_facade import rbac
+from ecs_facade.controllers.informers import WATCHED
 
 OPERATOR = Path(__file__).resolve().parents[2] / "operator" / "ecs_facade"
 
@@ -28,10 +29,24 @@ def registered(kind: str) -> set[tuple[str, str]]:
     return {(s.group or "", str(s.any_name)) for s in registry.get_all_selectors()}
 
 
+def informed() -> set[tuple[str, str]]:
+    """The kinds the operator's own informers list and watch (controllers/informers.py)."""
+    return {(w.api_path.split("/")[2] if w.api_path.startswith("/apis/") else "", w.plural) for w in WATCHED}
+
+
 def test_every_watched_or_indexed_resource_can_be_listed_and_watched() -> None:
-    informed = {("", "pods"), ("apps", "replicasets"), ("apps", "deployments")}  # controllers/informers.py
-    for group, resource in registered("_watching") | registered("_indexing") | informed:
+    assert ("apps", "controllerrevisions") in informed() and ("", "nodes") in informed()
+    for group, resource in registered("_watching") | registered("_indexing") | registered("_changing") | informed():
         assert {"list", "watch"} <= granted(group, resource), f"{group}/{resource}"
+
+
+def test_cluster_scoped_kinds_are_granted_cluster_wide_the_others_per_namespace() -> None:
+    """The chart binds the cluster rules with a ClusterRoleBinding always, the namespaced ones
+    with RoleBindings in each of watchNamespaces (the informers then watch per namespace)."""
+    cluster = {(g, r) for rule in rbac.CLUSTER for g in rule["apiGroups"] for r in rule["resources"]}
+    for watched in WATCHED:
+        group = watched.api_path.split("/")[2] if watched.api_path.startswith("/apis/") else ""
+        assert ((group, watched.plural) in cluster) is watched.cluster_scoped, watched.plural
 
 
 def test_every_resource_kopf_handles_with_progress_can_be_patched() -> None:

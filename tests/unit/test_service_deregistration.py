@@ -28,7 +28,7 @@ def indexes(service: Snapshot) -> Indexes:
         "task_definitions": {(NS, "web"): [task_definition]},
         "revisions": {(NS, "web"): [revision]},
     }
-    # kopf's indexes are read as mappings: plain dicts stand in for them
+    # the indexes are read as mappings: plain dicts stand in for them
     return Indexes(**{name: found.get(name, {}) for name in Indexes.__dataclass_fields__})
 
 

@@ -12,7 +12,6 @@ from typing import Any, cast
 import pytest
 
 from ecs_facade.config import Config
-from ecs_facade.controllers import indexes
 from ecs_facade.controllers.indexes import Snapshot
 from ecs_facade.controllers.service import plan as planning
 from ecs_facade.controllers.service import report, triggers
@@ -39,6 +38,7 @@ from ecs_facade.views.service_tasks import (
     task_id,
 )
 from ecs_facade.views.task import OUT_OF_MEMORY, before_deletion, deletion_requested, describe_task
+from ecs_facade.views.task_state import task_state
 from tests.unit.test_views_service_tasks import EVERY_EXIT, at
 
 SERVICE_UID = "svc-1"
@@ -135,7 +135,7 @@ def kubelet_pod(
 
 
 def state(body: dict[str, Any]) -> TaskState:
-    return indexes.task_state(body, body["metadata"]["labels"])
+    return task_state(body, body["metadata"]["labels"])
 
 
 def scaled_in(uid: str = OLD, code: int = 143) -> list[dict[str, Any]]:

@@ -20,9 +20,9 @@ def record(message: str, level: int = logging.INFO) -> logging.LogRecord:
 
 def test_event_handler_successes_are_dropped_and_everything_else_kept() -> None:
     quiet = QuietEventHandlers()
-    assert not quiet.filter(record("Handler 'workload_changed' succeeded."))
+    assert not quiet.filter(record("Timer 'cluster_sync' succeeded."))
     assert quiet.filter(record("Handler 'service_changed' succeeded."))  # not an event handler
-    assert quiet.filter(record("Handler 'workload_changed' failed with an exception.", logging.ERROR))
+    assert quiet.filter(record("Timer 'cluster_sync' failed with an exception.", logging.ERROR))
     assert quiet.filter(record("task ns/web-1 placed with capacity provider spot"))
 
 

@@ -4,7 +4,6 @@ incarnation of a pod, "has started" / "has stopped" / "failed container health c
 import re
 from typing import Any
 
-from ecs_facade.controllers import indexes
 from ecs_facade.views.deployments import TaskState
 from ecs_facade.views.service_tasks import (
     MAX_IDS,
@@ -17,6 +16,7 @@ from ecs_facade.views.service_tasks import (
     unhealthy_from,
     unhealthy_incarnation,
 )
+from ecs_facade.views.task_state import task_state
 
 UID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 OTHER = "11111111-2222-3333-4444-555555555555"
@@ -94,7 +94,7 @@ def pod(
 
 
 def state(body: dict[str, Any]) -> TaskState:
-    return indexes.task_state(body, body["metadata"]["labels"])
+    return task_state(body, body["metadata"]["labels"])
 
 
 def ids(message: str) -> list[str]:

@@ -6,7 +6,7 @@ Kubernetes form of ``ECS_CLUSTER=C``); a node without the label is an instance o
 ``instanceSelector`` makes the operator put that label on matching nodes.
 
 Level-based: a timer per cluster (and every spec change) reads nodes, pods, services and
-tasks from kopf's indexes, keeps the node labels the selector asks for, drains DRAINING
+tasks from the operator's indexes, keeps the node labels the selector asks for, drains DRAINING
 instances (cordon, then evict service tasks within each service's disruption budget),
 and writes the DescribeClusters counts only when they changed. Deleting a cluster that
 still has services or running tasks is held by the finalizer with a condition and an event
@@ -294,8 +294,8 @@ def default_cluster_exists(logger: Logger, **_: Any) -> None:
 
 
 @kopf.timer(GROUP, VERSION, CLUSTERS, interval=SYNC_TICK_SECONDS, idle=0)
-def cluster_sync(name: str, body: kopf.Body, logger: Logger, memo: kopf.Memo, **kwargs: Any) -> None:
-    remember_handler_context()  # the default cluster's timer runs first in every operator
+def cluster_sync(name: str, body: kopf.Body, logger: Logger, memo: kopf.Memo, **_: Any) -> None:
+    remember_handler_context(memo)  # the default cluster's timer runs first in every operator
     if body.get("metadata", {}).get("deletionTimestamp"):
         return  # the deletion handler owns it now
     now = time.monotonic()
@@ -303,21 +303,25 @@ def cluster_sync(name: str, body: kopf.Body, logger: Logger, memo: kopf.Memo, **
     if now < memo.get("synced_at", -math.inf) + state.config.cluster_sync_seconds:
         return
     memo["synced_at"] = now  # kopf's memo of this cluster
-    reconcile(state, name, Indexes.from_kwargs(kwargs), logger)
+    reconcile(state, name, Indexes.of(memo), logger)
 
 
 @kopf.on.resume(GROUP, VERSION, CLUSTERS)
 @kopf.on.create(GROUP, VERSION, CLUSTERS)
 @kopf.on.update(GROUP, VERSION, CLUSTERS, field="spec")
-def cluster_changed(name: str, logger: Logger, memo: kopf.Memo, **kwargs: Any) -> None:
-    reconcile(of(memo), name, Indexes.from_kwargs(kwargs), logger)
+def cluster_changed(name: str, body: kopf.Body, logger: Logger, memo: kopf.Memo, **_: Any) -> None:
+    indexes = Indexes.of(memo)
+    # kopf's watch may bring the cluster (or its new spec) before the informer does
+    if not indexes.caught_up(KIND_CLUSTER, body):
+        raise kopf.TemporaryError("the cluster is not in the operator's index yet", delay=1)
+    reconcile(of(memo), name, indexes, logger)
 
 
 @kopf.on.delete(GROUP, VERSION, CLUSTERS)
-def cluster_deleted(name: str, body: kopf.Body, logger: Logger, memo: kopf.Memo, **kwargs: Any) -> None:
+def cluster_deleted(name: str, body: kopf.Body, logger: Logger, memo: kopf.Memo, **_: Any) -> None:
     """ECS DeleteCluster: refused while services or running tasks remain; held here until they go."""
     state = of(memo)
-    indexes = Indexes.from_kwargs(kwargs)
+    indexes = Indexes.of(memo)
     current = snapshot(body)
     ecs_name = cluster_name(name, current.spec)
     services = sorted(f"{s.namespace}/{s.name}" for s in services_in(indexes, ecs_name))

@@ -13,33 +13,34 @@ from ecs_facade.views.conditions import set_condition
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
-_handler_context: contextvars.Context | None = None
+
+class HandlerContext:
+    """A copy of one kopf handler's context variables (the first), for the work that starts
+    outside kopf's handlers (the informers' threads): kopf.event() and kopf's object loggers
+    find the operator's event queue, one for all objects, only through variables that kopf
+    sets around its handlers. One per operator start (informers.Watching, in kopf's memo)."""
+
+    def __init__(self) -> None:
+        self._context: contextvars.Context | None = None
+
+    def remember(self) -> None:
+        if self._context is None:
+            self._context = contextvars.copy_context()
+
+    def get(self) -> contextvars.Context | None:
+        """A copy of the remembered context (a Context can be entered by one thread at a
+        time), or None before any kopf handler ran."""
+        return None if self._context is None else self._context.copy()
+
+    def known(self) -> bool:
+        return self._context is not None
 
 
-def remember_handler_context() -> None:
-    """Keep a copy of one kopf handler's context variables (the first), for the work that
-    starts outside kopf's handlers (the pod informer's thread): kopf.event() and kopf's
-    object loggers find the operator's event queue, one for all objects, only through
-    variables that kopf sets around its handlers."""
-    global _handler_context
-    if _handler_context is None:
-        _handler_context = contextvars.copy_context()
-
-
-def handler_context() -> contextvars.Context | None:
-    """A copy of the remembered context (a Context can be entered by one thread at a time),
-    or None before any kopf handler ran."""
-    return None if _handler_context is None else _handler_context.copy()
-
-
-def has_handler_context() -> bool:
-    return _handler_context is not None
-
-
-def forget_handler_context() -> None:
-    """At start-up: a context of an earlier operator run in this process is of a stopped loop."""
-    global _handler_context
-    _handler_context = None
+def remember_handler_context(memo: Mapping[str, Any]) -> None:
+    """From a kopf handler (``memo``: kopf's): keep its context for the informers' work."""
+    watching = memo.get("watching")
+    if watching is not None:
+        watching.context.remember()
 
 
 def now() -> str:

@@ -1,39 +1,32 @@
-"""In-memory indexes: kopf's, kept from its watches, and the operator's own (``ObjectIndex``:
-ECSServices, pods, ReplicaSets and Deployments, kept by controllers/informers.py).
+"""In-memory indexes of every kind the operator reads, kept by its own informers
+(controllers/informers.py): one ``ObjectIndex`` per kind, holding each object under the keys
+its ``*_keys`` function gives (slimmed to what is read of it), and ``IndexView``s where one
+kind is looked up in several ways. ``Indexes.create()`` makes them all once, at start-up.
 
 Handlers look up task definitions, their revisions, services and tasks here instead of
-listing them from the API. kopf's index functions are ``async`` although they never await:
-kopf runs a sync function in its thread pool, and a thread hop per event cost more than
-the function itself.
+listing them from the API.
 """
 
 import copy
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import kopf
-
 from ecs_facade.api import (
-    CLUSTERS,
     DEFAULT_CLUSTER,
     GROUP,
-    LABEL_CAPACITY_PROVIDER,
-    LABEL_MANAGED_BY,
+    KIND_CLUSTER,
+    KIND_SERVICE,
+    KIND_TASK,
+    KIND_TASK_DEFINITION,
     LABEL_SERVICE,
     LABEL_TASK,
-    MANAGED_BY,
-    TASK_DEFINITIONS,
-    TASKS,
-    VERSION,
 )
 from ecs_facade.model.references import parse_task_definition_ref
 from ecs_facade.views.container_instance import slim_pod
-from ecs_facade.views.deployments import TaskState
-from ecs_facade.views.service_tasks import ending as incarnation_ending
-from ecs_facade.views.service_tasks import picture, unhealthy_from
-from ecs_facade.views.task import before_deletion, essential_containers, failure_containers
+from ecs_facade.views.task_state import task_state
 
 ANNOTATION_CONTENT_HASH = f"{GROUP}/content-hash"
 ANNOTATION_REGISTERED_AT = f"{GROUP}/registered-at"
@@ -89,37 +82,37 @@ def family_of(name: str, spec: Mapping[str, Any]) -> str:
     return str(spec.get("family") or name)
 
 
-@kopf.index(GROUP, VERSION, TASK_DEFINITIONS)
-async def task_definitions(
-    name: str, namespace: str | None, body: kopf.Body, **_: Any
-) -> dict[tuple[str, str], Snapshot]:
-    return {(namespace or "", family_of(name, body.get("spec") or {})): snapshot(body)}
+FAMILY, NAME = "family", "name"  # the views of the task definitions index (and FAMILY of the services')
 
 
-@kopf.index(GROUP, VERSION, TASK_DEFINITIONS)
-async def task_definitions_by_name(
-    name: str, namespace: str | None, body: kopf.Body, **_: Any
-) -> dict[tuple[str, str], Snapshot]:
-    return {(namespace or "", name): snapshot(body)}
+def task_definition_keys(body: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
+    """An ECSTaskDefinition's snapshot under ``("family", namespace, family)`` (what a
+    ``family[:revision]`` reference names) and ``("name", namespace, name)``."""
+    meta = body.get("metadata") or {}
+    namespace, name = str(meta.get("namespace") or ""), str(meta["name"])
+    td = snapshot(body, copied=False)
+    return {(FAMILY, namespace, family_of(name, td.spec)): td, (NAME, namespace, name): td}
 
 
-@kopf.index("apps", "v1", "controllerrevisions", labels={LABEL_MANAGED_BY: MANAGED_BY})
-async def revisions(namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Revision] | None:
-    meta = body.get("metadata", {})
-    owners = [ref for ref in meta.get("ownerReferences", []) if ref.get("kind") == "ECSTaskDefinition"]
+def revision_keys(body: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
+    """A registered revision (a ControllerRevision owned by an ECSTaskDefinition) under
+    (namespace, the task definition's name); nothing for other ControllerRevisions."""
+    meta = body.get("metadata") or {}
+    owners = [ref for ref in meta.get("ownerReferences") or [] if ref.get("kind") == KIND_TASK_DEFINITION]
     if not owners:
-        return None
+        return {}
     data = body.get("data") or {}
+    annotations = meta.get("annotations") or {}
     revision = Revision(
         name=meta["name"],
         owner=owners[0]["name"],
         revision=int(body.get("revision") or 0),
         status="ACTIVE",  # until the owner's deregisteredRevisions says otherwise
-        content_hash=(meta.get("annotations") or {}).get(ANNOTATION_CONTENT_HASH, ""),
-        registered_at=(meta.get("annotations") or {}).get(ANNOTATION_REGISTERED_AT, ""),
-        request=copy.deepcopy(dict(data.get("taskDefinition") or {})),
+        content_hash=annotations.get(ANNOTATION_CONTENT_HASH, ""),
+        registered_at=annotations.get(ANNOTATION_REGISTERED_AT, ""),
+        request=dict(data.get("taskDefinition") or {}),
     )
-    return {(namespace or "", owners[0]["name"]): revision}
+    return {(str(meta.get("namespace") or ""), owners[0]["name"]): revision}
 
 
 def deployment_keys(body: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
@@ -174,23 +167,32 @@ def _managed(entry: Mapping[str, Any]) -> dict[str, Any]:
     return {**summary, "fieldsV1": reduced}
 
 
-@kopf.index("autoscaling", "v2", "horizontalpodautoscalers", labels={LABEL_SERVICE: kopf.PRESENT})
-async def autoscalers(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
-    return {(namespace or "", labels[LABEL_SERVICE]): copy.deepcopy(dict(body))}
+def autoscaler_keys(body: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
+    """A service's HorizontalPodAutoscaler, whole, under (namespace, service)."""
+    meta = body.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    if LABEL_SERVICE not in labels:
+        return {}
+    return {(str(meta.get("namespace") or ""), labels[LABEL_SERVICE]): body}
 
 
-@kopf.index("apps", "v1", "daemonsets", labels={LABEL_SERVICE: kopf.PRESENT})
-async def daemon_sets(namespace: str | None, body: kopf.Body, labels: Mapping[str, str], **_: Any) -> Any:
-    return {(namespace or "", labels[LABEL_SERVICE]): slim_workload(body)}
+def daemon_set_keys(body: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
+    """A DAEMON service's DaemonSet, under (namespace, service), slimmed (``slim_workload``)."""
+    meta = body.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    if LABEL_SERVICE not in labels:
+        return {}
+    return {(str(meta.get("namespace") or ""), labels[LABEL_SERVICE]): slim_workload(body)}
 
 
-@kopf.index("", "v1", "nodes")
-async def nodes(name: str, body: kopf.Body, **_: Any) -> Any:
-    """Nodes (container instances), trimmed to what placement and the container instance view read."""
-    meta, spec, status = body.get("metadata", {}), body.get("spec") or {}, body.get("status") or {}
+def node_keys(body: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
+    """A node (container instance) under ``("node", name)``, trimmed to what placement and
+    the container instance view read."""
+    meta, spec, status = body.get("metadata") or {}, body.get("spec") or {}, body.get("status") or {}
+    name = str(meta["name"])
     ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
     return {
-        name: {
+        (NODE, name): {
             "metadata": {
                 "name": name,
                 "uid": meta.get("uid"),
@@ -209,16 +211,26 @@ async def nodes(name: str, body: kopf.Body, **_: Any) -> Any:
     }
 
 
-@kopf.index("", "v1", "namespaces")
-async def namespaces(name: str, labels: Mapping[str, str], **_: Any) -> Any:
-    """Namespace labels, for the clusters' namespaceSelector."""
-    return {name: dict(labels)}
+NAMESPACE, CLUSTER = "namespace", "cluster"  # the views of the namespaces and clusters indexes
 
 
-@kopf.index(GROUP, VERSION, CLUSTERS)
-async def clusters(name: str, body: kopf.Body, **_: Any) -> dict[str, Snapshot]:
-    """ECSClusters by their ECS name (clusterName, which defaults to metadata.name)."""
-    return {cluster_name(name, body.get("spec") or {}): snapshot(body)}
+def namespace_keys(body: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
+    """A namespace's labels under ``("namespace", name)``, for the clusters' namespaceSelector."""
+    meta = body.get("metadata") or {}
+    return {(NAMESPACE, str(meta["name"])): dict(meta.get("labels") or {})}
+
+
+def cluster_keys(body: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
+    """An ECSCluster's snapshot under ``("cluster", its ECS name)`` (clusterName, which
+    defaults to metadata.name)."""
+    meta = body.get("metadata") or {}
+    return {(CLUSTER, cluster_name(str(meta["name"]), body.get("spec") or {})): snapshot(body, copied=False)}
+
+
+def ecs_task_keys(body: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
+    """An ECSTask's snapshot under (namespace, name)."""
+    meta = body.get("metadata") or {}
+    return {(str(meta.get("namespace") or ""), str(meta["name"])): snapshot(body, copied=False)}
 
 
 def cluster_name(name: str, spec: Mapping[str, Any]) -> str:
@@ -233,10 +245,11 @@ def cluster_ref_name(ref: Any) -> str:
     return text or DEFAULT_CLUSTER
 
 
-def cluster_spec_changed(seen: dict[str, tuple[str, int]], body: kopf.Body, event: kopf.RawEvent) -> bool:
-    """An ECSCluster event that matters for placement: it appeared, its spec changed, or it went."""
+def cluster_spec_changed(seen: dict[str, tuple[str, int]], body: Mapping[str, Any], kind: str) -> bool:
+    """An ECSCluster event (``kind``: ADDED, MODIFIED, DELETED) that matters for placement:
+    it appeared, its spec changed, or it went."""
     meta = body.get("metadata", {})
-    if event.get("type") == "DELETED":
+    if kind == "DELETED":
         seen.pop(meta["name"], None)
         return True
     current = (str(meta.get("uid")), int(meta.get("generation") or 0))
@@ -247,11 +260,8 @@ def cluster_spec_changed(seen: dict[str, tuple[str, int]], body: kopf.Body, even
 
 
 def values_at(index: Mapping[Any, Any], key: Any) -> list[Any]:
-    """A copy of the values under one key.
-
-    kopf updates its indexes in the event loop while handlers run in threads, so iterating a
-    store can meet "dictionary changed size during iteration": copy it, and try again then.
-    """
+    """A copy of the values under one key (an ``ObjectIndex`` hands out a tuple copied under
+    its lock; a plain dict, as tests give, may change while it is copied: try again then)."""
     for _ in range(10):
         try:
             return list(index.get(key, []))
@@ -292,6 +302,7 @@ def replica_set_keys(body: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
 
 
 NODE, SERVICE, TASK = "node", "service", "task"  # the views of the pods index
+INDEX_WAIT_SECONDS = 10.0  # how long a kopf handler waits for the informer (Indexes.caught_up)
 
 
 def pod_keys(pod: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
@@ -320,6 +331,7 @@ class Entry:
     resource_version: str
     keys: frozenset[tuple[str, ...]]
     stub: Mapping[str, Any]  # kind, metadata (name, namespace, uid, labels, owners), spec.nodeName
+    generation: int = 0  # how far its spec got: what a kopf handler waits for (``wait_for``)
 
 
 KeysOf = Callable[[Mapping[str, Any]], dict[tuple[str, ...], Any]]
@@ -334,6 +346,8 @@ class ObjectIndex(Mapping[Any, Any]):
     def __init__(self, keys_of: KeysOf) -> None:
         self._keys_of = keys_of
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # for wait_for
+        self._waiting = 0  # threads in wait_for: a put wakes them (pods' puts skip it)
         self._values: dict[tuple[str, ...], dict[tuple[str, str], Any]] = {}
         self._entries: dict[tuple[str, str], Entry] = {}
 
@@ -355,7 +369,29 @@ class ObjectIndex(Mapping[Any, Any]):
             self._drop(ident)
             for key, value in keys.items():
                 self._values.setdefault(key, {})[ident] = value
-            self._entries[ident] = Entry(str(meta.get("resourceVersion") or ""), frozenset(keys), stub)
+            generation = int(meta.get("generation") or 0)
+            self._entries[ident] = Entry(str(meta.get("resourceVersion") or ""), frozenset(keys), stub, generation)
+            if self._waiting:
+                self._changed.notify_all()
+
+    def wait_for(self, namespace: str, name: str, uid: str, generation: int, timeout: float) -> bool:
+        """Wait until the index holds the object ``uid`` at ``generation`` or later (a kopf
+        handler's body, which kopf's own watch may have brought before the informer's).
+        False when it does not within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                entry = self._entries.get((namespace, name))
+                if entry is not None and entry.stub["metadata"].get("uid") == uid and entry.generation >= generation:
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._waiting += 1
+                try:
+                    self._changed.wait(left)
+                finally:
+                    self._waiting -= 1
 
     def remove(self, namespace: str, name: str) -> None:
         with self._lock:
@@ -421,9 +457,6 @@ class ObjectIndex(Mapping[Any, Any]):
             return len(self._values)
 
 
-FAMILY = "family"  # the services index's second view: (namespace, family) -> service names
-
-
 def service_keys(body: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
     """An ECSService's snapshot under ``("service", namespace, name)``, and its name under
     ``("family", namespace, family)`` of the task definition it names (the services a new
@@ -437,106 +470,6 @@ def service_keys(body: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
         return keys
     keys[(FAMILY, namespace, ref.family)] = name
     return keys
-
-
-# the process's own indexes; controllers/informers.py keeps them current
-SERVICE_INDEX = ObjectIndex(service_keys)
-POD_INDEX = ObjectIndex(pod_keys)
-DEPLOYMENT_INDEX = ObjectIndex(deployment_keys)
-REPLICA_SET_INDEX = ObjectIndex(replica_set_keys)
-
-
-def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
-    """What the deployment view and the circuit breaker count of a service's pod (an ECS task):
-    its failures (the pod failing, each container restart, an essential exit not restarted
-    yet) and when they happened, when it became Ready, and its containers' runs that ended
-    (views.deployments judges from them whether a task was healthy); and what the service's
-    events tell of it (views.service_tasks): its uid, whether its current incarnation ended,
-    from when it is UNHEALTHY, and what DescribeTasks shows of it (``picture``).
-
-    A pod being deleted is a task the scheduler stops (scale-in, a deployment, a drain): what
-    its containers do then (exit 143 or 0 at SIGTERM, 137 at SIGKILL; the kubelet then turns
-    the pod Failed or Succeeded) is no failure of the task. Only an end before the deletion
-    was asked for is (views.task.before_deletion): the task had stopped by itself already."""
-    status = body.get("status") or {}
-    containers = status.get("containerStatuses") or []
-    # one end of the task is one failure: with RestartAllContainers every container restarts
-    # once, and a restart by an ECS restart policy ends nothing (views.task.failure_containers)
-    ending = set(failure_containers(body))
-    restarts = sum(int(c.get("restartCount") or 0) for c in containers if c.get("name") in ending)
-    unschedulable = None
-    ready_since = None
-    phase = str(status.get("phase") or "Pending")
-    deletion = body["metadata"].get("deletionTimestamp")
-    deleting = bool(deletion)
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
-            unschedulable = str(condition.get("message") or "Unschedulable")
-        if condition.get("type") == "Ready" and condition.get("status") == "True" and phase == "Running":
-            ready_since = condition.get("lastTransitionTime") or None
-    failures: list[str | None] = []
-    runs: list[tuple[str, str]] = []
-    for container in containers:
-        last = (container.get("lastState") or {}).get("terminated") or {}
-        if container.get("name") in ending:
-            failures += [last.get("finishedAt")] * int(container.get("restartCount") or 0)
-            started = ((container.get("state") or {}).get("running") or {}).get("startedAt")
-            if ready_since is not None and started and str(started) > ready_since:
-                # Ready since before this incarnation started (its status kept the time):
-                # healthy only from the incarnation's start on
-                ready_since = str(started)
-        if last.get("startedAt") and last.get("finishedAt"):
-            runs.append((str(last["startedAt"]), str(last["finishedAt"])))
-    # the current incarnation ended (an essential exit), the next one not started yet: an end
-    # of the task already, as a STOPPED task in ECS (views.service_tasks.ending)
-    exited = incarnation_ending(body)
-    if deleting:
-        # an essential exit before the deletion ended the task by itself; one after it is the stop
-        own = incarnation_ending(body, while_deleting=True)
-        if own and before_deletion(body, own.get("finishedAt")):
-            exited = own
-    if exited is not None:
-        failures.append(str(exited["finishedAt"]) if exited.get("finishedAt") else None)
-        if exited.get("startedAt") and exited.get("finishedAt"):
-            runs.append((str(exited["startedAt"]), str(exited["finishedAt"])))
-    if deleting and ready_since is not None:
-        runs.append((ready_since, str(deletion)))  # healthy until the scheduler stopped it, if long enough
-    if phase == "Failed":
-        ended = [(c.get("state") or {}).get("terminated") or {} for c in containers]
-        finished = [str(t["finishedAt"]) for t in ended if t.get("finishedAt")]
-        started = [str(t["startedAt"]) for t in ended if t.get("startedAt")]
-        if not deleting:
-            by_itself = True
-        elif finished:  # an essential container had ended before the deletion was asked for
-            essential = set(essential_containers(body))
-            by_itself = any(
-                before_deletion(body, t.get("finishedAt"))
-                for c, t in zip(containers, ended, strict=True)
-                if c.get("name") in essential and t
-            )
-        else:  # none ran (refused at admission, evicted before it started): the kubelet says why
-            by_itself = bool(status.get("reason"))
-        if by_itself:
-            failures.append(max(finished) if finished else None)
-        if started and finished:
-            runs.append((min(started), max(finished)))
-    return TaskState(
-        name=body["metadata"]["name"],
-        template_hash=labels.get("pod-template-hash", ""),
-        phase=phase,
-        restarts=restarts,
-        unschedulable=unschedulable,
-        capacity_provider=labels.get(LABEL_CAPACITY_PROVIDER),
-        node=(body.get("spec") or {}).get("nodeName"),
-        deleting=deleting,
-        ready_since=None if deleting else ready_since,
-        failures=tuple(failures),
-        runs=tuple(runs),
-        uid=str(body["metadata"].get("uid") or ""),
-        ended=exited is not None,
-        unhealthy_from=None if deleting or exited is not None else unhealthy_from(body),
-        picture=picture(body),
-    )
 
 
 class IndexView(Mapping[Any, Any]):
@@ -565,11 +498,6 @@ class IndexView(Mapping[Any, Any]):
         return sum(1 for _ in self)
 
 
-@kopf.index(GROUP, VERSION, TASKS)
-async def ecs_tasks(name: str, namespace: str | None, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Snapshot]:
-    return {(namespace or "", name): snapshot(body)}
-
-
 def one(index: Mapping[Any, Any], key: Any) -> Any | None:
     """The single value under ``key``, or None.
 
@@ -586,56 +514,100 @@ def one(index: Mapping[Any, Any], key: Any) -> Any | None:
     return named[0] if named else sorted(values, key=lambda v: getattr(v, "name", ""))[0]
 
 
-def revisions_of(index: kopf.Index[Any, Any], namespace: str, owner: str) -> list[Revision]:
+def revisions_of(index: Mapping[Any, Any], namespace: str, owner: str) -> list[Revision]:
     """All revisions of one ECSTaskDefinition, oldest first."""
     return sorted(index.get((namespace, owner), []), key=lambda r: r.revision)
 
 
+# the keys function of each kind's index (controllers/informers.py watches these kinds)
+KEYS: Mapping[str, KeysOf] = {
+    KIND_SERVICE: service_keys,
+    "Pod": pod_keys,
+    "ReplicaSet": replica_set_keys,
+    "Deployment": deployment_keys,
+    "DaemonSet": daemon_set_keys,
+    "HorizontalPodAutoscaler": autoscaler_keys,
+    "ControllerRevision": revision_keys,
+    KIND_TASK_DEFINITION: task_definition_keys,
+    KIND_TASK: ecs_task_keys,
+    KIND_CLUSTER: cluster_keys,
+    "Node": node_keys,
+    "Namespace": namespace_keys,
+}
+
+
 @dataclass(frozen=True)
 class Indexes:
-    """All indexes, taken from a handler's kwargs (kopf passes every index to every handler)."""
+    """Every index the handlers read: the lookups (views of one ``ObjectIndex`` per kind,
+    or the index itself), and the indexes by kind (``objects``, what the informers keep
+    current). Made once at start-up (``create``) and handed to every handler through kopf's
+    memo (``of``)."""
 
-    services: Mapping[Any, Any]  # the operator's own (ObjectIndex views)
-    services_by_family: Mapping[Any, Any]
-    task_definitions: kopf.Index[Any, Any]
-    task_definitions_by_name: kopf.Index[Any, Any]
-    revisions: kopf.Index[Any, Any]
-    replica_sets: Mapping[Any, Any]  # the operator's own (ObjectIndex)
-    tasks: Mapping[Any, Any]  # views of the one pod index (IndexView)
-    deployments: Mapping[Any, Any]  # the operator's own (ObjectIndex)
-    daemon_sets: kopf.Index[Any, Any]
-    autoscalers: kopf.Index[Any, Any]
-    nodes: kopf.Index[Any, Any]
-    pods_by_node: Mapping[Any, Any]
-    namespaces: kopf.Index[Any, Any]
-    clusters: kopf.Index[Any, Any]
-    ecs_tasks: kopf.Index[Any, Any]
-    task_pods: Mapping[Any, Any]
+    services: Mapping[Any, Any]  # (namespace, name) -> Snapshot
+    services_by_family: Mapping[Any, Any]  # (namespace, family) -> service names
+    task_definitions: Mapping[Any, Any]  # (namespace, family) -> Snapshot
+    task_definitions_by_name: Mapping[Any, Any]  # (namespace, name) -> Snapshot
+    revisions: Mapping[Any, Any]  # (namespace, task definition name) -> Revision
+    replica_sets: Mapping[Any, Any]  # (namespace, service) -> slimmed ReplicaSets
+    tasks: Mapping[Any, Any]  # (namespace, service) -> TaskState
+    deployments: Mapping[Any, Any]  # (namespace, service) -> slimmed Deployment
+    daemon_sets: Mapping[Any, Any]  # (namespace, service) -> slimmed DaemonSet
+    autoscalers: Mapping[Any, Any]  # (namespace, service) -> HPA
+    nodes: Mapping[Any, Any]  # node name -> slimmed node
+    pods_by_node: Mapping[Any, Any]  # node name -> slimmed pods
+    namespaces: Mapping[Any, Any]  # namespace -> labels
+    clusters: Mapping[Any, Any]  # ECS cluster name -> Snapshot
+    ecs_tasks: Mapping[Any, Any]  # (namespace, name) -> Snapshot
+    task_pods: Mapping[Any, Any]  # (namespace, task) -> pod
+    objects: Mapping[str, ObjectIndex] = field(default_factory=dict)  # kind -> its index
 
     @classmethod
-    def from_kwargs(
-        cls,
-        kwargs: Mapping[str, Any],
-        pods: Mapping[Any, Any] = POD_INDEX,
-        deployments: Mapping[Any, Any] = DEPLOYMENT_INDEX,
-        replica_sets: Mapping[Any, Any] = REPLICA_SET_INDEX,
-        services: Mapping[Any, Any] = SERVICE_INDEX,
-    ) -> "Indexes":
-        """kopf's indexes from a handler's kwargs, with the operator's own (the process's
-        unless given)."""
-        views = {
-            "tasks": IndexView(pods, SERVICE),
-            "pods_by_node": IndexView(pods, NODE),
-            "task_pods": IndexView(pods, TASK),
-            "services": IndexView(services, SERVICE),
-            "services_by_family": IndexView(services, FAMILY),
-            "deployments": deployments,
-            "replica_sets": replica_sets,
-        }
-        fields: dict[str, Any] = {
-            name: views[name] if name in views else kwargs[name] for name in cls.__dataclass_fields__
-        }
-        return cls(**fields)
+    def create(cls, **given: ObjectIndex) -> "Indexes":
+        """One empty index per kind (``KEYS``), and the views of them; ``given``: an index
+        of one's own for a kind (tests)."""
+        objects = {kind: given[kind] if kind in given else ObjectIndex(keys_of) for kind, keys_of in KEYS.items()}
+        pods, services, definitions = objects["Pod"], objects[KIND_SERVICE], objects[KIND_TASK_DEFINITION]
+        return cls(
+            services=IndexView(services, SERVICE),
+            services_by_family=IndexView(services, FAMILY),
+            task_definitions=IndexView(definitions, FAMILY),
+            task_definitions_by_name=IndexView(definitions, NAME),
+            revisions=objects["ControllerRevision"],
+            replica_sets=objects["ReplicaSet"],
+            tasks=IndexView(pods, SERVICE),
+            deployments=objects["Deployment"],
+            daemon_sets=objects["DaemonSet"],
+            autoscalers=objects["HorizontalPodAutoscaler"],
+            nodes=IndexView(objects["Node"], NODE),
+            pods_by_node=IndexView(pods, NODE),
+            namespaces=IndexView(objects["Namespace"], NAMESPACE),
+            clusters=IndexView(objects[KIND_CLUSTER], CLUSTER),
+            ecs_tasks=objects[KIND_TASK],
+            task_pods=IndexView(pods, TASK),
+            objects=objects,
+        )
+
+    @staticmethod
+    def of(memo: Mapping[str, Any]) -> "Indexes":
+        """The operator's indexes, from a kopf handler's ``memo`` (controllers/informers.py
+        puts them there at start-up; kopf's per-object memos are shallow copies of it)."""
+        indexes: Indexes = memo["indexes"]
+        return indexes
+
+    def caught_up(self, kind: str, body: Mapping[str, Any], timeout: float | None = None) -> bool:
+        """The kind's index holds the object of a kopf handler's ``body`` at its generation or
+        later. kopf and the informers watch with streams of their own: kopf may hand a
+        handler an object (or a spec change) the informer has not delivered yet, and a
+        reconcile would find it missing or old. Waits up to ``timeout`` seconds for it
+        (``INDEX_WAIT_SECONDS``)."""
+        meta = body.get("metadata") or {}
+        return self.objects[kind].wait_for(
+            str(meta.get("namespace") or ""),
+            str(meta.get("name")),
+            str(meta.get("uid") or ""),
+            int(meta.get("generation") or 0),
+            INDEX_WAIT_SECONDS if timeout is None else timeout,
+        )
 
 
 def with_statuses(revisions: list[Revision], spec: Mapping[str, Any]) -> list[Revision]:

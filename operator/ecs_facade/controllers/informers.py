@@ -1,20 +1,23 @@
-"""ECSServices, pods, ReplicaSets and Deployments, watched by the operator's own informers,
-not kopf.
+"""Every kind the operator reads, watched by its own informers (kube/informer.py), not kopf.
 
-They are most of a cluster's watch events (a pod changes four times on its way to running,
-and each change moves its ReplicaSet's and its Deployment's status, and then the service's
-status). kopf runs every event
-through its per-object pipeline (a worker task per object, the event kept whole until that
-worker has handled it, every index and handler invoked with its keyword arguments): that was
-most of the operator's CPU, and, with nothing slowing the stream when the workers fall
-behind, its memory peaks (docs/performance.md). Here each event is slimmed into its index
-(``indexes.SERVICE_INDEX``, ``POD_INDEX``, ``REPLICA_SET_INDEX``, ``DEPLOYMENT_INDEX``) and
-dropped, in the informer's thread, which then queues the service's reconcile or has the
-standalone task's run.
+Pods, ReplicaSets, Deployments and ECSServices are most of a cluster's watch events (a pod
+changes four times on its way to running, and each change moves its ReplicaSet's and its
+Deployment's status, and then the service's status). kopf runs every event through its
+per-object pipeline (a worker task per object, the event kept whole until that worker has
+handled it, every index and handler invoked with its keyword arguments): that was most of
+the operator's CPU, and, with nothing slowing the stream when the workers fall behind, its
+memory peaks (docs/performance.md). The other kinds (task definitions, their revisions,
+tasks, clusters, nodes, namespaces, DaemonSets, HPAs) go the same way, so that there is one
+set of indexes, filled before any handler runs. Here each event is slimmed into its kind's
+index (``indexes.Indexes``) and dropped, in the informer's thread, which then queues the
+service's reconcile, or has the handler of the kind run (off the thread when it would block).
 
-The first lists complete in a startup handler, all kinds at once, and only then is every
-listed service queued (as a watch's first events would): no reconcile sees half of the
-picture. kopf starts its own watches after its startup handlers.
+kopf keeps the lifecycle of the ECS kinds (create, update, resume, delete with finalizers,
+timers): ``Watching`` is made by a startup handler and put, with the indexes, in kopf's memo
+(``memo["watching"]``, ``memo["indexes"]``), which kopf hands to every handler. The first
+lists complete in that handler, all kinds at once; only then is every listed service queued
+and the service workers let go: no reconcile sees half of the picture. kopf starts its own
+watches after its startup handlers.
 """
 
 import asyncio
@@ -28,23 +31,29 @@ from dataclasses import dataclass
 from typing import Any
 
 import kopf
-from kopf._cogs.structs.references import NamespaceName, match_namespace  # kopf's glob rules for --namespace
 from kubernetes.client.exceptions import ApiException
 
-from ecs_facade.api import API_VERSION, GROUP, KIND_SERVICE, KIND_TASK, LABEL_SERVICE, LABEL_TASK, SERVICES, VERSION
-from ecs_facade.controllers import service, task
-from ecs_facade.controllers.common import Logger, forget_handler_context, handler_context, has_handler_context
-from ecs_facade.controllers.indexes import (
-    DEPLOYMENT_INDEX,
-    POD_INDEX,
-    REPLICA_SET_INDEX,
-    SERVICE_INDEX,
-    Indexes,
-    ObjectIndex,
-    Snapshot,
-    all_values,
-    trimmed,
+from ecs_facade.api import (
+    API_VERSION,
+    CLUSTERS,
+    GROUP,
+    KIND_CLUSTER,
+    KIND_SERVICE,
+    KIND_TASK,
+    KIND_TASK_DEFINITION,
+    LABEL_MANAGED_BY,
+    LABEL_SERVICE,
+    LABEL_TASK,
+    MANAGED_BY,
+    SERVICES,
+    TASK_DEFINITIONS,
+    TASKS,
+    VERSION,
 )
+from ecs_facade.controllers import service, task, taskdefinition
+from ecs_facade.controllers.common import HandlerContext, Logger
+from ecs_facade.controllers.indexes import Indexes, ObjectIndex, Snapshot, all_values, cluster_spec_changed, trimmed
+from ecs_facade.controllers.namespace_patterns import wanted
 from ecs_facade.controllers.state import OperatorState, of
 from ecs_facade.kube import client as kube
 from ecs_facade.kube.informer import HttpTransport, Informer
@@ -53,16 +62,6 @@ from ecs_facade.translate.capacity import is_capacity_gated
 logger = logging.getLogger(__name__)
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_patterns: tuple[str, ...] = ()
-_informers: list[Informer] = []
-_executor: concurrent.futures.ThreadPoolExecutor | None = None
-
-
-def watch_namespaces(patterns: Sequence[str]) -> None:
-    """``ecs-facade run --namespace``: the namespaces (or patterns) kopf watches, for the
-    pods too. Empty: every namespace."""
-    global _patterns
-    _patterns = tuple(patterns)
 
 
 def scopes(patterns: Sequence[str]) -> Sequence[str | None]:
@@ -74,35 +73,65 @@ def scopes(patterns: Sequence[str]) -> Sequence[str | None]:
     return [None]
 
 
-def wanted(patterns: Sequence[str], namespace: str) -> bool:
-    return not patterns or any(match_namespace(NamespaceName(namespace), pattern) for pattern in patterns)
-
-
 def _stub(api_version: str, kind: str, namespace: str, name: str) -> kopf.Body:
     return kopf.Body({"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "namespace": namespace}})
 
 
 @dataclass(frozen=True)
 class Watched:
-    """One kind the operator watches itself: where, which objects, and what their index is."""
+    """One kind the operator watches: where, which objects. Its index is the one of its kind
+    in ``Indexes.objects``. A cluster-scoped kind is watched cluster-wide whatever
+    ``--namespace`` says (as kopf watched nodes, namespaces and ECSClusters)."""
 
     kind: str
     api_path: str  # "/api/v1" or "/apis/<group>/<version>"
     plural: str
-    index: ObjectIndex
     label_selector: str | None = None
+    cluster_scoped: bool = False
 
     def path(self, namespace: str | None) -> str:
-        if namespace is None:
+        if namespace is None or self.cluster_scoped:
             return f"{self.api_path}/{self.plural}"
         return f"{self.api_path}/namespaces/{namespace}/{self.plural}"
 
+    def scopes(self, patterns: Sequence[str]) -> Sequence[str | None]:
+        return [None] if self.cluster_scoped else scopes(patterns)
 
-PODS = Watched("Pod", "/api/v1", "pods", POD_INDEX)
-REPLICA_SETS = Watched("ReplicaSet", "/apis/apps/v1", "replicasets", REPLICA_SET_INDEX, LABEL_SERVICE)
-DEPLOYMENTS = Watched("Deployment", "/apis/apps/v1", "deployments", DEPLOYMENT_INDEX, LABEL_SERVICE)
-ECS_SERVICES = Watched(KIND_SERVICE, f"/apis/{GROUP}/{VERSION}", SERVICES, SERVICE_INDEX)
-WATCHED = (ECS_SERVICES, PODS, REPLICA_SETS, DEPLOYMENTS)
+
+_OURS = f"/apis/{GROUP}/{VERSION}"
+ECS_SERVICES = Watched(KIND_SERVICE, _OURS, SERVICES)
+PODS = Watched("Pod", "/api/v1", "pods")
+REPLICA_SETS = Watched("ReplicaSet", "/apis/apps/v1", "replicasets", LABEL_SERVICE)
+DEPLOYMENTS = Watched("Deployment", "/apis/apps/v1", "deployments", LABEL_SERVICE)
+DAEMON_SETS = Watched("DaemonSet", "/apis/apps/v1", "daemonsets", LABEL_SERVICE)
+AUTOSCALERS = Watched("HorizontalPodAutoscaler", "/apis/autoscaling/v2", "horizontalpodautoscalers", LABEL_SERVICE)
+REVISIONS = Watched("ControllerRevision", "/apis/apps/v1", "controllerrevisions", f"{LABEL_MANAGED_BY}={MANAGED_BY}")
+ECS_TASK_DEFINITIONS = Watched(KIND_TASK_DEFINITION, _OURS, TASK_DEFINITIONS)
+ECS_TASKS = Watched(KIND_TASK, _OURS, TASKS)
+ECS_CLUSTERS = Watched(KIND_CLUSTER, _OURS, CLUSTERS, cluster_scoped=True)
+NODES = Watched("Node", "/api/v1", "nodes", cluster_scoped=True)
+NAMESPACES = Watched("Namespace", "/api/v1", "namespaces", cluster_scoped=True)
+WATCHED = (
+    ECS_SERVICES,
+    PODS,
+    REPLICA_SETS,
+    DEPLOYMENTS,
+    DAEMON_SETS,
+    AUTOSCALERS,
+    REVISIONS,
+    ECS_TASK_DEFINITIONS,
+    ECS_TASKS,
+    ECS_CLUSTERS,
+    NODES,
+    NAMESPACES,
+)
+WORKLOADS = frozenset({DEPLOYMENTS.kind, DAEMON_SETS.kind, AUTOSCALERS.kind})  # a service's; changes put back
+# kinds whose handlers kopf called for every object when its watch began: their first list
+# is handed on likewise (ECSServices are queued at start-up; pods, ReplicaSets and
+# Deployments never were)
+HANDED_ON_WHEN_LISTED = frozenset(
+    {DAEMON_SETS.kind, AUTOSCALERS.kind, REVISIONS.kind, ECS_TASK_DEFINITIONS.kind, ECS_CLUSTERS.kind, NODES.kind}
+)
 MAX_LOGGERS = 8192
 
 
@@ -113,8 +142,13 @@ class Events:
     - a service that is new, changed or gone (not the echo of a status write) queues its
       reconcile;
     - a service's task (pod) or ECS deployment (ReplicaSet) queues the service's reconcile;
-    - a service's Deployment queues it too (one deleted by hand is put back);
-    - a standalone task's pod has the task's reconcile run.
+    - a service's Deployment, DaemonSet or HPA queues it too (one deleted by hand is put back);
+    - a standalone task's pod has the task's reconcile run;
+    - a node turning DRAINING or ACTIVE queues the services with tasks on it;
+    - a revision, or a task definition's change, queues the services of the family and
+      starts the tasks that waited for it;
+    - an ECSCluster that appears, changes its spec or goes queues the services naming it and
+      starts the tasks that waited for it.
 
     What would block (an API call) runs in ``submit`` (off the informer's thread)."""
 
@@ -126,10 +160,15 @@ class Events:
         settings: kopf.OperatorSettings,
         submit: Callable[..., Any],
         patterns: Sequence[str] = (),
+        context: HandlerContext | None = None,
     ) -> None:
         self._watched, self._state, self._indexes, self._settings = watched, state, indexes, settings
-        self._submit, self._patterns = submit, tuple(patterns)
+        self._index: ObjectIndex = indexes.objects[watched.kind]
+        self._submit, self._patterns = submit, () if watched.cluster_scoped else tuple(patterns)
+        self._context = context if context is not None else HandlerContext()
         self._loggers: dict[tuple[str, str, str, bool], Logger] = {}
+        self._specs: dict[str, tuple[str, int]] = {}  # ECSClusters: (uid, generation) last handed on
+        self._first: list[Mapping[str, Any]] = []  # the first list, until hand_on_listed
 
     def listed(self, namespace: str | None, objs: list[dict[str, Any]], first: bool) -> None:
         """A (re)list of ``namespace`` (None: all): the first fills the index; a later one
@@ -137,14 +176,26 @@ class Events:
         mine = [o for o in objs if wanted(self._patterns, str(o["metadata"].get("namespace") or ""))]
         for obj in mine:
             obj.setdefault("kind", self._watched.kind)  # a list's items have none
-        changes = self._watched.index.replace(mine, namespace)
+        changes = self._index.replace(mine, namespace)
         if not first:
-            for kind, changed in changes:
-                try:
-                    self.changed(kind, changed)
-                except Exception:  # the index holds the list already: one failure must not lose the rest
-                    meta = changed.get("metadata") or {}
-                    logger.exception("handling %s %s/%s failed", kind, meta.get("namespace"), meta.get("name"))
+            self._hand_on(changes)
+        elif self._watched.kind in HANDED_ON_WHEN_LISTED:
+            self._first.extend(mine)  # handed on once every kind is listed: hand_on_listed
+
+    def hand_on_listed(self) -> None:
+        """Each object the first lists found, as kopf handed its watch's first events to the
+        kind's handlers (nodes: their DRAINING state is remembered; clusters: their spec),
+        once every kind is listed."""
+        first, self._first = self._first, []
+        self._hand_on([("ADDED", obj) for obj in first])
+
+    def _hand_on(self, changes: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        for kind, changed in changes:
+            try:
+                self.changed(kind, changed)
+            except Exception:  # the index holds the list already: one failure must not lose the rest
+                meta = changed.get("metadata") or {}
+                logger.exception("handling %s %s/%s failed", kind, meta.get("namespace"), meta.get("name"))
 
     def event(self, kind: str, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
@@ -153,59 +204,96 @@ class Events:
             return
         obj.setdefault("kind", self._watched.kind)
         if kind == "DELETED":
-            self._watched.index.remove(namespace, str(meta.get("name")))
+            self._index.remove(namespace, str(meta.get("name")))
         else:
-            self._watched.index.put(obj)
+            self._index.put(obj)
         self.changed(kind, obj)
 
     def changed(self, kind: str, obj: Mapping[str, Any]) -> None:
         meta = obj.get("metadata") or {}
         labels, namespace = meta.get("labels") or {}, str(meta.get("namespace") or "")
-        deleted = kind == "DELETED"
-        if self._watched.kind == ECS_SERVICES.kind:
-            name = str(meta.get("name"))
+        name, watched = str(meta.get("name")), self._watched.kind
+        if watched == KIND_SERVICE:
+            self._service_changed(kind, meta)
+        elif watched in (PODS.kind, REPLICA_SETS.kind, *WORKLOADS) and LABEL_SERVICE in labels:
+            self._service_child_changed(kind, obj, namespace, labels[LABEL_SERVICE])
+        elif watched == NODES.kind:
+            service.instance_state_changed(
+                self._state,
+                name,
+                labels,
+                self._indexes,
+                self._service_logger,
+                variables=self._context.get(),
+                deleted=kind == "DELETED",
+            )
+        elif watched == REVISIONS.kind:
+            for ref in meta.get("ownerReferences") or []:
+                if ref.get("kind") == KIND_TASK_DEFINITION:
+                    definition = self._logger(KIND_TASK_DEFINITION, namespace, ref["name"])
+                    self._submit(
+                        taskdefinition.revision_changed, self._state, namespace, ref["name"], self._indexes, definition
+                    )
+        elif watched == ECS_TASK_DEFINITIONS.kind:
+            if kind == "DELETED":
+                self._state.locks.drop(KIND_TASK_DEFINITION, namespace, name)  # its revisions go with it
+            definition = self._logger(KIND_TASK_DEFINITION, namespace, name)
+            self._submit(taskdefinition.task_definition_event, self._state, namespace, name, self._indexes, definition)
+        elif watched == ECS_CLUSTERS.kind and cluster_spec_changed(self._specs, obj, kind):
+            spec = obj.get("spec") or {}  # a DELETED relist's stub has none: then the metadata.name
+            self._submit(
+                task.cluster_event, self._state, name, spec, self._indexes, self._logger(KIND_CLUSTER, "", name)
+            )
+        if watched == PODS.kind and LABEL_TASK in labels:
+            task_name = labels[LABEL_TASK]
+            self._submit(
+                task.reconcile,
+                self._state,
+                namespace,
+                task_name,
+                self._indexes,
+                self._logger(KIND_TASK, namespace, task_name),
+            )
+
+    def _service_changed(self, kind: str, meta: Mapping[str, Any]) -> None:
+        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name"))
+        variables = self._context.get()
+
+        def queueing() -> tuple[Logger, contextvars.Context | None]:
             # the logger and kopf's context only for a change that is queued (not for the
             # echoes of status writes, most of these events)
-            service.service_changed(
-                self._state,
-                kind,
-                meta,
-                self._indexes,
-                lambda: (self._logger(KIND_SERVICE, namespace, name), handler_context()),
-            )
-            return
-        if LABEL_SERVICE in labels:
-            name = labels[LABEL_SERVICE]
-            service_logger = self._logger(KIND_SERVICE, namespace, name)
-            if self._watched.kind == PODS.kind and not deleted and is_capacity_gated(obj):
-                self._submit(
-                    service.assign_capacity_provider, self._state, namespace, name, obj, self._indexes, service_logger
-                )
-            # kopf's context, for the kopf logger's Events (None before kopf ran a handler:
-            # the service's own Events are posted without it)
-            variables = handler_context()
-            if self._watched.kind == DEPLOYMENTS.kind:
-                args = (self._state, obj, namespace, name, self._indexes, service_logger)
-                if deleted:
-                    self._submit(service.workload_event, *args, deleted=True, variables=variables)
-                else:
-                    service.workload_event(*args, deleted=False, variables=variables)
-            else:
-                service.tasks_changed(
-                    self._state,
-                    obj,
-                    namespace,
-                    name,
-                    self._indexes,
-                    service_logger,
-                    deleted=deleted,
-                    variables=variables,
-                )
-        if self._watched.kind == PODS.kind and LABEL_TASK in labels:
-            name = labels[LABEL_TASK]
+            return self._logger(KIND_SERVICE, namespace, name), self._context.get()
+
+        if kind == "DELETED" and variables is not None:
+            # in kopf's context: a deletion can wake another service's budget refresh
+            variables.run(service.service_changed, self._state, kind, meta, self._indexes, queueing)
+        else:
+            service.service_changed(self._state, kind, meta, self._indexes, queueing)
+
+    def _service_child_changed(self, kind: str, obj: Mapping[str, Any], namespace: str, name: str) -> None:
+        """A service's pod, ReplicaSet, Deployment, DaemonSet or HPA."""
+        deleted, watched = kind == "DELETED", self._watched.kind
+        service_logger = self._logger(KIND_SERVICE, namespace, name)
+        if watched == PODS.kind and not deleted and is_capacity_gated(obj):
             self._submit(
-                task.reconcile, self._state, namespace, name, self._indexes, self._logger(KIND_TASK, namespace, name)
+                service.assign_capacity_provider, self._state, namespace, name, obj, self._indexes, service_logger
             )
+        # kopf's context, for the kopf logger's Events (None before kopf ran a handler:
+        # the service's own Events are posted without it)
+        variables = self._context.get()
+        if watched in WORKLOADS:
+            args = (self._state, obj, namespace, name, self._indexes, service_logger)
+            if deleted:  # a GET: off the informer's thread
+                self._submit(service.workload_event, *args, deleted=True, variables=variables)
+            else:
+                service.workload_event(*args, deleted=False, variables=variables)
+        else:
+            service.tasks_changed(
+                self._state, obj, namespace, name, self._indexes, service_logger, deleted=deleted, variables=variables
+            )
+
+    def _service_logger(self, namespace: str, name: str) -> Logger:
+        return self._logger(KIND_SERVICE, namespace, name)
 
     def _logger(self, kind: str, namespace: str, name: str) -> Logger:
         """The object's kopf logger (its warnings become the object's Events), once kopf's
@@ -213,7 +301,7 @@ class Events:
 
         Kept (a few thousand at most): a pod event of a service asks for one, pod events are
         most of the events, and a kopf logger made for each showed in the operator's profile."""
-        key = (kind, namespace, name, has_handler_context())
+        key = (kind, namespace, name, self._context.known())
         made = self._loggers.get(key)
         if made is None:
             if len(self._loggers) >= MAX_LOGGERS:
@@ -233,55 +321,74 @@ def _run_logged(function: Callable[..., Any], *args: Any, **kwargs: Any) -> None
         logger.exception("%s%s failed", getattr(function, "__name__", function), args[:3])
 
 
-def _submit(function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-    """Run off the informer's thread, in a copy of kopf's context (for its Events)."""
-    assert _executor is not None
-    variables = handler_context() or contextvars.copy_context()
-    _executor.submit(variables.run, _run_logged, function, *args, **kwargs)
+class Watching:
+    """The operator's watches, made once per start (``start_informers``) and kept in kopf's
+    memo: the indexes, the informers that keep them (one per kind and namespace scope), the
+    pool their blocking work runs in, the ``--namespace`` patterns, and kopf's context
+    variables remembered from one of its handlers (for the kopf loggers' Events)."""
 
+    def __init__(self, state: OperatorState, indexes: Indexes, patterns: Sequence[str] = (), workers: int = 4) -> None:
+        self.state, self.indexes, self.patterns = state, indexes, tuple(patterns)
+        self.context = HandlerContext()
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="informer-events"
+        )
+        self._informers: list[Informer] = []
+        self._events: list[Events] = []
 
-@kopf.on.startup()
-async def start_informers(settings: kopf.OperatorSettings, logger: kopf.Logger, memo: kopf.Memo, **kwargs: Any) -> None:
-    """List ECSServices, pods, ReplicaSets and Deployments (every watched namespace) at
-    once, watch them, then queue every service, before kopf starts its own watches."""
-    global _executor
-    _stop()  # a retry of this handler after a failed list
-    forget_handler_context()
-    state = of(memo)
-    config = state.config
-    _executor = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="informer-events")
-    indexes = Indexes.from_kwargs(kwargs)
-    informers: list[Informer] = []
-    services = Events(ECS_SERVICES, state, indexes, settings, _submit, _patterns)
-    for watched in WATCHED:
-        events = services if watched is ECS_SERVICES else Events(watched, state, indexes, settings, _submit, _patterns)
-        for namespace in scopes(_patterns):
-            informers.append(
-                Informer(
-                    watched.path(namespace),
-                    HttpTransport(kube.watch_client(), read_timeout=30),
-                    on_list=functools.partial(events.listed, namespace),
-                    on_event=events.event,
-                    timeout_seconds=config.watch_server_timeout,
-                    label_selector=watched.label_selector,
-                    trim=trimmed,
+    def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run off the informer's thread, in a copy of kopf's context (for its Events)."""
+        variables = self.context.get() or contextvars.copy_context()
+        self._executor.submit(variables.run, _run_logged, function, *args, **kwargs)
+
+    def informers(self, settings: kopf.OperatorSettings, watch_timeout: int) -> list[Informer]:
+        """One informer per kind and namespace scope, each with its kind's Events."""
+        made: list[Informer] = []
+        for watched in WATCHED:
+            events = Events(watched, self.state, self.indexes, settings, self.submit, self.patterns, self.context)
+            self._events.append(events)
+            for namespace in watched.scopes(self.patterns):
+                made.append(
+                    Informer(
+                        watched.path(namespace),
+                        HttpTransport(kube.watch_client(), read_timeout=30),
+                        on_list=functools.partial(events.listed, namespace),
+                        on_event=events.event,
+                        timeout_seconds=watch_timeout,
+                        label_selector=watched.label_selector,
+                        trim=trimmed,
+                    )
                 )
-            )
-    listed = await asyncio.gather(*(asyncio.to_thread(i.sync) for i in informers), return_exceptions=True)
-    for informer, outcome in zip(informers, listed, strict=True):
-        if isinstance(outcome, ApiException):
-            raise kopf.TemporaryError(
-                f"listing {informer.path}: {outcome.status} {outcome.reason}", delay=10
-            ) from outcome
-        if isinstance(outcome, BaseException):
-            raise outcome
-    for informer in informers:
-        informer.start(functools.partial(contextvars.copy_context().run, informer.run))
-        _informers.append(informer)
-    for watched in WATCHED:
-        logger.info("%s: %d listed", watched.plural, watched.index.count())
-    for snapshot in all_values(indexes.services):
-        services.changed("ADDED", {"metadata": _meta(snapshot)})
+        return made
+
+    async def start(self, settings: kopf.OperatorSettings, watch_timeout: int) -> None:
+        """List every kind (every watched namespace) at once, then watch them; then queue
+        every service and hand on what kopf used to hand its event handlers first."""
+        informers = self.informers(settings, watch_timeout)
+        listed = await asyncio.gather(*(asyncio.to_thread(i.sync) for i in informers), return_exceptions=True)
+        for informer, outcome in zip(informers, listed, strict=True):
+            if isinstance(outcome, ApiException):
+                raise kopf.TemporaryError(
+                    f"listing {informer.path}: {outcome.status} {outcome.reason}", delay=10
+                ) from outcome
+            if isinstance(outcome, BaseException):
+                raise outcome
+        for informer in informers:
+            informer.start(functools.partial(contextvars.copy_context().run, informer.run))
+            self._informers.append(informer)
+        for watched in WATCHED:
+            logger.info("%s: %d listed", watched.plural, self.indexes.objects[watched.kind].count())
+        services = self._events[WATCHED.index(ECS_SERVICES)]
+        for snapshot in all_values(self.indexes.services):
+            services.changed("ADDED", {"metadata": _meta(snapshot)})
+        for events in self._events:
+            events.hand_on_listed()
+
+    def stop(self) -> None:
+        for informer in self._informers:
+            informer.stop()
+        self._informers.clear()
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _meta(snapshot: Snapshot) -> dict[str, Any]:
@@ -294,14 +401,25 @@ def _meta(snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
+@kopf.on.startup()
+async def start_informers(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Make the indexes and the informers, list every kind at once and watch them, queue
+    every service, then let the service workers go: every index is filled. Before kopf
+    starts its own watches (it does after its startup handlers), so that its handlers find
+    their objects; the ``--namespace`` patterns come from ``ecs-facade run`` in the memo."""
+    previous: Watching | None = memo.get("watching")
+    if previous is not None:
+        previous.stop()  # a retry of this handler after a failed list
+    state = of(memo)
+    indexes = Indexes.create()
+    watching = Watching(state, indexes, memo.get("namespaces") or ())
+    memo["indexes"], memo["watching"] = indexes, watching
+    await watching.start(settings, state.config.watch_server_timeout)
+    service.release_service_workers(state)
+
+
 @kopf.on.cleanup()
-def stop_informers(**_: Any) -> None:
-    _stop()
-
-
-def _stop() -> None:
-    for informer in _informers:
-        informer.stop()
-    _informers.clear()
-    if _executor is not None:
-        _executor.shutdown(wait=False, cancel_futures=True)
+def stop_informers(memo: kopf.Memo, **_: Any) -> None:
+    watching: Watching | None = memo.get("watching")
+    if watching is not None:
+        watching.stop()

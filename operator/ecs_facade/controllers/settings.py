@@ -11,25 +11,16 @@ from ecs_facade.config import Config
 from ecs_facade.controllers.state import OperatorState, of
 from ecs_facade.kube import client as kube
 
-# The handlers of raw watch events (kopf.on.event) (tests/unit/test_settings.py checks the
-# list), and the cluster timer's tick. Pods, ReplicaSets and Deployments are not kopf's:
-# controllers/informers.py.
-EVENT_HANDLERS = frozenset(
-    {
-        "workload_changed",
-        "kopf_indexes_filled",
-        "instance_state_changed",
-        "cluster_event",
-        "revision_changed",
-        "task_definition_event",
-    }
-)
+# The handlers of raw watch events (kopf.on.event): none, every kind's events go through the
+# operator's own informers (controllers/informers.py); tests/unit/test_settings.py checks it.
+EVENT_HANDLERS: frozenset[str] = frozenset()
 
 
 class QuietEventHandlers(logging.Filter):
-    """Drops kopf's "Handler 'workload_changed' succeeded." lines: one per watch event of a busy
-    cluster, they were most of the log and a measurable share of the CPU. Failures, and the
-    handlers of changes (create, update, delete), are still logged."""
+    """Drops kopf's "Timer 'cluster_sync' succeeded." lines (and those of any raw event
+    handler): one per tick and cluster, or per watch event of a busy cluster, they would be
+    most of the log. Failures, and the handlers of changes (create, update, delete), are
+    still logged."""
 
     _SUCCEEDED = frozenset(f"Handler {name!r} succeeded." for name in EVENT_HANDLERS) | {
         "Timer 'cluster_sync' succeeded."
@@ -45,10 +36,9 @@ class LeanDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
     but the spec, labels and annotations away: for pods, ReplicaSets and Deployments, most
     of a cluster's events, one of the largest costs of an event (docs/performance.md).
 
-    Only this operator's own kinds have change handlers that read it: the other kinds kopf
-    watches (nodes, namespaces, DaemonSets, HPAs, ControllerRevisions) get an empty one, and
-    its own kinds are copied without their status (which kopf drops anyway) unless a handler
-    watches a status field."""
+    kopf watches only this operator's own kinds (the others go through its informers,
+    controllers/informers.py); any other kind gets an empty one, and its own kinds are copied
+    without their status (which kopf drops anyway) unless a handler watches a status field."""
 
     def build(self, *, body: kopf.Body, extra_fields: Iterable[kopf.FieldSpec] | None = None) -> kopf.BodyEssence:
         if str(body.get("apiVersion", "")).split("/")[0] != GROUP:

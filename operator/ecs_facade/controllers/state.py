@@ -106,8 +106,6 @@ class TaskMemory:
 
     # The last status written per task (the watch can lag behind our own write).
     written: dict[ObjectKey, dict[str, Any]] = field(default_factory=dict)
-    # The last spec seen per ECSCluster (cluster_event reacts to spec changes only).
-    cluster_seen: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def forget(self, namespace: str, name: str, uid: str) -> None:
         self.written.pop((namespace, name, uid), None)

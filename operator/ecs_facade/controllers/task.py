@@ -10,12 +10,13 @@ STOPPED task stays describable for the retention time, then it and its pod are d
 """
 
 import datetime
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 from pydantic import ValidationError
 
-from ecs_facade.api import API_VERSION, CLUSTERS, GROUP, KIND_TASK, LABEL_TASK, TASKS, VERSION
+from ecs_facade.api import API_VERSION, GROUP, KIND_TASK, LABEL_TASK, TASKS, VERSION
 from ecs_facade.config import Config
 from ecs_facade.controllers.cluster import cluster_placement
 from ecs_facade.controllers.common import (
@@ -32,12 +33,11 @@ from ecs_facade.controllers.indexes import (
     all_values,
     cluster_name,
     cluster_ref_name,
-    cluster_spec_changed,
     one,
     revisions_of,
     with_statuses,
 )
-from ecs_facade.controllers.service import reconcile as reconcile_service
+from ecs_facade.controllers.service import enqueue as enqueue_service
 from ecs_facade.controllers.state import OperatorState, of
 from ecs_facade.kube import client as kube
 from ecs_facade.metrics import instrumented
@@ -270,9 +270,13 @@ def _write(state: OperatorState, task: Snapshot, status: dict[str, Any]) -> None
 @kopf.on.resume(GROUP, VERSION, TASKS)
 @kopf.on.create(GROUP, VERSION, TASKS)
 @kopf.on.update(GROUP, VERSION, TASKS, field="spec")
-def task_changed(name: str, namespace: str | None, logger: Logger, memo: kopf.Memo, **kwargs: Any) -> None:
-    remember_handler_context()  # for the pod informer's reconciles of standalone tasks
-    reconcile(of(memo), namespace or "", name, Indexes.from_kwargs(kwargs), logger)
+def task_changed(name: str, namespace: str | None, body: kopf.Body, logger: Logger, memo: kopf.Memo, **_: Any) -> None:
+    remember_handler_context(memo)  # for the pod informer's reconciles of standalone tasks
+    indexes = Indexes.of(memo)
+    # kopf's watch may bring the task (or its new spec) before the informer does
+    if not indexes.caught_up(KIND_TASK, body):
+        raise kopf.TemporaryError("the task is not in the operator's index yet", delay=1)
+    reconcile(of(memo), namespace or "", name, indexes, logger)
 
 
 @kopf.on.delete(GROUP, VERSION, TASKS, optional=True)
@@ -296,26 +300,14 @@ def stopped_task_retention(name: str, namespace: str | None, status: kopf.Status
         kube.delete(API_VERSION, TASKS, namespace or "", name)
 
 
-@kopf.on.event(GROUP, VERSION, CLUSTERS)
-def cluster_event(
-    name: str,
-    spec: kopf.Spec,
-    body: kopf.Body,
-    event: kopf.RawEvent,
-    logger: Logger,
-    memo: kopf.Memo,
-    **kwargs: Any,
-) -> None:
-    """A cluster appeared, changed or went: services naming it are placed anew and tasks that
+def cluster_event(state: OperatorState, name: str, spec: Mapping[str, Any], indexes: Indexes, logger: Logger) -> None:
+    """A cluster appeared, its spec changed or it went (from controllers/informers.py, not
+    for its status writes): services naming it are placed anew (queued) and tasks that
     waited for it (ClusterNotFound) start."""
-    state = of(memo)
-    if not cluster_spec_changed(state.tasks.cluster_seen, body, event):
-        return  # a status update (counts): nothing for placement
-    indexes = Indexes.from_kwargs(kwargs)
     ecs_name = cluster_name(name, spec)
     for service in all_values(indexes.services):
         if cluster_ref_name(service.spec.get("cluster")) == ecs_name:
-            reconcile_service(state, service.namespace, service.name, indexes, logger)
+            enqueue_service(state, service.namespace, service.name, indexes, logger, urgent=True, apply=True)
     for task in all_values(indexes.ecs_tasks):
         if cluster_ref_name(task.spec.get("cluster")) == ecs_name and not task.status.get("taskDefinitionArn"):
             reconcile(state, task.namespace, task.name, indexes, logger)

@@ -218,8 +218,14 @@ def _write_status(
 @kopf.on.resume(GROUP, VERSION, TASK_DEFINITIONS)
 @kopf.on.create(GROUP, VERSION, TASK_DEFINITIONS)
 @kopf.on.update(GROUP, VERSION, TASK_DEFINITIONS, field="spec")
-def task_definition_changed(name: str, namespace: str | None, logger: Logger, memo: kopf.Memo, **kwargs: Any) -> None:
-    reconcile(of(memo), namespace or "", name, Indexes.from_kwargs(kwargs), logger)
+def task_definition_changed(
+    name: str, namespace: str | None, body: kopf.Body, logger: Logger, memo: kopf.Memo, **_: Any
+) -> None:
+    indexes = Indexes.of(memo)
+    # kopf's watch may bring the task definition (or its new spec) before the informer does
+    if not indexes.caught_up(KIND_TASK_DEFINITION, body):
+        raise kopf.TemporaryError("the task definition is not in the operator's index yet", delay=1)
+    reconcile(of(memo), namespace or "", name, indexes, logger)
 
 
 def _reconcile_services_of(state: OperatorState, namespace: str, owner: str, indexes: Indexes, logger: Logger) -> None:
@@ -238,18 +244,16 @@ def _reconcile_services_of(state: OperatorState, namespace: str, owner: str, ind
                 task_controller.reconcile(state, namespace, task_name, indexes, logger)
 
 
-@kopf.on.event("apps", "v1", "controllerrevisions", labels={LABEL_MANAGED_BY: MANAGED_BY})
-def revision_changed(namespace: str | None, body: kopf.Body, logger: Logger, memo: kopf.Memo, **kwargs: Any) -> None:
-    """A revision appeared or changed state: the services of its family re-resolve."""
-    for ref in body.get("metadata", {}).get("ownerReferences", []):
-        if ref.get("kind") == KIND_TASK_DEFINITION:
-            _reconcile_services_of(of(memo), namespace or "", ref["name"], Indexes.from_kwargs(kwargs), logger)
+def revision_changed(state: OperatorState, namespace: str, owner: str, indexes: Indexes, logger: Logger) -> None:
+    """A revision of the task definition ``owner`` appeared or changed state (from
+    controllers/informers.py): the services of its family re-resolve."""
+    _reconcile_services_of(state, namespace, owner, indexes, logger)
 
 
-@kopf.on.event(GROUP, VERSION, TASK_DEFINITIONS)
-def task_definition_event(name: str, namespace: str | None, logger: Logger, memo: kopf.Memo, **kwargs: Any) -> None:
-    """Its status changed (e.g. it became invalid): the services of its family report it."""
-    _reconcile_services_of(of(memo), namespace or "", name, Indexes.from_kwargs(kwargs), logger)
+def task_definition_event(state: OperatorState, namespace: str, name: str, indexes: Indexes, logger: Logger) -> None:
+    """It changed, e.g. its status (it became invalid) (from controllers/informers.py): the
+    services of its family report it."""
+    _reconcile_services_of(state, namespace, name, indexes, logger)
 
 
 def _family_of_reference(reference: str) -> str | None:

@@ -78,7 +78,7 @@ def _later(stamp: str, seconds: float) -> str:
 
 def _count(task: TaskState) -> int:
     """The failures a task counts: the pod failing (not because it is being deleted: the
-    scheduler stopped it, controllers.indexes.task_state), and each restart of a container."""
+    scheduler stopped it, views.task_state), and each restart of a container."""
     return max(len(task.failures), (1 if task.phase == "Failed" and not task.deleting else 0) + task.restarts)
 
 

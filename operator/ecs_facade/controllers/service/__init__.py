@@ -2,7 +2,7 @@
 
 Level-based: every trigger (the service changed, a revision of its family appeared, its
 workload, ReplicaSets or tasks changed) runs the same ``reconcile``: read the current state
-from kopf's indexes, compute the desired workload, apply it, and write the status (counts,
+from the operator's indexes, compute the desired workload, apply it, and write the status (counts,
 ECS deployments, events, conditions) only when it differs.
 
 Like ECS, a service resolves its task definition reference once: a bare family means the
@@ -17,14 +17,23 @@ from ecs_facade.controllers.service.apply import owns_replicas
 from ecs_facade.controllers.service.capacity import assign_capacity_provider
 from ecs_facade.controllers.service.plan import Plan, resolve_revision, tasks_on_draining, throttled
 from ecs_facade.controllers.service.reconciler import reconcile
-from ecs_facade.controllers.service.triggers import enqueue, service_changed, tasks_changed, workload_event
+from ecs_facade.controllers.service.triggers import (
+    enqueue,
+    instance_state_changed,
+    service_changed,
+    tasks_changed,
+    workload_event,
+)
+from ecs_facade.controllers.service.workers import release_service_workers
 
 __all__ = [
     "Plan",
     "assign_capacity_provider",
     "enqueue",
+    "instance_state_changed",
     "owns_replicas",
     "reconcile",
+    "release_service_workers",
     "resolve_revision",
     "service_changed",
     "tasks_changed",

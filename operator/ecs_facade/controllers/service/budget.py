@@ -6,7 +6,6 @@ from typing import Any
 from ecs_facade.config import BUDGETS_ALWAYS, Config
 from ecs_facade.controllers.common import (
     Logger,
-    handler_context,
 )
 from ecs_facade.controllers.indexes import (
     Indexes,
@@ -58,11 +57,9 @@ def _refresh_later(
 ) -> None:
     """A reconcile of the service in ``wait`` seconds (a standing budget is due then)."""
     if state.queue is not None:
-        # kopf's context (for the service's Events), also when a deletion on an informer's
-        # thread wakes it
-        enqueue(
-            state, namespace, name, indexes, logger, urgent=False, apply=False, delay=wait, variables=handler_context()
-        )
+        # in the caller's context: kopf's (for the service's Events) in a worker, and on an
+        # informer's thread when a deletion wakes it (controllers/informers.py runs it there)
+        enqueue(state, namespace, name, indexes, logger, urgent=False, apply=False, delay=wait)
 
 
 def _on_draining_instance(indexes: Indexes, namespace: str, name: str) -> bool:

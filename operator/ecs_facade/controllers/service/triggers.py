@@ -1,14 +1,11 @@
 """The triggers: every watch event only decides whether and how soon a service is
 reconciled, and queues its key (``enqueue``); a deletion forgets what was kept of it."""
 
-import asyncio
 import contextvars
 import datetime
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
-
-import kopf
 
 from ecs_facade.api import (
     API_VERSION,
@@ -20,7 +17,6 @@ from ecs_facade.api import (
 from ecs_facade.controllers.common import (
     Logger,
     now,
-    remember_handler_context,
 )
 from ecs_facade.controllers.indexes import (
     Indexes,
@@ -28,7 +24,7 @@ from ecs_facade.controllers.indexes import (
     one,
     values_at,
 )
-from ecs_facade.controllers.state import OperatorState, of
+from ecs_facade.controllers.state import OperatorState
 from ecs_facade.kube import client as kube
 from ecs_facade.metrics import WATCH_LAG
 from ecs_facade.model.taskdefinition import content_hash
@@ -36,18 +32,6 @@ from ecs_facade.views.container_instance import draining
 from ecs_facade.views.service import settled
 from ecs_facade.views.service_tasks import ending, failing, picture, unhealthy_incarnation
 from ecs_facade.views.task import on_its_way, task_failures
-
-
-@kopf.on.event("", "v1", "namespaces")
-async def kopf_indexes_filled(memo: kopf.Memo, **_: Any) -> None:
-    """kopf calls a handler only once every index of its own is filled (task definitions,
-    revisions, clusters, nodes, ...), and every cluster has namespaces: from the first such
-    event on, the service workers take keys. The informers' indexes were filled before
-    (controllers/informers.py); a reconcile before kopf's would find no task definition."""
-    remember_handler_context()
-    queue = of(memo).queue
-    if queue is not None:
-        queue.release()
 
 
 def enqueue(
@@ -111,26 +95,6 @@ def _owned_by_service(body: Mapping[str, Any], service: Snapshot | None) -> bool
     return service is not None and service.uid in owners
 
 
-@kopf.on.event("apps", "v1", "daemonsets", labels={LABEL_SERVICE: kopf.PRESENT})
-@kopf.on.event("autoscaling", "v2", "horizontalpodautoscalers", labels={LABEL_SERVICE: kopf.PRESENT})
-async def workload_changed(
-    event: kopf.RawEvent,
-    body: kopf.Body,
-    namespace: str | None,
-    labels: Mapping[str, str],
-    logger: Logger,
-    memo: kopf.Memo,
-    **kwargs: Any,
-) -> None:
-    """Its DaemonSet or HPA changed (Deployments come from controllers/informers.py)."""
-    deleted = event.get("type") == "DELETED"
-    args = (of(memo), body, namespace or "", labels[LABEL_SERVICE], Indexes.from_kwargs(kwargs), logger)
-    if deleted:
-        await asyncio.to_thread(workload_event, *args, deleted=True)
-    else:
-        workload_event(*args, deleted=False)
-
-
 def workload_event(
     state: OperatorState,
     body: Mapping[str, Any],
@@ -142,9 +106,10 @@ def workload_event(
     deleted: bool,
     variables: contextvars.Context | None = None,
 ) -> None:
-    """The service's workload (or HPA) changed: refresh the status (status.autoScaling
-    follows the HPA); put back edits and deletions made by hand (the reconcile applies only
-    when the workload's generation moved away from what was applied). A deletion costs a
+    """The service's workload (Deployment or DaemonSet) or HPA changed (from
+    controllers/informers.py): refresh the status (status.autoScaling follows the HPA); put
+    back edits and deletions made by hand (the reconcile applies only when the workload's
+    generation moved away from what was applied). A deletion costs a
     GET: call it off the event loop then."""
     service: Snapshot | None = one(indexes.services, (namespace, name))
     if not _owned_by_service(body, service):
@@ -217,19 +182,25 @@ def _counted_later(
     return left if left > 0 else None
 
 
-@kopf.on.event("", "v1", "nodes")
-async def instance_state_changed(
-    name: str, labels: Mapping[str, str], logger: Logger, memo: kopf.Memo, **kwargs: Any
+def instance_state_changed(
+    state: OperatorState,
+    name: str,
+    labels: Mapping[str, str],
+    indexes: Indexes,
+    service_logger: Callable[[str, str], Logger],
+    variables: contextvars.Context | None = None,
+    deleted: bool = False,
 ) -> None:
-    """An instance became DRAINING (or ACTIVE): the services with tasks on it start (or stop)
-    replacing them."""
-    remember_handler_context()  # every cluster has nodes: the first handler kopf runs, mostly
-    state = of(memo)
+    """An instance (node) became DRAINING (or ACTIVE): the services with tasks on it start
+    (or stop) replacing them (from controllers/informers.py; ``service_logger``: the logger
+    of a service by namespace and name). A deleted node's state is forgotten."""
+    if deleted:
+        state.services.instance_states.pop(name, None)
+        return
     instance_state = labels.get(LABEL_INSTANCE_STATUS, "ACTIVE")
     if state.services.instance_states.get(name, "ACTIVE") == instance_state:
         return
     state.services.instance_states[name] = instance_state
-    indexes = Indexes.from_kwargs(kwargs)
     affected = {
         (pod["metadata"]["namespace"], (pod["metadata"].get("labels") or {})[LABEL_SERVICE])
         for pod in values_at(indexes.pods_by_node, name)
@@ -237,4 +208,5 @@ async def instance_state_changed(
     }
     for namespace, service in sorted(affected):
         if one(indexes.services, (namespace, service)) is not None:
-            enqueue(state, namespace, service, indexes, logger, urgent=True, apply=True)
+            logger = service_logger(namespace, service)
+            enqueue(state, namespace, service, indexes, logger, urgent=True, apply=True, variables=variables)

@@ -1,5 +1,6 @@
 """The service work queue's workers (controllers/workqueue.py): made held at start-up,
-released by triggers.kopf_indexes_filled, stopped at clean-up; each runs a reconcile.
+released once the informers' first lists filled every index (release_service_workers),
+stopped at clean-up; each runs a reconcile.
 
 A module of its own: the triggers queue keys from anywhere (the report and the pacing
 too), the workers run the reconcile that calls them."""
@@ -33,7 +34,7 @@ def start_service_workers(memo: kopf.Memo, **_: Any) -> None:
         workers=config.service_workers,
         urgent_workers=max(1, config.service_workers // 4),  # kept free for new services and spec changes
         batch_seconds=config.status_batch_seconds,
-        held=True,  # until kopf's indexes are filled (kopf_indexes_filled)
+        held=True,  # until the informers' first lists filled every index (release_service_workers)
     )
     state.queue.start()
 
@@ -43,3 +44,11 @@ def stop_service_workers(memo: kopf.Memo, **_: Any) -> None:
     queue = of(memo).queue
     if queue is not None:
         queue.stop()
+
+
+def release_service_workers(state: OperatorState) -> None:
+    """The informers' first lists filled every index (controllers/informers.py,
+    start_informers): from now on the service workers take keys. Before, a reconcile could
+    find a service without its task definition."""
+    if state.queue is not None:
+        state.queue.release()
