@@ -372,5 +372,5 @@ def test_a_service_with_no_budget_to_wait_for_holds_nobody_back(state: OperatorS
     cannot_run = Readiness(False, "InvalidSpec", "no such task definition")
     for name, plan in (("daemon", no_budget), ("broken", cannot_run)):
         budgets.sighted("ns", name, f"uid-{name}")
-        budget._protect(state, "ns", name, f"uid-{name}", plan, None, indexes, Config(), cast(Any, None))
+        budget.protect_tasks(state, "ns", name, f"uid-{name}", plan, None, indexes, Config(), cast(Any, None))
     assert budgets.starting == {}

@@ -38,7 +38,7 @@ def plan(annotations: dict[str, str], load_balancers: list[dict[str, Any]] | Non
         spec["loadBalancers"] = load_balancers
     service = Snapshot("web", NS, "svc-uid", 1, spec, {}, annotations)
     config = Config(deregistration_delay_seconds=default)
-    return controller._plan(OperatorState(config=config), service, indexes(service), config, None, pin=None)
+    return controller.make_plan(OperatorState(config=config), service, indexes(service), config, None, pin=None)
 
 
 def pod_spec(result: Any) -> dict[str, Any]:

@@ -34,32 +34,32 @@ def written(state: OperatorState, memory: tuple[str, str, str] = MEMORY, ago: fl
 
 def test_a_status_is_written_at_once_when_nothing_was_written_or_created(state: OperatorState) -> None:
     # e.g. the first reconcile after a restart
-    assert pacing._status_wait(state, MEMORY, {}, rolling_status(0, 4), CONFIG) == 0.0
+    assert pacing.status_wait(state, MEMORY, {}, rolling_status(0, 4), CONFIG) == 0.0
 
 
 def test_a_new_services_first_status_waits_for_the_interval_from_its_creation(state: OperatorState) -> None:
     state.services.written_at[MEMORY] = time.monotonic() - 2.0  # the workload was created 2 s ago
-    wait = pacing._status_wait(state, MEMORY, {}, rolling_status(0, 4), CONFIG)
+    wait = pacing.status_wait(state, MEMORY, {}, rolling_status(0, 4), CONFIG)
     assert 7.5 < wait <= 8.0
     state.services.written_at[MEMORY] = time.monotonic() - 10.5
-    assert pacing._status_wait(state, MEMORY, {}, rolling_status(1, 3), CONFIG) == 0.0
+    assert pacing.status_wait(state, MEMORY, {}, rolling_status(1, 3), CONFIG) == 0.0
 
 
 def test_a_new_services_first_status_with_news_is_written_at_once(state: OperatorState) -> None:
     state.services.written_at[MEMORY] = time.monotonic()
-    assert pacing._status_wait(state, MEMORY, {}, rolling_status(4, 0, rolloutState="COMPLETED"), CONFIG) == 0.0
-    assert pacing._status_wait(state, MEMORY, {}, rolling_status(0, 4, failedTasks=1), CONFIG) == 0.0
+    assert pacing.status_wait(state, MEMORY, {}, rolling_status(4, 0, rolloutState="COMPLETED"), CONFIG) == 0.0
+    assert pacing.status_wait(state, MEMORY, {}, rolling_status(0, 4, failedTasks=1), CONFIG) == 0.0
 
 
 def test_counts_only_wait_for_the_rest_of_the_interval(state: OperatorState) -> None:
     written(state, ago=4.0)
-    wait = pacing._status_wait(state, MEMORY, rolling_status(0, 4), rolling_status(2, 2), CONFIG)
+    wait = pacing.status_wait(state, MEMORY, rolling_status(0, 4), rolling_status(2, 2), CONFIG)
     assert 5.5 < wait <= 6.0
 
 
 def test_counts_only_are_written_once_the_interval_is_over(state: OperatorState) -> None:
     written(state, ago=10.5)
-    assert pacing._status_wait(state, MEMORY, rolling_status(0, 4), rolling_status(2, 2), CONFIG) == 0.0
+    assert pacing.status_wait(state, MEMORY, rolling_status(0, 4), rolling_status(2, 2), CONFIG) == 0.0
 
 
 def test_the_steady_state_and_failures_never_wait(state: OperatorState) -> None:
@@ -67,8 +67,8 @@ def test_the_steady_state_and_failures_never_wait(state: OperatorState) -> None:
         state,
     )
     before = rolling_status(3, 1)
-    assert pacing._status_wait(state, MEMORY, before, rolling_status(4, 0, rolloutState="COMPLETED"), CONFIG) == 0.0
-    assert pacing._status_wait(state, MEMORY, before, rolling_status(3, 1, failedTasks=1), CONFIG) == 0.0
+    assert pacing.status_wait(state, MEMORY, before, rolling_status(4, 0, rolloutState="COMPLETED"), CONFIG) == 0.0
+    assert pacing.status_wait(state, MEMORY, before, rolling_status(3, 1, failedTasks=1), CONFIG) == 0.0
 
 
 def test_a_deleted_service_forgets_when_it_was_written(state: OperatorState) -> None:
@@ -87,11 +87,11 @@ def test_progress_writes_of_many_services_take_turns(state: OperatorState) -> No
     memories = [("default", f"web-{i}", f"uid-{i}") for i in range(4)]
     for memory in memories:
         written(state, memory, ago=11.0)
-    waits = [pacing._status_wait(state, m, rolling_status(0, 4), rolling_status(2, 2), config) for m in memories]
+    waits = [pacing.status_wait(state, m, rolling_status(0, 4), rolling_status(2, 2), config) for m in memories]
     assert waits[0] == 0.0  # the first turn is now
     assert [round(w, 1) for w in waits[1:]] == [0.5, 1.0, 1.5]
     # asked again before its turn, a service keeps its place instead of queueing anew
-    again = pacing._status_wait(state, memories[3], rolling_status(0, 4), rolling_status(3, 1), config)
+    again = pacing.status_wait(state, memories[3], rolling_status(0, 4), rolling_status(3, 1), config)
     assert 1.4 < again <= 1.5
 
 
@@ -100,11 +100,11 @@ def test_a_services_turn_is_used_once_it_comes(state: OperatorState) -> None:
     written(state, ("default", "other", "uid-0"), ago=11.0)
     written(state, ago=11.0)
     other = ("default", "other", "uid-0")
-    assert pacing._status_wait(state, other, rolling_status(0, 4), rolling_status(2, 2), config) == 0.0
-    wait = pacing._status_wait(state, MEMORY, rolling_status(0, 4), rolling_status(2, 2), config)
+    assert pacing.status_wait(state, other, rolling_status(0, 4), rolling_status(2, 2), config) == 0.0
+    wait = pacing.status_wait(state, MEMORY, rolling_status(0, 4), rolling_status(2, 2), config)
     assert 0.0 < wait <= 0.05 and MEMORY in state.services.progress_turns
     time.sleep(wait)
-    assert pacing._status_wait(state, MEMORY, rolling_status(0, 4), rolling_status(2, 2), config) == 0.0
+    assert pacing.status_wait(state, MEMORY, rolling_status(0, 4), rolling_status(2, 2), config) == 0.0
     assert MEMORY not in state.services.progress_turns
 
 
@@ -113,7 +113,7 @@ def test_no_turns_without_a_rate(state: OperatorState) -> None:
     for i in range(3):
         memory = ("default", f"web-{i}", f"uid-{i}")
         written(state, memory, ago=11.0)
-        assert pacing._status_wait(state, memory, rolling_status(0, 4), rolling_status(2, 2), config) == 0.0
+        assert pacing.status_wait(state, memory, rolling_status(0, 4), rolling_status(2, 2), config) == 0.0
 
 
 def test_a_held_service_is_looked_at_again_just_after_the_hold(state: OperatorState) -> None:

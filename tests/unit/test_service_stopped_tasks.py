@@ -453,7 +453,7 @@ class Rollout:
             desired=self.desired,
             breaker=(self.spec.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {},
         )
-        report._report(
+        report.report_status(
             self.state,
             snapshot,
             cast(Any, fake),

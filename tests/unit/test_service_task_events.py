@@ -1,5 +1,5 @@
 """A service's status tells when its tasks stop and start, in ECS's words (controllers/service/report.py
-``_report`` with views/service_tasks.py), and says "has reached a steady state" only while
+``report_status`` with views/service_tasks.py), and says "has reached a steady state" only while
 its tasks run: a service of one task whose essential container exits after 5 s."""
 
 import logging
@@ -105,7 +105,9 @@ class Lane:
             breaker=self.breaker,
         )
         config = Config(steady_state_seconds=10.0)
-        report._report(self.state, snapshot, cast(Any, indexes), config, plan, workload, logging.getLogger("test"))
+        report.report_status(
+            self.state, snapshot, cast(Any, indexes), config, plan, workload, logging.getLogger("test")
+        )
         return self.status
 
     def messages(self) -> list[str]:

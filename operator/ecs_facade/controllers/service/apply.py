@@ -45,7 +45,7 @@ def _generation(workload: Mapping[str, Any] | None) -> int | None:
     return int(generation) if generation is not None else None
 
 
-def _unchanged(
+def unchanged(
     state: OperatorState,
     service: Snapshot,
     plan: "Plan",
@@ -91,7 +91,7 @@ class AutoscalerRefused(Exception):
     """The API server refused the HPA built from spec.autoScaling (a 422): the spec is invalid."""
 
 
-def _apply(
+def apply_workload(
     state: OperatorState,
     service: Snapshot,
     plan: "Plan",

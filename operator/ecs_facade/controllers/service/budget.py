@@ -20,7 +20,7 @@ from ecs_facade.views.container_instance import draining
 from ecs_facade.views.service import Readiness
 
 
-def _protect(
+def protect_tasks(
     state: OperatorState,
     namespace: str,
     name: str,

@@ -31,7 +31,7 @@ from ecs_facade.views.service_status import (
 )
 
 
-def _write_status(
+def write_status(
     state: OperatorState,
     service: Snapshot,
     indexes: Indexes,
@@ -52,7 +52,7 @@ def _write_status(
         return
     # tasks the scheduler started or stopped are progress, as the counts they change
     quiet = {**news(status), "events": before.get("events")} if report.progress else news(status)
-    wait = 0.0 if report.reapply else _status_wait(state, memory, news(before), quiet, config)
+    wait = 0.0 if report.reapply else status_wait(state, memory, news(before), quiet, config)
     if wait > 0:
         # progress only: written by a refresh once the interval is over (or with the next
         # change that is news, whichever comes first)
@@ -79,7 +79,7 @@ def _write_status(
         kube.post_event(involved, event_type(message), "ECSServiceEvent", message, stamp)
 
 
-def _status_wait(
+def status_wait(
     state: OperatorState,
     memory: tuple[str, str, str],
     before: Mapping[str, Any],

@@ -156,7 +156,7 @@ def _pinned_revision(service: Snapshot, ref: TaskDefinitionRef, workload: Mappin
     return pinned.revision
 
 
-def _plan(
+def make_plan(
     state: OperatorState,
     service: Snapshot,
     indexes: Indexes,

@@ -8,10 +8,10 @@ from ecs_facade.api import KIND_SERVICE
 from ecs_facade.config import Config
 from ecs_facade.controllers.common import Logger
 from ecs_facade.controllers.indexes import Indexes, Snapshot, one
-from ecs_facade.controllers.service.apply import AutoscalerRefused, _apply, _unchanged
-from ecs_facade.controllers.service.budget import _protect
-from ecs_facade.controllers.service.plan import Plan, _plan
-from ecs_facade.controllers.service.report import _report
+from ecs_facade.controllers.service.apply import AutoscalerRefused, apply_workload, unchanged
+from ecs_facade.controllers.service.budget import protect_tasks
+from ecs_facade.controllers.service.plan import Plan, make_plan
+from ecs_facade.controllers.service.report import report_status
 from ecs_facade.controllers.state import OperatorState
 from ecs_facade.kube import client as kube
 from ecs_facade.metrics import instrumented
@@ -37,19 +37,19 @@ def reconcile(
         plural = "daemonsets" if daemon else "deployments"
         workload = one(indexes.daemon_sets if daemon else indexes.deployments, (namespace, name))
         hpa = one(indexes.autoscalers, (namespace, name))
-        plan = _plan(state, service, indexes, config, workload, pin=None)
+        plan = make_plan(state, service, indexes, config, workload, pin=None)
         if isinstance(plan, Plan) and int(plan.workload.manifest["spec"].get("replicas") or 0) > plan.desired:
             state.services.surging.add((namespace, name))
         else:
             state.services.surging.discard((namespace, name))
         try:
-            if isinstance(plan, Plan) and apply and not _unchanged(state, service, plan, workload, hpa):
+            if isinstance(plan, Plan) and apply and not unchanged(state, service, plan, workload, hpa):
                 plan, workload, created = _apply_plan(state, service, plan, plural, workload, hpa is not None)
                 if created:
                     return True
-            if _report(state, service, indexes, config, plan, workload, logger):
+            if report_status(state, service, indexes, config, plan, workload, logger):
                 plan = _apply_again(state, service, indexes, config, plural, workload, hpa is not None)
-            _protect(state, namespace, name, service.uid, plan, workload, indexes, config, logger)
+            protect_tasks(state, namespace, name, service.uid, plan, workload, indexes, config, logger)
         except kube.NamespaceTerminating:
             pass
         return False
@@ -75,7 +75,7 @@ def _apply_plan(
     workload was just created and has no status written yet (its status waits for a refresh)."""
     created = workload is None
     try:
-        workload = _apply(state, service, plan, plural, workload, autoscaler_exists)
+        workload = apply_workload(state, service, plan, plural, workload, autoscaler_exists)
     except AutoscalerRefused as refused:
         return (
             Readiness(False, "InvalidSpec", f"autoScaling: the HorizontalPodAutoscaler was refused: {refused}"),
@@ -100,7 +100,7 @@ def _apply_again(
 ) -> Plan | Readiness:
     """The circuit breaker rolled back, or the throttle holds launches: apply that now."""
     service = _as_written(state, service)
-    plan = _plan(state, service, indexes, config, workload, pin=None)
+    plan = make_plan(state, service, indexes, config, workload, pin=None)
     if isinstance(plan, Plan):
-        _apply(state, service, plan, plural, workload, autoscaler_exists)
+        apply_workload(state, service, plan, plural, workload, autoscaler_exists)
     return plan

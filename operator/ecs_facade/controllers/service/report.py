@@ -20,7 +20,7 @@ from ecs_facade.controllers.indexes import (
     cluster_ref_name,
     one,
 )
-from ecs_facade.controllers.service.pacing import _write_status
+from ecs_facade.controllers.service.pacing import write_status
 from ecs_facade.controllers.service.plan import Plan
 from ecs_facade.controllers.service.triggers import enqueue
 from ecs_facade.controllers.state import OperatorState
@@ -34,7 +34,7 @@ from ecs_facade.views.service_status import (
 from ecs_facade.views.service_tasks import Naming
 
 
-def _report(
+def report_status(
     state: OperatorState,
     service: Snapshot,
     indexes: Indexes,
@@ -59,7 +59,7 @@ def _report(
         # launches resume when the hold is over: a reconcile then gives the workload its count back
         delay = _until({"nextAttemptAt": report.resume_at})
         enqueue(state, service.namespace, service.name, indexes, logger, urgent=True, apply=True, delay=delay)
-    _write_status(state, service, indexes, config, report, look.remembered, look.now, logger)
+    write_status(state, service, indexes, config, report, look.remembered, look.now, logger)
     return report.reapply
 
 
