@@ -413,3 +413,11 @@ def test_a_restarted_incarnation_is_healthy_only_from_its_start() -> None:
 def test_a_task_stopped_while_ready_ran_healthy_until_its_deletion() -> None:
     stopping = state(pod(running(since=0), ready_since=1, deleting=30))
     assert (stopping.ready_since, stopping.runs, stopping.unhealthy_from) == (None, ((at(1), at(30)),), None)
+
+
+def test_a_task_stopped_while_ready_ran_until_its_deletion_was_asked_for() -> None:
+    """deletionTimestamp is the end of the grace period (deletionGracePeriodSeconds after the
+    request): a task Ready for a second when the scheduler stopped it was never healthy."""
+    body = pod(running(since=0), ready_since=1, deleting=32)
+    body["metadata"]["deletionGracePeriodSeconds"] = 30
+    assert state(body).runs == ((at(1), at(2)),)
