@@ -298,6 +298,28 @@ def test_a_healthy_task_still_sets_the_count_back_and_keeps_it_so_once_it_is_gon
     assert view(sets, [], at(75), gone=gone)[0]["failedTasks"] == 0
 
 
+def test_a_task_stopped_before_it_was_healthy_sets_nothing_back() -> None:
+    """A FAILED deployment's tasks still starting are stopped (its Deployment scaled to 0): one
+    Ready for a moment and then deleted with a grace period never became healthy."""
+    sets = [replica_set("new", 1, 0, 0)]
+    failed = [uid_task(name, phase="Failed", failures=(at(2),)) for name in "abc"]
+    # a run that ends in the future (a deletionTimestamp is the end of the grace period) is no
+    # healthy run yet: Ready since 3, deleted at 3, its pod still terminating until 33
+    stopping = uid_task("s", deleting=True, runs=((at(3), at(33)),))
+    assert view(sets, [*failed, stopping], at(3))[0]["failedTasks"] == 3
+    # once its pod is gone (at 4), its run ended then at the latest: not healthy, then or later
+    last, gone = gone_tasks({}, [*failed, stopping], (), {"new"}, at(3), SETTLE)
+    last, gone = gone_tasks(last, failed, gone, {"new"}, at(4), SETTLE)
+    assert gone == ()
+    assert view(sets, failed, at(20), gone=gone)[0]["failedTasks"] == 3
+    # a task that was healthy before its deletion was asked for still sets the count back
+    healthy = uid_task("h", deleting=True, runs=((at(3), at(13)),))
+    last, gone = gone_tasks(last, [*failed, healthy], gone, {"new"}, at(14), SETTLE)
+    _, gone = gone_tasks(last, failed, gone, {"new"}, at(15), SETTLE)
+    assert [g.runs for g in gone] == [((at(3), at(13)),)]
+    assert view(sets, failed, at(20), gone=gone)[0]["failedTasks"] == 0
+
+
 def test_after_a_restart_of_the_operator_the_failures_of_pods_gone_meanwhile_stay_counted() -> None:
     sets = [replica_set("new", 1, 1, 0)]
     before = view(sets, [uid_task("a", restarts=3, failures=(at(5),) * 3)], at(6))

@@ -427,3 +427,11 @@ def test_a_failing_task_event_is_a_failed_or_restarted_pod_or_an_essential_exit(
     assert failing(body(restarts=1), None)
     assert failing(body(), {"reason": "EssentialContainerExited"})  # before the kubelet restarts it
     assert not failing({**body(phase="Failed"), "kind": "ReplicaSet"}, None)  # only tasks fail
+
+
+def test_a_task_stopped_while_ready_ran_until_its_deletion_was_asked_for() -> None:
+    """deletionTimestamp is the end of the grace period (deletionGracePeriodSeconds after the
+    request): a task Ready for a second when the scheduler stopped it was never healthy."""
+    body = pod(running(since=0), ready_since=1, deleting=32)
+    body["metadata"]["deletionGracePeriodSeconds"] = 30
+    assert state(body).runs == ((at(1), at(2)),)

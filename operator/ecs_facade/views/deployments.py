@@ -90,7 +90,9 @@ def failed_tasks(tasks: Sequence[TaskState], template_hash: str) -> int:
 
 def healthy_since(tasks: Sequence[TaskState], template_hash: str, now: str, settle_seconds: float) -> str | None:
     """The last moment a task of the deployment became healthy (Ready for ``settle_seconds``
-    without a break), whether it still runs or has stopped since; None if none ever did."""
+    without a break), whether it still runs or has stopped since; None if none ever did. A run
+    is healthy only once it has lasted the settle time by ``now``: one whose end is still ahead
+    (a node's clock ahead of ours) has not made the task healthy yet."""
     moments = []
     for task in tasks:
         if task.template_hash != template_hash:
@@ -101,7 +103,7 @@ def healthy_since(tasks: Sequence[TaskState], template_hash: str, now: str, sett
                 moments.append(healthy)
         for started, finished in task.runs:
             healthy = _later(started, settle_seconds)
-            if healthy <= finished:
+            if healthy <= min(finished, now):
                 moments.append(healthy)
     return max(moments) if moments else None
 
@@ -289,9 +291,9 @@ def gone_tasks(
     its life, as its status shows only the last one per container) becomes, once the pod is
     gone, part of one gone task per deployment (pod template): all its failures, and the run
     that made a task of the deployment healthy last (a pod Ready until it went was healthy if
-    it was Ready for the settle time; that run ends ``now``, when it was seen gone). Only
-    deployments the service still has (``templates``) are kept. Returns the new ``last``
-    (the live tasks, by uid) and ``gone``."""
+    it was Ready for the settle time; that run ends ``now``, when it was seen gone, as every
+    run of a gone pod does at the latest). Only deployments the service still has
+    (``templates``) are kept. Returns the new ``last`` (the live tasks, by uid) and ``gone``."""
     live = {t.uid: t for t in tasks if t.uid}
     merged: dict[str, tuple[list[str | None], list[tuple[str, str]]]] = {}
     for ghost in gone:
@@ -303,7 +305,7 @@ def gone_tasks(
             continue
         failures, runs = merged.setdefault(task.template_hash, ([], []))
         failures.extend(task.failures + (None,) * (_count(task) - len(task.failures)))
-        runs.extend(task.runs)
+        runs.extend((started, min(finished, now)) for started, finished in task.runs)  # over by now
         if task.ready_since is not None and not task.deleting and task.ready_since <= now:
             runs.append((task.ready_since, now))
     kept = []

@@ -15,7 +15,7 @@ from ecs_facade.api import LABEL_CAPACITY_PROVIDER
 from ecs_facade.views.deployments import TaskState
 from ecs_facade.views.service_tasks import ending as incarnation_ending
 from ecs_facade.views.service_tasks import picture, unhealthy_from
-from ecs_facade.views.task import before_deletion, essential_containers, failure_containers
+from ecs_facade.views.task import before_deletion, deletion_requested, essential_containers, failure_containers
 
 Run = tuple[str, str]  # (started, finished)
 
@@ -43,7 +43,9 @@ def task_state(body: Mapping[str, Any], labels: Mapping[str, str]) -> TaskState:
         if exited.get("startedAt") and exited.get("finishedAt"):
             runs.append((str(exited["startedAt"]), str(exited["finishedAt"])))
     if deleting and ready_since is not None:
-        runs.append((ready_since, str(deletion)))  # healthy until the scheduler stopped it, if long enough
+        # healthy until the scheduler stopped it, if long enough: until the deletion was asked
+        # for, not the deletionTimestamp (the end of the grace period, still ahead)
+        runs.append((ready_since, deletion_requested(body) or str(deletion)))
     if phase == "Failed":
         _failed_pod(body, containers, deleting, failures, runs)
     return TaskState(
