@@ -1,7 +1,7 @@
 """What the operator's own informers' events do: the index first, then the service's queue
 or the task's reconcile; which namespaces they watch."""
 
-from typing import Any
+from typing import Any, cast
 
 import kopf
 import pytest
@@ -360,8 +360,6 @@ def test_a_new_service_counts_as_starting_from_its_first_sighting(
 
 
 def test_a_service_with_no_budget_to_wait_for_holds_nobody_back(state: OperatorState) -> None:
-    from typing import cast
-
     from ecs_facade.views.service import Readiness
 
     budgets = state.budgets
@@ -374,3 +372,26 @@ def test_a_service_with_no_budget_to_wait_for_holds_nobody_back(state: OperatorS
         budgets.sighted("ns", name, f"uid-{name}")
         budget.protect_tasks(state, "ns", name, f"uid-{name}", plan, None, indexes, Config(), cast(Any, None))
     assert budgets.starting == {}
+
+
+def test_a_new_deployment_of_a_running_service_is_urgent_a_first_one_is_batched(
+    queued: list[tuple[Any, ...]], state: OperatorState
+) -> None:
+    """ECS shows a new deployment (PRIMARY, IN_PROGRESS) as soon as UpdateService returns:
+    its ReplicaSet is news. A new service's first one waits for the batch (its first status
+    is paced)."""
+    from ecs_facade.views.deployments import deployment_id
+
+    indexes = Indexes.create()
+    rs = {**workload("ReplicaSet"), "kind": "ReplicaSet"}
+    rs["metadata"]["uid"] = "rs-2"
+    new_service = ecs_service()
+    indexes.objects["ECSService"].put(new_service)
+    triggers.tasks_changed(state, rs, "ns", "web", indexes, cast(Any, None))
+    running = {**ecs_service(), "status": {"deployments": [{"id": deployment_id("rs-1"), "status": "PRIMARY"}]}}
+    indexes.objects["ECSService"].put(running)
+    triggers.tasks_changed(state, rs, "ns", "web", indexes, cast(Any, None))  # rs-2 is not listed yet
+    listed = {**ecs_service(), "status": {"deployments": [{"id": deployment_id("rs-2"), "status": "PRIMARY"}]}}
+    indexes.objects["ECSService"].put(listed)
+    triggers.tasks_changed(state, rs, "ns", "web", indexes, cast(Any, None))
+    assert [q[2] for q in queued] == [False, True, False]

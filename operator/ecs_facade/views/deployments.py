@@ -178,6 +178,15 @@ def _id(rs: Mapping[str, Any]) -> str:
     return deployment_id(meta.get("uid", meta.get("name", "")))
 
 
+def unlisted_deployment(replica_set: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+    """A ReplicaSet that the service's status, which lists deployments already, does not list:
+    a new ECS deployment of a running service. ECS shows it (PRIMARY, IN_PROGRESS) as soon as
+    UpdateService returns, so it is news, not something for the next batch. A new service's
+    first deployment is not (its first status is paced: views.service.first_rollout_only)."""
+    listed = {str(d.get("id")) for d in status.get("deployments") or []}
+    return bool(listed) and _id(replica_set) not in listed
+
+
 def template_hash(rs: Mapping[str, Any]) -> str:
     return str((rs["metadata"].get("labels") or {}).get("pod-template-hash", ""))
 

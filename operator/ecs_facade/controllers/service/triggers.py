@@ -29,6 +29,7 @@ from ecs_facade.kube import client as kube
 from ecs_facade.metrics import WATCH_LAG
 from ecs_facade.model.taskdefinition import content_hash
 from ecs_facade.views.container_instance import draining
+from ecs_facade.views.deployments import unlisted_deployment
 from ecs_facade.views.service import settled
 from ecs_facade.views.service_tasks import ending, failing, picture, unhealthy_incarnation
 from ecs_facade.views.task import on_its_way, task_failures
@@ -143,9 +144,14 @@ def tasks_changed(
 
     The workload is applied again only while a drain moves the service's tasks (the number of
     replacements follows the tasks left on DRAINING instances)."""
-    if one(indexes.services, (namespace, name)) is None:
+    service: Snapshot | None = one(indexes.services, (namespace, name))
+    if service is None:
         return
     exited = None
+    new_deployment = False
+    if body.get("kind") == "ReplicaSet" and not deleted:
+        written = state.services.written.get((namespace, name, service.uid))
+        new_deployment = unlisted_deployment(body, written if written is not None else service.status)
     if deleted and body.get("kind") == "Pod":
         state.services.assigned.pop((namespace, body["metadata"]["name"]), None)  # a gone pod needs no memory
     elif body.get("kind") == "Pod":
@@ -161,7 +167,7 @@ def tasks_changed(
     # a failing task is news for the circuit breaker and the throttle, which judge the rollout
     # as it is at that moment (a moment later its replacement may make it look complete):
     # it does not wait for the batch
-    urgent = moving or failing(body, exited)
+    urgent = moving or failing(body, exited) or new_deployment
     delay = None if urgent or deleted else _counted_later(state, namespace, name, body, indexes)
     enqueue(state, namespace, name, indexes, logger, urgent=urgent, apply=moving, variables=variables, delay=delay)
 
