@@ -1,13 +1,15 @@
 """The ECSTask controller's part of observing a pod: what it writes (stamped), and when it
 deletes the pod; the status itself is views.task.observe_task's (test_views_task_stops)."""
 
+import json
+import logging
 from typing import Any
 
 import pytest
 
 from ecs_facade.config import Config
 from ecs_facade.controllers import task as controller
-from ecs_facade.controllers.indexes import Snapshot
+from ecs_facade.controllers.indexes import Indexes, Snapshot
 from ecs_facade.controllers.state import OperatorState
 from ecs_facade.kube import client as kube
 from tests.unit.test_views_task_stops import RUNNING_TASK, observed, running, terminated, trapping
@@ -90,3 +92,137 @@ def test_an_essential_exit_stops_the_task_at_once_and_deletes_the_pod(cluster: C
     )
     assert status["stoppedReason"] == "OutOfMemoryError: Container killed due to memory usage"
     assert status["stoppingAt"] == status["stoppedAt"]
+
+
+# --- a pod the API server refuses (views/refusals.py) -------------------------------------------------
+
+PRIVILEGED = {"name": "app", "image": "nginx:1.27", "memory": 64, "privileged": True}
+BASELINE_REFUSAL = (
+    'pods "job-1" is forbidden: violates PodSecurity "baseline:latest": privileged (container "app" must not '
+    "set securityContext.privileged=true)"
+)
+
+
+def refusing(code: int, message: str) -> Any:
+    """An API server that applies ServiceAccounts and answers a pod with ``code``."""
+    from kubernetes.client.exceptions import ApiException
+
+    applied: list[str] = []
+
+    def apply_core(manifest: dict[str, Any]) -> None:
+        applied.append(f"{manifest['kind']}/{manifest['metadata']['name']}")
+        if manifest["kind"] == "Pod":
+            error = ApiException(status=code, reason="Forbidden")
+            error.body = json.dumps({"kind": "Status", "message": message, "code": code})
+            raise error
+
+    return apply_core, applied
+
+
+def task_indexes(status: dict[str, Any] | None = None) -> Indexes:
+    """A task of a privileged task definition with a task role, registered, in the default cluster."""
+    views = Indexes.create()
+    meta = {"namespace": "ns", "resourceVersion": "1"}
+    spec = {"containerDefinitions": [PRIVILEGED], "taskRoleArn": "arn:aws:iam::000000000000:role/jobs"}
+    views.objects["ECSTaskDefinition"].put({"metadata": {**meta, "name": "priv", "uid": "td"}, "spec": spec})
+    owner = [{"kind": "ECSTaskDefinition", "name": "priv", "uid": "td"}]
+    views.objects["ControllerRevision"].put(
+        {
+            "metadata": {**meta, "name": "priv-1", "uid": "rev", "ownerReferences": owner},
+            "revision": 1,
+            "data": {"taskDefinition": {"family": "priv", **spec}},
+        }
+    )
+    views.objects["ECSTask"].put(
+        {
+            "metadata": {**meta, "name": "job-1", "uid": "uid-1", "generation": 1},
+            "spec": {"taskDefinition": "priv"},
+            "status": status or {},
+        }
+    )
+    return views
+
+
+@pytest.fixture
+def posted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    events: list[tuple[str, str, str]] = []
+    monkeypatch.setattr(
+        kube, "post_event", lambda involved, type_, reason, message, at: events.append((type_, reason, message))
+    )
+    return events
+
+
+def test_a_pod_refused_by_pod_security_stops_the_task_failed_to_start(
+    cluster: Cluster, posted: list[tuple[str, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster.status = {}
+    apply_core, applied = refusing(403, BASELINE_REFUSAL)
+    monkeypatch.setattr(kube, "apply_core", apply_core)
+    controller.reconcile(cluster.state, "ns", "job-1", task_indexes(), logging.getLogger("test"))
+    status = cluster.status
+    assert (status["lastStatus"], status["desiredStatus"]) == ("STOPPED", "STOPPED")
+    assert status["stopCode"] == "TaskFailedToStart"
+    assert status["stoppedReason"] == f"PodSecurityRefused: {BASELINE_REFUSAL}"
+    assert status["stoppingAt"] == status["stoppedAt"]
+    assert status["taskDefinitionArn"].endswith("task-definition/priv:1")
+    assert status["taskArn"].endswith("task/default/uid1") and status["group"] == "family:priv"
+    assert status["observedGeneration"] == 1
+    (ready,) = status["conditions"]
+    assert (ready["type"], ready["status"], ready["reason"], ready["message"]) == (
+        "Ready",
+        "False",
+        "PodSecurityRefused",
+        BASELINE_REFUSAL,
+    )
+    assert posted == [("Warning", "PodSecurityRefused", f"PodSecurityRefused: {BASELINE_REFUSAL}")]
+    # the role's ServiceAccount was applied before the pod, and stays (shared, owned by none)
+    assert applied == ["ServiceAccount/ecs-task-role-jobs", "Pod/job-1"]
+
+
+def test_a_refused_task_is_not_tried_again(
+    cluster: Cluster, posted: list[tuple[str, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster.status = {}
+    apply_core, applied = refusing(403, BASELINE_REFUSAL)
+    monkeypatch.setattr(kube, "apply_core", apply_core)
+    controller.reconcile(cluster.state, "ns", "job-1", task_indexes(), logging.getLogger("test"))
+    written = dict(cluster.status)
+    # the next event (kopf's resume, the informer's): the index holds the status written
+    controller.reconcile(cluster.state, "ns", "job-1", task_indexes(written), logging.getLogger("test"))
+    assert applied == ["ServiceAccount/ecs-task-role-jobs", "Pod/job-1"]  # no second try
+    assert cluster.status == written and len(posted) == 1
+
+
+def test_an_invalid_pod_fails_to_start_too(
+    cluster: Cluster, posted: list[tuple[str, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster.status = {}
+    invalid = 'Pod "job-1" is invalid: spec.containers[0].securityContext: Forbidden: disallowed by cluster policy'
+    apply_core, _ = refusing(422, invalid)
+    monkeypatch.setattr(kube, "apply_core", apply_core)
+    controller.reconcile(cluster.state, "ns", "job-1", task_indexes(), logging.getLogger("test"))
+    assert (cluster.status["stopCode"], cluster.status["stoppedReason"]) == (
+        "TaskFailedToStart",
+        f"TaskLaunchFailed: {invalid}",
+    )
+    assert [c["reason"] for c in cluster.status["conditions"]] == ["TaskLaunchFailed"]
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (403, 'pods "job-1" is forbidden: User "system:serviceaccount:e:ecs-facade" cannot patch resource "pods"'),
+        (500, "etcdserver: request timed out"),
+    ],
+)
+def test_an_error_a_retry_may_mend_is_raised_for_kopf_to_retry(
+    cluster: Cluster, posted: list[tuple[str, str, str]], monkeypatch: pytest.MonkeyPatch, code: int, message: str
+) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    cluster.status = {}
+    apply_core, _ = refusing(code, message)
+    monkeypatch.setattr(kube, "apply_core", apply_core)
+    with pytest.raises(ApiException):
+        controller.reconcile(cluster.state, "ns", "job-1", task_indexes(), logging.getLogger("test"))
+    assert cluster.status == {} and posted == []

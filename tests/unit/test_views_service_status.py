@@ -21,6 +21,7 @@ from ecs_facade.views.service_status import (
     current_throttle,
     degraded_since,
     event_type,
+    launch_refusal,
     placement,
     rollback_target,
     scaling_status,
@@ -546,3 +547,115 @@ def test_event_types() -> None:
     assert event_type("(service web) rolling back to deployment x (y).") == "Warning"
     assert event_type(STEADY) == "Normal"
     assert event_type("(service web) has started 1 tasks: (task abc).") == "Normal"
+
+
+# --- tasks the API server refuses to create (views/refusals.py) ---------------------------------------
+
+BASELINE = (
+    'violates PodSecurity "baseline:latest": privileged (container "app" must not set securityContext.privileged=true)'
+)
+REFUSAL = f'pods "web-new-…" is forbidden: {BASELINE}'
+LAUNCH_FAILED = f"(service web) failed to launch a task with (error {REFUSAL})."
+
+
+def refused(rs: dict[str, Any], message: str = f'pods "web-new-x2x4z" is forbidden: {BASELINE}') -> dict[str, Any]:
+    """The ReplicaSet as its controller leaves it when the API server refuses its pods."""
+    failure = {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": message}
+    return {**rs, "status": {**rs["status"], "conditions": [failure]}}
+
+
+def test_tasks_the_api_server_refuses_are_said_in_ecs_words() -> None:
+    sets = [refused(replica_set("new", 1, 2, 0, current=0))]
+    result = report(look(sets, [], deployment=workload(2, 0)))
+    status = result.status
+    assert condition(status, "Ready") == ("False", "PodSecurityRefused", f"tasks cannot be created: {REFUSAL}")
+    assert result.posted == [LAUNCH_FAILED]
+    assert status["events"] == [{"id": "event-id", "createdAt": NOW, "message": LAUNCH_FAILED}]
+    assert event_type(LAUNCH_FAILED) == "Warning"
+    assert (status["runningCount"], status["pendingCount"]) == (0, 0)  # no task exists
+    assert condition(status, "Degraded") == ("False", "AsExpected", "tasks start and run")
+    assert condition(status, "Progressing")[1] == "DeploymentInProgress"
+    assert not result.progress  # news: written at once
+
+
+def test_a_refusal_is_said_once_while_the_ready_condition_says_it() -> None:
+    sets = [refused(replica_set("new", 1, 2, 0, current=0))]
+    first = report(look(sets, [], deployment=workload(2, 0))).status
+    # another event since: the newest event is no longer the refusal's
+    later = {"message": "(service web) has started 1 tasks: (task a).", "id": "2", "createdAt": at(21)}
+    before = {**first, "events": [later, *first["events"]]}
+    retried = f'pods "web-new-9qk2m" is forbidden: {BASELINE}'  # the ReplicaSet's next try
+    result = report(
+        look([refused(replica_set("new", 1, 2, 0, current=0), retried)], [], deployment=workload(2, 0), status=before)
+    )
+    assert result.posted == []
+    assert condition(result.status, "Ready") == condition(first, "Ready")
+    assert result.status["events"] == before["events"]
+
+
+def test_another_refusal_is_said_again() -> None:
+    sets = [refused(replica_set("new", 1, 2, 0, current=0))]
+    first = report(look(sets, [], deployment=workload(2, 0))).status
+    quota = 'pods "web-new-x2x4z" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=2, limited: pods=2'
+    result = report(
+        look([refused(replica_set("new", 1, 2, 0, current=0), quota)], [], deployment=workload(2, 0), status=first)
+    )
+    said = 'pods "web-new-…" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=2, limited: pods=2'
+    assert result.posted == [f"(service web) failed to launch a task with (error {said})."]
+    assert condition(result.status, "Ready") == ("False", "TaskLaunchFailed", f"tasks cannot be created: {said}")
+
+
+def test_a_refusal_that_comes_back_after_it_was_resolved_is_said_again() -> None:
+    sets = [refused(replica_set("new", 1, 2, 0, current=0))]
+    first = report(look(sets, [], deployment=workload(2, 0))).status
+    # the namespace's enforcement lifted: the ReplicaSet creates its tasks (they start)
+    started = [placed("u1")]
+    resolved = report(look([replica_set("new", 1, 2, 0)], started, deployment=workload(2, 0), status=first)).status
+    assert condition(resolved, "Ready")[1] == "RolloutInProgress"
+    assert resolved["events"][0]["message"].startswith("(service web) has started 1 tasks")
+    result = report(look(sets, started, deployment=workload(2, 0), status=resolved))
+    assert result.posted == [LAUNCH_FAILED]
+
+
+def test_a_refusal_comes_before_the_placement_s_reason() -> None:
+    reason = "0/3 nodes are available: 3 Insufficient cpu."
+    unplaced = TaskState("b", "new", "Pending", 0, reason)
+    sets = [refused(replica_set("new", 1, 2, 1))]
+    result = report(look(sets, [unplaced], deployment=workload(2, 0)))
+    assert condition(result.status, "Ready")[1] == "PodSecurityRefused"
+    assert result.posted == [
+        "(service web) was unable to place a task because no container instance met all of its requirements. "
+        f"Reason: {reason}",
+        LAUNCH_FAILED,
+    ]
+
+
+def test_a_service_in_a_steady_state_says_no_refusal() -> None:
+    sets = [refused(replica_set("new", 1, 2, 2))]
+    tasks = [task("a", ready_since=at(0)), task("b", ready_since=at(3))]
+    result = report(look(sets, tasks, deployment=workload(2, 2)))
+    assert condition(result.status, "Ready")[:2] == ("True", "SteadyState")
+    assert result.posted == [STEADY]
+
+
+def test_without_a_plan_its_reason_stays() -> None:
+    sets = [refused(replica_set("new", 1, 2, 0, current=0))]
+    result = report(look(sets, [], plan=Readiness(False, "InvalidSpec", "bad"), deployment=workload(2, 0)))
+    assert condition(result.status, "Ready") == ("False", "InvalidSpec", "bad")
+    assert result.posted == []
+
+
+def test_launch_refusal_reads_the_replica_sets_in_order_and_the_last_ready_condition() -> None:
+    waiting = Readiness(False, "RolloutInProgress", "")
+    quota = "exceeded quota: pods"
+    sets = [refused(replica_set("new", 2, 2, 0), quota), refused(replica_set("old", 1, 2, 0))]
+    readiness, said = launch_refusal(waiting, sets, None, "(service web)")
+    assert readiness == Readiness(False, "TaskLaunchFailed", f"tasks cannot be created: {quota}")
+    assert said == [f"(service web) failed to launch a task with (error {quota})."]
+    written = [{"type": "Ready", "status": "False", "reason": "TaskLaunchFailed", "message": readiness.message}]
+    assert launch_refusal(waiting, sets, written, "(service web)") == (readiness, [])
+    other = [{**written[0], "type": "Degraded"}]
+    assert launch_refusal(waiting, sets, other, "(service web)")[1] == said  # only Ready tells
+    assert launch_refusal(waiting, [replica_set("new", 2, 2, 0)], written, "(service web)") == (waiting, [])
+    ready = Readiness(True, "SteadyState", STEADY)
+    assert launch_refusal(ready, sets, None, "(service web)") == (ready, [])

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from ecs_facade.api import API_VERSION, GROUP, KIND_TASK, LABEL_TASK, TASKS, VERSION
@@ -50,6 +51,7 @@ from ecs_facade.translate.ownership import owner_reference
 from ecs_facade.translate.placement import apply_placement, service_placement
 from ecs_facade.translate.task import build_task_pod
 from ecs_facade.translate.taskdefinition import PodTranslation
+from ecs_facade.views.refusals import api_refusal, refusal_reason, refused_task
 from ecs_facade.views.service import Readiness
 from ecs_facade.views.task import STOPPED_BY_USER, observe_task, started_at
 
@@ -126,14 +128,49 @@ def _start(state: OperatorState, task: Snapshot, status: dict[str, Any], indexes
             },
         )
         return
+    provisioning = _provisioning(config, task, status, cluster, family, revision, provider, group)
     try:
         for account in translation.service_accounts:
             kube.apply_core({**account, "metadata": {**account["metadata"], "namespace": task.namespace}})
         kube.apply_core(pod)
     except kube.NamespaceTerminating:
         return
+    except ApiException as error:
+        refusal = api_refusal(error.status, error.body)
+        if refusal is None:
+            raise  # kopf retries: no refusal of the task (the operator's rights, a timeout, ...)
+        _refused(state, task, {**status, **provisioning}, refusal, logger)
+        return
     logger.info("task %s/%s started from %s:%d", task.namespace, task.name, family, revision.revision)
-    _write(state, task, {**status, **_provisioning(config, task, status, cluster, family, revision, provider, group)})
+    _write(state, task, {**status, **provisioning})
+
+
+def _refused(state: OperatorState, task: Snapshot, status: dict[str, Any], refusal: str, logger: Logger) -> None:
+    """The API server refused the task's pod (the namespace's Pod Security admission, a
+    quota, a webhook: views/refusals.py): as ECS's RunTask fails, the task never runs and
+    is not tried again. It is STOPPED, TaskFailedToStart, with the refusal as the reason,
+    Ready False, and a Warning event. Its ServiceAccount (one per IAM role, shared by every
+    task and service of the role in the namespace, owned by none) stays: another task may
+    use it, and without pods it grants nothing."""
+    reason = refusal_reason(refusal)
+    stamp = now()
+    update = {
+        **refused_task(refusal),
+        "stoppingAt": stamp,
+        "stoppedAt": stamp,
+        "conditions": ready_conditions(status, task.generation, False, reason, refusal),
+    }
+    # info: a warning from kopf's object logger would post a second Event of its own
+    logger.info("task %s/%s failed to start: %s", task.namespace, task.name, refusal)
+    if _write(state, task, {**status, **update}):
+        involved = {
+            "apiVersion": API_VERSION,
+            "kind": KIND_TASK,
+            "name": task.name,
+            "namespace": task.namespace,
+            "uid": task.uid,
+        }
+        kube.post_event(involved, "Warning", reason, update["stoppedReason"], stamp)
 
 
 def _task_pod(
@@ -256,15 +293,18 @@ def _stopped(task: Snapshot, code: str, reason: str) -> dict[str, Any]:
     }
 
 
-def _write(state: OperatorState, task: Snapshot, status: dict[str, Any]) -> None:
+def _write(state: OperatorState, task: Snapshot, status: dict[str, Any]) -> bool:
+    """Write the status when it changed; whether it was written."""
     status = {**status, "observedGeneration": task.generation}
     if status.get("stopCode") and not status.get("stoppingAt"):
         status["stoppingAt"] = now()
     written = state.tasks.written
     current = {**task.status, **written.get((task.namespace, task.name, task.uid), {})}
-    if {k: current.get(k) for k in status} != status:
-        kube.patch_status(API_VERSION, TASKS, task.namespace, task.name, status)
-        written[(task.namespace, task.name, task.uid)] = status
+    if {k: current.get(k) for k in status} == status:
+        return False
+    kube.patch_status(API_VERSION, TASKS, task.namespace, task.name, status)
+    written[(task.namespace, task.name, task.uid)] = status
+    return True
 
 
 @kopf.on.resume(GROUP, VERSION, TASKS)

@@ -8,6 +8,8 @@ scheduler's rules, with no I/O.
   the threshold (translate.rollout) is FAILED; with ``rollback`` the service goes back to the
   newest older deployment that COMPLETED, also one drained since (``completedDeployment``).
 - The scheduler's throttle (views/throttle.py) when no circuit breaker is set.
+- Tasks the API server refuses to create (views/refusals.py: Pod Security admission, quotas):
+  Ready False with the refusal, and "failed to launch a task" said once per refusal.
 - The service's events, newest first, the last MAX_EVENTS kept, in ECS's words (the tasks'
   own, views/service_tasks.py, first).
 
@@ -38,6 +40,7 @@ from ecs_facade.views.deployments import (
     template_hash,
     unplaced_reason,
 )
+from ecs_facade.views.refusals import launch_failed, refusal_reason, replica_set_refusal
 from ecs_facade.views.service import Readiness, ServiceCounts, rollout_readiness, service_counts
 from ecs_facade.views.service_tasks import Naming, Seen, TaskEvents, deferred, observe, stopped_tasks, task_events
 from ecs_facade.views.throttle import holding, next_throttle
@@ -287,6 +290,10 @@ def rollout_status(
         degraded = degraded_since(throttle, primary, look.status.get("conditions"), look.generation, look.now)
     readiness, placed = placement(readiness, look.tasks, label)
     messages.extend(placed)
+    readiness, refused = launch_refusal(
+        readiness, ordered(look.replica_sets, plan.held), look.status.get("conditions"), label
+    )
+    messages.extend(refused)
     if plan.stalls and desired > 0 and plan.held is None:
         degraded = STALLED
     return Rollout(readiness, deployments, throttle, degraded, arn, messages, reapply, due)
@@ -423,6 +430,28 @@ def placement(readiness: Readiness, tasks: Sequence[TaskState], label: str) -> t
     if readiness.ready:
         return readiness, [f"{label} has reached a steady state."]
     return readiness, []
+
+
+def launch_refusal(
+    readiness: Readiness,
+    replica_sets: Sequence[Mapping[str, Any]],
+    conditions: Sequence[Mapping[str, Any]] | None,
+    label: str,
+) -> tuple[Readiness, list[str]]:
+    """Tasks the API server refuses to create (a ReplicaSet's FailedCreate: the namespace's
+    Pod Security admission, a quota, a webhook; views/refusals.py) keep the service from a
+    steady state, with the refusal as the reason (before a placement's: no task exists to
+    place). ECS's "failed to launch a task" event is said once per refusal: not while the Ready
+    condition, as last written, says it already (ECS omits a repeated event until the cause
+    is resolved)."""
+    refusal = replica_set_refusal(replica_sets)
+    if readiness.ready or refusal is None:
+        return readiness, []
+    said = Readiness(False, refusal_reason(refusal), f"tasks cannot be created: {refusal}")
+    before: Mapping[str, Any] = next((c for c in conditions or [] if c.get("type") == "Ready"), {})
+    if (before.get("status"), before.get("reason"), before.get("message")) == ("False", said.reason, said.message):
+        return said, []
+    return said, [launch_failed(label, refusal)]
 
 
 def service_conditions(
