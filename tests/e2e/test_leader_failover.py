@@ -137,9 +137,11 @@ def replicas(kubectl: Kubectl, crds: None) -> Iterator[tuple[str, dict[str, Repl
         kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
-def holder(kubectl: Kubectl, namespace: str) -> str:
+def held_by(kubectl: Kubectl, namespace: str, replica: str) -> bool:
+    """The Lease names this replica's process (its pod name and a suffix per process)."""
     lease = kubectl.get("lease", "ecs-facade", namespace) or {}
-    return str((lease.get("spec") or {}).get("holderIdentity") or "")
+    holder = str((lease.get("spec") or {}).get("holderIdentity") or "")
+    return holder == replica or holder.startswith(f"{replica}_")
 
 
 def test_a_frozen_leader_sends_no_write_after_the_standby_took_over(
@@ -148,7 +150,7 @@ def test_a_frozen_leader_sends_no_write_after_the_standby_took_over(
     namespace, _, start = replicas
     began = time.time()
     a = start("replica-a")
-    wait_for("replica-a to lead", lambda: holder(kubectl, namespace).startswith("replica-a_"), timeout=60)
+    wait_for("replica-a to lead", lambda: held_by(kubectl, namespace, "replica-a"), timeout=60)
     b = start("replica-b")
     wait_for("replica-b to wait as a standby", lambda: "waiting for lease" in b.output(), timeout=60)
 
@@ -165,7 +167,7 @@ def test_a_frozen_leader_sends_no_write_after_the_standby_took_over(
     kubectl("patch", "ecsservice", "web", "-n", namespace, "--type=merge", "-p", '{"spec":{"desiredCount":5}}')
     wait_for(
         "replica-b to take over",
-        lambda: holder(kubectl, namespace).startswith("replica-b_"),
+        lambda: held_by(kubectl, namespace, "replica-b"),
         timeout=SETTINGS.lease_duration_seconds + 30,
     )
     taken = [r for r in writes(audited(frozen), "replica-b", leases=True) if r.code < 300]
@@ -193,7 +195,7 @@ def test_a_frozen_leader_sends_no_write_after_the_standby_took_over(
     assert late == [], f"the old leader wrote after the hand-over: {late}"
     assert code == 1, a.output()[-2000:]
     assert "stopped leading" in a.output()
-    assert holder(kubectl, namespace).startswith("replica-b_")
+    assert held_by(kubectl, namespace, "replica-b")
     new_work = writes(log, "replica-b", leases=False)
     assert new_work, "the new leader wrote nothing"
 

@@ -62,11 +62,13 @@ def test_one_replica_leads_and_a_standby_takes_over(kubectl: Kubectl, namespace:
     assert spec["leaseTransitions"] == 2
 
     # two writes carrying the same resourceVersion: the API server takes one, 409 for the other
+    # (each a change: an update that changes nothing keeps the resourceVersion)
     record, version = lease.read(5)
     assert record is not None and version is not None
-    lease.replace(record, version, 5)
+    lease.replace({**record, "holderIdentity": "replica-d"}, version, 5)
     with pytest.raises(Conflict):
-        lease.replace(record, version, 5)
+        lease.replace({**record, "holderIdentity": "replica-e"}, version, 5)
+    assert holder(kubectl, namespace, name) == "replica-d"
 
 
 def test_a_leader_that_cannot_renew_stops(kubectl: Kubectl, namespace: str) -> None:
