@@ -29,6 +29,9 @@
 #   ECS_FACADE_AUDIT_USER    write an audit log (logs/audit.log, JSON lines, metadata only)
 #                            of this user's requests, e.g. the operator's ServiceAccount
 #                            (the benchmark counts the operator's writes from it)
+#   ECS_FACADE_AUDIT_GROUP   also (or only) of this group's users, e.g. the ServiceAccounts of
+#                            one namespace, system:serviceaccounts:NS (the e2e suite's
+#                            fault-injection tests count each operator replica's writes)
 #   ECS_FACADE_PROFILING     true: the API server and the controller-manager serve
 #                            /debug/pprof (to see where their CPU goes under a benchmark)
 #   ECS_FACADE_REAL_NODES    1: also a real node (containerd, kubelet, kube-proxy; real
@@ -49,6 +52,7 @@ node_type="${ECS_FACADE_NODE_TYPE:-m5.xlarge}"
 node_cpu="${ECS_FACADE_NODE_CPU:-4}"
 node_memory="${ECS_FACADE_NODE_MEMORY:-16Gi}"
 audit_user="${ECS_FACADE_AUDIT_USER:-}"
+audit_group="${ECS_FACADE_AUDIT_GROUP:-}"
 profiling="${ECS_FACADE_PROFILING:-false}"
 real_nodes="${ECS_FACADE_REAL_NODES:-0}"
 
@@ -340,16 +344,13 @@ profiles:
 EOF
   local stages; stages="$(dirname "$bin")/kwok-stages.yaml"
   local audit=()
-  if [[ -n "$audit_user" ]]; then
-    cat > "$dir/audit-policy.yaml" <<EOF
-apiVersion: audit.k8s.io/v1
-kind: Policy
-omitStages: [RequestReceived]
-rules:
-- level: Metadata
-  users: ["$audit_user"]
-- level: None
-EOF
+  if [[ -n "$audit_user" || -n "$audit_group" ]]; then
+    {
+      printf 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n'
+      if [[ -n "$audit_user" ]]; then printf -- '- level: Metadata\n  users: ["%s"]\n' "$audit_user"; fi
+      if [[ -n "$audit_group" ]]; then printf -- '- level: Metadata\n  userGroups: ["%s"]\n' "$audit_group"; fi
+      printf -- '- level: None\n'
+    } > "$dir/audit-policy.yaml"
     audit=(--audit-policy-file "$dir/audit-policy.yaml" --audit-log-path "$logs/audit.log"
            --audit-log-format json --audit-log-mode blocking)
   fi

@@ -36,8 +36,6 @@ def _limit_malloc_arenas(arenas: int = 2) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import threading
-
     _limit_malloc_arenas()
     from ecs_facade.config import Config
     from ecs_facade.kube import client as kube
@@ -56,9 +54,7 @@ def _run(args: argparse.Namespace) -> int:
         from ecs_facade.metrics import serve
 
         serve(args.metrics_port)
-    stop = threading.Event()
-    lost = threading.Event()
-    elector = _elect(args, stop, lost) if args.leader_elect else None
+    elector = _elect(args, settings) if args.leader_elect else None
     try:
         kopf.run(
             clusterwide=not args.namespace,
@@ -70,39 +66,90 @@ def _run(args: argparse.Namespace) -> int:
             memo=kopf.Memo(config=settings, namespaces=tuple(args.namespace or ())),
         )
     finally:
-        if elector is not None and not lost.is_set():
-            stop.set()  # stops the renewals
-            elector.release()
-    return 1 if lost.is_set() else 0
+        if elector is not None:
+            elector.stop()  # kopf has stopped: no renewals any more, and the Lease released
+    return 0
 
 
-def _elect(args: argparse.Namespace, stop: Any, lost: Any) -> Any:
+class _Leadership:
+    """The leader's threads (renewals, the deadline's watchdog) and how it stops."""
+
+    def __init__(self, elector: Any) -> None:
+        import threading
+
+        self.elector = elector
+        self.halt = threading.Event()
+        self.threads = [
+            threading.Thread(target=elector.keep_leading, args=(self.halt,), name="lease-renewal", daemon=True),
+            threading.Thread(target=elector.watch, args=(self.halt,), name="lease-watchdog", daemon=True),
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        from ecs_facade.kube.client import set_write_fence
+
+        self.halt.set()
+        for thread in self.threads:
+            thread.join(self.elector.timings.renew_deadline)
+        self.elector.release()
+        set_write_fence(None)
+
+
+def _elect(args: argparse.Namespace, settings: Any) -> _Leadership:
     """Wait as a standby (answering health probes) until this replica holds the Lease, then
-    keep renewing it in a thread; losing it stops the operator (``lost``, exit code 1).
+    renew it (leader.py has the rules): every write of the operator asks the Lease's deadline
+    first (kube/client.py's write fence), and the moment leadership is lost the process exits
+    with code 1.
 
-    The operator is stopped with a SIGTERM to itself, as the kubelet would: a threading stop
-    flag given to kopf.run would hold one of its executor threads, and its exit, forever."""
+    Exiting, rather than stopping kopf: kopf's graceful stop lets its handlers and the service
+    workers finish what they are doing, which means writes after a standby may have started;
+    ``os._exit`` stops every thread at once, and nothing of the operator's is kept only in
+    memory that a new start does not rebuild from the cluster. The chart's Deployment restarts
+    the container (restartPolicy Always), and the new process is a standby with a new identity.
+    A stopped process that is continued (SIGSTOP, SIGCONT) checks the deadline in the main
+    thread, kopf's event loop, before that thread runs on: kopf's own writes (finalizers, its
+    progress annotations, its Events) do not pass the write fence."""
+    import contextlib
+    import copy
     import os
     import signal
     import socket
     import threading
+    import uuid
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import urlparse
 
     from kubernetes import client
 
-    from ecs_facade.kube.client import _api_client
-    from ecs_facade.leader import LeaderElector
+    from ecs_facade.kube.client import _api_client, set_write_fence
+    from ecs_facade.leader import KubeLease, LeaderElector, LeadershipLost, Timings
 
     namespace = args.lease_namespace or os.environ.get("POD_NAMESPACE") or "default"
-    identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    # one identity per process (client-go: host and a UUID): a restarted container is a new
+    # candidate, and never mistakes the Lease its previous process held for its own
+    identity = f"{os.environ.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+    # a client of its own: not behind the write fence, not waiting for the workers' pool, and
+    # no retries inside a call (each Lease call is bounded by what is left of the deadline)
+    configuration = copy.deepcopy(_api_client().configuration)
+    configuration.retries = False
+    api = client.ApiClient(configuration)
+    api.user_agent = f"ecs-facade/{__version__} leader-election"
+
+    def exit_now(reason: str) -> None:
+        sys.stderr.write(f"leader election: {identity} stopped leading ({reason}); exiting\n")
+        sys.stderr.flush()
+        os._exit(1)
+
     elector = LeaderElector(
-        client.CoordinationV1Api(_api_client()),
-        args.lease_name,
-        namespace,
+        KubeLease(client.CoordinationV1Api(api), args.lease_name, namespace),
         identity,
-        duration=args.lease_duration,
-        retry=args.lease_retry_period,
+        Timings(
+            lease_duration=settings.lease_duration_seconds,
+            renew_deadline=settings.lease_renew_deadline_seconds,
+            retry_period=settings.lease_retry_period_seconds,
+        ),
+        on_lost=exit_now,
     )
     standby = None
     if args.liveness:
@@ -124,14 +171,14 @@ def _elect(args: argparse.Namespace, stop: Any, lost: Any) -> Any:
     if standby is not None:
         standby.shutdown()
         standby.server_close()  # kopf's liveness endpoint takes the port
+    set_write_fence(elector.check)
 
-    def renew() -> None:
-        elector.keep_renewing(stop, lost)
-        if lost.is_set():
-            os.kill(os.getpid(), signal.SIGTERM)
+    def resumed(*_: Any) -> None:
+        with contextlib.suppress(LeadershipLost):  # after a release at shutdown: nothing to do
+            elector.check()
 
-    threading.Thread(target=renew, name="lease-renewal", daemon=True).start()
-    return elector
+    signal.signal(signal.SIGCONT, resumed)
+    return _Leadership(elector)
 
 
 def _decode(raw: bytes) -> str:
@@ -428,8 +475,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--lease-name", default="ecs-facade", help="the leader election Lease")
     run.add_argument("--lease-namespace", default=None, help="its namespace (default: $POD_NAMESPACE)")
-    run.add_argument("--lease-duration", type=int, default=15, help="seconds a Lease holds without renewal")
-    run.add_argument("--lease-retry-period", type=float, default=2.0, help="seconds between renewals and attempts")
     run.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
     run.add_argument("-v", "--verbose", action="store_true")
     run.add_argument("--debug", action="store_true")

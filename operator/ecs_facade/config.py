@@ -9,6 +9,7 @@ plain values. docs/configuration.md lists them all."""
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ecs_facade.translate.loadbalancing import MAX_DEREGISTRATION_DELAY
 from ecs_facade.translate.taskdefinition import TranslationOptions
@@ -75,6 +76,13 @@ class Config:
     # kube-proxy and the ingress controllers to stop sending it new connections, which takes
     # seconds; the ECSService annotation ecs.facade.dev/deregistration-delay-seconds overrides it
     deregistration_delay_seconds: int = 10
+    # leader election (leader.py, client-go's rules and defaults): a standby takes the Lease
+    # over once its record has not changed for lease_duration on the standby's own clock; the
+    # leader renews every retry_period and stops (the process exits) when it has not renewed
+    # within renew_deadline, which is shorter, so that it stops before a standby can start
+    lease_duration_seconds: int = 15
+    lease_renew_deadline_seconds: float = 10.0
+    lease_retry_period_seconds: float = 2.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
@@ -143,6 +151,11 @@ class Config:
                 get("DEREGISTRATION_DELAY_SECONDS", cls.deregistration_delay_seconds),
                 maximum=MAX_DEREGISTRATION_DELAY,
             ),
+            **_lease_timings(
+                get("LEASE_DURATION_SECONDS", cls.lease_duration_seconds),
+                get("LEASE_RENEW_DEADLINE_SECONDS", cls.lease_renew_deadline_seconds),
+                get("LEASE_RETRY_PERIOD_SECONDS", cls.lease_retry_period_seconds),
+            ),
         )
 
     @property
@@ -161,6 +174,30 @@ class Config:
 
     def task_arn(self, cluster: str, task_id: str) -> str:
         return f"arn:aws:ecs:{self.region}:{self.account_id}:task/{cluster}/{task_id}"
+
+
+def _lease_timings(duration: str, deadline: str, retry: str) -> dict[str, Any]:
+    """The leader election's three timings, each valid and in the order that makes one leader
+    at a time: retry period < renew deadline < lease duration."""
+    names = ("ECS_FACADE_LEASE_DURATION_SECONDS", "ECS_FACADE_LEASE_RENEW_DEADLINE_SECONDS")
+    lease = _count(names[0], duration)
+    renew = _positive(names[1], deadline)
+    period = _positive("ECS_FACADE_LEASE_RETRY_PERIOD_SECONDS", retry)
+    if renew >= lease:
+        raise ValueError(
+            f"{names[1]}={deadline!r}: expected fewer seconds than {names[0]} ({lease}): a leader must stop"
+            " before a standby may take over"
+        )
+    if period >= renew:
+        raise ValueError(
+            f"ECS_FACADE_LEASE_RETRY_PERIOD_SECONDS={retry!r}: expected fewer seconds than {names[1]} ({deadline}):"
+            " a leader renews several times within its deadline"
+        )
+    return {
+        "lease_duration_seconds": lease,
+        "lease_renew_deadline_seconds": renew,
+        "lease_retry_period_seconds": period,
+    }
 
 
 def _flag(name: str, value: str) -> bool:

@@ -32,6 +32,10 @@ LOG_DIR = Path(os.environ.get("E2E_LOG_DIR", REPO / ".e2e-logs"))
 PORT_BASE = os.environ.get("E2E_PORT_BASE", "17000")
 # the ECS cluster whose one container instance is the real node
 REAL_CLUSTER = "real"
+# the API server's audit log (local control plane) records the requests of the ServiceAccounts
+# of this namespace: fault-injection tests run operator replicas as them and count their writes
+AUDITED_NAMESPACE = "ecs-facade-audited"
+AUDIT_LOG = CLUSTER_DIR / "logs" / "audit.log"
 
 
 def _cluster_env() -> dict[str, str]:
@@ -46,6 +50,7 @@ def _cluster_env() -> dict[str, str]:
         # instance of the ECS cluster REAL_CLUSTER (hack/real-node.sh); E2E_REAL_NODES=0 leaves it out
         "ECS_FACADE_REAL_NODES": os.environ.get("E2E_REAL_NODES", "1"),
         "ECS_FACADE_REAL_NODE_CLUSTER": REAL_CLUSTER,
+        "ECS_FACADE_AUDIT_GROUP": f"system:serviceaccounts:{AUDITED_NAMESPACE}",
     }
 
 

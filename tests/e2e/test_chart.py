@@ -205,3 +205,24 @@ def test_a_request_the_operator_does_not_need_is_forbidden(kubectl: Kubectl, ope
     assert "Forbidden" in result.stderr and 'cannot delete resource "nodes"' in result.stderr, result.stderr
     secrets = as_operator.run("get", "secrets", "-A")
     assert secrets.returncode != 0 and "Forbidden" in secrets.stderr
+
+
+@pytest.mark.parametrize(
+    ("election", "message"),
+    [
+        ('{"leaseDurationSeconds": 10, "renewDeadlineSeconds": 10}', "renewDeadlineSeconds must be less than"),
+        ('{"renewDeadlineSeconds": 5, "retryPeriodSeconds": 5}', "retryPeriodSeconds must be less than"),
+    ],
+    ids=["deadline-not-shorter-than-lease", "retry-not-shorter-than-deadline"],
+)
+def test_leader_election_timings_that_allow_two_leaders_are_refused(
+    kubectl: Kubectl, election: str, message: str
+) -> None:
+    """A leader must stop before a standby may start (docs/reliability.md): the chart refuses
+    what the operator would refuse at start."""
+    result = helm(
+        kubectl, "template", "bad", str(CHART), "--kube-version", server_version(kubectl),
+        "--set-json", f"leaderElection={election}", check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr

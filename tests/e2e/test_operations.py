@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from ecs_facade.leader import LeaderElector
+from ecs_facade.leader import Conflict, KubeLease, LeaderElector, LeadershipLost, Timings
 from ecs_facade.metrics import parse, serve
 from tests.e2e.kube import Kubectl, wait_for
 
@@ -29,49 +29,67 @@ def holder(kubectl: Kubectl, namespace: str, name: str) -> str | None:
     return (lease.get("spec") or {}).get("holderIdentity")
 
 
+FAST = Timings(lease_duration=3, renew_deadline=2.0, retry_period=0.5)
+
+
 def test_one_replica_leads_and_a_standby_takes_over(kubectl: Kubectl, namespace: str) -> None:
     api = coordination(kubectl.kubeconfig)
-    lease = f"lease-{uuid.uuid4().hex[:6]}"
-    a = LeaderElector(api, lease, namespace, "replica-a", duration=3, retry=0.5)
-    b = LeaderElector(api, lease, namespace, "replica-b", duration=3, retry=0.5)
+    name = f"lease-{uuid.uuid4().hex[:6]}"
+    lease = KubeLease(api, name, namespace)
+    a = LeaderElector(lease, "replica-a", FAST)
+    b = LeaderElector(lease, "replica-b", FAST)
     never = threading.Event()
 
     assert a.wait_for_leadership(never)
-    assert holder(kubectl, namespace, lease) == "replica-a"
+    assert holder(kubectl, namespace, name) == "replica-a"
     assert not b.try_acquire_or_renew()  # held and fresh: the standby waits
     assert a.try_acquire_or_renew()  # the leader renews
 
     # a clean shutdown releases the Lease: the standby takes over at once
     a.release()
     assert b.try_acquire_or_renew()
-    assert holder(kubectl, namespace, lease) == "replica-b"
+    assert holder(kubectl, namespace, name) == "replica-b"
 
-    # a leader that stops renewing (hung, partitioned) loses it after the lease duration
+    # b stops renewing (hung, partitioned): a new candidate takes over once it has seen no
+    # change for the lease duration on its own clock
+    c = LeaderElector(lease, "replica-c", FAST)
     started = time.monotonic()
-    assert a.wait_for_leadership(never)
+    assert c.wait_for_leadership(never)
     waited = time.monotonic() - started
-    assert holder(kubectl, namespace, lease) == "replica-a"
-    assert waited >= 2.5, f"took the Lease {waited:.1f}s after the last renewal, before it expired"
-    spec = kubectl.json("get", "lease", lease, "-n", namespace)["spec"]
+    assert holder(kubectl, namespace, name) == "replica-c"
+    assert waited >= FAST.lease_duration, f"took the Lease {waited:.1f}s after first seeing it, before it expired"
+    spec = kubectl.json("get", "lease", name, "-n", namespace)["spec"]
     assert spec["leaseTransitions"] == 2
 
+    # two writes carrying the same resourceVersion: the API server takes one, 409 for the other
+    # (each a change: an update that changes nothing keeps the resourceVersion)
+    record, version = lease.read(5)
+    assert record is not None and version is not None
+    lease.replace({**record, "holderIdentity": "replica-d"}, version, 5)
+    with pytest.raises(Conflict):
+        lease.replace({**record, "holderIdentity": "replica-e"}, version, 5)
+    assert holder(kubectl, namespace, name) == "replica-d"
 
-def test_a_leader_that_cannot_renew_says_it_lost(kubectl: Kubectl, namespace: str) -> None:
+
+def test_a_leader_that_cannot_renew_stops(kubectl: Kubectl, namespace: str) -> None:
     api = coordination(kubectl.kubeconfig)
-    lease = f"lease-{uuid.uuid4().hex[:6]}"
-    a = LeaderElector(api, lease, namespace, "replica-a", duration=2, retry=0.3)
+    name = f"lease-{uuid.uuid4().hex[:6]}"
+    lost: list[str] = []
+    a = LeaderElector(KubeLease(api, name, namespace), "replica-a", FAST, on_lost=lost.append)
     assert a.try_acquire_or_renew()
     # another replica took the Lease (as after a partition): renewals fail from now on
     kubectl(
-        "patch", "lease", lease, "-n", namespace, "--type=merge",
+        "patch", "lease", name, "-n", namespace, "--type=merge",
         "-p", json.dumps({"spec": {"holderIdentity": "replica-b", "renewTime": "2099-01-01T00:00:00.000000Z"}}),
     )  # fmt: skip
-    stop, lost = threading.Event(), threading.Event()
-    renewing = threading.Thread(target=a.keep_renewing, args=(stop, lost), daemon=True)
+    stop = threading.Event()
+    renewing = threading.Thread(target=a.keep_leading, args=(stop,), daemon=True)
     renewing.start()
-    assert lost.wait(10), "the leader kept running without its Lease"
+    renewing.join(10)
+    assert lost == ["the Lease is held by replica-b"], "the leader kept running without its Lease"
+    with pytest.raises(LeadershipLost):
+        a.check()
     stop.set()
-    renewing.join(5)
 
 
 def free_port() -> int:

@@ -3,7 +3,7 @@
 import functools
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import orjson
@@ -24,9 +24,12 @@ logger = logging.getLogger(__name__)
 
 
 class _CountingApiClient(client.ApiClient):
-    """Counts every request by method and status code (rest_client_requests_total)."""
+    """Counts every request by method and status code (rest_client_requests_total); a write
+    asks the write fence first (``set_write_fence``)."""
 
     def call_api(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if method != "GET" and _Connection.fence is not None:
+            _Connection.fence()  # raises when this replica does not lead (leader.py)
         try:
             response = super().call_api(method, url, *args, **kwargs)
         except Exception:
@@ -47,6 +50,15 @@ class _Connection:
     # default pool (5 per core) is smaller, and every extra connection was a new TLS
     # handshake per request; 0 (a command of the CLI, one request at a time): the default
     workers = 0
+    # with leader election, the leader's check that it still holds the Lease (leader.py,
+    # LeaderElector.check): every write asks it, so that a replica past its renew deadline
+    # (a frozen process that resumed) sends none
+    fence: Callable[[], None] | None = None
+
+
+def set_write_fence(check: Callable[[], None] | None) -> None:
+    """Every write through this module's clients calls ``check`` first; it raises to refuse."""
+    _Connection.fence = check
 
 
 def size_pool(workers: int) -> None:
