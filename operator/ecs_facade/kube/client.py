@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import orjson
+import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -24,9 +25,15 @@ logger = logging.getLogger(__name__)
 
 
 class _CountingApiClient(client.ApiClient):
-    """Counts every request by method and status code (rest_client_requests_total)."""
+    """Counts every request by method and status code (rest_client_requests_total), and gives
+    every request that names none the operator's timeouts (``set_timeouts``): the client's
+    generated API methods (and the leader election's) pass ``_request_timeout=None`` unless
+    told, and the client has no default of its own, so a stalled connection would hold the
+    calling thread for ever."""
 
     def call_api(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if len(args) < 4 and kwargs.get("_request_timeout") is None:  # (headers, body, post_params, timeout)
+            kwargs["_request_timeout"] = _Connection.timeout
         try:
             response = super().call_api(method, url, *args, **kwargs)
         except Exception:
@@ -47,6 +54,18 @@ class _Connection:
     # default pool (5 per core) is smaller, and every extra connection was a new TLS
     # handshake per request; 0 (a command of the CLI, one request at a time): the default
     workers = 0
+    # (connect, read) seconds of every request that names no timeout of its own: Config's
+    # defaults until the operator's settings are read (set_timeouts)
+    timeout: tuple[float, float] = (5.0, 30.0)
+
+
+def retries() -> urllib3.Retry:
+    """What urllib3 may repeat by itself: a connection that could not be made, once; a
+    redirect never; the API server's "429/503 Retry-After" (priority and fairness) as it
+    asks. Never a read that failed or timed out (urllib3's default repeats a GET's three
+    times, so one call could wait four read timeouts): the caller's retry, with its backoff,
+    does that, and no call waits longer than ``2 * connect + read`` seconds."""
+    return urllib3.Retry(total=3, connect=1, read=False, redirect=0)
 
 
 def size_pool(workers: int) -> None:
@@ -54,6 +73,24 @@ def size_pool(workers: int) -> None:
     (``workers``: kopf's and the service queue's). A client made already keeps its pool."""
     with _lock:
         _Connection.workers = workers
+
+
+def set_timeouts(connect: float, read: float) -> None:
+    """At start-up (the operator's settings, config.py): the connect and read timeouts of
+    every request that names none of its own, from then on (clients made already too)."""
+    with _lock:
+        _Connection.timeout = (connect, read)
+
+
+def timeouts() -> tuple[float, float]:
+    """(connect, read) seconds, as ``set_timeouts`` set them."""
+    return _Connection.timeout
+
+
+def api_client() -> client.ApiClient:
+    """The operator's client (its credentials, its pool, its timeouts and retries): what the
+    leader election's Lease calls go through too."""
+    return _api_client()
 
 
 def _api_client() -> client.ApiClient:
@@ -75,6 +112,7 @@ def _api_client() -> client.ApiClient:
         workers = _Connection.workers
         pool = max(configuration.connection_pool_maxsize, workers + 4)
         configuration.connection_pool_maxsize = pool
+        configuration.retries = retries()
         api = _CountingApiClient(configuration)
         api.user_agent = f"ecs-facade/{__version__}"
         _Connection.api = api
@@ -288,6 +326,8 @@ def post_event(involved: Mapping[str, Any], type_: str, reason: str, message: st
         _call("POST", f"/api/v1/namespaces/{body['metadata']['namespace']}/events", body)
     except ApiException as error:
         logger.warning("posting the event %r about %s failed: %s", reason, involved.get("name"), error.reason)
+    except urllib3.exceptions.HTTPError as error:  # timed out, connection refused or dropped
+        logger.warning("posting the event %r about %s failed: %s", reason, involved.get("name"), error)
 
 
 def patch_status(api_version: str, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
