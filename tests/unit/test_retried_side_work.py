@@ -221,7 +221,7 @@ def running_service(indexes: Indexes) -> None:
         {
             "metadata": {"name": "web", "namespace": "ns", "uid": "s", "generation": 1},
             "spec": {"taskDefinition": "web", "desiredCount": 1},
-            "status": {"runningCount": 1},
+            "status": {"runningCount": 1, "deployments": [{"id": "ecs-svc/1", "status": "PRIMARY"}]},
         }
     )
 
@@ -271,12 +271,19 @@ def test_the_workload_of_a_service_that_goes_is_not_made_again(
     assert applied == []
 
 
+@pytest.mark.parametrize("status", [{}, {"runningCount": 0, "deployments": []}], ids=["none", "no-deployment-yet"])
 def test_a_new_services_workload_is_made_without_asking(
-    state: OperatorState, applied: list[str], monkeypatch: pytest.MonkeyPatch
+    state: OperatorState, applied: list[str], monkeypatch: pytest.MonkeyPatch, status: dict[str, Any]
 ) -> None:
+    """A service that never had a workload (its first status may say why it waited, e.g. for
+    its task definition) is not asked about: the check costs a GET."""
     indexes = Indexes.create()
     indexes.objects["ECSService"].put(
-        {"metadata": {"name": "web", "namespace": "ns", "uid": "s"}, "spec": {"taskDefinition": "web"}}
+        {
+            "metadata": {"name": "web", "namespace": "ns", "uid": "s"},
+            "spec": {"taskDefinition": "web"},
+            "status": status,
+        }
     )
     monkeypatch.setattr(kube, "get", failing(99, server_error))
     reconciler.reconcile(state, "ns", "web", indexes, LOGGER)
@@ -344,3 +351,20 @@ def test_side_work_keys_are_the_function_and_the_names_it_is_given(state: Operat
         "ecs_facade.controllers.task.cluster_event",
         "c",
     )
+
+
+def test_a_retry_is_not_held_back_by_a_later_refresh_asked_for_while_the_failing_run_ran() -> None:
+    """A reconcile that fails after it asked for a refresh later (a paced status write, a
+    budget's wait) is retried after its backoff, not at that later time."""
+    runs: list[float] = []
+
+    def work(key: Hashable, _apply: bool, _context: Any) -> None:
+        runs.append(time.monotonic())
+        if len(runs) == 1:
+            queue.add(key, urgent=False, apply=False, context=None, delay=30.0)  # a paced refresh
+            raise server_error()
+
+    queue = WorkQueue("test", work, workers=1, batch_seconds=0.0, backoff_first=0.05, backoff_max=0.05)
+    queue.add("web", urgent=True, apply=True, context=None)
+    drive(queue, lambda: len(runs) == 2, timeout=5.0)
+    assert runs[1] - runs[0] < 1.0

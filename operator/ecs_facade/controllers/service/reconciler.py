@@ -62,7 +62,7 @@ def _reconcile(state: OperatorState, service: Snapshot, indexes: Indexes, logger
         state.services.surging.discard((namespace, name))
     try:
         if isinstance(plan, Plan) and apply and not unchanged(state, service, plan, workload, hpa):
-            if workload is None and service.status and not _still_wanted(service):
+            if workload is None and service.status.get("deployments") and not _still_wanted(service):
                 return False
             plan, workload, created = _apply_plan(state, service, plan, plural, workload, hpa is not None)
             if created:
@@ -76,8 +76,8 @@ def _reconcile(state: OperatorState, service: Snapshot, indexes: Indexes, logger
 
 
 def _still_wanted(service: Snapshot) -> bool:
-    """Before the workload of a service that had one (it has a status) is made again: the
-    service is still there and not being deleted. The garbage collector removes a deleted
+    """Before the workload of a service that had one (its status lists ECS deployments) is
+    made again: the service is still there and not being deleted. The garbage collector removes a deleted
     service's workload, and the index may show that before it shows the service gone, or
     its deletion (foreground) begun; a workload deleted by hand is put back. A GET, in the
     worker: a failure is retried with the reconcile."""
