@@ -45,6 +45,7 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise CliError(f"operator settings: {error}") from error
     kube.size_pool(settings.workers + settings.service_workers)
+    kube.set_timeouts(settings.api_connect_timeout_seconds, settings.api_read_timeout_seconds)
     import kopf
 
     import ecs_facade.controllers  # noqa: F401  registers the handlers

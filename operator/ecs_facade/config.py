@@ -31,6 +31,14 @@ class Config:
     # a burst of new services gets its Deployments as fast as the API server takes them
     service_workers: int = 60
     watch_server_timeout: int = 300
+    # every API call the operator makes itself (kube/client.py, the informers' lists and
+    # watches, the leader election): how long it waits for a connection (and its TLS
+    # handshake), and for each read of the answer. A call that times out raises and is retried
+    # by its caller with backoff (the work queues, kopf), so one stalled connection cannot hold
+    # a worker, or the Lease's renewal, for ever; a silent watch is given up after the watch
+    # timeout and this read timeout (kube/informer.py)
+    api_connect_timeout_seconds: float = 5.0
+    api_read_timeout_seconds: float = 30.0
     allow_host_path: bool = False
     pod_level_resources: bool = True
     # containers run once and an essential exit ends the task (Kubernetes 1.36+: translate.lifecycle)
@@ -100,6 +108,13 @@ class Config:
             service_workers=_count("ECS_FACADE_SERVICE_WORKERS", get("SERVICE_WORKERS", cls.service_workers)),
             watch_server_timeout=_count(
                 "ECS_FACADE_WATCH_TIMEOUT_SECONDS", get("WATCH_TIMEOUT_SECONDS", cls.watch_server_timeout)
+            ),
+            api_connect_timeout_seconds=_positive(
+                "ECS_FACADE_API_CONNECT_TIMEOUT_SECONDS",
+                get("API_CONNECT_TIMEOUT_SECONDS", cls.api_connect_timeout_seconds),
+            ),
+            api_read_timeout_seconds=_positive(
+                "ECS_FACADE_API_READ_TIMEOUT_SECONDS", get("API_READ_TIMEOUT_SECONDS", cls.api_read_timeout_seconds)
             ),
             allow_host_path=_flag("ECS_FACADE_ALLOW_HOST_PATH", get("ALLOW_HOST_PATH", "false")),
             pod_level_resources=_flag("ECS_FACADE_POD_LEVEL_RESOURCES", get("POD_LEVEL_RESOURCES", "true")),

@@ -83,11 +83,19 @@ def test_a_service_task_event_updates_the_index_then_queues_the_service(calls: l
     assert submitted == []
 
 
-def test_a_gated_task_is_placed_off_the_informers_thread(calls: list[tuple[Any, ...]]) -> None:
+def test_a_gated_task_is_indexed_as_gated_and_queues_its_service_which_places_it(
+    calls: list[tuple[Any, ...]],
+) -> None:
+    """Nothing off the thread that a failure could lose: the service's reconcile (retried by
+    its work queue) places the gated tasks the index shows."""
     index, submitted = ObjectIndex(pod_keys), list[tuple[Any, ...]]()
     events(index, submitted).event("ADDED", pod("p1", {"ecs.facade.dev/service": "web"}, gated=True))
-    assert [s[0] for s in submitted] == [service.assign_capacity_provider]
-    assert submitted[0][2:4] == ("ns", "web")  # after the operator's state
+    assert submitted == []
+    assert calls == [("tasks_changed", "ns", "web", False, True)]
+    [gated] = index[("gated", "ns", "web")]
+    assert gated["metadata"]["name"] == "p1" and gated["spec"]["schedulingGates"]
+    index.put(pod("p1", {"ecs.facade.dev/service": "web"}))  # its gate lifted
+    assert ("gated", "ns", "web") not in index
 
 
 def test_a_standalone_task_pod_runs_the_tasks_reconcile(calls: list[tuple[Any, ...]]) -> None:
@@ -184,7 +192,12 @@ def kind_events(
     watched: informers.Watched, indexes: Indexes, submitted: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[informers.Events, list[tuple[Any, ...]]]:
     direct: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(service, "workload_event", lambda *a, **k: direct.append((a[1]["kind"], k["deleted"])))
+
+    def workload_event(*a: Any, **k: Any) -> None:
+        owners = a[1]["metadata"].get("ownerReferences") or [{}]
+        direct.append((a[1]["kind"], k["deleted"], owners[0].get("uid")))
+
+    monkeypatch.setattr(service, "workload_event", workload_event)
     handler = informers.Events(
         watched,
         OperatorState(config=Config()),
@@ -207,20 +220,20 @@ def test_a_replica_set_event_queues_its_service(calls: list[tuple[Any, ...]], mo
     assert calls == [("tasks_changed", "ns", "web", False, True)]
 
 
-def test_a_deployment_change_is_handled_at_once_a_deletion_off_the_thread(
+def test_a_deployment_change_and_its_deletion_are_handled_at_once(
     calls: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Both only queue the service (a deletion's check that the service is still there is the
+    reconcile's, retried with it): nothing goes off the thread where a failure was lost."""
     index = ObjectIndex(deployment_keys)
     submitted: list[tuple[Any, ...]] = []
     handler, direct = kind_events(informers.DEPLOYMENTS, Indexes.create(Deployment=index), submitted, monkeypatch)
     handler.event("MODIFIED", workload("Deployment"))
-    assert direct == [("Deployment", False)] and submitted == []
+    assert direct == [("Deployment", False, "u1")] and submitted == []
     assert index[("ns", "web")][0]["spec"]["replicas"] == 3
     handler.event("DELETED", workload("Deployment"))
     assert ("ns", "web") not in index
-    [(function, _state, body, *_, options)] = submitted
-    assert function is service.workload_event and options["deleted"] is True
-    assert body["metadata"]["ownerReferences"][0]["uid"] == "u1"  # whose it was: the handler checks
+    assert direct[-1] == ("Deployment", True, "u1") and submitted == []  # whose it was: the handler checks
     assert calls == []  # a Deployment is no task: the ECS deployments come from ReplicaSets
 
 
@@ -228,13 +241,10 @@ def test_a_relisted_deployment_that_is_gone_is_handed_on_with_its_owner(
     calls: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     submitted: list[tuple[Any, ...]] = []
-    handler, _ = kind_events(informers.DEPLOYMENTS, Indexes.create(), submitted, monkeypatch)
+    handler, direct = kind_events(informers.DEPLOYMENTS, Indexes.create(), submitted, monkeypatch)
     handler.listed(None, [workload("Deployment")], True)
     handler.listed(None, [], False)
-    [(function, _state, stub, *_, options)] = submitted
-    assert function is service.workload_event
-    assert stub["kind"] == "Deployment" and stub["metadata"]["ownerReferences"][0]["uid"] == "u1"
-    assert options["deleted"] is True
+    assert direct == [("Deployment", True, "u1")] and submitted == []
 
 
 def test_one_failing_change_of_a_relist_does_not_lose_the_others(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -73,9 +73,8 @@ def test_a_services_daemon_set_or_autoscaler_queues_the_service(
     held = recorder.indexes.daemon_sets if watched is informers.DAEMON_SETS else recorder.indexes.autoscalers
     assert key in held  # the index first
     recorder.events.event("DELETED", obj("web", labels={SERVICE: "web"}))
-    [(function, _state, body, namespace, name, *_, options)] = recorder.submitted  # a GET: off the thread
-    assert (function, body["kind"], namespace, name) == (service.workload_event, watched.kind, "ns", "web")
-    assert options["deleted"] is True and key not in held
+    assert workload_events[-1] == (watched.kind, "ns", "web", True)  # at once too: the reconcile checks
+    assert recorder.submitted == [] and key not in held
 
 
 def test_a_node_turning_draining_queues_the_services_with_tasks_on_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,6 +25,7 @@ from ecs_facade.api import (
     LABEL_TASK,
 )
 from ecs_facade.model.references import parse_task_definition_ref
+from ecs_facade.translate.capacity import is_capacity_gated
 from ecs_facade.views.container_instance import slim_pod
 from ecs_facade.views.task_state import task_state
 
@@ -301,7 +302,7 @@ def replica_set_keys(body: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
     }
 
 
-NODE, SERVICE, TASK = "node", "service", "task"  # the views of the pods index
+NODE, SERVICE, TASK, GATED = "node", "service", "task", "gated"  # the views of the pods index
 INDEX_WAIT_SECONDS = 10.0  # how long a kopf handler waits for the informer (Indexes.caught_up)
 
 
@@ -309,7 +310,8 @@ def pod_keys(pod: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
     """What the pod index holds of one pod, under one key per view that reads it:
     ``("node", node)`` for the pods bound to a node (ECS tasks or not: all take room on the
     instance), ``("service", namespace, service)`` for a service's tasks, ``("task",
-    namespace, task)`` for a standalone task's pod."""
+    namespace, task)`` for a standalone task's pod, ``("gated", namespace, service)`` for a
+    service's task waiting for its capacity provider (what placing it reads: ``gated_pod``)."""
     meta = pod.get("metadata") or {}
     labels, namespace = meta.get("labels") or {}, str(meta.get("namespace") or "")
     keys: dict[tuple[str, ...], Any] = {}
@@ -318,9 +320,24 @@ def pod_keys(pod: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
         keys[(NODE, str(node))] = slim_pod(pod)
     if LABEL_SERVICE in labels:
         keys[(SERVICE, namespace, labels[LABEL_SERVICE])] = task_state(pod, labels)
+        if is_capacity_gated(pod) and not meta.get("deletionTimestamp"):
+            keys[(GATED, namespace, labels[LABEL_SERVICE])] = gated_pod(pod)
     if LABEL_TASK in labels:
         keys[(TASK, namespace, labels[LABEL_TASK])] = pod  # standalone tasks are few: the whole pod
     return keys
+
+
+def gated_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """A gated task's pod as its placement reads it: its name, its node affinity (narrowed to
+    the chosen provider) and its scheduling gates (the capacity provider's is lifted)."""
+    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    return {
+        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"), "uid": meta.get("uid")},
+        "spec": {
+            "affinity": copy.deepcopy(spec.get("affinity")),
+            "schedulingGates": copy.deepcopy(list(spec.get("schedulingGates") or [])),
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -559,6 +576,8 @@ class Indexes:
     clusters: Mapping[Any, Any]  # ECS cluster name -> Snapshot
     ecs_tasks: Mapping[Any, Any]  # (namespace, name) -> Snapshot
     task_pods: Mapping[Any, Any]  # (namespace, task) -> pod
+    # (namespace, service) -> gated_pod of its tasks waiting for a capacity provider
+    gated_pods: Mapping[Any, Any] = field(default_factory=dict)
     objects: Mapping[str, ObjectIndex] = field(default_factory=dict)  # kind -> its index
 
     @classmethod
@@ -584,6 +603,7 @@ class Indexes:
             clusters=IndexView(objects[KIND_CLUSTER], CLUSTER),
             ecs_tasks=objects[KIND_TASK],
             task_pods=IndexView(pods, TASK),
+            gated_pods=IndexView(pods, GATED),
             objects=objects,
         )
 

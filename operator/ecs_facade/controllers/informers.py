@@ -21,12 +21,11 @@ watches after its startup handlers.
 """
 
 import asyncio
-import concurrent.futures
 import contextvars
 import functools
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,9 +54,9 @@ from ecs_facade.controllers.common import HandlerContext, Logger
 from ecs_facade.controllers.indexes import Indexes, ObjectIndex, Snapshot, all_values, cluster_spec_changed, trimmed
 from ecs_facade.controllers.namespace_patterns import wanted
 from ecs_facade.controllers.state import OperatorState, of
+from ecs_facade.controllers.workqueue import WorkQueue
 from ecs_facade.kube import client as kube
 from ecs_facade.kube.informer import HttpTransport, Informer
-from ecs_facade.translate.capacity import is_capacity_gated
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +140,8 @@ class Events:
 
     - a service that is new, changed or gone (not the echo of a status write) queues its
       reconcile;
-    - a service's task (pod) or ECS deployment (ReplicaSet) queues the service's reconcile;
+    - a service's task (pod) or ECS deployment (ReplicaSet) queues the service's reconcile
+      (a task gated for a capacity provider at once: the reconcile places it, lifts the gate);
     - a service's Deployment, DaemonSet or HPA queues it too (one deleted by hand is put back);
     - a standalone task's pod has the task's reconcile run;
     - a node turning DRAINING or ACTIVE queues the services with tasks on it;
@@ -150,7 +150,8 @@ class Events:
     - an ECSCluster that appears, changes its spec or goes queues the services naming it and
       starts the tasks that waited for it.
 
-    What would block (an API call) runs in ``submit`` (off the informer's thread)."""
+    What would block (an API call) runs in ``submit`` (off the informer's thread; in the
+    operator, ``Watching.submit``: retried with backoff until it succeeds)."""
 
     def __init__(
         self,
@@ -274,19 +275,12 @@ class Events:
         """A service's pod, ReplicaSet, Deployment, DaemonSet or HPA."""
         deleted, watched = kind == "DELETED", self._watched.kind
         service_logger = self._logger(KIND_SERVICE, namespace, name)
-        if watched == PODS.kind and not deleted and is_capacity_gated(obj):
-            self._submit(
-                service.assign_capacity_provider, self._state, namespace, name, obj, self._indexes, service_logger
-            )
         # kopf's context, for the kopf logger's Events (None before kopf ran a handler:
         # the service's own Events are posted without it)
         variables = self._context.get()
-        if watched in WORKLOADS:
+        if watched in WORKLOADS:  # it only queues (one deleted by hand: the reconcile checks)
             args = (self._state, obj, namespace, name, self._indexes, service_logger)
-            if deleted:  # a GET: off the informer's thread
-                self._submit(service.workload_event, *args, deleted=True, variables=variables)
-            else:
-                service.workload_event(*args, deleted=False, variables=variables)
+            service.workload_event(*args, deleted=deleted, variables=variables)
         else:
             service.tasks_changed(
                 self._state, obj, namespace, name, self._indexes, service_logger, deleted=deleted, variables=variables
@@ -314,44 +308,73 @@ class Events:
         return made
 
 
-def _run_logged(function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-    try:
-        function(*args, **kwargs)
-    except Exception:
-        logger.exception("%s%s failed", getattr(function, "__name__", function), args[:3])
+# a failed piece of side work is tried again after this long, doubling up to the most
+SIDE_WORK_BACKOFF = (0.5, 60.0)
+
+
+def side_work_key(function: Callable[..., Any], args: Sequence[Any]) -> Hashable:
+    """One piece of side work's key: the function and the names it is given (a namespace,
+    a task's or a task definition's name, a cluster's): asked again while it waits or runs,
+    it runs once more, with the latest arguments (the work queue's rules)."""
+    name = f"{getattr(function, '__module__', '')}.{getattr(function, '__qualname__', function)}"
+    return (name, *(arg for arg in args if isinstance(arg, str)))
+
+
+def _side_work(key: Hashable, _apply: bool, context: Any) -> None:
+    function, args, kwargs, variables = context
+    variables.run(function, *args, **kwargs)
 
 
 class Watching:
     """The operator's watches, made once per start (``start_informers``) and kept in kopf's
     memo: the indexes, the informers that keep them (one per kind and namespace scope), the
-    pool their blocking work runs in, the ``--namespace`` patterns, and kopf's context
+    work queue their blocking work runs in, the ``--namespace`` patterns, and kopf's context
     variables remembered from one of its handlers (for the kopf loggers' Events)."""
 
     def __init__(self, state: OperatorState, indexes: Indexes, patterns: Sequence[str] = (), workers: int = 4) -> None:
         self.state, self.indexes, self.patterns = state, indexes, tuple(patterns)
         self.context = HandlerContext()
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="informer-events"
+        # the side work of events (a standalone task's reconcile, the tasks waiting for a task
+        # definition or a cluster): a pool that logged a failure and forgot it left a task
+        # waiting for good, as nothing else would ask again; here a failure is retried with a
+        # per-key backoff until it succeeds (the work returns once its object is gone)
+        self.side_work = WorkQueue(
+            "informer-events",
+            _side_work,
+            workers=workers,
+            batch_seconds=0.0,
+            backoff_first=SIDE_WORK_BACKOFF[0],
+            backoff_max=SIDE_WORK_BACKOFF[1],
         )
         self._informers: list[Informer] = []
         self._events: list[Events] = []
 
     def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Run off the informer's thread, in a copy of kopf's context (for its Events)."""
+        """Run off the informer's thread, in a copy of kopf's context (for its Events), until
+        it succeeds (``side_work_key``: one run at a time per key, retried with backoff)."""
         variables = self.context.get() or contextvars.copy_context()
-        self._executor.submit(variables.run, _run_logged, function, *args, **kwargs)
+        context = (function, args, kwargs, variables)
+        self.side_work.add(side_work_key(function, args), urgent=True, apply=False, context=context)
 
     def informers(self, settings: kopf.OperatorSettings, watch_timeout: int) -> list[Informer]:
-        """One informer per kind and namespace scope, each with its kind's Events."""
+        """One informer per kind and namespace scope, each with its kind's Events; their
+        requests have the operator's connect and read timeouts (a silent watch is given up
+        after ``watch_timeout`` plus the read timeout, and resumed)."""
         made: list[Informer] = []
+        config = self.state.config
         for watched in WATCHED:
             events = Events(watched, self.state, self.indexes, settings, self.submit, self.patterns, self.context)
             self._events.append(events)
             for namespace in watched.scopes(self.patterns):
+                transport = HttpTransport(
+                    kube.watch_client(),
+                    read_timeout=config.api_read_timeout_seconds,
+                    connect_timeout=config.api_connect_timeout_seconds,
+                )
                 made.append(
                     Informer(
                         watched.path(namespace),
-                        HttpTransport(kube.watch_client(), read_timeout=30),
+                        transport,
                         on_list=functools.partial(events.listed, namespace),
                         on_event=events.event,
                         timeout_seconds=watch_timeout,
@@ -364,6 +387,7 @@ class Watching:
     async def start(self, settings: kopf.OperatorSettings, watch_timeout: int) -> None:
         """List every kind (every watched namespace) at once, then watch them; then queue
         every service and hand on what kopf used to hand its event handlers first."""
+        self.side_work.start()
         informers = self.informers(settings, watch_timeout)
         listed = await asyncio.gather(*(asyncio.to_thread(i.sync) for i in informers), return_exceptions=True)
         for informer, outcome in zip(informers, listed, strict=True):
@@ -388,7 +412,7 @@ class Watching:
         for informer in self._informers:
             informer.stop()
         self._informers.clear()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.side_work.stop(timeout=1.0)
 
 
 def _meta(snapshot: Snapshot) -> dict[str, Any]:

@@ -63,7 +63,7 @@ def read_settings(memo: kopf.Memo, **_: Any) -> None:
     them over in kopf's memo. A wrong one stops the start with its name and what it expects.
 
     The operator's state (controllers/state.py) is made here, with them, and kept in kopf's
-    memo, which kopf hands every handler; the API client gets its pool size."""
+    memo, which kopf hands every handler; the API client gets its pool size and timeouts."""
     config = memo.get("config")
     if config is None:
         try:
@@ -71,6 +71,7 @@ def read_settings(memo: kopf.Memo, **_: Any) -> None:
         except ValueError as error:
             raise kopf.PermanentError(f"operator settings: {error}") from error
     kube.size_pool(config.workers + config.service_workers)
+    kube.set_timeouts(config.api_connect_timeout_seconds, config.api_read_timeout_seconds)
     memo["state"] = OperatorState(config=config)
 
 

@@ -172,7 +172,13 @@ class WorkQueue:
                 delay = min(most, first * 2 ** (failures - 1))
                 RETRIES.labels(self.name).inc()
                 retry = Item(item.urgent, item.apply, self._clock() + delay, item.context)
-                again = retry if again is None else _merged(retry, again, keep_later=True)
+                if again is not None:
+                    # asked again while it ran: once more, at the retry's time: an event that
+                    # came meanwhile does not cut the backoff short, and a refresh asked for
+                    # later (a paced status, a budget's wait) does not hold the retry back
+                    retry = _merged(retry, again)
+                    retry.due = self._clock() + delay
+                again = retry
             else:
                 self._failures.pop(key, None)
             if again is not None:
@@ -237,10 +243,10 @@ class WorkQueue:
             return self._failures.get(key, 0)
 
 
-def _merged(old: Item | None, new: Item, keep_later: bool = False) -> Item:
+def _merged(old: Item | None, new: Item) -> Item:
     """Two requests for one key as one: urgent and applying if either is, due at the earlier
-    time (``keep_later``: a retry's backoff holds even if an event came meanwhile)."""
+    time."""
     if old is None:
         return Item(new.urgent, new.apply, new.due, new.context)
-    due = max(old.due, new.due) if keep_later else min(old.due, new.due)
+    due = min(old.due, new.due)
     return Item(old.urgent or new.urgent, old.apply or new.apply, due, new.context)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import orjson
+import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -25,11 +26,16 @@ logger = logging.getLogger(__name__)
 
 class _CountingApiClient(client.ApiClient):
     """Counts every request by method and status code (rest_client_requests_total); a write
-    asks the write fence first (``set_write_fence``)."""
+    asks the write fence first (``set_write_fence``); every request that names no timeout gets
+    the operator's (``set_timeouts``): the client's generated API methods (and the leader
+    election's) pass ``_request_timeout=None`` unless told, and the client has no default of
+    its own, so a stalled connection would hold the calling thread for ever."""
 
     def call_api(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         if method != "GET" and _Connection.fence is not None:
             _Connection.fence()  # raises when this replica does not lead (leader.py)
+        if len(args) < 4 and kwargs.get("_request_timeout") is None:  # (headers, body, post_params, timeout)
+            kwargs["_request_timeout"] = _Connection.timeout
         try:
             response = super().call_api(method, url, *args, **kwargs)
         except Exception:
@@ -54,6 +60,9 @@ class _Connection:
     # LeaderElector.check): every write asks it, so that a replica past its renew deadline
     # (a frozen process that resumed) sends none
     fence: Callable[[], None] | None = None
+    # (connect, read) seconds of every request that names no timeout of its own: Config's
+    # defaults until the operator's settings are read (set_timeouts)
+    timeout: tuple[float, float] = (5.0, 30.0)
 
 
 def set_write_fence(check: Callable[[], None] | None) -> None:
@@ -61,11 +70,38 @@ def set_write_fence(check: Callable[[], None] | None) -> None:
     _Connection.fence = check
 
 
+def retries() -> urllib3.Retry:
+    """What urllib3 may repeat by itself: a connection that could not be made, once; a
+    redirect never; the API server's "429/503 Retry-After" (priority and fairness) as it
+    asks. Never a read that failed or timed out (urllib3's default repeats a GET's three
+    times, so one call could wait four read timeouts): the caller's retry, with its backoff,
+    does that, and no call waits longer than ``2 * connect + read`` seconds."""
+    return urllib3.Retry(total=3, connect=1, read=False, redirect=0)
+
+
 def size_pool(workers: int) -> None:
     """At start-up, before the first request: the pool holds a connection per worker thread
     (``workers``: kopf's and the service queue's). A client made already keeps its pool."""
     with _lock:
         _Connection.workers = workers
+
+
+def set_timeouts(connect: float, read: float) -> None:
+    """At start-up (the operator's settings, config.py): the connect and read timeouts of
+    every request that names none of its own, from then on (clients made already too)."""
+    with _lock:
+        _Connection.timeout = (connect, read)
+
+
+def timeouts() -> tuple[float, float]:
+    """(connect, read) seconds, as ``set_timeouts`` set them."""
+    return _Connection.timeout
+
+
+def api_client() -> client.ApiClient:
+    """The operator's client (its credentials, its pool, its timeouts and retries): what the
+    leader election's Lease calls go through too."""
+    return _api_client()
 
 
 def _api_client() -> client.ApiClient:
@@ -87,6 +123,7 @@ def _api_client() -> client.ApiClient:
         workers = _Connection.workers
         pool = max(configuration.connection_pool_maxsize, workers + 4)
         configuration.connection_pool_maxsize = pool
+        configuration.retries = retries()
         api = _CountingApiClient(configuration)
         api.user_agent = f"ecs-facade/{__version__}"
         _Connection.api = api
@@ -300,6 +337,8 @@ def post_event(involved: Mapping[str, Any], type_: str, reason: str, message: st
         _call("POST", f"/api/v1/namespaces/{body['metadata']['namespace']}/events", body)
     except ApiException as error:
         logger.warning("posting the event %r about %s failed: %s", reason, involved.get("name"), error.reason)
+    except urllib3.exceptions.HTTPError as error:  # timed out, connection refused or dropped
+        logger.warning("posting the event %r about %s failed: %s", reason, involved.get("name"), error)
 
 
 def patch_status(api_version: str, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:

@@ -10,6 +10,10 @@ object to its callbacks and drops it, at the pace the stream is read:
   callers can wait for a complete picture before anything reconciles;
 - the watch resumes from the last resource version it saw (bookmarks included) when its
   server-side timeout ends it or the connection drops;
+- a watch that goes silent (a stalled connection: a proxy or a NAT that stopped forwarding,
+  an API server that hangs) is given up when no byte came for the server's timeout plus the
+  read timeout (``HttpTransport``), and resumed like a dropped one: the server ends every
+  watch by its timeout, so a healthy watch is never silent that long;
 - ``410 Gone`` (the version is too old for the API server's watch cache) lists everything
   again; the callback compares the new list with what it holds.
 """
@@ -55,11 +59,16 @@ class Transport(Protocol):
 class HttpTransport:
     """Lists and watches with the kubernetes client's configuration (credentials, TLS) but
     parses the responses itself: the client's models are slower than the JSON they hold,
-    and its Watch helper keeps no bookmarks."""
+    and its Watch helper keeps no bookmarks.
 
-    def __init__(self, api: client.ApiClient, read_timeout: float) -> None:
+    Every request waits at most ``connect_timeout`` for its connection and, for each read,
+    ``read_timeout`` (a list's page) or the watch's own timeout plus ``read_timeout`` (a
+    watch): a stalled connection raises instead of holding the informer's thread."""
+
+    def __init__(self, api: client.ApiClient, read_timeout: float, connect_timeout: float = 5.0) -> None:
         self._api = api
         self._read_timeout = read_timeout
+        self._connect_timeout = connect_timeout
         self._current: Any = None
         self._closed = False
         self._lock = threading.Lock()
@@ -79,7 +88,7 @@ class HttpTransport:
     def list(self, path: str, limit: int, token: str | None, label_selector: str | None) -> Obj:
         query: list[tuple[str, Any]] = [("limit", limit)] + ([("continue", token)] if token else [])
         query += [("labelSelector", label_selector)] if label_selector else []
-        raw = self._get(path, query, (30, self._read_timeout))
+        raw = self._get(path, query, (self._connect_timeout, self._read_timeout))
         parsed: Obj = orjson.loads(raw.data)
         return parsed
 
@@ -93,7 +102,8 @@ class HttpTransport:
             ("timeoutSeconds", timeout_seconds),
         ]
         query += [("labelSelector", label_selector)] if label_selector else []
-        raw = self._get(path, query, (30, timeout_seconds + self._read_timeout))
+        # a read that waits longer than the server's own end of the watch: the stream is stalled
+        raw = self._get(path, query, (self._connect_timeout, timeout_seconds + self._read_timeout))
         with self._lock:
             self._current = raw
             closed = self._closed

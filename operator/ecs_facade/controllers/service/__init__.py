@@ -14,7 +14,7 @@ the rolled-back-to revision until its spec changes.
 
 from ecs_facade.controllers.service import workers  # noqa: F401  the work queue's start-up and clean-up handlers
 from ecs_facade.controllers.service.apply import owns_replicas
-from ecs_facade.controllers.service.capacity import assign_capacity_provider
+from ecs_facade.controllers.service.capacity import lift_gates
 from ecs_facade.controllers.service.plan import Plan, resolve_revision, tasks_on_draining, throttled
 from ecs_facade.controllers.service.reconciler import reconcile
 from ecs_facade.controllers.service.triggers import (
@@ -28,9 +28,9 @@ from ecs_facade.controllers.service.workers import release_service_workers
 
 __all__ = [
     "Plan",
-    "assign_capacity_provider",
     "enqueue",
     "instance_state_changed",
+    "lift_gates",
     "owns_replicas",
     "reconcile",
     "release_service_workers",

@@ -1,15 +1,17 @@
-"""One service's reconcile: plan, apply, status, budget, under the service's lock."""
+"""One service's reconcile: its gated tasks placed, then plan, apply, status, budget, under
+the service's lock."""
 
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from ecs_facade.api import KIND_SERVICE
+from ecs_facade.api import API_VERSION, KIND_SERVICE, SERVICES
 from ecs_facade.config import Config
 from ecs_facade.controllers.common import Logger
 from ecs_facade.controllers.indexes import Indexes, Snapshot, one
 from ecs_facade.controllers.service.apply import AutoscalerRefused, apply_workload, unchanged
 from ecs_facade.controllers.service.budget import protect_tasks
+from ecs_facade.controllers.service.capacity import lift_gates
 from ecs_facade.controllers.service.plan import Plan, make_plan
 from ecs_facade.controllers.service.report import report_status
 from ecs_facade.controllers.state import OperatorState
@@ -26,33 +28,64 @@ def reconcile(
 
     True: the workload was just created and the status is left to a refresh a moment later
     (the caller queues it): written now, it would say nothing but "no tasks yet", and the
-    ReplicaSet and the pending tasks are about to change it anyway."""
+    ReplicaSet and the pending tasks are about to change it anyway.
+
+    The tasks gated for a capacity provider are placed first, whatever else fails; if their
+    placement failed, it is raised after the rest, and the work queue retries the reconcile."""
     with state.locks.lock_for(KIND_SERVICE, namespace, name):
         service: Snapshot | None = one(indexes.services, (namespace, name))
         if service is None:
             return False  # deleted; the garbage collector removes its children
-        service = _as_written(state, service)
-        config = state.config
-        daemon = service.spec.get("schedulingStrategy") == "DAEMON"
-        plural = "daemonsets" if daemon else "deployments"
-        workload = one(indexes.daemon_sets if daemon else indexes.deployments, (namespace, name))
-        hpa = one(indexes.autoscalers, (namespace, name))
-        plan = make_plan(state, service, indexes, config, workload, pin=None)
-        if isinstance(plan, Plan) and int(plan.workload.manifest["spec"].get("replicas") or 0) > plan.desired:
-            state.services.surging.add((namespace, name))
-        else:
-            state.services.surging.discard((namespace, name))
         try:
-            if isinstance(plan, Plan) and apply and not unchanged(state, service, plan, workload, hpa):
-                plan, workload, created = _apply_plan(state, service, plan, plural, workload, hpa is not None)
-                if created:
-                    return True
-            if report_status(state, service, indexes, config, plan, workload, logger):
-                plan = _apply_again(state, service, indexes, config, plural, workload, hpa is not None)
-            protect_tasks(state, namespace, name, service.uid, plan, workload, indexes, config, logger)
-        except kube.NamespaceTerminating:
-            pass
+            lift_gates(state, service, indexes, logger)
+            failed: Exception | None = None
+        except Exception as error:  # the rest goes on: a pod that cannot be patched holds nothing else
+            failed = error
+        created = _reconcile(state, _as_written(state, service), indexes, logger, apply)
+        if failed is not None:
+            raise failed
+        return created
+
+
+def _reconcile(state: OperatorState, service: Snapshot, indexes: Indexes, logger: Logger, apply: bool) -> bool:
+    """Plan, apply, status and budget of a service that is there (``reconcile``)."""
+    namespace, name = service.namespace, service.name
+    config = state.config
+    daemon = service.spec.get("schedulingStrategy") == "DAEMON"
+    plural = "daemonsets" if daemon else "deployments"
+    workload = one(indexes.daemon_sets if daemon else indexes.deployments, (namespace, name))
+    hpa = one(indexes.autoscalers, (namespace, name))
+    plan = make_plan(state, service, indexes, config, workload, pin=None)
+    if isinstance(plan, Plan) and int(plan.workload.manifest["spec"].get("replicas") or 0) > plan.desired:
+        state.services.surging.add((namespace, name))
+    else:
+        state.services.surging.discard((namespace, name))
+    try:
+        if isinstance(plan, Plan) and apply and not unchanged(state, service, plan, workload, hpa):
+            if workload is None and service.status.get("deployments") and not _still_wanted(service):
+                return False
+            plan, workload, created = _apply_plan(state, service, plan, plural, workload, hpa is not None)
+            if created:
+                return True
+        if report_status(state, service, indexes, config, plan, workload, logger):
+            plan = _apply_again(state, service, indexes, config, plural, workload, hpa is not None)
+        protect_tasks(state, namespace, name, service.uid, plan, workload, indexes, config, logger)
+    except kube.NamespaceTerminating:
+        pass
+    return False
+
+
+def _still_wanted(service: Snapshot) -> bool:
+    """Before the workload of a service that had one (its status lists ECS deployments) is
+    made again: the service is still there and not being deleted. The garbage collector removes a deleted
+    service's workload, and the index may show that before it shows the service gone, or
+    its deletion (foreground) begun; a workload deleted by hand is put back. A GET, in the
+    worker: a failure is retried with the reconcile."""
+    current = kube.get(API_VERSION, SERVICES, service.namespace, service.name)
+    if current is None:
         return False
+    meta = current.get("metadata") or {}
+    return not meta.get("deletionTimestamp") and meta.get("uid") == service.uid
 
 
 def _as_written(state: OperatorState, service: Snapshot) -> Snapshot:

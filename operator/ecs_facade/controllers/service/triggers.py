@@ -8,11 +8,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ecs_facade.api import (
-    API_VERSION,
     KIND_SERVICE,
     LABEL_INSTANCE_STATUS,
     LABEL_SERVICE,
-    SERVICES,
 )
 from ecs_facade.controllers.common import (
     Logger,
@@ -25,9 +23,9 @@ from ecs_facade.controllers.indexes import (
     values_at,
 )
 from ecs_facade.controllers.state import OperatorState
-from ecs_facade.kube import client as kube
 from ecs_facade.metrics import WATCH_LAG
 from ecs_facade.model.taskdefinition import content_hash
+from ecs_facade.translate.capacity import is_capacity_gated
 from ecs_facade.views.container_instance import draining
 from ecs_facade.views.deployments import unlisted_deployment
 from ecs_facade.views.service import settled
@@ -110,17 +108,14 @@ def workload_event(
     """The service's workload (Deployment or DaemonSet) or HPA changed (from
     controllers/informers.py): refresh the status (status.autoScaling follows the HPA); put
     back edits and deletions made by hand (the reconcile applies only when the workload's
-    generation moved away from what was applied). A deletion costs a
-    GET: call it off the event loop then."""
+    generation moved away from what was applied). Queues only: whether a deleted workload
+    went with its service (the garbage collector's work, which the index may show late) is
+    the reconcile's to ask (``reconciler._still_wanted``), in a worker, retried if it fails."""
     service: Snapshot | None = one(indexes.services, (namespace, name))
     if not _owned_by_service(body, service):
         return
     assert service is not None
     if deleted:
-        # not one the garbage collector removed because the service is gone (the index may lag)
-        current = kube.get(API_VERSION, SERVICES, namespace, name)
-        if current is None or current["metadata"].get("deletionTimestamp"):
-            return
         state.services.applied.pop((namespace, name, service.uid), None)  # apply again although the spec did not change
     # a rollout's end is news: its status goes at once, not with the next batch
     urgent = deleted or settled(body)
@@ -167,7 +162,9 @@ def tasks_changed(
     # a failing task is news for the circuit breaker and the throttle, which judge the rollout
     # as it is at that moment (a moment later its replacement may make it look complete):
     # it does not wait for the batch
-    urgent = moving or failing(body, exited) or new_deployment
+    # a task gated for its capacity provider waits for the reconcile to place it (capacity.py)
+    gated = not deleted and body.get("kind") == "Pod" and is_capacity_gated(body)
+    urgent = moving or gated or failing(body, exited) or new_deployment
     delay = None if urgent or deleted else _counted_later(state, namespace, name, body, indexes)
     enqueue(state, namespace, name, indexes, logger, urgent=urgent, apply=moving, variables=variables, delay=delay)
 
