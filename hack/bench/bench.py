@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """ecs-facade's scale benchmark: S services of T tasks on N simulated container instances,
-against the same Deployments created directly through the API (the floor the API server,
-the controllers and kwok set on this machine).
+against the same Deployments and PodDisruptionBudgets created directly through the API (the
+floor the API server, the controllers and kwok set on this machine: a hand-written equivalent
+of an ECS service is a Deployment and its budget).
 
     .venv/bin/python hack/bench/bench.py --quick            # a minute: proves the program works
     .venv/bin/python hack/bench/bench.py                    # N=200, S=125,250,500, T=4, 3 runs
@@ -40,7 +41,7 @@ from kubernetes import client, config, watch  # noqa: E402
 
 from ecs_facade.metrics import parse  # noqa: E402
 from ecs_facade.model.taskdefinition import parse_task_definition  # noqa: E402
-from ecs_facade.translate.service import ServiceDecisions, build_workload  # noqa: E402
+from ecs_facade.translate.service import ServiceDecisions, build_disruption_budget, build_workload  # noqa: E402
 
 CLUSTER_DIR = REPO / ".cluster-bench"
 PORT_BASE = 19000
@@ -48,6 +49,7 @@ OPERATOR_NAMESPACE, ACCOUNT = "ecs-facade-system", "ecs-facade"
 OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{ACCOUNT}"
 WRITES = {"create", "update", "patch", "delete", "deletecollection"}
 TASK_DEFINITION = {"cpu": "256", "memory": "512", "containerDefinitions": [{"name": "app", "image": "app:1"}]}
+BUDGET = "budget"  # a baseline body's PodDisruptionBudget, created with its Deployment
 
 
 def log(message: str) -> None:
@@ -213,18 +215,10 @@ class Operator:
     process: subprocess.Popen[bytes] | None = None
     pid: int = 0  # the operator's (under py-spy, the profiler's child)
     rss_samples: list[int] = field(default_factory=list)
-    budgets: str = "always"  # ECS_FACADE_DISRUPTION_BUDGETS
-    budget_delay: float | None = None  # ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS (None: the operator's default)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(self.cluster.operator_kubeconfig()),
-            "ECS_FACADE_DISRUPTION_BUDGETS": self.budgets,
-        }
-        if self.budget_delay is not None:
-            env["ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS"] = str(self.budget_delay)
+        env = {**os.environ, "KUBECONFIG": str(self.cluster.operator_kubeconfig())}
         logfile = (CLUSTER_DIR / "logs" / "operator.log").open("ab")
         command = [str(REPO / ".venv/bin/ecs-facade"), "run", "--standalone", f"--metrics-port={self.metrics_port}"]
         self.starts += 1
@@ -338,7 +332,7 @@ def wait(probe: Callable[[], Any], timeout: float, what: str, interval: float = 
 def wait_idle(cluster: Cluster, quiet: float, timeout: float, operator: Operator | None = None) -> float:
     """Wall-clock time when the operator made no request (but watches) for ``quiet`` seconds
     and (given ``operator``) has nothing in its service work queue, delayed keys included (a
-    status refresh or a standing disruption budget that waits for its time)."""
+    status refresh that waits for its time)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         time.sleep(1)
@@ -471,27 +465,35 @@ def delete_namespace(cluster: Cluster, namespace: str) -> None:
 def baseline_run(
     cluster: Cluster, services: int, tasks: int, concurrency: int, pprof: Path | None = None
 ) -> dict[str, Any]:
-    """The same Deployments the operator would make, created directly: the floor."""
+    """The same Deployments and PodDisruptionBudgets the operator would make (its translators,
+    the defaults of an ECSService without a deploymentConfiguration), created directly, each
+    budget just before its Deployment as the operator applies them: the floor."""
     namespace = f"baseline-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", namespace)
     api = admin_api(cluster, concurrency)
     task_definition = parse_task_definition(TASK_DEFINITION, "app")
+    decisions = ServiceDecisions(desired_count=tasks)
     bodies = []
     for i in range(services):
-        manifest = build_workload(
-            f"svc-{i}", namespace, task_definition, 1, ServiceDecisions(desired_count=tasks)
-        ).manifest
-        bodies.append(manifest)
+        name = f"svc-{i}"
+        manifest = build_workload(name, namespace, task_definition, 1, decisions).manifest
+        budget = build_disruption_budget(name, namespace, tasks, decisions.minimum_healthy_percent)
+        bodies.append({**manifest, BUDGET: budget})
     watcher = Watcher(api, namespace, "deployments", deployment_state(tasks))
     apps = client.AppsV1Api(api)
+    policy = client.PolicyV1Api(api)
+
+    def create(body: dict[str, Any]) -> None:
+        deployment = {k: v for k, v in body.items() if k != BUDGET}
+        policy.create_namespaced_pod_disruption_budget(namespace, body[BUDGET])
+        apps.create_namespaced_deployment(namespace, deployment)
+
     control_plane = cluster.cpu_seconds()
     bench_before = own_cpu_seconds()
     first = time.monotonic()
     if pprof is not None:
         cluster.profile(pprof.with_name(f"{pprof.name}-baseline.pprof"), 5, 30)
-    created, returned = create_all(
-        "baseline Deployments", bodies, lambda b: apps.create_namespaced_deployment(namespace, b), concurrency
-    )
+    created, returned = create_all("baseline Deployments and budgets", bodies, create, concurrency)
     done = max(returned.values())
     wait(lambda: watcher.count("ready") >= services, 7200, "the baseline to converge")
     convergence = max(t for (_, s), t in watcher.times.items() if s == "ready") - first
@@ -507,7 +509,7 @@ def baseline_run(
         # the floor of the operator's first reconciles: S Deployment writes take this long here
         "created_seconds": done - first,
         "create_latency_seconds": percentiles(latencies),
-        # from a create's start to its answer: the Deployment exists (the API-side floor)
+        # from a create's start to its answer: the budget and the Deployment exist (the API-side floor)
         "create_call_seconds": percentiles(sorted(returned[n] - t for n, t in created.items())),
         "control_plane_cpu_seconds": control_plane,
     }
@@ -901,7 +903,8 @@ def report(results: dict[str, Any], output: Path) -> None:
         f"# ecs-facade benchmark ({results['started']})",
         "",
         f"{results['nodes']} simulated nodes, {results['tasks']} tasks per service,"
-        f" concurrency {results['concurrency']}, disruption budgets {results.get('disruption_budgets', 'always')},"
+        f" concurrency {results['concurrency']},"
+        f" baseline: {'Deployments and budgets' if results.get('baseline_budgets') else 'Deployments only'},"
         f" {results['repeats']} run(s) per size; median (min to max).",
         "",
         "| services | tasks | baseline convergence s | ecs-facade convergence s | ratio (of each run)"
@@ -1072,18 +1075,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPO / "hack/bench/results")
     parser.add_argument("--keep-cluster", action="store_true")
     parser.add_argument(
-        "--budgets",
-        choices=("always", "draining"),
-        default="always",
-        help="the operator's ECS_FACADE_DISRUPTION_BUDGETS (default: always, the operator's default)",
-    )
-    parser.add_argument(
-        "--budget-delay",
-        type=float,
-        default=None,
-        help="the operator's ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS (default: the operator's, 30)",
-    )
-    parser.add_argument(
         "--profile",
         type=Path,
         default=None,
@@ -1113,12 +1104,13 @@ def main(argv: list[str] | None = None) -> int:
         "tasks": args.tasks,
         "repeats": args.repeats,
         "concurrency": args.concurrency,
-        "disruption_budgets": args.budgets,
-        "disruption_budget_delay_seconds": args.budget_delay,
+        # since issue 27 the baseline writes a budget per Deployment, and the operator applies
+        # each service's budget with its workload
+        "baseline_budgets": True,
         "sizes": [],
     }
     cluster.up()
-    operator = Operator(cluster, profile=args.profile, budgets=args.budgets, budget_delay=args.budget_delay)
+    operator = Operator(cluster, profile=args.profile)
     try:
         operator.start()
         for services in sizes:

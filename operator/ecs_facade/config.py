@@ -16,10 +16,6 @@ from ecs_facade.translate.taskdefinition import TranslationOptions
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
-# When a REPLICA service gets its PodDisruptionBudget (controllers/budgets.py)
-BUDGETS_ALWAYS = "always"  # once all of its desired tasks run, and from then on
-BUDGETS_DRAINING = "draining"  # only once one of its tasks is on a DRAINING instance
-BUDGET_MODES = (BUDGETS_ALWAYS, BUDGETS_DRAINING)
 
 
 @dataclass(frozen=True)
@@ -61,23 +57,6 @@ class Config:
     # how long kopf's per-object worker waits for the object's next event before it exits;
     # while it waits it holds the object's last body (kopf's default is 5 s)
     kopf_idle_seconds: float = 0.5
-    # "always": every REPLICA service has its PodDisruptionBudget once its tasks run, so that
-    # `kubectl drain` and cluster autoscalers keep minimumHealthyPercent too; "draining": only
-    # ECS's own draining (a DRAINING instance) gets one, just before its tasks are evicted.
-    # Each budget costs the disruption controller work on every pod event of its namespace.
-    disruption_budgets: str = BUDGETS_ALWAYS
-    # a standing budget waits this long after all of a new service's tasks first run: budgets
-    # are protection, not part of running tasks, and each one makes the disruption controller's
-    # work on every pod event of the namespace larger; a burst of new services converges
-    # before theirs come (a DRAINING instance brings a budget at once, whatever this says)
-    disruption_budget_delay_seconds: float = 30.0
-    # and while other services of its namespace are still starting, at most this long after
-    # its tasks ran (a burst of new services converges first; one that never settles holds
-    # no budget back for longer)
-    disruption_budget_max_delay_seconds: float = 300.0
-    # standing budgets that come due together (the end of a burst) take turns, at most this
-    # many a second (0: no limit), so that what comes next does not wait behind thousands
-    disruption_budget_writes_per_second: float = 20.0
     # a load-balanced service's task keeps running this long after it leaves the Service's
     # endpoints before its containers get SIGTERM (ECS: the target group's deregistration
     # delay, 300 s by default, for in-flight requests). Here the wait is for every node's
@@ -144,22 +123,6 @@ class Config:
             ),
             kopf_idle_seconds=_not_negative(
                 "ECS_FACADE_KOPF_IDLE_SECONDS", get("KOPF_IDLE_SECONDS", cls.kopf_idle_seconds)
-            ),
-            disruption_budgets=_one_of(
-                "ECS_FACADE_DISRUPTION_BUDGETS", get("DISRUPTION_BUDGETS", cls.disruption_budgets), BUDGET_MODES
-            ),
-            disruption_budget_delay_seconds=_not_negative(
-                "ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS",
-                get("DISRUPTION_BUDGET_DELAY_SECONDS", cls.disruption_budget_delay_seconds),
-            ),
-            disruption_budget_max_delay_seconds=_not_negative(
-                "ECS_FACADE_DISRUPTION_BUDGET_MAX_DELAY_SECONDS",
-                get("DISRUPTION_BUDGET_MAX_DELAY_SECONDS", cls.disruption_budget_max_delay_seconds),
-            ),
-            disruption_budget_writes_per_second=_not_negative(
-                "ECS_FACADE_DISRUPTION_BUDGET_WRITES_PER_SECOND",
-                get("DISRUPTION_BUDGET_WRITES_PER_SECOND", cls.disruption_budget_writes_per_second),
-                unit="writes per second",
             ),
             deregistration_delay_seconds=_whole_seconds(
                 "ECS_FACADE_DEREGISTRATION_DELAY_SECONDS",
@@ -236,12 +199,6 @@ def _positive(name: str, value: str) -> float:
     if number == 0:
         raise ValueError(f"{name}={value!r}: expected a number of seconds, more than 0")
     return number
-
-
-def _one_of(name: str, value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name}={value!r}: expected one of {', '.join(choices)}")
-    return value
 
 
 def _not_negative(name: str, value: str, unit: str = "seconds") -> float:

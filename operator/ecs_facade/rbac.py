@@ -37,7 +37,7 @@ NAMESPACED: Final[list[Rule]] = [
     rule("apps", ["deployments", "daemonsets"], [*WATCH, *APPLY]),
     rule("apps", ["replicasets"], ["list", "watch"]),
     rule("autoscaling", ["horizontalpodautoscalers"], [*WATCH, *APPLY, "delete"]),
-    rule("policy", ["poddisruptionbudgets"], ["get", *APPLY]),
+    rule("policy", ["poddisruptionbudgets"], [*APPLY]),
     # tasks: pods of ECSTasks are applied by the operator; service tasks get their capacity
     # provider (patch), leave DRAINING instances (eviction) and stop (delete)
     rule("", ["pods"], ["list", "watch", *APPLY, "delete"]),

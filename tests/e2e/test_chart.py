@@ -155,16 +155,15 @@ def test_install_upgrade_uninstall_in_a_restricted_namespace(kubectl: Kubectl, r
         (["--set", "logLevel=loud"], "logLevel"),
         (["--set", "arn.accountId=12"], "accountId"),
         (["--set", "unknownKey=1"], "unknownKey"),
-        (["--set", "disruptionBudgets=never"], "disruptionBudgets"),
-        (["--set", "disruptionBudgetDelaySeconds=-5"], "disruptionBudgetDelaySeconds"),
+        # removed with the budgets' delay (issue 27): a values file that still sets it is refused
+        (["--set", "disruptionBudgets=draining"], "disruptionBudgets"),
     ],
     ids=[
         "replicas-not-a-number",
         "unknown-log-level",
         "short-account-id",
         "unknown-key",
-        "unknown-budget-mode",
-        "negative-budget-delay",
+        "removed-budget-mode",
     ],
 )
 def test_values_that_break_the_schema_are_refused(kubectl: Kubectl, values: list[str], message: str) -> None:

@@ -3,11 +3,14 @@ counts like DescribeClusters, remaining resources, draining, custom attributes, 
 
 import io
 import json
+import logging
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import redirect_stdout
 from typing import Any
 
+import kubernetes
 import pytest
 
 from ecs_facade.cli import main as cli
@@ -16,6 +19,8 @@ from tests.e2e.kube import apply_objects as apply
 
 pytestmark = pytest.mark.e2e
 
+# the client's config and watch helpers are untyped
+KUBERNETES: Any = kubernetes
 CAPACITY = {"cpu": "4", "memory": "16Gi", "pods": "110"}
 # cluster -> its nodes: (name, zone, instance type)
 NODES = {
@@ -271,41 +276,115 @@ def test_draining_moves_service_tasks_within_minimum_healthy_and_leaves_standalo
     )
 
 
-def test_with_budgets_only_for_draining_a_service_gets_its_budget_when_its_instance_drains(
-    kubectl: Kubectl, namespace: str, clusters: dict[str, list[str]], operator_settings: Callable[..., None]
-) -> None:
-    # the operator runs in this process: ECS_FACADE_DISRUPTION_BUDGETS=draining for this test
-    operator_settings(disruption_budgets="draining")
-    apply(kubectl, namespace, task_definition("ondemand"))
-    config = {"minimumHealthyPercent": 50, "maximumPercent": 200}
-    spread = [{"type": "spread", "field": "instanceId"}]
-    apply(kubectl, namespace, service("ondemand", "drain", 4, deploymentConfiguration=config, placementStrategy=spread))
-    wait_for(
-        "ondemand: steady state",
-        lambda: (condition(kubectl.get("ecsservice", "ondemand", namespace), "Ready") or {}).get("status") == "True",
-    )
-    time.sleep(3)  # with standing budgets, the reconcile that wrote the steady state applied one
-    assert kubectl.get("poddisruptionbudget", "ondemand", namespace) is None, "a steady service has no budget"
-    assert nodes_of(service_pods(kubectl, namespace, "ondemand")) == ["drain-0"] * 2 + ["drain-1"] * 2
+class ReadyTasks:
+    """The service's tasks that are Ready and not being deleted (as the disruption controller
+    counts healthy pods), followed from a watch in a thread: its lowest count once all
+    ``desired`` were Ready first, so that no moment between two polls is missed."""
 
-    ecs("drain", "drain-0")
+    def __init__(self, kubectl: Kubectl, namespace: str, name: str, desired: int) -> None:
+        self.api = KUBERNETES.config.new_client_from_config(config_file=kubectl.kubeconfig)
+        self.namespace, self.selector, self.desired = namespace, f"ecs.facade.dev/service={name}", desired
+        self.ready: dict[str, bool] = {}
+        self.all_ready_at: float | None = None  # time.monotonic() when all desired were first Ready
+        self.lowest: int | None = None  # since then
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def count(self) -> int:
+        with self._lock:
+            return sum(self.ready.values())
+
+    def _seen(self, pod: Any, deleted: bool) -> None:
+        name = pod.metadata.name
+        conditions = {c.type: c.status for c in (pod.status.conditions or [])}
+        with self._lock:
+            if deleted:
+                self.ready.pop(name, None)
+            else:
+                self.ready[name] = pod.metadata.deletion_timestamp is None and conditions.get("Ready") == "True"
+            count = sum(self.ready.values())
+            if self.all_ready_at is None and count >= self.desired:
+                self.all_ready_at = time.monotonic()
+            if self.all_ready_at is not None:
+                self.lowest = count if self.lowest is None else min(self.lowest, count)
+
+    def _run(self) -> None:
+        pods = KUBERNETES.client.CoreV1Api(self.api)
+        version = None
+        while not self._stop.is_set():
+            if version is None:  # (again after a 410: the list is the state)
+                listed = pods.list_namespaced_pod(self.namespace, label_selector=self.selector)
+                with self._lock:
+                    self.ready.clear()
+                for pod in listed.items:
+                    self._seen(pod, deleted=False)
+                version = listed.metadata.resource_version
+            try:
+                stream = KUBERNETES.watch.Watch().stream(
+                    pods.list_namespaced_pod,
+                    self.namespace,
+                    label_selector=self.selector,
+                    resource_version=version,
+                    timeout_seconds=2,  # ends by itself: the loop sees a stop soon
+                )
+                for event in stream:
+                    self._seen(event["object"], deleted=event["type"] == "DELETED")
+                    version = event["object"].metadata.resource_version
+            except KUBERNETES.client.ApiException as error:
+                if error.status != 410:
+                    raise
+                version = None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def test_kubectl_drain_in_a_new_services_first_seconds_keeps_minimum_healthy(
+    kubectl: Kubectl, namespace: str, clusters: dict[str, list[str]]
+) -> None:
+    """Issue 27: a new service's PodDisruptionBudget comes with its workload, so `kubectl drain`
+    of an instance the moment its tasks run keeps minimumHealthyPercent (with the budget 30 s
+    after the tasks ran, as before, both tasks on the drained instance went at once)."""
+    apply(kubectl, namespace, task_definition("fresh"))
+    # 4 tasks, 2 on each instance; a floor of 3: one task of the drained instance at a time
+    config = {"minimumHealthyPercent": 75, "maximumPercent": 200}
+    spread = [{"type": "spread", "field": "instanceId"}]
+    tasks = ReadyTasks(kubectl, namespace, "fresh", 4)
     try:
-        lowest = 4
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            pods = service_pods(kubectl, namespace, "ondemand")
-            live = running(pods)
-            lowest = min(lowest, len(live))
-            if len(live) == 4 and len(pods) == 4 and nodes_of(live) == ["drain-1"] * 4:
-                break
-            time.sleep(0.2)
-        assert nodes_of(running(service_pods(kubectl, namespace, "ondemand"))) == ["drain-1"] * 4
-        assert lowest >= 2, f"only {lowest} tasks were running during the drain (minimumHealthyPercent 50 of 4)"
-        budget = kubectl.json("get", "poddisruptionbudget", "ondemand", "-n", namespace)
-        assert budget["spec"]["minAvailable"] == 2
+        apply(
+            kubectl, namespace, service("fresh", "drain", 4, deploymentConfiguration=config, placementStrategy=spread)
+        )
+        wait_for("fresh: 4 tasks Ready", lambda: tasks.all_ready_at is not None, interval=0.05)
+        assert nodes_of(service_pods(kubectl, namespace, "fresh")) == ["drain-0"] * 2 + ["drain-1"] * 2
+        began = time.monotonic()
+        drained = kubectl.run(
+            "drain", "drain-0", "--pod-selector=ecs.facade.dev/service=fresh", "--ignore-daemonsets",
+            "--delete-emptydir-data", "--timeout=100s",
+        )  # fmt: skip
+        took = time.monotonic() - began
+        assert drained.returncode == 0, f"kubectl drain failed after {took:.1f} s: {drained.stderr}"
+        wait_for(
+            "fresh: 4 tasks Ready on drain-1",
+            lambda: (
+                nodes_of(running(service_pods(kubectl, namespace, "fresh"))) == ["drain-1"] * 4 and tasks.count() == 4
+            ),
+        )
     finally:
-        ecs("activate", "drain-0")
-        wait_for("drain-0 schedulable", lambda: not kubectl.json("get", "node", "drain-0")["spec"].get("unschedulable"))
+        tasks.stop()
+        kubectl("uncordon", "drain-0", check=False)
+    assert tasks.all_ready_at is not None and began - tasks.all_ready_at < 5, "the drain did not start at once"
+    assert tasks.lowest is not None and tasks.lowest >= 3, (
+        f"only {tasks.lowest} tasks were Ready during the drain (minimumHealthyPercent 75 of 4: 3)"
+    )
+    logging.getLogger(__name__).info(
+        "kubectl drain of a new service's instance %.1f s after its tasks ran: took %.1f s, lowest Ready %d of 4",
+        began - tasks.all_ready_at,
+        took,
+        tasks.lowest,
+    )
 
 
 def test_service_in_missing_cluster_waits_for_it(kubectl: Kubectl, namespace: str, operator: Any) -> None:

@@ -4,7 +4,6 @@ placement, hand edits put back."""
 import calendar
 import collections
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -62,23 +61,19 @@ def steady(kubectl: Kubectl, namespace: str, name: str, running: int) -> dict[st
     return result
 
 
-def test_rolling_update_keeps_minimum_healthy_and_completes(
-    kubectl: Kubectl, namespace: str, operator_settings: Callable[..., None]
-) -> None:
-    # the operator runs in this process: ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS=10 for this test
-    operator_settings(disruption_budget_delay_seconds=10.0)
+def test_rolling_update_keeps_minimum_healthy_and_completes(kubectl: Kubectl, namespace: str) -> None:
     apply(kubectl, namespace, task_definition("roll", "example/app:1"))
     config = {"maximumPercent": 200, "minimumHealthyPercent": 50}
     apply(kubectl, namespace, service("roll", "roll", 6, deploymentConfiguration=config))
-    wait_for("6 tasks running", lambda: status(kubectl, namespace, "roll").get("runningCount") == 6, timeout=120)
-    ran = time.monotonic()
-    # its disruption budget (minimumHealthyPercent) comes 10 s after all its tasks first ran
-    assert kubectl.get("poddisruptionbudget", "roll", namespace) is None, "the standing budget came at once"
-    budget = wait_for("the disruption budget", lambda: kubectl.get("poddisruptionbudget", "roll", namespace))
-    waited = time.monotonic() - ran
-    assert 5 <= waited <= 30, f"the budget came {waited:.1f} s after all tasks ran"
+    deployment = wait_for("the Deployment", lambda: kubectl.get("deployment", "roll", namespace))
+    # its disruption budget (minimumHealthyPercent) comes with the workload, before it: no task
+    # of a new service runs unprotected
+    budget = kubectl.get("poddisruptionbudget", "roll", namespace)
+    assert budget is not None, "the Deployment came without its disruption budget"
+    assert budget["metadata"]["creationTimestamp"] <= deployment["metadata"]["creationTimestamp"]
     assert budget["spec"]["minAvailable"] == 3
-    assert budget["metadata"]["annotations"]["ecs.facade.dev/applied-digest"]
+    owner = budget["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"]) == ("ECSService", "roll")
     steady(kubectl, namespace, "roll", 6)
 
     apply(kubectl, namespace, task_definition("roll", "example/app:2"))
@@ -339,8 +334,9 @@ def test_distinct_instance_leaves_a_task_pending_with_a_reason(kubectl: Kubectl,
         lambda: (s := status(kubectl, namespace, "distinct")).get("runningCount") == 3 and s,
     )
     assert (counts["desiredCount"], counts["pendingCount"]) == (4, 0)
-    # not all of its tasks run: no budget yet (a drain would apply it before evicting any)
-    assert kubectl.get("poddisruptionbudget", "distinct", namespace) is None
+    # not all of its tasks run, and the ones that do are protected already
+    budget = kubectl.get("poddisruptionbudget", "distinct", namespace)
+    assert budget is not None and budget["spec"]["minAvailable"] == 4
 
 
 def test_spread_across_zones_places_two_per_zone(kubectl: Kubectl, namespace: str) -> None:

@@ -30,46 +30,12 @@ def test_defaults_without_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (config.status_batch_seconds, config.kopf_idle_seconds) == (2.0, 0.5)
 
 
-def test_disruption_budgets_always_or_only_for_draining(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ECS_FACADE_DISRUPTION_BUDGETS", raising=False)
-    assert Config.from_env().disruption_budgets == "always"
-    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGETS", "draining")
-    assert Config.from_env().disruption_budgets == "draining"
-    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGETS", "never")
-    with pytest.raises(ValueError, match="ECS_FACADE_DISRUPTION_BUDGETS='never': expected one of always, draining"):
-        Config.from_env()
-
-
-def test_a_standing_budget_waits_thirty_seconds_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS", raising=False)
-    assert Config.from_env().disruption_budget_delay_seconds == 30.0
-    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS", "0")
-    assert Config.from_env().disruption_budget_delay_seconds == 0.0
-    for wrong in ("-1", "soon", "nan", "inf"):
-        monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGET_DELAY_SECONDS", wrong)
-        with pytest.raises(ValueError, match="expected a number of seconds, 0 or more"):
-            Config.from_env()
-
-
-def test_a_standing_budget_waits_for_starting_services_at_most_five_minutes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ECS_FACADE_DISRUPTION_BUDGET_MAX_DELAY_SECONDS", raising=False)
-    assert Config.from_env().disruption_budget_max_delay_seconds == 300.0
-    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGET_MAX_DELAY_SECONDS", "60")
-    assert Config.from_env().disruption_budget_max_delay_seconds == 60.0
-    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGET_MAX_DELAY_SECONDS", "-0.5")
-    with pytest.raises(ValueError, match=r"ECS_FACADE_DISRUPTION_BUDGET_MAX_DELAY_SECONDS='-0\.5'"):
-        Config.from_env()
-
-
-def test_standing_budgets_take_turns_at_twenty_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ECS_FACADE_DISRUPTION_BUDGET_WRITES_PER_SECOND", raising=False)
-    assert Config.from_env().disruption_budget_writes_per_second == 20.0
-    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGET_WRITES_PER_SECOND", "0")  # no limit
-    assert Config.from_env().disruption_budget_writes_per_second == 0.0
-    for wrong in ("-1", "fast", "nan"):
-        monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGET_WRITES_PER_SECOND", wrong)
-        with pytest.raises(ValueError, match="expected a number of writes per second, 0 or more"):
-            Config.from_env()
+def test_the_budget_settings_are_gone() -> None:
+    """Issue 27: every REPLICA service's budget comes with its workload; nothing delays it or
+    leaves it out (docs/configuration.md, Removed settings)."""
+    assert not any("budget" in name for name in Config.__dataclass_fields__)
+    config = Config.from_env({"ECS_FACADE_DISRUPTION_BUDGETS": "draining"})  # not read any more
+    assert config == Config()
 
 
 def test_service_workers_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,9 +71,9 @@ def test_the_settings_ecs_facade_run_read_are_the_operators(monkeypatch: pytest.
 
 
 def test_a_wrong_setting_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ECS_FACADE_DISRUPTION_BUDGETS", "sometimes")
+    monkeypatch.setenv("ECS_FACADE_CLUSTER_SYNC_SECONDS", "sometimes")
     memo = kopf.Memo()
-    with pytest.raises(kopf.PermanentError, match="ECS_FACADE_DISRUPTION_BUDGETS='sometimes': expected one of"):
+    with pytest.raises(kopf.PermanentError, match="ECS_FACADE_CLUSTER_SYNC_SECONDS='sometimes': expected a number"):
         read_settings(memo=memo)
     assert "state" not in memo
 
@@ -117,8 +83,8 @@ def test_replace_changes_a_setting_of_the_running_operator() -> None:
     read_settings(memo=memo)
     handlers = copy.copy(memo)  # kopf hands each object's handlers a shallow copy of its memo
     before = of(memo).config
-    of(memo).config = changed = dataclasses.replace(before, disruption_budgets="draining")
-    assert of(handlers).config is changed and changed.disruption_budgets == "draining"
+    of(memo).config = changed = dataclasses.replace(before, cluster_sync_seconds=1.0)
+    assert of(handlers).config is changed and changed.cluster_sync_seconds == 1.0
     assert changed.service_workers == before.service_workers
 
 

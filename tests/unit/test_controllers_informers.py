@@ -18,7 +18,7 @@ from ecs_facade.controllers.indexes import (
     service_keys,
 )
 from ecs_facade.controllers.namespace_patterns import wanted
-from ecs_facade.controllers.service import budget, triggers
+from ecs_facade.controllers.service import triggers
 from ecs_facade.controllers.state import OperatorState
 
 
@@ -344,44 +344,6 @@ def test_a_status_echo_asks_for_no_logger_nor_context(queued: list[tuple[Any, ..
     service.service_changed(state, "ADDED", meta, Indexes.create(), queueing)
     service.service_changed(state, "MODIFIED", meta, Indexes.create(), queueing)
     assert asked == [True] and len(queued) == 1
-
-
-def test_a_new_service_counts_as_starting_from_its_first_sighting(
-    queued: list[tuple[Any, ...]], state: OperatorState
-) -> None:
-    budgets = state.budgets
-
-    def queueing() -> tuple[Any, None]:
-        return None, None
-
-    empty = Indexes.create()
-    service.service_changed(state, "ADDED", ecs_service()["metadata"], empty, queueing)
-    assert list(budgets.starting["ns"]) == [("ns", "web", "u1")]
-    # listed after a restart with its Deployment there: not new, its reconcile tells
-    budgets.starting.clear()
-    other = {**ecs_service()["metadata"], "name": "api", "uid": "u2"}
-    with_workload = Indexes.create()
-    with_workload.objects["Deployment"].put(
-        {"metadata": {"name": "api", "namespace": "ns", "labels": {"ecs.facade.dev/service": "api"}}}
-    )
-    service.service_changed(state, "ADDED", other, with_workload, queueing)
-    assert budgets.starting == {}
-    assert len(queued) == 2
-
-
-def test_a_service_with_no_budget_to_wait_for_holds_nobody_back(state: OperatorState) -> None:
-    from ecs_facade.views.service import Readiness
-
-    budgets = state.budgets
-    indexes = Indexes.create()
-    no_budget = service.Plan(
-        workload=cast(Any, None), extra=[], revision=cast(Any, None), arn="", desired=2, breaker={}
-    )  # a DAEMON service's plan
-    cannot_run = Readiness(False, "InvalidSpec", "no such task definition")
-    for name, plan in (("daemon", no_budget), ("broken", cannot_run)):
-        budgets.sighted("ns", name, f"uid-{name}")
-        budget.protect_tasks(state, "ns", name, f"uid-{name}", plan, None, indexes, Config(), cast(Any, None))
-    assert budgets.starting == {}
 
 
 def test_a_new_deployment_of_a_running_service_is_urgent_a_first_one_is_batched(

@@ -116,7 +116,7 @@ def gated_service(indexes: Indexes, *pods: str) -> None:
 
 @pytest.fixture
 def rest_of_reconcile(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The plan, apply, status and budget of the reconcile, recorded (they are tested
+    """The plan, apply and status of the reconcile, recorded (they are tested
     elsewhere): the gates' retries are this file's."""
     ran: list[str] = []
 
@@ -199,13 +199,12 @@ def plan() -> Plan:
 
 @pytest.fixture
 def applied(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The reconcile with a plan to apply and its apply recorded (plan, status and budget are
+    """The reconcile with a plan to apply and its apply recorded (plan and status are
     tested elsewhere)."""
     made: list[str] = []
     monkeypatch.setattr(reconciler, "make_plan", lambda *_, **__: plan())
     monkeypatch.setattr(reconciler, "unchanged", lambda *_: False)
     monkeypatch.setattr(reconciler, "report_status", lambda *_: False)
-    monkeypatch.setattr(reconciler, "protect_tasks", lambda *_: None)
 
     def apply_plan(state: OperatorState, service: Snapshot, *_: Any) -> tuple[Any, Any, bool]:
         made.append(service.name)

@@ -37,12 +37,11 @@ def test_a_deleted_service_leaves_no_memory_and_no_lock(state: OperatorState) ->
     services.surging.add(key)
     services.progress_turns.wait((*key, uid), 1.0)
     services.progress_turns.wait(("ns", "other", "u2"), 1.0)  # the next turn: "other" waits
-    state.budgets.sighted(*key, uid)
     state.locks.lock_for(KIND_SERVICE, *key)
     triggers._forget(state, key, uid)
     assert not services.written and not services.written_at and not services.applied and not services.status_due
     assert not services.unhealthy_noted and not services.exits_noted and not services.surging
-    assert (*key, uid) not in services.progress_turns and not state.budgets.starting
+    assert (*key, uid) not in services.progress_turns and not services.budget_in_place((*key, uid))
     assert (KIND_SERVICE, *key) not in state.locks
 
 

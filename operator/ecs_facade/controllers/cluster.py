@@ -212,8 +212,8 @@ def _drain(state: OperatorState, cluster: str, indexes: Indexes, logger: Logger)
             service = one(indexes.services, (pod_meta["namespace"], service_name))
             if service is None or service.spec.get("schedulingStrategy") == "DAEMON":
                 continue
-            if not state.budgets.in_place(service.namespace, service.name, service.uid):
-                continue  # its budget first: the service's reconcile applies it for the drain
+            if not state.services.budget_in_place((service.namespace, service.name, service.uid)):
+                continue  # its budget first: the service's next reconcile applies it
             if kube.evict_pod(pod_meta["namespace"], pod_meta["name"]):
                 logger.info(
                     "evicted task %s/%s from DRAINING instance %s", pod_meta["namespace"], pod_meta["name"], name

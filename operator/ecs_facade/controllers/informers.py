@@ -258,18 +258,13 @@ class Events:
 
     def _service_changed(self, kind: str, meta: Mapping[str, Any]) -> None:
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name"))
-        variables = self._context.get()
 
         def queueing() -> tuple[Logger, contextvars.Context | None]:
             # the logger and kopf's context only for a change that is queued (not for the
             # echoes of status writes, most of these events)
             return self._logger(KIND_SERVICE, namespace, name), self._context.get()
 
-        if kind == "DELETED" and variables is not None:
-            # in kopf's context: a deletion can wake another service's budget refresh
-            variables.run(service.service_changed, self._state, kind, meta, self._indexes, queueing)
-        else:
-            service.service_changed(self._state, kind, meta, self._indexes, queueing)
+        service.service_changed(self._state, kind, meta, self._indexes, queueing)
 
     def _service_child_changed(self, kind: str, obj: Mapping[str, Any], namespace: str, name: str) -> None:
         """A service's pod, ReplicaSet, Deployment, DaemonSet or HPA."""

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from ecs_facade.config import Config
-from ecs_facade.controllers.budgets import Budgets
 from ecs_facade.controllers.turns import Turns
 from ecs_facade.controllers.workqueue import WorkQueue
 from ecs_facade.model.taskdefinition import TaskDefinition
@@ -63,6 +62,7 @@ class ServiceMemory:
     # queued for then. Cleared by every status report, set again when it waits again.
     status_due: dict[ObjectKey, float] = field(default_factory=dict)
     # What was applied last per service: (digest of the desired objects, workload and HPA generations after it).
+    # The disruption budget is one of those objects, applied before the workload: see budget_in_place.
     applied: dict[ObjectKey, tuple[str, int | None, int | None]] = field(default_factory=dict)
     # Services whose workload runs replacements for tasks on DRAINING instances.
     surging: set[tuple[str, str]] = field(default_factory=set)
@@ -89,6 +89,16 @@ class ServiceMemory:
     # What was queued last per service: (uid, generation, annotations); the events of the
     # operator's own status writes repeat it and queue nothing.
     seen: dict[tuple[str, str], tuple[str, int, str]] = field(default_factory=dict)
+
+    def budget_in_place(self, key: ObjectKey) -> bool:
+        """A REPLICA service's PodDisruptionBudget is in place: this process applied the
+        service's objects (the budget before the workload, controllers/service/apply.py), or
+        found the workload carrying the digest of what it would apply (a restart: the budget
+        was applied before that workload was written). Not yet for a service this process has
+        not reconciled since it started (an upgrade from a version that applied budgets late
+        finds the workload's digest different, and applies it all again), nor for one whose
+        workload was deleted by hand until it is applied again."""
+        return key in self.applied
 
     def forget(self, key: tuple[str, str], uid: str) -> None:
         """A deleted service's memories (the garbage collector removes its children)."""
@@ -125,7 +135,6 @@ class OperatorState:
 
     config: Config
     services: ServiceMemory = field(default_factory=ServiceMemory)
-    budgets: Budgets = field(default_factory=Budgets)
     tasks: TaskMemory = field(default_factory=TaskMemory)
     clusters: ClusterMemory = field(default_factory=ClusterMemory)
     locks: Locks = field(default_factory=Locks)

@@ -1,6 +1,14 @@
 """The apply: the plan's objects written with server-side apply (a new workload with a POST,
 its fields taken over first: kube/managed_fields.py), nothing when the workload carries this
-plan's digest and nobody else changed it; the count handed to the HPA."""
+plan's digest and nobody else changed it; the count handed to the HPA.
+
+The workload's other objects (service accounts, Services and a REPLICA service's
+PodDisruptionBudget) go first, so that the digest on the workload vouches for all of them: a
+workload that carries it had them in place before it was written, and an operator killed
+between the two applies them again after its restart (the digest on the workload is the old
+one). A new service's tasks are protected by their budget from the moment they exist:
+`kubectl drain`, a cluster autoscaler or the operator's own draining keep
+minimumHealthyPercent in the service's first seconds too."""
 
 import copy
 import json
@@ -9,10 +17,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from ecs_facade.api import (
-    FIELD_MANAGER,
-)
-from ecs_facade.controllers import budgets
+from ecs_facade.api import FIELD_MANAGER, GROUP
 from ecs_facade.controllers.indexes import (
     Snapshot,
 )
@@ -28,16 +33,13 @@ from ecs_facade.translate.autoscaling import HPA_API_VERSION
 HANDOVER_MANAGER = "ecs-facade-replicas-handover"
 
 
-ANNOTATION_APPLIED = budgets.ANNOTATION_APPLIED
-
-
-KIND_BUDGET = "PodDisruptionBudget"
+ANNOTATION_APPLIED = f"{GROUP}/applied-digest"
 
 
 def _digest(plan: "Plan") -> str:
-    """What the workload's annotation vouches for (the budget has its own, see budgets.py)."""
-    extra = [e for e in plan.extra if e["kind"] != KIND_BUDGET]
-    return content_hash({"workload": plan.workload.manifest, "extra": extra, "autoscaler": plan.autoscaler})
+    """What the workload's annotation vouches for: the workload, its other objects (the
+    disruption budget among them) and the HPA."""
+    return content_hash({"workload": plan.workload.manifest, "extra": plan.extra, "autoscaler": plan.autoscaler})
 
 
 def _generation(workload: Mapping[str, Any] | None) -> int | None:
@@ -99,11 +101,10 @@ def apply_workload(
     live: Mapping[str, Any] | None,
     autoscaler_exists: bool,
 ) -> dict[str, Any]:
-    # what the tasks need to start (service accounts, Services) goes first; the disruption
-    # budget comes once there are tasks to protect (budgets.py)
+    # what the tasks need to start (service accounts, Services) and what protects them (the
+    # disruption budget) go first: the workload's digest then vouches for them (above)
     for extra in plan.extra:
-        if extra["kind"] != KIND_BUDGET:
-            kube.apply_any(extra)
+        kube.apply_any(extra)
     # the digest of what is applied, on the workload: after a restart it tells that nothing changed
     digest = _digest(plan)
     manifest = copy.deepcopy(plan.workload.manifest)

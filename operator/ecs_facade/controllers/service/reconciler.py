@@ -1,5 +1,5 @@
-"""One service's reconcile: its gated tasks placed, then plan, apply, status, budget, under
-the service's lock."""
+"""One service's reconcile: its gated tasks placed, then plan, apply (the disruption budget
+with the workload), status, under the service's lock."""
 
 import time
 from collections.abc import Mapping
@@ -10,7 +10,6 @@ from ecs_facade.config import Config
 from ecs_facade.controllers.common import Logger
 from ecs_facade.controllers.indexes import Indexes, Snapshot, one
 from ecs_facade.controllers.service.apply import AutoscalerRefused, apply_workload, unchanged
-from ecs_facade.controllers.service.budget import protect_tasks
 from ecs_facade.controllers.service.capacity import lift_gates
 from ecs_facade.controllers.service.plan import Plan, make_plan
 from ecs_facade.controllers.service.report import report_status
@@ -68,8 +67,7 @@ def _reconcile(state: OperatorState, service: Snapshot, indexes: Indexes, logger
             if created:
                 return True
         if report_status(state, service, indexes, config, plan, workload, logger):
-            plan = _apply_again(state, service, indexes, config, plural, workload, hpa is not None)
-        protect_tasks(state, namespace, name, service.uid, plan, workload, indexes, config, logger)
+            _apply_again(state, service, indexes, config, plural, workload, hpa is not None)
     except kube.NamespaceTerminating:
         pass
     return False
@@ -117,7 +115,6 @@ def _apply_plan(
         )
     key = (service.namespace, service.name, service.uid)
     if created:
-        state.budgets.created(*key)
         state.services.written_at.setdefault(key, time.monotonic())
     return plan, workload, created and key not in state.services.written
 
@@ -130,10 +127,9 @@ def _apply_again(
     plural: str,
     workload: Mapping[str, Any] | None,
     autoscaler_exists: bool,
-) -> Plan | Readiness:
+) -> None:
     """The circuit breaker rolled back, or the throttle holds launches: apply that now."""
     service = _as_written(state, service)
     plan = make_plan(state, service, indexes, config, workload, pin=None)
     if isinstance(plan, Plan):
         apply_workload(state, service, plan, plural, workload, autoscaler_exists)
-    return plan

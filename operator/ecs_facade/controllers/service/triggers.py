@@ -71,8 +71,6 @@ def service_changed(
     seen = (str(meta.get("uid")), int(meta.get("generation") or 0), content_hash(meta.get("annotations") or {}))
     if state.services.seen.get(key) == seen:
         return  # the echo of a status write
-    if key not in state.services.seen and kind == "ADDED" and one(indexes.deployments, key) is None:
-        state.budgets.sighted(*key, seen[0])  # starting from now (its budget waits with the others')
     if key not in state.services.seen and kind == "ADDED" and meta.get("creationTimestamp"):
         created = datetime.datetime.strptime(str(meta["creationTimestamp"]), "%Y-%m-%dT%H:%M:%SZ")
         lag = datetime.datetime.now(datetime.UTC) - created.replace(tzinfo=datetime.UTC)
@@ -85,7 +83,6 @@ def service_changed(
 def _forget(state: OperatorState, key: tuple[str, str], uid: str) -> None:
     """A deleted service's memories and lock (the garbage collector removes its children)."""
     state.services.forget(key, uid)
-    state.budgets.forget(*key, uid, max_delay=state.config.disruption_budget_max_delay_seconds)
     state.locks.drop(KIND_SERVICE, *key)
 
 
