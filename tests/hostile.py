@@ -14,8 +14,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import botocore.session
-from botocore.model import Shape
+import botocore.session  # type: ignore[import-untyped]
+from botocore.model import Shape  # type: ignore[import-untyped]
 from hypothesis import strategies as st
 
 # A handful of names, so that duplicates, cycles and dangling references are common.
@@ -111,7 +111,7 @@ def container(draw: st.DrawFn) -> dict[str, Any]:
     model = ecs_model()
     body: dict[str, Any] = draw(from_shape(model.shape_for("ContainerDefinition"), depth=1))
     if not isinstance(body, dict):
-        return body  # type: ignore[no-any-return]  # a wrong type for the whole container
+        return body  # a wrong type for the whole container
     body["name"] = draw(st.sampled_from(NAMES) | TEXT)
     body.setdefault("image", draw(st.sampled_from(["nginx", "busybox:1.36", "", "a" * 5000, "UPPER/Case"])))
     condition = st.sampled_from(["START", "COMPLETE", "SUCCESS", "HEALTHY", "ANY", ""])

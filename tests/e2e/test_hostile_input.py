@@ -96,7 +96,7 @@ def test_hostile_objects_are_refused_or_marked_invalid(
     started = time.monotonic()
     log_start = operator_log.stat().st_size if operator_log.exists() else 0
     errors_before = _errors()
-    api = client.CustomObjectsApi(config.new_client_from_config(config_file=kubectl.kubeconfig))
+    api = client.CustomObjectsApi(config.new_client_from_config(config_file=kubectl.kubeconfig))  # type: ignore[no-untyped-call]
     td_namespace = namespace
     other = f"{namespace}-svc"
     kubectl("create", "namespace", other)

@@ -44,7 +44,7 @@ def test_secret_values_appear_nowhere(kubectl: Kubectl, operator: object, operat
             "sm-dockerhub-pull", {".dockerconfigjson": json.dumps(docker_config)}, kind="kubernetes.io/dockerconfigjson"
         ),
     )
-    container = {
+    container: dict[str, Any] = {
         "name": "api",
         "image": "registry.example/team/api:1",
         "memory": 64,
