@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,7 @@ NOT_CHECKED = (
     "some validation rules were not checked because the object was invalid; correct the existing errors to"
     " complete validation"
 )
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _OLD_SELF = re.compile(r"\boldSelf\b")
 _FIELD_PATH = re.compile(r"\.(?P<name>[A-Za-z_][A-Za-z0-9_]*)|\['(?P<key>[^']*)'\]")
 
@@ -484,6 +486,9 @@ def _to_cel(schema: Schema, value: Any) -> Any:
     if isinstance(value, bool):
         return celtypes.BoolType(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
+            # beyond CEL's int (int64): the API server decodes such a JSON number as a double
+            return celtypes.DoubleType(float(value) if abs(value) < 2**1023 else (math.inf if value > 0 else -math.inf))
         if schema.get("type") == "number":
             return celtypes.DoubleType(float(value))
         return celtypes.IntType(int(value)) if float(value).is_integer() else celtypes.DoubleType(value)
