@@ -5,18 +5,32 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help venv controlplane generate lint test test-unit test-e2e bench bench-write-cost run down cluster-up cluster-down clean
+.PHONY: help venv lock controlplane generate lint test test-unit test-e2e bench bench-write-cost run down cluster-up cluster-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
-$(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+# the pinned dependencies, with hashes (`make lock` writes them from pyproject.toml)
+LOCKS := requirements-build.lock requirements.lock requirements-dev.lock
+
+# A lock file changed: a fresh venv with exactly the locked set, nothing left from before.
+$(BIN)/.locked: $(LOCKS)
+	$(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/pip install --quiet --require-hashes -r requirements-build.lock
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
 
-venv: $(BIN)/.installed ## Python virtualenv with the operator and dev tools
+# The operator itself, editable, its dependencies from the lock only; `pip check` fails when
+# pyproject.toml asks for what the lock does not hold.
+$(BIN)/.installed: $(BIN)/.locked pyproject.toml
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
+	touch $@
+
+venv: $(BIN)/.installed ## Python virtualenv with the operator and dev tools, from the lock files
+
+lock: ## refresh the lock files from pyproject.toml (hack/lock.sh; UPGRADE=1 or UPGRADE_PACKAGE=name for newer versions)
+	hack/lock.sh
 
 controlplane: ## build (once, cached) kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok, helm, containerd, crictl
 	hack/build-controlplane.sh >/dev/null
