@@ -6,7 +6,13 @@ import threading
 import time
 from typing import Any
 
-from ecs_facade.controllers.service.children import ChildrenCheck, check_children, children_of, note_children
+from ecs_facade.controllers.service.children import (
+    NOTHING_APPLIED,
+    ChildrenCheck,
+    check_children,
+    children_of,
+    note_children,
+)
 from ecs_facade.controllers.state import OperatorState
 from ecs_facade.translate.service import build_disruption_budget
 
@@ -84,7 +90,7 @@ def test_a_deleted_budget_makes_its_service_apply_again(state: OperatorState) ->
     assert check_children(state, [None], lists, lambda ns, name: requeued.append((ns, name))) == [KEY]
     assert requeued == [("shop", "web")]
     # the digest on the workload no longer vouches for the budget: the reconcile applies
-    assert KEY not in state.services.applied and OTHER in state.services.applied
+    assert state.services.applied[KEY] == NOTHING_APPLIED and state.services.applied[OTHER] == ("digest", 1, None)
     assert KEY not in state.services.children  # noted again by that apply
 
 

@@ -19,6 +19,8 @@ from typing import Any
 from ecs_facade.api import LABEL_SERVICE
 from ecs_facade.controllers.state import Child, ObjectKey, OperatorState
 
+NOTHING_APPLIED = ("", None, None)  # state.services.applied's value that matches no plan
+
 # the kinds of a plan's objects that are checked: (apiVersion, kind) -> plural
 CHECKED = {
     ("policy/v1", "PodDisruptionBudget"): "poddisruptionbudgets",
@@ -87,7 +89,9 @@ def check_children(
     for key in gone:
         if state.services.children.get(key, (listed_at,))[0] >= listed_at:
             continue  # applied again meanwhile
-        state.services.applied.pop(key, None)  # the digest no longer vouches for them
+        # the digest on the workload no longer vouches for them: what was applied is marked as
+        # nothing (not forgotten: a reconcile would take the workload's digest as applied)
+        state.services.applied[key] = NOTHING_APPLIED
         state.services.children.pop(key, None)
         requeue(key[0], key[1])
     return gone
