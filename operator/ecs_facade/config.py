@@ -41,6 +41,9 @@ class Config:
     container_restart_rules: bool = True
     stopped_task_retention_seconds: int = 3600  # ECS keeps stopped tasks about an hour
     cluster_sync_seconds: float = 5.0  # how often clusters recount instances and drain
+    # how often the services' disruption budgets and Services (not watched) are checked and
+    # put back when deleted by hand (controllers/service/children.py)
+    children_check_seconds: float = 60.0
     # a service's status refresh waits this long after its first task event, so that tasks
     # starting together cost one status write (spec changes never wait)
     status_batch_seconds: float = 2.0
@@ -105,6 +108,9 @@ class Config:
             ),
             cluster_sync_seconds=_positive(
                 "ECS_FACADE_CLUSTER_SYNC_SECONDS", get("CLUSTER_SYNC_SECONDS", cls.cluster_sync_seconds)
+            ),
+            children_check_seconds=_positive(
+                "ECS_FACADE_CHILDREN_CHECK_SECONDS", get("CHILDREN_CHECK_SECONDS", cls.children_check_seconds)
             ),
             status_batch_seconds=_not_negative(
                 "ECS_FACADE_STATUS_BATCH_SECONDS", get("STATUS_BATCH_SECONDS", cls.status_batch_seconds)

@@ -37,12 +37,14 @@ NAMESPACED: Final[list[Rule]] = [
     rule("apps", ["deployments", "daemonsets"], [*WATCH, *APPLY]),
     rule("apps", ["replicasets"], ["list", "watch"]),
     rule("autoscaling", ["horizontalpodautoscalers"], [*WATCH, *APPLY, "delete"]),
-    rule("policy", ["poddisruptionbudgets"], [*APPLY]),
+    # budgets and Services: listed (metadata only) to put back one deleted by hand
+    rule("policy", ["poddisruptionbudgets"], ["list", *APPLY]),
     # tasks: pods of ECSTasks are applied by the operator; service tasks get their capacity
     # provider (patch), leave DRAINING instances (eviction) and stop (delete)
     rule("", ["pods"], ["list", "watch", *APPLY, "delete"]),
     rule("", ["pods/eviction"], ["create"]),
-    rule("", ["services", "serviceaccounts"], APPLY),
+    rule("", ["services"], ["list", *APPLY]),
+    rule("", ["serviceaccounts"], APPLY),
     rule("", ["events"], ["create", "patch"]),
 ]
 

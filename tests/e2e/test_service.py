@@ -1,5 +1,8 @@
 """ECSService on a real API server: Deployment, pods on simulated nodes, counts, GC, bad input."""
 
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +176,36 @@ def test_scale_subresource_and_hand_deleted_deployment(kubectl: Kubectl, namespa
         lambda: (d := kubectl.get("deployment", "web", namespace)) and d["metadata"]["uid"] != uid and d,
     )
     assert recreated["spec"]["replicas"] == 5
+
+
+def test_hand_deleted_disruption_budget_is_put_back(
+    kubectl: Kubectl, namespace: str, operator_settings: Callable[..., None]
+) -> None:
+    """A service's PodDisruptionBudget deleted by hand is applied again by the periodic check
+    (controllers/service/children.py; no watch tells of it), the workload left alone: without
+    the check it stayed gone until the service's next spec change, and `kubectl drain` could
+    take every task at once meanwhile."""
+    operator_settings(children_check_seconds=1.0)
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "web/taskdefinition.yaml"))
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "web/service.yaml"))
+    budget = wait_for("the budget", lambda: kubectl.get("poddisruptionbudget", "web", namespace))
+    deployment = wait_for("the Deployment", lambda: kubectl.get("deployment", "web", namespace))
+    wait_for("3 running", lambda: service_status(kubectl, namespace, "web").get("runningCount") == 3)
+
+    kubectl("delete", "poddisruptionbudget", "web", "-n", namespace)
+    began = time.monotonic()
+
+    def put_back() -> dict[str, Any] | None:
+        found = kubectl.get("poddisruptionbudget", "web", namespace)
+        return found if found and found["metadata"]["uid"] != budget["metadata"]["uid"] else None
+
+    back = wait_for("the budget to be put back", put_back, timeout=30)
+    took = time.monotonic() - began
+    logging.getLogger(__name__).info("a deleted budget was put back %.1f s after its deletion", took)
+    assert back["spec"] == budget["spec"]
+    assert back["metadata"]["ownerReferences"] == budget["metadata"]["ownerReferences"]
+    after = kubectl.get("deployment", "web", namespace)
+    assert after is not None and after["metadata"]["uid"] == deployment["metadata"]["uid"]
 
 
 def test_a_workload_created_with_a_post_drops_what_a_later_spec_leaves_out(kubectl: Kubectl, namespace: str) -> None:

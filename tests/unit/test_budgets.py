@@ -16,8 +16,8 @@ from ecs_facade.config import Config
 from ecs_facade.controllers import cluster
 from ecs_facade.controllers.indexes import Indexes, Revision, Snapshot
 from ecs_facade.controllers.service import apply as service_apply
+from ecs_facade.controllers.service import children, triggers
 from ecs_facade.controllers.service import plan as controller
-from ecs_facade.controllers.service import triggers
 from ecs_facade.controllers.state import OperatorState
 from ecs_facade.kube import client as kube
 from ecs_facade.model.taskdefinition import content_hash
@@ -217,3 +217,18 @@ def test_a_deleted_service_leaves_no_budget_memory(api: FakeApi, state: Operator
     service_apply.apply_workload(state, service(), plan_for(state, service()), "deployments", None, False)
     triggers._forget(state, (NS, "web"), "svc-uid")
     assert not state.services.budget_in_place(KEY) and not state.services.applied
+
+
+def test_a_budget_deleted_by_hand_is_applied_again(api: FakeApi, state: OperatorState) -> None:
+    """The periodic check (controllers/service/children.py) finds the budget gone: the next
+    reconcile applies it although the workload still carries this plan's digest."""
+    plan = plan_for(state, service())
+    workload = service_apply.apply_workload(state, service(), plan, "deployments", None, False)
+    state.services.children[KEY] = (0.0, state.services.children[KEY][1])  # noted before the lists
+    api.calls.clear()
+    requeued: list[tuple[str, str]] = []
+    gone = children.check_children(state, [None], lambda *_: set(), lambda *key: requeued.append(key))
+    assert gone == [KEY] and requeued == [(NS, "web")]
+    assert not service_apply.unchanged(state, service(), plan_for(state, service()), workload, None)
+    service_apply.apply_workload(state, service(), plan_for(state, service()), "deployments", workload, False)
+    assert api.calls[0] == f"apply PodDisruptionBudget {NS}/web"

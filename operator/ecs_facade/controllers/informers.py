@@ -53,6 +53,7 @@ from ecs_facade.controllers import service, task, taskdefinition
 from ecs_facade.controllers.common import HandlerContext, Logger
 from ecs_facade.controllers.indexes import Indexes, ObjectIndex, Snapshot, all_values, cluster_spec_changed, trimmed
 from ecs_facade.controllers.namespace_patterns import wanted
+from ecs_facade.controllers.service.children import ChildrenCheck, check_children
 from ecs_facade.controllers.state import OperatorState, of
 from ecs_facade.controllers.workqueue import WorkQueue
 from ecs_facade.kube import client as kube
@@ -224,7 +225,7 @@ class Events:
                 name,
                 labels,
                 self._indexes,
-                self._service_logger,
+                self.service_logger,
                 variables=self._context.get(),
                 deleted=kind == "DELETED",
             )
@@ -281,7 +282,7 @@ class Events:
                 self._state, obj, namespace, name, self._indexes, service_logger, deleted=deleted, variables=variables
             )
 
-    def _service_logger(self, namespace: str, name: str) -> Logger:
+    def service_logger(self, namespace: str, name: str) -> Logger:
         return self._logger(KIND_SERVICE, namespace, name)
 
     def _logger(self, kind: str, namespace: str, name: str) -> Logger:
@@ -343,6 +344,7 @@ class Watching:
         )
         self._informers: list[Informer] = []
         self._events: list[Events] = []
+        self._children: ChildrenCheck | None = None
 
     def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Run off the informer's thread, in a copy of kopf's context (for its Events), until
@@ -402,12 +404,36 @@ class Watching:
             services.changed("ADDED", {"metadata": _meta(snapshot)})
         for events in self._events:
             events.hand_on_listed()
+        interval = lambda: self.state.config.children_check_seconds  # noqa: E731
+        self._children = ChildrenCheck(interval, self.check_children, _check_failed)
+        self._children.start()
+
+    def check_children(self) -> None:
+        """The services' budgets and Services deleted by hand are applied again (not watched:
+        controllers/service/children.py)."""
+        scopes = ECS_SERVICES.scopes(self.patterns)
+        check_children(self.state, scopes, kube.list_names, self._put_back)
+
+    def _put_back(self, namespace: str, name: str) -> None:
+        events = self._events[WATCHED.index(ECS_SERVICES)]
+        logger_ = events.service_logger(namespace, name)
+        logger_.info("Its disruption budget or Services were deleted: applying them again.")
+        variables = self.context.get()
+        service.enqueue(
+            self.state, namespace, name, self.indexes, logger_, urgent=True, apply=True, variables=variables
+        )
 
     def stop(self) -> None:
+        if self._children is not None:
+            self._children.stop()
         for informer in self._informers:
             informer.stop()
         self._informers.clear()
         self.side_work.stop(timeout=1.0)
+
+
+def _check_failed(error: BaseException) -> None:
+    logger.warning("checking the services' disruption budgets and Services failed (checked again later): %s", error)
 
 
 def _meta(snapshot: Snapshot) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from ecs_facade.translate.taskdefinition import PodTranslation, TranslationOptio
 from ecs_facade.views.service_status import TasksSeen
 
 ObjectKey = tuple[str, str, str]  # (namespace, name, uid)
+Child = tuple[str, str, str, str]  # (apiVersion, plural, namespace, name)
 
 
 class Locks:
@@ -64,6 +65,10 @@ class ServiceMemory:
     # What was applied last per service: (digest of the desired objects, workload and HPA generations after it).
     # The disruption budget is one of those objects, applied before the workload: see budget_in_place.
     applied: dict[ObjectKey, tuple[str, int | None, int | None]] = field(default_factory=dict)
+    # The objects of the plan that no watch tells of (its disruption budget, its Services),
+    # per service, and when they were applied or found (time.monotonic()): checked every
+    # children_check_seconds and put back when gone (controllers/service/children.py).
+    children: dict[ObjectKey, tuple[float, frozenset[Child]]] = field(default_factory=dict)
     # Services whose workload runs replacements for tasks on DRAINING instances.
     surging: set[tuple[str, str]] = field(default_factory=set)
     # The last state seen per node (ACTIVE/DRAINING), to react to changes only.
@@ -102,7 +107,7 @@ class ServiceMemory:
 
     def forget(self, key: tuple[str, str], uid: str) -> None:
         """A deleted service's memories (the garbage collector removes its children)."""
-        for memory in (self.written, self.written_at, self.applied, self.status_due, self.tasks_seen):
+        for memory in (self.written, self.written_at, self.applied, self.status_due, self.tasks_seen, self.children):
             memory.pop((*key, uid), None)
         self.unhealthy_noted.pop(key, None)
         self.exits_noted.pop(key, None)

@@ -145,6 +145,7 @@ def _call(
     body: Any = None,
     query: Sequence[tuple[str, str]] = (),
     content_type: str = "application/json",
+    accept: str = "application/json",
 ) -> bytes:
     """One request past the client's generated API methods, for the hot paths (status
     patches, applies, Events): those validate every argument with pydantic first, on every
@@ -154,7 +155,7 @@ def _call(
         method,
         path,
         query_params=list(query),
-        header_params={"Accept": "application/json", "Content-Type": content_type},
+        header_params={"Accept": accept, "Content-Type": content_type},
         body=body,
         auth_settings=["BearerToken"],
     )
@@ -454,6 +455,30 @@ def patch_pod(namespace: str, name: str, patch: Mapping[str, Any]) -> None:
     except ApiException as error:
         if error.status != 404:
             raise
+
+
+# a list's items as metadata only (PartialObjectMetadataList): names, not specs and statuses
+_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+
+
+def list_names(
+    api_version: str, plural: str, label_selector: str, namespace: str | None = None, page: int = 500
+) -> set[tuple[str, str]]:
+    """(namespace, name) of every object of a kind with these labels (in ``namespace``, or in
+    all), read as metadata only and page by page: what is there, at the cost of its names."""
+    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    path = f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
+    found: set[tuple[str, str]] = set()
+    token = ""
+    while True:
+        query = [("labelSelector", label_selector), ("limit", str(page))] + ([("continue", token)] if token else [])
+        listed = orjson.loads(_call("GET", path, query=query, accept=_METADATA_LIST))
+        for item in listed.get("items") or []:
+            meta = item.get("metadata") or {}
+            found.add((str(meta.get("namespace") or ""), str(meta.get("name"))))
+        token = (listed.get("metadata") or {}).get("continue") or ""
+        if not token:
+            return found
 
 
 def list_nodes() -> list[dict[str, Any]]:

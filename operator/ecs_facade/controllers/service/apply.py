@@ -21,6 +21,7 @@ from ecs_facade.api import FIELD_MANAGER, GROUP
 from ecs_facade.controllers.indexes import (
     Snapshot,
 )
+from ecs_facade.controllers.service.children import note_children
 from ecs_facade.controllers.service.plan import Plan
 from ecs_facade.controllers.state import OperatorState
 from ecs_facade.kube import client as kube
@@ -58,6 +59,7 @@ def unchanged(
     if key not in state.services.applied and _applied_before(plan, workload, hpa):
         # a restart: what runs is what this operator applied last, and nobody edited it since
         state.services.applied[key] = (_digest(plan), _generation(workload), _generation(hpa))
+        note_children(state, key, plan.extra)
         return True
     """Nothing to apply: the desired objects are what this operator applied last, and nobody
     changed the workload's (or its HPA's) spec since (a generation would have moved). Saves a
@@ -105,6 +107,7 @@ def apply_workload(
     # disruption budget) go first: the workload's digest then vouches for them (above)
     for extra in plan.extra:
         kube.apply_any(extra)
+    note_children(state, (service.namespace, service.name, service.uid), plan.extra)
     # the digest of what is applied, on the workload: after a restart it tells that nothing changed
     digest = _digest(plan)
     manifest = copy.deepcopy(plan.workload.manifest)
