@@ -45,7 +45,8 @@ NAMESPACED: Final[list[Rule]] = [
     rule("", ["pods/eviction"], ["create"]),
     rule("", ["services"], ["list", *APPLY]),
     rule("", ["serviceaccounts"], APPLY),
-    rule("", ["events"], ["create", "patch"]),
+    # a DaemonSet's refused pods are told only by its Events (views/refusals.py): list
+    rule("", ["events"], ["list", "create", "patch"]),
 ]
 
 # Cluster-scoped objects, always with a ClusterRole.

@@ -121,3 +121,36 @@ def test_the_same_privileged_tasks_run_without_enforcement(kubectl: Kubectl, nam
     pod = kubectl.get("pod", "job", namespace) or {}
     assert pod["spec"]["containers"][0]["securityContext"]["privileged"] is True
     assert not launch_events(kubectl, namespace)[0]
+
+
+def test_a_daemon_service_refused_by_baseline_says_why(kubectl: Kubectl, namespace: str) -> None:
+    """A DaemonSet keeps no condition for pods it cannot create, only its Events: the DAEMON
+    service says the refusal all the same (the operator reads them while pods are missing)."""
+    kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=baseline")
+    started = time.monotonic()
+    daemon = {
+        "apiVersion": "ecs.facade.dev/v1alpha1",
+        "kind": "ECSService",
+        "metadata": {"name": "agent"},
+        "spec": {"taskDefinition": "priv", "schedulingStrategy": "DAEMON"},
+    }
+    apply(kubectl, namespace, objects()[0], daemon)
+
+    def refused() -> dict[str, Any] | None:
+        said = condition({"status": status(kubectl, "ecsservice", namespace, "agent")}, "Ready") or {}
+        return said if said.get("reason") == "PodSecurityRefused" else None
+
+    said = wait_for("the DAEMON service's Ready condition to say the refusal", refused, timeout=60)
+    seconds = time.monotonic() - started
+    assert said["status"] == "False"
+    assert said["message"] == f'tasks cannot be created: pods "agent-…" is forbidden: {REFUSED}'
+    events = [e["message"] for e in status(kubectl, "ecsservice", namespace, "agent").get("events") or []]
+    refusal = said["message"].removeprefix("tasks cannot be created: ")
+    launch = f"(service agent) failed to launch a task with (error {refusal})."
+    assert events.count(launch) == 1, events
+    # the DaemonSet controller tries again and again: the refusal is said once
+    time.sleep(10)
+    events = [e["message"] for e in status(kubectl, "ecsservice", namespace, "agent").get("events") or []]
+    assert events.count(launch) == 1, events
+    print(f"\nDAEMON service refused after {seconds:.1f} s", file=sys.__stderr__)
+    assert seconds < 30

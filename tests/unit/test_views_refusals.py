@@ -12,6 +12,8 @@ from ecs_facade.views.refusals import (
     TASK_LAUNCH_FAILED,
     api_refusal,
     bounded,
+    daemon_set_refusal,
+    lacks_pods,
     launch_failed,
     refusal_reason,
     refused_task,
@@ -172,3 +174,50 @@ def test_what_a_retry_may_change_is_no_refusal(code: int | None, body: str | Non
 
 def test_a_long_api_refusal_is_bounded() -> None:
     assert len(api_refusal(403, status_body("denied " * 500)) or "") == MAX_REFUSAL
+
+
+def daemon_set(desired: int, current: int, name: str = "agent", uid: str = "ds-uid") -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "uid": uid},
+        "status": {"desiredNumberScheduled": desired, "currentNumberScheduled": current},
+    }
+
+
+def failed_create(message: str, at: str, uid: str = "ds-uid", reason: str = "FailedCreate") -> dict[str, Any]:
+    """The DaemonSet controller's Warning Event for a pod it could not create."""
+    return {
+        "type": "Warning",
+        "reason": reason,
+        "message": f"Error creating: {message}",
+        "lastTimestamp": at,
+        "involvedObject": {"kind": "DaemonSet", "name": "agent", "uid": uid},
+    }
+
+
+ADMISSION = 'is forbidden: violates PodSecurity "baseline:latest": privileged (container "app" must not set ...)'
+
+
+def test_a_daemon_sets_newest_failed_create_is_its_refusal() -> None:
+    events = [
+        failed_create(f'pods "agent-x7k2p" {ADMISSION}', "2026-12-07T13:00:05Z"),
+        failed_create('pods "agent-b9q4m" is forbidden: exceeded quota: pods', "2026-12-07T13:00:09Z"),
+        failed_create('pods "agent-zz" is forbidden: other', "2026-12-07T13:00:30Z", uid="an-older-daemon-set"),
+        failed_create("node went away", "2026-12-07T13:00:40Z", reason="FailedPlacement"),
+    ]
+    assert daemon_set_refusal(daemon_set(3, 1), events) == 'pods "agent-…" is forbidden: exceeded quota: pods'
+    assert daemon_set_refusal(daemon_set(3, 1), events[:1]) == f'pods "agent-…" {ADMISSION}'
+
+
+def test_a_daemon_set_with_its_pods_has_no_refusal_whatever_its_old_events() -> None:
+    """The Events stay an hour: a refusal since resolved says nothing."""
+    events = [failed_create(f'pods "agent-x7k2p" {ADMISSION}', "2026-12-07T13:00:05Z")]
+    assert lacks_pods(daemon_set(3, 2)) and not lacks_pods(daemon_set(3, 3)) and not lacks_pods(daemon_set(0, 0))
+    assert daemon_set_refusal(daemon_set(3, 3), events) is None
+    assert daemon_set_refusal(daemon_set(3, 1), []) is None
+    assert daemon_set_refusal(None, events) is None
+
+
+def test_a_long_daemon_set_refusal_is_bounded() -> None:
+    events = [failed_create(f'pods "agent-x" is forbidden: {"x" * 5000}', "2026-12-07T13:00:05Z")]
+    said = daemon_set_refusal(daemon_set(1, 0), events)
+    assert said is not None and len(said) == MAX_REFUSAL

@@ -645,17 +645,31 @@ def test_without_a_plan_its_reason_stays() -> None:
     assert result.posted == []
 
 
-def test_launch_refusal_reads_the_replica_sets_in_order_and_the_last_ready_condition() -> None:
+def test_launch_refusal_is_said_once_by_the_last_ready_condition() -> None:
     waiting = Readiness(False, "RolloutInProgress", "")
     quota = "exceeded quota: pods"
-    sets = [refused(replica_set("new", 2, 2, 0), quota), refused(replica_set("old", 1, 2, 0))]
-    readiness, said = launch_refusal(waiting, sets, None, "(service web)")
+    readiness, said = launch_refusal(waiting, quota, None, "(service web)")
     assert readiness == Readiness(False, "TaskLaunchFailed", f"tasks cannot be created: {quota}")
     assert said == [f"(service web) failed to launch a task with (error {quota})."]
     written = [{"type": "Ready", "status": "False", "reason": "TaskLaunchFailed", "message": readiness.message}]
-    assert launch_refusal(waiting, sets, written, "(service web)") == (readiness, [])
+    assert launch_refusal(waiting, quota, written, "(service web)") == (readiness, [])
     other = [{**written[0], "type": "Degraded"}]
-    assert launch_refusal(waiting, sets, other, "(service web)")[1] == said  # only Ready tells
-    assert launch_refusal(waiting, [replica_set("new", 2, 2, 0)], written, "(service web)") == (waiting, [])
+    assert launch_refusal(waiting, quota, other, "(service web)")[1] == said  # only Ready tells
+    assert launch_refusal(waiting, None, written, "(service web)") == (waiting, [])
     ready = Readiness(True, "SteadyState", STEADY)
-    assert launch_refusal(ready, sets, None, "(service web)") == (ready, [])
+    assert launch_refusal(ready, quota, None, "(service web)") == (ready, [])
+
+
+def test_the_primary_replica_set_refusal_comes_first() -> None:
+    quota = "exceeded quota: pods"
+    sets = [refused(replica_set("new", 2, 2, 0), quota), refused(replica_set("old", 1, 2, 0))]
+    result = report(look(sets, [], deployment=workload(2, 0)))
+    assert condition(result.status, "Ready") == ("False", "TaskLaunchFailed", f"tasks cannot be created: {quota}")
+
+
+def test_a_daemon_sets_refusal_is_said_like_a_replica_sets() -> None:
+    """A DAEMON service's pods refused: the DaemonSet's Events, read by the controller."""
+    refusal = 'pods "agent-…" is forbidden: violates PodSecurity "baseline:latest": privileged'
+    result = report(look([], [], deployment=workload(2, 0), daemon_refusal=refusal))
+    assert condition(result.status, "Ready") == ("False", "PodSecurityRefused", f"tasks cannot be created: {refusal}")
+    assert result.posted == [f"(service web) failed to launch a task with (error {refusal})."]

@@ -481,6 +481,14 @@ def list_names(
             return found
 
 
+def failed_creates(namespace: str, uid: str) -> list[dict[str, Any]]:
+    """The Warning Events "FailedCreate" about one object (its uid): a DaemonSet's pods that
+    the API server refused (views/refusals.py)."""
+    selector = f"involvedObject.uid={uid},reason=FailedCreate"
+    listed = orjson.loads(_call("GET", f"/api/v1/namespaces/{namespace}/events", query=[("fieldSelector", selector)]))
+    return cast(list[dict[str, Any]], listed.get("items") or [])
+
+
 def list_nodes() -> list[dict[str, Any]]:
     """Every node as a plain dict (for the CLI; the operator reads nodes from its index)."""
     api = _api_client()

@@ -6,7 +6,8 @@ webhook, a pod the API server finds invalid. No I/O.
 ECS refuses such a launch before the task exists: RunTask answers with a failure, and the
 service scheduler says "(service web) failed to launch a task with (error ...)." (as for a
 task role it cannot assume). Here a service's ReplicaSet keeps the refusal in its condition
-``ReplicaFailure`` (reason ``FailedCreate``) and retries; a standalone task's pod is refused
+``ReplicaFailure`` (reason ``FailedCreate``) and retries; a DAEMON service's DaemonSet says it
+only in Events (read while it lacks pods); a standalone task's pod is refused
 when the operator applies it (an API error 403 or 422).
 
 The refusal's words are the API server's: they name fields and containers, never values of
@@ -28,6 +29,7 @@ _REFUSING_CODES = (400, 403, 422)
 # a 403 that refuses the caller, not the pod: RBAC's "User ... cannot create resource ..."
 _NOT_ALLOWED = re.compile(r'is forbidden: User ".*" cannot ')
 _POD_NAME = re.compile(r'^pods "([^"]*)"')
+_ERROR_CREATING = "Error creating: "  # how the controllers' FailedCreate events begin
 
 
 def bounded(message: str, limit: int = MAX_REFUSAL) -> str:
@@ -63,12 +65,46 @@ def replica_set_refusal(replica_sets: Sequence[Mapping[str, Any]]) -> str | None
             message = str(condition.get("message") or "").strip()
             if not message:
                 continue
-            prefix = f"{(replica_set.get('metadata') or {}).get('name', '')}-"
-            found = _POD_NAME.match(message)
-            if found and prefix != "-" and found.group(1).startswith(prefix):
-                message = f'pods "{prefix}…"{message[found.end() :]}'
-            return bounded(message)
+            return bounded(_pod_name_cut(message, str((replica_set.get("metadata") or {}).get("name", ""))))
     return None
+
+
+def _pod_name_cut(message: str, owner: str) -> str:
+    """``pods "web-7d4b9c-x2kq"`` cut to ``pods "web-7d4b9c-…"``: the controller names each
+    new try's pod anew, and one refusal is one message."""
+    prefix = f"{owner}-"
+    found = _POD_NAME.match(message)
+    if found and prefix != "-" and found.group(1).startswith(prefix):
+        return f'pods "{prefix}…"{message[found.end() :]}'
+    return message
+
+
+def lacks_pods(daemon_set: Mapping[str, Any] | None) -> bool:
+    """The DaemonSet has fewer nodes with its pod than nodes that should run one: pods it
+    could not create (or is about to)."""
+    status = (daemon_set or {}).get("status") or {}
+    return int(status.get("desiredNumberScheduled") or 0) > int(status.get("currentNumberScheduled") or 0)
+
+
+def daemon_set_refusal(daemon_set: Mapping[str, Any] | None, events: Sequence[Mapping[str, Any]]) -> str | None:
+    """The refusal of a DaemonSet's pods, bounded. A DaemonSet has no condition for it (a
+    ReplicaSet has ReplicaFailure), only its controller's Warning Events, reason FailedCreate
+    ("Error creating: pods "agent-x7k2p" is forbidden: ..."), which stay an hour: taken only
+    while the DaemonSet lacks pods (an event of a refusal since resolved says nothing), the
+    newest of those about this DaemonSet (its uid)."""
+    if daemon_set is None or not lacks_pods(daemon_set):
+        return None
+    meta = daemon_set.get("metadata") or {}
+    failed = [
+        e
+        for e in events
+        if e.get("reason") == "FailedCreate" and (e.get("involvedObject") or {}).get("uid") == meta.get("uid")
+    ]
+    if not failed:
+        return None
+    newest = max(failed, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+    message = str(newest.get("message") or "").strip().removeprefix(_ERROR_CREATING).strip()
+    return bounded(_pod_name_cut(message, str(meta.get("name", "")))) if message else None
 
 
 def api_refusal(code: int | None, body: str | bytes | None) -> str | None:

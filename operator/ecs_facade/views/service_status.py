@@ -113,6 +113,8 @@ class Look:
     remembered: TasksSeen | None = None  # None: the first look since the operator started
     noted_unhealthy: Collection[tuple[str, int]] = ()  # views.service_tasks.task_events
     noted_exits: Mapping[tuple[str, int], Mapping[str, Any]] = field(default_factory=dict)
+    # a DaemonSet's pods refused (its Events: views.refusals.daemon_set_refusal)
+    daemon_refusal: str | None = None
 
     @property
     def label(self) -> str:
@@ -290,9 +292,8 @@ def rollout_status(
         degraded = degraded_since(throttle, primary, look.status.get("conditions"), look.generation, look.now)
     readiness, placed = placement(readiness, look.tasks, label)
     messages.extend(placed)
-    readiness, refused = launch_refusal(
-        readiness, ordered(look.replica_sets, plan.held), look.status.get("conditions"), label
-    )
+    refusal = replica_set_refusal(ordered(look.replica_sets, plan.held)) or look.daemon_refusal
+    readiness, refused = launch_refusal(readiness, refusal, look.status.get("conditions"), label)
     messages.extend(refused)
     if plan.stalls and desired > 0 and plan.held is None:
         degraded = STALLED
@@ -434,17 +435,16 @@ def placement(readiness: Readiness, tasks: Sequence[TaskState], label: str) -> t
 
 def launch_refusal(
     readiness: Readiness,
-    replica_sets: Sequence[Mapping[str, Any]],
+    refusal: str | None,
     conditions: Sequence[Mapping[str, Any]] | None,
     label: str,
 ) -> tuple[Readiness, list[str]]:
-    """Tasks the API server refuses to create (a ReplicaSet's FailedCreate: the namespace's
-    Pod Security admission, a quota, a webhook; views/refusals.py) keep the service from a
+    """Tasks the API server refuses to create (a ReplicaSet's or DaemonSet's FailedCreate: the
+    namespace's Pod Security admission, a quota, a webhook; views/refusals.py) keep the service from a
     steady state, with the refusal as the reason (before a placement's: no task exists to
     place). ECS's "failed to launch a task" event is said once per refusal: not while the Ready
     condition, as last written, says it already (ECS omits a repeated event until the cause
     is resolved)."""
-    refusal = replica_set_refusal(replica_sets)
     if readiness.ready or refusal is None:
         return readiness, []
     said = Readiness(False, refusal_reason(refusal), f"tasks cannot be created: {refusal}")

@@ -6,6 +6,9 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
+import urllib3
+from kubernetes.client.exceptions import ApiException
+
 from ecs_facade.api import (
     LABEL_FAMILY,
 )
@@ -24,7 +27,9 @@ from ecs_facade.controllers.service.pacing import write_status
 from ecs_facade.controllers.service.plan import Plan
 from ecs_facade.controllers.service.triggers import enqueue
 from ecs_facade.controllers.state import OperatorState
+from ecs_facade.kube import client as kube
 from ecs_facade.translate.task import LABEL_REVISION
+from ecs_facade.views.refusals import daemon_set_refusal, lacks_pods
 from ecs_facade.views.service import Readiness
 from ecs_facade.views.service_status import (
     Look,
@@ -32,6 +37,8 @@ from ecs_facade.views.service_status import (
     service_status,
 )
 from ecs_facade.views.service_tasks import Naming
+
+DAEMON_LOOK = 5.0  # seconds: a DaemonSet that lacks pods unexplained is looked at again this often
 
 
 def report_status(
@@ -49,8 +56,12 @@ def report_status(
     Returns True when the workload must be applied again: the circuit breaker just rolled
     back, or the throttle just started holding launches.
     """
-    look = _look(state, service, indexes, config, plan, workload)
+    look = _look(state, service, indexes, config, plan, workload, logger)
     report = service_status(look)
+    if lacks_pods(workload) and look.daemon_refusal is None and state.queue is not None:
+        # a DaemonSet's refused pods are told by Events only, recorded a moment after its status
+        # (and written again only when it changes): look again while it lacks pods unexplained
+        enqueue(state, service.namespace, service.name, indexes, logger, urgent=False, apply=False, delay=DAEMON_LOOK)
     if report.settles_at is not None and state.queue is not None:
         # when enough of its tasks will have run healthy for the settle time: look again
         wait = _seconds_until(report.settles_at) + 0.5
@@ -70,9 +81,11 @@ def _look(
     config: Config,
     plan: Plan | Readiness,
     workload: Mapping[str, Any] | None,
+    logger: Logger,
 ) -> Look:
     """What the status view needs: the service's objects from the indexes, and what the
-    operator remembers of its tasks (the pod events' notes are taken: told once)."""
+    operator remembers of its tasks (the pod events' notes are taken: told once); a DaemonSet
+    that lacks pods, the refusal in its Events (an API call, only then)."""
     key = (service.namespace, service.name)
     tasks = list(indexes.tasks.get(key, []))
     # after the tasks: an exit noted before the task state that shows its restart is here
@@ -101,7 +114,20 @@ def _look(
         remembered=state.services.tasks_seen.get((*key, service.uid)),
         noted_unhealthy=noted,
         noted_exits=exits_noted,
+        daemon_refusal=_daemon_refusal(workload, logger),
     )
+
+
+def _daemon_refusal(workload: Mapping[str, Any] | None, logger: Logger) -> str | None:
+    if workload is None or not lacks_pods(workload):  # only a DaemonSet's status has those counts
+        return None
+    meta = workload.get("metadata") or {}
+    try:
+        events = kube.failed_creates(str(meta.get("namespace")), str(meta.get("uid")))
+    except (ApiException, urllib3.exceptions.HTTPError) as error:  # looked at again (report_status)
+        logger.warning("reading the DaemonSet's events failed: %s", getattr(error, "reason", None) or error)
+        return None
+    return daemon_set_refusal(workload, events)
 
 
 def _planned(plan: Plan | Readiness) -> Planned | Readiness:
