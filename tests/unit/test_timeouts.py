@@ -20,7 +20,9 @@ from ecs_facade.controllers import settings
 from ecs_facade.kube import client as kube
 
 CONNECT, READ = 1.0, 0.4
-BOUND = 2 * CONNECT + READ + 1.0  # urllib3 tries a failed connection once more; a second of slack
+# urllib3 tries a failed connection once more; 3 s of slack: a generated method's first call
+# does work of its own (seen at 3.4 s in all on a loaded machine), and a hang is far longer
+BOUND = 2 * CONNECT + READ + 3.0
 
 
 class Silent:
