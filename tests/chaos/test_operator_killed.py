@@ -39,7 +39,7 @@ from kubernetes.client.exceptions import ApiException
 from tests.chaos.faults import LOG_DIR, REPO, LocalCluster, OperatorProcess
 from tests.e2e.kube import Kubectl, apply_objects, condition, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
 PORT_BASE = int(os.environ.get("E2E_PORT_BASE", "17000")) + 1000
 GROUP, VERSION = "ecs.facade.dev", "v1alpha1"
