@@ -279,6 +279,7 @@ def test_killed_while_creating_200_services(
     budgets_at_kill = len(items(api, OWNED_KINDS["PodDisruptionBudget"].format(ns=namespace)))
     results["create: services created (s)"] = round(max(finished) - started, 1)
     results["create: services there at the kill"] = created_at_kill
+    results["create: Deployments seen when the kill was sent"] = seen
     results["create: Deployments there at the kill"] = at_kill
     results["create: budgets there at the kill"] = budgets_at_kill
     results["create: killed after (s)"] = round(killed - started, 1)
@@ -367,8 +368,9 @@ def rolled_out(
 
     def check() -> dict[str, Any] | None:
         svc = kubectl.get("ecsservice", name, namespace) or {}
-        if not_converged(svc, revision) is not None:
-            return None
+        why = not_converged(svc, revision)
+        if why is not None:  # (wait_for shows the last reason when it times out)
+            raise AssertionError(f"{why}; deployments {summary(svc)}")
         pods = live(items(api, OWNED_KINDS["Pod"].format(ns=namespace), f"{LABEL_SERVICE}={name}"))
         if sorted(p["metadata"]["labels"].get(LABEL_REVISION) for p in pods) != [revision] * 4:
             return None
@@ -376,6 +378,15 @@ def rolled_out(
         return svc if all(int(rs["spec"].get("replicas") or 0) == 0 for rs in older) else None
 
     return check
+
+
+def summary(svc: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(status, rolloutState, revision) of each ECS deployment the service's status lists."""
+    deployments = (svc.get("status") or {}).get("deployments") or []
+    return [
+        (d.get("status", ""), d.get("rolloutState", ""), d.get("taskDefinition", "").rsplit("/", 1)[-1])
+        for d in deployments
+    ]
 
 
 def new_replica_set_starting(api: client.ApiClient, namespace: str, name: str, revision: str) -> Any:
@@ -443,10 +454,7 @@ def test_killed_in_the_middle_of_rollouts(
         wait_for("the Deployment to finish the rollout", finished_by_itself, timeout=120)
         stale = (kubectl.get("ecsservice", name, namespace) or {}).get("status") or {}
         results["rollout B: the Deployment finished alone after (s)"] = round(time.monotonic() - killed, 1)
-        results["rollout B: the status left by the killed operator"] = [
-            (d.get("status"), d.get("rolloutState"), d.get("taskDefinition", "").rsplit("/", 1)[-1])
-            for d in stale.get("deployments") or []
-        ][:3]
+        results["rollout B: the status left by the killed operator"] = summary({"status": stale})[:3]
         operator = operators.start()
         restarted = time.monotonic()
         wait_for("rollout B completed", rolled_out(api, kubectl, namespace, name, "3"), timeout=120)
