@@ -16,7 +16,9 @@ the operator must not need is anything it knew only in memory:
   itself (no event is left to tell the new process); (C) killed, the new revision applied
   while it is down, started again. Each rollout completes (one PRIMARY on the new revision,
   COMPLETED, every task on it, the older ReplicaSets at 0), never fewer than 2 tasks Ready
-  (a watch samples the pods all along), nothing duplicated.
+  (a watch samples the pods all along), nothing duplicated; (D) a revision whose tasks fail,
+  the deployment circuit breaker on, the operator killed once the first task failed: the
+  breaker still rolls back to the revision before.
 
 Bounded: each wait has a limit; the cluster and every operator process are stopped by the
 module (``E2E_PORT_BASE`` + 1000 and ``.cluster-chaos-kill``: never the e2e suite's)."""
@@ -117,8 +119,10 @@ def results() -> Iterator[dict[str, Any]]:
 # --- objects and what is read of them
 
 
-def task_definition(name: str, image: str = "example/app:1") -> dict[str, Any]:
-    container = {"name": "app", "image": image, "cpu": 32, "memory": 32}
+def task_definition(name: str, image: str = "example/app:1", exit_code: int | None = None) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "app", "image": image, "cpu": 32, "memory": 32}
+    if exit_code is not None:  # its tasks exit with this code a second after they run (a kwok stage)
+        container["dockerLabels"] = {f"{GROUP}/simulate-exit-code": str(exit_code)}
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "ECSTaskDefinition",
@@ -155,6 +159,13 @@ def services_path(namespace: str) -> str:
 
 def live(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [o for o in objs if not o["metadata"].get("deletionTimestamp")]
+
+
+def failed(pod: dict[str, Any]) -> bool:
+    """The task's container exited with an error (the pod stopped, or restarted in place)."""
+    statuses = pod["status"].get("containerStatuses") or []
+    ended = [(c.get("state") or {}).get("terminated") or (c.get("lastState") or {}).get("terminated") for c in statuses]
+    return pod["status"].get("phase") == "Failed" or any(e and e.get("exitCode") for e in ended)
 
 
 def is_ready(pod: dict[str, Any]) -> bool:
@@ -372,6 +383,7 @@ def rolled_out(
         if why is not None:  # (wait_for shows the last reason when it times out)
             raise AssertionError(f"{why}; deployments {summary(svc)}")
         pods = live(items(api, OWNED_KINDS["Pod"].format(ns=namespace), f"{LABEL_SERVICE}={name}"))
+        pods = [p for p in pods if p["status"].get("phase") not in ("Failed", "Succeeded")]  # stopped tasks
         if sorted(p["metadata"]["labels"].get(LABEL_REVISION) for p in pods) != [revision] * 4:
             return None
         older = [rs for rs in replica_sets_of(api, namespace, name) if revision_of(rs) != revision]
@@ -471,6 +483,36 @@ def test_killed_in_the_middle_of_rollouts(
         restarted = time.monotonic()
         wait_for("rollout C completed", rolled_out(api, kubectl, namespace, name, "4"), timeout=120)
         results["rollout C: completed after the restart (s)"] = round(time.monotonic() - restarted, 1)
+        no_failed_reconcile(operator)
+
+        # D: a revision whose tasks fail, the circuit breaker on: killed once the first of them
+        # failed, started again; the failures are counted from the cluster and it rolls back
+        breaker = {**config_, "deploymentCircuitBreaker": {"enable": True, "rollback": True}}
+        apply_objects(kubectl, namespace, task_definition(name, "example/app:5", exit_code=1))
+        wait_for("revision 5", lambda: registered(5))
+        apply_objects(kubectl, namespace, service(name, f"{name}:5", 4, deploymentConfiguration=breaker))
+
+        def failed_tasks() -> int:
+            pods = live(items(api, OWNED_KINDS["Pod"].format(ns=namespace), f"{LABEL_SERVICE}={name}"))
+            return sum(1 for p in pods if p["metadata"]["labels"].get(LABEL_REVISION) == "5" and failed(p))
+
+        wait_for("a task of revision 5 failed", failed_tasks, timeout=60, interval=0.1)
+        operator.kill()
+        time.sleep(2)
+        results["rollout D: tasks failed when the operator came back"] = failed_tasks()
+        operator = operators.start()
+        restarted = time.monotonic()
+
+        def rolled_back() -> dict[str, Any] | None:
+            svc = kubectl.get("ecsservice", name, namespace) or {}
+            return svc if (condition(svc, "Degraded") or {}).get("reason") == "RolledBack" else None
+
+        after = wait_for("the circuit breaker to roll back", rolled_back, timeout=120)
+        results["rollout D: rolled back after the restart (s)"] = round(time.monotonic() - restarted, 1)
+        failed_deployments = [d for d in after["status"]["deployments"] if d["rolloutState"] == "FAILED"]
+        assert [d["taskDefinition"].rsplit("/", 1)[-1] for d in failed_deployments] == [f"{name}:5"]
+        wait_for("rollout D rolled back", rolled_out(api, kubectl, namespace, name, "4"), timeout=120)
+        results["rollout D: back on revision 4 after the restart (s)"] = round(time.monotonic() - restarted, 1)
     finally:
         samples = watch.stop()
 
@@ -481,7 +523,7 @@ def test_killed_in_the_middle_of_rollouts(
     final = kubectl.get("ecsservice", name, namespace) or {}
     assert final["status"]["taskDefinition"].endswith(f"{name}:4")
     revisions = sorted(revision_of(rs) for rs in replica_sets_of(api, namespace, name))
-    assert revisions == ["1", "2", "3", "4"], revisions  # one ReplicaSet per revision, none twice
+    assert revisions == ["1", "2", "3", "4", "5"], revisions  # one ReplicaSet per revision, none twice
     one_of_each(api, namespace, [name])
     assert orphans(api, namespace) == []
     assert operator.alive(), operator.text()[-3000:]
