@@ -147,7 +147,7 @@ def items(api: client.ApiClient, path: str, selector: str | None = None) -> list
         "GET", path, query_params=query, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"]
     )
     response = api.call_api(*request)
-    data = response.read()
+    data = response.read()  # type: ignore[no-untyped-call]
     if not 200 <= response.status <= 299:
         raise ApiException(http_resp=response)
     return list(json.loads(data)["items"])
