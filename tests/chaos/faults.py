@@ -111,6 +111,16 @@ class OperatorProcess:
     def text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> float:
+        """Send ``sig`` and wait for the process to end (SIGKILL: no clean-up at all, as the
+        OOM killer or a lost node end it: no handler runs, nothing is released or written);
+        returns when it was sent (time.time())."""
+        sent = time.time()
+        self.process.send_signal(sig)
+        self.process.wait(15)
+        self._out.close()
+        return sent
+
     def stop(self) -> None:
         if self.alive():
             self.process.send_signal(signal.SIGTERM)
