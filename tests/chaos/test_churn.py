@@ -134,8 +134,16 @@ def operator(cluster: Kubectl) -> Iterator[Operator]:
         args=("--metrics-port", str(port)),
     )
     made = Operator(process, port)
+
+    def serving() -> dict[str, float] | None:
+        assert process.alive(), process.text()[-3000:]
+        try:
+            return made.sizes() or None  # the sizes once its start-up set their sources
+        except OSError:
+            return None  # not listening yet
+
     try:
-        wait_for("the operator's metrics", lambda: process.alive() and made.sizes(), timeout=60)
+        wait_for("the operator's metrics", serving, timeout=60)
         yield made
     finally:
         process.stop()
