@@ -60,7 +60,7 @@ RSS_SAMPLE_SECONDS = 2.0
 SLOPE_BOUND_MIB_PER_MINUTE = 0.5
 # the quick run is too short for a slope (the allocator's arenas still grow in its first
 # minute): its end, after the settle, against the level after the first waves
-QUICK_GROWTH_BOUND_MIB = 24.0
+QUICK_GROWTH_BOUND_MIB = 20.0
 SETTLE_SECONDS = 90.0  # after the last deletion, for the memories to go back (most go at once)
 NAMESPACE = "churn"
 WAVE_LABEL = "chaos.ecs.facade.dev/wave"
