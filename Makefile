@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help venv lock controlplane generate lint test test-unit test-e2e bench bench-write-cost run down cluster-up cluster-down clean
+.PHONY: help venv lock controlplane generate lint test test-unit test-e2e chaos-churn bench bench-write-cost run down cluster-up cluster-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -53,6 +53,10 @@ test-e2e: venv controlplane ## e2e tests on the local control plane (or E2E_KUBE
 
 test: venv controlplane lint ## everything: lint, unit and e2e tests
 	$(BIN)/pytest tests
+
+chaos-churn: venv controlplane ## the long churn: 2,000 objects created and deleted over 10 minutes, then no state left and the RSS slope (docs/reliability.md)
+	CHURN_SECONDS=600 CHURN_OBJECTS=2000 $(BIN)/pytest tests/chaos/test_churn.py -s -p no:cacheprovider
+	$(BIN)/python hack/plot_churn.py
 
 bench: venv controlplane ## the scale benchmark (hack/bench/bench.py; ARGS="--quick" for a minute's run)
 	$(BIN)/python hack/bench/bench.py $(ARGS)

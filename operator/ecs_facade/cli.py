@@ -56,6 +56,7 @@ def _run(args: argparse.Namespace) -> int:
 
         serve(args.metrics_port)
     elector = _elect(args, settings) if args.leader_elect else None
+    memories = _kopf_memories()
     try:
         kopf.run(
             clusterwide=not args.namespace,
@@ -64,12 +65,24 @@ def _run(args: argparse.Namespace) -> int:
             peering_name=args.peering,
             liveness_endpoint=args.liveness,
             # controllers/settings.py (read_settings) and controllers/informers.py (start_informers)
-            memo=kopf.Memo(config=settings, namespaces=tuple(args.namespace or ())),
+            memo=kopf.Memo(config=settings, namespaces=tuple(args.namespace or ()), memories=memories),
+            memories=memories,
         )
     finally:
         if elector is not None:
             elector.stop()  # kopf has stopped: no renewals any more, and the Lease released
     return 0
+
+
+def _kopf_memories() -> Any:
+    """kopf's per-object memories, made here to be counted on /metrics
+    (``ecs_facade_state_entries{store="kopf.memories"}``, docs/reliability.md#churn). kopf
+    does not export the class: a kopf without it at this path runs with its own, uncounted."""
+    try:
+        from kopf._core.reactor.inventory import ResourceMemories
+    except ImportError:
+        return None
+    return ResourceMemories()
 
 
 class _Leadership:

@@ -4,14 +4,15 @@ dashboards and alerts made for Kubernetes controllers work unchanged."""
 import bisect
 import functools
 import gc
+import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
-from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 RECONCILE_TOTAL = Counter(
@@ -82,6 +83,44 @@ class GcPauses(Collector):
 
 GC_PAUSES = GcPauses()
 
+logger = logging.getLogger(__name__)
+
+
+class Sizes(Collector):
+    """A gauge per entry of what its sources count when /metrics is read (lengths of the
+    operator's per-object memories and indexes: no bookkeeping on the way, nothing to
+    forget to update). A source is set by name (a restart of the operator's start-up
+    replaces its own); one that fails is left out of that scrape, not the whole page."""
+
+    def __init__(self, name: str, documentation: str, label: str) -> None:
+        self.name, self.documentation, self.label = name, documentation, label
+        self.sources: dict[str, Callable[[], Mapping[str, int]]] = {}
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self.name, self.documentation, labels=[self.label])
+        for source_name, source in sorted(self.sources.items()):
+            try:
+                counted = dict(source())
+            except Exception:  # a scrape must not fail for one source
+                logger.debug("counting %s for %s failed", source_name, self.name, exc_info=True)
+                continue
+            for entry, count in sorted(counted.items()):
+                family.add_metric([entry], float(count))
+        yield family
+
+
+STATE_ENTRIES = Sizes(
+    "ecs_facade_state_entries",
+    "Entries per per-object memory of the operator (its state, work queues, informers' loggers, kopf's"
+    " per-object memories and workers): back to what the objects that exist need once deleted ones are gone.",
+    "store",
+)
+INDEX_OBJECTS = Sizes(
+    "ecs_facade_index_objects",
+    "Objects held per kind in the operator's indexes (kept by its informers).",
+    "kind",
+)
+
 
 def time_gc() -> None:
     """Time the collector's pauses: a full collection over a large heap holds every reconcile
@@ -127,9 +166,22 @@ def instrumented(controller: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return decorate
 
 
+def count_sizes() -> None:
+    """Serve the sizes of the operator's memories and indexes (their sources are set by the
+    operator's start-up: controllers/informers.py)."""
+    for sizes in (STATE_ENTRIES, INDEX_OBJECTS):
+        if sizes not in _REGISTERED:
+            REGISTRY.register(sizes)
+            _REGISTERED.append(sizes)
+
+
+_REGISTERED: list[Collector] = []
+
+
 def serve(port: int) -> None:
     """The /metrics endpoint, in a thread of its own."""
     time_gc()
+    count_sizes()
     start_http_server(port)
 
 

@@ -123,6 +123,8 @@ def test_a_services_logger_is_made_once_and_again_once_kopfs_context_is_known(
     monkeypatch.setattr(service, "tasks_changed", lambda *a, **k: seen.append(a[5]))
     context = HandlerContext()
     handler = events(ObjectIndex(pod_keys), [], context=context)
+    for name in ("web", "api"):  # kept while the service is there
+        handler._indexes.objects["ECSService"].put({"metadata": {"name": name, "namespace": "ns", "uid": name}})
     for name in ("p1", "p2"):
         handler.event("ADDED", pod(name, {"ecs.facade.dev/service": "web"}))
     handler.event("ADDED", pod("p3", {"ecs.facade.dev/service": "api"}))

@@ -334,7 +334,23 @@ def test_a_deleted_node_and_a_deleted_task_definition_leave_no_memory() -> None:
     assert nodes.state.services.instance_states == {"n1": "DRAINING"}
     nodes.events.event("DELETED", node)
     assert nodes.state.services.instance_states == {}
-    definitions = Recorder(informers.ECS_TASK_DEFINITIONS)
-    definitions.state.locks.lock_for("ECSTaskDefinition", "ns", "web")  # a reconcile ran
-    definitions.events.event("DELETED", obj("web", spec={"family": "web"}))
-    assert ("ECSTaskDefinition", "ns", "web") not in definitions.state.locks
+    revisions = Recorder(informers.REVISIONS)
+    translations = revisions.state.services.translations
+    options = Config().translation
+    translations[("web-1", "h1", "web", options)] = cast(Any, ("parsed", "translated"))
+    translations[("api-1", "h2", "api", options)] = cast(Any, ("parsed", "translated"))
+    owner = {"ownerReferences": [{"kind": "ECSTaskDefinition", "name": "web"}]}
+    revisions.events.event("DELETED", obj("web-1", metadata=owner))  # with its task definition
+    assert [key[0] for key in translations] == ["api-1"]
+
+
+def test_a_task_deleted_while_it_runs_leaves_no_memory() -> None:
+    """kopf calls the task's deletion handler only when a finalizer held it (a STOPPED task's
+    retention timer): the informer's deletion forgets it whatever its state."""
+    tasks = Recorder(informers.ECS_TASKS)
+    tasks.state.tasks.written[("ns", "job", "uid-job")] = {"lastStatus": "RUNNING"}
+    tasks.state.tasks.written[("ns", "other", "uid-other")] = {"lastStatus": "RUNNING"}
+    tasks.events.event("ADDED", obj("job", spec={"taskDefinition": "web"}))
+    assert ("ns", "job", "uid-job") in tasks.state.tasks.written
+    tasks.events.event("DELETED", obj("job", spec={"taskDefinition": "web"}))
+    assert list(tasks.state.tasks.written) == [("ns", "other", "uid-other")]

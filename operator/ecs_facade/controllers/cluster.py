@@ -357,7 +357,6 @@ def cluster_deleted(name: str, body: kopf.Body, logger: Logger, memo: kopf.Memo,
         if node["metadata"]["annotations"].get(ANNOTATION_CLUSTER_LABEL_OWNER) == ecs_name:
             _release_node(node["metadata"]["name"], logger, ecs_name, "the cluster was deleted")
     state.clusters.written.pop(current.uid, None)
-    state.locks.drop(KIND_CLUSTER, "", name)
     logger.info("cluster %s deleted", ecs_name)
 
 

@@ -607,6 +607,15 @@ class Indexes:
             objects=objects,
         )
 
+    def sizes(self) -> dict[str, int]:
+        """The objects held per kind (``ecs_facade_index_objects``)."""
+        return {kind: index.count() for kind, index in self.objects.items()}
+
+    def key_counts(self) -> dict[str, int]:
+        """The keys per kind's index (``ecs_facade_state_entries{store="index_keys.<kind>"}``):
+        a key whose last object went is removed with it."""
+        return {f"index_keys.{kind}": len(index) for kind, index in self.objects.items()}
+
     @staticmethod
     def of(memo: Mapping[str, Any]) -> "Indexes":
         """The operator's indexes, from a kopf handler's ``memo`` (controllers/informers.py

@@ -32,6 +32,7 @@ from typing import Any
 import kopf
 from kubernetes.client.exceptions import ApiException
 
+from ecs_facade import metrics
 from ecs_facade.api import (
     API_VERSION,
     CLUSTERS,
@@ -163,12 +164,15 @@ class Events:
         submit: Callable[..., Any],
         patterns: Sequence[str] = (),
         context: HandlerContext | None = None,
+        loggers: dict[tuple[str, str, str, bool], Logger] | None = None,
     ) -> None:
         self._watched, self._state, self._indexes, self._settings = watched, state, indexes, settings
         self._index: ObjectIndex = indexes.objects[watched.kind]
         self._submit, self._patterns = submit, () if watched.cluster_scoped else tuple(patterns)
         self._context = context if context is not None else HandlerContext()
-        self._loggers: dict[tuple[str, str, str, bool], Logger] = {}
+        # the objects' loggers, one cache for every kind's Events (Watching.loggers): an
+        # object's deletion, seen by its own kind's Events, drops the loggers the others made
+        self._loggers = loggers if loggers is not None else {}
         self._specs: dict[str, tuple[str, int]] = {}  # ECSClusters: (uid, generation) last handed on
         self._first: list[Mapping[str, Any]] = []  # the first list, until hand_on_listed
 
@@ -230,22 +234,26 @@ class Events:
                 deleted=kind == "DELETED",
             )
         elif watched == REVISIONS.kind:
+            if kind == "DELETED":
+                self._state.services.forget_revision(name)  # its translation, kept for the services
             for ref in meta.get("ownerReferences") or []:
                 if ref.get("kind") == KIND_TASK_DEFINITION:
-                    definition = self._logger(KIND_TASK_DEFINITION, namespace, ref["name"])
+                    definitions = self._indexes.task_definitions_by_name
+                    definition = self._logger_while(KIND_TASK_DEFINITION, namespace, ref["name"], definitions)
                     self._submit(
                         taskdefinition.revision_changed, self._state, namespace, ref["name"], self._indexes, definition
                     )
         elif watched == ECS_TASK_DEFINITIONS.kind:
-            if kind == "DELETED":
-                self._state.locks.drop(KIND_TASK_DEFINITION, namespace, name)  # its revisions go with it
-            definition = self._logger(KIND_TASK_DEFINITION, namespace, name)
+            definition = self._logger(KIND_TASK_DEFINITION, namespace, name, keep=kind != "DELETED")
             self._submit(taskdefinition.task_definition_event, self._state, namespace, name, self._indexes, definition)
+        elif watched == ECS_TASKS.kind and kind == "DELETED":
+            # what was kept of it: kopf calls the task's deletion handler only when a finalizer
+            # held it (a STOPPED task's retention timer), not for a task deleted while it runs
+            self._state.tasks.forget(namespace, name, str(meta.get("uid") or ""))
         elif watched == ECS_CLUSTERS.kind and cluster_spec_changed(self._specs, obj, kind):
             spec = obj.get("spec") or {}  # a DELETED relist's stub has none: then the metadata.name
-            self._submit(
-                task.cluster_event, self._state, name, spec, self._indexes, self._logger(KIND_CLUSTER, "", name)
-            )
+            cluster_logger = self._logger(KIND_CLUSTER, "", name, keep=kind != "DELETED")
+            self._submit(task.cluster_event, self._state, name, spec, self._indexes, cluster_logger)
         if watched == PODS.kind and LABEL_TASK in labels:
             task_name = labels[LABEL_TASK]
             self._submit(
@@ -254,8 +262,11 @@ class Events:
                 namespace,
                 task_name,
                 self._indexes,
-                self._logger(KIND_TASK, namespace, task_name),
+                self._logger_while(KIND_TASK, namespace, task_name, self._indexes.ecs_tasks),
             )
+        if kind == "DELETED" and watched in (KIND_SERVICE, KIND_TASK, KIND_TASK_DEFINITION, KIND_CLUSTER):
+            for known in (False, True):  # what the other kinds' events made for it goes too
+                self._loggers.pop((watched, namespace, name, known), None)
 
     def _service_changed(self, kind: str, meta: Mapping[str, Any]) -> None:
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name"))
@@ -270,7 +281,7 @@ class Events:
     def _service_child_changed(self, kind: str, obj: Mapping[str, Any], namespace: str, name: str) -> None:
         """A service's pod, ReplicaSet, Deployment, DaemonSet or HPA."""
         deleted, watched = kind == "DELETED", self._watched.kind
-        service_logger = self._logger(KIND_SERVICE, namespace, name)
+        service_logger = self.service_logger(namespace, name)
         # kopf's context, for the kopf logger's Events (None before kopf ran a handler:
         # the service's own Events are posted without it)
         variables = self._context.get()
@@ -283,24 +294,40 @@ class Events:
             )
 
     def service_logger(self, namespace: str, name: str) -> Logger:
-        return self._logger(KIND_SERVICE, namespace, name)
+        return self._logger_while(KIND_SERVICE, namespace, name, self._indexes.services)
 
-    def _logger(self, kind: str, namespace: str, name: str) -> Logger:
+    def _logger_while(self, kind: str, namespace: str, name: str, index: Mapping[Any, Any]) -> Logger:
+        """The logger of an object another kind's event concerns (a service's pod, a task's
+        pod, a task definition's revision), kept only while the object is in its ``index``:
+        the garbage collector deletes the children after the object, and the object's own
+        deletion, on another informer's thread, may drop its loggers between this one being
+        made and kept. The informer takes the object out of the index before it drops them,
+        so asking the index again after keeping it leaves none behind either way."""
+        made = self._logger(kind, namespace, name, keep=(namespace, name) in index)
+        if (namespace, name) not in index:
+            for known in (False, True):
+                self._loggers.pop((kind, namespace, name, known), None)
+        return made
+
+    def _logger(self, kind: str, namespace: str, name: str, keep: bool = True) -> Logger:
         """The object's kopf logger (its warnings become the object's Events), once kopf's
         event queue is known (a kopf handler ran); a plain one until then.
 
-        Kept (a few thousand at most): a pod event of a service asks for one, pod events are
-        most of the events, and a kopf logger made for each showed in the operator's profile."""
+        Kept (a few thousand at most) while the object is there (``keep``): a pod event of a
+        service asks for one, pod events are most of the events, and a kopf logger made for
+        each showed in the operator's profile. Dropped when the object goes (``changed``); one
+        for an object already gone (its children's deletions) is made and not kept."""
         key = (kind, namespace, name, self._context.known())
         made = self._loggers.get(key)
         if made is None:
-            if len(self._loggers) >= MAX_LOGGERS:
-                self._loggers.clear()
             if not key[3]:
                 made = logging.LoggerAdapter(logger, {"object": f"{kind} {namespace}/{name}"})
             else:
                 made = kopf.ObjectLogger(body=_stub(API_VERSION, kind, namespace, name), settings=self._settings)
-            self._loggers[key] = made
+            if keep:
+                if len(self._loggers) >= MAX_LOGGERS:
+                    self._loggers.clear()
+                self._loggers[key] = made
         return made
 
 
@@ -345,6 +372,7 @@ class Watching:
         self._informers: list[Informer] = []
         self._events: list[Events] = []
         self._children: ChildrenCheck | None = None
+        self.loggers: dict[tuple[str, str, str, bool], Logger] = {}  # the objects' loggers (Events._logger)
 
     def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Run off the informer's thread, in a copy of kopf's context (for its Events), until
@@ -360,7 +388,9 @@ class Watching:
         made: list[Informer] = []
         config = self.state.config
         for watched in WATCHED:
-            events = Events(watched, self.state, self.indexes, settings, self.submit, self.patterns, self.context)
+            events = Events(
+                watched, self.state, self.indexes, settings, self.submit, self.patterns, self.context, self.loggers
+            )
             self._events.append(events)
             for namespace in watched.scopes(self.patterns):
                 transport = HttpTransport(
@@ -423,6 +453,16 @@ class Watching:
             self.state, namespace, name, self.indexes, logger_, urgent=True, apply=True, variables=variables
         )
 
+    def sizes(self) -> dict[str, int]:
+        """What the informers keep per object besides the indexes: the side work's queue, the
+        objects' loggers (at most ``MAX_LOGGERS``), the ECSClusters' last specs handed on."""
+        sizes = {f"side_work.{name}": count for name, count in self.side_work.sizes().items()}
+        caches = {id(events._loggers): events._loggers for events in self._events}
+        caches[id(self.loggers)] = self.loggers
+        sizes["informer_loggers"] = sum(len(cache) for cache in caches.values())
+        sizes["cluster_specs"] = sum(len(events._specs) for events in self._events)
+        return sizes
+
     def stop(self) -> None:
         if self._children is not None:
             self._children.stop()
@@ -434,6 +474,33 @@ class Watching:
 
 def _check_failed(error: BaseException) -> None:
     logger.warning("checking the services' disruption budgets and Services failed (checked again later): %s", error)
+
+
+def kopf_sizes(loop: asyncio.AbstractEventLoop, memories: Any) -> dict[str, int]:
+    """kopf's own per-object state: its memories (one per object of the kinds it watches,
+    forgotten when the object's deletion is seen: ``memories``, handed to kopf.run by
+    ``ecs-facade run``), its per-object workers (each ends ``kopf_idle_seconds`` after the
+    object's last event) and timers. Read from the metrics' thread: asyncio.all_tasks copies
+    the loop's tasks safely from another thread."""
+    names = [task.get_name() for task in asyncio.all_tasks(loop)]
+    sizes = {
+        "kopf.workers": sum(1 for name in names if name.startswith("worker for ")),
+        "kopf.timers": sum(1 for name in names if name.startswith("runner of ")),
+    }
+    if memories is not None:
+        sizes["kopf.memories"] = sum(1 for _ in memories.iter_all_memories())
+    return sizes
+
+
+def count_sizes(memo: kopf.Memo, watching: "Watching", loop: asyncio.AbstractEventLoop) -> None:
+    """The sizes of this start's memories and indexes on /metrics (metrics.STATE_ENTRIES,
+    INDEX_OBJECTS; replaced at each start)."""
+    state, indexes = watching.state, watching.indexes
+    metrics.STATE_ENTRIES.sources["operator"] = state.sizes
+    metrics.STATE_ENTRIES.sources["informers"] = watching.sizes
+    metrics.STATE_ENTRIES.sources["indexes"] = indexes.key_counts
+    metrics.STATE_ENTRIES.sources["kopf"] = functools.partial(kopf_sizes, loop, memo.get("memories"))
+    metrics.INDEX_OBJECTS.sources["indexes"] = indexes.sizes
 
 
 def _meta(snapshot: Snapshot) -> dict[str, Any]:
@@ -459,6 +526,7 @@ async def start_informers(settings: kopf.OperatorSettings, memo: kopf.Memo, **_:
     indexes = Indexes.create()
     watching = Watching(state, indexes, memo.get("namespaces") or ())
     memo["indexes"], memo["watching"] = indexes, watching
+    count_sizes(memo, watching, asyncio.get_running_loop())
     await watching.start(settings, state.config.watch_server_timeout)
     service.release_service_workers(state)
 

@@ -11,8 +11,8 @@ client (kube/client.py), the process's connection to the API server.
 """
 
 import threading
-from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -27,23 +27,55 @@ ObjectKey = tuple[str, str, str]  # (namespace, name, uid)
 Child = tuple[str, str, str, str]  # (apiVersion, plural, namespace, name)
 
 
-class Locks:
-    """One lock per object (kind, namespace, name): reconciles of one object run one at a
-    time, whichever watch triggered them. Dropped when the object goes."""
+class _Held:
+    """One object's lock and how many reconciles hold it or wait for it."""
+
+    __slots__ = ("lock", "users")
 
     def __init__(self) -> None:
-        self._locks: defaultdict[tuple[str, str, str], threading.Lock] = defaultdict(threading.Lock)
+        self.lock = threading.Lock()
+        self.users = 0
 
-    def lock_for(self, kind: str, namespace: str, name: str) -> threading.Lock:
-        return self._locks[(kind, namespace, name)]
 
-    def drop(self, kind: str, namespace: str, name: str) -> None:
-        """The object is gone. A reconcile that holds the lock still finds the object gone
-        from the indexes and returns."""
-        self._locks.pop((kind, namespace, name), None)
+class Locks:
+    """One lock per object (kind, namespace, name): reconciles of one object run one at a
+    time, whichever watch triggered them.
+
+    An object's lock exists only while a reconcile holds it or waits for it: the last one
+    out removes it. Dropping it when the object goes was not enough: a reconcile that runs
+    after the deletion (a standalone task's pod deleted by the garbage collector after its
+    task, a revision after its task definition, a service queued just before it went) made
+    it again, and nothing dropped it after that; and a lock dropped while held let a second
+    reconcile of the object take a new one."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[str, str, str], _Held] = {}
+
+    @contextmanager
+    def lock_for(self, kind: str, namespace: str, name: str) -> Iterator[None]:
+        """``with locks.lock_for(kind, namespace, name):`` the object's reconcile."""
+        key = (kind, namespace, name)
+        with self._guard:
+            held = self._locks.get(key)
+            if held is None:
+                held = self._locks[key] = _Held()
+            held.users += 1
+        try:
+            with held.lock:
+                yield
+        finally:
+            with self._guard:
+                held.users -= 1
+                if held.users == 0:
+                    del self._locks[key]
 
     def __contains__(self, key: tuple[str, str, str]) -> bool:
-        return key in self._locks
+        with self._guard:
+            return key in self._locks
+
+    def __len__(self) -> int:
+        return len(self._locks)
 
 
 @dataclass
@@ -105,14 +137,41 @@ class ServiceMemory:
         workload was deleted by hand until it is applied again."""
         return key in self.applied
 
-    def forget(self, key: tuple[str, str], uid: str) -> None:
-        """A deleted service's memories (the garbage collector removes its children)."""
+    def forget(self, key: tuple[str, str], uid: str, by_name: bool = True) -> None:
+        """A deleted service's memories (the garbage collector removes its children);
+        ``by_name=False``: only those of this uid (a service of the same name is there now)."""
         for memory in (self.written, self.written_at, self.applied, self.status_due, self.tasks_seen, self.children):
             memory.pop((*key, uid), None)
-        self.unhealthy_noted.pop(key, None)
-        self.exits_noted.pop(key, None)
         self.progress_turns.forget((*key, uid))
-        self.surging.discard(key)
+        if by_name:
+            self.unhealthy_noted.pop(key, None)
+            self.exits_noted.pop(key, None)
+            self.surging.discard(key)
+
+    def forget_revision(self, name: str) -> None:
+        """A registered revision (ControllerRevision ``name``) went with its task definition:
+        its translation is not needed again (in any namespace: a cache, worked out anew if it is)."""
+        for key in [key for key in list(self.translations) if key[0] == name]:
+            self.translations.pop(key, None)
+
+    def sizes(self) -> dict[str, int]:
+        """How many entries each memory holds (the operator's metrics: docs/reliability.md, churn)."""
+        return {
+            "written": len(self.written),
+            "written_at": len(self.written_at),
+            "progress_turns": len(self.progress_turns),
+            "status_due": len(self.status_due),
+            "applied": len(self.applied),
+            "surging": len(self.surging),
+            "instance_states": len(self.instance_states),
+            "assigned": len(self.assigned),
+            "tasks_seen": len(self.tasks_seen),
+            "unhealthy_noted": len(self.unhealthy_noted),
+            "exits_noted": len(self.exits_noted),
+            "translations": len(self.translations),
+            "seen": len(self.seen),
+            "children": len(self.children),
+        }
 
 
 @dataclass
@@ -125,6 +184,9 @@ class TaskMemory:
     def forget(self, namespace: str, name: str, uid: str) -> None:
         self.written.pop((namespace, name, uid), None)
 
+    def sizes(self) -> dict[str, int]:
+        return {"written": len(self.written)}
+
 
 @dataclass
 class ClusterMemory:
@@ -132,6 +194,9 @@ class ClusterMemory:
 
     # The last status written per cluster uid (the watch can lag behind our own write).
     written: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def sizes(self) -> dict[str, int]:
+        return {"written": len(self.written)}
 
 
 @dataclass
@@ -145,6 +210,18 @@ class OperatorState:
     locks: Locks = field(default_factory=Locks)
     # the service work queue (controllers/service/triggers.py): made by a startup handler
     queue: WorkQueue | None = None
+
+    def sizes(self) -> dict[str, int]:
+        """How many entries each per-object memory holds, by name ("services.written", "locks",
+        "queue.pending", ...): cheap (lengths), read when /metrics is
+        (``ecs_facade_state_entries``); a deleted object's count goes back down."""
+        sizes = {f"services.{name}": count for name, count in self.services.sizes().items()}
+        sizes.update({f"tasks.{name}": count for name, count in self.tasks.sizes().items()})
+        sizes.update({f"clusters.{name}": count for name, count in self.clusters.sizes().items()})
+        sizes["locks"] = len(self.locks)
+        if self.queue is not None:
+            sizes.update({f"queue.{name}": count for name, count in self.queue.sizes().items()})
+        return sizes
 
 
 def of(memo: Mapping[str, Any]) -> OperatorState:

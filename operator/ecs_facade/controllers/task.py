@@ -62,13 +62,20 @@ def reconcile(state: OperatorState, namespace: str, name: str, indexes: Indexes,
         task: Snapshot | None = one(indexes.ecs_tasks, (namespace, name))
         if task is None:
             return
-        status = {**task.status, **state.tasks.written.get((namespace, name, task.uid), {})}
-        if status.get("lastStatus") == "STOPPED":
-            return  # final; the retention timer removes it
-        if not status.get("taskDefinitionArn"):
-            _start(state, task, status, indexes, logger)
-            return
-        _observe(state, task, status, one(indexes.task_pods, (namespace, name)))
+        try:
+            status = {**task.status, **state.tasks.written.get((namespace, name, task.uid), {})}
+            if status.get("lastStatus") == "STOPPED":
+                return  # final; the retention timer removes it
+            if not status.get("taskDefinitionArn"):
+                _start(state, task, status, indexes, logger)
+                return
+            _observe(state, task, status, one(indexes.task_pods, (namespace, name)))
+        finally:
+            # the task went while this ran: the informer took it out of the index before it
+            # forgot the task (informers.Events.changed), maybe before this wrote its status
+            current: Snapshot | None = one(indexes.ecs_tasks, (namespace, name))
+            if current is None or current.uid != task.uid:
+                state.tasks.forget(namespace, name, task.uid)
 
 
 def _revision(task: Snapshot, indexes: Indexes) -> Revision | tuple[str, str]:
@@ -323,9 +330,7 @@ def task_changed(name: str, namespace: str | None, body: kopf.Body, logger: Logg
 def task_deleted(name: str, namespace: str | None, uid: str | None, memo: kopf.Memo, **_: Any) -> None:
     """The task goes (its retention timer's finalizer lets kopf see the deletion; ``optional``:
     no finalizer of its own): what the operator kept of it goes too."""
-    state = of(memo)
-    state.tasks.forget(namespace or "", name, uid or "")
-    state.locks.drop(KIND_TASK, namespace or "", name)
+    of(memo).tasks.forget(namespace or "", name, uid or "")
 
 
 @kopf.timer(GROUP, VERSION, TASKS, interval=10, idle=0, when=lambda status, **_: status.get("lastStatus") == "STOPPED")

@@ -45,3 +45,6 @@ class Turns:
     def __contains__(self, key: Hashable) -> bool:
         with self._lock:
             return key in self._reserved
+
+    def __len__(self) -> int:
+        return len(self._reserved)

@@ -242,6 +242,18 @@ class WorkQueue:
         with self._lock:
             return self._failures.get(key, 0)
 
+    def sizes(self) -> dict[str, int]:
+        """Keys queued, queued again while running, running, and failed (backing off): each
+        goes back to 0 once its work is done, whether its object is there or gone."""
+        with self._lock:
+            return {
+                "pending": len(self._pending),
+                "dirty": len(self._dirty),
+                "running": len(self._running),
+                "failures": len(self._failures),
+                "heap_entries": len(self._ready) + len(self._waiting),  # superseded ones until due
+            }
+
 
 def _merged(old: Item | None, new: Item) -> Item:
     """Two requests for one key as one: urgent and applying if either is, due at the earlier

@@ -36,14 +36,28 @@ def reconcile(
         if service is None:
             return False  # deleted; the garbage collector removes its children
         try:
-            lift_gates(state, service, indexes, logger)
-            failed: Exception | None = None
-        except Exception as error:  # the rest goes on: a pod that cannot be patched holds nothing else
-            failed = error
-        created = _reconcile(state, _as_written(state, service), indexes, logger, apply)
+            try:
+                lift_gates(state, service, indexes, logger)
+                failed: Exception | None = None
+            except Exception as error:  # the rest goes on: a pod that cannot be patched holds nothing else
+                failed = error
+            created = _reconcile(state, _as_written(state, service), indexes, logger, apply)
+        finally:
+            _forget_if_gone(state, service, indexes)
         if failed is not None:
             raise failed
         return created
+
+
+def _forget_if_gone(state: OperatorState, service: Snapshot, indexes: Indexes) -> None:
+    """The service went while this reconcile ran: what it remembered meanwhile (a status
+    written, a workload applied, a paced write's due time) goes too. The informer takes a
+    deleted service out of the index before it forgets the service's memories
+    (triggers.service_changed): a reconcile that still finds it there remembered before
+    that forgetting; one that does not, may have remembered after it."""
+    current: Snapshot | None = one(indexes.services, (service.namespace, service.name))
+    if current is None or current.uid != service.uid:
+        state.services.forget((service.namespace, service.name), service.uid, by_name=current is None)
 
 
 def _reconcile(state: OperatorState, service: Snapshot, indexes: Indexes, logger: Logger, apply: bool) -> bool:

@@ -81,9 +81,9 @@ def service_changed(
 
 
 def _forget(state: OperatorState, key: tuple[str, str], uid: str) -> None:
-    """A deleted service's memories and lock (the garbage collector removes its children)."""
+    """A deleted service's memories (the garbage collector removes its children; its lock
+    exists only while a reconcile holds it: state.Locks)."""
     state.services.forget(key, uid)
-    state.locks.drop(KIND_SERVICE, *key)
 
 
 def _owned_by_service(body: Mapping[str, Any], service: Snapshot | None) -> bool:
@@ -136,6 +136,9 @@ def tasks_changed(
 
     The workload is applied again only while a drain moves the service's tasks (the number of
     replacements follows the tasks left on DRAINING instances)."""
+    if deleted and body.get("kind") == "Pod":
+        # a gone pod needs no memory, whether its service is still there or went before it
+        state.services.assigned.pop((namespace, body["metadata"]["name"]), None)
     service: Snapshot | None = one(indexes.services, (namespace, name))
     if service is None:
         return
@@ -144,9 +147,7 @@ def tasks_changed(
     if body.get("kind") == "ReplicaSet" and not deleted:
         written = state.services.written.get((namespace, name, service.uid))
         new_deployment = unlisted_deployment(body, written if written is not None else service.status)
-    if deleted and body.get("kind") == "Pod":
-        state.services.assigned.pop((namespace, body["metadata"]["name"]), None)  # a gone pod needs no memory
-    elif body.get("kind") == "Pod":
+    if body.get("kind") == "Pod" and not deleted:
         if (unhealthy := unhealthy_incarnation(body, now())) is not None:
             state.services.unhealthy_noted.setdefault((namespace, name), set()).add(unhealthy)
         exited = ending(body)
