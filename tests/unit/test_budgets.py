@@ -229,6 +229,9 @@ def test_a_budget_deleted_by_hand_is_applied_again(api: FakeApi, state: Operator
     requeued: list[tuple[str, str]] = []
     gone = children.check_children(state, [None], lambda *_: set(), lambda *key: requeued.append(key))
     assert gone == [KEY] and requeued == [(NS, "web")]
+    # the operator's own drain waits for it: no eviction without the floor
+    assert not state.services.budget_in_place(KEY)
     assert not service_apply.unchanged(state, service(), plan_for(state, service()), workload, None)
     service_apply.apply_workload(state, service(), plan_for(state, service()), "deployments", workload, False)
     assert api.calls[0] == f"apply PodDisruptionBudget {NS}/web"
+    assert state.services.budget_in_place(KEY)

@@ -7,13 +7,12 @@ import time
 from typing import Any
 
 from ecs_facade.controllers.service.children import (
-    NOTHING_APPLIED,
     ChildrenCheck,
     check_children,
     children_of,
     note_children,
 )
-from ecs_facade.controllers.state import OperatorState
+from ecs_facade.controllers.state import NOTHING_APPLIED, OperatorState
 from ecs_facade.translate.service import build_disruption_budget
 
 KEY = ("shop", "web", "uid-web")

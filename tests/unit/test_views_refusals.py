@@ -221,3 +221,21 @@ def test_a_long_daemon_set_refusal_is_bounded() -> None:
     events = [failed_create(f'pods "agent-x" is forbidden: {"x" * 5000}', "2026-12-07T13:00:05Z")]
     said = daemon_set_refusal(daemon_set(1, 0), events)
     assert said is not None and len(said) == MAX_REFUSAL
+
+
+def test_combined_similar_events_say_the_same_refusal() -> None:
+    """After 10 similar events in 10 minutes the event recorder merges them into one, its
+    message prefixed and its pod name changing with each try: still one refusal."""
+    combined = failed_create(f'pods "agent-zz9q1" {ADMISSION}', "2026-12-07T13:10:00Z")
+    combined["message"] = f"(combined from similar events): {combined['message']}"
+    assert daemon_set_refusal(daemon_set(3, 1), [combined]) == f'pods "agent-…" {ADMISSION}'
+
+
+def test_a_refusal_from_before_the_newest_pod_says_nothing() -> None:
+    """A pod made after the event: that refusal was resolved (a later gap, a rolling update's
+    or a new node's, must not bring it back for the hour the event stays)."""
+    events = [failed_create(f'pods "agent-x7k2p" {ADMISSION}', "2026-12-07T13:00:05Z")]
+    assert daemon_set_refusal(daemon_set(3, 2), events, since="2026-12-07T13:05:00Z") is None
+    assert daemon_set_refusal(daemon_set(3, 2), events, since="2026-12-07T13:00:05Z") is not None
+    micro = {**events[0], "lastTimestamp": None, "eventTime": "2026-12-07T13:06:00.123456Z"}
+    assert daemon_set_refusal(daemon_set(3, 2), [micro], since="2026-12-07T13:05:00Z") is not None

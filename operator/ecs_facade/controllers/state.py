@@ -25,6 +25,8 @@ from ecs_facade.views.service_status import TasksSeen
 
 ObjectKey = tuple[str, str, str]  # (namespace, name, uid)
 Child = tuple[str, str, str, str]  # (apiVersion, plural, namespace, name)
+# ServiceMemory.applied's value for a service one of whose objects is gone (matches no plan)
+NOTHING_APPLIED: tuple[str, int | None, int | None] = ("", None, None)
 
 
 class _Held:
@@ -101,6 +103,8 @@ class ServiceMemory:
     # per service, and when they were applied or found (time.monotonic()): checked every
     # children_check_seconds and put back when gone (controllers/service/children.py).
     children: dict[ObjectKey, tuple[float, frozenset[Child]]] = field(default_factory=dict)
+    # Looks at a DaemonSet lacking pods with no refusal to say yet, in a row (their delay doubles)
+    daemon_looks: dict[ObjectKey, int] = field(default_factory=dict)
     # Services whose workload runs replacements for tasks on DRAINING instances.
     surging: set[tuple[str, str]] = field(default_factory=set)
     # The last state seen per node (ACTIVE/DRAINING), to react to changes only.
@@ -134,13 +138,22 @@ class ServiceMemory:
         was applied before that workload was written). Not yet for a service this process has
         not reconciled since it started (an upgrade from a version that applied budgets late
         finds the workload's digest different, and applies it all again), nor for one whose
-        workload was deleted by hand until it is applied again."""
-        return key in self.applied
+        workload was deleted by hand until it is applied again, nor for one whose budget the
+        periodic check found gone (controllers/service/children.py)."""
+        return self.applied.get(key, NOTHING_APPLIED) != NOTHING_APPLIED
 
     def forget(self, key: tuple[str, str], uid: str, by_name: bool = True) -> None:
         """A deleted service's memories (the garbage collector removes its children);
         ``by_name=False``: only those of this uid (a service of the same name is there now)."""
-        for memory in (self.written, self.written_at, self.applied, self.status_due, self.tasks_seen, self.children):
+        for memory in (
+            self.written,
+            self.written_at,
+            self.applied,
+            self.status_due,
+            self.tasks_seen,
+            self.children,
+            self.daemon_looks,
+        ):
             memory.pop((*key, uid), None)
         self.progress_turns.forget((*key, uid))
         if by_name:
@@ -171,6 +184,7 @@ class ServiceMemory:
             "translations": len(self.translations),
             "seen": len(self.seen),
             "children": len(self.children),
+            "daemon_looks": len(self.daemon_looks),
         }
 
 

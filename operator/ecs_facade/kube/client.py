@@ -485,7 +485,9 @@ def failed_creates(namespace: str, uid: str) -> list[dict[str, Any]]:
     """The Warning Events "FailedCreate" about one object (its uid): a DaemonSet's pods that
     the API server refused (views/refusals.py)."""
     selector = f"involvedObject.uid={uid},reason=FailedCreate"
-    listed = orjson.loads(_call("GET", f"/api/v1/namespaces/{namespace}/events", query=[("fieldSelector", selector)]))
+    # resourceVersion 0: from the API server's watch cache, not a read of every Event from etcd
+    query = [("fieldSelector", selector), ("resourceVersion", "0")]
+    listed = orjson.loads(_call("GET", f"/api/v1/namespaces/{namespace}/events", query=query))
     return cast(list[dict[str, Any]], listed.get("items") or [])
 
 

@@ -28,8 +28,10 @@ TASK_LAUNCH_FAILED = "TaskLaunchFailed"  # any other refusal (a quota, a webhook
 _REFUSING_CODES = (400, 403, 422)
 # a 403 that refuses the caller, not the pod: RBAC's "User ... cannot create resource ..."
 _NOT_ALLOWED = re.compile(r'is forbidden: User ".*" cannot ')
-_POD_NAME = re.compile(r'^pods "([^"]*)"')
+_ANY_POD_NAME = re.compile(r'pods "([^"]*)"')
 _ERROR_CREATING = "Error creating: "  # how the controllers' FailedCreate events begin
+# what the event recorder puts before a message once it merges similar events (10 in 10 min)
+_COMBINED = "(combined from similar events): "
 
 
 def bounded(message: str, limit: int = MAX_REFUSAL) -> str:
@@ -70,13 +72,14 @@ def replica_set_refusal(replica_sets: Sequence[Mapping[str, Any]]) -> str | None
 
 
 def _pod_name_cut(message: str, owner: str) -> str:
-    """``pods "web-7d4b9c-x2kq"`` cut to ``pods "web-7d4b9c-…"``: the controller names each
-    new try's pod anew, and one refusal is one message."""
+    """``pods "web-7d4b9c-x2kq"`` cut to ``pods "web-7d4b9c-…"`` (wherever it is said): the
+    controller names each new try's pod anew, and one refusal is one message."""
     prefix = f"{owner}-"
-    found = _POD_NAME.match(message)
-    if found and prefix != "-" and found.group(1).startswith(prefix):
-        return f'pods "{prefix}…"{message[found.end() :]}'
-    return message
+    if prefix == "-":
+        return message
+    return _ANY_POD_NAME.sub(
+        lambda found: f'pods "{prefix}…"' if found.group(1).startswith(prefix) else found.group(0), message
+    )
 
 
 def lacks_pods(daemon_set: Mapping[str, Any] | None) -> bool:
@@ -86,24 +89,29 @@ def lacks_pods(daemon_set: Mapping[str, Any] | None) -> bool:
     return int(status.get("desiredNumberScheduled") or 0) > int(status.get("currentNumberScheduled") or 0)
 
 
-def daemon_set_refusal(daemon_set: Mapping[str, Any] | None, events: Sequence[Mapping[str, Any]]) -> str | None:
+def daemon_set_refusal(
+    daemon_set: Mapping[str, Any] | None, events: Sequence[Mapping[str, Any]], since: str | None = None
+) -> str | None:
     """The refusal of a DaemonSet's pods, bounded. A DaemonSet has no condition for it (a
     ReplicaSet has ReplicaFailure), only its controller's Warning Events, reason FailedCreate
     ("Error creating: pods "agent-x7k2p" is forbidden: ..."), which stay an hour: taken only
-    while the DaemonSet lacks pods (an event of a refusal since resolved says nothing), the
-    newest of those about this DaemonSet (its uid)."""
+    while the DaemonSet lacks pods, and not from before ``since`` (its newest pod's creation: a
+    pod made since says that refusal was resolved), the newest of those about this DaemonSet
+    (its uid)."""
     if daemon_set is None or not lacks_pods(daemon_set):
         return None
     meta = daemon_set.get("metadata") or {}
     failed = [
         e
         for e in events
-        if e.get("reason") == "FailedCreate" and (e.get("involvedObject") or {}).get("uid") == meta.get("uid")
+        if e.get("reason") == "FailedCreate"
+        and (e.get("involvedObject") or {}).get("uid") == meta.get("uid")
+        and (since is None or _event_time(e) >= since[:19])
     ]
     if not failed:
         return None
-    newest = max(failed, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
-    message = str(newest.get("message") or "").strip().removeprefix(_ERROR_CREATING).strip()
+    newest = max(failed, key=_event_time)
+    message = str(newest.get("message") or "").strip().removeprefix(_COMBINED).removeprefix(_ERROR_CREATING).strip()
     return bounded(_pod_name_cut(message, str(meta.get("name", "")))) if message else None
 
 
@@ -122,6 +130,11 @@ def api_refusal(code: int | None, body: str | bytes | None) -> str | None:
     if not message.strip() or _NOT_ALLOWED.search(message) or "being terminated" in message:
         return None
     return bounded(message)
+
+
+def _event_time(event: Mapping[str, Any]) -> str:
+    # seconds (lastTimestamp) or microseconds (eventTime): compared as text to the second
+    return str(event.get("lastTimestamp") or event.get("eventTime") or "")[:19]
 
 
 def launch_failed(label: str, refusal: str) -> str:

@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ecs_facade.api import LABEL_SERVICE
-from ecs_facade.controllers.state import Child, ObjectKey, OperatorState
+from ecs_facade.controllers.state import NOTHING_APPLIED, Child, ObjectKey, OperatorState
 
-NOTHING_APPLIED = ("", None, None)  # state.services.applied's value that matches no plan
+FIRST_CHECK = 10.0  # seconds after the start
 
 # the kinds of a plan's objects that are checked: (apiVersion, kind) -> plural
 CHECKED = {
@@ -54,8 +54,8 @@ def missing(
     listed_at: float,
 ) -> list[ObjectKey]:
     """The services one of whose objects the lists did not show. Not those applied after the
-    lists began (their objects may be newer than the lists), nor objects of a kind that was
-    not listed (its list failed)."""
+    lists began (their objects may be newer than the lists), nor objects of a kind missing
+    from ``present``."""
     gone = []
     for key, (noted_at, children) in expected.items():
         if noted_at >= listed_at:
@@ -88,7 +88,7 @@ def check_children(
     gone = missing(expected, present, listed_at)
     for key in gone:
         if state.services.children.get(key, (listed_at,))[0] >= listed_at:
-            continue  # applied again meanwhile
+            continue  # applied again meanwhile, or gone (nothing to keep of it)
         # the digest on the workload no longer vouches for them: what was applied is marked as
         # nothing (not forgotten: a reconcile would take the workload's digest as applied)
         state.services.applied[key] = NOTHING_APPLIED
@@ -116,7 +116,9 @@ class ChildrenCheck:
         self._stopped.set()
 
     def _run(self) -> None:
-        checked = time.monotonic()
+        # the first check FIRST_CHECK seconds after the start (once the start's reconciles ran):
+        # a budget deleted while the operator was down is not vouched for a whole interval
+        checked = time.monotonic() - max(self._interval() - FIRST_CHECK, 0.0)
         # woken every second at most, so that a shorter interval set meanwhile is kept
         while not self._stopped.wait(min(self._interval(), 1.0)):
             if time.monotonic() - checked < self._interval():

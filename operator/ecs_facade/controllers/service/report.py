@@ -3,6 +3,7 @@ the pure ECS rules of views/service_status.py, then written (pacing.py); a settl
 a throttle's end queues the next look."""
 
 import datetime
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ from ecs_facade.controllers.service.triggers import enqueue
 from ecs_facade.controllers.state import OperatorState
 from ecs_facade.kube import client as kube
 from ecs_facade.translate.task import LABEL_REVISION
+from ecs_facade.views.deployments import TaskState
 from ecs_facade.views.refusals import daemon_set_refusal, lacks_pods
 from ecs_facade.views.service import Readiness
 from ecs_facade.views.service_status import (
@@ -38,7 +40,10 @@ from ecs_facade.views.service_status import (
 )
 from ecs_facade.views.service_tasks import Naming
 
-DAEMON_LOOK = 5.0  # seconds: a DaemonSet that lacks pods unexplained is looked at again this often
+# seconds: a DaemonSet that lacks pods unexplained is looked at again after the first, then
+# twice as long each time, up to the most (its status changing queues a look at once anyway)
+DAEMON_LOOK = (5.0, 120.0)
+module_logger = logging.getLogger(__name__)
 
 
 def report_status(
@@ -58,10 +63,7 @@ def report_status(
     """
     look = _look(state, service, indexes, config, plan, workload, logger)
     report = service_status(look)
-    if lacks_pods(workload) and look.daemon_refusal is None and state.queue is not None:
-        # a DaemonSet's refused pods are told by Events only, recorded a moment after its status
-        # (and written again only when it changes): look again while it lacks pods unexplained
-        enqueue(state, service.namespace, service.name, indexes, logger, urgent=False, apply=False, delay=DAEMON_LOOK)
+    _look_again_at_daemon_set(state, service, indexes, workload, look.daemon_refusal, logger)
     if report.settles_at is not None and state.queue is not None:
         # when enough of its tasks will have run healthy for the settle time: look again
         wait = _seconds_until(report.settles_at) + 0.5
@@ -72,6 +74,27 @@ def report_status(
         enqueue(state, service.namespace, service.name, indexes, logger, urgent=True, apply=True, delay=delay)
     write_status(state, service, indexes, config, report, look.remembered, look.now, logger)
     return report.reapply
+
+
+def _look_again_at_daemon_set(
+    state: OperatorState,
+    service: Snapshot,
+    indexes: Indexes,
+    workload: Mapping[str, Any] | None,
+    refusal: str | None,
+    logger: Logger,
+) -> None:
+    """A DaemonSet's refused pods are told by Events only, recorded a moment after its status
+    (which is written again only when it changes): while it lacks pods unexplained, look again,
+    less and less often (a node joining makes every DAEMON service lack a pod for a while)."""
+    key = (service.namespace, service.name, service.uid)
+    if not lacks_pods(workload) or refusal is not None or state.queue is None:
+        state.services.daemon_looks.pop(key, None)
+        return
+    looks = state.services.daemon_looks.get(key, 0)
+    state.services.daemon_looks[key] = looks + 1
+    delay = min(DAEMON_LOOK[0] * 2**looks, DAEMON_LOOK[1])
+    enqueue(state, service.namespace, service.name, indexes, logger, urgent=False, apply=False, delay=delay)
 
 
 def _look(
@@ -114,20 +137,27 @@ def _look(
         remembered=state.services.tasks_seen.get((*key, service.uid)),
         noted_unhealthy=noted,
         noted_exits=exits_noted,
-        daemon_refusal=_daemon_refusal(workload, logger),
+        daemon_refusal=_daemon_refusal(workload, tasks),
     )
 
 
-def _daemon_refusal(workload: Mapping[str, Any] | None, logger: Logger) -> str | None:
+def _daemon_refusal(workload: Mapping[str, Any] | None, tasks: list[TaskState]) -> str | None:
     if workload is None or not lacks_pods(workload):  # only a DaemonSet's status has those counts
         return None
     meta = workload.get("metadata") or {}
     try:
         events = kube.failed_creates(str(meta.get("namespace")), str(meta.get("uid")))
     except (ApiException, urllib3.exceptions.HTTPError) as error:  # looked at again (report_status)
-        logger.warning("reading the DaemonSet's events failed: %s", getattr(error, "reason", None) or error)
+        # not the service's logger: its warnings are Events, one per look
+        module_logger.warning(
+            "reading the events of DaemonSet %s/%s failed: %s",
+            meta.get("namespace"),
+            meta.get("name"),
+            getattr(error, "reason", None) or error,
+        )
         return None
-    return daemon_set_refusal(workload, events)
+    created = [str(t.picture.get("createdAt")) for t in tasks if t.picture and t.picture.get("createdAt")]
+    return daemon_set_refusal(workload, events, since=max(created) if created else None)
 
 
 def _planned(plan: Plan | Readiness) -> Planned | Readiness:
