@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,10 +88,12 @@ def kubeconfig_via(kubectl: Kubectl, port: int, path: Path) -> Path:
 
 
 class OperatorProcess:
-    """``ecs-facade run --standalone`` with the given kubeconfig and settings, its log in a
-    file (the log lines carry kopf's timestamps); stopped by its PID."""
+    """``ecs-facade run --standalone`` (or ``run`` with ``args``) with the given kubeconfig
+    and settings, its log in a file (the log lines carry kopf's timestamps); stopped by its PID."""
 
-    def __init__(self, kubeconfig: Path, log: Path, settings: dict[str, str]) -> None:
+    def __init__(
+        self, kubeconfig: Path, log: Path, settings: dict[str, str], args: Sequence[str] = ("--standalone",)
+    ) -> None:
         self.log = log
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), **settings}
         # CHAOS_OPERATOR_CODE: another checkout's operator/ (what a scenario catches without a fix)
@@ -99,7 +101,7 @@ class OperatorProcess:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [code, os.environ.get("PYTHONPATH")]))
         self._out = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ecs_facade", "run", "--standalone", "--verbose"],
+            [sys.executable, "-m", "ecs_facade", "run", *args, "--verbose"],
             env=env,
             stdout=self._out,
             stderr=subprocess.STDOUT,
