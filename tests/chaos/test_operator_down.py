@@ -65,6 +65,7 @@ SETTINGS = {
 BOUND = 60.0  # seconds for a deletion to be finished once the operator is back
 CHILDREN_BOUND = 90.0  # and for the garbage collector to delete what the deleted objects owned
 DOWN = 5.0  # seconds the operator stays down after the deletions
+STUCK = 8.0  # seconds objects are seen stuck without the operator
 CHILD_KINDS = (
     "deployments,replicasets,daemonsets,controllerrevisions,pods,poddisruptionbudgets,services,horizontalpodautoscalers"
 )
@@ -578,22 +579,47 @@ def test_uninstalling_after_the_operator_is_gone_leaves_nothing(
     killed(operator)
     done = shell(kubectl, f"helm uninstall {RELEASE} -n {RELEASE_NAMESPACE}")
     assert done.returncode == 0, done.stderr
-    # deleting then is stuck: a cluster and a STOPPED task, and the clusters' CRD
+    # deleting then is stuck: the clusters and the STOPPED task stay, being deleted
     kubectl("delete", "ecsclusters", "--all", "--wait=false")
     kubectl("delete", "ecstask", "job", "-n", "gone-a", "--wait=false")
-    kubectl("delete", "crd", "ecsclusters.ecs.facade.dev", "--wait=false")
-    time.sleep(10)
-    crd = get(kubectl, "crd", "ecsclusters.ecs.facade.dev")
-    assert crd is not None and crd["metadata"].get("deletionTimestamp"), crd
-    terminating = condition(crd, "Terminating") or {}
-    assert terminating.get("reason") == "InstanceDeletionInProgress", terminating
+    time.sleep(STUCK)
     stuck = kubectl.json("get", "ecsclusters")["items"]
-    assert stuck and all(c["metadata"].get("deletionTimestamp") for c in stuck), stuck
-    assert (get(kubectl, "ecstask", "job", "gone-a") or {}).get("metadata", {}).get("deletionTimestamp")
-    results["3. stuck without the operator: clusters, STOPPED task, CRD (s)"] = 10
+    assert sorted(c["metadata"]["name"] for c in stuck) == ["default", "gone-prod"], stuck
+    assert all(c["metadata"].get("deletionTimestamp") and FINALIZER in finalizers(c) for c in stuck), stuck
+    assert FINALIZER in finalizers(get(kubectl, "ecstask", "job", "gone-a"))
 
     began = time.monotonic()
     run_steps(kubectl, steps, results, "3", {})
     results["3. after the operator was gone, all steps (s)"] = round(time.monotonic() - began, 1)
     left = leftovers(kubectl)
     assert not left, left
+
+
+def test_remove_finalizers_lets_a_crd_being_deleted_finish(
+    cluster: tuple[LocalCluster, Kubectl], results: dict[str, Any]
+) -> None:
+    """A CRD deleted while objects of its kind still have the finalizer and no operator runs:
+    it stays Terminating; ``ecs-facade remove-finalizers`` (the README's command for it) lets
+    the API server finish. No operator at all here: the finalizer is put on by hand."""
+    _, kubectl = cluster
+    crd = REPO / "crds" / "ecs.facade.dev_ecsclusters.yaml"
+    kubectl("apply", "--server-side", "-f", str(crd))
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(crd))
+    ecs_cluster(kubectl, "orphan")
+    kubectl(
+        "patch", "ecscluster", "orphan", "--type=merge", "-p", json.dumps({"metadata": {"finalizers": [FINALIZER]}})
+    )
+    kubectl("delete", "-f", str(crd), "--wait=false")
+    time.sleep(STUCK)
+    found = get(kubectl, "crd", "ecsclusters.ecs.facade.dev")
+    assert found is not None and found["metadata"].get("deletionTimestamp"), found
+    assert (condition(found, "Terminating") or {}).get("reason") == "InstanceDeletionInProgress", found
+    (command,) = [line for line in documented_steps(2)]
+    assert command == "ecs-facade remove-finalizers"
+    began = time.monotonic()
+    done = shell(kubectl, command)
+    assert done.returncode == 0, done.stderr
+    assert "ecsclusters/orphan: finalizer removed (being deleted: it goes now)" in done.stdout, done.stdout
+    wait_for("the CRD gone", lambda: get(kubectl, "crd", "ecsclusters.ecs.facade.dev") is None, timeout=BOUND)
+    results["4. CRD stuck Terminating: gone after remove-finalizers (s)"] = round(time.monotonic() - began, 1)
+    assert not leftovers(kubectl), leftovers(kubectl)
