@@ -33,6 +33,7 @@ its container.
 Bounded: each wait has a limit; the control plane (``E2E_PORT_BASE`` + 1400,
 ``.cluster-chaos-down``) and every operator process are stopped at the end."""
 
+import functools
 import json
 import os
 import re
@@ -208,6 +209,14 @@ def running_pods(kubectl: Kubectl, namespace: str, selector: str) -> dict[str, s
     }
 
 
+def task_running(kubectl: Kubectl, namespace: str, name: str) -> bool:
+    return status(kubectl, "ecstask", name, namespace).get("lastStatus") == "RUNNING"
+
+
+def has_finalizer(kubectl: Kubectl, kind: str, name: str, namespace: str | None = None) -> bool:
+    return FINALIZER in finalizers(get(kubectl, kind, name, namespace))
+
+
 def task_stopped_with_finalizer(kubectl: Kubectl, namespace: str, name: str) -> bool:
     found = get(kubectl, "ecstask", name, namespace)
     return (found or {}).get("status", {}).get("lastStatus") == "STOPPED" and FINALIZER in finalizers(found)
@@ -283,7 +292,7 @@ def test_objects_deleted_while_the_operator_is_down_are_finished_when_it_returns
     )
     started = time.monotonic()
     for name in ("keep", "gone"):
-        wait_for(f"{name} converged", lambda n=name: converged(kubectl, ns, n, 2), timeout=120)
+        wait_for(f"{name} converged", functools.partial(converged, kubectl, ns, name, 2), timeout=120)
     wait_for(
         "the daemon's task on every instance",
         lambda: len(running_pods(kubectl, ns, "ecs.facade.dev/service=daemon")) == len(default_nodes),
@@ -291,13 +300,13 @@ def test_objects_deleted_while_the_operator_is_down_are_finished_when_it_returns
     )
     wait_for("held's Deployment", lambda: get(kubectl, "deployment", "held", ns), timeout=60)
     for name in ("run", "keep-run"):
-        wait_for(f"{name} RUNNING", lambda n=name: status(kubectl, "ecstask", n, ns).get("lastStatus") == "RUNNING")
+        wait_for(f"{name} RUNNING", functools.partial(task_running, kubectl, ns, name))
     for name in ("stopped", "keep-stopped"):
-        wait_for(f"{name} STOPPED, with the finalizer", lambda n=name: task_stopped_with_finalizer(kubectl, ns, n))
-    for name in ("held", "gone"):
         wait_for(
-            f"cluster {name} with the finalizer", lambda n=name: FINALIZER in finalizers(get(kubectl, "ecscluster", n))
+            f"{name} STOPPED, with the finalizer", functools.partial(task_stopped_with_finalizer, kubectl, ns, name)
         )
+    for name in ("held", "gone"):
+        wait_for(f"cluster {name} with the finalizer", functools.partial(has_finalizer, kubectl, "ecscluster", name))
     results["1. everything running after (s)"] = round(time.monotonic() - started, 1)
     # which kinds carry the finalizer (kopf's choice, from the handlers)
     assert FINALIZER not in finalizers(get(kubectl, "ecsservice", "keep", ns))
@@ -489,7 +498,7 @@ def world(kubectl: Kubectl, prefix: str, node: str | None) -> None:
 
 
 def node_cluster(kubectl: Kubectl, node: str) -> str | None:
-    labels = kubectl.json("get", "node", node)["metadata"]["labels"]
+    labels: dict[str, str] = kubectl.json("get", "node", node)["metadata"]["labels"]
     return labels.get("ecs.facade.dev/cluster")
 
 

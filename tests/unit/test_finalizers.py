@@ -109,7 +109,7 @@ def test_every_ecs_kind_loses_the_finalizer_and_keeps_the_others() -> None:
 
 
 def test_a_dry_run_patches_nothing() -> None:
-    api = FakeApi({CLUSTERS: [obj("prod", finalizers=[FINALIZER], deleting=True)]}, served=[CLUSTERS])
+    api = FakeApi({CLUSTERS: [obj("prod", finalizers=[FINALIZER], deleting=True)]}, served=KINDS_ALL)
     said: list[str] = []
     done = remove_finalizers(api, dry_run=True, say=said.append)
     assert [str(f) for f in done] == ["ecsclusters/prod"]
