@@ -30,6 +30,10 @@ as ``POD_NAMESPACE``), without the ports of its probe and metrics. Where the REA
 ``helm uninstall``, the test then sends that process SIGTERM, as the pod's deletion does to
 its container.
 
+To show what a protection is worth, ``CHAOS_OPERATOR_CODE`` runs every operator process from
+another checkout's ``operator/``, ``CHAOS_RESTART_OPERATOR_CODE`` only the one started after
+the deletions, and ``CHAOS_UNINSTALL_README`` takes the steps from another copy of the README.
+
 Bounded: each wait has a limit; the control plane (``E2E_PORT_BASE`` + 1400,
 ``.cluster-chaos-down``) and every operator process are stopped at the end."""
 
@@ -70,7 +74,8 @@ STUCK = 8.0  # seconds objects are seen stuck without the operator
 CHILD_KINDS = (
     "deployments,replicasets,daemonsets,controllerrevisions,pods,poddisruptionbudgets,services,horizontalpodautoscalers"
 )
-README = REPO / "charts" / "ecs-facade" / "README.md"
+# CHAOS_UNINSTALL_README: another copy of the chart README (what a step left out does)
+README = Path(os.environ.get("CHAOS_UNINSTALL_README", REPO / "charts" / "ecs-facade" / "README.md"))
 RELEASE, RELEASE_NAMESPACE = "ecs-facade", "ecs-facade-system"
 RESULTS = LOG_DIR / "chaos-down-results.json"
 # kopf's TemporaryErrors of a start (an object seen by kopf's watch before the operator's
@@ -87,9 +92,28 @@ def cluster() -> Iterator[tuple[LocalCluster, Kubectl]]:
     try:
         kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
         kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "crds"))
+        garbage_collector_knows_the_ecs_kinds(kubectl)
         yield local, kubectl
     finally:
         local.down()
+
+
+def garbage_collector_knows_the_ecs_kinds(kubectl: Kubectl) -> None:
+    """The garbage collector starts watching a newly installed CRD's kind at its next discovery
+    resync (up to 30 s later): until then the children of a deleted ECS object stay. Wait for
+    it, so that the scenarios measure the operator's part, not a fresh CRD's: a ConfigMap
+    owned by an ECSTaskDefinition goes once its owner is deleted."""
+    started = time.monotonic()
+    kubectl("create", "namespace", "gc-probe")
+    apply_objects(kubectl, "gc-probe", task_definition("probe"))
+    owner = get(kubectl, "ecstaskdefinition", "probe", "gc-probe")
+    reference = {"apiVersion": API_VERSION, "kind": "ECSTaskDefinition", "name": "probe", "uid": uid(owner)}
+    child = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "child", "ownerReferences": [reference]}}
+    apply_objects(kubectl, "gc-probe", child)
+    kubectl("delete", "ecstaskdefinition", "probe", "-n", "gc-probe")
+    wait_for("the garbage collector", lambda: get(kubectl, "configmap", "child", "gc-probe") is None, timeout=90)
+    kubectl("delete", "namespace", "gc-probe", "--wait=false")
+    print(f"\nthe garbage collector deleted an ECS object's child {time.monotonic() - started:.1f} s after the CRDs")
 
 
 @pytest.fixture(scope="module")
@@ -357,8 +381,24 @@ def test_objects_deleted_while_the_operator_is_down_are_finished_when_it_returns
     ]:
         assert get(kubectl, kind, name, ns) is None, (kind, name)
 
+    # the garbage collector deletes the children of what went at once, operator or not
+    every_doomed = {u: f"{owner}: {c}" for owner, children in doomed.items() for u, c in children.items()}
+    results["1. children of the deleted objects left when the operator came back"] = sorted(
+        every_doomed[u] for u in set(every_doomed) & existing_uids(kubectl, ns)
+    )
+
     # back
-    second = operators.start(admin, "chaos-down-operator-2.log")
+    # CHAOS_RESTART_OPERATOR_CODE: the operator that comes back runs another checkout's code
+    # (an upgrade, or what the scenario catches without a protection)
+    restart_code = (
+        {"CHAOS_OPERATOR_CODE": os.environ["CHAOS_RESTART_OPERATOR_CODE"]}
+        if os.environ.get("CHAOS_RESTART_OPERATOR_CODE")
+        else {}
+    )
+    with pytest.MonkeyPatch.context() as patched:
+        for name, value in restart_code.items():
+            patched.setenv(name, value)
+        second = operators.start(admin, "chaos-down-operator-2.log")
     back = time.monotonic()
     wait_for(
         "the STOPPED task deleted while down gone",
@@ -392,7 +432,6 @@ def test_objects_deleted_while_the_operator_is_down_are_finished_when_it_returns
     )
     results["1. held cluster: gone after its service was deleted (s)"] = round(time.monotonic() - released, 1)
 
-    every_doomed = {u: f"{owner}: {c}" for owner, children in doomed.items() for u, c in children.items()}
     wait_for(
         "the deleted objects' children gone",
         lambda: not (set(every_doomed) & existing_uids(kubectl, ns)),
@@ -566,6 +605,8 @@ def test_uninstalling_the_documented_way_leaves_nothing(
         operator.stop()
         results["2. the operator's exit code at SIGTERM"] = operator.process.returncode
 
+    made = kubectl.json("get", CHILD_KINDS, "--all-namespaces", "-l", "app.kubernetes.io/managed-by=ecs-facade")
+    results["2. objects with the operator's label before the uninstall"] = len(made["items"])
     began = time.monotonic()
     run_steps(kubectl, steps, results, "2", {"helm uninstall": pod_deleted})
     results["2. uninstall, all steps (s)"] = round(time.monotonic() - began, 1)
