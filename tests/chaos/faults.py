@@ -60,9 +60,17 @@ class LocalCluster:
         if started.returncode != 0:
             self.down()
             raise AssertionError(f"the local control plane did not start:\n{started.stderr[-4000:]}")
-        exports = subprocess.run([script, "env"], env=self.env, capture_output=True, text=True, check=True).stdout
-        bin_dir = exports.split("PATH=")[1].split(":")[0]
-        return Kubectl(f"{bin_dir}/kubectl", str(self.directory / "kubeconfig"))
+        # `env` asks hack/build-controlplane.sh for the binaries' folder, which can fail for a
+        # moment (another checkout's build using the shared cache) and then prints none: asked
+        # again; and what `up` started is stopped if it still has none
+        for _ in range(3):
+            exports = subprocess.run([script, "env"], env=self.env, capture_output=True, text=True).stdout
+            bin_dir = exports.split("PATH=")[1].split(":")[0] if "PATH=" in exports else ""
+            if bin_dir and Path(bin_dir, "kubectl").exists():
+                return Kubectl(f"{bin_dir}/kubectl", str(self.directory / "kubeconfig"))
+            time.sleep(5)
+        self.down()
+        raise AssertionError(f"hack/cluster.sh env named no kubectl: {exports!r}")
 
     def down(self) -> None:
         script = str(REPO / "hack/cluster.sh")
