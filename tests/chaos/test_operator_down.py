@@ -19,8 +19,10 @@ collector), whether the operator runs or not.
 2. Uninstalling: the steps of charts/ecs-facade/README.md, "Uninstalling", run as written
    (read from the README) with the chart installed by ``helm install``: nothing is left, no
    ECS object, no CRD, no namespace stuck Terminating, nothing the operator made, no node label.
-3. The operator already gone: objects deleted and a CRD deleted are stuck (shown), then the
-   README's steps for that case (``ecs-facade remove-finalizers`` first) leave nothing.
+3. The operator already gone: deleted clusters and a deleted STOPPED task are stuck (shown),
+   then the README's steps for that case (``ecs-facade remove-finalizers`` first) leave nothing.
+4. A CRD deleted with such an object and no operator stays Terminating (shown) until the
+   README's command for it, ``ecs-facade remove-finalizers``.
 
 The chart on kwok: ``helm install`` makes the operator's Deployment, whose pod kwok only
 pretends to run (no image is pulled; nothing runs in it). The operator runs in its place as a
