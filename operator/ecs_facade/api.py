@@ -46,3 +46,7 @@ LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY: Final = "ecs-facade"
 
 FIELD_MANAGER: Final = "ecs-facade"
+
+FINALIZER: Final = f"{GROUP}/finalizer"
+"""kopf's finalizer, on the objects whose deletion the operator must see: every ECSCluster, and
+every ECSTask while it is STOPPED (``ecs-facade remove-finalizers`` removes it once the operator is gone)."""

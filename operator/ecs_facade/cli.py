@@ -469,6 +469,24 @@ def _describe_container_instances(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _remove_finalizers(args: argparse.Namespace, out: TextIO) -> int:
+    """The operator's finalizer off every ECS object: once the operator is gone for good
+    (finalizers.py; charts/ecs-facade/README.md, "Uninstalling")."""
+    from kubernetes.client.exceptions import ApiException
+
+    from ecs_facade.finalizers import remove_finalizers
+    from ecs_facade.kube import client as kube
+
+    try:
+        remove_finalizers(kube, dry_run=args.dry_run, say=lambda line: print(line, file=out))
+    except ApiException as error:
+        said = f": {_one_line(str(error.body))}" if error.body else ""
+        raise CliError(f"the API server answered {error.status} {error.reason}{said}") from error
+    except RuntimeError as error:
+        raise CliError(str(error)) from error
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecs-facade", description="Amazon ECS semantics on Kubernetes.")
     parser.add_argument("--version", action="version", version=f"ecs-facade {__version__}")
@@ -554,6 +572,12 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--status", choices=["ACTIVE", "DRAINING"], default=None)
         command.add_argument("nodes", nargs="*", metavar="NODE", help="only these nodes")
         command.set_defaults(func=lambda a: _describe_container_instances(a, sys.stdout), list=listing)
+    remove = commands.add_parser(
+        "remove-finalizers",
+        help="take ecs-facade's finalizer off every ECS object: only once the operator is gone (uninstalling)",
+    )
+    remove.add_argument("--dry-run", action="store_true", help="only list the objects that have it")
+    remove.set_defaults(func=lambda a: _remove_finalizers(a, sys.stdout))
     return parser
 
 

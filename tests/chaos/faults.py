@@ -60,9 +60,17 @@ class LocalCluster:
         if started.returncode != 0:
             self.down()
             raise AssertionError(f"the local control plane did not start:\n{started.stderr[-4000:]}")
-        exports = subprocess.run([script, "env"], env=self.env, capture_output=True, text=True, check=True).stdout
-        bin_dir = exports.split("PATH=")[1].split(":")[0]
-        return Kubectl(f"{bin_dir}/kubectl", str(self.directory / "kubeconfig"))
+        # `env` asks hack/build-controlplane.sh for the binaries' folder, which can fail for a
+        # moment (another checkout's build using the shared cache) and then prints none: asked
+        # again; and what `up` started is stopped if it still has none
+        for _ in range(3):
+            exports = subprocess.run([script, "env"], env=self.env, capture_output=True, text=True).stdout
+            bin_dir = exports.split("PATH=")[1].split(":")[0] if "PATH=" in exports else ""
+            if bin_dir and Path(bin_dir, "kubectl").exists():
+                return Kubectl(f"{bin_dir}/kubectl", str(self.directory / "kubeconfig"))
+            time.sleep(5)
+        self.down()
+        raise AssertionError(f"hack/cluster.sh env named no kubectl: {exports!r}")
 
     def down(self) -> None:
         script = str(REPO / "hack/cluster.sh")
@@ -88,10 +96,12 @@ def kubeconfig_via(kubectl: Kubectl, port: int, path: Path) -> Path:
 
 
 class OperatorProcess:
-    """``ecs-facade run --standalone`` with the given kubeconfig and settings, its log in a
-    file (the log lines carry kopf's timestamps); stopped by its PID."""
+    """``ecs-facade run --standalone`` (or ``run`` with ``args``) with the given kubeconfig
+    and settings, its log in a file (the log lines carry kopf's timestamps); stopped by its PID."""
 
-    def __init__(self, kubeconfig: Path, log: Path, settings: dict[str, str], args: Sequence[str] = ()) -> None:
+    def __init__(
+        self, kubeconfig: Path, log: Path, settings: dict[str, str], args: Sequence[str] = ("--standalone",)
+    ) -> None:
         self.log = log
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), **settings}
         # CHAOS_OPERATOR_CODE: another checkout's operator/ (what a scenario catches without a fix)
@@ -99,7 +109,7 @@ class OperatorProcess:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [code, os.environ.get("PYTHONPATH")]))
         self._out = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ecs_facade", "run", "--standalone", "--verbose", *args],
+            [sys.executable, "-m", "ecs_facade", "run", *args, "--verbose"],
             env=env,
             stdout=self._out,
             stderr=subprocess.STDOUT,

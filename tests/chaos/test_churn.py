@@ -131,7 +131,7 @@ def operator(cluster: Kubectl) -> Iterator[Operator]:
         REPO / ".cluster-chaos-churn" / "kubeconfig",
         LOG_DIR / "chaos-churn-operator.log",
         SETTINGS,
-        args=("--metrics-port", str(port)),
+        args=("--standalone", "--metrics-port", str(port)),
     )
     made = Operator(process, port)
 

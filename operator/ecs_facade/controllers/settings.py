@@ -6,7 +6,7 @@ from typing import Any, cast
 
 import kopf
 
-from ecs_facade.api import GROUP
+from ecs_facade.api import FINALIZER, GROUP
 from ecs_facade.config import Config
 from ecs_facade.controllers.state import OperatorState, of
 from ecs_facade.kube import client as kube
@@ -84,7 +84,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # only conditions and ECS fields.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = LeanDiffBaseStorage(prefix=GROUP, key="last-handled-configuration")
-    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.finalizer = FINALIZER
     # An Event per handled change would be noise (and writes); warnings and errors only.
     settings.posting.level = logging.WARNING
     # A watch that silently stalls is a known failure mode: bound it on both sides.

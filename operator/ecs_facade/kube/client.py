@@ -523,3 +523,48 @@ def apply_any(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
         apply_core(manifest)
         return None
     return apply(manifest, _PLURALS[str(manifest["kind"])])
+
+
+# --- the CLI's clean-up once the operator is gone (ecs-facade remove-finalizers)
+
+
+def list_everywhere(api_version: str, plural: str) -> list[dict[str, Any]] | None:
+    """Every object of a custom kind, of every namespace (in pages of 500); None when the API
+    server does not serve the kind (its CRD is not installed)."""
+    group, version = _group_version(api_version)
+    found: list[dict[str, Any]] = []
+    token = ""
+    while True:
+        query = [("limit", "500"), *([("continue", token)] if token else [])]
+        try:
+            page = orjson.loads(_call("GET", f"/apis/{group}/{version}/{plural}", query=query))
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        found.extend(page.get("items") or [])
+        token = (page.get("metadata") or {}).get("continue") or ""
+        if not token:
+            return found
+
+
+def get_any(api_version: str, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+    """A custom object, namespaced (``namespace``) or cluster-scoped (None); None when gone."""
+    if namespace:
+        return get(api_version, plural, namespace, name)
+    return get_cluster_scoped(api_version, plural, name)
+
+
+def json_patch(
+    api_version: str, plural: str, namespace: str | None, name: str, operations: Sequence[Mapping[str, Any]]
+) -> None:
+    """A JSON patch (RFC 6902) of a custom object, namespaced or cluster-scoped (None). Raises
+    ApiException: 404 when it is gone, 422 when a ``test`` operation fails (it changed)."""
+    group, version = _group_version(api_version)
+    scope = f"namespaces/{namespace}/" if namespace else ""
+    _call(
+        "PATCH",
+        f"/apis/{group}/{version}/{scope}{plural}/{name}",
+        [dict(operation) for operation in operations],
+        content_type=JSON_PATCH,
+    )
