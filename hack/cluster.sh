@@ -212,7 +212,10 @@ stop() { # component [signal]: SIGTERM (or signal) to its recorded PID, SIGKILL 
     kill -s "$signal" "$pid" 2>/dev/null || true
     local deadline=$((SECONDS + 20))
     while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$1 (pid $pid) still running after 20 s: SIGKILL"
+      kill -9 "$pid" 2>/dev/null || true
+    fi
   fi
   rm -f "$f"
 }

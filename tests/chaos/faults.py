@@ -69,11 +69,12 @@ class LocalCluster:
         recorded = self.directory / "pids" / f"{component}.pid"
         return int(recorded.read_text()) if recorded.exists() else None
 
-    def stop_component(self, component: str, kill: bool = False) -> None:
+    def stop_component(self, component: str, kill: bool = False) -> str:
         """``hack/cluster.sh stop``: etcd or kube-apiserver only, SIGTERM (``kill``: SIGKILL),
-        returns once it exited; the rest of the control plane keeps running."""
+        returns once it exited (what the script said); the rest of the control plane keeps
+        running."""
         args = [str(REPO / "hack/cluster.sh"), "stop", component, *(["--kill"] if kill else [])]
-        subprocess.run(args, env=self.env, check=True, capture_output=True, timeout=60)
+        return subprocess.run(args, env=self.env, check=True, capture_output=True, text=True, timeout=60).stderr
 
     def start_component(self, component: str) -> None:
         """``hack/cluster.sh start``: the same flags as ``up``; returns once it is healthy
