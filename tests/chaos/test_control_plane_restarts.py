@@ -69,6 +69,21 @@ TASK_LABEL = "ecs.facade.dev/task"
 IMAGES = {"app": "example/app:1", "app2": "example/app:2"}
 
 
+PROBE = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "probe"},
+    "spec": {
+        "replicas": 1,
+        "selector": {"matchLabels": {"app": "probe"}},
+        "template": {
+            "metadata": {"labels": {"app": "probe"}},
+            "spec": {"containers": [{"name": "probe", "image": "example/probe:1"}]},
+        },
+    },
+}
+
+
 def informer_delays() -> Iterator[float]:
     first, most = INFORMER_BACKOFF
     delay = first
@@ -180,7 +195,8 @@ class Snapshot:
         for pod in items("pods"):
             labels = pod["metadata"].get("labels") or {}
             if not pod["metadata"].get("deletionTimestamp"):
-                pods.setdefault(labels.get(SERVICE_LABEL) or f"task/{labels.get(TASK_LABEL)}", []).append(pod)
+                owner = labels.get(SERVICE_LABEL) or (f"task/{labels[TASK_LABEL]}" if TASK_LABEL in labels else "")
+                pods.setdefault(owner or f"other/{labels.get('app')}", []).append(pod)
         return cls(
             services={s["metadata"]["name"]: s for s in items("ecsservices")},
             deployments=deployments,
@@ -211,6 +227,11 @@ class Snapshot:
             return f"{len(pods)} tasks, {len(running)} running, images {sorted(images)}"
         return None
 
+    def probe_running(self) -> bool:
+        """The plain Deployment's pod runs: the rest of the control plane (controller-manager,
+        scheduler, kwok) recovered too, whatever the operator does."""
+        return any(p["status"].get("phase") == "Running" for p in self.pods.get("other/probe", []))
+
     def task_running(self, name: str) -> bool:
         status = (self.tasks.get(name) or {}).get("status") or {}
         return status.get("lastStatus") == "RUNNING" and len(self.pods.get(f"task/{name}", [])) == 1
@@ -222,6 +243,7 @@ class Milestones:
 
     since: float
     seen: dict[str, float] = field(default_factory=dict)
+    explain: Callable[[Snapshot], str] = lambda _: ""
 
     def watch(
         self, kubectl: Kubectl, namespace: str, checks: dict[str, Callable[[Snapshot], bool]], timeout: float
@@ -241,7 +263,8 @@ class Milestones:
                     return snapshot
             if now > deadline:
                 missing = [name for name in checks if name not in self.seen]
-                raise AssertionError(f"after {timeout:.0f} s, not yet: {missing}; seen: {self.seen}")
+                problems = self.explain(snapshot) if snapshot is not None else "no snapshot"
+                raise AssertionError(f"after {timeout:.0f} s, not yet: {missing}; seen: {self.seen}; {problems}")
             time.sleep(0.3)
 
 
@@ -318,23 +341,30 @@ def restart_with_work_in_flight(
         wait_for("the API server ready", lambda: kubectl.run("get", "--raw", "/readyz").returncode == 0, 60, 0.2)
     restart.ready_at = time.monotonic()
 
-    # right after: a new service, a new standalone task (kopf's watch), another scale
-    apply_objects(kubectl, namespace, service("late", 2), ecs_task("late-task"), service(names[8], 3))
+    # right after: a new service, a new standalone task (kopf's watch), another scale; and a
+    # plain Deployment, which shows when the rest of the control plane works again
+    apply_objects(kubectl, namespace, service("late", 2), ecs_task("late-task"), service(names[8], 3), PROBE)
     expected.update({"late": (2, "app"), names[8]: (3, "app")})
     informer_wait = next_attempt_within(informer_delays(), restart.outage)
     kopf_wait = next_attempt_within(kopf_delays(), restart.outage)
     first_bound = informer_wait + CALL_BOUND + MARGIN
-    task_bound = max(informer_wait, kopf_wait) + CALL_BOUND + MARGIN
+    task_bound = max(informer_wait, kopf_wait) + CALL_BOUND + MARGIN  # kopf's watch: the task's pod
     # a service whose reconcile failed through the outage waits its work queue's backoff
     # (0.5 s doubling): within the outage + 0.5 s after the return
     all_bound = max(first_bound, restart.outage + 0.5 + CALL_BOUND) + STEADY + 2 * MARGIN
-    milestones = Milestones(restart.ready_at)
+
+    def explain(snapshot: Snapshot) -> str:
+        problems = {n: snapshot.problem(n, d, td) for n, (d, td) in expected.items()}
+        return f"not converged: { ({n: p for n, p in problems.items() if p}) }"
+
+    milestones = Milestones(restart.ready_at, explain=explain)
     final = milestones.watch(
         kubectl,
         namespace,
         {
             "new service's Deployment": lambda s: bool(s.deployments.get("late")),
             "new task's pod": lambda s: bool(s.pods.get("task/late-task")),
+            "plain Deployment's pod Running": Snapshot.probe_running,
             "new task RUNNING": lambda s: s.task_running("late-task"),
             "all converged": wanted(expected),
         },
@@ -358,7 +388,8 @@ def restart_with_work_in_flight(
         assert final.problem(name, desired, definition) is None, (name, final.problem(name, desired, definition))
     assert final.task_running("late-task")
     assert seen["new service's Deployment"] <= first_bound, (seen, first_bound)
-    assert seen["new task RUNNING"] <= task_bound, (seen, task_bound)
+    assert seen["new task's pod"] <= task_bound, (seen, task_bound)
+    assert seen["new task RUNNING"] <= all_bound, (seen, all_bound)
     assert seen["all converged"] <= all_bound, (seen, all_bound)
 
     # the informers that lost their watch and watched again, the calls that failed, in the log
