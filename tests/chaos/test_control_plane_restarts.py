@@ -145,7 +145,7 @@ def results() -> Iterator[dict[str, Any]]:
 
 
 def task_definition(name: str) -> dict[str, Any]:
-    container = {"name": "app", "image": IMAGES[name], "cpu": 64, "memory": 64}
+    container = {"name": "app", "image": IMAGES[name], "cpu": 16, "memory": 32}  # 3 x 90 tasks on 12 CPUs
     return {
         "apiVersion": "ecs.facade.dev/v1alpha1",
         "kind": "ECSTaskDefinition",
