@@ -26,6 +26,7 @@ Bounded: each wait has a limit; the cluster (the restarted component too: ``hack
 down`` stops it by its PID file) and the operator are stopped at the end
 (``E2E_PORT_BASE`` + 1200 and ``.cluster-chaos-restart``: never the e2e suite's cluster)."""
 
+import calendar
 import inspect
 import json
 import os
@@ -63,6 +64,7 @@ MARGIN = 10.0  # the reconcile's own calls and kubectl's polling, on 2 shared co
 STEADY = 10.0  # a service is Ready once its tasks ran this long (steady_state_seconds)
 DOWN = 6.0  # seconds the component stays down
 SERVICES = 40
+BURST = 10  # services created right before the stop
 RESULTS = LOG_DIR / "chaos-restart-results.json"
 SERVICE_LABEL = "ecs.facade.dev/service"
 TASK_LABEL = "ecs.facade.dev/task"
@@ -283,6 +285,12 @@ class Restart:
         return self.ready_at - self.stopped_at
 
 
+def created_at(obj: dict[str, Any]) -> float:
+    """metadata.creationTimestamp as time.time() (whole seconds)."""
+    stamp = obj["metadata"]["creationTimestamp"]
+    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+
+
 def logged_since(text: str, since: float, pattern: str) -> list[re.Match[str]]:
     """The log lines matching ``pattern`` written at ``since`` (time.time()) or later."""
     found: list[re.Match[str]] = []
@@ -323,10 +331,13 @@ def restart_with_work_in_flight(
         return made if made >= 1 else None
 
     wait_for("the first Deployment", some_made, timeout=120, interval=0.2)
-    changed = {**{n: (3, "app") for n in names[:4]}, **{n: (2, "app2") for n in names[4:8]}}
-    apply_objects(kubectl, namespace, *(service(n, d, td) for n, (d, td) in changed.items()))
-    expected.update(changed)
     made = len(kubectl.json("get", "deployments", "-n", namespace)["items"])
+    # then, at once: a scale, a rollout to another task definition and a burst of new
+    # services, and the stop right after: their reconciles are queued or under way
+    changed = {**{n: (3, "app") for n in names[:4]}, **{n: (2, "app2") for n in names[4:8]}}
+    burst = {f"b{i:02d}": (2, "app") for i in range(BURST)}
+    apply_objects(kubectl, namespace, *(service(n, d, td) for n, (d, td) in {**changed, **burst}.items()))
+    expected.update(changed | burst)
 
     restart.wall_stopped_at, restart.stopped_at = time.time(), time.monotonic()
     try:
@@ -371,9 +382,13 @@ def restart_with_work_in_flight(
         timeout=all_bound + 30,
     )
     seen = milestones.seen
+    made_of_burst = sum(  # made before the stop (creationTimestamp: whole seconds)
+        1 for name in burst if created_at(final.deployments[name][0]) < restart.wall_stopped_at
+    )
     key = f"{restart.component} {'SIGKILL' if restart.kill else 'SIGTERM'}"
     results[key] = {
-        "Deployments made before the stop": f"{made} of {SERVICES}",
+        "Deployments made before the changes": f"{made} of {SERVICES}",
+        "burst's Deployments made before the stop": f"{made_of_burst} of {BURST}",
         "stop took (s)": round(restart.exited_after, 1),
         "SIGTERM not enough (SIGKILL after 20 s)": restart.escalated,
         "outage, stop to ready (s)": round(restart.outage, 1),
