@@ -123,9 +123,18 @@ def cluster() -> Iterator[tuple[LocalCluster, Kubectl]]:
         kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "crds"))
         yield local, kubectl
     finally:
+        restarted = {component: local.pid(component) for component in ("etcd", "kube-apiserver")}
         local.down()
-        for component in ("etcd", "kube-apiserver"):  # down stopped the restarted ones too
-            assert local.pid(component) is None, component
+        for component, pid in restarted.items():  # down stopped the restarted ones too, by their PID files
+            assert pid is None or not alive(pid), (component, pid)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="module")
