@@ -452,7 +452,7 @@ def test_etcd_restarted_with_work_in_flight(
 ) -> None:
     """The API server stays up, its storage goes: reads and writes fail (5xx, timeouts).
 
-    SIGTERM: with SIGKILL, twice in four runs a pod the scheduler bound at the moment of the
+    SIGTERM: with SIGKILL, twice in five runs a pod the scheduler bound at the moment of the
     kill ("Successfully assigned" in its log) was never run by kwok and stayed Pending for
     good, the control plane's own loss, whatever the operator does (docs/reliability.md)."""
     _, kubectl = cluster
