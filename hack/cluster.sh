@@ -11,6 +11,13 @@
 #   hack/cluster.sh status   what runs, and the nodes
 #   hack/cluster.sh env      print `export KUBECONFIG=... PATH=...` for eval (with a real node
 #                            also crictl on PATH and CRI_CONFIG_FILE for its containerd)
+#   hack/cluster.sh stop etcd|kube-apiserver [--kill]
+#                            stop that one component (SIGTERM and wait for it to exit, as
+#                            `down` does; --kill: SIGKILL), the rest left running: the
+#                            fault-injection tests restart the control plane under the operator
+#   hack/cluster.sh start etcd|kube-apiserver
+#                            start it again, with the flags `up` gives it, and wait until it
+#                            is healthy (the API server: ready); `down` stops it by its PID file
 #
 # Settings (environment):
 #   ECS_FACADE_CLUSTER_DIR   state: certs, etcd data, kubeconfig, logs, pids
@@ -196,16 +203,19 @@ start() { # component args...
   echo $! > "$pids/$name.pid"
 }
 
-stop() { # component: SIGTERM to its recorded PID, SIGKILL after 20 s
-  local f="$pids/$1.pid" pid
+stop() { # component [signal]: SIGTERM (or signal) to its recorded PID, SIGKILL after 20 s
+  local f="$pids/$1.pid" pid signal=${2:-TERM}
   [[ -f "$f" ]] || return 0
   pid="$(cat "$f")"
   if kill -0 "$pid" 2>/dev/null; then
-    log "stopping $1 (pid $pid)"
-    kill "$pid" 2>/dev/null || true
+    log "stopping $1 (pid $pid, SIG$signal)"
+    kill -s "$signal" "$pid" 2>/dev/null || true
     local deadline=$((SECONDS + 20))
     while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$1 (pid $pid) still running after 20 s: SIGKILL"
+      kill -9 "$pid" 2>/dev/null || true
+    fi
   fi
   rm -f "$f"
 }
@@ -303,6 +313,51 @@ metrics_api_available() {
   [[ "$(kctl get apiservice v1beta1.metrics.k8s.io -o jsonpath='{.status.conditions[?(@.type=="Available")].status}')" == True ]]
 }
 
+# etcd and the API server: `up` starts them, and `start` again after a `stop` (same flags)
+start_etcd() {
+  local bin; bin="$(bin_dir)"
+  start etcd "$bin/etcd" --name local --data-dir "$dir/etcd" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+    --initial-cluster "local=http://127.0.0.1:$etcd_peer_port" \
+    --listen-metrics-urls "" --quota-backend-bytes 8589934592 --unsafe-no-fsync
+  wait_for etcd 60 curl -sf "http://127.0.0.1:$etcd_port/health"
+}
+
+start_apiserver() {
+  local bin; bin="$(bin_dir)"
+  local audit=()
+  if [[ -n "$audit_user" || -n "$audit_group" ]]; then
+    {
+      printf 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n'
+      if [[ -n "$audit_user" ]]; then printf -- '- level: Metadata\n  users: ["%s"]\n' "$audit_user"; fi
+      if [[ -n "$audit_group" ]]; then printf -- '- level: Metadata\n  userGroups: ["%s"]\n' "$audit_group"; fi
+      printf -- '- level: None\n'
+    } > "$dir/audit-policy.yaml"
+    audit=(--audit-policy-file "$dir/audit-policy.yaml" --audit-log-path "$logs/audit.log"
+           --audit-log-format json --audit-log-mode blocking)
+  fi
+
+  start kube-apiserver "$bin/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+    --client-ca-file "$pki/ca.crt" \
+    --service-account-issuer https://kubernetes.default.svc \
+    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+    --service-cluster-ip-range 10.96.0.0/16 --endpoint-reconciler-type none \
+    --authorization-mode Node,RBAC --allow-privileged \
+    --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
+    --kubelet-preferred-address-types InternalIP \
+    --requestheader-client-ca-file "$pki/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra- \
+    --proxy-client-cert-file "$pki/front-proxy-client.crt" --proxy-client-key-file "$pki/front-proxy-client.key" \
+    --max-requests-inflight 1000 --max-mutating-requests-inflight 500 \
+    --profiling="$profiling" ${audit[@]+"${audit[@]}"}
+  wait_for kube-apiserver 120 apiserver_ready
+}
+
 up() {
   command -v openssl >/dev/null || die "openssl is required (apt-get install openssl)"
   local bin; bin="$(bin_dir)"
@@ -343,43 +398,8 @@ profiles:
       defaultingType: List
 EOF
   local stages; stages="$(dirname "$bin")/kwok-stages.yaml"
-  local audit=()
-  if [[ -n "$audit_user" || -n "$audit_group" ]]; then
-    {
-      printf 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n'
-      if [[ -n "$audit_user" ]]; then printf -- '- level: Metadata\n  users: ["%s"]\n' "$audit_user"; fi
-      if [[ -n "$audit_group" ]]; then printf -- '- level: Metadata\n  userGroups: ["%s"]\n' "$audit_group"; fi
-      printf -- '- level: None\n'
-    } > "$dir/audit-policy.yaml"
-    audit=(--audit-policy-file "$dir/audit-policy.yaml" --audit-log-path "$logs/audit.log"
-           --audit-log-format json --audit-log-mode blocking)
-  fi
-
-  start etcd "$bin/etcd" --name local --data-dir "$dir/etcd" \
-    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
-    --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
-    --initial-cluster "local=http://127.0.0.1:$etcd_peer_port" \
-    --listen-metrics-urls "" --quota-backend-bytes 8589934592 --unsafe-no-fsync
-  wait_for etcd 60 curl -sf "http://127.0.0.1:$etcd_port/health"
-
-  start kube-apiserver "$bin/kube-apiserver" \
-    --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
-    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
-    --client-ca-file "$pki/ca.crt" \
-    --service-account-issuer https://kubernetes.default.svc \
-    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
-    --service-cluster-ip-range 10.96.0.0/16 --endpoint-reconciler-type none \
-    --authorization-mode Node,RBAC --allow-privileged \
-    --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
-    --kubelet-preferred-address-types InternalIP \
-    --requestheader-client-ca-file "$pki/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
-    --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
-    --requestheader-extra-headers-prefix X-Remote-Extra- \
-    --proxy-client-cert-file "$pki/front-proxy-client.crt" --proxy-client-key-file "$pki/front-proxy-client.key" \
-    --max-requests-inflight 1000 --max-mutating-requests-inflight 500 \
-    --profiling="$profiling" ${audit[@]+"${audit[@]}"}
-  wait_for kube-apiserver 120 apiserver_ready
+  start_etcd
+  start_apiserver
 
   start kube-controller-manager "$bin/kube-controller-manager" \
     --kubeconfig "$dir/controller-manager.kubeconfig" \
@@ -447,10 +467,21 @@ status() {
   return $rc
 }
 
+# one component stopped and started again under a running cluster (the fault-injection tests)
+restartable() { # component -> the function that starts it, or an error
+  case "$1" in
+    etcd) echo start_etcd ;;
+    kube-apiserver) echo start_apiserver ;;
+    *) die "stop|start: only etcd or kube-apiserver, not '$1'" ;;
+  esac
+}
+
 case "${1:-}" in
   up) up ;;
   down) shift; down "$@" ;;
   status) status ;;
   env) env_exports ;;
-  *) echo "usage: $0 up|down [--purge]|status|env" >&2; exit 2 ;;
+  stop) restartable "${2:-}" >/dev/null; stop "$2" "$([[ "${3:-}" == --kill ]] && echo KILL || echo TERM)" ;;
+  start) starter="$(restartable "${2:-}")"; mkdir -p "$logs" "$pids"; "$starter" ;;
+  *) echo "usage: $0 up|down [--purge]|status|env|stop etcd|kube-apiserver [--kill]|start etcd|kube-apiserver" >&2; exit 2 ;;
 esac

@@ -72,6 +72,26 @@ class LocalCluster:
         self.down()
         raise AssertionError(f"hack/cluster.sh env named no kubectl: {exports!r}")
 
+    def pid(self, component: str) -> int | None:
+        """The PID hack/cluster.sh recorded for ``component`` (None: not running)."""
+        recorded = self.directory / "pids" / f"{component}.pid"
+        return int(recorded.read_text()) if recorded.exists() else None
+
+    def stop_component(self, component: str, kill: bool = False) -> str:
+        """``hack/cluster.sh stop``: etcd or kube-apiserver only, SIGTERM (``kill``: SIGKILL),
+        returns once it exited (what the script said); the rest of the control plane keeps
+        running."""
+        args = [str(REPO / "hack/cluster.sh"), "stop", component, *(["--kill"] if kill else [])]
+        return subprocess.run(args, env=self.env, check=True, capture_output=True, text=True, timeout=60).stderr
+
+    def start_component(self, component: str) -> None:
+        """``hack/cluster.sh start``: the same flags as ``up``; returns once it is healthy
+        (the API server: /readyz)."""
+        args = [str(REPO / "hack/cluster.sh"), "start", component]
+        started = subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=180)
+        if started.returncode != 0:
+            raise AssertionError(f"{component} did not start again:\n{started.stderr[-4000:]}")
+
     def down(self) -> None:
         script = str(REPO / "hack/cluster.sh")
         subprocess.run([script, "down"], env=self.env, check=False, capture_output=True)

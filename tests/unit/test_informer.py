@@ -236,3 +236,62 @@ def test_each_listed_item_is_trimmed_as_its_page_comes() -> None:
     assert trimmed_while_listing == [("a", 1), ("b", 1), ("c", 2)]
     assert events == ["d"]  # watch events are handled one at a time, whole
     assert informer.resource_version == "11"
+
+
+class Timed(Script):
+    """A Script that also notes when each call came (monotonic)."""
+
+    def __init__(self, lists: list[Any], watches: list[Any]) -> None:
+        super().__init__(lists, watches)
+        self.at: list[float] = []
+
+    def list(self, path: str, limit: int, token: str | None, label_selector: str | None) -> dict[str, Any]:
+        self.at.append(time.monotonic())
+        return super().list(path, limit, token, label_selector)
+
+    def watch(
+        self, path: str, resource_version: str, timeout_seconds: int, label_selector: str | None
+    ) -> Iterator[dict[str, Any]]:
+        self.at.append(time.monotonic())
+        yield from super().watch(path, resource_version, timeout_seconds, label_selector)
+
+
+def broken_after(*events: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A watch that brings ``events``, then its connection breaks (the API server went away)."""
+    yield from events
+    raise ConnectionError("Response ended prematurely")
+
+
+def test_a_watch_that_worked_then_broke_backs_off_from_the_first_delay_again() -> None:
+    # an outage (three refused watches: 0.1, 0.2, 0.4 s), a watch that works again, then
+    # the next outage: its first retry waits the first delay, not the fourth (0.8 s)
+    refused = ConnectionError("connection refused")
+    script = Timed(
+        lists=[{"items": [], "metadata": {"resourceVersion": "10"}}],
+        watches=[refused, refused, refused, broken_after({"type": "ADDED", "object": obj("a", "11")}), refused],
+    )
+    informer = Informer("/api/v1/pods", script, on_list=lambda *_: None, on_event=lambda *_: None, backoff=(0.1, 5))
+    informer.start()
+    assert script.done.wait(10), script.asked
+    informer.stop()
+    assert [a[0] for a in script.until_done] == ["list", *["watch"] * 6]
+    assert script.at[5] - script.at[4] < 0.3, script.at  # 0.1 s, not 0.8 s
+    assert script.at[4] - script.at[3] >= 0.35  # within the first outage, the delay doubled
+
+
+def test_a_410_after_a_watch_that_worked_then_broke_lists_again_at_once() -> None:
+    # a restart of the API server: 410, listed again, the watch works (no event: a quiet
+    # kind), breaks at the next restart, and the next watch gets a 410: listed again at
+    # once, not taken for "gone again right after a list" (which waits the backoff)
+    gone = {"type": "ERROR", "object": {"code": 410, "message": "too old"}}
+    script = Timed(
+        lists=[{"items": [], "metadata": {"resourceVersion": str(v)}} for v in (10, 20, 30)],
+        watches=[[gone], broken_after(), [gone]],
+    )
+    informer = Informer("/api/v1/pods", script, on_list=lambda *_: None, on_event=lambda *_: None, backoff=(1, 1))
+    informer.start()
+    assert script.done.wait(10), script.asked
+    informer.stop()
+    kinds = [a[0] for a in script.until_done]
+    assert kinds == ["list", "watch", "list", "watch", "watch", "list", "watch"], kinds
+    assert script.at[5] - script.at[4] < 0.5, script.at  # listed again at once after the 410

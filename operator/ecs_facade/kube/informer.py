@@ -158,6 +158,7 @@ class Informer:
         self._thread: threading.Thread | None = None
         self.resource_version = ""
         self.synced = False
+        self.progress = 0  # lists done and watch events handed on (bookmarks too): how run() tells a new outage
 
     def sync(self) -> None:
         """List everything (page by page; a 410 between pages starts the list again) and
@@ -187,6 +188,7 @@ class Informer:
             self._on_list(items, not self.synced)
             self.resource_version = str(meta.get("resourceVersion") or "")
             self.synced = True
+            self.progress += 1
             return
 
     def watch_once(self) -> int:
@@ -207,12 +209,21 @@ class Informer:
             if version:
                 self.resource_version = str(version)
             seen += 1
+            self.progress += 1
         return seen
 
     def run(self) -> None:
         """Watch until stopped: resume after the server's timeout, list again after a 410,
-        back off (doubling, bounded) after a failure or a watch that ends at once."""
+        back off (doubling, bounded) after a failure or a watch that ends at once.
+
+        A connection that fails after the informer made progress since its last failure (a
+        list, a watch event) is a new outage, not the next step of the last one: the backoff
+        starts again from its first delay, and a 410 after it lists again at once. (Before,
+        a watch that worked for minutes after an API server restart and broke at the next
+        one waited the delay the first outage had reached, 30 s, and as much again for its
+        410: tests/chaos/test_control_plane_restarts.py.)"""
         failures, must_list, gone = 0, not self.synced, 0
+        progress_at_failure = self.progress
         while not self._stop.is_set():
             try:
                 if must_list:
@@ -233,6 +244,9 @@ class Informer:
                 return
             except Exception as error:  # a dropped connection, an API server restart
                 failure = str(error) or type(error).__name__
+                if self.progress != progress_at_failure:  # it worked since the last failure
+                    failures = gone = 0
+                progress_at_failure = self.progress
             if self._stop.is_set():
                 return
             failures += 1
