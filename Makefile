@@ -36,8 +36,9 @@ controlplane: ## build (once, cached) kube-apiserver, controller-manager, schedu
 	hack/build-controlplane.sh >/dev/null
 	hack/build-tools.sh >/dev/null
 
-generate: venv ## regenerate the CRDs and pydantic models from botocore (hack/gen_crds.py)
+generate: venv ## regenerate the CRDs and pydantic models from botocore (hack/gen_crds.py), and the API's models
 	$(BIN)/python hack/gen_crds.py
+	$(BIN)/python hack/gen_ecs_api_model.py
 
 lint: venv ## ruff, mypy and the Dockerfile (BuildKit's checks); the chart is linted by tests/e2e/test_chart.py
 	$(BIN)/ruff check .

@@ -1,0 +1,137 @@
+"""The HTTP layer of the ECS API: aiohttp in, protocol and sigv4 do the work.
+
+One route, `POST /`, in the order AWS answers: body size, content type, X-Amz-Target,
+signature (over the body as received), JSON and the model's input shape, then the handler.
+Every answer is JSON with an `x-amzn-RequestId`; every refusal is a 4xx with the AWS error
+name, so SDKs raise the typed exception instead of retrying; only a handler's own failure
+is a 500 (ServerException), logged with its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from .errors import ApiError
+from .model import ServiceModel
+from .protocol import ACCEPTED_CONTENT_TYPES, CONTENT_TYPE, Dispatcher, RequestContext, encode, error_body, error_status
+from .sigv4 import Authenticator
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"  # loopback unless asked: the API creates workloads
+DEFAULT_PORT = 8088
+MAX_BODY = 1024 * 1024  # bytes; a task definition is at most 64 KiB, a request far less than this
+
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+MAX_BODY_KEY = web.AppKey("max_body", int)
+
+
+def _reply(status: int, body: bytes, request_id: str) -> web.Response:
+    return web.Response(
+        status=status, body=body, headers={"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": request_id}
+    )
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError("RequestEntityTooLargeException", f"the request body is larger than {limit} bytes", 413)
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            raise ApiError("RequestEntityTooLargeException", f"the request body is larger than {limit} bytes", 413)
+    return bytes(body)
+
+
+def _headers(request: web.Request) -> dict[str, list[str]]:
+    headers: dict[str, list[str]] = {}
+    for name, value in request.headers.items():
+        headers.setdefault(name.lower(), []).append(value)
+    return headers
+
+
+async def handle(request: web.Request) -> web.Response:
+    request_id = str(uuid.uuid4())
+    started = time.monotonic()
+    model: ServiceModel | None = None
+    action = "-"
+    key_id: str | None = None
+    try:
+        if request.method != "POST" or request.path != "/":
+            raise ApiError("UnknownOperationException", "the ECS API answers POST / only", 404)
+        body = await _read_body(request, request.app[MAX_BODY_KEY])
+        if request.content_type not in ACCEPTED_CONTENT_TYPES:
+            raise ApiError(
+                "UnsupportedMediaTypeException",
+                f"Content-Type {request.content_type or '(none)'} is not supported; expected {CONTENT_TYPE}",
+                415,
+            )
+        dispatcher = request.app[DISPATCHER]
+        model, action = dispatcher.resolve(request.headers.get("X-Amz-Target"))
+        identity = request.app[AUTHENTICATOR].authenticate(
+            method=request.method,
+            raw_path=request.raw_path.partition("?")[0],
+            raw_query=request.raw_path.partition("?")[2],
+            headers=_headers(request),
+            body=body,
+            service=model.signing_name,
+        )
+        key_id = identity.access_key_id
+        parsed = dispatcher.parse(model, action, body)
+        context = RequestContext(
+            service=model.service,
+            action=action,
+            request_id=request_id,
+            region=identity.region,
+            access_key_id=identity.access_key_id,
+            namespaces=identity.namespaces,
+            anonymous=identity.anonymous,
+        )
+        response = _reply(200, encode(await dispatcher.call(model, parsed, context)), request_id)
+    except ApiError as error:
+        response = _reply(error_status(error, model), error_body(error), request_id)
+        log.debug("%s %s: %s", request_id, action, error)
+    except Exception:
+        log.exception("%s %s: the handler failed", request_id, action)
+        name = model.server_error if model is not None else "ServerException"
+        failure = ApiError(name, f"ecs-facade failed to process the request (request id {request_id})", 500)
+        response = _reply(500, error_body(failure), request_id)
+    log.info(
+        "api %s %s key=%s status=%d %.1fms",
+        request_id,
+        action,
+        key_id or "-",
+        response.status,
+        (time.monotonic() - started) * 1000,
+    )
+    return response
+
+
+def make_app(dispatcher: Dispatcher, authenticator: Authenticator, max_body: int = MAX_BODY) -> web.Application:
+    """The aiohttp application; `max_body` bounds what one request may send."""
+    app = web.Application(client_max_size=max_body)
+    app[DISPATCHER] = dispatcher
+    app[AUTHENTICATOR] = authenticator
+    app[MAX_BODY_KEY] = max_body
+    app.router.add_route("*", "/{tail:.*}", handle)
+    if authenticator.anonymous:
+        log.warning(
+            "ANONYMOUS MODE: the ECS API accepts every request without checking its signature, with access to"
+            " every namespace. For local use only; never expose it."
+        )
+    return app
+
+
+def run(
+    dispatcher: Dispatcher, authenticator: Authenticator, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, **kw: Any
+) -> None:
+    """Serve until interrupted (`ecs-facade api`)."""
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        log.warning("the ECS API listens on %s, not loopback: make sure TLS or a trusted network is in front", host)
+    web.run_app(make_app(dispatcher, authenticator, **kw), host=host, port=port, print=None)
