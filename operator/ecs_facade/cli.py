@@ -487,6 +487,31 @@ def _remove_finalizers(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _api(args: argparse.Namespace) -> int:
+    """`ecs-facade api`: the ECS API on its own (docs/ecs-api.md); imported here so the
+    other commands do not load aiohttp's server."""
+    import logging
+
+    from ecs_facade.ecsapi.protocol import Dispatcher
+    from ecs_facade.ecsapi.server import run
+    from ecs_facade.ecsapi.sigv4 import Authenticator, DirectoryKeyStore, KeyFormatError
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    if not args.anonymous and not args.keys_dir:
+        raise CliError("--keys-dir (the API keys Secret, mounted) is required unless --anonymous")
+    try:
+        keys = DirectoryKeyStore(args.keys_dir) if args.keys_dir else None
+    except KeyFormatError as error:
+        raise CliError(str(error)) from None
+    regions = frozenset(args.region) if args.region else None
+    default_region = args.region[0] if args.region else "us-east-1"
+    authenticator = Authenticator(keys, anonymous=args.anonymous, regions=regions, default_region=default_region)
+    run(Dispatcher(), authenticator, host=args.host, port=args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecs-facade", description="Amazon ECS semantics on Kubernetes.")
     parser.add_argument("--version", action="version", version=f"ecs-facade {__version__}")
@@ -572,6 +597,16 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--status", choices=["ACTIVE", "DRAINING"], default=None)
         command.add_argument("nodes", nargs="*", metavar="NODE", help="only these nodes")
         command.set_defaults(func=lambda a: _describe_container_instances(a, sys.stdout), list=listing)
+    api = commands.add_parser("api", help="serve the ECS API (AWS JSON 1.1) on its own (docs/ecs-api.md)")
+    api.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    api.add_argument("--port", type=int, default=8088)
+    api.add_argument("--keys-dir", default=None, help="the API keys Secret, mounted: one file per access key id")
+    api.add_argument("--region", action="append", help="a region requests may be signed for (repeatable; default: any)")
+    api.add_argument(
+        "--anonymous", action="store_true", help="accept unsigned requests, every namespace: local use only"
+    )
+    api.add_argument("--debug", action="store_true")
+    api.set_defaults(func=_api)
     remove = commands.add_parser(
         "remove-finalizers",
         help="take ecs-facade's finalizer off every ECS object: only once the operator is gone (uninstalling)",
