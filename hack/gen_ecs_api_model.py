@@ -92,8 +92,9 @@ def stale(files: Mapping[Path, str]) -> list[str]:
             continue
         diff = difflib.unified_diff(current.splitlines(), text.splitlines(), "committed", "generated", lineterm="")
         shown = "\n".join(list(diff)[:30])
+        rel = path.relative_to(REPO) if path.is_relative_to(REPO) else path
         problems.append(
-            f"{path.relative_to(REPO)} is stale: it is not what hack/gen_ecs_api_model.py writes from botocore"
+            f"{rel} is stale: it is not what hack/gen_ecs_api_model.py writes from botocore"
             f" {botocore.__version__}. Run `make generate` and commit the result.\n{shown}"
         )
     return problems
