@@ -1,11 +1,18 @@
 """The ECS API end to end on loopback: botocore's own client against `ecs_facade.ecsapi.server`."""
 
 import asyncio
+import datetime as dt
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import botocore.session  # type: ignore[import-untyped]
@@ -17,6 +24,7 @@ from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
+from ecs_facade.cli import main
 from ecs_facade.ecsapi.errors import ApiError, cluster_not_found
 from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
 from ecs_facade.ecsapi.server import make_app
@@ -75,8 +83,6 @@ async def list_task_definitions(request: Mapping[str, Any], context: RequestCont
 
 
 def describe_scalable_targets(request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
-    import datetime as dt
-
     created = dt.datetime(2024, 6, 1, 12, 0, 0, 500000, tzinfo=dt.UTC)
     return {
         "ScalableTargets": [
@@ -335,3 +341,43 @@ def test_anonymous_mode_takes_unsigned_requests_with_every_namespace(anonymous_s
 def test_handlers_may_raise_errors_of_their_own_status() -> None:
     error = ApiError("ThrottlingException", "Rate exceeded", 400)
     assert (error.name, error.message, error.status) == ("ThrottlingException", "Rate exceeded", 400)
+
+
+# --- ecs-facade api --------------------------------------------------------------------
+
+
+def test_cli_refuses_to_start_without_keys_or_anonymous(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["api"]) == 1
+    assert "--keys-dir (the API keys Secret, mounted) is required unless --anonymous" in capsys.readouterr().err
+    assert main(["api", "--keys-dir", str(tmp_path / "missing")]) == 1
+    assert "no such directory" in capsys.readouterr().err
+
+
+def test_cli_serves_the_api_on_loopback(tmp_path: Path) -> None:
+    """`ecs-facade api --keys-dir`: a real process, a signed botocore call, the not-implemented answer."""
+    (tmp_path / KEY_ID).write_text(json.dumps({"secretAccessKey": SECRET, "namespaces": ["*"]}))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo / "operator")}
+    command = [sys.executable, "-m", "ecs_facade", "api", "--port", str(port), "--keys-dir", str(tmp_path)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "the API did not start"
+                time.sleep(0.1)
+        fake = type("Fake", (), {"url": f"http://127.0.0.1:{port}"})()
+        ecs = client(fake)
+        with pytest.raises(ecs.exceptions.UnsupportedFeatureException, match="does not implement ListClusters"):
+            ecs.list_clusters()
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+    assert "API keys" in output and "1 access keys" in output
+    assert "ListClusters key=AKIAIOSFODNN7EXAMPLE status=400" in output

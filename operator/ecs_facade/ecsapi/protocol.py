@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from . import model as models
+from . import model as service_models
 from .errors import ApiError
 from .model import ServiceModel
 from .validate import problems
@@ -68,7 +68,9 @@ Handler = Callable[[Mapping[str, Any], RequestContext], Response | Awaitable[Res
 class Dispatcher:
     """The actions this server implements, per service, and the models they are checked against."""
 
-    models: Mapping[str, ServiceModel] = field(default_factory=lambda: {s: models.load(s) for s in models.SERVICES})
+    models: Mapping[str, ServiceModel] = field(
+        default_factory=lambda: {s: service_models.load(s) for s in service_models.SERVICES}
+    )
     handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
 
     def register(self, service: str, action: str, handler: Handler) -> None:
@@ -129,7 +131,7 @@ class Dispatcher:
 def not_implemented(model: ServiceModel, action: str) -> ApiError:
     """An action in the model that ecs-facade does not implement: a 400 the client cannot
     mistake for success (a 5xx would make SDKs retry it), with a name the model defines."""
-    name = "UnsupportedFeatureException" if model.service == models.ECS else model.validation_error
+    name = "UnsupportedFeatureException" if model.service == service_models.ECS else model.validation_error
     return ApiError(
         name, f"ecs-facade does not implement {action} ({model.service}); docs/ecs-api.md lists the actions it does"
     )
