@@ -5,6 +5,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ecs_facade.ecsapi import model
 from ecs_facade.ecsapi.errors import ApiError
@@ -193,3 +195,31 @@ def test_encode_sends_timestamps_as_epoch_seconds_and_drops_nulls() -> None:
     }
     naive = dt.datetime(1970, 1, 1, 0, 0, 10)  # naive datetimes are UTC
     assert json.loads(encode({"createdAt": naive})) == {"createdAt": 10.0}
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+ECS_ACTIONS = sorted(ECS.operations)
+DISPATCHER = Dispatcher()
+
+
+@settings(max_examples=200, deadline=None)
+@given(action=st.sampled_from(ECS_ACTIONS), data=st.data())
+def test_any_json_is_either_valid_or_an_invalid_parameter(action: str, data: st.DataObject) -> None:
+    """Hostile bodies: the checker answers a problem list, never crashes (members drawn from the
+    action's own input shape, so the checks reach nested shapes)."""
+    shape = ECS.shapes[ECS.operations[action].input or "ListClustersRequest"]
+    members = list(shape.get("members", {})) or ["x"]
+    body = data.draw(st.dictionaries(st.sampled_from(members), JSON, max_size=6))
+    try:
+        DISPATCHER.parse(ECS, action, json.dumps(body).encode())
+    except ApiError as error:
+        assert error.name == "InvalidParameterException"
+        assert error.message
