@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from ecs_facade.cli import main
 from ecs_facade.ecsapi.errors import ApiError, cluster_not_found
 from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
-from ecs_facade.ecsapi.server import make_app
+from ecs_facade.ecsapi.server import make_app, start
 from ecs_facade.ecsapi.sigv4 import AccessKey, Authenticator, DictKeyStore
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
@@ -43,14 +43,7 @@ class LoopbackServer:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.runner = web.AppRunner(app)
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
-
-    async def _start(self) -> None:
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self.runner.addresses[0][1]
+        self.runner, self.port = asyncio.run_coroutine_threadsafe(start(app, "127.0.0.1", 0), self.loop).result(10)
 
     @property
     def url(self) -> str:

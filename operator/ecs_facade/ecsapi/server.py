@@ -128,10 +128,20 @@ def make_app(dispatcher: Dispatcher, authenticator: Authenticator, max_body: int
     return app
 
 
+async def start(app: web.Application, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> tuple[web.AppRunner, int]:
+    """Serve `app` on the running event loop (the operator's own, or a test's) and return its
+    runner (`await runner.cleanup()` stops it) and the port bound (port 0: a free one)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner, int(runner.addresses[0][1])
+
+
 def run(
     dispatcher: Dispatcher, authenticator: Authenticator, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, **kw: Any
 ) -> None:
     """Serve until interrupted (`ecs-facade api`)."""
     if host not in ("127.0.0.1", "::1", "localhost"):
         log.warning("the ECS API listens on %s, not loopback: make sure TLS or a trusted network is in front", host)
-    web.run_app(make_app(dispatcher, authenticator, **kw), host=host, port=port, print=None)
+    web.run_app(make_app(dispatcher, authenticator, **kw), host=host, port=port, print=None, access_log=None)

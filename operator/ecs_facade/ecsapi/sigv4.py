@@ -331,6 +331,13 @@ def verify(
         signing_key(key.secret_access_key, auth.date, auth.region, auth.service), to_sign.encode(), hashlib.sha256
     ).hexdigest()
     if not hmac.compare_digest(expected.encode(), auth.signature.encode()):
+        # what AWS puts in its answer, for whoever debugs a client's signer (--debug), not for the client
+        log.debug(
+            "signature mismatch for %s: canonical request:\n%s\nstring to sign:\n%s",
+            key.access_key_id,
+            request,
+            to_sign,
+        )
         raise ApiError("InvalidSignatureException", SIGNATURE_MISMATCH)
     return key, auth.region
 
