@@ -56,13 +56,16 @@ def trim_shape(shape: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def trim_model(model: Mapping[str, Any]) -> dict[str, Any]:
-    """The parts of a botocore service-2 model the API server uses."""
+def trim_model(model: Mapping[str, Any], paginators: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The parts of a botocore service-2 model the API server uses; with its paginators-1
+    model, each paginated operation's tokens, page size and result members (botocore's keys)."""
+    pages = (paginators or {}).get("pagination", {})
     operations = {
         name: {
             "input": op["input"]["shape"] if "input" in op else None,
             "output": op["output"]["shape"] if "output" in op else None,
             "errors": [e["shape"] for e in op.get("errors", [])],
+            **({"pagination": dict(pages[name])} if name in pages else {}),
         }
         for name, op in model["operations"].items()
     }
@@ -78,7 +81,8 @@ def generate() -> dict[Path, str]:
     loader = botocore.loaders.Loader()
     files = {}
     for service, filename in SERVICES.items():
-        model = trim_model(loader.load_service_model(service, "service-2"))
+        paginators = loader.load_service_model(service, "paginators-1")
+        model = trim_model(loader.load_service_model(service, "service-2"), paginators)
         files[MODELS_DIR / filename] = json.dumps(model, indent=1, sort_keys=True) + "\n"
     return files
 

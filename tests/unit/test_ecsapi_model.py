@@ -69,6 +69,16 @@ def test_operations_shapes_and_errors_are_botocores() -> None:
     assert (ecs.shapes["Tags"]["min"], ecs.shapes["Tags"]["max"]) == (0, 50)
     assert "documentation" not in json.dumps(ecs.shapes)
     assert len(ecs.operations) >= 60
+    assert ecs.operations["ListClusters"].pagination == {
+        "input_token": "nextToken",
+        "output_token": "nextToken",
+        "limit_key": "maxResults",
+        "result_key": "clusterArns",
+    }
+    assert ecs.operations["DescribeServices"].pagination is None
+    aas = model.load("application-autoscaling")
+    pages = aas.operations["DescribeScalableTargets"].pagination
+    assert pages is not None and (pages["limit_key"], pages["result_key"]) == ("MaxResults", "ScalableTargets")
 
 
 def test_error_status_is_400_for_client_errors_and_500_for_faults() -> None:

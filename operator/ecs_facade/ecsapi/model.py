@@ -30,6 +30,9 @@ class Operation:
     input: str | None
     output: str | None
     errors: tuple[str, ...]
+    # botocore's paginator: input_token, output_token, limit_key, result_key (ECS: nextToken,
+    # nextToken, maxResults, e.g. clusterArns); None for an operation that does not page
+    pagination: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ class ServiceModel:
 
 def parse_model(service: str, raw: Mapping[str, Any]) -> ServiceModel:
     operations = {
-        name: Operation(name, op.get("input"), op.get("output"), tuple(op.get("errors", ())))
+        name: Operation(name, op.get("input"), op.get("output"), tuple(op.get("errors", ())), op.get("pagination"))
         for name, op in raw["operations"].items()
     }
     metadata = raw["metadata"]
