@@ -1,6 +1,6 @@
 """The HTTP layer of the ECS API: aiohttp in, protocol and sigv4 do the work.
 
-One route, `POST /`, in the order AWS answers: body size, content type, X-Amz-Target,
+One route, `POST /`, checked in this order: content type, body size, X-Amz-Target,
 signature (over the body as received), JSON and the model's input shape, then the handler.
 Every answer is JSON with an `x-amzn-RequestId`; every refusal is a 4xx with the AWS error
 name, so SDKs raise the typed exception instead of retrying; only a handler's own failure
@@ -65,13 +65,13 @@ async def handle(request: web.Request) -> web.Response:
     try:
         if request.method != "POST" or request.path != "/":
             raise ApiError("UnknownOperationException", "the ECS API answers POST / only", 404)
-        body = await _read_body(request, request.app[MAX_BODY_KEY])
         if request.content_type not in ACCEPTED_CONTENT_TYPES:
             raise ApiError(
                 "UnsupportedMediaTypeException",
                 f"Content-Type {request.content_type or '(none)'} is not supported; expected {CONTENT_TYPE}",
                 415,
             )
+        body = await _read_body(request, request.app[MAX_BODY_KEY])
         dispatcher = request.app[DISPATCHER]
         model, action = dispatcher.resolve(request.headers.get("X-Amz-Target"))
         identity = request.app[AUTHENTICATOR].authenticate(
