@@ -55,6 +55,8 @@ def test_the_runtime_reads_the_models_without_botocore() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["AmazonEC2ContainerServiceV20141113", "application-autoscaling"]
     assert model.load("ecs").source.startswith("botocore 1.")
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert '"ecs_facade.ecsapi" = ["models/*.json"]' in pyproject  # package data: in the wheel and the image
 
 
 def test_operations_shapes_and_errors_are_botocores() -> None:
