@@ -35,18 +35,21 @@ class Store:
         self.objects: list[dict[str, Any]] = []
         self.revisions: list[dict[str, Any]] = []
         self.clock = 1_767_225_600  # 2026-01-01T00:00:00Z
+        self.controller_runs = True
 
     def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
         name = manifest["metadata"]["name"]
         existing = next((o for o in self.objects if o["metadata"]["name"] == name), None)
         if existing is None:
             existing = {**copy.deepcopy(manifest), "status": {}}
-            existing["metadata"].update(uid=f"uid-{name}", resourceVersion="1")
+            existing["metadata"].update(uid=f"uid-{name}", resourceVersion="1", generation=1)
             self.objects.append(existing)
-        else:
+        elif existing["spec"] != manifest["spec"]:
             existing["spec"] = copy.deepcopy(manifest["spec"])
             existing["metadata"]["resourceVersion"] = str(int(existing["metadata"]["resourceVersion"]) + 1)
-        self._controller(existing)
+            existing["metadata"]["generation"] += 1
+        if self.controller_runs:
+            self._controller(existing)
         return existing
 
     def register(self, request: dict[str, Any], namespace: str = "team-a") -> dict[str, Any]:
@@ -61,6 +64,7 @@ class Store:
         request = normalize_task_definition(td["spec"], meta["name"])
         digest = content_hash(request)
         mine = tds.revisions_of(td, self.revisions)
+        td["status"]["observedGeneration"] = meta["generation"]
         if mine and mine[-1].content_hash == digest:
             return
         number = mine[-1].revision + 1 if mine else 1
@@ -159,6 +163,66 @@ def test_a_new_content_is_the_next_revision_and_keeps_deregistrations() -> None:
 def test_registered_is_none_until_the_controller_registered() -> None:
     td = {"metadata": {"name": "web", "namespace": "team-a", "uid": "u"}, "spec": WEB}
     assert tds.registered(WEB, td, [], ARNS) is None
+
+
+def test_registered_waits_for_the_controller_to_see_the_generation() -> None:
+    store = Store()
+    store.register(WEB)
+    store.controller_runs = False
+    changed = copy.deepcopy(WEB)
+    changed["containerDefinitions"][0]["image"] = "nginx:1.28"
+    td = store.apply(tds.register_task_definition(changed, "team-a", store.objects))
+    assert tds.registered(changed, td, store.revisions, ARNS) is None
+    store._controller(td)
+    answer = tds.registered(changed, td, store.revisions, ARNS)
+    assert answer is not None and answer["taskDefinition"]["revision"] == 2
+
+
+def test_content_of_an_older_revision_is_the_next_revision() -> None:
+    """A rollback: ECS registers the old content as a new revision; so does the operator,
+    and the answer waits for it instead of naming the old revision."""
+    store = Store()
+    store.register(WEB)
+    changed = copy.deepcopy(WEB)
+    changed["containerDefinitions"][0]["image"] = "nginx:1.28"
+    store.register(changed)
+    store.controller_runs = False
+    td = store.apply(tds.register_task_definition(WEB, "team-a", store.objects))
+    td["status"]["observedGeneration"] = td["metadata"]["generation"]  # status written, revision not yet seen
+    assert tds.registered(WEB, td, store.revisions, ARNS) is None
+    store._controller(td)
+    answer = tds.registered(WEB, td, store.revisions, ARNS)
+    assert answer is not None and answer["taskDefinition"]["revision"] == 3
+
+
+def test_content_of_the_latest_revision_when_it_is_inactive() -> None:
+    store = Store()
+    store.register(WEB)
+    store.objects[0]["spec"]["deregisteredRevisions"] = [1]
+    with pytest.raises(EcsError) as caught:
+        store.register(WEB)
+    assert caught.value.name == "ClientException" and "web:1 has this content and is INACTIVE" in caught.value.message
+
+
+def test_a_spec_the_operator_refuses_is_an_invalid_parameter() -> None:
+    td = {
+        "metadata": {"name": "web", "namespace": "team-a", "uid": "u", "generation": 2},
+        "spec": WEB,
+        "status": {
+            "observedGeneration": 2,
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "False",
+                    "reason": "InvalidSpec",
+                    "message": "not registered: containerDefinitions[nginx].dependsOn: a cycle",
+                }
+            ],
+        },
+    }
+    with pytest.raises(EcsError) as caught:
+        tds.registered(WEB, td, [], ARNS)
+    assert caught.value.name == "InvalidParameterException" and "dependsOn: a cycle" in caught.value.message
 
 
 def test_a_family_held_by_an_object_of_another_name() -> None:

@@ -116,20 +116,35 @@ def register_task_definition(
 def registered(
     request: Mapping[str, Any], td: Mapping[str, Any], controller_revisions: Sequence[Mapping[str, Any]], arns: Arns
 ) -> dict[str, Any] | None:
-    """The RegisterTaskDefinition answer once the controller has registered the request's
-    content (None until then): the newest revision with that content.
+    """The RegisterTaskDefinition answer once the operator has handled the applied spec
+    (None until then, the caller waits): its latest revision, which has the request's content.
 
-    ecs-facade registers no new revision for content equal to the latest (the controller's
-    rule), where ECS would count one more; the answer is then that latest revision."""
+    Only the latest revision answers: content equal to an older revision (a rollback) is
+    registered by the operator as the next one, as ECS registers it. Content equal to the
+    latest registers nothing new (the operator's rule), where ECS would count one more; if
+    that latest revision is INACTIVE the request is refused rather than answered with a
+    revision no task can use. A spec the operator refuses (``Ready=False``, ``InvalidSpec``)
+    is an InvalidParameterException with its message."""
+    meta = td.get("metadata") or {}
+    status = td.get("status") or {}
+    generation = meta.get("generation")
+    if generation is not None and int(status.get("observedGeneration") or 0) < int(generation):
+        return None
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    if generation is not None and ready.get("status") == "False" and ready.get("reason") == "InvalidSpec":
+        raise invalid_parameter(str(ready.get("message") or "the task definition is invalid"))
     family = str(request.get("family") or "")
     digest = content_hash(normalize_task_definition(request, family))
-    matching = [r for r in revisions_of(td, controller_revisions) if r.content_hash == digest]
-    if not matching:
+    revisions = revisions_of(td, controller_revisions)
+    if not revisions or revisions[-1].content_hash != digest:
         return None
-    return {
-        "taskDefinition": describe_revision(matching[-1], arns),
-        "tags": list(matching[-1].request.get("tags") or []),
-    }
+    latest = revisions[-1]
+    if latest.status == "INACTIVE":
+        raise client_error(
+            f"{family}:{latest.revision} has this content and is INACTIVE; ecs-facade registers no revision equal "
+            "to the latest: change the content (e.g. a tag) to register a new one"
+        )
+    return {"taskDefinition": describe_revision(latest, arns), "tags": list(latest.request.get("tags") or [])}
 
 
 def _epoch(timestamp: str) -> float | None:
