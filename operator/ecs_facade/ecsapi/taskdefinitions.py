@@ -130,7 +130,7 @@ def registered(
     generation = meta.get("generation")
     if generation is not None and int(status.get("observedGeneration") or 0) < int(generation):
         return None
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    ready: Mapping[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
     if generation is not None and ready.get("status") == "False" and ready.get("reason") == "InvalidSpec":
         raise invalid_parameter(str(ready.get("message") or "the task definition is invalid"))
     family = str(request.get("family") or "")
