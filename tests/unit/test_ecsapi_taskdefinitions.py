@@ -380,7 +380,7 @@ def test_deregister_refusals() -> None:
     store = _three_revisions()
     with pytest.raises(EcsError) as caught:
         tds.deregister_task_definition({"taskDefinition": "web"}, store.objects, store.revisions, ARNS)
-    assert caught.value.name == "InvalidParameterException" and "give a revision" in caught.value.message
+    assert caught.value.name == "ClientException" and "give a revision" in caught.value.message
     with pytest.raises(EcsError) as caught:
         tds.deregister_task_definition({"taskDefinition": "web:7"}, store.objects, store.revisions, ARNS)
     assert caught.value.name == "ClientException"

@@ -309,8 +309,8 @@ def deregister_task_definition(
     patch carries the object's resourceVersion, so two deregistrations at once cannot drop
     each other's revision from the list (the API server refuses the second; retry it)."""
     ref = _reference(request.get("taskDefinition"))
-    if ref.revision is None:
-        raise invalid_parameter(
+    if ref.revision is None:  # ECS answers a bare family with a ClientException ("You must specify a revision")
+        raise client_error(
             f"taskDefinition {request.get('taskDefinition')!r}: give a revision (family:revision or its ARN); "
             "DeregisterTaskDefinition takes no bare family"
         )
