@@ -125,6 +125,13 @@ def test_register_names_objects_for_families_kubernetes_cannot_name() -> None:
     assert manifest["spec"]["family"] == "Web_API"
 
 
+@pytest.mark.parametrize("family", ["", "web/api", "a b", "x" * 256])
+def test_register_refuses_families_ecs_refuses(family: str) -> None:
+    with pytest.raises(EcsError) as caught:
+        tds.register_task_definition({**WEB, "family": family}, "team-a", [])
+    assert caught.value.name == "InvalidParameterException" and "family" in caught.value.message
+
+
 def test_register_answer_field_by_field() -> None:
     store = Store()
     answer = store.register(WEB)

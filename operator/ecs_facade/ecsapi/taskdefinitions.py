@@ -8,6 +8,7 @@ The API writes only the ECSTaskDefinition: the controller stays the one writer o
 """
 
 import datetime
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from ecs_facade.api import (
     API_VERSION,
     KIND_TASK_DEFINITION,
 )
-from ecs_facade.arns import Arns
+from ecs_facade.arns import NAME_PATTERN, Arns
 from ecs_facade.ecsapi import scope
 from ecs_facade.ecsapi.errors import client_error, invalid_parameter
 from ecs_facade.ecsapi.pagination import page
@@ -31,6 +32,7 @@ from ecs_facade.model.taskdefinition import (
     parse_task_memory,
 )
 
+_FAMILY = re.compile(rf"^{NAME_PATTERN}$")
 _UNABLE = "Unable to describe task definition."
 _COMPATIBILITIES = ("EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES")
 
@@ -100,6 +102,10 @@ def register_task_definition(
     controller registers the next revision from it), or a new one. Deregistered revisions
     stay deregistered. The answer comes once the revision is registered: ``registered``."""
     family = str(request.get("family") or "")
+    if not _FAMILY.match(family):
+        raise invalid_parameter(
+            f"family {family!r}: expected up to 255 letters (uppercase and lowercase), numbers, hyphens and underscores"
+        )
     existing = one_family_object(objects, family)
     spec = {key: value for key, value in request.items() if value is not None}
     metadata: dict[str, Any] = {"name": scope.kubernetes_name(family), "namespace": namespace}
