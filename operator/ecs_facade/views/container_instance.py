@@ -27,6 +27,7 @@ from ecs_facade.api import (
     LABEL_SERVICE,
     LABEL_TASK,
 )
+from ecs_facade.arns import Arns
 from ecs_facade.translate.placement import ATTRIBUTE_LABELS
 
 _QUANTITY: Final = re.compile(
@@ -360,9 +361,7 @@ def describe_container_instance(
 
     cluster = cluster_of(labels)
     instance: dict[str, Any] = {
-        "containerInstanceArn": (
-            f"arn:aws:ecs:{region}:{account_id}:container-instance/{cluster}/{container_instance_id(node)}"
-        ),
+        "containerInstanceArn": Arns(region, account_id).container_instance(cluster, container_instance_id(node)),
         "ec2InstanceId": ec2_instance_id(node),
         "capacityProviderName": labels.get(LABEL_CAPACITY_PROVIDER) or None,
         "status": "DRAINING" if draining(node) else "ACTIVE",
