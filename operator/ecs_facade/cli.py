@@ -492,6 +492,8 @@ def _api(args: argparse.Namespace) -> int:
     other commands do not load aiohttp's server."""
     import logging
 
+    from ecs_facade.config import Config
+    from ecs_facade.ecsapi.handlers import Actions, KubeStore
     from ecs_facade.ecsapi.protocol import Dispatcher
     from ecs_facade.ecsapi.server import run
     from ecs_facade.ecsapi.sigv4 import Authenticator, DirectoryKeyStore, KeyFormatError
@@ -508,7 +510,10 @@ def _api(args: argparse.Namespace) -> int:
     regions = frozenset(args.region) if args.region else None
     default_region = args.region[0] if args.region else "us-east-1"
     authenticator = Authenticator(keys, anonymous=args.anonymous, regions=regions, default_region=default_region)
-    run(Dispatcher(), authenticator, host=args.host, port=args.port)
+    dispatcher = Dispatcher()
+    # the cluster and task definition actions, on the custom resources (ARNs: ECS_FACADE_REGION/_ACCOUNT_ID)
+    Actions(KubeStore(), Config.from_env().arns).register(dispatcher)
+    run(dispatcher, authenticator, host=args.host, port=args.port)
     return 0
 
 

@@ -348,7 +348,7 @@ def test_cli_refuses_to_start_without_keys_or_anonymous(capsys: pytest.CaptureFi
 
 def test_cli_serves_the_api_on_loopback(tmp_path: Path) -> None:
     """`ecs-facade api --keys-dir`: a real process, a signed botocore call, the not-implemented answer."""
-    (tmp_path / KEY_ID).write_text(json.dumps({"secretAccessKey": SECRET, "namespaces": ["*"]}))
+    (tmp_path / KEY_ID).write_text(json.dumps({"secretAccessKey": SECRET, "namespaces": ["team-a", "*"]}))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -367,10 +367,10 @@ def test_cli_serves_the_api_on_loopback(tmp_path: Path) -> None:
                 time.sleep(0.1)
         fake = type("Fake", (), {"url": f"http://127.0.0.1:{port}"})()
         ecs = client(fake)
-        with pytest.raises(ecs.exceptions.UnsupportedFeatureException, match="does not implement ListClusters"):
-            ecs.list_clusters()
+        with pytest.raises(ecs.exceptions.UnsupportedFeatureException, match="does not implement ListServices"):
+            ecs.list_services()
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=10)
     assert "API keys" in output and "1 access keys" in output
-    assert "ListClusters key=AKIAIOSFODNN7EXAMPLE status=400" in output
+    assert "ListServices key=AKIAIOSFODNN7EXAMPLE status=400" in output

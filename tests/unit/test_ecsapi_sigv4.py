@@ -172,7 +172,8 @@ def entry(**fields: Any) -> str:
 
 def test_parse_key_reads_the_documented_format() -> None:
     key = parse_key(KEY_ID, entry(namespaces=["team-a", "team-b"]))
-    assert key == AccessKey(KEY_ID, SECRET, frozenset({"team-a", "team-b"}))
+    assert key == AccessKey(KEY_ID, SECRET, frozenset({"team-a", "team-b"}), "team-a")
+    assert parse_key(KEY_ID, entry(namespaces=["team-b", "team-a"])).home_namespace == "team-b"
     assert key.allows("team-b") and not key.allows("team-c")
     assert parse_key(KEY_ID, entry(namespaces=["*"])).allows("anything")
 

@@ -46,6 +46,7 @@ class RequestContext:
     access_key_id: str | None = None
     namespaces: frozenset[str] | None = None  # None: every namespace (anonymous mode)
     anonymous: bool = False
+    home_namespace: str | None = None  # the key's first namespace (ecsapi/scope.py)
 
     def allows(self, namespace: str) -> bool:
         return self.namespaces is None or "*" in self.namespaces or namespace in self.namespaces

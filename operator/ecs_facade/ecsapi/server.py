@@ -92,6 +92,7 @@ async def handle(request: web.Request) -> web.Response:
             access_key_id=identity.access_key_id,
             namespaces=identity.namespaces,
             anonymous=identity.anonymous,
+            home_namespace=identity.home_namespace,
         )
         response = _reply(200, encode(await dispatcher.call(model, parsed, context)), request_id)
     except ApiError as error:

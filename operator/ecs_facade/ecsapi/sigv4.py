@@ -56,6 +56,8 @@ class AccessKey:
     access_key_id: str
     secret_access_key: str
     namespaces: frozenset[str]
+    # the first namespace the key lists: where a request signed for an AWS region acts (ecsapi/scope.py)
+    home_namespace: str | None = None
 
     def allows(self, namespace: str) -> bool:
         return ALL_NAMESPACES in self.namespaces or namespace in self.namespaces
@@ -100,7 +102,7 @@ def parse_key(access_key_id: str, text: str | bytes) -> AccessKey:
     unknown = sorted(set(entry) - {"secretAccessKey", "namespaces"})
     if unknown:
         raise KeyFormatError(f"{where}: unknown field {', '.join(unknown)}; expected secretAccessKey, namespaces")
-    return AccessKey(access_key_id, secret, frozenset(namespaces))
+    return AccessKey(access_key_id, secret, frozenset(namespaces), namespaces[0])
 
 
 def keys_from_secret_data(data: Mapping[str, str]) -> dict[str, AccessKey]:
@@ -350,6 +352,7 @@ class Identity:
     namespaces: frozenset[str] | None
     region: str
     anonymous: bool = False
+    home_namespace: str | None = None
 
 
 def _utcnow() -> dt.datetime:
@@ -403,4 +406,4 @@ class Authenticator:
             now=self.clock(),
             regions=self.regions,
         )
-        return Identity(key.access_key_id, key.namespaces, region)
+        return Identity(key.access_key_id, key.namespaces, region, home_namespace=key.home_namespace)

@@ -1,0 +1,267 @@
+"""The cluster and task definition actions as Dispatcher handlers: the thin I/O layer around
+the pure halves (clusters.py, taskdefinitions.py).
+
+Each handler decides the request's namespace first (scope.request_namespace from the key's
+namespaces and the signing region; ``context.require_namespace``), then reads the custom
+resources through a ``Store`` and writes them back. The Store is the only I/O: ``KubeStore``
+uses the operator's kube client; tests pass a fake one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ecs_facade.api import API_VERSION, CLUSTERS, TASK_DEFINITIONS
+from ecs_facade.arns import Arns
+from ecs_facade.ecsapi import clusters, scope, taskdefinitions
+from ecs_facade.ecsapi.errors import ApiError
+from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
+
+# where an anonymous request (local use: every namespace allowed) acts when its region is an AWS region
+ANONYMOUS_HOME = "default"
+_CONFLICT_ATTEMPTS = 3
+
+
+class Conflict(Exception):
+    """The object changed between our read and our conditional write (HTTP 409)."""
+
+
+class Store(Protocol):
+    """The custom resources the actions read and write."""
+
+    def list_clusters(self) -> list[dict[str, Any]]: ...
+    def namespace_labels(self, namespace: str) -> dict[str, str] | None: ...
+    def create_cluster(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None: ...
+    def delete_cluster(self, name: str) -> None: ...
+    def list_task_definitions(self, namespace: str) -> list[dict[str, Any]]: ...
+    def list_controller_revisions(self, namespace: str) -> list[dict[str, Any]]: ...
+    def get_task_definition(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+    def write_task_definition(self, manifest: Mapping[str, Any], exists: bool) -> dict[str, Any]: ...
+    def patch_task_definition(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None: ...
+
+
+class KubeStore:
+    """The Store on the operator's kube client (kube/client.py)."""
+
+    def _conflict(self, error: Exception) -> Exception:
+        from kubernetes.client.exceptions import ApiException
+
+        if isinstance(error, ApiException) and error.status == 409:
+            return Conflict(str(error.reason))
+        return error
+
+    def list_clusters(self) -> list[dict[str, Any]]:
+        from ecs_facade.kube import client
+
+        return client.list_in(API_VERSION, CLUSTERS, None)
+
+    def namespace_labels(self, namespace: str) -> dict[str, str] | None:
+        from ecs_facade.kube import client
+
+        return client.namespace_labels(namespace)
+
+    def create_cluster(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+        from ecs_facade.kube import client
+
+        return client.create_cluster_scoped(manifest, CLUSTERS)
+
+    def delete_cluster(self, name: str) -> None:
+        from ecs_facade.kube import client
+
+        client.delete_cluster_scoped(API_VERSION, CLUSTERS, name)
+
+    def list_task_definitions(self, namespace: str) -> list[dict[str, Any]]:
+        from ecs_facade.kube import client
+
+        return client.list_in(API_VERSION, TASK_DEFINITIONS, namespace)
+
+    def list_controller_revisions(self, namespace: str) -> list[dict[str, Any]]:
+        from ecs_facade.kube import client
+
+        return client.list_in("apps/v1", "controllerrevisions", namespace)
+
+    def get_task_definition(self, namespace: str, name: str) -> dict[str, Any] | None:
+        from ecs_facade.kube import client
+
+        return client.get(API_VERSION, TASK_DEFINITIONS, namespace, name)
+
+    def write_task_definition(self, manifest: Mapping[str, Any], exists: bool) -> dict[str, Any]:
+        from ecs_facade.kube import client
+
+        try:
+            if exists:
+                return client.replace(manifest, TASK_DEFINITIONS)
+            created = client.create(manifest, TASK_DEFINITIONS)
+        except Exception as error:
+            raise self._conflict(error) from error
+        if created is None:
+            raise Conflict(f"{manifest['metadata']['name']} was created meanwhile")
+        return created
+
+    def patch_task_definition(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        from ecs_facade.kube import client
+
+        try:
+            client.merge_patch(API_VERSION, TASK_DEFINITIONS, namespace, name, patch)
+        except Exception as error:
+            raise self._conflict(error) from error
+
+
+def request_namespace(context: RequestContext, config_region: str) -> str:
+    """The namespace a request acts in (scope.request_namespace), checked against the key."""
+    if context.namespaces is None:  # anonymous mode: any namespace, home "default"
+        allowed = [ANONYMOUS_HOME, scope.ANY_NAMESPACE]
+    else:
+        home = context.home_namespace or min(context.namespaces)
+        allowed = [home, *sorted(context.namespaces - {home})]
+    namespace = scope.request_namespace(allowed, context.region, config_region)
+    context.require_namespace(namespace)
+    return namespace
+
+
+@dataclass
+class Actions:
+    """The handlers, bound to a Store and the ARNs' account and region."""
+
+    store: Store
+    arns: Arns
+    # RegisterTaskDefinition waits this long for the operator to register the revision
+    register_timeout: float = 20.0
+    poll_interval: float = 0.2
+    sleep: Callable[[float], None] = field(default=time.sleep)
+    clock: Callable[[], float] = field(default=time.monotonic)
+
+    def _namespace(self, context: RequestContext) -> str:
+        return request_namespace(context, self.arns.region)
+
+    def _cluster_view(self, context: RequestContext) -> tuple[str, dict[str, str], list[dict[str, Any]]]:
+        namespace = self._namespace(context)
+        labels = self.store.namespace_labels(namespace)
+        if labels is None:
+            raise ApiError(
+                "AccessDeniedException", f"namespace {namespace!r} does not exist (create it with kubectl first)"
+            )
+        return namespace, labels, self.store.list_clusters()
+
+    # --- clusters
+
+    def create_cluster(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
+        namespace, labels, existing = self._cluster_view(context)
+        manifest = clusters.create_cluster(request, namespace)
+        name = manifest["spec"]["clusterName"]
+        for cluster in existing:
+            if scope.cluster_name_of(cluster) == name:
+                return clusters.existing_cluster(cluster, namespace, labels, self.arns)
+        created = self.store.create_cluster(manifest)
+        if created is None:  # created meanwhile (or a kubectl object of that metadata.name)
+            for cluster in self.store.list_clusters():
+                if cluster["metadata"]["name"] == manifest["metadata"]["name"]:
+                    return clusters.existing_cluster(cluster, namespace, labels, self.arns)
+            raise ApiError("ClientException", f"cluster {name!r}: created and gone meanwhile; retry")
+        return {"cluster": clusters.describe_cluster(created, self.arns, ())}
+
+    def describe_clusters(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
+        namespace, labels, existing = self._cluster_view(context)
+        return clusters.describe_clusters(request, existing, namespace, labels, self.arns)
+
+    def list_clusters(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
+        namespace, labels, existing = self._cluster_view(context)
+        return clusters.list_clusters(request, existing, namespace, labels, self.arns)
+
+    def delete_cluster(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
+        namespace, labels, existing = self._cluster_view(context)
+        name, answer = clusters.delete_cluster(request, existing, namespace, labels, self.arns)
+        self.store.delete_cluster(name)
+        return answer
+
+    # --- task definitions
+
+    def _task_definitions(self, context: RequestContext) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+        namespace = self._namespace(context)
+        return (
+            namespace,
+            self.store.list_task_definitions(namespace),
+            self.store.list_controller_revisions(namespace),
+        )
+
+    def register_task_definition(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
+        namespace = self._namespace(context)
+        written: dict[str, Any] | None = None
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            objects = self.store.list_task_definitions(namespace)
+            manifest = taskdefinitions.register_task_definition(request, namespace, objects)
+            exists = "resourceVersion" in manifest["metadata"]
+            if exists:  # a whole replace keeps the metadata the request does not decide: labels,
+                # annotations, finalizers, owners (managedFields sent in a PUT would replace the server's)
+                current = next(o for o in objects if o["metadata"]["name"] == manifest["metadata"]["name"])
+                kept = {k: v for k, v in current["metadata"].items() if k != "managedFields"}
+                manifest = {**manifest, "metadata": {**kept, **manifest["metadata"]}}
+            try:
+                written = self.store.write_task_definition(manifest, exists)
+                break
+            except Conflict:
+                if attempt == _CONFLICT_ATTEMPTS - 1:
+                    raise ApiError(
+                        "ClientException", "the family changed while registering (concurrent requests); retry"
+                    ) from None
+        assert written is not None
+        name = str(written["metadata"]["name"])
+        deadline = self.clock() + self.register_timeout
+        td: Mapping[str, Any] = written
+        while True:
+            answer = taskdefinitions.registered(request, td, self.store.list_controller_revisions(namespace), self.arns)
+            if answer is not None:
+                return answer
+            if self.clock() >= deadline:
+                raise ApiError(
+                    "ServerException",
+                    f"{request.get('family')}: the operator has not registered the revision within "
+                    f"{self.register_timeout:g}s (is it running?); the ECSTaskDefinition {namespace}/{name} is written",
+                )
+            self.sleep(self.poll_interval)
+            td = self.store.get_task_definition(namespace, name) or td
+
+    def describe_task_definition(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
+        _, objects, revisions = self._task_definitions(context)
+        return taskdefinitions.describe_task_definition(request, objects, revisions, self.arns)
+
+    def list_task_definitions(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
+        _, objects, revisions = self._task_definitions(context)
+        return taskdefinitions.list_task_definitions(request, objects, revisions, self.arns)
+
+    def list_task_definition_families(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
+        _, objects, revisions = self._task_definitions(context)
+        return taskdefinitions.list_task_definition_families(request, objects, revisions)
+
+    def deregister_task_definition(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
+        for _ in range(_CONFLICT_ATTEMPTS):
+            namespace, objects, revisions = self._task_definitions(context)
+            patch, answer = taskdefinitions.deregister_task_definition(request, objects, revisions, self.arns)
+            if patch is None:
+                return answer
+            family = answer["taskDefinition"]["family"]
+            td = taskdefinitions.one_family_object(objects, family)
+            assert td is not None
+            try:
+                self.store.patch_task_definition(namespace, str(td["metadata"]["name"]), patch)
+                return answer
+            except Conflict:
+                continue
+        raise ApiError("ClientException", "the family changed while deregistering (concurrent requests); retry")
+
+    def register(self, dispatcher: Dispatcher) -> None:
+        for action, handler in (
+            ("CreateCluster", self.create_cluster),
+            ("DescribeClusters", self.describe_clusters),
+            ("ListClusters", self.list_clusters),
+            ("DeleteCluster", self.delete_cluster),
+            ("RegisterTaskDefinition", self.register_task_definition),
+            ("DescribeTaskDefinition", self.describe_task_definition),
+            ("ListTaskDefinitions", self.list_task_definitions),
+            ("ListTaskDefinitionFamilies", self.list_task_definition_families),
+            ("DeregisterTaskDefinition", self.deregister_task_definition),
+        ):
+            dispatcher.register("ecs", action, handler)

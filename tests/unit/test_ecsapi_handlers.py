@@ -1,0 +1,344 @@
+"""The cluster and task definition handlers over a fake Store: the namespace each request acts
+in, what is written, and the answers through the Dispatcher (as the server calls them)."""
+
+import asyncio
+import copy
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import pytest
+
+from ecs_facade.api import ANNOTATION_CONTENT_HASH, ANNOTATION_REGISTERED_AT
+from ecs_facade.arns import Arns
+from ecs_facade.ecsapi import handlers
+from ecs_facade.ecsapi.errors import ApiError
+from ecs_facade.ecsapi.handlers import Actions, Conflict
+from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
+from ecs_facade.ecsapi.taskdefinitions import revisions_of
+from ecs_facade.model.taskdefinition import content_hash, normalize_task_definition
+
+ARNS = Arns("us-east-1", "123456789012")
+
+WEB: dict[str, Any] = {
+    "family": "web",
+    "containerDefinitions": [{"name": "nginx", "image": "nginx:1.27", "essential": True, "memory": 256}],
+}
+
+
+class FakeStore:
+    """The API server's objects; ``controller_runs``: the operator registers revisions as
+    controllers/taskdefinition.py does (one ControllerRevision per distinct content)."""
+
+    def __init__(self) -> None:
+        self.clusters: list[dict[str, Any]] = []
+        self.namespaces: dict[str, dict[str, str]] = {"team-a": {}, "team-b": {}, "default": {}}
+        self.tds: list[dict[str, Any]] = []
+        self.revisions: list[dict[str, Any]] = []
+        self.controller_runs = True
+        self.conflicts = 0  # the next writes that answer 409
+        self.writes: list[tuple[str, Any]] = []
+
+    def list_clusters(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.clusters)
+
+    def namespace_labels(self, namespace: str) -> dict[str, str] | None:
+        return self.namespaces.get(namespace)
+
+    def create_cluster(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+        if any(c["metadata"]["name"] == manifest["metadata"]["name"] for c in self.clusters):
+            return None
+        created = {**copy.deepcopy(dict(manifest)), "status": {}}
+        self.clusters.append(created)
+        self.writes.append(("create-cluster", created["metadata"]["name"]))
+        return copy.deepcopy(created)
+
+    def delete_cluster(self, name: str) -> None:
+        self.clusters = [c for c in self.clusters if c["metadata"]["name"] != name]
+        self.writes.append(("delete-cluster", name))
+
+    def list_task_definitions(self, namespace: str) -> list[dict[str, Any]]:
+        return copy.deepcopy([o for o in self.tds if o["metadata"]["namespace"] == namespace])
+
+    def list_controller_revisions(self, namespace: str) -> list[dict[str, Any]]:
+        return copy.deepcopy([r for r in self.revisions if r["metadata"]["namespace"] == namespace])
+
+    def get_task_definition(self, namespace: str, name: str) -> dict[str, Any] | None:
+        found = [o for o in self.tds if o["metadata"]["namespace"] == namespace and o["metadata"]["name"] == name]
+        return copy.deepcopy(found[0]) if found else None
+
+    def _conflict(self) -> None:
+        if self.conflicts:
+            self.conflicts -= 1
+            raise Conflict("the object has been modified")
+
+    def write_task_definition(self, manifest: Mapping[str, Any], exists: bool) -> dict[str, Any]:
+        self._conflict()
+        meta = manifest["metadata"]
+        current = self.get_task_definition(meta["namespace"], meta["name"])
+        if exists:
+            assert current is not None and current["metadata"]["resourceVersion"] == meta["resourceVersion"]
+            td = next(o for o in self.tds if o["metadata"]["name"] == meta["name"])
+            # a PUT replaces the metadata too: labels and annotations not sent are gone
+            server_side = {k: td["metadata"][k] for k in ("uid", "generation")}
+            td["metadata"] = {**copy.deepcopy(dict(meta)), **server_side}
+            if td["spec"] != manifest["spec"]:
+                td["metadata"]["generation"] += 1
+            td["spec"] = copy.deepcopy(manifest["spec"])
+            td["metadata"]["resourceVersion"] = str(int(meta["resourceVersion"]) + 1)
+        else:
+            assert current is None
+            td = {**copy.deepcopy(dict(manifest)), "status": {}}
+            td["metadata"].update(uid=f"uid-{meta['name']}", resourceVersion="1", generation=1)
+            self.tds.append(td)
+        self.writes.append(("write-td", copy.deepcopy(td)))
+        written = copy.deepcopy(td)
+        if self.controller_runs:
+            self.run_controller()
+        return written
+
+    def patch_task_definition(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        self._conflict()
+        td = next(o for o in self.tds if o["metadata"]["name"] == name and o["metadata"]["namespace"] == namespace)
+        assert patch["metadata"]["resourceVersion"] == td["metadata"]["resourceVersion"]
+        td["spec"].update(copy.deepcopy(dict(patch["spec"])))
+        self.writes.append(("patch-td", copy.deepcopy(dict(patch))))
+
+    def run_controller(self) -> None:
+        for td in self.tds:
+            meta = td["metadata"]
+            request = normalize_task_definition(td["spec"], meta["name"])
+            digest = content_hash(request)
+            mine = revisions_of(td, self.revisions)
+            td["status"]["observedGeneration"] = meta["generation"]
+            if mine and mine[-1].content_hash == digest:
+                continue
+            number = mine[-1].revision + 1 if mine else 1
+            self.revisions.append(
+                {
+                    "metadata": {
+                        "name": f"{meta['name']}-{number}",
+                        "namespace": meta["namespace"],
+                        "annotations": {
+                            ANNOTATION_CONTENT_HASH: digest,
+                            ANNOTATION_REGISTERED_AT: "2026-01-01T00:00:00Z",
+                        },
+                        "ownerReferences": [{"kind": "ECSTaskDefinition", "name": meta["name"], "uid": meta["uid"]}],
+                    },
+                    "revision": number,
+                    "data": {"taskDefinition": request},
+                }
+            )
+
+
+def _context(
+    action: str,
+    region: str = "us-east-1",
+    namespaces: frozenset[str] | None = frozenset({"team-a"}),
+    home: str | None = "team-a",
+) -> RequestContext:
+    return RequestContext(
+        service="ecs",
+        action=action,
+        request_id="r-1",
+        region=region,
+        access_key_id="AKIATEST" if namespaces is not None else None,
+        namespaces=namespaces,
+        anonymous=namespaces is None,
+        home_namespace=home,
+    )
+
+
+def _call(dispatcher: Dispatcher, action: str, request: dict[str, Any], **context: Any) -> Mapping[str, Any]:
+    """As the server calls a handler: validated against the model, then dispatched."""
+    model = dispatcher.models["ecs"]
+    parsed = dispatcher.parse(model, action, orjson.dumps(request))
+    return asyncio.run(dispatcher.call(model, parsed, _context(action, **context)))
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    return FakeStore()
+
+
+@pytest.fixture
+def dispatcher(store: FakeStore) -> Dispatcher:
+    made = Dispatcher()
+    Actions(store, ARNS, register_timeout=1.0, sleep=lambda _: None).register(made)
+    return made
+
+
+def test_registers_the_cluster_and_task_definition_actions(dispatcher: Dispatcher) -> None:
+    assert dispatcher.implemented("ecs") == [
+        "CreateCluster",
+        "DeleteCluster",
+        "DeregisterTaskDefinition",
+        "DescribeClusters",
+        "DescribeTaskDefinition",
+        "ListClusters",
+        "ListTaskDefinitionFamilies",
+        "ListTaskDefinitions",
+        "RegisterTaskDefinition",
+    ]
+
+
+def test_request_namespace_home_region_and_named_namespace() -> None:
+    both = frozenset({"team-a", "team-b"})
+    assert handlers.request_namespace(_context("X", namespaces=both, home="team-b"), "us-east-1") == "team-b"
+    assert handlers.request_namespace(_context("X", "team-a", both, "team-b"), "us-east-1") == "team-a"
+    with pytest.raises(ApiError) as caught:
+        handlers.request_namespace(_context("X", "team-c", both, "team-b"), "us-east-1")
+    assert caught.value.name == "AccessDeniedException"
+    # anonymous mode: an AWS region acts in "default", any other region names the namespace
+    assert handlers.request_namespace(_context("X", "eu-west-3", None, None), "us-east-1") == "default"
+    assert handlers.request_namespace(_context("X", "team-b", None, None), "us-east-1") == "team-b"
+
+
+def test_cluster_lifecycle_in_the_request_namespace(dispatcher: Dispatcher, store: FakeStore) -> None:
+    created = _call(dispatcher, "CreateCluster", {"clusterName": "payments"})
+    assert created["cluster"]["clusterArn"] == "arn:aws:ecs:us-east-1:123456789012:cluster/payments"
+    assert created["cluster"]["status"] == "ACTIVE"
+    assert store.clusters[0]["spec"]["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "team-a"}}
+    # idempotent, as in ECS: the same cluster, nothing written
+    again = _call(dispatcher, "CreateCluster", {"clusterName": "payments"})
+    assert again["cluster"]["clusterName"] == "payments"
+    assert [w for w in store.writes if w[0] == "create-cluster"] == [("create-cluster", "payments")]
+
+    listed = _call(dispatcher, "ListClusters", {})
+    assert listed["clusterArns"] == [
+        "arn:aws:ecs:us-east-1:123456789012:cluster/default",
+        "arn:aws:ecs:us-east-1:123456789012:cluster/payments",
+    ]
+    # team-b does not see team-a's cluster
+    other = _call(
+        dispatcher, "DescribeClusters", {"clusters": ["payments"]}, namespaces=frozenset({"team-b"}), home="team-b"
+    )
+    assert other["clusters"] == [] and other["failures"][0]["reason"] == "MISSING"
+
+    deleted = _call(dispatcher, "DeleteCluster", {"cluster": "payments"})
+    assert deleted["cluster"]["status"] == "INACTIVE"
+    assert store.clusters == [] and store.writes[-1] == ("delete-cluster", "payments")
+
+
+def test_delete_cluster_with_services_writes_nothing(dispatcher: Dispatcher, store: FakeStore) -> None:
+    _call(dispatcher, "CreateCluster", {"clusterName": "payments"})
+    store.clusters[0]["status"] = {"activeServicesCount": 1}
+    with pytest.raises(ApiError) as caught:
+        _call(dispatcher, "DeleteCluster", {"cluster": "payments"})
+    assert caught.value.name == "ClusterContainsServicesException"
+    assert len(store.clusters) == 1 and not any(w[0] == "delete-cluster" for w in store.writes)
+
+
+def test_a_namespace_that_does_not_exist_is_refused(dispatcher: Dispatcher, store: FakeStore) -> None:
+    del store.namespaces["team-a"]
+    with pytest.raises(ApiError) as caught:
+        _call(dispatcher, "CreateCluster", {"clusterName": "payments"})
+    assert caught.value.name == "AccessDeniedException" and "team-a" in caught.value.message
+    assert store.writes == []
+
+
+def test_a_key_outside_its_namespaces_reads_nothing(dispatcher: Dispatcher, store: FakeStore) -> None:
+    with pytest.raises(ApiError) as caught:
+        _call(dispatcher, "ListTaskDefinitions", {}, region="team-b")
+    assert caught.value.name == "AccessDeniedException"
+
+
+def test_register_describe_list_deregister(dispatcher: Dispatcher, store: FakeStore) -> None:
+    first = _call(dispatcher, "RegisterTaskDefinition", WEB)
+    assert first["taskDefinition"]["taskDefinitionArn"].endswith(":task-definition/web:1")
+    assert store.tds[0]["metadata"]["namespace"] == "team-a" and store.tds[0]["spec"] == WEB
+
+    changed = {**WEB, "containerDefinitions": [{**WEB["containerDefinitions"][0], "image": "nginx:1.28"}]}
+    second = _call(dispatcher, "RegisterTaskDefinition", changed)
+    assert second["taskDefinition"]["revision"] == 2
+    assert second["taskDefinition"]["containerDefinitions"][0]["image"] == "nginx:1.28"
+
+    described = _call(dispatcher, "DescribeTaskDefinition", {"taskDefinition": "web"})
+    assert described["taskDefinition"]["revision"] == 2
+    listed = _call(dispatcher, "ListTaskDefinitions", {"familyPrefix": "web", "sort": "DESC"})
+    assert [a.rsplit(":", 1)[1] for a in listed["taskDefinitionArns"]] == ["2", "1"]
+    assert _call(dispatcher, "ListTaskDefinitionFamilies", {})["families"] == ["web"]
+
+    gone = _call(dispatcher, "DeregisterTaskDefinition", {"taskDefinition": "web:2"})
+    assert gone["taskDefinition"]["status"] == "INACTIVE"
+    assert store.tds[0]["spec"]["deregisteredRevisions"] == [2]
+    assert _call(dispatcher, "DescribeTaskDefinition", {"taskDefinition": "web"})["taskDefinition"]["revision"] == 1
+    # another namespace has no such family
+    with pytest.raises(ApiError) as caught:
+        _call(
+            dispatcher,
+            "DescribeTaskDefinition",
+            {"taskDefinition": "web"},
+            region="team-b",
+            namespaces=frozenset({"team-a", "team-b"}),
+        )
+    assert caught.value.name == "ClientException"
+
+
+def test_register_keeps_labels_and_retries_a_conflict(dispatcher: Dispatcher, store: FakeStore) -> None:
+    _call(dispatcher, "RegisterTaskDefinition", WEB)
+    store.tds[0]["metadata"].update(labels={"app": "web"}, finalizers=["ecs.facade.dev/cleanup"])
+    store.conflicts = 1
+    changed = {**WEB, "cpu": "256"}
+    answer = _call(dispatcher, "RegisterTaskDefinition", changed)
+    assert answer["taskDefinition"]["revision"] == 2
+    assert store.tds[0]["metadata"]["labels"] == {"app": "web"}
+    assert store.tds[0]["metadata"]["finalizers"] == ["ecs.facade.dev/cleanup"]
+
+
+def test_register_waits_for_the_operator_then_times_out(store: FakeStore) -> None:
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    dispatcher = Dispatcher()
+    Actions(store, ARNS, register_timeout=2.0, poll_interval=0.5, sleep=sleep, clock=lambda: now[0]).register(
+        dispatcher
+    )
+    store.controller_runs = False
+    with pytest.raises(ApiError) as caught:
+        _call(dispatcher, "RegisterTaskDefinition", WEB)
+    assert caught.value.name == "ServerException" and "team-a/web" in caught.value.message
+    assert now[0] == pytest.approx(2.0)
+    # the operator catches up: the same request answers revision 1
+    store.run_controller()
+    assert _call(dispatcher, "RegisterTaskDefinition", WEB)["taskDefinition"]["revision"] == 1
+
+
+def test_register_answers_the_operators_refusal(dispatcher: Dispatcher, store: FakeStore) -> None:
+    store.controller_runs = False
+
+    def refuse() -> None:
+        for td in store.tds:
+            td["status"] = {
+                "observedGeneration": td["metadata"]["generation"],
+                "conditions": [{"type": "Ready", "status": "False", "reason": "InvalidSpec", "message": "bad memory"}],
+            }
+
+    store.run_controller = refuse  # type: ignore[method-assign]
+    store.controller_runs = True
+    with pytest.raises(ApiError) as caught:
+        _call(dispatcher, "RegisterTaskDefinition", WEB)
+    assert caught.value.name == "InvalidParameterException" and caught.value.message == "bad memory"
+
+
+def test_deregister_retries_a_conflict_and_gives_up_after_three(dispatcher: Dispatcher, store: FakeStore) -> None:
+    _call(dispatcher, "RegisterTaskDefinition", WEB)
+    store.conflicts = 1
+    assert _call(dispatcher, "DeregisterTaskDefinition", {"taskDefinition": "web:1"})["taskDefinition"]["status"] == (
+        "INACTIVE"
+    )
+    _call(dispatcher, "RegisterTaskDefinition", {**WEB, "cpu": "256"})
+    store.conflicts = 3
+    with pytest.raises(ApiError) as caught:
+        _call(dispatcher, "DeregisterTaskDefinition", {"taskDefinition": "web:2"})
+    assert caught.value.name == "ClientException"
+    assert store.tds[0]["spec"]["deregisteredRevisions"] == [1]
+
+
+def test_registered_at_is_epoch_seconds(dispatcher: Dispatcher) -> None:
+    answer = _call(dispatcher, "RegisterTaskDefinition", WEB)
+    expected = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC).timestamp()
+    assert answer["taskDefinition"]["registeredAt"] == expected
