@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from ecs_facade.api import ANNOTATION_CONTENT_HASH, ANNOTATION_REGISTERED_AT
 from ecs_facade.arns import Arns
@@ -342,3 +343,81 @@ def test_registered_at_is_epoch_seconds(dispatcher: Dispatcher) -> None:
     answer = _call(dispatcher, "RegisterTaskDefinition", WEB)
     expected = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC).timestamp()
     assert answer["taskDefinition"]["registeredAt"] == expected
+
+
+class _Recorder:
+    """kube/client.py's ``_call``: records each request and answers from a script."""
+
+    def __init__(self, *answers: bytes | ApiException) -> None:
+        self.answers = list(answers)
+        self.calls: list[tuple[str, str, Any, list[tuple[str, str]], str]] = []
+
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: Any = (),
+        content_type: str = "application/json",
+        accept: str = "application/json",
+    ) -> bytes:
+        self.calls.append((method, path, body, list(query), content_type))
+        answer = self.answers.pop(0)
+        if isinstance(answer, ApiException):
+            raise answer
+        return answer
+
+
+def _refusal(status: int, message: str) -> ApiException:
+    error = ApiException(status=status, reason="Refused")
+    error.body = orjson.dumps({"kind": "Status", "message": message}).decode()
+    return error
+
+
+def test_kube_store_lists_page_by_page_in_the_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = _Recorder(
+        orjson.dumps({"items": [{"metadata": {"name": "a"}}], "metadata": {"continue": "next"}}),
+        orjson.dumps({"items": [{"metadata": {"name": "b"}}], "metadata": {}}),
+    )
+    monkeypatch.setattr("ecs_facade.kube.client._call", recorder)
+    found = handlers.KubeStore().list_task_definitions("team-a")
+    assert [o["metadata"]["name"] for o in found] == ["a", "b"]
+    assert [c[1] for c in recorder.calls] == ["/apis/ecs.facade.dev/v1alpha1/namespaces/team-a/ecstaskdefinitions"] * 2
+    assert recorder.calls[1][3] == [("limit", "500"), ("continue", "next")]
+
+
+def test_kube_store_replaces_and_patches_conditionally(monkeypatch: pytest.MonkeyPatch) -> None:
+    manifest = {
+        "apiVersion": "ecs.facade.dev/v1alpha1",
+        "kind": "ECSTaskDefinition",
+        "metadata": {"name": "web", "namespace": "team-a", "resourceVersion": "7"},
+        "spec": WEB,
+    }
+    recorder = _Recorder(orjson.dumps(manifest), b"{}", _refusal(409, "the object has been modified"))
+    monkeypatch.setattr("ecs_facade.kube.client._call", recorder)
+    store = handlers.KubeStore()
+    assert store.write_task_definition(manifest, exists=True) == manifest
+    patch = {"spec": {"deregisteredRevisions": [1]}, "metadata": {"resourceVersion": "7"}}
+    store.patch_task_definition("team-a", "web", patch)
+    with pytest.raises(Conflict):
+        store.patch_task_definition("team-a", "web", patch)
+    put, merge, _ = recorder.calls
+    assert put[:3] == ("PUT", "/apis/ecs.facade.dev/v1alpha1/namespaces/team-a/ecstaskdefinitions/web", manifest)
+    assert merge[0] == "PATCH" and merge[2] == patch and merge[4] == "application/merge-patch+json"
+
+
+@pytest.mark.parametrize(("status", "name"), [(422, "InvalidParameterException"), (403, "AccessDeniedException")])
+def test_kube_store_answers_the_api_servers_refusals(monkeypatch: pytest.MonkeyPatch, status: int, name: str) -> None:
+    monkeypatch.setattr("ecs_facade.kube.client._call", _Recorder(_refusal(status, "spec.cpu: Invalid value")))
+    manifest = {"apiVersion": "ecs.facade.dev/v1alpha1", "metadata": {"name": "web", "namespace": "team-a"}}
+    with pytest.raises(ApiError) as caught:
+        handlers.KubeStore().write_task_definition(manifest, exists=False)
+    assert caught.value.name == name and "spec.cpu: Invalid value" in caught.value.message
+
+
+def test_kube_store_namespace_labels(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = _Recorder(orjson.dumps({"metadata": {"labels": {"team": "a"}}}), _refusal(404, "not found"))
+    monkeypatch.setattr("ecs_facade.kube.client._call", recorder)
+    assert handlers.KubeStore().namespace_labels("team-a") == {"team": "a"}
+    assert handlers.KubeStore().namespace_labels("gone") is None
+    assert recorder.calls[0][1] == "/api/v1/namespaces/team-a"

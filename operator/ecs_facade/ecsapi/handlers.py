@@ -9,16 +9,21 @@ uses the operator's kube client; tests pass a fake one.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import orjson
+from kubernetes.client.exceptions import ApiException
 
 from ecs_facade.api import API_VERSION, CLUSTERS, TASK_DEFINITIONS
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import clusters, scope, taskdefinitions
 from ecs_facade.ecsapi.errors import ApiError
 from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
+from ecs_facade.kube import client as kube
 
 # where an anonymous request (local use: every namespace allowed) acts when its region is an AWS region
 ANONYMOUS_HOME = "default"
@@ -43,71 +48,71 @@ class Store(Protocol):
     def patch_task_definition(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None: ...
 
 
+@contextlib.contextmanager
+def _kube_errors() -> Iterator[None]:
+    """The API server's refusals as the answers a client can act on: 409 (changed since read)
+    is retried by the handler; 422 (the CRD's schema refuses what the ECS model allows) is the
+    client's InvalidParameterException; 403 (the operator's RBAC in that namespace) is
+    AccessDeniedException, so a key never acts with more rights than the operator has. Any
+    other failure stays a 500 ServerException, which SDKs retry."""
+    try:
+        yield
+    except ApiException as error:
+        if error.status == 409:
+            raise Conflict(str(error.reason)) from error
+        if error.status in (403, 422):
+            try:
+                message = str(orjson.loads(error.body or b"{}").get("message") or error.reason)
+            except (orjson.JSONDecodeError, AttributeError):
+                message = str(error.reason)
+            name = "AccessDeniedException" if error.status == 403 else "InvalidParameterException"
+            raise ApiError(name, f"the Kubernetes API refused it: {message}") from error
+        raise
+
+
 class KubeStore:
     """The Store on the operator's kube client (kube/client.py)."""
 
-    def _conflict(self, error: Exception) -> Exception:
-        from kubernetes.client.exceptions import ApiException
-
-        if isinstance(error, ApiException) and error.status == 409:
-            return Conflict(str(error.reason))
-        return error
-
     def list_clusters(self) -> list[dict[str, Any]]:
-        from ecs_facade.kube import client
-
-        return client.list_in(API_VERSION, CLUSTERS, None)
+        with _kube_errors():
+            return kube.list_in(API_VERSION, CLUSTERS, None)
 
     def namespace_labels(self, namespace: str) -> dict[str, str] | None:
-        from ecs_facade.kube import client
-
-        return client.namespace_labels(namespace)
+        with _kube_errors():
+            return kube.namespace_labels(namespace)
 
     def create_cluster(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
-        from ecs_facade.kube import client
-
-        return client.create_cluster_scoped(manifest, CLUSTERS)
+        with _kube_errors():
+            return kube.create_cluster_scoped(manifest, CLUSTERS)
 
     def delete_cluster(self, name: str) -> None:
-        from ecs_facade.kube import client
-
-        client.delete_cluster_scoped(API_VERSION, CLUSTERS, name)
+        with _kube_errors():
+            kube.delete_cluster_scoped(API_VERSION, CLUSTERS, name)
 
     def list_task_definitions(self, namespace: str) -> list[dict[str, Any]]:
-        from ecs_facade.kube import client
-
-        return client.list_in(API_VERSION, TASK_DEFINITIONS, namespace)
+        with _kube_errors():
+            return kube.list_in(API_VERSION, TASK_DEFINITIONS, namespace)
 
     def list_controller_revisions(self, namespace: str) -> list[dict[str, Any]]:
-        from ecs_facade.kube import client
-
-        return client.list_in("apps/v1", "controllerrevisions", namespace)
+        with _kube_errors():
+            return kube.list_in("apps/v1", "controllerrevisions", namespace)
 
     def get_task_definition(self, namespace: str, name: str) -> dict[str, Any] | None:
-        from ecs_facade.kube import client
-
-        return client.get(API_VERSION, TASK_DEFINITIONS, namespace, name)
+        with _kube_errors():
+            return kube.get(API_VERSION, TASK_DEFINITIONS, namespace, name)
 
     def write_task_definition(self, manifest: Mapping[str, Any], exists: bool) -> dict[str, Any]:
-        from ecs_facade.kube import client
-
-        try:
+        with _kube_errors():
             if exists:
-                return client.replace(manifest, TASK_DEFINITIONS)
-            created = client.create(manifest, TASK_DEFINITIONS)
-        except Exception as error:
-            raise self._conflict(error) from error
+                return kube.replace(manifest, TASK_DEFINITIONS)
+            created = kube.create(manifest, TASK_DEFINITIONS)
         if created is None:
             raise Conflict(f"{manifest['metadata']['name']} was created meanwhile")
         return created
 
     def patch_task_definition(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
-        from ecs_facade.kube import client
-
-        try:
-            client.merge_patch(API_VERSION, TASK_DEFINITIONS, namespace, name, patch)
-        except Exception as error:
-            raise self._conflict(error) from error
+        with _kube_errors():
+            kube.merge_patch(API_VERSION, TASK_DEFINITIONS, namespace, name, patch)
 
 
 def request_namespace(context: RequestContext, config_region: str) -> str:
