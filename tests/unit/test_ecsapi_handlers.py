@@ -4,6 +4,7 @@ in, what is written, and the answers through the Dispatcher (as the server calls
 import asyncio
 import copy
 import datetime
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -158,6 +159,10 @@ def _call(dispatcher: Dispatcher, action: str, request: dict[str, Any], **contex
     return asyncio.run(dispatcher.call(model, parsed, _context(action, **context)))
 
 
+async def _no_sleep(seconds: float) -> None:
+    pass
+
+
 @pytest.fixture
 def store() -> FakeStore:
     return FakeStore()
@@ -166,7 +171,7 @@ def store() -> FakeStore:
 @pytest.fixture
 def dispatcher(store: FakeStore) -> Dispatcher:
     made = Dispatcher()
-    Actions(store, ARNS, register_timeout=1.0, sleep=lambda _: None).register(made)
+    Actions(store, ARNS, register_timeout=1.0, sleep=_no_sleep).register(made)
     return made
 
 
@@ -182,6 +187,9 @@ def test_registers_the_cluster_and_task_definition_actions(dispatcher: Dispatche
         "ListTaskDefinitions",
         "RegisterTaskDefinition",
     ]
+    # its wait for the operator runs on the event loop, not in a worker thread
+    assert inspect.iscoroutinefunction(dispatcher.handlers["ecs", "RegisterTaskDefinition"])
+    assert not inspect.iscoroutinefunction(dispatcher.handlers["ecs", "ListClusters"])
 
 
 def test_request_namespace_home_region_and_named_namespace() -> None:
@@ -291,7 +299,7 @@ def test_register_keeps_labels_and_retries_a_conflict(dispatcher: Dispatcher, st
 def test_register_waits_for_the_operator_then_times_out(store: FakeStore) -> None:
     now = [0.0]
 
-    def sleep(seconds: float) -> None:
+    async def sleep(seconds: float) -> None:
         now[0] += seconds
 
     dispatcher = Dispatcher()

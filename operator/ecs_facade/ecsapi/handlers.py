@@ -9,9 +9,10 @@ uses the operator's kube client; tests pass a fake one.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -136,7 +137,7 @@ class Actions:
     # RegisterTaskDefinition waits this long for the operator to register the revision
     register_timeout: float = 20.0
     poll_interval: float = 0.2
-    sleep: Callable[[float], None] = field(default=time.sleep)
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
     clock: Callable[[], float] = field(default=time.monotonic)
 
     def _namespace(self, context: RequestContext) -> str:
@@ -192,10 +193,10 @@ class Actions:
             self.store.list_controller_revisions(namespace),
         )
 
-    def register_task_definition(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
+    def _write_registration(self, request: Mapping[str, Any], context: RequestContext) -> tuple[str, dict[str, Any]]:
+        """Write the family's ECSTaskDefinition with the request as spec: (namespace, written)."""
         namespace = self._namespace(context)
-        written: dict[str, Any] | None = None
-        for attempt in range(_CONFLICT_ATTEMPTS):
+        for _ in range(_CONFLICT_ATTEMPTS):
             objects = self.store.list_task_definitions(namespace)
             manifest = taskdefinitions.register_task_definition(request, namespace, objects)
             exists = "resourceVersion" in manifest["metadata"]
@@ -205,29 +206,37 @@ class Actions:
                 kept = {k: v for k, v in current["metadata"].items() if k != "managedFields"}
                 manifest = {**manifest, "metadata": {**kept, **manifest["metadata"]}}
             try:
-                written = self.store.write_task_definition(manifest, exists)
-                break
+                return namespace, self.store.write_task_definition(manifest, exists)
             except Conflict:
-                if attempt == _CONFLICT_ATTEMPTS - 1:
-                    raise ApiError(
-                        "ClientException", "the family changed while registering (concurrent requests); retry"
-                    ) from None
-        assert written is not None
-        name = str(written["metadata"]["name"])
+                continue
+        raise ApiError("ClientException", "the family changed while registering (concurrent requests); retry")
+
+    def _registered(
+        self, request: Mapping[str, Any], namespace: str, td: Mapping[str, Any], read: bool
+    ) -> Mapping[str, Any] | None:
+        if read:
+            td = self.store.get_task_definition(namespace, str(td["metadata"]["name"])) or td
+        return taskdefinitions.registered(request, td, self.store.list_controller_revisions(namespace), self.arns)
+
+    async def register_task_definition(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
+        """A coroutine: it waits for the operator on the event loop, not in one of the few
+        worker threads the other handlers need (each Kubernetes call still runs in one)."""
+        namespace, written = await asyncio.to_thread(self._write_registration, request, context)
         deadline = self.clock() + self.register_timeout
-        td: Mapping[str, Any] = written
+        read = False
         while True:
-            answer = taskdefinitions.registered(request, td, self.store.list_controller_revisions(namespace), self.arns)
+            answer = await asyncio.to_thread(self._registered, request, namespace, written, read)
             if answer is not None:
                 return answer
             if self.clock() >= deadline:
                 raise ApiError(
                     "ServerException",
                     f"{request.get('family')}: the operator has not registered the revision within "
-                    f"{self.register_timeout:g}s (is it running?); the ECSTaskDefinition {namespace}/{name} is written",
+                    f"{self.register_timeout:g}s (is it running?); the ECSTaskDefinition "
+                    f"{namespace}/{written['metadata']['name']} is written",
                 )
-            self.sleep(self.poll_interval)
-            td = self.store.get_task_definition(namespace, name) or td
+            await self.sleep(self.poll_interval)
+            read = True
 
     def describe_task_definition(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
         _, objects, revisions = self._task_definitions(context)
