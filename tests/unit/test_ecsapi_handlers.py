@@ -107,6 +107,19 @@ class FakeStore:
         td["spec"].update(copy.deepcopy(dict(patch["spec"])))
         self.writes.append(("patch-td", copy.deepcopy(dict(patch))))
 
+    # the service half of the Store: test_ecsapi_services.py tests it
+    def list_services(self, namespace: str) -> list[dict[str, Any]]:
+        return []
+
+    def create_service(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+        raise AssertionError("no service is created here")
+
+    def patch_service(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any] | None:
+        raise AssertionError("no service is patched here")
+
+    def delete_service(self, namespace: str, name: str) -> None:
+        raise AssertionError("no service is deleted here")
+
     def run_controller(self) -> None:
         for td in self.tds:
             meta = td["metadata"]
@@ -178,14 +191,19 @@ def dispatcher(store: FakeStore) -> Dispatcher:
 def test_registers_the_cluster_and_task_definition_actions(dispatcher: Dispatcher) -> None:
     assert dispatcher.implemented("ecs") == [
         "CreateCluster",
+        "CreateService",
         "DeleteCluster",
+        "DeleteService",
         "DeregisterTaskDefinition",
         "DescribeClusters",
+        "DescribeServices",
         "DescribeTaskDefinition",
         "ListClusters",
+        "ListServices",
         "ListTaskDefinitionFamilies",
         "ListTaskDefinitions",
         "RegisterTaskDefinition",
+        "UpdateService",
     ]
     # its wait for the operator runs on the event loop, not in a worker thread
     assert inspect.iscoroutinefunction(dispatcher.handlers["ecs", "RegisterTaskDefinition"])

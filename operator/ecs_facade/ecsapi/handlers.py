@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,9 +20,9 @@ from typing import Any, Protocol
 import orjson
 from kubernetes.client.exceptions import ApiException
 
-from ecs_facade.api import API_VERSION, CLUSTERS, TASK_DEFINITIONS
+from ecs_facade.api import API_VERSION, CLUSTERS, SERVICES, TASK_DEFINITIONS
 from ecs_facade.arns import Arns
-from ecs_facade.ecsapi import clusters, scope, taskdefinitions
+from ecs_facade.ecsapi import clusters, scope, services, taskdefinitions
 from ecs_facade.ecsapi.errors import ApiError
 from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
 from ecs_facade.kube import client as kube
@@ -47,6 +48,10 @@ class Store(Protocol):
     def get_task_definition(self, namespace: str, name: str) -> dict[str, Any] | None: ...
     def write_task_definition(self, manifest: Mapping[str, Any], exists: bool) -> dict[str, Any]: ...
     def patch_task_definition(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None: ...
+    def list_services(self, namespace: str) -> list[dict[str, Any]]: ...
+    def create_service(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None: ...
+    def patch_service(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any] | None: ...
+    def delete_service(self, namespace: str, name: str) -> None: ...
 
 
 @contextlib.contextmanager
@@ -114,6 +119,24 @@ class KubeStore:
     def patch_task_definition(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         with _kube_errors():
             kube.merge_patch(API_VERSION, TASK_DEFINITIONS, namespace, name, patch)
+
+    def list_services(self, namespace: str) -> list[dict[str, Any]]:
+        with _kube_errors():
+            return kube.list_in(API_VERSION, SERVICES, namespace)
+
+    def create_service(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+        with _kube_errors():
+            return kube.create(manifest, SERVICES)
+
+    def patch_service(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The merge patch (conditional on its resourceVersion), then the service as it is now."""
+        with _kube_errors():
+            kube.merge_patch(API_VERSION, SERVICES, namespace, name, patch)
+            return kube.get(API_VERSION, SERVICES, namespace, name)
+
+    def delete_service(self, namespace: str, name: str) -> None:
+        with _kube_errors():
+            kube.delete(API_VERSION, SERVICES, namespace, name)
 
 
 def request_namespace(context: RequestContext, config_region: str) -> str:
@@ -266,6 +289,50 @@ class Actions:
                 continue
         raise ApiError("ClientException", "the family changed while deregistering (concurrent requests); retry")
 
+    # --- services
+
+    def _services(self, context: RequestContext) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+        """The namespace, the clusters it sees (by ECS name) and its ECSServices."""
+        namespace, labels, existing = self._cluster_view(context)
+        visible = dict(scope.visible_clusters(existing, namespace, labels))
+        return namespace, visible, self.store.list_services(namespace)
+
+    def create_service(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
+        namespace, visible, existing = self._services(context)
+        manifest = services.create_service(request, namespace, existing, visible)
+        created = self.store.create_service(manifest)
+        if created is None:  # created meanwhile by another request or kubectl
+            raise ApiError("InvalidParameterException", "Creation of service was not idempotent.")
+        return {"service": services.describe_service(created, self.arns)}
+
+    def describe_services(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
+        _, visible, existing = self._services(context)
+        return services.describe_services(request, existing, visible, self.arns)
+
+    def list_services(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
+        _, visible, existing = self._services(context)
+        return services.list_services(request, existing, visible, self.arns)
+
+    def update_service(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
+        for _ in range(_CONFLICT_ATTEMPTS):
+            namespace, visible, existing = self._services(context)
+            now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            service, patch = services.update_service(request, existing, visible, now)
+            try:
+                updated = self.store.patch_service(namespace, str(service["metadata"]["name"]), patch)
+            except Conflict:
+                continue
+            if updated is None:  # deleted meanwhile
+                raise ApiError("ServiceNotFoundException", "Service not found.")
+            return {"service": services.describe_service(updated, self.arns)}
+        raise ApiError("ClientException", "the service changed while updating (concurrent requests); retry")
+
+    def delete_service(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
+        namespace, visible, existing = self._services(context)
+        name, answer = services.delete_service(request, existing, visible, self.arns)
+        self.store.delete_service(namespace, name)
+        return answer
+
     def register(self, dispatcher: Dispatcher) -> None:
         for action, handler in (
             ("CreateCluster", self.create_cluster),
@@ -277,5 +344,10 @@ class Actions:
             ("ListTaskDefinitions", self.list_task_definitions),
             ("ListTaskDefinitionFamilies", self.list_task_definition_families),
             ("DeregisterTaskDefinition", self.deregister_task_definition),
+            ("CreateService", self.create_service),
+            ("DescribeServices", self.describe_services),
+            ("ListServices", self.list_services),
+            ("UpdateService", self.update_service),
+            ("DeleteService", self.delete_service),
         ):
             dispatcher.register("ecs", action, handler)

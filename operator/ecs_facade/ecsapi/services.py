@@ -1,0 +1,306 @@
+"""CreateService, DescribeServices, ListServices, UpdateService, DeleteService: pure halves.
+
+An ECS service is an ECSService in the request's namespace (scope.py); it names its cluster
+by ``spec.cluster`` (a name; ``default`` when absent) and its ECS name by ``spec.serviceName``
+(metadata.name when absent). Requests become ECSService manifests or merge patches; ECSService
+objects become ECS ``Service`` shapes from their spec and the status the operator keeps
+(views/service_status.py: counts, ECS-shaped deployments and events, the revision in use).
+"""
+
+import datetime
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ecs_facade import arns as ecs_arns
+from ecs_facade.api import API_VERSION, DEFAULT_CLUSTER, KIND_SERVICE
+from ecs_facade.arns import Arns
+from ecs_facade.ecsapi import scope
+from ecs_facade.ecsapi.errors import EcsError, cluster_not_found, invalid_parameter, service_not_found
+from ecs_facade.ecsapi.pagination import page
+
+# CreateService members the response gives back as they were asked (the ECSService's spec)
+_ECHOED = (
+    "loadBalancers",
+    "serviceRegistries",
+    "launchType",
+    "capacityProviderStrategy",
+    "platformVersion",
+    "placementConstraints",
+    "placementStrategy",
+    "networkConfiguration",
+    "healthCheckGracePeriodSeconds",
+    "deploymentController",
+    "enableECSManagedTags",
+    "propagateTags",
+    "enableExecuteCommand",
+    "availabilityZoneRebalancing",
+)
+# UpdateService members that replace the spec's as they are
+_UPDATED = (
+    "desiredCount",
+    "taskDefinition",
+    "deploymentConfiguration",
+    "capacityProviderStrategy",
+    "placementConstraints",
+    "placementStrategy",
+    "networkConfiguration",
+    "platformVersion",
+    "healthCheckGracePeriodSeconds",
+    "enableExecuteCommand",
+    "enableECSManagedTags",
+    "loadBalancers",
+    "propagateTags",
+    "serviceRegistries",
+    "availabilityZoneRebalancing",
+)
+_DEFAULT_DEPLOYMENT_CONFIGURATION = {"maximumPercent": 200, "minimumHealthyPercent": 100}
+
+
+def _cluster(ref: str | None) -> str:
+    try:
+        return ecs_arns.cluster_name(ref, DEFAULT_CLUSTER)
+    except ValueError as error:
+        raise invalid_parameter(str(error)) from None
+
+
+def _member(ref: Any) -> ecs_arns.MemberRef:
+    try:
+        return ecs_arns.member_ref(str(ref or ""), "service")
+    except ValueError as error:
+        raise invalid_parameter(str(error)) from None
+
+
+def service_name_of(service: Mapping[str, Any]) -> str:
+    return str((service.get("spec") or {}).get("serviceName") or service["metadata"]["name"])
+
+
+def cluster_of(service: Mapping[str, Any]) -> str:
+    """The service's cluster name (spec.cluster may be an ARN, as in the CreateService request)."""
+    try:
+        return ecs_arns.cluster_name((service.get("spec") or {}).get("cluster"), DEFAULT_CLUSTER)
+    except ValueError:
+        return str((service.get("spec") or {}).get("cluster"))
+
+
+def _deleting(service: Mapping[str, Any]) -> bool:
+    return bool((service.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def _request_cluster(request: Mapping[str, Any], visible: Mapping[str, Any]) -> str:
+    """The request's cluster, which the namespace must see, else ClusterNotFoundException."""
+    name = _cluster(request.get("cluster"))
+    if name not in visible:
+        raise cluster_not_found()
+    return name
+
+
+def find_service(services: Sequence[Mapping[str, Any]], cluster: str, ref: Any) -> Mapping[str, Any] | None:
+    """The service a request names (name or ARN) in ``cluster``; an ARN naming another cluster
+    names no service of this one."""
+    member = _member(ref)
+    if member.cluster is not None and member.cluster != cluster:
+        return None
+    for service in services:
+        if service_name_of(service) == member.name and cluster_of(service) == cluster:
+            return service
+    return None
+
+
+def _epoch(timestamp: Any) -> float | None:
+    if not timestamp:
+        return None
+    try:
+        when = datetime.datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return when.timestamp()
+
+
+def _with_epochs(item: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    """An item of the status with its ISO timestamps as the epoch seconds ECS sends."""
+    out = {key: value for key, value in item.items() if value is not None}
+    for key in keys:
+        if key in out:
+            epoch = _epoch(out[key])
+            if epoch is None:
+                del out[key]
+            else:
+                out[key] = epoch
+    return out
+
+
+def create_service(
+    request: Mapping[str, Any],
+    namespace: str,
+    services: Sequence[Mapping[str, Any]],
+    visible: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The ECSService to create: the request as its spec (cluster by name). A service of that
+    name in the namespace (of any cluster: metadata.name is per namespace) is refused as ECS
+    refuses a second CreateService of an active name."""
+    cluster = _request_cluster(request, visible)
+    name = str(request.get("serviceName") or "")
+    if not name:
+        raise invalid_parameter("serviceName: missing; expected the service's name")
+    _member(name)  # a valid ECS service name
+    controller = str((request.get("deploymentController") or {}).get("type") or "ECS")
+    if not request.get("taskDefinition") and controller != "EXTERNAL":
+        raise invalid_parameter(
+            "taskDefinition: missing; expected a family, family:revision or ARN (required unless the "
+            "deploymentController is EXTERNAL)"
+        )
+    metadata_name = scope.kubernetes_name(name)
+    for service in services:
+        if service_name_of(service) == name or service["metadata"]["name"] == metadata_name:
+            if _deleting(service):
+                raise invalid_parameter(
+                    f"serviceName: service {name!r} is still draining; create it again once it is deleted"
+                )
+            raise invalid_parameter("Creation of service was not idempotent.")
+    spec = {key: value for key, value in request.items() if value is not None and key != "clientToken"}
+    spec["cluster"] = cluster
+    spec["serviceName"] = name
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND_SERVICE,
+        "metadata": {"name": metadata_name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def describe_service(service: Mapping[str, Any], arns: Arns, include: Sequence[str] = ()) -> dict[str, Any]:
+    """The ECS ``Service`` of an ECSService: its spec as asked, its status as the operator
+    wrote it (0 counts and no deployments until it first writes)."""
+    spec = service.get("spec") or {}
+    status = service.get("status") or {}
+    name = service_name_of(service)
+    cluster = cluster_of(service)
+    described: dict[str, Any] = {
+        "serviceArn": arns.service(cluster, name),
+        "serviceName": name,
+        "clusterArn": arns.cluster(cluster),
+        "status": "DRAINING" if _deleting(service) else "ACTIVE",
+        "desiredCount": int(status.get("desiredCount") or 0),
+        "runningCount": int(status.get("runningCount") or 0),
+        "pendingCount": int(status.get("pendingCount") or 0),
+        "taskDefinition": str(status.get("taskDefinition") or spec.get("taskDefinition") or ""),
+        "deploymentConfiguration": {
+            **_DEFAULT_DEPLOYMENT_CONFIGURATION,
+            **dict(spec.get("deploymentConfiguration") or {}),
+        },
+        "deployments": [_with_epochs(d, ("createdAt", "updatedAt")) for d in status.get("deployments") or []],
+        "events": [_with_epochs(e, ("createdAt",)) for e in status.get("events") or []],
+        "schedulingStrategy": str(spec.get("schedulingStrategy") or "REPLICA"),
+        "loadBalancers": [],
+        "serviceRegistries": [],
+        "placementConstraints": [],
+        "placementStrategy": [],
+    }
+    if status.get("desiredCount") is None and spec.get("desiredCount") is not None:
+        described["desiredCount"] = int(spec["desiredCount"])
+    described.update({key: spec[key] for key in _ECHOED if spec.get(key) is not None})
+    if spec.get("role"):
+        described["roleArn"] = spec["role"]
+    created = _epoch((service.get("metadata") or {}).get("creationTimestamp"))
+    if created is not None:
+        described["createdAt"] = created
+    if "TAGS" in include:
+        described["tags"] = list(spec.get("tags") or [])
+    return described
+
+
+def describe_services(
+    request: Mapping[str, Any], services: Sequence[Mapping[str, Any]], visible: Mapping[str, Any], arns: Arns
+) -> dict[str, Any]:
+    """DescribeServices: the named services of the cluster; unknown ones are failures
+    ``MISSING`` with the ARN they would have, as ECS answers."""
+    cluster = _request_cluster(request, visible)
+    include = list(request.get("include") or [])
+    found: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    for ref in request.get("services") or []:
+        service = find_service(services, cluster, ref)
+        if service is None:
+            failures.append({"arn": arns.service(cluster, _member(ref).name), "reason": "MISSING"})
+        else:
+            found.append(describe_service(service, arns, include))
+    return {"services": found, "failures": failures}
+
+
+def list_services(
+    request: Mapping[str, Any], services: Sequence[Mapping[str, Any]], visible: Mapping[str, Any], arns: Arns
+) -> dict[str, Any]:
+    """ListServices: the ARNs of the cluster's services, by name, filtered by launchType and
+    schedulingStrategy as ECS filters them."""
+    cluster = _request_cluster(request, visible)
+    names = sorted(
+        service_name_of(s)
+        for s in services
+        if cluster_of(s) == cluster
+        and (not request.get("launchType") or (s.get("spec") or {}).get("launchType") == request["launchType"])
+        and (
+            not request.get("schedulingStrategy")
+            or str((s.get("spec") or {}).get("schedulingStrategy") or "REPLICA") == request["schedulingStrategy"]
+        )
+    )
+    chosen, token = page(
+        names,
+        lambda name: (name,),
+        action="ListServices",
+        max_results=request.get("maxResults"),
+        next_token=request.get("nextToken"),
+    )
+    response: dict[str, Any] = {"serviceArns": [arns.service(cluster, name) for name in chosen]}
+    if token:
+        response["nextToken"] = token
+    return response
+
+
+def _active_service(
+    request: Mapping[str, Any], services: Sequence[Mapping[str, Any]], visible: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    cluster = _request_cluster(request, visible)
+    service = find_service(services, cluster, request.get("service"))
+    if service is None:
+        raise service_not_found()
+    return service
+
+
+def update_service(
+    request: Mapping[str, Any],
+    services: Sequence[Mapping[str, Any]],
+    visible: Mapping[str, Any],
+    now: str,
+) -> tuple[Mapping[str, Any], dict[str, Any]]:
+    """The service and the merge patch of its spec (with its resourceVersion: a conditional
+    write). ``forceNewDeployment: true`` sets spec.forceNewDeployment to ``now``: the CRD's
+    field is a value whose every change starts a new deployment (docs/services.md), as each
+    forced UpdateService does in ECS. A draining service is ServiceNotActiveException."""
+    service = _active_service(request, services, visible)
+    if _deleting(service):
+        raise EcsError("ServiceNotActiveException", "Service was not ACTIVE.")
+    spec = service.get("spec") or {}
+    changes: dict[str, Any] = {key: request[key] for key in _UPDATED if request.get(key) is not None}
+    if "desiredCount" in changes and str(spec.get("schedulingStrategy") or "REPLICA") == "DAEMON":
+        raise invalid_parameter("desiredCount: a DAEMON service runs one task per instance; it takes no desiredCount")
+    if request.get("forceNewDeployment"):
+        changes["forceNewDeployment"] = now
+    patch = {"metadata": {"resourceVersion": service["metadata"].get("resourceVersion")}, "spec": changes}
+    return service, patch
+
+
+def delete_service(
+    request: Mapping[str, Any], services: Sequence[Mapping[str, Any]], visible: Mapping[str, Any], arns: Arns
+) -> tuple[str, dict[str, Any]]:
+    """The ECSService to delete (its metadata.name) and the answer (the service DRAINING).
+    ECS refuses a REPLICA service that still wants tasks unless ``force``."""
+    service = _active_service(request, services, visible)
+    spec = service.get("spec") or {}
+    replica = str(spec.get("schedulingStrategy") or "REPLICA") == "REPLICA"
+    if replica and int(spec.get("desiredCount") or 0) > 0 and not request.get("force"):
+        raise invalid_parameter("The service cannot be stopped while it is scaled above 0.")
+    described = describe_service(service, arns)
+    described["status"] = "DRAINING"
+    return str(service["metadata"]["name"]), {"service": described}

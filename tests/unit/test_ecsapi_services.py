@@ -1,0 +1,394 @@
+"""The service actions: the ECSService each request writes, the ECS Service shape read from an
+ECSService's spec and status, and ECS's errors, through the Dispatcher over a fake Store."""
+
+import asyncio
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import pytest
+
+from ecs_facade.api import API_VERSION
+from ecs_facade.arns import Arns
+from ecs_facade.ecsapi import services
+from ecs_facade.ecsapi.errors import ApiError
+from ecs_facade.ecsapi.handlers import Actions, Conflict
+from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
+
+ARNS = Arns("us-east-1", "123456789012")
+PREFIX = "arn:aws:ecs:us-east-1:123456789012"
+
+# a status as the operator writes it (views/service_status.py)
+STATUS: dict[str, Any] = {
+    "desiredCount": 2,
+    "runningCount": 1,
+    "pendingCount": 1,
+    "taskDefinition": f"{PREFIX}:task-definition/web:3",
+    "deployments": [
+        {
+            "id": "ecs-svc/1234567890123456789",
+            "status": "PRIMARY",
+            "taskDefinition": f"{PREFIX}:task-definition/web:3",
+            "desiredCount": 2,
+            "runningCount": 1,
+            "pendingCount": 1,
+            "failedTasks": 0,
+            "rolloutState": "IN_PROGRESS",
+            "rolloutStateReason": None,
+            "createdAt": "2026-01-01T00:00:00Z",
+            "updatedAt": "2026-01-01T00:00:10Z",
+        }
+    ],
+    "events": [{"id": "e-1", "createdAt": "2026-01-01T00:00:05Z", "message": "(service web) has started 2 tasks."}],
+    "conditions": [],
+}
+
+
+class FakeStore:
+    """Namespaces, ECSClusters and ECSServices as the API server holds them."""
+
+    def __init__(self) -> None:
+        self.clusters: list[dict[str, Any]] = []
+        self.namespaces: dict[str, dict[str, str]] = {"team-a": {}, "team-b": {}}
+        self.services: list[dict[str, Any]] = []
+        self.conflicts = 0
+        self.writes: list[tuple[str, Any]] = []
+
+    def list_clusters(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.clusters)
+
+    def namespace_labels(self, namespace: str) -> dict[str, str] | None:
+        return self.namespaces.get(namespace)
+
+    def list_services(self, namespace: str) -> list[dict[str, Any]]:
+        return copy.deepcopy([s for s in self.services if s["metadata"]["namespace"] == namespace])
+
+    def _find(self, namespace: str, name: str) -> dict[str, Any] | None:
+        meta = [s for s in self.services if (s["metadata"]["namespace"], s["metadata"]["name"]) == (namespace, name)]
+        return meta[0] if meta else None
+
+    def create_service(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+        meta = manifest["metadata"]
+        if self._find(meta["namespace"], meta["name"]):
+            return None
+        created = copy.deepcopy(dict(manifest))
+        created["metadata"].update(resourceVersion="1", creationTimestamp="2026-01-01T00:00:00Z")
+        self.services.append(created)
+        self.writes.append(("create", copy.deepcopy(created)))
+        return copy.deepcopy(created)
+
+    def patch_service(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any] | None:
+        if self.conflicts:
+            self.conflicts -= 1
+            raise Conflict("the object has been modified")
+        found = self._find(namespace, name)
+        assert found is not None and patch["metadata"]["resourceVersion"] == found["metadata"]["resourceVersion"]
+        found["spec"].update(copy.deepcopy(dict(patch["spec"])))
+        found["metadata"]["resourceVersion"] = str(int(found["metadata"]["resourceVersion"]) + 1)
+        self.writes.append(("patch", copy.deepcopy(dict(patch))))
+        return copy.deepcopy(found)
+
+    def delete_service(self, namespace: str, name: str) -> None:
+        self.services = [
+            s for s in self.services if (s["metadata"]["namespace"], s["metadata"]["name"]) != (namespace, name)
+        ]
+        self.writes.append(("delete", name))
+
+
+def _service(name: str, cluster: str = "default", namespace: str = "team-a", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ECSService",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "resourceVersion": "7",
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+        },
+        "spec": {"cluster": cluster, "taskDefinition": "web", "desiredCount": 2, **spec},
+        "status": copy.deepcopy(STATUS),
+    }
+
+
+def _context(action: str, namespace: str = "team-a") -> RequestContext:
+    return RequestContext(
+        service="ecs",
+        action=action,
+        request_id="r-1",
+        region="us-east-1",
+        access_key_id="AKIATEST",
+        namespaces=frozenset({namespace}),
+        home_namespace=namespace,
+    )
+
+
+def _call(dispatcher: Dispatcher, action: str, request: dict[str, Any], namespace: str = "team-a") -> Mapping[str, Any]:
+    model = dispatcher.models["ecs"]
+    parsed = dispatcher.parse(model, action, orjson.dumps(request))
+    return asyncio.run(dispatcher.call(model, parsed, _context(action, namespace)))
+
+
+def _error(dispatcher: Dispatcher, action: str, request: dict[str, Any], namespace: str = "team-a") -> ApiError:
+    with pytest.raises(ApiError) as caught:
+        _call(dispatcher, action, request, namespace)
+    return caught.value
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    return FakeStore()
+
+
+@pytest.fixture
+def dispatcher(store: FakeStore) -> Dispatcher:
+    made = Dispatcher()
+    Actions(store, ARNS).register(made)  # type: ignore[arg-type]  # only the service half of the Store
+    return made
+
+
+# --- CreateService
+
+
+def test_create_service_writes_the_request_as_the_ecsservice_spec(dispatcher: Dispatcher, store: FakeStore) -> None:
+    answer = _call(
+        dispatcher,
+        "CreateService",
+        {
+            "cluster": f"{PREFIX}:cluster/default",
+            "serviceName": "Web_App",
+            "taskDefinition": "web:3",
+            "desiredCount": 2,
+            "clientToken": "t-1",
+            "deploymentConfiguration": {"maximumPercent": 150, "minimumHealthyPercent": 50},
+        },
+    )
+    (_, created), *_ = store.writes
+    assert created["kind"] == "ECSService"
+    assert created["metadata"]["namespace"] == "team-a"
+    assert created["metadata"]["name"].startswith("web-app-")  # not a DNS label: lowered and hashed
+    assert created["spec"] == {
+        "cluster": "default",  # the ARN's name
+        "serviceName": "Web_App",
+        "taskDefinition": "web:3",
+        "desiredCount": 2,
+        "deploymentConfiguration": {"maximumPercent": 150, "minimumHealthyPercent": 50},
+    }
+    service = answer["service"]
+    assert service["serviceArn"] == f"{PREFIX}:service/default/Web_App"
+    assert service["clusterArn"] == f"{PREFIX}:cluster/default"
+    assert service["status"] == "ACTIVE"
+    assert (service["desiredCount"], service["runningCount"], service["deployments"]) == (2, 0, [])
+    assert service["deploymentConfiguration"] == {"maximumPercent": 150, "minimumHealthyPercent": 50}
+
+
+def test_create_service_in_an_unknown_or_unadmitting_cluster_is_cluster_not_found(
+    dispatcher: Dispatcher, store: FakeStore
+) -> None:
+    store.clusters = [
+        {
+            "metadata": {"name": "other"},
+            "spec": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "team-b"}}},
+        }
+    ]
+    for cluster in ("nope", "other"):
+        error = _error(dispatcher, "CreateService", {"cluster": cluster, "serviceName": "web", "taskDefinition": "web"})
+        assert (error.name, error.message) == ("ClusterNotFoundException", "Cluster not found.")
+    assert store.writes == []
+
+
+def test_create_service_of_an_existing_name_is_refused(dispatcher: Dispatcher, store: FakeStore) -> None:
+    store.services = [_service("web")]
+    error = _error(dispatcher, "CreateService", {"serviceName": "web", "taskDefinition": "web"})
+    assert (error.name, error.message) == ("InvalidParameterException", "Creation of service was not idempotent.")
+    store.services[0]["metadata"]["deletionTimestamp"] = "2026-01-01T00:01:00Z"
+    assert "draining" in _error(dispatcher, "CreateService", {"serviceName": "web", "taskDefinition": "web"}).message
+    assert store.writes == []
+
+
+def test_create_service_missing_its_task_definition_names_the_member(dispatcher: Dispatcher) -> None:
+    error = _error(dispatcher, "CreateService", {"serviceName": "web"})
+    assert error.name == "InvalidParameterException" and "taskDefinition" in error.message
+
+
+# --- DescribeServices
+
+
+def test_describe_services_from_spec_and_status(dispatcher: Dispatcher, store: FakeStore) -> None:
+    store.services = [
+        _service(
+            "web",
+            launchType="FARGATE",
+            role="arn:aws:iam::123456789012:role/ecs",
+            tags=[{"key": "team", "value": "a"}],
+        )
+    ]
+    answer = _call(dispatcher, "DescribeServices", {"services": ["web", "gone"], "include": ["TAGS"]})
+    (service,) = answer["services"]
+    assert answer["failures"] == [{"arn": f"{PREFIX}:service/default/gone", "reason": "MISSING"}]
+    assert service["serviceName"] == "web"
+    assert (service["desiredCount"], service["runningCount"], service["pendingCount"]) == (2, 1, 1)
+    assert service["taskDefinition"] == f"{PREFIX}:task-definition/web:3"  # the revision in use, not spec's "web"
+    (deployment,) = service["deployments"]
+    assert deployment["createdAt"] == 1767225600.0 and deployment["updatedAt"] == 1767225610.0  # epoch seconds
+    assert "rolloutStateReason" not in deployment  # null members are left out, as ECS does
+    assert deployment["rolloutState"] == "IN_PROGRESS" and deployment["status"] == "PRIMARY"
+    assert service["events"] == [
+        {"id": "e-1", "createdAt": 1767225605.0, "message": "(service web) has started 2 tasks."}
+    ]
+    assert service["createdAt"] == 1767225600.0
+    assert service["launchType"] == "FARGATE"
+    assert service["roleArn"] == "arn:aws:iam::123456789012:role/ecs"
+    assert service["tags"] == [{"key": "team", "value": "a"}]
+    assert service["deploymentConfiguration"] == {"maximumPercent": 200, "minimumHealthyPercent": 100}
+    assert service["schedulingStrategy"] == "REPLICA"
+    without = _call(dispatcher, "DescribeServices", {"services": ["web"]})["services"][0]
+    assert "tags" not in without
+
+
+def test_describe_services_by_arn_and_cluster(dispatcher: Dispatcher, store: FakeStore) -> None:
+    store.clusters = [{"metadata": {"name": "prod"}, "spec": {}}]
+    store.services = [_service("web", cluster="prod"), _service("api")]
+    answer = _call(
+        dispatcher,
+        "DescribeServices",
+        {"cluster": "prod", "services": [f"{PREFIX}:service/prod/web", f"{PREFIX}:service/default/api", "api"]},
+    )
+    assert [s["serviceArn"] for s in answer["services"]] == [f"{PREFIX}:service/prod/web"]
+    assert [f["arn"] for f in answer["failures"]] == [f"{PREFIX}:service/prod/api"] * 2
+    error = _error(dispatcher, "DescribeServices", {"cluster": "nope", "services": ["web"]})
+    assert error.name == "ClusterNotFoundException"
+
+
+def test_describe_services_of_another_namespace_are_missing(dispatcher: Dispatcher, store: FakeStore) -> None:
+    store.services = [_service("web", namespace="team-b")]
+    answer = _call(dispatcher, "DescribeServices", {"services": ["web"]})
+    assert answer["services"] == [] and answer["failures"][0]["reason"] == "MISSING"
+
+
+def test_a_deleting_service_is_draining() -> None:
+    service = _service("web")
+    service["metadata"]["deletionTimestamp"] = "2026-01-01T00:01:00Z"
+    assert services.describe_service(service, ARNS)["status"] == "DRAINING"
+
+
+def test_a_service_before_its_first_status_uses_its_spec() -> None:
+    service = _service("web")
+    del service["status"]
+    described = services.describe_service(service, ARNS)
+    assert (described["desiredCount"], described["runningCount"], described["deployments"]) == (2, 0, [])
+    assert described["taskDefinition"] == "web"
+
+
+# --- ListServices
+
+
+def test_list_services_of_the_cluster_filtered_and_paged(dispatcher: Dispatcher, store: FakeStore) -> None:
+    store.clusters = [{"metadata": {"name": "prod"}, "spec": {}}]
+    store.services = [
+        _service("c"),
+        _service("a"),
+        _service("b", launchType="FARGATE"),
+        _service("d", schedulingStrategy="DAEMON"),
+        _service("e", cluster="prod"),
+    ]
+    first = _call(dispatcher, "ListServices", {"maxResults": 2})
+    assert first["serviceArns"] == [f"{PREFIX}:service/default/a", f"{PREFIX}:service/default/b"]
+    second = _call(dispatcher, "ListServices", {"maxResults": 2, "nextToken": first["nextToken"]})
+    assert second["serviceArns"] == [f"{PREFIX}:service/default/c", f"{PREFIX}:service/default/d"]
+    assert "nextToken" not in second
+    assert _call(dispatcher, "ListServices", {"launchType": "FARGATE"})["serviceArns"] == [
+        f"{PREFIX}:service/default/b"
+    ]
+    assert _call(dispatcher, "ListServices", {"schedulingStrategy": "DAEMON"})["serviceArns"] == [
+        f"{PREFIX}:service/default/d"
+    ]
+    assert _call(dispatcher, "ListServices", {"cluster": "prod"})["serviceArns"] == [f"{PREFIX}:service/prod/e"]
+    assert _error(dispatcher, "ListServices", {"cluster": "nope"}).name == "ClusterNotFoundException"
+
+
+# --- UpdateService
+
+
+def test_update_service_patches_the_spec_conditionally(dispatcher: Dispatcher, store: FakeStore) -> None:
+    store.services = [_service("web")]
+    answer = _call(
+        dispatcher,
+        "UpdateService",
+        {
+            "service": "web",
+            "desiredCount": 5,
+            "taskDefinition": "web:4",
+            "deploymentConfiguration": {"maximumPercent": 100, "minimumHealthyPercent": 0},
+        },
+    )
+    ((kind, patch),) = store.writes
+    assert kind == "patch"
+    assert patch == {
+        "metadata": {"resourceVersion": "7"},
+        "spec": {
+            "desiredCount": 5,
+            "taskDefinition": "web:4",
+            "deploymentConfiguration": {"maximumPercent": 100, "minimumHealthyPercent": 0},
+        },
+    }
+    assert answer["service"]["deploymentConfiguration"] == {"maximumPercent": 100, "minimumHealthyPercent": 0}
+    assert store.services[0]["spec"]["desiredCount"] == 5
+
+
+def test_force_new_deployment_sets_a_new_value_each_time(dispatcher: Dispatcher, store: FakeStore) -> None:
+    store.services = [_service("web")]
+    _call(dispatcher, "UpdateService", {"service": "web", "forceNewDeployment": True})
+    first = store.services[0]["spec"]["forceNewDeployment"]
+    assert first.startswith("20")  # a timestamp: each change starts a deployment (docs/services.md)
+    _call(dispatcher, "UpdateService", {"service": "web", "forceNewDeployment": True})
+    assert store.services[0]["spec"]["forceNewDeployment"] != first
+    _call(dispatcher, "UpdateService", {"service": "web", "forceNewDeployment": False, "desiredCount": 1})
+    assert "forceNewDeployment" not in store.writes[-1][1]["spec"]
+
+
+def test_update_service_retries_a_conflict(dispatcher: Dispatcher, store: FakeStore) -> None:
+    store.services = [_service("web")]
+    store.conflicts = 2
+    _call(dispatcher, "UpdateService", {"service": "web", "desiredCount": 3})
+    assert store.services[0]["spec"]["desiredCount"] == 3
+    store.conflicts = 3
+    assert _error(dispatcher, "UpdateService", {"service": "web", "desiredCount": 4}).name == "ClientException"
+
+
+def test_update_service_errors(dispatcher: Dispatcher, store: FakeStore) -> None:
+    store.services = [_service("web"), _service("daemon", schedulingStrategy="DAEMON")]
+    missing = _error(dispatcher, "UpdateService", {"service": "nope", "desiredCount": 1})
+    assert (missing.name, missing.message) == ("ServiceNotFoundException", "Service not found.")
+    assert _error(dispatcher, "UpdateService", {"cluster": "nope", "service": "web"}).name == "ClusterNotFoundException"
+    daemon = _error(dispatcher, "UpdateService", {"service": "daemon", "desiredCount": 1})
+    assert daemon.name == "InvalidParameterException" and "desiredCount" in daemon.message
+    store.services[0]["metadata"]["deletionTimestamp"] = "2026-01-01T00:01:00Z"
+    draining = _error(dispatcher, "UpdateService", {"service": "web", "desiredCount": 1})
+    assert (draining.name, draining.message) == ("ServiceNotActiveException", "Service was not ACTIVE.")
+    assert store.writes == []
+
+
+# --- DeleteService
+
+
+def test_delete_service_scaled_above_zero_needs_force(dispatcher: Dispatcher, store: FakeStore) -> None:
+    store.services = [_service("web")]
+    error = _error(dispatcher, "DeleteService", {"service": "web"})
+    assert (error.name, error.message) == (
+        "InvalidParameterException",
+        "The service cannot be stopped while it is scaled above 0.",
+    )
+    assert store.writes == []
+    answer = _call(dispatcher, "DeleteService", {"service": "web", "force": True})
+    assert answer["service"]["status"] == "DRAINING"
+    assert answer["service"]["serviceArn"] == f"{PREFIX}:service/default/web"
+    assert store.writes == [("delete", "web")]
+
+
+def test_delete_service_scaled_to_zero_or_daemon_needs_no_force(dispatcher: Dispatcher, store: FakeStore) -> None:
+    store.services = [_service("web", desiredCount=0), _service("daemon", schedulingStrategy="DAEMON")]
+    _call(dispatcher, "DeleteService", {"service": "web"})
+    _call(dispatcher, "DeleteService", {"service": f"{PREFIX}:service/default/daemon"})
+    assert store.writes == [("delete", "web"), ("delete", "daemon")]
+    assert _error(dispatcher, "DeleteService", {"service": "web"}).name == "ServiceNotFoundException"
