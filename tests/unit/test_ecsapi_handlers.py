@@ -447,3 +447,37 @@ def test_kube_store_namespace_labels(monkeypatch: pytest.MonkeyPatch) -> None:
     assert handlers.KubeStore().namespace_labels("team-a") == {"team": "a"}
     assert handlers.KubeStore().namespace_labels("gone") is None
     assert recorder.calls[0][1] == "/api/v1/namespaces/team-a"
+
+
+def test_kube_store_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = "/apis/ecs.facade.dev/v1alpha1/namespaces/team-a/ecsservices"
+    manifest = {
+        "apiVersion": "ecs.facade.dev/v1alpha1",
+        "kind": "ECSService",
+        "metadata": {"name": "web", "namespace": "team-a"},
+        "spec": {"serviceName": "web", "taskDefinition": "web"},
+    }
+    recorder = _Recorder(
+        orjson.dumps({"items": [manifest], "metadata": {}}),
+        orjson.dumps(manifest),
+        _refusal(409, "exists"),
+        b"{}",
+        _refusal(409, "the object has been modified"),
+        _refusal(404, "not found"),
+    )
+    monkeypatch.setattr("ecs_facade.kube.client._call", recorder)
+    monkeypatch.setattr("ecs_facade.kube.client.get", lambda *args: {**manifest, "read": args})
+    store = handlers.KubeStore()
+    assert store.list_services("team-a") == [manifest]
+    assert store.create_service(manifest) == manifest
+    assert store.create_service(manifest) is None  # one of that name exists
+    patch = {"metadata": {"resourceVersion": "7"}, "spec": {"desiredCount": 3}}
+    patched = store.patch_service("team-a", "web", patch)
+    assert patched is not None and patched["read"][1:] == ("ecsservices", "team-a", "web")
+    with pytest.raises(Conflict):
+        store.patch_service("team-a", "web", patch)
+    assert store.patch_service("team-a", "web", patch) is None  # deleted meanwhile
+    listed, posted, _, merge, _, _ = recorder.calls
+    assert (listed[0], listed[1]) == ("GET", base)
+    assert (posted[0], posted[1]) == ("POST", base)
+    assert merge[:3] == ("PATCH", f"{base}/web", patch) and merge[4] == "application/merge-patch+json"

@@ -320,6 +320,8 @@ def test_update_service_patches_the_spec_conditionally(dispatcher: Dispatcher, s
             "desiredCount": 5,
             "taskDefinition": "web:4",
             "deploymentConfiguration": {"maximumPercent": 100, "minimumHealthyPercent": 0},
+            "placementStrategy": [{"type": "spread", "field": "attribute:ecs.availability-zone"}],
+            "capacityProviderStrategy": [{"capacityProvider": "spot", "weight": 1}],
         },
     )
     ((kind, patch),) = store.writes
@@ -330,10 +332,13 @@ def test_update_service_patches_the_spec_conditionally(dispatcher: Dispatcher, s
             "desiredCount": 5,
             "taskDefinition": "web:4",
             "deploymentConfiguration": {"maximumPercent": 100, "minimumHealthyPercent": 0},
+            "placementStrategy": [{"type": "spread", "field": "attribute:ecs.availability-zone"}],
+            "capacityProviderStrategy": [{"capacityProvider": "spot", "weight": 1}],
         },
     }
     assert answer["service"]["deploymentConfiguration"] == {"maximumPercent": 100, "minimumHealthyPercent": 0}
     assert store.services[0]["spec"]["desiredCount"] == 5
+    assert answer["service"]["placementStrategy"] == [{"type": "spread", "field": "attribute:ecs.availability-zone"}]
 
 
 def test_force_new_deployment_sets_a_new_value_each_time(dispatcher: Dispatcher, store: FakeStore) -> None:

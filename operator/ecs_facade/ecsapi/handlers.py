@@ -129,9 +129,15 @@ class KubeStore:
             return kube.create(manifest, SERVICES)
 
     def patch_service(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The merge patch (conditional on its resourceVersion), then the service as it is now."""
+        """The merge patch (conditional on its resourceVersion), then the service as it is now;
+        None when it is gone."""
         with _kube_errors():
-            kube.merge_patch(API_VERSION, SERVICES, namespace, name, patch)
+            try:
+                kube.merge_patch(API_VERSION, SERVICES, namespace, name, patch)
+            except ApiException as error:
+                if error.status == 404:
+                    return None
+                raise
             return kube.get(API_VERSION, SERVICES, namespace, name)
 
     def delete_service(self, namespace: str, name: str) -> None:

@@ -35,24 +35,9 @@ _ECHOED = (
     "enableExecuteCommand",
     "availabilityZoneRebalancing",
 )
-# UpdateService members that replace the spec's as they are
-_UPDATED = (
-    "desiredCount",
-    "taskDefinition",
-    "deploymentConfiguration",
-    "capacityProviderStrategy",
-    "placementConstraints",
-    "placementStrategy",
-    "networkConfiguration",
-    "platformVersion",
-    "healthCheckGracePeriodSeconds",
-    "enableExecuteCommand",
-    "enableECSManagedTags",
-    "loadBalancers",
-    "propagateTags",
-    "serviceRegistries",
-    "availabilityZoneRebalancing",
-)
+# UpdateService members that are not spec fields (every other member, validated against the
+# ECS model, is a CreateService member too, which the ECSService spec takes as it is)
+_NOT_SPEC = frozenset({"cluster", "service", "forceNewDeployment"})
 _DEFAULT_DEPLOYMENT_CONFIGURATION = {"maximumPercent": 200, "minimumHealthyPercent": 100}
 
 
@@ -282,7 +267,9 @@ def update_service(
     if _deleting(service):
         raise EcsError("ServiceNotActiveException", "Service was not ACTIVE.")
     spec = service.get("spec") or {}
-    changes: dict[str, Any] = {key: request[key] for key in _UPDATED if request.get(key) is not None}
+    changes: dict[str, Any] = {
+        key: value for key, value in request.items() if key not in _NOT_SPEC and value is not None
+    }
     if "desiredCount" in changes and str(spec.get("schedulingStrategy") or "REPLICA") == "DAEMON":
         raise invalid_parameter("desiredCount: a DAEMON service runs one task per instance; it takes no desiredCount")
     if request.get("forceNewDeployment"):
