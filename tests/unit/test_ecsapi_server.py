@@ -367,10 +367,11 @@ def test_cli_serves_the_api_on_loopback(tmp_path: Path) -> None:
                 time.sleep(0.1)
         fake = type("Fake", (), {"url": f"http://127.0.0.1:{port}"})()
         ecs = client(fake)
-        with pytest.raises(ecs.exceptions.UnsupportedFeatureException, match="does not implement ListServices"):
-            ecs.list_services()
+        # task sets (the EXTERNAL deployment controller's) are not in issue 28's actions
+        with pytest.raises(ecs.exceptions.UnsupportedFeatureException, match="does not implement DescribeTaskSets"):
+            ecs.describe_task_sets(cluster="default", service="web")
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=10)
     assert "API keys" in output and "1 access keys" in output
-    assert "ListServices key=AKIAIOSFODNN7EXAMPLE status=400" in output
+    assert "DescribeTaskSets key=AKIAIOSFODNN7EXAMPLE status=400" in output
