@@ -45,6 +45,19 @@ STATUS: dict[str, Any] = {
 }
 
 
+def _revision(number: int) -> dict[str, Any]:
+    """A ControllerRevision of family web, as the operator registers it."""
+    return {
+        "metadata": {
+            "name": f"web-{number}",
+            "namespace": "team-a",
+            "ownerReferences": [{"kind": "ECSTaskDefinition", "name": "web", "uid": "uid-web"}],
+        },
+        "revision": number,
+        "data": {"taskDefinition": {"family": "web"}},
+    }
+
+
 class FakeStore:
     """Namespaces, ECSClusters and ECSServices as the API server holds them."""
 
@@ -52,6 +65,14 @@ class FakeStore:
         self.clusters: list[dict[str, Any]] = []
         self.namespaces: dict[str, dict[str, str]] = {"team-a": {}, "team-b": {}}
         self.services: list[dict[str, Any]] = []
+        # family web: revisions 2 (deregistered), 3 and 4
+        self.tds = [
+            {
+                "metadata": {"name": "web", "namespace": "team-a", "uid": "uid-web"},
+                "spec": {"family": "web", "deregisteredRevisions": [2]},
+            }
+        ]
+        self.revisions = [_revision(n) for n in (2, 3, 4)]
         self.conflicts = 0
         self.writes: list[tuple[str, Any]] = []
 
@@ -60,6 +81,12 @@ class FakeStore:
 
     def namespace_labels(self, namespace: str) -> dict[str, str] | None:
         return self.namespaces.get(namespace)
+
+    def list_task_definitions(self, namespace: str) -> list[dict[str, Any]]:
+        return copy.deepcopy([o for o in self.tds if o["metadata"]["namespace"] == namespace])
+
+    def list_controller_revisions(self, namespace: str) -> list[dict[str, Any]]:
+        return copy.deepcopy([r for r in self.revisions if r["metadata"]["namespace"] == namespace])
 
     def list_services(self, namespace: str) -> list[dict[str, Any]]:
         return copy.deepcopy([s for s in self.services if s["metadata"]["namespace"] == namespace])
@@ -180,6 +207,32 @@ def test_create_service_writes_the_request_as_the_ecsservice_spec(dispatcher: Di
     assert service["status"] == "ACTIVE"
     assert (service["desiredCount"], service["runningCount"], service["deployments"]) == (2, 0, [])
     assert service["deploymentConfiguration"] == {"maximumPercent": 150, "minimumHealthyPercent": 50}
+    assert service["taskDefinition"] == f"{PREFIX}:task-definition/web:3"
+
+
+def test_create_service_answers_the_revision_a_bare_family_names(dispatcher: Dispatcher, store: FakeStore) -> None:
+    answer = _call(dispatcher, "CreateService", {"serviceName": "web", "taskDefinition": "web"})
+    assert answer["service"]["taskDefinition"] == f"{PREFIX}:task-definition/web:4"  # latest ACTIVE
+    assert store.services[0]["spec"]["taskDefinition"] == "web"  # the operator resolves it (docs/services.md)
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("nope", "TaskDefinition not found."),
+        ("web:9", "TaskDefinition not found."),
+        (f"{PREFIX}:task-definition/web:2", "TaskDefinition is inactive"),
+    ],
+)
+def test_create_and_update_refuse_an_unknown_or_inactive_task_definition(
+    dispatcher: Dispatcher, store: FakeStore, reference: str, message: str
+) -> None:
+    error = _error(dispatcher, "CreateService", {"serviceName": "api", "taskDefinition": reference})
+    assert (error.name, error.message) == ("ClientException", message)
+    store.services = [_service("web")]
+    error = _error(dispatcher, "UpdateService", {"service": "web", "taskDefinition": reference})
+    assert (error.name, error.message) == ("ClientException", message)
+    assert store.writes == []
 
 
 def test_create_service_in_an_unknown_or_unadmitting_cluster_is_cluster_not_found(

@@ -303,13 +303,25 @@ class Actions:
         visible = dict(scope.visible_clusters(existing, namespace, labels))
         return namespace, visible, self.store.list_services(namespace)
 
+    def _task_definition_arn(self, namespace: str, value: Any) -> str:
+        return services.task_definition_arn(
+            value,
+            self.store.list_task_definitions(namespace),
+            self.store.list_controller_revisions(namespace),
+            self.arns,
+        )
+
     def create_service(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
         namespace, visible, existing = self._services(context)
         manifest = services.create_service(request, namespace, existing, visible)
+        arn = self._task_definition_arn(namespace, request["taskDefinition"]) if request.get("taskDefinition") else ""
         created = self.store.create_service(manifest)
         if created is None:  # created meanwhile by another request or kubectl
             raise ApiError("InvalidParameterException", "Creation of service was not idempotent.")
-        return {"service": services.describe_service(created, self.arns)}
+        described = services.describe_service(created, self.arns)
+        if arn and not (created.get("status") or {}).get("taskDefinition"):
+            described["taskDefinition"] = arn  # the revision it will run, as ECS answers
+        return {"service": described}
 
     def describe_services(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
         _, visible, existing = self._services(context)
@@ -324,6 +336,8 @@ class Actions:
             namespace, visible, existing = self._services(context)
             now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             service, patch = services.update_service(request, existing, visible, now)
+            if request.get("taskDefinition"):
+                self._task_definition_arn(namespace, request["taskDefinition"])
             try:
                 updated = self.store.patch_service(namespace, str(service["metadata"]["name"]), patch)
             except Conflict:

@@ -14,8 +14,8 @@ from typing import Any
 from ecs_facade import arns as ecs_arns
 from ecs_facade.api import API_VERSION, DEFAULT_CLUSTER, KIND_SERVICE
 from ecs_facade.arns import Arns
-from ecs_facade.ecsapi import scope
-from ecs_facade.ecsapi.errors import EcsError, cluster_not_found, invalid_parameter, service_not_found
+from ecs_facade.ecsapi import scope, taskdefinitions
+from ecs_facade.ecsapi.errors import EcsError, client_error, cluster_not_found, invalid_parameter, service_not_found
 from ecs_facade.ecsapi.pagination import page
 
 # CreateService members the response gives back as they were asked (the ECSService's spec)
@@ -114,6 +114,24 @@ def _with_epochs(item: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]
             else:
                 out[key] = epoch
     return out
+
+
+def task_definition_arn(
+    value: Any,
+    objects: Sequence[Mapping[str, Any]],
+    controller_revisions: Sequence[Mapping[str, Any]],
+    arns: Arns,
+) -> str:
+    """The revision ARN a CreateService/UpdateService ``taskDefinition`` names (a bare family:
+    its latest ACTIVE revision), or ECS's ClientException: ECS refuses an unknown or INACTIVE
+    revision at once rather than failing the deployment later."""
+    found = taskdefinitions.resolve(value, objects, controller_revisions)
+    if found is None:
+        raise client_error("TaskDefinition not found.")
+    _, revision = found
+    if revision.status != "ACTIVE":
+        raise client_error("TaskDefinition is inactive")
+    return arns.task_definition(revision.family, revision.revision)
 
 
 def create_service(
