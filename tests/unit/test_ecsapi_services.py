@@ -66,7 +66,7 @@ class FakeStore:
         self.namespaces: dict[str, dict[str, str]] = {"team-a": {}, "team-b": {}}
         self.services: list[dict[str, Any]] = []
         # family web: revisions 2 (deregistered), 3 and 4
-        self.tds = [
+        self.tds: list[dict[str, Any]] = [
             {
                 "metadata": {"name": "web", "namespace": "team-a", "uid": "uid-web"},
                 "spec": {"family": "web", "deregisteredRevisions": [2]},
