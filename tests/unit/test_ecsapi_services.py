@@ -311,6 +311,9 @@ def test_describe_services_by_arn_and_cluster(dispatcher: Dispatcher, store: Fak
     assert [f["arn"] for f in answer["failures"]] == [f"{PREFIX}:service/prod/api"] * 2
     error = _error(dispatcher, "DescribeServices", {"cluster": "nope", "services": ["web"]})
     assert error.name == "ClusterNotFoundException"
+    assert len(_call(dispatcher, "DescribeServices", {"services": [f"s{i}" for i in range(10)]})["failures"]) == 10
+    error = _error(dispatcher, "DescribeServices", {"services": [f"s{i}" for i in range(11)]})
+    assert error.name == "InvalidParameterException" and "at most 10" in error.message
 
 
 def test_describe_services_of_another_namespace_are_missing(dispatcher: Dispatcher, store: FakeStore) -> None:

@@ -38,6 +38,7 @@ _ECHOED = (
 # UpdateService members that are not spec fields (every other member, validated against the
 # ECS model, is a CreateService member too, which the ECSService spec takes as it is)
 _NOT_SPEC = frozenset({"cluster", "service", "forceNewDeployment"})
+_DESCRIBE_LIMIT = 10  # DescribeServices takes up to 10 services
 _DEFAULT_DEPLOYMENT_CONFIGURATION = {"maximumPercent": 200, "minimumHealthyPercent": 100}
 
 
@@ -223,7 +224,10 @@ def describe_services(
     include = list(request.get("include") or [])
     found: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
-    for ref in request.get("services") or []:
+    refs = list(request.get("services") or [])
+    if len(refs) > _DESCRIBE_LIMIT:
+        raise invalid_parameter(f"services: {len(refs)} given; expected at most {_DESCRIBE_LIMIT}, as ECS takes")
+    for ref in refs:
         service = find_service(services, cluster, ref)
         if service is None:
             failures.append({"arn": arns.service(cluster, _member(ref).name), "reason": "MISSING"})
