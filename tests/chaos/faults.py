@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.e2e.kube import Kubectl
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,6 +101,35 @@ class LocalCluster:
         if logs.exists():
             shutil.copytree(logs, LOG_DIR / f"{self.directory.name}", dirs_exist_ok=True)
         subprocess.run([script, "down", "--purge"], env=self.env, check=False, capture_output=True)
+
+
+@contextlib.contextmanager
+def cluster_with_crds(name: str, port_base: int, why: str) -> Iterator[tuple[LocalCluster, Kubectl]]:
+    """A module's own control plane (``.cluster-chaos-<name>``) with the ECS CRDs established,
+    stopped on the way out; skipped against a given cluster (E2E_KUBECONFIG): ``why`` says
+    what of the local control plane the module needs."""
+    if os.environ.get("E2E_KUBECONFIG"):
+        pytest.skip(why)
+    local = LocalCluster(REPO / f".cluster-chaos-{name}", port_base)
+    kubectl = local.up()
+    try:
+        kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
+        kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "crds"))
+        yield local, kubectl
+    finally:
+        local.down()
+
+
+@contextlib.contextmanager
+def recorded(path: Path) -> Iterator[dict[str, Any]]:
+    """What a module measured, written to ``path`` (JSON) and printed at its end."""
+    measured: dict[str, Any] = {}
+    try:
+        yield measured
+    finally:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(measured, indent=2))
+        print(f"\nmeasured: {json.dumps(measured)}")
 
 
 def kubeconfig_via(kubectl: Kubectl, port: int, path: Path) -> Path:

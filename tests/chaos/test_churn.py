@@ -40,7 +40,7 @@ from typing import Any
 import pytest
 
 from ecs_facade.metrics import parse
-from tests.chaos.faults import LOG_DIR, REPO, LocalCluster, OperatorProcess
+from tests.chaos.faults import LOG_DIR, REPO, OperatorProcess, cluster_with_crds
 from tests.e2e.kube import Kubectl, simulated_node, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -84,16 +84,10 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Kubectl]:
-    if os.environ.get("E2E_KUBECONFIG"):
-        pytest.skip("the churn scenario needs the local control plane and the operator as a process of its own")
-    local = LocalCluster(REPO / ".cluster-chaos-churn", PORT_BASE)
-    kubectl = local.up()
-    try:
-        kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-        kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "crds"))
+    with cluster_with_crds(
+        "churn", PORT_BASE, "the churn scenario needs the local control plane and the operator as a process of its own"
+    ) as (_, kubectl):
         yield kubectl
-    finally:
-        local.down()
 
 
 @dataclass

@@ -28,7 +28,6 @@ down`` stops it by its PID file) and the operator are stopped at the end
 
 import calendar
 import inspect
-import json
 import os
 import re
 import subprocess
@@ -40,7 +39,7 @@ from typing import Any
 import pytest
 
 from ecs_facade.kube.informer import Informer
-from tests.chaos.faults import LOG_DIR, REPO, LocalCluster, OperatorProcess, stamped
+from tests.chaos.faults import LOG_DIR, LocalCluster, OperatorProcess, cluster_with_crds, recorded, stamped
 from tests.e2e.kube import Kubectl, apply_objects, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -114,19 +113,15 @@ def next_attempt_within(delays: Iterable[float], outage: float) -> float:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[tuple[LocalCluster, Kubectl]]:
-    if os.environ.get("E2E_KUBECONFIG"):
-        pytest.skip("the restart scenarios stop and start the local control plane's own processes")
-    local = LocalCluster(REPO / ".cluster-chaos-restart", PORT_BASE)
-    kubectl = local.up()
-    try:
-        kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-        kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "crds"))
-        yield local, kubectl
-    finally:
-        restarted = {component: local.pid(component) for component in ("etcd", "kube-apiserver")}
-        local.down()
-        for component, pid in restarted.items():  # down stopped the restarted ones too, by their PID files
-            assert pid is None or not alive(pid), (component, pid)
+    why = "the restart scenarios stop and start the local control plane's own processes"
+    restarted: dict[str, int | None] = {}
+    with cluster_with_crds("restart", PORT_BASE, why) as (local, kubectl):
+        try:
+            yield local, kubectl
+        finally:
+            restarted = {component: local.pid(component) for component in ("etcd", "kube-apiserver")}
+    for component, pid in restarted.items():  # down stopped the restarted ones too, by their PID files
+        assert pid is None or not alive(pid), (component, pid)
 
 
 def alive(pid: int) -> bool:
@@ -149,10 +144,8 @@ def operator(cluster: tuple[LocalCluster, Kubectl]) -> Iterator[OperatorProcess]
 
 @pytest.fixture(scope="module")
 def results() -> Iterator[dict[str, Any]]:
-    measured: dict[str, Any] = {}
-    yield measured
-    RESULTS.write_text(json.dumps(measured, indent=2))
-    print(f"\nmeasured: {json.dumps(measured)}")
+    with recorded(RESULTS) as measured:
+        yield measured
 
 
 def task_definition(name: str) -> dict[str, Any]:

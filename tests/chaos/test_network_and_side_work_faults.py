@@ -34,12 +34,13 @@ import pytest
 
 from tests.chaos.faults import (
     LOG_DIR,
-    REPO,
     FaultProxy,
     LocalCluster,
     OperatorProcess,
     RefusingWebhook,
+    cluster_with_crds,
     kubeconfig_via,
+    recorded,
     stamped,
 )
 from tests.e2e.kube import Kubectl, apply_objects, condition, simulated_node, wait_for
@@ -65,16 +66,10 @@ CAPACITY = {"cpu": "4", "memory": "16Gi", "pods": "110"}
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[tuple[LocalCluster, Kubectl]]:
-    if os.environ.get("E2E_KUBECONFIG"):
-        pytest.skip("the fault scenarios need the local control plane: a proxy and a webhook on its loopback")
-    local = LocalCluster(REPO / ".cluster-chaos-network", PORT_BASE)
-    kubectl = local.up()
-    try:
-        kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-        kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "crds"))
+    with cluster_with_crds(
+        "network", PORT_BASE, "the fault scenarios need the local control plane: a proxy and a webhook on its loopback"
+    ) as (local, kubectl):
         yield local, kubectl
-    finally:
-        local.down()
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +92,8 @@ def operator(cluster: tuple[LocalCluster, Kubectl], proxy: FaultProxy) -> Iterat
 
 @pytest.fixture(scope="module")
 def results() -> Iterator[dict[str, Any]]:
-    measured: dict[str, Any] = {}
-    yield measured
-    RESULTS.write_text(json.dumps(measured, indent=2))
-    print(f"\nmeasured: {json.dumps(measured)}")
+    with recorded(RESULTS) as measured:
+        yield measured
 
 
 def task_definition(name: str) -> dict[str, Any]:

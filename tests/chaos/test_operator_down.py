@@ -54,7 +54,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chaos.faults import LOG_DIR, REPO, LocalCluster, OperatorProcess, stamped
+from tests.chaos.faults import LOG_DIR, REPO, LocalCluster, OperatorProcess, cluster_with_crds, recorded, stamped
 from tests.e2e.conftest import account_kubeconfig, helm_binary
 from tests.e2e.kube import Kubectl, apply_objects, condition, wait_for
 
@@ -87,17 +87,11 @@ EXPECTED_ERRORS = re.compile(r"not in the operator's index yet|ClusterContains(S
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[tuple[LocalCluster, Kubectl]]:
-    if os.environ.get("E2E_KUBECONFIG"):
-        pytest.skip("the operator-down scenarios need the local control plane (operator processes, helm)")
-    local = LocalCluster(REPO / ".cluster-chaos-down", PORT_BASE)
-    kubectl = local.up()
-    try:
-        kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-        kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "crds"))
+    with cluster_with_crds(
+        "down", PORT_BASE, "the operator-down scenarios need the local control plane (operator processes, helm)"
+    ) as (local, kubectl):
         garbage_collector_knows_the_ecs_kinds(kubectl)
         yield local, kubectl
-    finally:
-        local.down()
 
 
 def garbage_collector_knows_the_ecs_kinds(kubectl: Kubectl) -> None:
@@ -120,11 +114,8 @@ def garbage_collector_knows_the_ecs_kinds(kubectl: Kubectl) -> None:
 
 @pytest.fixture(scope="module")
 def results() -> Iterator[dict[str, Any]]:
-    measured: dict[str, Any] = {}
-    yield measured
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(measured, indent=2))
-    print(f"\nmeasured: {json.dumps(measured)}")
+    with recorded(RESULTS) as measured:
+        yield measured
 
 
 class Operators:

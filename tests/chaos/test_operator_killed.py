@@ -38,7 +38,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from tests.chaos.faults import LOG_DIR, REPO, LocalCluster, OperatorProcess
+from tests.chaos.faults import LOG_DIR, OperatorProcess, cluster_with_crds, recorded
 from tests.e2e.kube import Kubectl, apply_objects, condition, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
@@ -56,16 +56,10 @@ RESULTS = LOG_DIR / "chaos-kill-results.json"
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Kubectl]:
-    if os.environ.get("E2E_KUBECONFIG"):
-        pytest.skip("the kill scenarios start operator processes of their own on the local control plane")
-    local = LocalCluster(REPO / ".cluster-chaos-kill", PORT_BASE)
-    kubectl = local.up()
-    try:
-        kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-        kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "crds"))
+    with cluster_with_crds(
+        "kill", PORT_BASE, "the kill scenarios start operator processes of their own on the local control plane"
+    ) as (_, kubectl):
         yield kubectl
-    finally:
-        local.down()
 
 
 @dataclass
@@ -110,10 +104,8 @@ def api(cluster: Kubectl) -> client.ApiClient:
 
 @pytest.fixture(scope="module")
 def results() -> Iterator[dict[str, Any]]:
-    measured: dict[str, Any] = {}
-    yield measured
-    RESULTS.write_text(json.dumps(measured, indent=2))
-    print(f"\nmeasured: {json.dumps(measured)}")
+    with recorded(RESULTS) as measured:
+        yield measured
 
 
 # --- objects and what is read of them
