@@ -645,3 +645,14 @@ def test_botocore_application_autoscaling_client(loopback: LoopbackServer, store
     with pytest.raises(client.exceptions.ObjectNotFoundException):
         client.deregister_scalable_target(**target)
     assert "autoScaling" not in store.get()["spec"]
+
+
+def test_a_kubectl_target_keeps_its_creation_time(dispatcher: Dispatcher, store: FakeStore) -> None:
+    _with_step_policies(store)
+    _call(dispatcher, "RegisterScalableTarget", {**BASE, "MaxCapacity": 9})
+    _put_cpu(dispatcher, name="out")  # the step policy "out" becomes a target tracking one
+    (target,) = _call(dispatcher, "DescribeScalableTargets", {"ServiceNamespace": "ecs"})["ScalableTargets"]
+    assert target["CreationTime"] == 1767225600.0  # the service's, not the request's
+    (policy,) = _call(dispatcher, "DescribeScalingPolicies", {"ServiceNamespace": "ecs"})["ScalingPolicies"]
+    assert policy["PolicyType"] == "TargetTrackingScaling"  # a policy of that name is replaced, with its type
+    assert policy["CreationTime"] == 1767225600.0  # an existing policy keeps its time

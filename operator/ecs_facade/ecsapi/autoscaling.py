@@ -304,7 +304,7 @@ def register_scalable_target(
         )
     annotations: dict[str, Any] = {}
     created = _created(service)
-    if current is None or "target" not in created:
+    if current is None:  # a target applied with kubectl keeps the service's creation time
         annotations[ANNOTATION_CREATED] = _json({**created, "target": now})
     changes: dict[str, Any] = {}
     if _policy_count(target):
@@ -498,9 +498,7 @@ def put_scaling_policy(
     annotations: dict[str, Any] = {}
     if existing is None:
         policies = {**(created.get("policies") or {}), name: now}
-        annotations[ANNOTATION_CREATED] = _json(
-            {**created, "target": created.get("target") or now, "policies": policies}
-        )
+        annotations[ANNOTATION_CREATED] = _json({**created, "policies": policies})
     if not spec.get("autoScaling"):
         annotations[ANNOTATION_TARGET] = None  # the target moves into spec.autoScaling
     patch = _patch(service, annotations, {"autoScaling": _replacing(spec.get("autoScaling") or {}, updated)})
