@@ -656,3 +656,48 @@ def test_a_kubectl_target_keeps_its_creation_time(dispatcher: Dispatcher, store:
     (policy,) = _call(dispatcher, "DescribeScalingPolicies", {"ServiceNamespace": "ecs"})["ScalingPolicies"]
     assert policy["PolicyType"] == "TargetTrackingScaling"  # a policy of that name is replaced, with its type
     assert policy["CreationTime"] == 1767225600.0  # an existing policy keeps its time
+
+
+def test_a_namespace_named_by_the_signing_region(dispatcher: Dispatcher, store: FakeStore) -> None:
+    store.services.append(_service("web", namespace="team-b", desiredCount=9))
+    context = RequestContext(
+        service="application-autoscaling",
+        action="RegisterScalableTarget",
+        request_id="r-1",
+        region="team-b",  # a region that is no AWS region names the namespace (scope.request_namespace)
+        access_key_id="AKIATEST",
+        namespaces=frozenset({"team-a", "team-b"}),
+        home_namespace="team-a",
+    )
+    model = dispatcher.models["application-autoscaling"]
+    parsed = dispatcher.parse(model, "RegisterScalableTarget", orjson.dumps({**BASE, **_range()}))
+    asyncio.run(dispatcher.call(model, parsed, context))
+    team_b = next(s for s in store.services if s["metadata"]["namespace"] == "team-b")
+    assert team_b["spec"]["desiredCount"] == 2  # 9 moved into [1, 2]
+    assert store.get()["spec"]["desiredCount"] == 2 and "annotations" not in store.get()["metadata"]
+
+
+class BrokenStore(FakeStore):
+    def list_services(self, namespace: str) -> list[dict[str, Any]]:
+        raise RuntimeError("the Kubernetes API is down")
+
+
+def test_a_failure_is_a_500_internal_service_exception() -> None:
+    made = Dispatcher()
+    register_autoscaling(made, BrokenStore(), ARNS)
+    keys = DictKeyStore([AccessKey(KEY_ID, SECRET, frozenset({"team-a"}))])
+    running = LoopbackServer(make_app(made, Authenticator(keys, regions=frozenset({"us-east-1"}))))
+    try:
+        client = botocore.session.get_session().create_client(
+            "application-autoscaling",
+            endpoint_url=running.url,
+            region_name="us-east-1",
+            aws_access_key_id=KEY_ID,
+            aws_secret_access_key=SECRET,
+            config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+        )
+        with pytest.raises(client.exceptions.InternalServiceException) as failed:
+            client.describe_scalable_targets(ServiceNamespace="ecs")
+        assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    finally:
+        running.stop()
