@@ -493,6 +493,7 @@ def _api(args: argparse.Namespace) -> int:
     import logging
 
     from ecs_facade.config import Config
+    from ecs_facade.ecsapi.autoscaling_handlers import register_autoscaling
     from ecs_facade.ecsapi.handlers import Actions, KubeStore
     from ecs_facade.ecsapi.protocol import Dispatcher
     from ecs_facade.ecsapi.server import run
@@ -512,7 +513,10 @@ def _api(args: argparse.Namespace) -> int:
     authenticator = Authenticator(keys, anonymous=args.anonymous, regions=regions, default_region=default_region)
     dispatcher = Dispatcher()
     # the cluster and task definition actions, on the custom resources (ARNs: ECS_FACADE_REGION/_ACCOUNT_ID)
-    Actions(KubeStore(), Config.from_env().arns).register(dispatcher)
+    store, arns = KubeStore(), Config.from_env().arns
+    Actions(store, arns).register(dispatcher)
+    # Application Auto Scaling (ECS services' spec.autoScaling), same port (docs/ecs-api.md)
+    register_autoscaling(dispatcher, store, arns)
     run(dispatcher, authenticator, host=args.host, port=args.port)
     return 0
 
