@@ -125,7 +125,8 @@ def _finish(task: Mapping[str, Any], cluster: str, arns: Arns, extra: Mapping[st
                 out[key] = epoch
     out["clusterArn"] = arns.cluster(cluster)
     out.setdefault("lastStatus", "PROVISIONING")
-    out.setdefault("desiredStatus", "RUNNING")
+    # a STOPPED task wants nothing else (ECS never shows one RUNNING desired)
+    out["desiredStatus"] = "STOPPED" if out["lastStatus"] == "STOPPED" else out.get("desiredStatus") or "RUNNING"
     out.setdefault("healthStatus", "UNKNOWN")
     out["containers"] = [
         {**{k: c[k] for k in _CONTAINER_MEMBERS if c.get(k) is not None}, "taskArn": out["taskArn"]}
@@ -331,11 +332,14 @@ def namespace_tasks(
     services: Sequence[Mapping[str, Any]],
     nodes: Sequence[Mapping[str, Any]],
     arns: Arns,
+    resolve: Callable[[str], tuple[str, list[dict[str, Any]]] | None] = lambda _: None,
 ) -> list[Task]:
     """Every task of the namespace, by ID once: ECSTasks, the services' live tasks (their
     pods) and stopped ones (their status). A service task both live and in the status is
     its pod while that still goes on, and the status' entry once it stopped (the entry has
-    when and why, written by the operator)."""
+    when and why, written by the operator). ``resolve``: the revision ARN and PENDING
+    containers of a taskDefinition, for an ECSTask the operator has not started yet (as
+    RunTask answered it); called only for those."""
     by_node = {str(n["metadata"]["name"]): n for n in nodes}
     task_pods = {
         str((p.get("metadata") or {}).get("labels", {}).get(LABEL_TASK)): p
@@ -344,7 +348,12 @@ def namespace_tasks(
     }
     found: dict[str, Task] = {}
     for obj in ecs_tasks:
-        task = ecs_task(obj, task_pods.get(str(obj["metadata"]["name"])), by_node, arns)
+        resolved = None
+        if not (obj.get("status") or {}).get("taskDefinitionArn"):
+            resolved = resolve(str((obj.get("spec") or {}).get("taskDefinition") or ""))
+        arn, containers = resolved if resolved is not None else (None, [])
+        pod = task_pods.get(str(obj["metadata"]["name"]))
+        task = ecs_task(obj, pod, by_node, arns, task_definition_arn=arn, containers=containers)
         found[task.ident] = task
     by_name = {str(s["metadata"]["name"]): s for s in services}
     stopped = [t for s in services for t in stopped_service_tasks(s, arns)]

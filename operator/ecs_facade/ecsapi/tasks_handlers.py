@@ -103,12 +103,33 @@ class TaskActions:
         """The namespace's tasks, its ECSServices and the nodes."""
         found_services = self.store.list_services(namespace)
         nodes = self.store.list_nodes()
+        definitions: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]] = []
+
+        def resolve(value: str) -> tuple[str, list[dict[str, Any]]] | None:
+            """A task the operator has not started yet: its revision as RunTask resolved it
+            (the task definitions are read once, and only for such a task)."""
+            if not definitions:
+                definitions.append(
+                    (self.store.list_task_definitions(namespace), self.store.list_controller_revisions(namespace))
+                )
+            objects, revisions = definitions[0]
+            try:
+                found = taskdefinitions.resolve(value, objects, revisions)
+            except ApiError:
+                return None
+            if found is None:
+                return None
+            revision = found[1]
+            arn = self.arns.task_definition(revision.family, revision.revision)
+            return arn, tasks.pending_containers(revision)
+
         found = tasks.namespace_tasks(
             self.store.list_ecs_tasks(namespace),
             self.store.list_task_pods(namespace),
             found_services,
             nodes,
             self.arns,
+            resolve,
         )
         return found, found_services, nodes
 
