@@ -17,7 +17,13 @@ from ecs_facade.ecsapi import tasks
 from ecs_facade.ecsapi.errors import ApiError
 from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
 from ecs_facade.ecsapi.tasks_handlers import TaskActions
-from ecs_facade.translate.run_task import RunTaskError, family_name_prefix, run_task_manifests
+from ecs_facade.translate.run_task import (
+    LABEL_CLIENT_TOKEN,
+    RunTaskError,
+    client_token_label,
+    family_name_prefix,
+    run_task_manifests,
+)
 from ecs_facade.translate.task import LABEL_REVISION
 from ecs_facade.translate.taskdefinition import ANNOTATION_CONTAINER_NAMES, ANNOTATION_ESSENTIAL
 from ecs_facade.views.deployments import deployment_id
@@ -261,7 +267,11 @@ def test_run_task_manifests_hold_the_request_without_count_and_client_token() ->
     assert manifests[0] == {
         "apiVersion": API_VERSION,
         "kind": "ECSTask",
-        "metadata": {"generateName": "web-app-", "namespace": "team-a"},
+        "metadata": {
+            "generateName": "web-app-",
+            "namespace": "team-a",
+            "labels": {LABEL_CLIENT_TOKEN: client_token_label("t-1")},
+        },
         "spec": {
             "cluster": "batch",
             "taskDefinition": "Web_App:3",
@@ -287,6 +297,13 @@ def test_run_task_manifests_hold_the_request_without_count_and_client_token() ->
 def test_run_task_manifests_refuse(request_: dict[str, Any], message: str) -> None:
     with pytest.raises(RunTaskError, match=message):
         run_task_manifests(request_, "team-a")
+
+
+def test_client_token_label_is_a_label_value() -> None:
+    label = client_token_label("Ünïcode token with spaces " * 3)
+    assert len(label) <= 63 and label.isalnum()
+    assert client_token_label("a") != client_token_label("b")
+    assert "labels" not in run_task_manifests({"taskDefinition": "web"}, "team-a")[0]["metadata"]
 
 
 def test_generate_name_is_a_dns_label_prefix() -> None:
@@ -342,6 +359,19 @@ def test_run_task_creates_count_ecstasks_and_answers_them_as_describe_shows_them
         "tags": [{"key": "team", "value": "a"}],
     }
     assert answer["tasks"][1]["taskArn"] != first["taskArn"]
+
+
+def test_run_task_retried_with_its_client_token_starts_nothing_again(dispatcher: Dispatcher, store: FakeStore) -> None:
+    request = {"taskDefinition": "web", "count": 2, "clientToken": "retry-me"}
+    first = _call(dispatcher, "RunTask", request)
+    assert len(store.ecs_tasks) == 2
+    store.ecs_tasks[0]["status"] = {"lastStatus": "RUNNING"}  # the operator started one meanwhile
+    again = _call(dispatcher, "RunTask", request)
+    assert len(store.ecs_tasks) == 2
+    assert sorted(t["taskArn"] for t in again["tasks"]) == sorted(t["taskArn"] for t in first["tasks"])
+    assert sorted(t["lastStatus"] for t in again["tasks"]) == ["PROVISIONING", "RUNNING"]
+    other = _call(dispatcher, "RunTask", {**request, "clientToken": "another"})
+    assert len(other["tasks"]) == 2 and len(store.ecs_tasks) == 4
 
 
 def test_run_task_answer_is_what_describe_tasks_says_right_after(dispatcher: Dispatcher, store: FakeStore) -> None:

@@ -27,7 +27,7 @@ from ecs_facade.ecsapi.errors import cluster_not_found, invalid_parameter, servi
 from ecs_facade.ecsapi.pagination import page
 from ecs_facade.ecsapi.taskdefinitions import Revision
 from ecs_facade.model.references import parse_task_definition_ref
-from ecs_facade.translate.run_task import RunTaskError, run_task_manifests
+from ecs_facade.translate.run_task import LABEL_CLIENT_TOKEN, RunTaskError, client_token_label, run_task_manifests
 from ecs_facade.translate.task import LABEL_REVISION
 from ecs_facade.views.container_instance import container_instance_id
 from ecs_facade.views.service_tasks import task_id as incarnation_id
@@ -57,6 +57,7 @@ class Task:
     service: str | None = None  # the ECS service name of a service's task
     node: str | None = None
     spec: Mapping[str, Any] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ident(self) -> str:
@@ -231,6 +232,7 @@ def ecs_task(
         family=family,
         node=node,
         spec=spec,
+        labels=dict(meta.get("labels") or {}),
     )
 
 
@@ -403,6 +405,16 @@ def run_task_manifests_of(request: Mapping[str, Any], namespace: str) -> list[di
         return run_task_manifests(request, namespace)
     except RunTaskError as error:
         raise invalid_parameter(str(error)) from None
+
+
+def started_with_token(request: Mapping[str, Any], tasks: Sequence[Task]) -> list[Task]:
+    """The tasks an earlier RunTask call with the request's clientToken started (none
+    without a token): the call retried answers them again and starts nothing."""
+    token = request.get("clientToken")
+    if not token:
+        return []
+    label = client_token_label(str(token))
+    return [t for t in tasks if t.kind == ECSTASK and t.labels.get(LABEL_CLIENT_TOKEN) == label]
 
 
 def run_task_answer(created: Sequence[Task]) -> dict[str, Any]:

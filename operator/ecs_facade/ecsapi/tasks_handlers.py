@@ -136,6 +136,10 @@ class TaskActions:
     def run_task(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
         namespace, _ = self._cluster(request, context)
         manifests = tasks.run_task_manifests_of(request, namespace)
+        if request.get("clientToken"):  # the same call again (an SDK's retry): its tasks, as they are now
+            earlier = tasks.started_with_token(request, self._tasks(namespace)[0])
+            if earlier:
+                return tasks.run_task_answer(earlier)
         objects = self.store.list_task_definitions(namespace)
         revisions = self.store.list_controller_revisions(namespace)
         arn = services.task_definition_arn(request["taskDefinition"], objects, revisions, self.arns)

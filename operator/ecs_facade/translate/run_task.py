@@ -7,11 +7,12 @@ Pure: the caller creates the objects (``generateName``: the API server names eac
 its uid is the task's ID, docs/tasks.md).
 """
 
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from ecs_facade.api import API_VERSION, KIND_TASK
+from ecs_facade.api import API_VERSION, GROUP, KIND_TASK
 from ecs_facade.model.references import parse_task_definition_ref
 from ecs_facade.model.task import TaskSpec
 
@@ -20,6 +21,10 @@ MAX_COUNT = 10  # tasks one RunTask call starts
 _NOT_SPEC = frozenset({"count", "clientToken", "desiredStatus", "reason"})
 _SPEC_FIELDS = frozenset(TaskSpec.model_fields) - _NOT_SPEC
 _GENERATE_NAME_LENGTH = 50  # the API server appends 5 characters; leave room under 63
+# On the ECSTasks of one RunTask call that gave a clientToken: a hash of the token (a label
+# value cannot hold every token), so that the call retried finds its tasks instead of
+# starting them again (the AWS SDKs fill clientToken in and keep it across their retries).
+LABEL_CLIENT_TOKEN = f"{GROUP}/client-token"
 
 
 class RunTaskError(ValueError):
@@ -47,8 +52,14 @@ def task_spec(request: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in request.items() if key in _SPEC_FIELDS and value is not None}
 
 
+def client_token_label(token: str) -> str:
+    """The label value of a RunTask clientToken."""
+    return hashlib.sha256(token.encode()).hexdigest()[:40]
+
+
 def run_task_manifests(request: Mapping[str, Any], namespace: str) -> list[dict[str, Any]]:
-    """The ECSTask manifests of a RunTask request: ``count`` of them, each with the same spec."""
+    """The ECSTask manifests of a RunTask request: ``count`` of them, each with the same spec
+    (and the label of its clientToken, if it gave one)."""
     value = request.get("taskDefinition")
     if not value or not isinstance(value, str):
         raise RunTaskError("taskDefinition: missing; expected a family, family:revision or task definition ARN")
@@ -58,11 +69,16 @@ def run_task_manifests(request: Mapping[str, Any], namespace: str) -> list[dict[
         raise RunTaskError(str(error)) from None
     count = task_count(request)
     spec = task_spec(request)
+    labels = {LABEL_CLIENT_TOKEN: client_token_label(str(request["clientToken"]))} if request.get("clientToken") else {}
     return [
         {
             "apiVersion": API_VERSION,
             "kind": KIND_TASK,
-            "metadata": {"generateName": family_name_prefix(family), "namespace": namespace},
+            "metadata": {
+                "generateName": family_name_prefix(family),
+                "namespace": namespace,
+                **({"labels": dict(labels)} if labels else {}),
+            },
             "spec": dict(spec),
         }
         for _ in range(count)
