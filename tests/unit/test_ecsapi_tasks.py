@@ -361,6 +361,25 @@ def test_run_task_creates_count_ecstasks_and_answers_them_as_describe_shows_them
     assert answer["tasks"][1]["taskArn"] != first["taskArn"]
 
 
+def test_run_task_writes_the_cluster_by_name(dispatcher: Dispatcher, store: FakeStore) -> None:
+    _call(dispatcher, "RunTask", {"cluster": f"{PREFIX}:cluster/batch", "taskDefinition": "web"})
+    _call(dispatcher, "RunTask", {"taskDefinition": "web"})
+    assert [t["spec"]["cluster"] for t in store.ecs_tasks] == ["batch", "default"]
+
+
+@pytest.mark.parametrize(
+    ("request_", "member"),
+    [
+        ({"taskDefinition": "web", "count": "3"}, "count"),
+        ({"taskDefinition": "web", "launchType": "MOON"}, "launchType"),
+        ({"taskDefinition": "web", "overrides": {"containerOverrides": [{"cpu": "x"}]}}, "overrides"),
+    ],
+)
+def test_run_task_is_validated_against_the_model(dispatcher: Dispatcher, request_: dict[str, Any], member: str) -> None:
+    refused = _error(dispatcher, "RunTask", request_)
+    assert refused.name == "InvalidParameterException" and member in refused.message
+
+
 def test_run_task_retried_with_its_client_token_starts_nothing_again(dispatcher: Dispatcher, store: FakeStore) -> None:
     request = {"taskDefinition": "web", "count": 2, "clientToken": "retry-me"}
     first = _call(dispatcher, "RunTask", request)
@@ -773,3 +792,33 @@ def test_namespace_tasks_keeps_each_id_once() -> None:
     # the pod still runs (a task the status called stopped is a later look): the pod wins
     assert [(t.kind, t.ident) for t in found] == [(tasks.SERVICE_POD, POD_ID)]
     assert found[0].described["containerInstanceArn"] == f"{PREFIX}:container-instance/default/node-1"
+
+
+# --- the CLI's run-task: the same translator
+
+
+def test_cli_run_task_creates_what_the_translator_builds(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ecs_facade import cli
+    from ecs_facade.kube import client as kube
+
+    created: list[dict[str, Any]] = []
+
+    def create(manifest: Mapping[str, Any], plural: str) -> dict[str, Any]:
+        assert plural == "ecstasks"
+        made = copy.deepcopy(dict(manifest))
+        made["metadata"]["name"] = made["metadata"]["generateName"] + str(len(created))
+        created.append(made)
+        return made
+
+    monkeypatch.setattr(kube, "create", create)
+    code = cli.main(["run-task", "--task-definition", "web:3", "--count", "2", "--started-by", "ci", "-n", "team-a"])
+    assert code == 0
+    expected = run_task_manifests(
+        {"cluster": "default", "taskDefinition": "web:3", "count": 2, "startedBy": "ci"}, "team-a"
+    )
+    assert [{**m, "metadata": {k: v for k, v in m["metadata"].items() if k != "name"}} for m in created] == expected
+    assert "started team-a/web-0" in capsys.readouterr().out
+    assert cli.main(["run-task", "--task-definition", "web", "--count", "11"]) == 1
+    assert "count: 11 is out of range" in capsys.readouterr().err

@@ -394,15 +394,16 @@ def find_task(tasks: Sequence[Task], cluster: str, ref: Any) -> Task | None:
 # --- RunTask
 
 
-def run_task_manifests_of(request: Mapping[str, Any], namespace: str) -> list[dict[str, Any]]:
-    """The ECSTasks of a RunTask request (translate.run_task, which the CLI uses too); ECS's
+def run_task_manifests_of(request: Mapping[str, Any], namespace: str, cluster: str) -> list[dict[str, Any]]:
+    """The ECSTasks of a RunTask request (translate.run_task, which the CLI uses too), with
+    ``cluster`` (the request's, resolved) as a name, as CreateService writes it; ECS's
     InvalidParameterException for a count out of range or a malformed taskDefinition."""
     if request.get("launchType") and request.get("capacityProviderStrategy"):
         raise invalid_parameter(
             "launchType and capacityProviderStrategy: give one of them, not both (ECS takes either)"
         )
     try:
-        return run_task_manifests(request, namespace)
+        return run_task_manifests({**request, "cluster": cluster}, namespace)
     except RunTaskError as error:
         raise invalid_parameter(str(error)) from None
 

@@ -134,8 +134,8 @@ class TaskActions:
         return found, found_services, nodes
 
     def run_task(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
-        namespace, _ = self._cluster(request, context)
-        manifests = tasks.run_task_manifests_of(request, namespace)
+        namespace, cluster = self._cluster(request, context)
+        manifests = tasks.run_task_manifests_of(request, namespace, cluster)
         if request.get("clientToken"):  # the same call again (an SDK's retry): its tasks, as they are now
             earlier = tasks.started_with_token(request, self._tasks(namespace)[0])
             if earlier:
