@@ -537,6 +537,10 @@ def test_describe_a_service_task_from_its_pod(dispatcher: Dispatcher, store: Fak
         "version": 4,
     }
     assert described["startedBy"].startswith("ecs-svc/")
+    tags = [{"key": "aws:ecs:serviceName", "value": "web"}]
+    store.pods[0]["metadata"]["annotations"][tasks.TAGS_ANNOTATION] = json.dumps(tags)
+    tagged = _call(dispatcher, "DescribeTasks", {"tasks": [POD_ID], "include": ["TAGS"]})["tasks"][0]
+    assert tagged == {**described, "tags": tags}
 
 
 def test_a_restarted_service_pod_is_a_new_task_and_the_old_one_is_its_status_entry(

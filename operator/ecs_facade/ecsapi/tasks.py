@@ -21,20 +21,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecs_facade import arns as ecs_arns
-from ecs_facade.api import DEFAULT_CLUSTER, GROUP, LABEL_CAPACITY_PROVIDER, LABEL_FAMILY, LABEL_SERVICE, LABEL_TASK
+from ecs_facade.api import DEFAULT_CLUSTER, LABEL_CAPACITY_PROVIDER, LABEL_FAMILY, LABEL_SERVICE, LABEL_TASK
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi.errors import cluster_not_found, invalid_parameter, service_not_found
 from ecs_facade.ecsapi.pagination import page
 from ecs_facade.ecsapi.taskdefinitions import Revision
 from ecs_facade.model.references import parse_task_definition_ref
 from ecs_facade.translate.run_task import LABEL_CLIENT_TOKEN, RunTaskError, client_token_label, run_task_manifests
+from ecs_facade.translate.service import ANNOTATION_TAGS
 from ecs_facade.translate.task import LABEL_REVISION
 from ecs_facade.views.container_instance import container_instance_id
 from ecs_facade.views.service_tasks import task_id as incarnation_id
 from ecs_facade.views.task import STOPPED_BY_USER, describe_task, service_task_identity, task_failures
 
 DESCRIBE_LIMIT = 100  # DescribeTasks takes up to 100 tasks
-TAGS_ANNOTATION = f"{GROUP}/tags"  # a task's propagated tags on its pod (docs/services.md, Tags)
+TAGS_ANNOTATION = ANNOTATION_TAGS  # a task's propagated tags on its pod (docs/services.md, Tags)
 _TIMESTAMPS = ("createdAt", "pullStartedAt", "pullStoppedAt", "startedAt", "stoppingAt", "stoppedAt", "connectivityAt")
 # lastStatus in ECS's order: a task's ``version`` counts the steps it has made (ECS adds one
 # per state change it reports)
