@@ -408,6 +408,8 @@ def test_run_task_answer_is_what_describe_tasks_says_right_after(dispatcher: Dis
         ({"taskDefinition": "web:2"}, "ClientException", "TaskDefinition is inactive"),
         ({"taskDefinition": "web", "count": 11}, "InvalidParameterException", "count: 11 is out of range"),
         ({"taskDefinition": "web", "count": 0}, "InvalidParameterException", "count: 0 is out of range"),
+        ({"taskDefinition": "web", "startedBy": "a b"}, "InvalidParameterException", "startedBy: 'a b'"),
+        ({"taskDefinition": "web", "startedBy": "x" * 129}, "InvalidParameterException", "startedBy"),
         (
             {"taskDefinition": "web", "launchType": "EC2", "capacityProviderStrategy": [{"capacityProvider": "a"}]},
             "InvalidParameterException",
@@ -719,6 +721,10 @@ def test_stop_task_errors(dispatcher: Dispatcher, store: FakeStore) -> None:
     assert (refused.name, refused.message) == ("InvalidParameterException", "The referenced task was not found.")
     assert _error(dispatcher, "StopTask", {"cluster": "nope", "task": "a"}).name == "ClusterNotFoundException"
     assert _error(dispatcher, "StopTask", {}).name == "InvalidParameterException"  # task is required
+    store.ecs_tasks.append(_ecs_task())
+    long = _error(dispatcher, "StopTask", {"task": TASK_ID, "reason": "x" * 256})
+    assert long.message == "reason: 256 characters; expected at most 255, as ECS takes"
+    assert store.writes == []
 
 
 # --- ListTasks

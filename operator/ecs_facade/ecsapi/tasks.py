@@ -16,6 +16,7 @@ and write them. Timestamps go out as epoch seconds, as ECS sends them.
 
 import datetime
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,8 @@ from ecs_facade.views.service_tasks import task_id as incarnation_id
 from ecs_facade.views.task import STOPPED_BY_USER, describe_task, service_task_identity, task_failures
 
 DESCRIBE_LIMIT = 100  # DescribeTasks takes up to 100 tasks
+MAX_REASON = 255  # StopTask's reason, as ECS takes it (and the ECSTask's spec.reason holds)
+_STARTED_BY = re.compile(r"^[A-Za-z0-9_/-]{1,128}$")  # RunTask's startedBy (the ECSTask's schema too)
 TAGS_ANNOTATION = ANNOTATION_TAGS  # a task's propagated tags on its pod (docs/services.md, Tags)
 _TIMESTAMPS = ("createdAt", "pullStartedAt", "pullStoppedAt", "startedAt", "stoppingAt", "stoppedAt", "connectivityAt")
 # lastStatus in ECS's order: a task's ``version`` counts the steps it has made (ECS adds one
@@ -403,6 +406,11 @@ def run_task_manifests_of(request: Mapping[str, Any], namespace: str, cluster: s
         raise invalid_parameter(
             "launchType and capacityProviderStrategy: give one of them, not both (ECS takes either)"
         )
+    started_by = request.get("startedBy")
+    if started_by is not None and not _STARTED_BY.match(str(started_by)):
+        raise invalid_parameter(
+            f"startedBy: {started_by!r}; expected up to 128 letters, digits, hyphens, forward slashes and underscores"
+        )
     try:
         return run_task_manifests({**request, "cluster": cluster}, namespace)
     except RunTaskError as error:
@@ -443,6 +451,8 @@ def stop_task(request: Mapping[str, Any], tasks: Sequence[Task], cluster: str) -
     if task is None:
         raise invalid_parameter("The referenced task was not found.")
     reason = str(request.get("reason") or "") or STOPPED_BY_USER
+    if len(reason) > MAX_REASON:
+        raise invalid_parameter(f"reason: {len(reason)} characters; expected at most {MAX_REASON}, as ECS takes")
     described = task.answer()
     if task.desired == "STOPPED" or described.get("lastStatus") == "STOPPED":
         return StopPlan(task, answer={"task": described})
