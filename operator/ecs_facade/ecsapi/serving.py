@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import ssl
 import threading
 import time
@@ -43,12 +44,13 @@ def ssl_context(cert: str, key: str) -> ssl.SSLContext:
     """A server context for the certificate chain and key in PEM files (a kubernetes.io/tls
     Secret, mounted: tls.crt and tls.key); TLS 1.2 at least. ApiConfigError names the file
     that cannot be used."""
+    for flag, path in (("--api-tls-cert", cert), ("--api-tls-key", key)):
+        if not os.path.isfile(path):
+            raise ApiConfigError(f"{flag} {path}: no such file (the TLS Secret's tls.crt and tls.key, mounted)")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         context.load_cert_chain(cert, key)
-    except FileNotFoundError as error:
-        raise ApiConfigError(f"--api-tls-cert/--api-tls-key: {error.filename}: no such file") from None
     except (ssl.SSLError, OSError) as error:
         raise ApiConfigError(
             f"--api-tls-cert {cert} / --api-tls-key {key}: not a PEM certificate and its private key ({error})"
