@@ -330,3 +330,61 @@ def test_serve_on_a_running_loop_and_anonymous_warnings(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert sum("every request without checking its signature" in w for w in warnings) == 1  # at start
     assert sum("was served without a signature check" in w for w in warnings) == 1  # 3 requests, one reminder
+
+
+# --- RBAC: what the API's actions need of the operator's ServiceAccount ----------------------
+
+# each KubeStore method (ecsapi/handlers.py): the Kubernetes requests it makes
+STORE_REQUESTS: dict[str, list[tuple[str, str, str]]] = {
+    "list_clusters": [("ecs.facade.dev", "ecsclusters", "list")],
+    "namespace_labels": [("", "namespaces", "get")],
+    "create_cluster": [("ecs.facade.dev", "ecsclusters", "create")],
+    "delete_cluster": [("ecs.facade.dev", "ecsclusters", "delete")],
+    "list_task_definitions": [("ecs.facade.dev", "ecstaskdefinitions", "list")],
+    "list_controller_revisions": [("apps", "controllerrevisions", "list")],
+    "get_task_definition": [("ecs.facade.dev", "ecstaskdefinitions", "get")],
+    "write_task_definition": [
+        ("ecs.facade.dev", "ecstaskdefinitions", "create"),
+        ("ecs.facade.dev", "ecstaskdefinitions", "update"),
+    ],
+    "patch_task_definition": [("ecs.facade.dev", "ecstaskdefinitions", "patch")],
+    "list_services": [("ecs.facade.dev", "ecsservices", "list")],
+    "create_service": [("ecs.facade.dev", "ecsservices", "create")],
+    "patch_service": [("ecs.facade.dev", "ecsservices", "patch"), ("ecs.facade.dev", "ecsservices", "get")],
+    "delete_service": [("ecs.facade.dev", "ecsservices", "delete")],
+}
+
+
+def _verbs(rules: list[dict[str, list[str]]], group: str, resource: str) -> set[str]:
+    return {v for r in rules if group in r["apiGroups"] and resource in r["resources"] for v in r["verbs"]}
+
+
+def test_every_store_method_is_accounted_for() -> None:
+    methods = {name for name, value in vars(handlers.KubeStore).items() if callable(value) and not name.startswith("_")}
+    assert methods == set(STORE_REQUESTS)
+
+
+@pytest.mark.parametrize("method", sorted(STORE_REQUESTS))
+def test_the_api_rules_grant_what_the_store_does(method: str) -> None:
+    from ecs_facade import rbac
+
+    rules = [*rbac.NAMESPACED, *rbac.CLUSTER, *rbac.API_NAMESPACED, *rbac.API_CLUSTER]
+    for group, resource, verb in STORE_REQUESTS[method]:
+        assert verb in _verbs(rules, group, resource), f"{method}: {verb} {group}/{resource}"
+
+
+def test_the_api_rules_add_only_what_the_operator_lacks_and_stay_in_scope() -> None:
+    from ecs_facade import rbac
+
+    needed = {request for requests in STORE_REQUESTS.values() for request in requests}
+    for api_rules, operator_rules in ((rbac.API_NAMESPACED, rbac.NAMESPACED), (rbac.API_CLUSTER, rbac.CLUSTER)):
+        for rule in api_rules:
+            for group in rule["apiGroups"]:
+                for resource in rule["resources"]:
+                    for verb in rule["verbs"]:
+                        assert (group, resource, verb) in needed, f"{verb} {group}/{resource}: no action needs it"
+                        assert verb not in _verbs(operator_rules, group, resource), f"{verb} {group}/{resource}"
+    cluster_scoped = {r for rule in rbac.CLUSTER for r in rule["resources"]}
+    assert not {r for rule in rbac.API_NAMESPACED for r in rule["resources"]} & cluster_scoped
+    assert {r for rule in rbac.API_CLUSTER for r in rule["resources"]} <= cluster_scoped
+    assert set(rbac.all_rules()) >= {"apiNamespaced", "apiCluster"}
