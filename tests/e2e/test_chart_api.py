@@ -197,7 +197,8 @@ def serve_as_account(
     kubectl: Kubectl, api_enabled: bool, folder: Path, certificate: tuple[Path, Path]
 ) -> Iterator[tuple[Any, str]]:
     """The chart's ServiceAccount and RBAC (release `api-<n>`, api.enabled as given) and
-    `ecs-facade api` running as it over HTTPS: (an ECS client, the namespace it acts in)."""
+    `ecs-facade api` running as it over HTTPS: (an ECS client, the release name). The key
+    acts in the namespace `<release>-ns`; an ECSCluster named after the release is deleted after."""
     release = f"api-{uuid.uuid4().hex[:6]}"
     namespace = f"{release}-ns"
     kubectl("create", "namespace", namespace)
@@ -233,12 +234,12 @@ def serve_as_account(
             aws_secret_access_key=SECRET, verify=str(certificate[0]),
             config=BotoConfig(retries={"max_attempts": 1, "mode": "standard"}),
         )  # fmt: skip
-        yield ecs, namespace
+        yield ecs, release
     finally:
         process.terminate()
         process.wait(10)
         log.close()
-        kubectl("delete", "ecsclusters", "-l", f"api-test={release}", "--ignore-not-found", "--wait=false")
+        kubectl("delete", "ecscluster", release, "--ignore-not-found", "--wait=false")
         kubectl("delete", "namespace", namespace, "--wait=false", check=False)
         kubectl("delete", "-f", "-", "--ignore-not-found", "--wait=false", input=rendered, check=False)
 
@@ -249,10 +250,11 @@ def test_the_api_runs_as_the_charts_account_with_its_api_rules(
     """Every write of the actions implemented, as the chart's ServiceAccount with api.enabled
     (the operator of the suite registers the revision RegisterTaskDefinition waits for)."""
     served = serve_as_account(kubectl, True, tmp_path, certificate)
-    ecs, namespace = next(served)
+    ecs, cluster = next(served)
+    namespace = f"{cluster}-ns"
     try:
-        arn = ecs.create_cluster(clusterName="blue")["cluster"]["clusterArn"]
-        assert arn.endswith(":cluster/blue")
+        arn = ecs.create_cluster(clusterName=cluster)["cluster"]["clusterArn"]
+        assert arn.endswith(f":cluster/{cluster}")
         assert arn in ecs.list_clusters()["clusterArns"]
         registered = ecs.register_task_definition(
             family="web", containerDefinitions=[{"name": "web", "image": "nginx:1.27", "memory": 64}]
@@ -262,17 +264,26 @@ def test_the_api_runs_as_the_charts_account_with_its_api_rules(
             family="web", containerDefinitions=[{"name": "web", "image": "nginx:1.28", "memory": 64}]
         )["taskDefinition"]
         assert again["revision"] == 2
-        ecs.create_service(cluster="blue", serviceName="web", taskDefinition="web:2", desiredCount=0)
-        assert ecs.describe_services(cluster="blue", services=["web"])["services"][0]["status"] == "ACTIVE"
-        ecs.update_service(cluster="blue", service="web", desiredCount=0)
-        ecs.delete_service(cluster="blue", service="web")
+        ecs.create_service(cluster=cluster, serviceName="web", taskDefinition="web:2", desiredCount=0)
+        assert ecs.describe_services(cluster=cluster, services=["web"])["services"][0]["status"] == "ACTIVE"
+        ecs.update_service(cluster=cluster, service="web", desiredCount=0)
+        ecs.delete_service(cluster=cluster, service="web")
         ecs.deregister_task_definition(taskDefinition="web:1")
         wait_for(
             "the ECSService to be gone",
             lambda: not kubectl.json("get", "ecsservices", "-n", namespace)["items"],
             timeout=60,
         )
-        ecs.delete_cluster(cluster="blue")
+
+        def deleted() -> bool:
+            try:
+                ecs.delete_cluster(cluster=cluster)
+            except ecs.exceptions.ClusterContainsServicesException:
+                return False  # the cluster's counts catch up with the deletion
+            return True
+
+        wait_for("DeleteCluster to be accepted", deleted, timeout=60)
+        wait_for("the cluster to be gone", lambda: arn not in ecs.list_clusters()["clusterArns"], timeout=60)
     finally:
         next(served, None)
 
