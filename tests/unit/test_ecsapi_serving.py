@@ -3,9 +3,11 @@ variables, the TLS context, and the API as `ecs-facade run --api` serves it, on 
 event loop of its own, answering botocore's signed requests over HTTPS."""
 
 import asyncio
+import contextlib
 import copy
 import json
 import logging
+import os
 import shutil
 import socket
 import ssl
@@ -24,7 +26,7 @@ from ecs_facade import cli
 from ecs_facade.config import Config
 from ecs_facade.ecsapi import handlers, server
 from ecs_facade.ecsapi.options import DEFAULT_HOST, DEFAULT_PORT, ApiConfigError, ApiOptions
-from ecs_facade.ecsapi.serving import ApiThread, build_dispatcher, serve, ssl_context
+from ecs_facade.ecsapi.serving import ApiThread, ReloadingTls, build_dispatcher, serve, ssl_context
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -128,20 +130,24 @@ def test_the_api_command_takes_the_same_options_by_both_names() -> None:
 # --- TLS -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and localhost (as a kubernetes.io/tls Secret
-    holds one: tls.crt, tls.key)."""
+def make_certificate(folder: Path, name: str = "ecs-facade-api") -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and localhost, as a kubernetes.io/tls Secret
+    holds one (tls.crt, tls.key)."""
     if shutil.which("openssl") is None:
         pytest.skip("no openssl command to make a certificate with")
-    folder = tmp_path_factory.mktemp("tls")
+    folder.mkdir(parents=True, exist_ok=True)
     cert, key = folder / "tls.crt", folder / "tls.key"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-         "-days", "1", "-subj", "/CN=ecs-facade-api", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+         "-days", "1", "-subj", f"/CN={name}", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
         check=True, capture_output=True,
     )  # fmt: skip
     return cert, key
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
 def test_ssl_context_loads_a_tls_secret(certificate: tuple[Path, Path]) -> None:
@@ -157,6 +163,61 @@ def test_ssl_context_names_the_file_it_cannot_use(certificate: tuple[Path, Path]
     garbage.write_text("not a key")
     with pytest.raises(ApiConfigError, match="not a PEM certificate and its private key"):
         ssl_context(str(certificate[0]), str(garbage))
+
+
+def _peer_name(context: ssl.SSLContext, trusted: list[Path]) -> str:
+    """The common name of the certificate a server with `context` shows a new connection."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def accept() -> None:
+        connection, _ = listener.accept()
+        with contextlib.suppress(OSError), context.wrap_socket(connection, server_side=True) as tls:
+            tls.recv(1)
+
+    server_thread = threading.Thread(target=accept, daemon=True)
+    server_thread.start()
+    client = ssl.create_default_context(cadata="".join(p.read_text() for p in trusted))
+    with (
+        socket.create_connection(listener.getsockname(), timeout=5) as raw,
+        client.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        peer: Any = tls.getpeercert()
+        subject = dict(item for rdn in peer["subject"] for item in rdn)
+        tls.send(b"x")
+    server_thread.join(5)
+    listener.close()
+    return str(subject["commonName"])
+
+
+def test_a_renewed_certificate_is_served_without_a_restart(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The kubelet swaps a renewed Secret's files in place; new connections get the new
+    certificate, looked for at most every `interval` seconds; a pair that does not load
+    (cert and key from different renewals) keeps the last good one."""
+    old = make_certificate(tmp_path / "old", "old")
+    new = make_certificate(tmp_path / "new", "new")
+    mounted = tmp_path / "mounted"
+    mounted.mkdir()
+    for path in old:
+        shutil.copy(path, mounted / path.name)
+    now = [0.0]
+    tls = ReloadingTls(str(mounted / "tls.crt"), str(mounted / "tls.key"), interval=60, clock=lambda: now[0])
+    trusted = [old[0], new[0]]
+    assert _peer_name(tls.context, trusted) == "old"
+    shutil.copy(new[0], mounted / "tls.crt.tmp")
+    os.replace(mounted / "tls.crt.tmp", mounted / "tls.crt")  # the cert is new, the key still old
+    now[0] = 61
+    with caplog.at_level(logging.WARNING, logger="ecs_facade.ecsapi.serving"):
+        assert _peer_name(tls.context, trusted) == "old"
+    assert "cannot load the changed certificate" in caplog.text
+    shutil.copy(new[1], mounted / "tls.key.tmp")
+    os.replace(mounted / "tls.key.tmp", mounted / "tls.key")
+    now[0] = 100  # within the interval of the last look: not looked at yet
+    assert _peer_name(tls.context, trusted) == "old"
+    now[0] = 122
+    assert _peer_name(tls.context, trusted) == "new"
+    assert _peer_name(tls.context, trusted) == "new"
 
 
 # --- serving as `ecs-facade run --api` does ---------------------------------------------------

@@ -58,6 +58,50 @@ def ssl_context(cert: str, key: str) -> ssl.SSLContext:
     return context
 
 
+class ReloadingTls:
+    """The server's TLS, following the mounted Secret: cert-manager renews a certificate and
+    the kubelet swaps the files in place, and a restart must not be what picks it up.
+
+    The listening socket keeps the context it was made with (``context``); its SNI callback,
+    which OpenSSL calls in every handshake (with or without a server name), hands the
+    connection the newest context. The files are looked at no more than every ``interval``
+    seconds (a stat of each, in the handshake); a pair that does not load (caught between
+    the two files' updates) is logged and the last good one kept until the next look."""
+
+    def __init__(self, cert: str, key: str, interval: float = 60.0, clock: Any = time.monotonic) -> None:
+        self.cert, self.key, self.interval, self.clock = cert, key, interval, clock
+        self.context = ssl_context(cert, key)
+        self.current = self.context
+        self._stamp = self._files()
+        self._checked = clock()
+        self.context.sni_callback = self._handshake
+
+    def _files(self) -> tuple[tuple[int, int, int], ...]:
+        return tuple((s.st_ino, s.st_mtime_ns, s.st_size) for s in (os.stat(self.cert), os.stat(self.key)))
+
+    def _handshake(self, connection: ssl.SSLObject, server_name: str | None, context: ssl.SSLContext) -> None:
+        self.reload_if_changed()
+        if self.current is not context:
+            connection.context = self.current
+
+    def reload_if_changed(self) -> bool:
+        now = self.clock()
+        if now - self._checked < self.interval:
+            return False
+        self._checked = now
+        try:
+            stamp = self._files()
+            if stamp == self._stamp:
+                return False
+            self.current = ssl_context(self.cert, self.key)
+        except (OSError, ApiConfigError) as error:
+            log.warning("ECS API: cannot load the changed certificate (%s); keeping the one loaded", error)
+            return False
+        self._stamp = stamp
+        log.info("ECS API: certificate %s reloaded", self.cert)
+        return True
+
+
 def build_dispatcher(arns: Arns, store: Any = None) -> Dispatcher:
     """Every action ecs-facade implements, on one Dispatcher: `store` is the custom
     resources' Store (handlers.KubeStore, the operator's kube client, unless a test gives one)."""
@@ -81,9 +125,11 @@ def build_authenticator(options: ApiOptions) -> Authenticator:
 def build_app(
     options: ApiOptions, arns: Arns, store: Any = None, dispatcher: Dispatcher | None = None
 ) -> tuple[web.Application, ssl.SSLContext | None]:
-    """The application and its TLS context (None: plain HTTP), checked: a key, a certificate
-    or a keys directory that cannot be used fails here, at start-up."""
-    context = ssl_context(options.tls_cert, options.tls_key) if options.tls_cert and options.tls_key else None
+    """The application and its TLS context (None: plain HTTP; a renewed certificate is taken
+    up without a restart: ReloadingTls), checked: a key, a certificate or a keys directory
+    that cannot be used fails here, at start-up."""
+    tls = ReloadingTls(options.tls_cert, options.tls_key) if options.tls_cert and options.tls_key else None
+    context = tls.context if tls is not None else None
     app = make_app(dispatcher or build_dispatcher(arns, store), build_authenticator(options))
     if not options.loopback() and context is None:
         log.warning(
@@ -145,4 +191,13 @@ class ApiThread:
             self.loop.close()
 
 
-__all__ = ["ApiConfigError", "ApiOptions", "ApiThread", "build_app", "build_dispatcher", "serve", "ssl_context"]
+__all__ = [
+    "ApiConfigError",
+    "ApiOptions",
+    "ApiThread",
+    "ReloadingTls",
+    "build_app",
+    "build_dispatcher",
+    "serve",
+    "ssl_context",
+]
