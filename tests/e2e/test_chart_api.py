@@ -147,12 +147,12 @@ def test_api_without_keys_or_anonymous_is_refused(kubectl: Kubectl) -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        (["--set", "api.enabled=yes"], "api.enabled"),
-        (["--set", "api.port=80"], "api.port"),
-        (["--set", "api.service.type=ExternalName"], "api.service.type"),
-        (["--set", "api.tls.secretName=Not_A_Name"], "api.tls.secretName"),
-        (["--set", "api.keys.name=x"], "name"),
-        (["--set", "api.regions={Team_A}"], "api.regions"),
+        (["--set", "api.enabled=yes"], "/api/enabled"),
+        (["--set", "api.port=80"], "/api/port"),
+        (["--set", "api.service.type=ExternalName"], "/api/service/type"),
+        (["--set", "api.tls.secretName=Not_A_Name"], "/api/tls/secretName"),
+        (["--set", "api.keys.name=x"], "/api/keys"),
+        (["--set", "api.regions={Team_A}"], "/api/regions/0"),
     ],
     ids=["enabled-not-boolean", "privileged-port", "service-type", "tls-secret-name", "unknown-key", "region"],
 )
