@@ -33,10 +33,12 @@ WITH_KEYS_AND_TLS = ["--set", "api.enabled=true", "--set", "api.keys.secretName=
                      "--set", "api.tls.secretName=api-tls"]  # fmt: skip
 
 
-def render(kubectl: Kubectl, *values: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def render(
+    kubectl: Kubectl, *values: str, check: bool = True, namespace: str = "ops"
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [helm_binary(kubectl), "template", "rel", str(CHART), "-n", "ops", "--kube-version", server_version(kubectl),
-         *values],
+        [helm_binary(kubectl), "template", "rel", str(CHART), "-n", namespace, "--kube-version",
+         server_version(kubectl), *values],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     if check and result.returncode != 0:
@@ -205,8 +207,8 @@ def serve_as_account(
     rendered = render(
         kubectl, "--set", f"fullnameOverride={release}", "--set", f"api.enabled={str(api_enabled).lower()}",
         "--set", "api.anonymous=true", "--show-only", "templates/serviceaccount.yaml",
-        "--show-only", "templates/rbac.yaml",
-    ).stdout.replace("namespace: ops", f"namespace: {namespace}")  # fmt: skip
+        "--show-only", "templates/rbac.yaml", namespace=namespace,
+    ).stdout  # fmt: skip
     kubectl("apply", "-f", "-", input=rendered)
     kubeconfig = account_kubeconfig(kubectl, namespace, release, folder / "kubeconfig")
     keys = folder / "keys"
