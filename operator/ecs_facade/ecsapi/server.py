@@ -13,7 +13,6 @@ import logging
 import ssl
 import time
 import uuid
-from typing import Any
 
 from aiohttp import web
 
@@ -160,12 +159,3 @@ async def start(
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     return runner, int(runner.addresses[0][1])
-
-
-def run(
-    dispatcher: Dispatcher, authenticator: Authenticator, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, **kw: Any
-) -> None:
-    """Serve until interrupted (`ecs-facade api`)."""
-    if host not in ("127.0.0.1", "::1", "localhost"):
-        log.warning("the ECS API listens on %s, not loopback: make sure TLS or a trusted network is in front", host)
-    web.run_app(make_app(dispatcher, authenticator, **kw), host=host, port=port, print=None, access_log=None)
