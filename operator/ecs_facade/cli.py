@@ -91,11 +91,9 @@ def _api_options(args: argparse.Namespace) -> Any:
 
     from ecs_facade.ecsapi.options import ApiConfigError, ApiOptions
 
-    flags = vars(args)
-    if args.command == "run" and not flags.get("api") and not os.environ.get(ApiOptions.ENV["api"]):
-        return ApiOptions()  # off: nothing else of it is read or checked
+    run = args.command == "run"
     try:
-        return ApiOptions.from_flags(flags, os.environ, "--api-" if args.command == "run" else "--")
+        return ApiOptions.from_flags(vars(args), os.environ, "--api-" if run else "--", always=not run)
     except ApiConfigError as error:
         raise CliError(f"ECS API: {error}" if args.command == "run" else str(error)) from None
 

@@ -83,11 +83,11 @@ def test_environment_variables_and_flags_win_over_them() -> None:
         tls_key="/k",
     )  # fmt: skip
     assert got.loopback()
-    flags = options("--no-api", "--api-port=7000", "--no-api-anonymous", "--api-keys-dir=/keys", env=env)
-    assert (flags.enabled, flags.port, flags.anonymous, flags.keys_dir) == (False, 7000, False, "/keys")
+    flags = options("--api-port=7000", "--no-api-anonymous", "--api-keys-dir=/keys", env=env)
+    assert (flags.enabled, flags.port, flags.anonymous, flags.keys_dir) == (True, 7000, False, "/keys")
     # run reads nothing else of the API while it is off
-    args = cli.build_parser().parse_args(["run"])
-    assert cli._api_options(args) == ApiOptions()
+    assert options(env={"ECS_FACADE_API_ENABLED": "false", "ECS_FACADE_API_PORT": "http"}) == ApiOptions()
+    assert options("--no-api", env={"ECS_FACADE_API_ENABLED": "true"}) == ApiOptions()
 
 
 @pytest.mark.parametrize(
@@ -121,10 +121,10 @@ def test_the_api_command_takes_the_same_options_by_both_names() -> None:
     args = cli.build_parser().parse_args(
         ["api", "--host", "0.0.0.0", "--api-port", "8443", "--tls-cert", "c", "--api-tls-key", "k", "--anonymous"]
     )
-    got = ApiOptions.from_flags(vars(args), {}, "--")
+    got = ApiOptions.from_flags(vars(args), {}, "--", always=True)
     assert (got.host, got.port, got.tls_cert, got.tls_key, got.anonymous) == ("0.0.0.0", 8443, "c", "k", True)
     with pytest.raises(ApiConfigError, match=r"--keys-dir .* is required unless --anonymous"):
-        ApiOptions.from_flags(vars(cli.build_parser().parse_args(["api"])), {}, "--")
+        ApiOptions.from_flags(vars(cli.build_parser().parse_args(["api"])), {}, "--", always=True)
 
 
 # --- TLS -----------------------------------------------------------------------------------

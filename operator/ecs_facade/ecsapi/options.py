@@ -49,9 +49,13 @@ class ApiOptions:
     }
 
     @classmethod
-    def from_flags(cls, flags: Mapping[str, Any], env: Mapping[str, str], flag_prefix: str = "--api-") -> ApiOptions:
+    def from_flags(
+        cls, flags: Mapping[str, Any], env: Mapping[str, str], flag_prefix: str = "--api-", always: bool = False
+    ) -> ApiOptions:
         """A flag given wins over its variable; a variable set wins over the default. Wrong
-        values raise ApiConfigError naming the flag or variable and what it expects."""
+        values raise ApiConfigError naming the flag or variable and what it expects. Unless
+        ``always`` (`ecs-facade api`, which always serves), the API is off unless enabled, and
+        then nothing else is read."""
 
         def flag(dest: str) -> str:
             return "--api" if dest == "api" else flag_prefix + dest.removeprefix("api_").replace("_", "-")
@@ -64,6 +68,8 @@ class ApiOptions:
             return env.get(name), name
 
         enabled, where = pick("api")
+        if not always and not _flag(where, enabled, cls.enabled):
+            return cls()  # `run` without the API: nothing else of it is read or checked
         anonymous, anonymous_where = pick("api_anonymous")
         port, port_where = pick("api_port")
         regions, _ = pick("api_region")
