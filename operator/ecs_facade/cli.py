@@ -44,7 +44,13 @@ def _run(args: argparse.Namespace) -> int:
         settings = Config.from_env()  # once, before the leader election's client and kopf's start-up
     except ValueError as error:
         raise CliError(f"operator settings: {error}") from error
-    kube.size_pool(settings.workers + settings.service_workers)
+    api_options = _api_options(args)
+    api_threads = 0
+    if api_options.enabled:
+        from ecs_facade.ecsapi.serving import WORKER_THREADS
+
+        api_threads = WORKER_THREADS
+    kube.size_pool(settings.workers + settings.service_workers + api_threads)
     kube.set_timeouts(settings.api_connect_timeout_seconds, settings.api_read_timeout_seconds)
     import kopf
 
@@ -55,6 +61,9 @@ def _run(args: argparse.Namespace) -> int:
         from ecs_facade.metrics import serve
 
         serve(args.metrics_port)
+    # the ECS API before the leader election: a standby serves it too (docs/ecs-api.md,
+    # "Serving the API"); a port in use or a certificate that cannot be read stops the start
+    api = _serve_api(api_options, settings) if api_options.enabled else None
     elector = _elect(args, settings) if args.leader_elect else None
     memories = _kopf_memories()
     try:
@@ -69,9 +78,38 @@ def _run(args: argparse.Namespace) -> int:
             memories=memories,
         )
     finally:
+        if api is not None:
+            api.stop()
         if elector is not None:
             elector.stop()  # kopf has stopped: no renewals any more, and the Lease released
     return 0
+
+
+def _api_options(args: argparse.Namespace) -> Any:
+    """The ECS API's flags, else their ECS_FACADE_API_* variables (ecsapi/serving.py)."""
+    import os
+
+    from ecs_facade.ecsapi.options import ApiConfigError, ApiOptions
+
+    run = args.command == "run"
+    try:
+        return ApiOptions.from_flags(vars(args), os.environ, "--api-" if run else "--", always=not run)
+    except ApiConfigError as error:
+        raise CliError(f"ECS API: {error}" if args.command == "run" else str(error)) from None
+
+
+def _serve_api(options: Any, settings: Any) -> Any:
+    """`run --api`: the ECS API in this process, on a thread and event loop of its own."""
+    from ecs_facade.ecsapi.serving import ApiConfigError, ApiThread
+
+    try:
+        api = ApiThread.start(options, settings.arns)
+    except ApiConfigError as error:
+        raise CliError(f"ECS API: {error}") from None
+    except OSError as error:
+        raise CliError(f"ECS API: cannot listen on {options.host}:{options.port}: {error.strerror or error}") from None
+    print(f"ECS API: serving on {options.scheme}://{options.host}:{api.port}", file=sys.stderr)
+    return api
 
 
 def _kopf_memories() -> Any:
@@ -481,38 +519,25 @@ def _remove_finalizers(args: argparse.Namespace, out: TextIO) -> int:
 
 def _api(args: argparse.Namespace) -> int:
     """`ecs-facade api`: the ECS API on its own (docs/ecs-api.md); imported here so the
-    other commands do not load aiohttp's server."""
+    other commands do not load aiohttp's server. The same application as `run --api`
+    (ecsapi/serving.py), served by aiohttp's run_app until interrupted."""
     import logging
 
+    from aiohttp import web
+
     from ecs_facade.config import Config
-    from ecs_facade.ecsapi.autoscaling_handlers import register_autoscaling
-    from ecs_facade.ecsapi.handlers import Actions
-    from ecs_facade.ecsapi.protocol import Dispatcher
-    from ecs_facade.ecsapi.server import run
-    from ecs_facade.ecsapi.sigv4 import Authenticator, DirectoryKeyStore, KeyFormatError
-    from ecs_facade.ecsapi.tasks_handlers import TaskActions, TaskKubeStore
+    from ecs_facade.ecsapi.serving import ApiConfigError, build_app
 
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
-    if not args.anonymous and not args.keys_dir:
-        raise CliError("--keys-dir (the API keys Secret, mounted) is required unless --anonymous")
+    options = _api_options(args)
     try:
-        keys = DirectoryKeyStore(args.keys_dir) if args.keys_dir else None
-    except KeyFormatError as error:
+        # the actions, on the custom resources (ARNs: ECS_FACADE_REGION/_ACCOUNT_ID)
+        app, context = build_app(options, Config.from_env().arns)
+    except ApiConfigError as error:
         raise CliError(str(error)) from None
-    regions = frozenset(args.region) if args.region else None
-    default_region = args.region[0] if args.region else "us-east-1"
-    authenticator = Authenticator(keys, anonymous=args.anonymous, regions=regions, default_region=default_region)
-    dispatcher = Dispatcher()
-    # the cluster and task definition actions, on the custom resources (ARNs: ECS_FACADE_REGION/_ACCOUNT_ID)
-    # one store for every action: TaskKubeStore is KubeStore with the task, pod and node calls
-    store, arns = TaskKubeStore(), Config.from_env().arns
-    Actions(store, arns).register(dispatcher)
-    TaskActions(store, arns).register(dispatcher)  # RunTask, StopTask, Describe/ListTasks
-    # Application Auto Scaling (ECS services' spec.autoScaling), same port (docs/ecs-api.md)
-    register_autoscaling(dispatcher, store, arns)
-    run(dispatcher, authenticator, host=args.host, port=args.port)
+    web.run_app(app, host=options.host, port=options.port, ssl_context=context, print=None, access_log=None)
     return 0
 
 
@@ -537,6 +562,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lease-name", default="ecs-facade", help="the leader election Lease")
     run.add_argument("--lease-namespace", default=None, help="its namespace (default: $POD_NAMESPACE)")
     run.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
+    from ecs_facade.ecsapi.options import add_arguments as add_api_arguments
+
+    add_api_arguments(run, prefixed=True)
     run.add_argument("-v", "--verbose", action="store_true")
     run.add_argument("--debug", action="store_true")
     run.set_defaults(func=_run)
@@ -602,13 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("nodes", nargs="*", metavar="NODE", help="only these nodes")
         command.set_defaults(func=lambda a: _describe_container_instances(a, sys.stdout), list=listing)
     api = commands.add_parser("api", help="serve the ECS API (AWS JSON 1.1) on its own (docs/ecs-api.md)")
-    api.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
-    api.add_argument("--port", type=int, default=8088)
-    api.add_argument("--keys-dir", default=None, help="the API keys Secret, mounted: one file per access key id")
-    api.add_argument("--region", action="append", help="a region requests may be signed for (repeatable; default: any)")
-    api.add_argument(
-        "--anonymous", action="store_true", help="accept unsigned requests, every namespace: local use only"
-    )
+    add_api_arguments(api, prefixed=False)
     api.add_argument("--debug", action="store_true")
     api.set_defaults(func=_api)
     remove = commands.add_parser(

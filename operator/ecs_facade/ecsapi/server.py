@@ -10,26 +10,43 @@ is a 500 (ServerException), logged with its traceback.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 import uuid
-from typing import Any
 
 from aiohttp import web
 
 from .errors import ApiError
 from .model import ServiceModel
+from .options import DEFAULT_HOST, DEFAULT_PORT
 from .protocol import ACCEPTED_CONTENT_TYPES, CONTENT_TYPE, Dispatcher, RequestContext, encode, error_body, error_status
 from .sigv4 import Authenticator
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HOST = "127.0.0.1"  # loopback unless asked: the API creates workloads
-DEFAULT_PORT = 8088
 MAX_BODY = 1024 * 1024  # bytes; a task definition is at most 64 KiB, a request far less than this
 
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 MAX_BODY_KEY = web.AppKey("max_body", int)
+
+
+ANONYMOUS_WARNING_INTERVAL = 60.0  # seconds between the reminders that anonymous requests are served
+_anonymous_warned = -float("inf")
+
+
+def _warn_anonymous(key_id: str | None) -> None:
+    """Anonymous mode is said at start-up and again, at most once a minute, while requests
+    use it: a server left in it by mistake shows up in any stretch of its log."""
+    global _anonymous_warned
+    now = time.monotonic()
+    if now - _anonymous_warned >= ANONYMOUS_WARNING_INTERVAL:
+        _anonymous_warned = now
+        log.warning(
+            "ANONYMOUS MODE: a request (access key %s, unchecked) was served without a signature check;"
+            " every namespace is open to anyone who reaches this port",
+            key_id or "none",
+        )
 
 
 def _reply(status: int, body: bytes, request_id: str) -> web.Response:
@@ -83,6 +100,8 @@ async def handle(request: web.Request) -> web.Response:
             service=model.signing_name,
         )
         key_id = identity.access_key_id
+        if identity.anonymous:
+            _warn_anonymous(key_id)
         parsed = dispatcher.parse(model, action, body)
         context = RequestContext(
             service=model.service,
@@ -129,20 +148,14 @@ def make_app(dispatcher: Dispatcher, authenticator: Authenticator, max_body: int
     return app
 
 
-async def start(app: web.Application, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> tuple[web.AppRunner, int]:
+async def start(
+    app: web.Application, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, ssl_context: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, int]:
     """Serve `app` on the running event loop (the operator's own, or a test's) and return its
-    runner (`await runner.cleanup()` stops it) and the port bound (port 0: a free one)."""
+    runner (`await runner.cleanup()` stops it) and the port bound (port 0: a free one); with
+    `ssl_context`, HTTPS (serving.ssl_context)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     return runner, int(runner.addresses[0][1])
-
-
-def run(
-    dispatcher: Dispatcher, authenticator: Authenticator, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, **kw: Any
-) -> None:
-    """Serve until interrupted (`ecs-facade api`)."""
-    if host not in ("127.0.0.1", "::1", "localhost"):
-        log.warning("the ECS API listens on %s, not loopback: make sure TLS or a trusted network is in front", host)
-    web.run_app(make_app(dispatcher, authenticator, **kw), host=host, port=port, print=None, access_log=None)
