@@ -512,6 +512,9 @@ def _api(args: argparse.Namespace) -> int:
     from ecs_facade.ecsapi.instances_handlers import InstanceActions, KubeInstanceStore
 
     InstanceActions(KubeInstanceStore(), Config.from_env().arns).register(dispatcher)
+    from ecs_facade.ecsapi.account_handlers import AccountActions
+
+    AccountActions(Config.from_env().arns).register(dispatcher)
     run(dispatcher, authenticator, host=args.host, port=args.port)
     return 0
 
