@@ -489,10 +489,13 @@ def _api(args: argparse.Namespace) -> int:
     import logging
 
     from ecs_facade.config import Config
+    from ecs_facade.ecsapi.account_handlers import AccountActions
     from ecs_facade.ecsapi.handlers import Actions, KubeStore
+    from ecs_facade.ecsapi.instances_handlers import InstanceActions, KubeInstanceStore
     from ecs_facade.ecsapi.protocol import Dispatcher
     from ecs_facade.ecsapi.server import run
     from ecs_facade.ecsapi.sigv4 import Authenticator, DirectoryKeyStore, KeyFormatError
+    from ecs_facade.ecsapi.tags_handlers import KubeTagStore, TagActions
 
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
@@ -509,11 +512,9 @@ def _api(args: argparse.Namespace) -> int:
     dispatcher = Dispatcher()
     # the cluster and task definition actions, on the custom resources (ARNs: ECS_FACADE_REGION/_ACCOUNT_ID)
     Actions(KubeStore(), Config.from_env().arns).register(dispatcher)
-    from ecs_facade.ecsapi.instances_handlers import InstanceActions, KubeInstanceStore
-
+    # container instances and attributes, tags, account settings
     InstanceActions(KubeInstanceStore(), Config.from_env().arns).register(dispatcher)
-    from ecs_facade.ecsapi.account_handlers import AccountActions
-
+    TagActions(KubeTagStore(), Config.from_env().arns).register(dispatcher)
     AccountActions(Config.from_env().arns).register(dispatcher)
     run(dispatcher, authenticator, host=args.host, port=args.port)
     return 0

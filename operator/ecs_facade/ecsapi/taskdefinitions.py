@@ -23,6 +23,7 @@ from ecs_facade.arns import NAME_PATTERN, Arns
 from ecs_facade.ecsapi import scope
 from ecs_facade.ecsapi.errors import client_error, invalid_parameter
 from ecs_facade.ecsapi.pagination import page
+from ecs_facade.ecsapi.tags import revision_tags
 from ecs_facade.model.references import TaskDefinitionRef, parse_task_definition_ref
 from ecs_facade.model.taskdefinition import (
     content_hash,
@@ -230,10 +231,10 @@ def describe_task_definition(
     found = resolve(request.get("taskDefinition"), objects, controller_revisions)
     if found is None:
         raise client_error(_UNABLE)
-    _, revision = found
+    td, revision = found
     response: dict[str, Any] = {"taskDefinition": describe_revision(revision, arns)}
-    if "TAGS" in (request.get("include") or []):
-        response["tags"] = list(revision.request.get("tags") or [])
+    if "TAGS" in (request.get("include") or []):  # as TagResource left them (ecsapi/tags.py)
+        response["tags"] = revision_tags(td, revision.revision, revision.request.get("tags") or [])
     return response
 
 
