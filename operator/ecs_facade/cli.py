@@ -496,6 +496,7 @@ def _api(args: argparse.Namespace) -> int:
     from ecs_facade.ecsapi.server import run
     from ecs_facade.ecsapi.sigv4 import Authenticator, DirectoryKeyStore, KeyFormatError
     from ecs_facade.ecsapi.tags_handlers import KubeTagStore, TagActions
+    from ecs_facade.ecsapi.updates_handlers import UpdateActions
 
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
@@ -512,10 +513,11 @@ def _api(args: argparse.Namespace) -> int:
     dispatcher = Dispatcher()
     # the cluster and task definition actions, on the custom resources (ARNs: ECS_FACADE_REGION/_ACCOUNT_ID)
     Actions(KubeStore(), Config.from_env().arns).register(dispatcher)
-    # container instances and attributes, tags, account settings
+    # container instances and attributes, tags, account settings, UpdateCluster, DeleteTaskDefinitions
     InstanceActions(KubeInstanceStore(), Config.from_env().arns).register(dispatcher)
     TagActions(KubeTagStore(), Config.from_env().arns).register(dispatcher)
     AccountActions(Config.from_env().arns).register(dispatcher)
+    UpdateActions(KubeTagStore(), Config.from_env().arns).register(dispatcher)
     run(dispatcher, authenticator, host=args.host, port=args.port)
     return 0
 

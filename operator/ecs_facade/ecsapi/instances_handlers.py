@@ -26,11 +26,16 @@ from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
 from ecs_facade.kube import client as kube
 
 
-class InstanceStore(Protocol):
-    """What the instance actions read and write."""
+class ClusterReader(Protocol):
+    """What deciding a request's cluster reads (cluster_for)."""
 
     def list_clusters(self) -> list[dict[str, Any]]: ...
     def namespace_labels(self, namespace: str) -> dict[str, str] | None: ...
+
+
+class InstanceStore(ClusterReader, Protocol):
+    """What the instance actions read and write."""
+
     def list_nodes(self) -> list[dict[str, Any]]: ...
     def list_pods_on(self, node: str) -> list[dict[str, Any]]: ...
     def patch_node(self, name: str, patch: Mapping[str, Any]) -> dict[str, Any] | None: ...
@@ -67,7 +72,7 @@ def may_change_shared(context: RequestContext) -> bool:
 
 
 def cluster_for(
-    store: InstanceStore, context: RequestContext, config_region: str, ref: Any, write: bool = False
+    store: ClusterReader, context: RequestContext, config_region: str, ref: Any, write: bool = False
 ) -> tuple[str, Mapping[str, Any]]:
     """The request's cluster (by name or ARN; none: default) as the request's namespace sees
     it: (its ECS name, the ECSCluster), or ClusterNotFoundException. ``write``: the cluster

@@ -8,6 +8,7 @@ The API writes only the ECSTaskDefinition: the controller stays the one writer o
 """
 
 import datetime
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from ecs_facade.api import (
     ANNOTATION_CONTENT_HASH,
     ANNOTATION_REGISTERED_AT,
     API_VERSION,
+    GROUP,
     KIND_TASK_DEFINITION,
 )
 from ecs_facade.arns import NAME_PATTERN, Arns
@@ -34,6 +36,8 @@ from ecs_facade.model.taskdefinition import (
 )
 
 _FAMILY = re.compile(rf"^{NAME_PATTERN}$")
+# DeleteTaskDefinitions' mark on the ECSTaskDefinition: {"<revision>": "<when asked>"} (ecsapi/updates.py)
+DELETED_REVISIONS_ANNOTATION = f"{GROUP}/deleted-revisions"
 _UNABLE = "Unable to describe task definition."
 _COMPATIBILITIES = ("EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES")
 
@@ -63,12 +67,26 @@ def one_family_object(objects: Sequence[Mapping[str, Any]], family: str) -> Mapp
     return found[0] if found else None
 
 
+def deleted_revisions(td: Mapping[str, Any]) -> dict[int, str]:
+    """The revisions DeleteTaskDefinitions marked DELETE_IN_PROGRESS, and when (a malformed
+    annotation reads as none)."""
+    raw = ((td.get("metadata") or {}).get("annotations") or {}).get(DELETED_REVISIONS_ANNOTATION)
+    try:
+        found = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {int(k): str(v) for k, v in found.items() if str(k).isdigit()}
+
+
 def revisions_of(td: Mapping[str, Any], controller_revisions: Sequence[Mapping[str, Any]]) -> list[Revision]:
     """The registered revisions of one ECSTaskDefinition, oldest first."""
     meta = td["metadata"]
     spec = td.get("spec") or {}
     family = family_of(str(meta["name"]), spec)
     deregistered = {int(r) for r in spec.get("deregisteredRevisions") or []}
+    deleted = deleted_revisions(td)
     found: list[Revision] = []
     for cr in controller_revisions:
         cr_meta = cr.get("metadata") or {}
@@ -87,7 +105,11 @@ def revisions_of(td: Mapping[str, Any], controller_revisions: Sequence[Mapping[s
             Revision(
                 family=family,
                 revision=number,
-                status="INACTIVE" if number in deregistered else "ACTIVE",
+                status="DELETE_IN_PROGRESS"
+                if number in deleted
+                else "INACTIVE"
+                if number in deregistered
+                else "ACTIVE",
                 registered_at=str(annotations.get(ANNOTATION_REGISTERED_AT) or ""),
                 content_hash=str(annotations.get(ANNOTATION_CONTENT_HASH) or ""),
                 request=dict((cr.get("data") or {}).get("taskDefinition") or {}),
@@ -146,10 +168,10 @@ def registered(
     if not revisions or revisions[-1].content_hash != digest:
         return None
     latest = revisions[-1]
-    if latest.status == "INACTIVE":
+    if latest.status != "ACTIVE":
         raise client_error(
-            f"{family}:{latest.revision} has this content and is INACTIVE; ecs-facade registers no revision equal "
-            "to the latest: change the content (e.g. a tag) to register a new one"
+            f"{family}:{latest.revision} has this content and is {latest.status}; ecs-facade registers no "
+            "revision equal to the latest: change the content (e.g. a tag) to register a new one"
         )
     return {"taskDefinition": describe_revision(latest, arns), "tags": list(latest.request.get("tags") or [])}
 
