@@ -484,3 +484,34 @@ def test_a_put_that_fails_a_check_writes_nothing(dispatcher: Dispatcher, store: 
     with pytest.raises(EcsError, match="TargetNotFoundException"):
         _call(dispatcher, "PutAttributes", request)
     assert store.patches == []
+
+
+# --- one translation for the CLI and the API
+
+
+def test_the_cli_writes_the_same_patches(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ecs_facade import cli
+    from ecs_facade.kube import client as kube
+
+    written: list[tuple[str, Mapping[str, Any]]] = []
+    monkeypatch.setattr(kube, "patch_node", lambda name, patch: written.append((name, patch)))
+    assert cli.main(["drain", "a"]) == 0
+    assert cli.main(["put-attributes", "a", "stack=green", "gpu"]) == 0
+    assert cli.main(["delete-attributes", "a", "stack"]) == 0
+    assert written == [
+        ("a", instances.state_patch({"status": "DRAINING"})),
+        (
+            "a",
+            {
+                "metadata": {
+                    "labels": {
+                        f"{CUSTOM_ATTRIBUTE_LABEL_PREFIX}stack": "green",
+                        f"{CUSTOM_ATTRIBUTE_LABEL_PREFIX}gpu": "",
+                    }
+                }
+            },
+        ),
+        ("a", {"metadata": {"labels": {f"{CUSTOM_ATTRIBUTE_LABEL_PREFIX}stack": None}}}),
+    ]
+    with pytest.raises(cli.CliError, match="ECS built-in attributes"):
+        cli._attribute_labels(["ecs.x=1"], delete=False)
