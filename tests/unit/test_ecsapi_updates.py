@@ -266,3 +266,10 @@ def test_delete_task_definitions_through_the_dispatcher(dispatcher: Dispatcher, 
         {"taskDefinition": "web:1"}, store.task_definitions, store.revisions, ARNS
     )
     assert described["taskDefinition"]["status"] == "DELETE_IN_PROGRESS"
+
+
+def test_deregister_of_a_revision_being_deleted_writes_nothing() -> None:
+    td = _td([1], {taskdefinitions.DELETED_REVISIONS_ANNOTATION: json.dumps({"1": NOW})})
+    patch, answer = taskdefinitions.deregister_task_definition({"taskDefinition": "web:1"}, [td], _revisions(1), ARNS)
+    assert patch is None
+    assert answer["taskDefinition"]["status"] == "DELETE_IN_PROGRESS"

@@ -349,8 +349,8 @@ def deregister_task_definition(
     td, revision = found
     inactive = Revision(**{**revision.__dict__, "status": "INACTIVE"})
     answer = {"taskDefinition": describe_revision(inactive, arns)}
-    if revision.status == "INACTIVE":
-        return None, answer
+    if revision.status != "ACTIVE":  # INACTIVE, or DELETE_IN_PROGRESS (DeleteTaskDefinitions): as it is
+        return None, {"taskDefinition": describe_revision(revision, arns)}
     listed = [int(r) for r in (td.get("spec") or {}).get("deregisteredRevisions") or []]
     patch: dict[str, Any] = {"spec": {"deregisteredRevisions": sorted({*listed, revision.revision})}}
     if td["metadata"].get("resourceVersion"):
