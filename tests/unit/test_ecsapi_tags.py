@@ -10,17 +10,19 @@ from typing import Any
 import orjson
 import pytest
 
-from ecs_facade.api import LABEL_CLUSTER
+from ecs_facade.api import LABEL_CLUSTER, LABEL_SERVICE
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import instances, scope, tags
 from ecs_facade.ecsapi.errors import EcsError
 from ecs_facade.ecsapi.handlers import Conflict
 from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
 from ecs_facade.ecsapi.tags_handlers import TagActions
+from ecs_facade.views.service_tasks import task_id as service_task_id
 
 ARNS = Arns("us-east-1", "123456789012")
 NODE_UID = "aaaaaaaa-0000-0000-0000-000000000001"
 TASK_UID = "bbbbbbbb-0000-0000-0000-000000000002"
+POD_UID = "cccccccc-0000-0000-0000-000000000003"
 NODE_ID, TASK_ID = NODE_UID.replace("-", ""), TASK_UID.replace("-", "")
 TEAM = [{"key": "team", "value": "a"}]
 
@@ -66,6 +68,17 @@ class FakeStore:
         ]
         self.nodes: list[dict[str, Any]] = [
             {"metadata": {"name": "n1", "uid": NODE_UID, "labels": {LABEL_CLUSTER: "prod"}}}
+        ]
+        self.pods: list[dict[str, Any]] = [
+            {
+                "metadata": {
+                    "name": "web-abc",
+                    "uid": POD_UID,
+                    "labels": {LABEL_SERVICE: "web"},
+                    "annotations": {instances.TAGS_ANNOTATION: json.dumps(TEAM)},
+                },
+                "status": {"containerStatuses": [{"name": "c", "restartCount": 2}]},
+            }
         ]
         self.writes: list[tuple[str, str, Mapping[str, Any]]] = []
         self.conflicts = 0
@@ -115,6 +128,13 @@ class FakeStore:
         self._write("task", name, patch)
         _merge(self.tasks[0], patch)
         return True
+
+    def list_service_pods(self, namespace: str) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.pods) if namespace == "team-a" else []
+
+    def patch_pod(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        self._write("pod", name, patch)
+        _merge(self.pods[0], patch)
 
     def list_nodes(self) -> list[dict[str, Any]]:
         return copy.deepcopy(self.nodes)
@@ -250,6 +270,8 @@ def test_node_tags_patch_removes_the_annotation_when_empty() -> None:
         (ARNS.task_definition("web", 1), "task-definition", [{"key": "rev", "value": "1"}]),
         (ARNS.task("prod", TASK_ID), "task", []),
         (ARNS.container_instance("prod", NODE_ID), "node", []),
+        (ARNS.task("prod", POD_UID.replace("-", "")), "pod", TEAM),  # a service task
+        (ARNS.task("prod", service_task_id(POD_UID, 2)), "pod", TEAM),  # its incarnation after two ends
     ],
 )
 def test_tag_list_untag_each_kind(
@@ -315,6 +337,8 @@ def test_nothing_to_change_writes_nothing(dispatcher: Dispatcher, store: FakeSto
         ("ListTagsForResource", ARNS.task("shared", TASK_ID), "InvalidParameterException"),  # another cluster's
         ("ListTagsForResource", ARNS.container_instance("prod", "0" * 32), "InvalidParameterException"),
         ("ListTagsForResource", ARNS.service("nope", "web"), "ClusterNotFoundException"),
+        ("ListTagsForResource", ARNS.task("prod", service_task_id(POD_UID, 3)), "InvalidParameterException"),
+        ("ListTagsForResource", ARNS.task("shared", POD_UID.replace("-", "")), "InvalidParameterException"),
     ],
 )
 def test_not_found(dispatcher: Dispatcher, action: str, arn: str, error: str) -> None:

@@ -15,9 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from ecs_facade.api import API_VERSION, CLUSTERS, TASKS
+from ecs_facade.api import API_VERSION, CLUSTERS, LABEL_SERVICE, TASKS
 from ecs_facade.arns import Arns, ParsedArn
 from ecs_facade.ecsapi import instances, services, tags, taskdefinitions
 from ecs_facade.ecsapi.errors import ApiError, cluster_not_found, invalid_parameter
@@ -25,6 +26,7 @@ from ecs_facade.ecsapi.handlers import Conflict, _kube_errors, request_namespace
 from ecs_facade.ecsapi.instances_handlers import KubeInstanceStore, cluster_for
 from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
 from ecs_facade.kube import client as kube
+from ecs_facade.views.service_tasks import task_id as service_task_id
 
 _ATTEMPTS = 3
 
@@ -42,6 +44,8 @@ class TagStore(Protocol):
     def patch_task_definition(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None: ...
     def list_tasks(self, namespace: str) -> list[dict[str, Any]]: ...
     def patch_task(self, namespace: str, name: str, patch: Mapping[str, Any]) -> bool: ...
+    def list_service_pods(self, namespace: str) -> list[dict[str, Any]]: ...
+    def patch_pod(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None: ...
     def list_nodes(self) -> list[dict[str, Any]]: ...
     def list_pods_on(self, node: str) -> list[dict[str, Any]]: ...
     def patch_node(self, name: str, patch: Mapping[str, Any]) -> dict[str, Any] | None: ...
@@ -65,6 +69,17 @@ class KubeTagStore(KubeInstanceStore):
     def list_tasks(self, namespace: str) -> list[dict[str, Any]]:
         with _kube_errors():
             return kube.list_in(API_VERSION, TASKS, namespace)
+
+    def list_service_pods(self, namespace: str) -> list[dict[str, Any]]:
+        """The pods of ECSServices in the namespace (service tasks)."""
+        api = kube.api_client()
+        with _kube_errors():
+            pods = k8s.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=LABEL_SERVICE)
+        return [dict(api.sanitize_for_serialization(pod)) for pod in pods.items]  # type: ignore[no-untyped-call]
+
+    def patch_pod(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        with _kube_errors():
+            kube.patch_pod(namespace, name, patch)
 
     def patch_task(self, namespace: str, name: str, patch: Mapping[str, Any]) -> bool:
         with _kube_errors():
@@ -139,10 +154,24 @@ class TagActions:
                 service
             ), lambda new: store.patch_service(namespace, service_name, tags.spec_tags_patch(service, new)) is not None
         task = _standalone_task(store.list_tasks(namespace), cluster_name, arn.name)
-        if task is None:
+        if task is not None:
+            task_name = str(task["metadata"]["name"])
+            return tags.spec_tags(task), lambda new: store.patch_task(
+                namespace, task_name, tags.spec_tags_patch(task, new)
+            )
+        in_cluster = {
+            str(s["metadata"]["name"]) for s in store.list_services(namespace) if services.cluster_of(s) == cluster_name
+        }
+        pod = _service_task(store.list_service_pods(namespace), in_cluster, arn.name)
+        if pod is None:
             raise _not_found(context.action)
-        task_name = str(task["metadata"]["name"])
-        return tags.spec_tags(task), lambda new: store.patch_task(namespace, task_name, tags.spec_tags_patch(task, new))
+        pod_name = str(pod["metadata"]["name"])
+
+        def write_pod(new: list[tags.Tag]) -> bool:
+            store.patch_pod(namespace, pod_name, tags.node_tags_patch(new))
+            return True
+
+        return instances.node_tags(pod), write_pod
 
     def _change(
         self, request: Mapping[str, Any], context: RequestContext, change: Callable[[list[tags.Tag]], list[tags.Tag]]
@@ -182,9 +211,26 @@ class TagActions:
             dispatcher.register("ecs", action, handler)
 
 
+def _service_task(
+    pods: Sequence[Mapping[str, Any]], services_in_cluster: set[str], task_id: str
+) -> Mapping[str, Any] | None:
+    """The service task (pod of one of the cluster's services) whose task id is ``task_id``: the
+    pod's UID without dashes, or the id of one of its later incarnations (views/service_tasks.py
+    ``task_id``; there are at most as many as its containers restarted)."""
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        if (meta.get("labels") or {}).get(LABEL_SERVICE) not in services_in_cluster or not meta.get("uid"):
+            continue
+        status = pod.get("status") or {}
+        statuses = [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
+        restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
+        if any(service_task_id(str(meta["uid"]), ends) == task_id for ends in range(restarts + 1)):
+            return pod
+    return None
+
+
 def _standalone_task(tasks: Sequence[Mapping[str, Any]], cluster: str, task_id: str) -> Mapping[str, Any] | None:
-    """The ECSTask whose id (its UID without dashes) is ``task_id``, in ``cluster``. Service
-    tasks (pods) are not found: their tags are the service's or task definition's, propagated."""
+    """The ECSTask whose id (its UID without dashes) is ``task_id``, in ``cluster``."""
     for task in tasks:
         uid = str((task.get("metadata") or {}).get("uid") or "")
         if uid and uid.replace("-", "") == task_id:
