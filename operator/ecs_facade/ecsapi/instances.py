@@ -108,7 +108,7 @@ def _missing_arn(ref: str, cluster: str, arns: Arns) -> str:
 
 def describe(node: Node, pods: Pods, cluster: str, arns: Arns, include: Sequence[str] = ()) -> dict[str, Any]:
     """The ECS ``ContainerInstance`` of a node (views/container_instance.py), plus the
-    ``include`` sections: ``TAGS`` (the node's tags annotation, ecsapi/tags.py) and
+    ``include`` sections: ``TAGS`` (the node's tags annotation, node_tags) and
     ``CONTAINER_INSTANCE_HEALTH`` (from the node's Ready condition)."""
     instance = describe_container_instance(
         node, pods.get(node_name(node), ()), region=arns.region, account_id=arns.account_id
