@@ -437,29 +437,25 @@ def _run_task(args: argparse.Namespace, out: TextIO) -> int:
 
 def _set_instance_state(args: argparse.Namespace, out: TextIO) -> int:
     """ECS UpdateContainerInstancesState: DRAINING moves service tasks off; ACTIVE takes tasks again."""
-    from ecs_facade.api import LABEL_INSTANCE_STATUS
     from ecs_facade.kube import client as kube
+    from ecs_facade.views.container_instance import instance_state_patch
 
-    value = "DRAINING" if args.state == "DRAINING" else None
+    patch = instance_state_patch(args.state)
     for node in args.nodes:
-        kube.patch_node(node, {"metadata": {"labels": {LABEL_INSTANCE_STATUS: value}}})
+        kube.patch_node(node, patch)
         print(f"{node}: {args.state}", file=out)
     return 0
 
 
 def _attribute_labels(pairs: Sequence[str], delete: bool) -> dict[str, str | None]:
     from ecs_facade.translate import TranslationError
-    from ecs_facade.translate.placement import attribute_label
+    from ecs_facade.translate.placement import attribute_labels
 
-    labels: dict[str, str | None] = {}
-    for pair in pairs:
-        name, _, value = pair.partition("=")
-        try:
-            key, label_value = attribute_label(name, value)
-        except TranslationError as error:
-            raise CliError(str(error)) from error
-        labels[key] = None if delete else label_value
-    return labels
+    try:
+        named = [(name, value) for name, _, value in (pair.partition("=") for pair in pairs)]
+        return attribute_labels(named, delete=delete)
+    except TranslationError as error:
+        raise CliError(str(error)) from error
 
 
 def _put_attributes(args: argparse.Namespace, out: TextIO) -> int:

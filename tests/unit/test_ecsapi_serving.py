@@ -25,6 +25,7 @@ from botocore.config import Config as BotoConfig  # type: ignore[import-untyped]
 from ecs_facade import cli
 from ecs_facade.config import Config
 from ecs_facade.ecsapi import handlers, server
+from ecs_facade.ecsapi import store as api_store
 from ecs_facade.ecsapi.options import DEFAULT_HOST, DEFAULT_PORT, ApiConfigError, ApiOptions
 from ecs_facade.ecsapi.serving import ApiThread, ReloadingTls, build_dispatcher, serve, ssl_context
 
@@ -278,9 +279,9 @@ def running(
     monkeypatch: pytest.MonkeyPatch, certificate: tuple[Path, Path], keys_dir: Path
 ) -> Iterator[tuple[ApiThread, Store]]:
     """`ecs-facade run --api` over HTTPS with a keys Secret: cli._serve_api, the store the
-    operator's (KubeStore) replaced by a fake one."""
+    operator's (ApiKubeStore) replaced by a fake one."""
     store = Store()
-    monkeypatch.setattr(handlers, "KubeStore", lambda: store)
+    monkeypatch.setattr(api_store, "ApiKubeStore", lambda: store)
     got = options(
         "--api", "--api-port=0", f"--api-keys-dir={keys_dir}", f"--api-tls-cert={certificate[0]}",
         f"--api-tls-key={certificate[1]}",

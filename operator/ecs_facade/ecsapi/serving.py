@@ -105,10 +105,26 @@ class ReloadingTls:
 def build_dispatcher(arns: Arns, store: Any = None) -> Dispatcher:
     """Every action ecs-facade implements, on one Dispatcher: `store` is the custom
     resources' Store (handlers.KubeStore, the operator's kube client, unless a test gives one)."""
-    from .handlers import Actions, KubeStore
+    from .account_handlers import AccountActions
+    from .autoscaling_handlers import register_autoscaling
+    from .handlers import Actions
+    from .instances_handlers import InstanceActions
+    from .store import ApiKubeStore
+    from .tags_handlers import TagActions
+    from .tasks_handlers import TaskActions
+    from .updates_handlers import UpdateActions
 
+    store = store if store is not None else ApiKubeStore()
     dispatcher = Dispatcher()
-    Actions(store if store is not None else KubeStore(), arns).register(dispatcher)
+    Actions(store, arns).register(dispatcher)  # clusters, task definitions, services
+    TaskActions(store, arns).register(dispatcher)  # RunTask, StopTask, Describe/ListTasks
+    # container instances and attributes, tags, account settings, UpdateCluster, DeleteTaskDefinitions
+    InstanceActions(store, arns).register(dispatcher)
+    TagActions(store, arns).register(dispatcher)
+    AccountActions(arns).register(dispatcher)
+    UpdateActions(store, arns).register(dispatcher)
+    # Application Auto Scaling (ECS services' spec.autoScaling), same port (docs/ecs-api.md)
+    register_autoscaling(dispatcher, store, arns)
     return dispatcher
 
 
