@@ -1,0 +1,98 @@
+"""Review of the ECS API (issue 28): each test is a bug found by reading the code against
+ECS's and SigV4's contracts as real clients use them; fixed ones pass, the others are
+``xfail(strict=True)`` with the reason."""
+
+import copy
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
+from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+from botocore.credentials import Credentials  # type: ignore[import-untyped]
+
+from ecs_facade.ecsapi.errors import ApiError
+from ecs_facade.ecsapi.protocol import Dispatcher
+from ecs_facade.ecsapi.sigv4 import AccessKey, DictKeyStore, verify
+from ecs_facade.ecsapi.tasks_handlers import TaskActions
+
+from .test_ecsapi_tasks import ARNS, FakeStore, _call
+
+KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+KEYS = DictKeyStore([AccessKey(KEY_ID, SECRET, frozenset({"team-a"}), "team-a")])
+BODY = b'{"cluster": "prod"}'
+
+
+class _SignsNoTarget(SigV4Auth):  # type: ignore[misc]
+    """A signer that leaves X-Amz-Target out of SignedHeaders (no SDK does)."""
+
+    def headers_to_sign(self, request: AWSRequest) -> Any:
+        headers = super().headers_to_sign(request)
+        del headers["x-amz-target"]
+        return headers
+
+
+def _signed_without_target(target: str) -> tuple[dict[str, list[str]], dt.datetime]:
+    request = AWSRequest(
+        method="POST",
+        url="http://127.0.0.1:8088/",
+        data=BODY,
+        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target},
+    )
+    _SignsNoTarget(Credentials(KEY_ID, SECRET), "ecs", "us-east-1").add_auth(request)
+    headers: dict[str, list[str]] = {}
+    for name, value in request.prepare().headers.items():
+        headers.setdefault(name.lower(), []).append(value.decode() if isinstance(value, bytes) else value)
+    headers.setdefault("host", ["127.0.0.1:8088"])
+    at = dt.datetime.strptime(headers["x-amz-date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    return headers, at
+
+
+def test_an_unsigned_x_amz_target_is_refused() -> None:
+    """The target picks the action: if it is not signed, whoever sees a signed DescribeClusters
+    (a proxy's log, a replay within the 15 minutes) can send the same body as DeleteCluster."""
+    headers, at = _signed_without_target("AmazonEC2ContainerServiceV20141113.DescribeClusters")
+    assert "x-amz-target" not in headers["authorization"][0]
+    headers["x-amz-target"] = ["AmazonEC2ContainerServiceV20141113.DeleteCluster"]
+    with pytest.raises(ApiError) as refused:
+        verify(
+            method="POST",
+            raw_path="/",
+            raw_query="",
+            headers=headers,
+            body=BODY,
+            service="ecs",
+            keys=KEYS,
+            now=at,
+        )
+    assert refused.value.name == "InvalidSignatureException"
+    assert "X-Amz-Target" in refused.value.message
+
+
+# --- RunTask count > 1: a create that fails after others succeeded
+
+
+class _FailsSecondCreate(FakeStore):
+    def create_ecs_task(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+        if self.created == 1:
+            self.created += 1
+            raise ApiError("InvalidParameterException", "the Kubernetes API refused it: quota exceeded")
+        return super().create_ecs_task(manifest)
+
+
+def test_run_task_reports_the_tasks_it_started_when_a_later_one_fails() -> None:
+    """ECS answers the tasks it started and a failure for each it could not; an error instead
+    leaves a running task the client never heard of (and no failure to retry on)."""
+    store = _FailsSecondCreate()
+    dispatcher = Dispatcher()
+    TaskActions(store, ARNS).register(dispatcher)
+    answer = _call(dispatcher, "RunTask", {"taskDefinition": "web", "count": 3})
+    assert len(store.ecs_tasks) == 1
+    assert [t["taskArn"] for t in answer["tasks"]] == [
+        f"{ARNS.task('default', store.ecs_tasks[0]['metadata']['uid'].replace('-', ''))}"
+    ]
+    assert len(answer["failures"]) == 2
+    assert all("quota exceeded" in f["detail"] and f["reason"] for f in answer["failures"])
+    assert copy.deepcopy(answer["failures"][0]) == answer["failures"][1]
