@@ -123,3 +123,20 @@ def test_a_deleted_service_is_described_inactive_as_the_services_inactive_waiter
     # services_inactive: failures[].reason MISSING -> failure; services[].status INACTIVE -> success
     assert described["failures"] == []
     assert [s["status"] for s in described["services"]] == ["INACTIVE"]
+
+
+# --- RBAC: RunTask creates ECSTasks as the operator's ServiceAccount
+
+
+def test_the_api_rules_let_run_task_create_ecstasks() -> None:
+    """TaskKubeStore.create_ecs_task POSTs an ECSTask; the operator's own rules never create
+    one (get, list, watch, patch, delete), so without an API rule every RunTask through the
+    chart is a 403, answered AccessDeniedException."""
+    from ecs_facade import rbac
+
+    rules = [*rbac.NAMESPACED, *rbac.API_NAMESPACED]
+    granted = {
+        v for r in rules if "ecs.facade.dev" in r["apiGroups"] and "ecstasks" in r["resources"] for v in r["verbs"]
+    }
+    assert "create" in granted
+    assert "ecstasks" in {r for rule in rbac.all_rules()["apiNamespaced"] for r in rule["resources"]}
