@@ -140,3 +140,36 @@ def test_the_api_rules_let_run_task_create_ecstasks() -> None:
     }
     assert "create" in granted
     assert "ecstasks" in {r for rule in rbac.all_rules()["apiNamespaced"] for r in rule["resources"]}
+
+
+# --- CreateService retried with its clientToken
+
+
+def test_create_service_retried_with_its_client_token_answers_the_service() -> None:
+    """ECS's clientToken "ensures the idempotency of the request": the same call again (a
+    retry after a lost answer) gets the service, not "Creation of service was not idempotent."."""
+    from ecs_facade.ecsapi.handlers import Actions
+
+    from .test_ecsapi_services import FakeStore as ServiceStore
+    from .test_ecsapi_services import _call as call_services
+    from .test_ecsapi_services import _error as service_error
+
+    store = ServiceStore()
+    dispatcher = Dispatcher()
+    Actions(store, ARNS).register(dispatcher)  # type: ignore[arg-type]
+    request = {"serviceName": "web", "taskDefinition": "web:3", "desiredCount": 1, "clientToken": "tok-1"}
+    first = call_services(dispatcher, "CreateService", request)
+    again = call_services(dispatcher, "CreateService", request)
+    assert again == first
+    assert len(store.services) == 1
+    # another token, or the same token with other members, is a second CreateService of the name
+    for other in (
+        {**request, "clientToken": "tok-2"},
+        {**request, "desiredCount": 3},
+        {**request, "clientToken": None},
+    ):
+        refused = service_error(dispatcher, "CreateService", other)
+        assert (refused.name, refused.message) == (
+            "InvalidParameterException",
+            "Creation of service was not idempotent.",
+        )

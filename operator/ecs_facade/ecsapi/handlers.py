@@ -313,9 +313,11 @@ class Actions:
 
     def create_service(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
         namespace, visible, existing = self._services(context)
-        manifest = services.create_service(request, namespace, existing, visible)
+        # the same call again (a retry with its clientToken): the service it made, answered alike
+        earlier = services.created_with_token(request, existing, visible)
+        manifest = services.create_service(request, namespace, existing, visible) if earlier is None else None
         arn = self._task_definition_arn(namespace, request["taskDefinition"]) if request.get("taskDefinition") else ""
-        created = self.store.create_service(manifest)
+        created = self.store.create_service(manifest) if manifest is not None else earlier
         if created is None:  # created meanwhile by another request or kubectl
             raise ApiError("InvalidParameterException", "Creation of service was not idempotent.")
         described = services.describe_service(created, self.arns)
