@@ -173,3 +173,19 @@ def test_create_service_retried_with_its_client_token_answers_the_service() -> N
             "InvalidParameterException",
             "Creation of service was not idempotent.",
         )
+
+
+# --- a deeply nested cluster query is the client's error, not a 500
+
+
+@pytest.mark.parametrize("text", ["(" * 5000 + "attribute:a == b" + ")" * 5000, "not " * 5000 + "attribute:a == b"])
+def test_a_deeply_nested_filter_is_invalid_parameter_not_a_crash(text: str) -> None:
+    """ListContainerInstances' filter is parsed by recursive descent: a RecursionError escaped
+    as a 500 ServerException (which SDKs retry, four times)."""
+    from ecs_facade.ecsapi import instances
+
+    with pytest.raises(ApiError) as refused:
+        instances.parse_filter(text)
+    assert refused.value.name == "InvalidParameterException"
+    assert "nested too deeply" in refused.value.message
+    assert len(refused.value.message) < 300  # the expression is not echoed whole
