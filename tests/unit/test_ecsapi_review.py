@@ -189,3 +189,18 @@ def test_a_deeply_nested_filter_is_invalid_parameter_not_a_crash(text: str) -> N
     assert refused.value.name == "InvalidParameterException"
     assert "nested too deeply" in refused.value.message
     assert len(refused.value.message) < 300  # the expression is not echoed whole
+
+
+# --- a forged nextToken is the client's error, not a 500
+
+
+def test_a_deeply_nested_next_token_is_invalid_parameter() -> None:
+    """The token is base64 JSON: ``[[[[...`` decoded by json.loads raised RecursionError, a 500."""
+    import base64
+
+    from ecs_facade.ecsapi.pagination import page
+
+    token = base64.urlsafe_b64encode(b"[" * 100_000).decode()
+    with pytest.raises(ApiError) as refused:
+        page(["a"], lambda name: (name,), action="ListServices", max_results=None, next_token=token)
+    assert refused.value.name == "InvalidParameterException"
