@@ -193,13 +193,16 @@ def created_with_token(
     cluster = _request_cluster(request, visible)
     name = str(request.get("serviceName") or "")
     label = client_token_label(str(token))
+    wanted = _create_spec(request, cluster, name)
     for service in services:
         annotations = (service.get("metadata") or {}).get("annotations") or {}
+        spec = service.get("spec") or {}
         if (
             service_name_of(service) == name
             and not _deleting(service)
             and annotations.get(ANNOTATION_CLIENT_TOKEN) == label
-            and (service.get("spec") or {}) == _create_spec(request, cluster, name)
+            # members the CRD pruned (unknown to it) are not there to compare
+            and all(spec[key] == value for key, value in wanted.items() if key in spec)
         ):
             return service
     return None
