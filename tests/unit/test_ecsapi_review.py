@@ -204,3 +204,38 @@ def test_a_deeply_nested_next_token_is_invalid_parameter() -> None:
     with pytest.raises(ApiError) as refused:
         page(["a"], lambda name: (name,), action="ListServices", max_results=None, next_token=token)
     assert refused.value.name == "InvalidParameterException"
+
+
+# --- RegisterTaskDefinition in a namespace that does not exist
+
+
+def test_register_task_definition_in_a_missing_namespace_is_access_denied() -> None:
+    """Every other action checks the request's namespace exists (AccessDeniedException); the
+    registration POSTed into it, and the API server's 404 escaped as a 500 that SDKs retry."""
+    from ecs_facade.ecsapi.handlers import Actions
+
+    from .test_ecsapi_handlers import FakeStore as HandlerStore
+    from .test_ecsapi_handlers import _call as call_handlers
+
+    store = HandlerStore()
+    dispatcher = Dispatcher()
+    Actions(store, ARNS, register_timeout=0.1).register(dispatcher)  # type: ignore[arg-type]
+    request = {"family": "web", "containerDefinitions": [{"name": "app", "image": "nginx"}]}
+    with pytest.raises(ApiError) as refused:
+        call_handlers(dispatcher, "RegisterTaskDefinition", request, namespaces=frozenset({"gone"}), home="gone")
+    assert refused.value.name == "AccessDeniedException"
+    assert "'gone' does not exist" in refused.value.message
+    assert store.writes == []
+
+
+def test_a_terminating_namespace_is_a_client_error_not_a_500() -> None:
+    """kube.create raises NamespaceTerminating (not an ApiException) for a namespace being
+    deleted; _kube_errors let it through, a 500 ServerException for CreateService, RunTask,
+    RegisterTaskDefinition."""
+    from ecs_facade.ecsapi.handlers import _kube_errors
+    from ecs_facade.kube.client import NamespaceTerminating
+
+    with pytest.raises(ApiError) as refused, _kube_errors():
+        raise NamespaceTerminating("team-a")
+    assert refused.value.name == "ClientException"
+    assert "team-a" in refused.value.message
