@@ -219,7 +219,7 @@ def test_register_task_definition_in_a_missing_namespace_is_access_denied() -> N
 
     store = HandlerStore()
     dispatcher = Dispatcher()
-    Actions(store, ARNS, register_timeout=0.1).register(dispatcher)  # type: ignore[arg-type]
+    Actions(store, ARNS, register_timeout=0.1).register(dispatcher)
     request = {"family": "web", "containerDefinitions": [{"name": "app", "image": "nginx"}]}
     with pytest.raises(ApiError) as refused:
         call_handlers(dispatcher, "RegisterTaskDefinition", request, namespaces=frozenset({"gone"}), home="gone")
