@@ -74,6 +74,7 @@ API_NAMESPACED: Final[list[Rule]] = [
     # RegisterTaskDefinition creates the family's object, or replaces it at its resourceVersion
     rule(GROUP, ["ecstaskdefinitions"], ["create", "update"]),
     rule(GROUP, ["ecsservices"], ["create", "delete"]),  # CreateService, DeleteService
+    rule(GROUP, ["ecstasks"], ["create"]),  # RunTask
 ]
 API_CLUSTER: Final[list[Rule]] = [
     rule(GROUP, ["ecsclusters"], ["delete"]),  # DeleteCluster

@@ -63,6 +63,10 @@ def _kube_errors() -> Iterator[None]:
     other failure stays a 500 ServerException, which SDKs retry."""
     try:
         yield
+    except kube.NamespaceTerminating as error:  # kube.create's name for the API server's 403
+        raise ApiError(
+            "ClientException", f"namespace {error} is being deleted: nothing can be created in it"
+        ) from error
     except ApiException as error:
         if error.status == 409:
             raise Conflict(str(error.reason)) from error
@@ -225,6 +229,10 @@ class Actions:
     def _write_registration(self, request: Mapping[str, Any], context: RequestContext) -> tuple[str, dict[str, Any]]:
         """Write the family's ECSTaskDefinition with the request as spec: (namespace, written)."""
         namespace = self._namespace(context)
+        if self.store.namespace_labels(namespace) is None:  # as _cluster_view: not a 404 answered 500
+            raise ApiError(
+                "AccessDeniedException", f"namespace {namespace!r} does not exist (create it with kubectl first)"
+            )
         for _ in range(_CONFLICT_ATTEMPTS):
             objects = self.store.list_task_definitions(namespace)
             manifest = taskdefinitions.register_task_definition(request, namespace, objects)
@@ -313,9 +321,11 @@ class Actions:
 
     def create_service(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
         namespace, visible, existing = self._services(context)
-        manifest = services.create_service(request, namespace, existing, visible)
+        # the same call again (a retry with its clientToken): the service it made, answered alike
+        earlier = services.created_with_token(request, existing, visible)
+        manifest = services.create_service(request, namespace, existing, visible) if earlier is None else None
         arn = self._task_definition_arn(namespace, request["taskDefinition"]) if request.get("taskDefinition") else ""
-        created = self.store.create_service(manifest)
+        created = self.store.create_service(manifest) if manifest is not None else earlier
         if created is None:  # created meanwhile by another request or kubectl
             raise ApiError("InvalidParameterException", "Creation of service was not idempotent.")
         described = services.describe_service(created, self.arns)

@@ -35,7 +35,7 @@ def decode_token(action: str, token: str) -> Key:
             raise ValueError(action)
         if not all(isinstance(part, str | int) and not isinstance(part, bool) for part in key):
             raise ValueError(action)
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):  # deep JSON: RecursionError
         message = f"nextToken: not a token that {action} returned; give the nextToken of its last answer"
         raise invalid_parameter(message) from None
     return tuple(key)

@@ -17,6 +17,10 @@ from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import scope, taskdefinitions
 from ecs_facade.ecsapi.errors import EcsError, client_error, cluster_not_found, invalid_parameter, service_not_found
 from ecs_facade.ecsapi.pagination import page
+from ecs_facade.translate.run_task import LABEL_CLIENT_TOKEN, client_token_label
+
+# on an ECSService created with a clientToken: a hash of it (created_with_token)
+ANNOTATION_CLIENT_TOKEN = LABEL_CLIENT_TOKEN
 
 # CreateService members the response gives back as they were asked (the ECSService's spec)
 _ECHOED = (
@@ -163,15 +167,45 @@ def create_service(
                     f"serviceName: service {name!r} is still draining; create it again once it is deleted"
                 )
             raise invalid_parameter("Creation of service was not idempotent.")
+    spec = _create_spec(request, cluster, name)
+    metadata: dict[str, Any] = {"name": metadata_name, "namespace": namespace}
+    if request.get("clientToken"):
+        metadata["annotations"] = {ANNOTATION_CLIENT_TOKEN: client_token_label(str(request["clientToken"]))}
+    return {"apiVersion": API_VERSION, "kind": KIND_SERVICE, "metadata": metadata, "spec": spec}
+
+
+def _create_spec(request: Mapping[str, Any], cluster: str, name: str) -> dict[str, Any]:
     spec = {key: value for key, value in request.items() if value is not None and key != "clientToken"}
     spec["cluster"] = cluster
     spec["serviceName"] = name
-    return {
-        "apiVersion": API_VERSION,
-        "kind": KIND_SERVICE,
-        "metadata": {"name": metadata_name, "namespace": namespace},
-        "spec": spec,
-    }
+    return spec
+
+
+def created_with_token(
+    request: Mapping[str, Any], services: Sequence[Mapping[str, Any]], visible: Mapping[str, Any]
+) -> Mapping[str, Any] | None:
+    """The service an earlier CreateService with the request's ``clientToken`` and the same
+    members created (None without a token): the call retried answers it again, as ECS's
+    idempotency token promises, instead of "Creation of service was not idempotent."."""
+    token = request.get("clientToken")
+    if not token:
+        return None
+    cluster = _request_cluster(request, visible)
+    name = str(request.get("serviceName") or "")
+    label = client_token_label(str(token))
+    wanted = _create_spec(request, cluster, name)
+    for service in services:
+        annotations = (service.get("metadata") or {}).get("annotations") or {}
+        spec = service.get("spec") or {}
+        if (
+            service_name_of(service) == name
+            and not _deleting(service)
+            and annotations.get(ANNOTATION_CLIENT_TOKEN) == label
+            # members the CRD pruned (unknown to it) are not there to compare
+            and all(spec[key] == value for key, value in wanted.items() if key in spec)
+        ):
+            return service
+    return None
 
 
 def describe_service(service: Mapping[str, Any], arns: Arns, include: Sequence[str] = ()) -> dict[str, Any]:

@@ -287,6 +287,9 @@ def verify(
         raise ApiError("InvalidSignatureException", "'Host' must be a 'SignedHeader' in the AWS Authorization.")
     if "x-amz-date" not in auth.signed_headers:
         raise ApiError("InvalidSignatureException", "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
+    if "x-amz-target" in headers and "x-amz-target" not in auth.signed_headers:
+        # the target picks the action: unsigned, a signed body could be replayed as another action
+        raise ApiError("InvalidSignatureException", "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.")
     if list(auth.signed_headers) != sorted(set(auth.signed_headers)) or any(
         name != name.lower() for name in auth.signed_headers
     ):

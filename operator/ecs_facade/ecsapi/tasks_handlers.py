@@ -6,6 +6,7 @@ reads them anew (ECSTasks, the services' pods, ECSServices, nodes) and writes EC
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,6 +21,8 @@ from ecs_facade.ecsapi.errors import ApiError, invalid_parameter
 from ecs_facade.ecsapi.handlers import KubeStore, _kube_errors, request_namespace
 from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
 from ecs_facade.kube import client as kube
+
+log = logging.getLogger(__name__)
 
 
 class TaskStore(Protocol):
@@ -146,10 +149,20 @@ class TaskActions:
         resolved = taskdefinitions.resolve(request["taskDefinition"], objects, revisions)
         containers = tasks.pending_containers(resolved[1] if resolved else None)
         created: list[tasks.Task] = []
-        for manifest in manifests:
-            made = self.store.create_ecs_task(manifest)
-            if made is None:  # generateName: only a name clash the API server could not avoid
-                raise ApiError("ServerException", "the ECSTask could not be created (a name clash); retry")
+        for index, manifest in enumerate(manifests):
+            try:
+                made = self.store.create_ecs_task(manifest)
+                if made is None:  # generateName: only a name clash the API server could not avoid
+                    raise ApiError("ServerException", "the ECSTask could not be created (a name clash); retry")
+            except Exception as error:
+                if not created:
+                    raise
+                # some tasks run already: answer them, and a failure for each one not started, as
+                # ECS answers a RunTask it could place only in part (an error would hide them)
+                log.warning("RunTask: %d of %d ECSTasks created, then: %s", index, len(manifests), error)
+                detail = error.message if isinstance(error, ApiError) else "the Kubernetes API failed; retry"
+                failure = {"reason": "the ECSTask could not be created", "detail": detail}
+                return {**tasks.run_task_answer(created), "failures": [dict(failure) for _ in manifests[index:]]}
             created.append(tasks.ecs_task(made, None, {}, self.arns, task_definition_arn=arn, containers=containers))
         return tasks.run_task_answer(created)
 
