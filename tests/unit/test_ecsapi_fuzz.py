@@ -241,7 +241,7 @@ def test_the_fuzz_reaches_the_actions() -> None:
     running = Server(make_app(DISPATCHER, Authenticator(None, anonymous=True)))
     try:
 
-        @settings(max_examples=150, deadline=None, database=None, derandomize=True)
+        @settings(max_examples=300, deadline=None, database=None, derandomize=True)
         @given(_well_formed())
         def run(drawn: tuple[str, dict[str, Any]]) -> None:
             action, request = drawn
