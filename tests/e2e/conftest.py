@@ -290,13 +290,22 @@ def namespace(
 def ecs_api(
     kubectl: Kubectl, operator_kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ecsapi.EcsApi]:
-    """`ecs-facade api` as a process of its own, acting as the operator's ServiceAccount (the
-    chart's RBAC), with the keys of tests/e2e/ecs_api.py; its namespaces are created here."""
+    """`ecs-facade api` as a process of its own, acting as a ServiceAccount with the operator's
+    rules plus the API's writes (rbac.py), with the keys of tests/e2e/ecs_api.py; its
+    namespaces are created here."""
     for name in (*ecsapi.TEAM_NAMESPACES, ecsapi.OTHER_NAMESPACE):
         kubectl("create", "namespace", name, check=False)
+    if os.environ.get("E2E_OPERATOR_AS_ADMIN"):
+        kubeconfig = operator_kubeconfig
+    else:
+        kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
+        manifests = {"apiVersion": "v1", "kind": "List", "items": ecsapi.api_rbac(OPERATOR_NAMESPACE)}
+        kubectl("apply", "-f", "-", input=json.dumps(manifests))
+        path = LOG_DIR / "ecs-api.kubeconfig"
+        kubeconfig = account_kubeconfig(kubectl, OPERATOR_NAMESPACE, ecsapi.API_ACCOUNT, path)
     port = int(PORT_BASE) + ecsapi.PORT_OFFSET
     try:
-        api = ecsapi.start(operator_kubeconfig, port, tmp_path_factory.mktemp("ecs-api"), LOG_DIR)
+        api = ecsapi.start(kubeconfig, port, tmp_path_factory.mktemp("ecs-api"), LOG_DIR)
     except RuntimeError as error:
         pytest.fail(str(error), pytrace=False)
     try:

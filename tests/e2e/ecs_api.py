@@ -1,10 +1,11 @@
 """The ECS API for e2e tests: `ecs-facade api` as a process of its own, its access keys, and
 clients of it (boto3, the aws CLI in its own virtual environment, any SDK through an env).
 
-The server acts with the operator's kubeconfig (the chart's ServiceAccount and RBAC, the
-``operator_kubeconfig`` fixture), so every API test also proves the chart grants what the
-API needs. It listens on loopback, on ``E2E_PORT_BASE`` + ``PORT_OFFSET`` (the local control
-plane uses +247..+259, +379/380 and +443; the chaos lanes +500 and up). The fixtures that use
+The server acts as a ServiceAccount of its own with the operator's rules (rbac.py, the
+source of the chart's RBAC) plus the API's writes (rbac.API_NAMESPACED / API_CLUSTER), so
+every API test also proves those rules grant what the API needs. It listens on loopback,
+on ``E2E_PORT_BASE`` + ``PORT_OFFSET`` (the local control plane uses +247..+259, +379/380
+and +443; the chaos lanes +500 and up). The fixtures that use
 this module are in conftest.py (``ecs_api``, ``aws_cli``, ``ecs_api_logs``).
 
 Keys (docs/ecs-api.md, "The keys Secret"; one file per access key id, as the Secret mounted):
@@ -140,6 +141,35 @@ class EcsApi:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+API_ACCOUNT = "ecs-facade-api"
+
+
+def api_rbac(namespace: str) -> list[dict[str, Any]]:
+    """The API's ServiceAccount and its rights: the operator's rules (the chart's, from
+    rbac.py) plus the API's own writes (rbac.API_NAMESPACED, rbac.API_CLUSTER), cluster-wide."""
+    from ecs_facade import rbac
+
+    rules = [*rbac.NAMESPACED, *rbac.CLUSTER, *rbac.API_NAMESPACED, *rbac.API_CLUSTER]
+    subject = {"kind": "ServiceAccount", "name": API_ACCOUNT, "namespace": namespace}
+    role = f"{API_ACCOUNT}-e2e"
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": API_ACCOUNT, "namespace": namespace}},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": role},
+            "rules": rules,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": role},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [subject],
+        },
+    ]
 
 
 def write_keys(keys_dir: Path, keys: Mapping[str, ApiKey]) -> None:
