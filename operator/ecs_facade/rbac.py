@@ -65,6 +65,19 @@ LEADER_ELECTION: Final[list[Rule]] = [
     rule("", ["events"], ["create", "patch"]),
 ]
 
+# The ECS API's writes (`ecs-facade api`, ecsapi/), beyond the operator's rules above, which
+# it has too: it creates and changes the custom resources a user would write with kubectl.
+# Not part of the operator's own ServiceAccount: the API runs with these only where it is
+# served (the e2e suite gives them to an account of its own, tests/e2e/ecs_api.py).
+API_NAMESPACED: Final[list[Rule]] = [
+    rule(GROUP, ["ecstaskdefinitions"], ["create", "update"]),  # RegisterTaskDefinition (a new revision: PUT)
+    rule(GROUP, ["ecsservices"], ["create", "delete"]),  # CreateService, DeleteService
+    rule(GROUP, ["ecstasks"], ["create"]),  # RunTask
+]
+API_CLUSTER: Final[list[Rule]] = [
+    rule(GROUP, ["ecsclusters"], ["delete"]),  # DeleteCluster
+]
+
 ECS_KINDS: Final = ["ecstaskdefinitions", "ecsservices", "ecstasks"]
 
 
