@@ -18,8 +18,9 @@ from __future__ import annotations
 import functools
 import http.client
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -231,10 +232,58 @@ class Strategies:
         return lambda: self.value(name, depth)
 
     def request(self, action: str) -> st.SearchStrategy[dict[str, Any]]:
+        """Drawn from the model, or (for the actions that create) half of the time a request
+        ECS would accept, so that the fuzz creates objects for the other actions to find."""
         shape = self.model.operations[action].input
         if shape is None:
             return st.just({})
-        return self.value(shape, 0)
+        drawn: st.SearchStrategy[dict[str, Any]] = self.value(shape, 0)
+        plausible = self.plausible(action)
+        return drawn if plausible is None else plausible | drawn
+
+    def plausible(self, action: str) -> st.SearchStrategy[dict[str, Any]] | None:
+        count = st.integers(0, min(self.limits.max_int, 3))
+        if action == "RegisterTaskDefinition":
+            container = st.fixed_dictionaries(
+                {"name": st.sampled_from(["app", "web"]), "image": st.sampled_from(HINTS["image"])},
+                optional={
+                    "memory": st.sampled_from([128, 256]),
+                    "cpu": st.sampled_from([0, 128]),
+                    "essential": st.just(True),
+                    "environment": st.lists(
+                        st.fixed_dictionaries({"name": st.sampled_from(["A", "B"]), "value": UNICODE}), max_size=2
+                    ),
+                    "command": st.lists(UNICODE, max_size=2),
+                },
+            )
+            return st.fixed_dictionaries(
+                {
+                    "family": st.sampled_from(HINTS["family"]),
+                    "containerDefinitions": st.lists(container, min_size=1, max_size=1),
+                },
+                optional={
+                    "cpu": st.sampled_from(["256", "512"]),
+                    "memory": st.sampled_from(["512", "1024"]),
+                    "networkMode": st.sampled_from(["awsvpc", "bridge"]),
+                    "tags": st.lists(
+                        st.fixed_dictionaries({"key": st.sampled_from(["team", "env"]), "value": UNICODE}), max_size=2
+                    ),
+                },
+            )
+        if action == "CreateCluster":
+            return st.fixed_dictionaries({}, optional={"clusterName": st.sampled_from(HINTS["clusterName"])})
+        if action in ("CreateService", "UpdateService"):
+            name = "serviceName" if action == "CreateService" else "service"
+            return st.fixed_dictionaries(
+                {name: st.sampled_from(HINTS[name]), "taskDefinition": st.sampled_from(HINTS["taskDefinition"])},
+                optional={"cluster": st.sampled_from(HINTS["cluster"]), "desiredCount": count},
+            )
+        if action == "RunTask":
+            return st.fixed_dictionaries(
+                {"taskDefinition": st.sampled_from(HINTS["taskDefinition"])},
+                optional={"cluster": st.sampled_from(HINTS["cluster"]), "count": st.integers(1, 2)},
+            )
+        return None
 
     def target(self, action: str) -> str:
         return f"{self.model.target_prefix}.{action}"
@@ -446,3 +495,85 @@ def problem(model: ServiceModel, case: Case, answer: Answer) -> str | None:
     if name not in allowed:
         return f"{answer.status} {name} is not an error of {case.action}: {answer.body[:300]!r}"
     return None
+
+
+# --- what the fuzz created, and what it left
+
+
+@dataclass
+class Ledger:
+    """The objects 2xx answers created (ECS names), and the answers counted by status, to
+    compare with what exists after the run: nothing may exist that no 2xx answer created."""
+
+    clusters: set[str] = field(default_factory=set)
+    families: set[str] = field(default_factory=set)
+    services: set[str] = field(default_factory=set)
+    tasks: set[str] = field(default_factory=set)
+    statuses: Counter[int] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+    succeeded: Counter[str] = field(default_factory=Counter)
+
+    def record(self, case: Case, answer: Answer) -> None:
+        self.statuses[answer.status] += 1
+        self.kinds[case.kind] += 1
+        if not 200 <= answer.status < 300:
+            return
+        body = json.loads(answer.body)
+        action = (case.target or "").rpartition(".")[2]  # what ran, whatever the body was made for
+        self.succeeded[action] += 1
+        if action == "CreateCluster":
+            self.clusters.add(body["cluster"]["clusterName"])
+        elif action == "RegisterTaskDefinition":
+            self.families.add(body["taskDefinition"]["family"])
+        elif action == "CreateService":
+            self.services.add(body["service"]["serviceName"])
+        elif action == "RunTask":
+            self.tasks.update(t["taskArn"].rpartition("/")[2] for t in body.get("tasks", ()))
+
+
+def _ready(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == "Ready"), None)
+
+
+def leftovers(
+    ledger: Ledger,
+    clusters: Sequence[Mapping[str, Any]],
+    task_definitions: Sequence[Mapping[str, Any]],
+    revisions: Sequence[Mapping[str, Any]],
+    services: Sequence[Mapping[str, Any]],
+) -> list[str]:
+    """Every custom resource the run left that no 2xx answer created, or that is not whole: a
+    task definition family the operator refused (a refused registration must leave no spec
+    behind) or with no revision, a service the operator has not described (no status)."""
+    found: list[str] = []
+    for cluster in clusters:
+        name = str((cluster.get("spec") or {}).get("clusterName") or cluster["metadata"]["name"])
+        if name not in ledger.clusters:
+            found.append(f"ECSCluster {cluster['metadata']['name']} ({name}): no 2xx CreateCluster created it")
+    owners = {
+        ref.get("uid")
+        for revision in revisions
+        for ref in (revision.get("metadata") or {}).get("ownerReferences") or ()
+        if ref.get("kind") == "ECSTaskDefinition"
+    }
+    for td in task_definitions:
+        meta, spec = td["metadata"], td.get("spec") or {}
+        family = str(spec.get("family") or meta["name"])
+        where = f"ECSTaskDefinition {meta.get('namespace')}/{meta['name']} ({family})"
+        if family not in ledger.families:
+            found.append(f"{where}: no 2xx RegisterTaskDefinition created it")
+        ready = _ready(td)
+        if ready is not None and ready.get("status") == "False" and ready.get("reason") == "InvalidSpec":
+            found.append(f"{where}: its spec is one the operator refused: {str(ready.get('message'))[:200]}")
+        if meta.get("uid") not in owners:
+            found.append(f"{where}: no revision registered")
+    for service in services:
+        meta, spec = service["metadata"], service.get("spec") or {}
+        name = str(spec.get("serviceName") or meta["name"])
+        where = f"ECSService {meta.get('namespace')}/{meta['name']} ({name})"
+        if name not in ledger.services:
+            found.append(f"{where}: no 2xx CreateService created it")
+        if not service.get("status"):
+            found.append(f"{where}: no status (the operator has not handled it)")
+    return found
