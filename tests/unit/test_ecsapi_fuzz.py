@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from ecs_facade.api import ANNOTATION_CONTENT_HASH, ANNOTATION_REGISTERED_AT
 from ecs_facade.arns import Arns
@@ -26,8 +27,10 @@ from ecs_facade.ecsapi.protocol import Dispatcher
 from ecs_facade.ecsapi.server import make_app, start
 from ecs_facade.ecsapi.sigv4 import Authenticator
 from ecs_facade.ecsapi.taskdefinitions import revisions_of
-from ecs_facade.model.taskdefinition import content_hash, normalize_task_definition
-from tests.fuzz_ecsapi import UNIT, Answer, Case, Strategies, cases, encode, problem, send
+from ecs_facade.model.taskdefinition import content_hash, normalize_task_definition, parse_task_definition
+from ecs_facade.translate import TranslationError
+from ecs_facade.translate.taskdefinition import translate_task_definition
+from tests.fuzz_ecsapi import UNIT, Answer, Case, Ledger, Strategies, cases, encode, leftovers, problem, send
 
 ARNS = Arns("us-east-1", "123456789012")
 
@@ -98,9 +101,10 @@ class FakeStore:
         """The operator's part: one ControllerRevision per new content, or Ready=False InvalidSpec."""
         meta = td["metadata"]
         td["status"] = {"observedGeneration": meta["generation"]}
-        try:
+        try:  # as controllers/taskdefinition.py decides
             request = normalize_task_definition(td["spec"], meta["name"])
-        except Exception as error:  # the operator refuses the spec: the API answers its message
+            translate_task_definition(parse_task_definition(td["spec"], meta["name"]))
+        except (ValidationError, TranslationError, ValueError) as error:  # refused: the API answers its message
             td["status"]["conditions"] = [
                 {"type": "Ready", "status": "False", "reason": "InvalidSpec", "message": str(error)[:500]}
             ]
@@ -138,6 +142,7 @@ class FakeStore:
             if any(s["metadata"]["name"] == meta["name"] for s in self.services):
                 return None
             created = self._stamp(copy.deepcopy(dict(manifest)))
+            created["status"] = {"observedGeneration": 1}  # the operator's part, at once
             self.services.append(created)
             return copy.deepcopy(created)
 
@@ -255,3 +260,51 @@ def test_the_fuzz_reaches_the_actions() -> None:
     assert {"CreateCluster", "RegisterTaskDefinition", "DescribeServices", "ListTaskDefinitions"} <= set(answers), (
         answers
     )
+
+
+def test_nothing_is_left_that_no_2xx_answer_created() -> None:
+    """After a fuzz run over a fresh store: every object exists because a 2xx answer created it,
+    and is whole (tests/fuzz_ecsapi.py leftovers): a refused request writes nothing."""
+    store = FakeStore()
+    dispatcher = Dispatcher()
+    Actions(store, ARNS, register_timeout=0.5, sleep=_no_sleep).register(dispatcher)
+    ledger = Ledger()
+    running = Server(make_app(dispatcher, Authenticator(None, anonymous=True)))
+    try:
+
+        @settings(
+            max_examples=300,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
+        @given(cases(STRATEGIES, ACTIONS, mutate_share=0.4))
+        def run(case: Case) -> None:
+            ledger.record(case, running.send(case))
+
+        run()
+    finally:
+        running.stop()
+    assert ledger.succeeded["RegisterTaskDefinition"] and ledger.succeeded["CreateCluster"], ledger
+    found = leftovers(ledger, store.clusters, store.tds, store.revisions, store.services)
+    assert not found, "\n".join(found)
+
+
+def test_a_registration_the_operators_model_refuses_writes_nothing() -> None:
+    """Found by the fuzz: the ECSTaskDefinition was written first and the operator's refusal
+    answered after, leaving a family object no revision came from (a 4xx that changed state)."""
+    store = FakeStore()
+    dispatcher = Dispatcher()
+    Actions(store, ARNS, register_timeout=0.5, sleep=_no_sleep).register(dispatcher)
+    running = Server(make_app(dispatcher, Authenticator(None, anonymous=True)))
+    try:
+        body = b'{"family": "fuzz-web", "containerDefinitions": [{"name": "app"}]}'
+        answer = running.send(
+            Case("RegisterTaskDefinition", "valid", STRATEGIES.target("RegisterTaskDefinition"), body)
+        )
+    finally:
+        running.stop()
+    assert (answer.status, answer.error) == (400, "InvalidParameterException"), answer
+    assert b"containerDefinitions.0.image" in answer.body, answer.body
+    assert store.tds == []

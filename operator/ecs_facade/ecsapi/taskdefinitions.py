@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from ecs_facade.api import (
     ANNOTATION_CONTENT_HASH,
     ANNOTATION_REGISTERED_AT,
@@ -29,6 +31,7 @@ from ecs_facade.model.taskdefinition import (
     family_of,
     normalize_task_definition,
     parse_task_cpu,
+    parse_task_definition,
     parse_task_memory,
 )
 
@@ -108,6 +111,10 @@ def register_task_definition(
         )
     existing = one_family_object(objects, family)
     spec = {key: value for key, value in request.items() if value is not None}
+    try:  # what the operator's model refuses is refused before anything is written (nothing half-registered)
+        parse_task_definition(spec, family)
+    except (ValidationError, ValueError) as error:
+        raise invalid_parameter(f"not registered: {_validation_message(error)}") from None
     metadata: dict[str, Any] = {"name": scope.kubernetes_name(family), "namespace": namespace}
     if existing is not None:
         metadata["name"] = existing["metadata"]["name"]
@@ -117,6 +124,16 @@ def register_task_definition(
         if kept:
             spec["deregisteredRevisions"] = list(kept)
     return {"apiVersion": API_VERSION, "kind": KIND_TASK_DEFINITION, "metadata": metadata, "spec": spec}
+
+
+def _validation_message(error: Exception) -> str:
+    """One line naming each field, as the operator's InvalidSpec condition says it
+    (controllers/common.py error_message, not imported: that package registers kopf handlers)."""
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or 'spec'}: {e['msg']}" for e in error.errors(include_url=False)
+        )
+    return str(error)
 
 
 def registered(
