@@ -542,6 +542,7 @@ def leftovers(
     task_definitions: Sequence[Mapping[str, Any]],
     revisions: Sequence[Mapping[str, Any]],
     services: Sequence[Mapping[str, Any]],
+    ecs_tasks: Sequence[Mapping[str, Any]] = (),
 ) -> list[str]:
     """Every custom resource the run left that no 2xx answer created, or that is not whole: a
     task definition family the operator refused (a refused registration must leave no spec
@@ -576,4 +577,12 @@ def leftovers(
             found.append(f"{where}: no 2xx CreateService created it")
         if not service.get("status"):
             found.append(f"{where}: no status (the operator has not handled it)")
+    for task in ecs_tasks:  # a task's id: its status's taskArn, or its uid (ecsapi/tasks.py)
+        meta = task["metadata"]
+        ids = {
+            str((task.get("status") or {}).get("taskArn") or "").rpartition("/")[2],
+            str(meta.get("uid", "")).replace("-", ""),
+        }
+        if not ids & ledger.tasks:
+            found.append(f"ECSTask {meta.get('namespace')}/{meta['name']}: no 2xx RunTask created it")
     return found

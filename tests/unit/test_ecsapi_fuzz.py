@@ -27,6 +27,7 @@ from ecs_facade.ecsapi.protocol import Dispatcher
 from ecs_facade.ecsapi.server import make_app, start
 from ecs_facade.ecsapi.sigv4 import Authenticator
 from ecs_facade.ecsapi.taskdefinitions import revisions_of
+from ecs_facade.ecsapi.tasks_handlers import TaskActions
 from ecs_facade.model.taskdefinition import content_hash, normalize_task_definition, parse_task_definition
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.taskdefinition import translate_task_definition
@@ -45,6 +46,7 @@ class FakeStore:
         self.tds: list[dict[str, Any]] = []
         self.revisions: list[dict[str, Any]] = []
         self.services: list[dict[str, Any]] = []
+        self.tasks: list[dict[str, Any]] = []
         self.version = 0
         self.lock = threading.Lock()  # handlers run in worker threads
 
@@ -161,6 +163,36 @@ class FakeStore:
     def delete_service(self, namespace: str, name: str) -> None:
         self.services = [s for s in self.services if s["metadata"]["name"] != name]
 
+    # the task half (ecsapi/tasks_handlers.py TaskStore)
+    def list_ecs_tasks(self, namespace: str) -> list[dict[str, Any]]:
+        return copy.deepcopy([t for t in self.tasks if t["metadata"]["namespace"] == namespace])
+
+    def list_task_pods(self, namespace: str) -> list[dict[str, Any]]:
+        return []
+
+    def list_nodes(self) -> list[dict[str, Any]]:
+        return []
+
+    def create_ecs_task(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+        with self.lock:
+            created = self._stamp(copy.deepcopy(dict(manifest)))
+            meta = created["metadata"]
+            meta.setdefault("name", f"{meta.pop('generateName', 'task-')}{self.version}")
+            meta["uid"] = f"0000-{self.version:08d}"
+            self.tasks.append(created)
+            return copy.deepcopy(created)
+
+    def patch_ecs_task(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any] | None:
+        with self.lock:
+            found = next((t for t in self.tasks if t["metadata"]["name"] == name), None)
+            if found is None:
+                return None
+            found.setdefault("spec", {}).update(copy.deepcopy(dict(patch.get("spec") or {})))
+            return copy.deepcopy(self._stamp(found))
+
+    def delete_pod(self, namespace: str, name: str) -> None:
+        pass
+
 
 class Server:
     """The app on loopback, on its own event loop thread, and one kept-alive connection to it."""
@@ -194,6 +226,7 @@ async def _no_sleep(seconds: float) -> None:
 DISPATCHER = Dispatcher()
 STORE = FakeStore()
 Actions(STORE, ARNS, register_timeout=0.5, sleep=_no_sleep).register(DISPATCHER)
+TaskActions(STORE, ARNS).register(DISPATCHER)
 MODEL = DISPATCHER.models[ECS]
 ACTIONS = DISPATCHER.implemented(ECS)
 STRATEGIES = Strategies(MODEL, UNIT)
@@ -241,7 +274,7 @@ def test_every_answer_is_a_2xx_or_a_modelled_4xx(server: Server, case: Case) -> 
 def test_the_fuzz_reaches_the_actions() -> None:
     """Enough well-formed requests succeed that the handlers, not only the checks, are fuzzed:
     the same strategies (derandomized) must create clusters and task definitions and read them."""
-    assert len(ACTIONS) >= 14  # the cluster, task definition and service actions at least
+    assert len(ACTIONS) >= 18  # the cluster, task definition, service and task actions at least
     answers: dict[str, int] = {}
     running = Server(make_app(DISPATCHER, Authenticator(None, anonymous=True)))
     try:
@@ -268,6 +301,7 @@ def test_nothing_is_left_that_no_2xx_answer_created() -> None:
     store = FakeStore()
     dispatcher = Dispatcher()
     Actions(store, ARNS, register_timeout=0.5, sleep=_no_sleep).register(dispatcher)
+    TaskActions(store, ARNS).register(dispatcher)
     ledger = Ledger()
     running = Server(make_app(dispatcher, Authenticator(None, anonymous=True)))
     try:
@@ -287,7 +321,7 @@ def test_nothing_is_left_that_no_2xx_answer_created() -> None:
     finally:
         running.stop()
     assert ledger.succeeded["RegisterTaskDefinition"] and ledger.succeeded["CreateCluster"], ledger
-    found = leftovers(ledger, store.clusters, store.tds, store.revisions, store.services)
+    found = leftovers(ledger, store.clusters, store.tds, store.revisions, store.services, store.tasks)
     assert not found, "\n".join(found)
 
 
