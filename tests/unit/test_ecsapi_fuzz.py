@@ -325,7 +325,20 @@ def test_nothing_is_left_that_no_2xx_answer_created() -> None:
     assert not found, "\n".join(found)
 
 
-def test_a_registration_the_operators_model_refuses_writes_nothing() -> None:
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        # the operator's model: a container without image
+        (b'{"family": "fuzz-web", "containerDefinitions": [{"name": "app"}]}', b"containerDefinitions.0.image"),
+        # the operator's translation: a volume no Kubernetes name can be made of
+        (
+            b'{"family": "fuzz-web", "containerDefinitions": [{"name": "app", "image": "nginx"}],'
+            b' "volumes": [{"name": ""}]}',
+            b"volume name ''",
+        ),
+    ],
+)
+def test_a_registration_the_operator_refuses_writes_nothing(body: bytes, named: bytes) -> None:
     """Found by the fuzz: the ECSTaskDefinition was written first and the operator's refusal
     answered after, leaving a family object no revision came from (a 4xx that changed state)."""
     store = FakeStore()
@@ -333,12 +346,11 @@ def test_a_registration_the_operators_model_refuses_writes_nothing() -> None:
     Actions(store, ARNS, register_timeout=0.5, sleep=_no_sleep).register(dispatcher)
     running = Server(make_app(dispatcher, Authenticator(None, anonymous=True)))
     try:
-        body = b'{"family": "fuzz-web", "containerDefinitions": [{"name": "app"}]}'
         answer = running.send(
             Case("RegisterTaskDefinition", "valid", STRATEGIES.target("RegisterTaskDefinition"), body)
         )
     finally:
         running.stop()
     assert (answer.status, answer.error) == (400, "InvalidParameterException"), answer
-    assert b"containerDefinitions.0.image" in answer.body, answer.body
+    assert named in answer.body, answer.body
     assert store.tds == []

@@ -34,8 +34,11 @@ from ecs_facade.model.taskdefinition import (
     parse_task_definition,
     parse_task_memory,
 )
+from ecs_facade.translate import TranslationError
+from ecs_facade.translate.taskdefinition import TranslationOptions, translate_task_definition
 
 _FAMILY = re.compile(rf"^{NAME_PATTERN}$")
+_PERMISSIVE = TranslationOptions(allow_host_path=True)
 _UNABLE = "Unable to describe task definition."
 _COMPATIBILITIES = ("EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES")
 
@@ -111,9 +114,11 @@ def register_task_definition(
         )
     existing = one_family_object(objects, family)
     spec = {key: value for key, value in request.items() if value is not None}
-    try:  # what the operator's model refuses is refused before anything is written (nothing half-registered)
-        parse_task_definition(spec, family)
-    except (ValidationError, ValueError) as error:
+    try:  # what the operator refuses is refused before anything is written (nothing half-registered):
+        # its model, and its translation with every setting at its most permissive (a hostPath
+        # volume the operator's settings forbid is still written, and refused by the operator)
+        translate_task_definition(parse_task_definition(spec, family), _PERMISSIVE)
+    except (ValidationError, TranslationError, ValueError) as error:
         raise invalid_parameter(f"not registered: {_validation_message(error)}") from None
     metadata: dict[str, Any] = {"name": scope.kubernetes_name(family), "namespace": namespace}
     if existing is not None:
