@@ -215,7 +215,14 @@ async def must(client: Client, action: str, body: Mapping[str, Any]) -> dict[str
     return answer
 
 
-async def run(args: argparse.Namespace, endpoint: str, key_id: str, secret: str, api: Process) -> dict[str, Any]:
+async def run(
+    args: argparse.Namespace,
+    endpoint: str,
+    key_id: str,
+    secret: str,
+    processes: Mapping[str, Process],
+    cluster: bench.Cluster,
+) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=args.concurrency)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -253,13 +260,20 @@ async def run(args: argparse.Namespace, endpoint: str, key_id: str, secret: str,
                     log("RunTask: not implemented by this server: not run")
                     results[action] = {"action": action, "not_run": answer.get("message")}
                     continue
-            load_before, cpu_before = loadavg(), api.cpu_seconds()
+            load_before = loadavg()
+            cpu_before = {name: p.cpu_seconds() for name, p in processes.items()} | cluster.cpu_seconds()
+            own_before = bench.own_cpu_seconds()
             log(f"{action}: {args.concurrency} clients for {args.seconds:g}s")
             result = await measure(client, action, make, args.seconds, args.concurrency)
             summary = result.summary()
             summary["load_before"] = load_before
             summary["load_after"] = loadavg()
-            summary["api_cpu_seconds"] = round(api.cpu_seconds() - cpu_before, 1)
+            cpu_after = {name: p.cpu_seconds() for name, p in processes.items()} | cluster.cpu_seconds()
+            summary["api_cpu_seconds"] = round(cpu_after["api"] - cpu_before["api"], 1)
+            # where the machine's CPU went meanwhile: the API, the operator, the control plane, these clients
+            summary["cpu_seconds"] = bench.cpu_used(cpu_before, cpu_after) | {
+                "clients": round(bench.own_cpu_seconds() - own_before, 1)
+            }
             results[action] = summary
             log(f"  {json.dumps(summary)}")
         return results
@@ -331,7 +345,7 @@ def main() -> int:
         bench.wait(lambda: _answers(endpoint), 60, "the ECS API")
         bench.wait(lambda: operator.alive() and urllib.request.urlopen(
             f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=5).status == 200, 60, "the operator")  # fmt: skip
-        results = asyncio.run(run(args, endpoint, key_id, secret, api))
+        results = asyncio.run(run(args, endpoint, key_id, secret, {"api": api, "operator": operator}, cluster))
         conditions = {
             "services": args.services,
             "desiredCount": args.desired,
