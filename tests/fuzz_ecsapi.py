@@ -58,7 +58,7 @@ HINTS: dict[str, list[str]] = {
     "cluster": ["default", "fuzz", f"{ARN_PREFIX}:cluster/default"],
     "clusters": ["default", "fuzz", f"{ARN_PREFIX}:cluster/fuzz"],
     "clusterName": ["default", "fuzz"],
-    "serviceName": ["fuzz-svc", "fuzz", "Fuzz_Svc"],
+    "serviceName": ["fuzz-svc", "fuzz", "Fuzz_Svc", "fuzz-svc-2", "fuzz-svc-3"],
     "service": ["fuzz-svc", "fuzz", f"{ARN_PREFIX}:service/default/fuzz-svc"],
     "services": ["fuzz-svc", "fuzz", "Fuzz_Svc", f"{ARN_PREFIX}:service/default/fuzz-svc"],
     "taskDefinition": ["fuzz-web", "fuzz-web:1", "fuzz-web:2", f"{ARN_PREFIX}:task-definition/fuzz-web:1"],
