@@ -32,6 +32,8 @@ from ecs_facade.model.taskdefinition import content_hash, normalize_task_definit
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.taskdefinition import translate_task_definition
 from tests.fuzz_ecsapi import UNIT, Answer, Case, Ledger, Strategies, cases, encode, leftovers, problem, send
+from tests.unit.test_ecsapi_handlers import FakeStore as HandlerStore
+from tests.unit.test_ecsapi_handlers import _context as handler_context
 
 ARNS = Arns("us-east-1", "123456789012")
 
@@ -354,3 +356,34 @@ def test_a_registration_the_operator_refuses_writes_nothing(body: bytes, named: 
     assert (answer.status, answer.error) == (400, "InvalidParameterException"), answer
     assert named in answer.body, answer.body
     assert store.tds == []
+
+
+def test_concurrent_registrations_of_a_family_each_get_their_revision() -> None:
+    """Found by the concurrent e2e fuzz: two RegisterTaskDefinition of one family at once; the
+    operator registers the spec it sees, so the second spec, written before the first was
+    registered, replaced it and the first request waited for its revision until a 500. In turn,
+    each is answered with its own revision, as at ECS."""
+    store = HandlerStore()
+    store.controller_runs = False  # the operator runs between polls, on what is written then
+
+    async def operator_runs(seconds: float) -> None:
+        store.run_controller()
+
+    dispatcher = Dispatcher()
+    Actions(store, ARNS, register_timeout=1.0, sleep=operator_runs).register(dispatcher)
+    model = dispatcher.models[ECS]
+
+    def request(value: str) -> dict[str, Any]:
+        container = {"name": "app", "image": "nginx", "memory": 128, "environment": [{"name": "V", "value": value}]}
+        return dispatcher.parse(
+            model, "RegisterTaskDefinition", encode({"family": "web", "containerDefinitions": [container]})
+        )
+
+    async def both() -> list[Mapping[str, Any]]:
+        calls = [dispatcher.call(model, request(v), handler_context("RegisterTaskDefinition")) for v in ("1", "2")]
+        return list(await asyncio.gather(*calls))
+
+    first, second = asyncio.run(both())
+    assert sorted([first["taskDefinition"]["revision"], second["taskDefinition"]["revision"]]) == [1, 2]
+    for answer, value in ((first, "1"), (second, "2")):
+        assert answer["taskDefinition"]["containerDefinitions"][0]["environment"] == [{"name": "V", "value": value}]
