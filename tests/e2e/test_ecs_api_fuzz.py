@@ -10,15 +10,17 @@ process on the local control plane, with the operator running. Then:
   a spec the operator accepted, a service the operator has described).
 
 Bounded: E2E_FUZZ_REQUESTS (default 3000) requests, at most E2E_FUZZ_SECONDS (default 900) seconds;
-E2E_FUZZ_SEED picks the draw (default 28).
+E2E_FUZZ_SEED picks the draw (default 28); E2E_FUZZ_CLIENTS (default 4) send concurrently.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import http.client
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,12 +40,20 @@ from tests.e2e.ecs_api import AWS_REGION, ApiKey, EcsApi, new_key, write_keys
 from tests.e2e.kube import Kubectl, wait_for
 from tests.fuzz_ecsapi import TAME, Case, Ledger, Signer, Strategies, cases, leftovers, problem, send
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.timeout(1800),
+    # the operator runs in this process (conftest): its threads use `random` while hypothesis draws
+    pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),
+]
 
 NS = "ecsapi-fuzz"
 REQUESTS = int(os.environ.get("E2E_FUZZ_REQUESTS", "3000"))
 SECONDS = float(os.environ.get("E2E_FUZZ_SECONDS", "900"))
 SEED = int(os.environ.get("E2E_FUZZ_SEED", "28"))
+# concurrent clients: requests for the same names race (CreateService twice, DeleteCluster during
+# CreateService, ...), and nothing may be half-created by that either
+CLIENTS = int(os.environ.get("E2E_FUZZ_CLIENTS", "4"))
 # the summary (statuses, kinds, 2xx by action, problems) is written here as ecs-api-fuzz.json (conftest's LOG_DIR)
 LOG_DIR = Path(os.environ.get("E2E_LOG_DIR", Path(__file__).resolve().parents[2] / ".e2e-logs"))
 
@@ -122,9 +132,41 @@ def test_thousands_of_fuzzed_requests_no_5xx_no_crash_nothing_half_created(
     sign = signer(api, fuzz_key)
     ledger = Ledger()
     problems: list[str] = []
-    connection = http.client.HTTPConnection(api.host, api.port, timeout=120)
+    local = threading.local()  # each client thread's own kept-alive connection
+    lock = threading.Lock()
+    in_flight = threading.BoundedSemaphore(2 * CLIENTS)  # the draw stays just ahead of the clients
     started = time.monotonic()
     sent = 0
+
+    def connection() -> http.client.HTTPConnection:
+        if getattr(local, "connection", None) is None:
+            local.connection = http.client.HTTPConnection(api.host, api.port, timeout=120)
+        return local.connection  # type: ignore[no-any-return]
+
+    def client(case: Case) -> None:
+        nonlocal sent
+        try:
+            try:
+                answer = send(connection(), case, sign)
+            except (ConnectionError, http.client.HTTPException) as error:  # the server closed it (a 413 does)
+                local.connection.close()
+                local.connection = None
+                if api.process.poll() is not None:
+                    problems.append(f"the API process exited ({api.process.returncode}) after {case!r}: {error}")
+                    return
+                answer = send(connection(), case, sign)
+            with lock:
+                sent += 1
+                ledger.record(case, answer)
+            found = problem(model, case, answer)
+            if found:
+                problems.append(f"{found} <- {case!r}")
+        except Exception as error:  # a client's failure is the test's, not lost in a thread
+            problems.append(f"the client failed: {error!r} <- {case!r}")
+        finally:
+            in_flight.release()
+
+    pool = concurrent.futures.ThreadPoolExecutor(CLIENTS, thread_name_prefix="fuzz-client")
 
     @seed(SEED)
     @settings(
@@ -135,30 +177,18 @@ def test_thousands_of_fuzzed_requests_no_5xx_no_crash_nothing_half_created(
     )
     @given(cases(strategies, actions))
     def fuzz(case: Case) -> None:
-        nonlocal sent, connection
         if time.monotonic() - started > SECONDS:
             return
-        try:
-            answer = send(connection, case, sign)
-        except (ConnectionError, http.client.HTTPException) as error:  # the server closed it (a 413 does)
-            connection.close()
-            connection = http.client.HTTPConnection(api.host, api.port, timeout=120)
-            if api.process.poll() is not None:
-                problems.append(f"the API process exited ({api.process.returncode}) after {case!r}: {error}")
-                return
-            answer = send(connection, case, sign)
-        sent += 1
-        ledger.record(case, answer)
-        found = problem(model, case, answer)
-        if found:
-            problems.append(f"{found} <- {case!r}")
+        in_flight.acquire()
+        pool.submit(client, case)
 
     fuzz()
-    connection.close()
+    pool.shutdown(wait=True)
     summary = {
         "requests": sent,
         "seconds": round(time.monotonic() - started, 1),
         "seed": SEED,
+        "clients": CLIENTS,
         "statuses": dict(ledger.statuses),
         "kinds": dict(ledger.kinds),
         "2xx_by_action": dict(ledger.succeeded),
