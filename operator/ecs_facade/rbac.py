@@ -78,7 +78,6 @@ API_NAMESPACED: Final[list[Rule]] = [
 ]
 API_CLUSTER: Final[list[Rule]] = [
     rule(GROUP, ["ecsclusters"], ["delete"]),  # DeleteCluster
-    rule("", ["namespaces"], ["get"]),  # the request's namespace exists; its labels choose the clusters it sees
 ]
 
 ECS_KINDS: Final = ["ecstaskdefinitions", "ecsservices", "ecstasks"]

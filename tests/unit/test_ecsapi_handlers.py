@@ -442,11 +442,13 @@ def test_kube_store_answers_the_api_servers_refusals(monkeypatch: pytest.MonkeyP
 
 
 def test_kube_store_namespace_labels(monkeypatch: pytest.MonkeyPatch) -> None:
-    recorder = _Recorder(orjson.dumps({"metadata": {"labels": {"team": "a"}}}), _refusal(404, "not found"))
+    # a list narrowed by name: the chart's RBAC has list on namespaces, not get
+    found = orjson.dumps({"items": [{"metadata": {"name": "team-a", "labels": {"team": "a"}}}]})
+    recorder = _Recorder(found, orjson.dumps({"items": []}))
     monkeypatch.setattr("ecs_facade.kube.client._call", recorder)
     assert handlers.KubeStore().namespace_labels("team-a") == {"team": "a"}
     assert handlers.KubeStore().namespace_labels("gone") is None
-    assert recorder.calls[0][1] == "/api/v1/namespaces/team-a"
+    assert recorder.calls[0][1:4:2] == ("/api/v1/namespaces", [("fieldSelector", "metadata.name=team-a")])
 
 
 def test_kube_store_services(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -396,10 +396,11 @@ def test_serve_on_a_running_loop_and_anonymous_warnings(
 
 # --- RBAC: what the API's actions need of the operator's ServiceAccount ----------------------
 
-# each KubeStore method (ecsapi/handlers.py): the Kubernetes requests it makes
+# each method of the store every action is served from (ecsapi/store.py ApiKubeStore): the
+# Kubernetes requests it makes
 STORE_REQUESTS: dict[str, list[tuple[str, str, str]]] = {
     "list_clusters": [("ecs.facade.dev", "ecsclusters", "list")],
-    "namespace_labels": [("", "namespaces", "get")],
+    "namespace_labels": [("", "namespaces", "list")],
     "create_cluster": [("ecs.facade.dev", "ecsclusters", "create")],
     "delete_cluster": [("ecs.facade.dev", "ecsclusters", "delete")],
     "list_task_definitions": [("ecs.facade.dev", "ecstaskdefinitions", "list")],
@@ -414,6 +415,21 @@ STORE_REQUESTS: dict[str, list[tuple[str, str, str]]] = {
     "create_service": [("ecs.facade.dev", "ecsservices", "create")],
     "patch_service": [("ecs.facade.dev", "ecsservices", "patch"), ("ecs.facade.dev", "ecsservices", "get")],
     "delete_service": [("ecs.facade.dev", "ecsservices", "delete")],
+    # tasks (ecsapi/tasks_handlers.py)
+    "list_ecs_tasks": [("ecs.facade.dev", "ecstasks", "list")],
+    "list_task_pods": [("", "pods", "list")],
+    "list_nodes": [("", "nodes", "list")],
+    "create_ecs_task": [("ecs.facade.dev", "ecstasks", "create")],
+    "patch_ecs_task": [("ecs.facade.dev", "ecstasks", "patch"), ("ecs.facade.dev", "ecstasks", "get")],
+    "delete_pod": [("", "pods", "delete")],
+    # container instances and tags (ecsapi/instances_handlers.py, tags_handlers.py)
+    "list_pods_on": [("", "pods", "list")],
+    "patch_node": [("", "nodes", "patch")],
+    "patch_cluster": [("ecs.facade.dev", "ecsclusters", "patch")],
+    "list_tasks": [("ecs.facade.dev", "ecstasks", "list")],
+    "list_service_pods": [("", "pods", "list")],
+    "patch_pod": [("", "pods", "patch")],
+    "patch_task": [("ecs.facade.dev", "ecstasks", "patch")],
 }
 
 
@@ -422,7 +438,13 @@ def _verbs(rules: list[dict[str, list[str]]], group: str, resource: str) -> set[
 
 
 def test_every_store_method_is_accounted_for() -> None:
-    methods = {name for name, value in vars(handlers.KubeStore).items() if callable(value) and not name.startswith("_")}
+    methods = {
+        name
+        for cls in api_store.ApiKubeStore.__mro__
+        if cls.__module__.startswith("ecs_facade.")
+        for name, value in vars(cls).items()
+        if callable(value) and not name.startswith("_")
+    }
     assert methods == set(STORE_REQUESTS)
 
 

@@ -172,6 +172,8 @@ class Actions:
     poll_interval: float = 0.2
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
     clock: Callable[[], float] = field(default=time.monotonic)
+    # (namespace, family) -> (its lock, the requests using it): registrations of a family take turns
+    _family_locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = field(default_factory=dict, repr=False)
 
     def _namespace(self, context: RequestContext) -> str:
         return request_namespace(context, self.arns.region)
@@ -257,7 +259,27 @@ class Actions:
 
     async def register_task_definition(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
         """A coroutine: it waits for the operator on the event loop, not in one of the few
-        worker threads the other handlers need (each Kubernetes call still runs in one)."""
+        worker threads the other handlers need (each Kubernetes call still runs in one).
+
+        Registrations of one family take turns in this process: the operator registers the
+        spec it sees, so a second request's spec written before the first's was registered
+        would replace it, and the first would wait for a revision that never comes (found by
+        the concurrent fuzz: a 500 after register_timeout). In turn, each gets its revision,
+        as at ECS. (Several API processes still race; the loser then times out.)"""
+        key = (self._namespace(context), str(request.get("family") or ""))
+        lock, users = self._family_locks.get(key, (asyncio.Lock(), 0))
+        self._family_locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                return await self._register_in_turn(request, context)
+        finally:
+            lock, users = self._family_locks[key]
+            if users > 1:
+                self._family_locks[key] = (lock, users - 1)
+            else:  # the last user: no lock per family name ever sent is kept
+                del self._family_locks[key]
+
+    async def _register_in_turn(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
         namespace, written = await asyncio.to_thread(self._write_registration, request, context)
         deadline = self.clock() + self.register_timeout
         read = False

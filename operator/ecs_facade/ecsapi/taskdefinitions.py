@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from ecs_facade.api import (
     ANNOTATION_CONTENT_HASH,
     ANNOTATION_REGISTERED_AT,
@@ -32,12 +34,16 @@ from ecs_facade.model.taskdefinition import (
     family_of,
     normalize_task_definition,
     parse_task_cpu,
+    parse_task_definition,
     parse_task_memory,
 )
+from ecs_facade.translate import TranslationError
+from ecs_facade.translate.taskdefinition import TranslationOptions, translate_task_definition
 
 _FAMILY = re.compile(rf"^{NAME_PATTERN}$")
 # DeleteTaskDefinitions' mark on the ECSTaskDefinition: {"<revision>": "<when asked>"} (ecsapi/updates.py)
 DELETED_REVISIONS_ANNOTATION = f"{GROUP}/deleted-revisions"
+_PERMISSIVE = TranslationOptions(allow_host_path=True)
 _UNABLE = "Unable to describe task definition."
 _COMPATIBILITIES = ("EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES")
 
@@ -131,6 +137,12 @@ def register_task_definition(
         )
     existing = one_family_object(objects, family)
     spec = {key: value for key, value in request.items() if value is not None}
+    try:  # what the operator refuses is refused before anything is written (nothing half-registered):
+        # its model, and its translation with every setting at its most permissive (a hostPath
+        # volume the operator's settings forbid is still written, and refused by the operator)
+        translate_task_definition(parse_task_definition(spec, family), _PERMISSIVE)
+    except (ValidationError, TranslationError, ValueError) as error:
+        raise invalid_parameter(f"not registered: {_validation_message(error)}") from None
     metadata: dict[str, Any] = {"name": scope.kubernetes_name(family), "namespace": namespace}
     if existing is not None:
         metadata["name"] = existing["metadata"]["name"]
@@ -140,6 +152,16 @@ def register_task_definition(
         if kept:
             spec["deregisteredRevisions"] = list(kept)
     return {"apiVersion": API_VERSION, "kind": KIND_TASK_DEFINITION, "metadata": metadata, "spec": spec}
+
+
+def _validation_message(error: Exception) -> str:
+    """One line naming each field, as the operator's InvalidSpec condition says it
+    (controllers/common.py error_message, not imported: that package registers kopf handlers)."""
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or 'spec'}: {e['msg']}" for e in error.errors(include_url=False)
+        )
+    return str(error)
 
 
 def registered(

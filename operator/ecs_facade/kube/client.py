@@ -591,14 +591,13 @@ def list_in(api_version: str, plural: str, namespace: str | None) -> list[dict[s
 
 
 def namespace_labels(namespace: str) -> dict[str, str] | None:
-    """A namespace's labels; None when it does not exist."""
-    try:
-        found = orjson.loads(_call("GET", f"/api/v1/namespaces/{namespace}"))
-    except ApiException as error:
-        if error.status == 404:
-            return None
-        raise
-    return {str(k): str(v) for k, v in ((found.get("metadata") or {}).get("labels") or {}).items()}
+    """A namespace's labels; None when it does not exist. A list narrowed to the one name, not
+    a GET: the chart grants the operator list and watch on namespaces (rbac.py), not get."""
+    query = [("fieldSelector", f"metadata.name={namespace}")]
+    items = orjson.loads(_call("GET", "/api/v1/namespaces", query=query)).get("items") or []
+    if not items:
+        return None
+    return {str(k): str(v) for k, v in ((items[0].get("metadata") or {}).get("labels") or {}).items()}
 
 
 def replace(manifest: Mapping[str, Any], plural: str) -> dict[str, Any]:
