@@ -481,3 +481,12 @@ def test_a_new_revision_the_operator_has_not_seen_is_the_primary_deployment() ->
     same = _service("web", taskDefinition="web:3")  # a count change: no new deployment
     same["metadata"]["generation"], same["status"]["observedGeneration"] = 3, 2
     assert len(services.describe_service(same, arns)["deployments"]) == 1
+
+
+def test_replaced_deployments_are_not_listed() -> None:
+    """The operator keeps the deployment a rollout replaced (INACTIVE) in its status; ECS lists
+    only PRIMARY and ACTIVE ones, and services_stable waits for exactly one."""
+    service = _service("web")
+    primary = dict(service["status"]["deployments"][0])
+    service["status"]["deployments"] = [primary, {**primary, "id": "ecs-svc/2", "status": "INACTIVE"}]
+    assert [d["status"] for d in services.describe_service(service, ARNS)["deployments"]] == ["PRIMARY"]

@@ -229,7 +229,13 @@ def describe_service(service: Mapping[str, Any], arns: Arns, include: Sequence[s
             **_DEFAULT_DEPLOYMENT_CONFIGURATION,
             **dict(spec.get("deploymentConfiguration") or {}),
         },
-        "deployments": [_with_epochs(d, ("createdAt", "updatedAt")) for d in status.get("deployments") or []],
+        # a deployment replaced completely (INACTIVE) is not listed, as ECS lists none: the
+        # services_stable waiter counts the deployments (one when stable)
+        "deployments": [
+            _with_epochs(d, ("createdAt", "updatedAt"))
+            for d in status.get("deployments") or []
+            if d.get("status") != "INACTIVE"
+        ],
         "events": [_with_epochs(e, ("createdAt",)) for e in status.get("events") or []],
         "schedulingStrategy": str(spec.get("schedulingStrategy") or "REPLICA"),
         "loadBalancers": [],
