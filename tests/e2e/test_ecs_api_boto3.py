@@ -69,6 +69,12 @@ def running(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [p for p in pods if p["status"].get("phase") == "Running"]
 
 
+def _pod_line(pod: dict[str, Any]) -> str:
+    meta, status = pod["metadata"], pod.get("status") or {}
+    env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0].get("env") or []}
+    return f"{meta['name']} {status.get('phase')} deleting={meta.get('deletionTimestamp')} release={env.get('RELEASE')}"
+
+
 def replicas(kubectl: Kubectl, name: str) -> Any:
     return ((kubectl.get("deployment", name, NS) or {}).get("spec") or {}).get("replicas")
 
@@ -139,7 +145,7 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     assert (described["runningCount"], len(described["deployments"])) == (2, 1), described
     pods = running(service_pods(kubectl, "orders"))
     releases = {e["value"] for p in pods for e in p["spec"]["containers"][0].get("env") or [] if e["name"] == "RELEASE"}
-    assert releases == {"2"}, releases
+    assert releases == {"2"}, (releases, described, [_pod_line(p) for p in service_pods(kubectl, "orders")])
     step("update service, stable")
 
     # the service's tasks through ListTasks/DescribeTasks: on the two instances

@@ -46,7 +46,7 @@ def sdk_go() -> Path:
     binary.parent.mkdir(parents=True, exist_ok=True)
     tmp = binary.with_suffix(".tmp")
     built = subprocess.run(
-        [go_binary(), "build", "-trimpath", "-o", str(tmp), "."],
+        [go_binary(), "build", "-trimpath", "-buildvcs=false", "-o", str(tmp), "."],
         cwd=SOURCE,
         env={**os.environ, "CGO_ENABLED": "0"},
         capture_output=True,
