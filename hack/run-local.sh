@@ -56,7 +56,7 @@ The cluster and the operator keep running. To use kubectl here:
   eval "\$(hack/cluster.sh env)"
   kubectl get ecsservices -o wide
 The ECS API (anonymous, local only; docs/ecs-api.md):
-  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1 \\
+  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1 \\
     aws ecs --endpoint-url http://127.0.0.1:$api_port list-services
 To stop everything:
   make down
