@@ -65,20 +65,25 @@ LEADER_ELECTION: Final[list[Rule]] = [
     rule("", ["events"], ["create", "patch"]),
 ]
 
-# The ECS API's writes (`ecs-facade api`, ecsapi/), beyond the operator's rules above, which
-# it has too: it creates and changes the custom resources a user would write with kubectl.
-# Not part of the operator's own ServiceAccount: the API runs with these only where it is
-# served (the e2e suite gives them to an account of its own, tests/e2e/ecs_api.py).
+# The ECS API served by the operator (`ecs-facade run --api`, the chart's api.enabled): what
+# its actions (ecsapi/handlers.py, KubeStore) do beyond the operator's own rules above. The
+# chart grants them only while the API is served: the operator itself creates, replaces and
+# deletes none of these. Namespaced ones are bound like NAMESPACED (cluster-wide, or in each
+# watched namespace); cluster-scoped ones with the ClusterRole.
 API_NAMESPACED: Final[list[Rule]] = [
-    rule(GROUP, ["ecstaskdefinitions"], ["create", "update"]),  # RegisterTaskDefinition (a new revision: PUT)
+    # RegisterTaskDefinition creates the family's object, or replaces it at its resourceVersion
+    rule(GROUP, ["ecstaskdefinitions"], ["create", "update"]),
     rule(GROUP, ["ecsservices"], ["create", "delete"]),  # CreateService, DeleteService
-    rule(GROUP, ["ecstasks"], ["create"]),  # RunTask
 ]
 API_CLUSTER: Final[list[Rule]] = [
     rule(GROUP, ["ecsclusters"], ["delete"]),  # DeleteCluster
+    rule("", ["namespaces"], ["get"]),  # the request's namespace exists; its labels choose the clusters it sees
 ]
 
 ECS_KINDS: Final = ["ecstaskdefinitions", "ecsservices", "ecstasks"]
+
+# RunTask (ecsapi/tasks.py) creates ECSTasks: an API write as well (tests/e2e/test_ecs_api_boto3.py)
+API_NAMESPACED.append(rule(GROUP, ["ecstasks"], ["create"]))
 
 
 def aggregated() -> dict[str, list[Rule]]:
@@ -91,4 +96,11 @@ def aggregated() -> dict[str, list[Rule]]:
 
 
 def all_rules() -> dict[str, list[Rule]]:
-    return {"namespaced": NAMESPACED, "cluster": CLUSTER, "leaderElection": LEADER_ELECTION, **aggregated()}
+    return {
+        "namespaced": NAMESPACED,
+        "cluster": CLUSTER,
+        "leaderElection": LEADER_ELECTION,
+        "apiNamespaced": API_NAMESPACED,
+        "apiCluster": API_CLUSTER,
+        **aggregated(),
+    }
