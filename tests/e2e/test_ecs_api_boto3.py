@@ -165,8 +165,14 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     answer = ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[drained_arn], status="DRAINING")
     assert [i["status"] for i in answer["containerInstances"]] == ["DRAINING"], answer
     assert not answer.get("failures"), answer
+    # the API labels the node; the operator cordons it and moves the service's tasks off
     node = kubectl.json("get", "node", NODES[0])
-    assert node["spec"].get("unschedulable") is True, node["spec"]
+    assert node["metadata"]["labels"].get("ecs.facade.dev/container-instance-status") == "DRAINING", node["metadata"]
+    wait_for(
+        "the draining node cordoned",
+        lambda: kubectl.json("get", "node", NODES[0])["spec"].get("unschedulable") is True,
+        timeout=30,
+    )
     wait_for(
         "the service's tasks moved off the draining instance",
         lambda: (
@@ -192,7 +198,11 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     )
     active = ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[drained_arn], status="ACTIVE")
     assert [i["status"] for i in active["containerInstances"]] == ["ACTIVE"], active
-    assert not kubectl.json("get", "node", NODES[0])["spec"].get("unschedulable")
+    wait_for(
+        "the node schedulable again",
+        lambda: not kubectl.json("get", "node", NODES[0])["spec"].get("unschedulable"),
+        timeout=30,
+    )
     step("drain and reactivate")
 
     # Application Auto Scaling: a scalable target (its minimum above the count scales out at
