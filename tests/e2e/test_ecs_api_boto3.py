@@ -210,8 +210,15 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     autoscaling.register_scalable_target(
         ServiceNamespace="ecs", ResourceId=RESOURCE_ID, ScalableDimension=DIMENSION, MinCapacity=3, MaxCapacity=6
     )
-    spec = (kubectl.get("ecsservice", "orders", NS) or {})["spec"]
-    assert (spec["autoScaling"]["minCapacity"], spec["autoScaling"]["maxCapacity"]) == (3, 6), spec
+    # no policy yet: the target is an annotation (an HPA needs a metric), and the count is
+    # moved into its range at once, as Application Auto Scaling moves it
+    service = kubectl.get("ecsservice", "orders", NS) or {}
+    target = json.loads(service["metadata"]["annotations"]["ecs.facade.dev/scalable-target"])
+    assert (target["minCapacity"], target["maxCapacity"]) == (3, 6), target
+    assert service["spec"]["desiredCount"] == 3 and "autoScaling" not in service["spec"], service["spec"]
+    wait_for("3 tasks (the scalable target's minimum)", lambda: len(running(service_pods(kubectl, "orders"))) == 3)
+    ecs.get_waiter("services_stable").wait(cluster=CLUSTER, services=["orders"], WaiterConfig=FAST)
+    assert replicas(kubectl, "orders") == 3
     policy = autoscaling.put_scaling_policy(
         PolicyName="cpu60",
         ServiceNamespace="ecs",
@@ -227,13 +234,13 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     )
     assert policy["PolicyARN"].startswith("arn:aws:autoscaling:"), policy
     spec = (kubectl.get("ecsservice", "orders", NS) or {})["spec"]
+    assert (spec["autoScaling"]["minCapacity"], spec["autoScaling"]["maxCapacity"]) == (3, 6), spec
     (tracking,) = spec["autoScaling"]["targetTrackingScalingPolicies"]
     assert (tracking["policyName"], tracking["targetValue"]) == ("cpu60", 60), tracking
     hpa = wait_for("the HPA", lambda: kubectl.get("horizontalpodautoscaler", "orders", NS), timeout=60)
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 6), hpa["spec"]
     (metric,) = hpa["spec"]["metrics"]
     assert metric["resource"]["name"] == "cpu", metric
-    wait_for("3 tasks (the scalable target's minimum)", lambda: len(running(service_pods(kubectl, "orders"))) == 3)
     ecs.get_waiter("services_stable").wait(cluster=CLUSTER, services=["orders"], WaiterConfig=FAST)
     (scaled,) = ecs.describe_services(cluster=CLUSTER, services=["orders"])["services"]
     assert (scaled["desiredCount"], scaled["runningCount"]) == (3, 3), scaled
@@ -249,7 +256,9 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
         PolicyName="cpu60", ServiceNamespace="ecs", ResourceId=RESOURCE_ID, ScalableDimension=DIMENSION
     )
     autoscaling.deregister_scalable_target(ServiceNamespace="ecs", ResourceId=RESOURCE_ID, ScalableDimension=DIMENSION)
-    assert "autoScaling" not in (kubectl.get("ecsservice", "orders", NS) or {})["spec"]
+    service = kubectl.get("ecsservice", "orders", NS) or {}
+    assert "autoScaling" not in service["spec"], service["spec"]
+    assert "ecs.facade.dev/scalable-target" not in (service["metadata"].get("annotations") or {})
     wait_for("the HPA gone", lambda: kubectl.get("horizontalpodautoscaler", "orders", NS) is None, timeout=60)
     assert (
         autoscaling.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[RESOURCE_ID])["ScalableTargets"]
@@ -265,8 +274,18 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     ecs.delete_service(cluster=CLUSTER, service="orders", force=True)
     wait_for("the ECSService gone", lambda: kubectl.get("ecsservice", "orders", NS) is None, timeout=120)
     wait_for("the Deployment gone", lambda: kubectl.get("deployment", "orders", NS) is None, timeout=60)
-    with pytest.raises(ecs.exceptions.ClusterContainsContainerInstancesException):
-        ecs.delete_cluster(cluster=CLUSTER)
+
+    def refused_for_instances() -> bool:
+        """Once the service's tasks are gone (the cluster's counts follow a moment later), the
+        instances are what keeps the cluster, as in ECS."""
+        try:
+            ecs.delete_cluster(cluster=CLUSTER)
+        except ClientError as error:
+            assert error_code(error).startswith("ClusterContains"), error
+            return error_code(error) == "ClusterContainsContainerInstancesException"
+        raise AssertionError("DeleteCluster succeeded while container instances are registered")
+
+    wait_for("DeleteCluster refused for the instances", refused_for_instances, timeout=60, interval=2)
     for name in NODES:
         kubectl("delete", "node", name, "--wait=true")
 
