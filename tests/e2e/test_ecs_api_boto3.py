@@ -10,7 +10,6 @@ namespace, ``ecsapi-boto3``), as an unchanged AWS profile would.
 """
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,18 +96,11 @@ def cluster_with_instances(ecs: Any, kubectl: Kubectl) -> Iterator[str]:
 def test_boto3_service_lifecycle_drain_and_autoscaling(
     ecs: Any, autoscaling: Any, kubectl: Kubectl, cluster_with_instances: str
 ) -> None:
-    started = time.monotonic()
-    steps: list[tuple[str, float]] = []
-
-    def step(name: str) -> None:
-        steps.append((name, round(time.monotonic() - started, 1)))
-
     # RegisterTaskDefinition
     first = ecs.register_task_definition(**orders_task_definition("1"))["taskDefinition"]
     assert (first["family"], first["revision"], first["status"]) == ("orders", 1, "ACTIVE"), first
     td = kubectl.get("ecstaskdefinition", "orders", NS)
     assert td is not None and td["spec"]["cpu"] == "256" and td["spec"]["memory"] == "512", td
-    step("register")
 
     # CreateService + services_stable
     created = ecs.create_service(
@@ -126,7 +118,6 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     ecs.get_waiter("services_stable").wait(cluster=CLUSTER, services=["orders"], WaiterConfig=FAST)
     assert replicas(kubectl, "orders") == 2
     assert sorted(p["spec"]["nodeName"] for p in running(service_pods(kubectl, "orders"))) == list(NODES)
-    step("create service, stable")
 
     # a new revision; UpdateService to it; services_stable again
     second = ecs.register_task_definition(**orders_task_definition("2"))["taskDefinition"]
@@ -145,7 +136,6 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     # the old deployment's last task may still be stopping when the status says stable (the
     # operator counts from the ReplicaSets): a few seconds at most
     wait_for("only revision 2's tasks", lambda: releases() == {"2"}, timeout=15)
-    step("update service, stable")
 
     # the service's tasks through ListTasks/DescribeTasks: on the two instances
     arns = ecs.list_tasks(cluster=CLUSTER, serviceName="orders")["taskArns"]
@@ -203,7 +193,6 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
         lambda: not kubectl.json("get", "node", NODES[0])["spec"].get("unschedulable"),
         timeout=30,
     )
-    step("drain and reactivate")
 
     # Application Auto Scaling: a scalable target (its minimum above the count scales out at
     # once, as Application Auto Scaling does) and a target tracking policy
@@ -249,7 +238,6 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     assert (target["MinCapacity"], target["MaxCapacity"], target["ScalableDimension"]) == (3, 6, DIMENSION)
     policies = autoscaling.describe_scaling_policies(ServiceNamespace="ecs", ResourceId=RESOURCE_ID)
     assert [p["PolicyName"] for p in policies["ScalingPolicies"]] == ["cpu60"], policies
-    step("autoscaling")
 
     # the scaling removed: the policy, then the target; the HPA goes with them
     autoscaling.delete_scaling_policy(
@@ -300,8 +288,6 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     wait_for("the ECSCluster gone", lambda: not kubectl("get", "ecscluster", CLUSTER, "--ignore-not-found").strip())
     for revision in ("orders:1", "orders:2"):
         assert ecs.deregister_task_definition(taskDefinition=revision)["taskDefinition"]["status"] == "INACTIVE"
-    step("delete everything")
-    print("steps (name, seconds since start):", steps)
 
 
 def job_task_definition(family: str, exit_code: int) -> dict[str, Any]:
