@@ -350,32 +350,24 @@ def _run_task(args: argparse.Namespace, out: TextIO) -> int:
     """ECS RunTask: ``count`` ECSTask objects, and with ``--wait`` their exit codes."""
     import time
 
-    from ecs_facade.api import KIND_TASK, TASKS
+    from ecs_facade.api import TASKS
     from ecs_facade.kube import client as kube
-    from ecs_facade.model.references import parse_task_definition_ref
+    from ecs_facade.translate.run_task import RunTaskError, run_task_manifests
 
+    request: dict[str, Any] = {
+        "cluster": args.cluster,
+        "taskDefinition": args.task_definition,
+        "count": args.count,
+        "overrides": _read_document(args.overrides) if args.overrides else None,
+        "startedBy": args.started_by or None,
+    }
     try:
-        family = parse_task_definition_ref(args.task_definition).family
-    except ValueError as error:
+        manifests = run_task_manifests(request, args.namespace)
+    except RunTaskError as error:
         raise CliError(str(error)) from error
-    if not 1 <= args.count <= 10:
-        raise CliError("--count must be between 1 and 10 (the RunTask limit)")
-    spec: dict[str, Any] = {"cluster": args.cluster, "taskDefinition": args.task_definition}
-    if args.overrides:
-        spec["overrides"] = _read_document(args.overrides)
-    if args.started_by:
-        spec["startedBy"] = args.started_by
     names = []
-    for _ in range(args.count):
-        created = kube.create(
-            {
-                "apiVersion": API_VERSION,
-                "kind": KIND_TASK,
-                "metadata": {"generateName": f"{kube_name(family)[:50]}-", "namespace": args.namespace},
-                "spec": spec,
-            },
-            TASKS,
-        )
+    for manifest in manifests:
+        created = kube.create(manifest, TASKS)
         if created is None:
             raise CliError("could not create the task")
         names.append(created["metadata"]["name"])
@@ -497,6 +489,7 @@ def _api(args: argparse.Namespace) -> int:
     from ecs_facade.ecsapi.protocol import Dispatcher
     from ecs_facade.ecsapi.server import run
     from ecs_facade.ecsapi.sigv4 import Authenticator, DirectoryKeyStore, KeyFormatError
+    from ecs_facade.ecsapi.tasks_handlers import TaskActions, TaskKubeStore
 
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
@@ -513,6 +506,7 @@ def _api(args: argparse.Namespace) -> int:
     dispatcher = Dispatcher()
     # the cluster and task definition actions, on the custom resources (ARNs: ECS_FACADE_REGION/_ACCOUNT_ID)
     Actions(KubeStore(), Config.from_env().arns).register(dispatcher)
+    TaskActions(TaskKubeStore(), Config.from_env().arns).register(dispatcher)  # RunTask, StopTask, Describe/ListTasks
     run(dispatcher, authenticator, host=args.host, port=args.port)
     return 0
 
