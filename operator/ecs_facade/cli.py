@@ -399,29 +399,25 @@ def _run_task(args: argparse.Namespace, out: TextIO) -> int:
 
 def _set_instance_state(args: argparse.Namespace, out: TextIO) -> int:
     """ECS UpdateContainerInstancesState: DRAINING moves service tasks off; ACTIVE takes tasks again."""
-    from ecs_facade.api import LABEL_INSTANCE_STATUS
     from ecs_facade.kube import client as kube
+    from ecs_facade.views.container_instance import instance_state_patch
 
-    value = "DRAINING" if args.state == "DRAINING" else None
+    patch = instance_state_patch(args.state)
     for node in args.nodes:
-        kube.patch_node(node, {"metadata": {"labels": {LABEL_INSTANCE_STATUS: value}}})
+        kube.patch_node(node, patch)
         print(f"{node}: {args.state}", file=out)
     return 0
 
 
 def _attribute_labels(pairs: Sequence[str], delete: bool) -> dict[str, str | None]:
     from ecs_facade.translate import TranslationError
-    from ecs_facade.translate.placement import attribute_label
+    from ecs_facade.translate.placement import attribute_labels
 
-    labels: dict[str, str | None] = {}
-    for pair in pairs:
-        name, _, value = pair.partition("=")
-        try:
-            key, label_value = attribute_label(name, value)
-        except TranslationError as error:
-            raise CliError(str(error)) from error
-        labels[key] = None if delete else label_value
-    return labels
+    try:
+        named = [(name, value) for name, _, value in (pair.partition("=") for pair in pairs)]
+        return attribute_labels(named, delete=delete)
+    except TranslationError as error:
+        raise CliError(str(error)) from error
 
 
 def _put_attributes(args: argparse.Namespace, out: TextIO) -> int:
@@ -485,11 +481,15 @@ def _api(args: argparse.Namespace) -> int:
     import logging
 
     from ecs_facade.config import Config
+    from ecs_facade.ecsapi.account_handlers import AccountActions
     from ecs_facade.ecsapi.handlers import Actions, KubeStore
+    from ecs_facade.ecsapi.instances_handlers import InstanceActions, KubeInstanceStore
     from ecs_facade.ecsapi.protocol import Dispatcher
     from ecs_facade.ecsapi.server import run
     from ecs_facade.ecsapi.sigv4 import Authenticator, DirectoryKeyStore, KeyFormatError
+    from ecs_facade.ecsapi.tags_handlers import KubeTagStore, TagActions
     from ecs_facade.ecsapi.tasks_handlers import TaskActions, TaskKubeStore
+    from ecs_facade.ecsapi.updates_handlers import UpdateActions
 
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
@@ -507,6 +507,11 @@ def _api(args: argparse.Namespace) -> int:
     # the cluster and task definition actions, on the custom resources (ARNs: ECS_FACADE_REGION/_ACCOUNT_ID)
     Actions(KubeStore(), Config.from_env().arns).register(dispatcher)
     TaskActions(TaskKubeStore(), Config.from_env().arns).register(dispatcher)  # RunTask, StopTask, Describe/ListTasks
+    # container instances and attributes, tags, account settings, UpdateCluster, DeleteTaskDefinitions
+    InstanceActions(KubeInstanceStore(), Config.from_env().arns).register(dispatcher)
+    TagActions(KubeTagStore(), Config.from_env().arns).register(dispatcher)
+    AccountActions(Config.from_env().arns).register(dispatcher)
+    UpdateActions(KubeTagStore(), Config.from_env().arns).register(dispatcher)
     run(dispatcher, authenticator, host=args.host, port=args.port)
     return 0
 

@@ -8,6 +8,7 @@ The API writes only the ECSTaskDefinition: the controller stays the one writer o
 """
 
 import datetime
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,12 +18,14 @@ from ecs_facade.api import (
     ANNOTATION_CONTENT_HASH,
     ANNOTATION_REGISTERED_AT,
     API_VERSION,
+    GROUP,
     KIND_TASK_DEFINITION,
 )
 from ecs_facade.arns import NAME_PATTERN, Arns
 from ecs_facade.ecsapi import scope
 from ecs_facade.ecsapi.errors import client_error, invalid_parameter
 from ecs_facade.ecsapi.pagination import page
+from ecs_facade.ecsapi.tags import revision_tags
 from ecs_facade.model.references import TaskDefinitionRef, parse_task_definition_ref
 from ecs_facade.model.taskdefinition import (
     content_hash,
@@ -33,6 +36,8 @@ from ecs_facade.model.taskdefinition import (
 )
 
 _FAMILY = re.compile(rf"^{NAME_PATTERN}$")
+# DeleteTaskDefinitions' mark on the ECSTaskDefinition: {"<revision>": "<when asked>"} (ecsapi/updates.py)
+DELETED_REVISIONS_ANNOTATION = f"{GROUP}/deleted-revisions"
 _UNABLE = "Unable to describe task definition."
 _COMPATIBILITIES = ("EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES")
 
@@ -62,12 +67,26 @@ def one_family_object(objects: Sequence[Mapping[str, Any]], family: str) -> Mapp
     return found[0] if found else None
 
 
+def deleted_revisions(td: Mapping[str, Any]) -> dict[int, str]:
+    """The revisions DeleteTaskDefinitions marked DELETE_IN_PROGRESS, and when (a malformed
+    annotation reads as none)."""
+    raw = ((td.get("metadata") or {}).get("annotations") or {}).get(DELETED_REVISIONS_ANNOTATION)
+    try:
+        found = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {int(k): str(v) for k, v in found.items() if str(k).isdigit()}
+
+
 def revisions_of(td: Mapping[str, Any], controller_revisions: Sequence[Mapping[str, Any]]) -> list[Revision]:
     """The registered revisions of one ECSTaskDefinition, oldest first."""
     meta = td["metadata"]
     spec = td.get("spec") or {}
     family = family_of(str(meta["name"]), spec)
     deregistered = {int(r) for r in spec.get("deregisteredRevisions") or []}
+    deleted = deleted_revisions(td)
     found: list[Revision] = []
     for cr in controller_revisions:
         cr_meta = cr.get("metadata") or {}
@@ -86,7 +105,11 @@ def revisions_of(td: Mapping[str, Any], controller_revisions: Sequence[Mapping[s
             Revision(
                 family=family,
                 revision=number,
-                status="INACTIVE" if number in deregistered else "ACTIVE",
+                status="DELETE_IN_PROGRESS"
+                if number in deleted
+                else "INACTIVE"
+                if number in deregistered
+                else "ACTIVE",
                 registered_at=str(annotations.get(ANNOTATION_REGISTERED_AT) or ""),
                 content_hash=str(annotations.get(ANNOTATION_CONTENT_HASH) or ""),
                 request=dict((cr.get("data") or {}).get("taskDefinition") or {}),
@@ -145,10 +168,10 @@ def registered(
     if not revisions or revisions[-1].content_hash != digest:
         return None
     latest = revisions[-1]
-    if latest.status == "INACTIVE":
+    if latest.status != "ACTIVE":
         raise client_error(
-            f"{family}:{latest.revision} has this content and is INACTIVE; ecs-facade registers no revision equal "
-            "to the latest: change the content (e.g. a tag) to register a new one"
+            f"{family}:{latest.revision} has this content and is {latest.status}; ecs-facade registers no "
+            "revision equal to the latest: change the content (e.g. a tag) to register a new one"
         )
     return {"taskDefinition": describe_revision(latest, arns), "tags": list(latest.request.get("tags") or [])}
 
@@ -230,10 +253,10 @@ def describe_task_definition(
     found = resolve(request.get("taskDefinition"), objects, controller_revisions)
     if found is None:
         raise client_error(_UNABLE)
-    _, revision = found
+    td, revision = found
     response: dict[str, Any] = {"taskDefinition": describe_revision(revision, arns)}
-    if "TAGS" in (request.get("include") or []):
-        response["tags"] = list(revision.request.get("tags") or [])
+    if "TAGS" in (request.get("include") or []):  # as TagResource left them (ecsapi/tags.py)
+        response["tags"] = revision_tags(td, revision.revision, revision.request.get("tags") or [])
     return response
 
 
@@ -326,8 +349,8 @@ def deregister_task_definition(
     td, revision = found
     inactive = Revision(**{**revision.__dict__, "status": "INACTIVE"})
     answer = {"taskDefinition": describe_revision(inactive, arns)}
-    if revision.status == "INACTIVE":
-        return None, answer
+    if revision.status != "ACTIVE":  # INACTIVE, or DELETE_IN_PROGRESS (DeleteTaskDefinitions): as it is
+        return None, {"taskDefinition": describe_revision(revision, arns)}
     listed = [int(r) for r in (td.get("spec") or {}).get("deregisteredRevisions") or []]
     patch: dict[str, Any] = {"spec": {"deregisteredRevisions": sorted({*listed, revision.revision})}}
     if td["metadata"].get("resourceVersion"):

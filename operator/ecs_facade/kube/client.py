@@ -627,6 +627,14 @@ def merge_patch(api_version: str, plural: str, namespace: str, name: str, patch:
     )
 
 
+def merge_patch_cluster_scoped(api_version: str, plural: str, name: str, patch: Mapping[str, Any]) -> None:
+    """merge_patch for a cluster-scoped object (an ECSCluster)."""
+    group, version = _group_version(api_version)
+    _call(
+        "PATCH", f"/apis/{group}/{version}/{plural}/{name}", dict(patch), [("fieldManager", FIELD_MANAGER)], MERGE_PATCH
+    )
+
+
 def delete_cluster_scoped(api_version: str, plural: str, name: str) -> None:
     group, version = _group_version(api_version)
     try:

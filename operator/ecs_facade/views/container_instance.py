@@ -236,6 +236,14 @@ def draining(node: Mapping[str, Any]) -> bool:
     return bool(labels.get(LABEL_INSTANCE_STATUS) == "DRAINING")
 
 
+def instance_state_patch(status: str) -> dict[str, Any]:
+    """The node merge patch of UpdateContainerInstancesState (CLI and ECS API): DRAINING is
+    the label (the operator then moves service tasks off); ACTIVE removes it."""
+    if status not in ("ACTIVE", "DRAINING"):
+        raise ValueError(f"status: {status!r} cannot be set; expected ACTIVE or DRAINING")
+    return {"metadata": {"labels": {LABEL_INSTANCE_STATUS: "DRAINING" if status == "DRAINING" else None}}}
+
+
 def container_instance_id(node: Mapping[str, Any]) -> str:
     """32 hex digits like an ECS container instance ID, stable for the node's lifetime (its UID)."""
     meta = node.get("metadata") or {}
