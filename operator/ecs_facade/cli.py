@@ -482,6 +482,7 @@ def _api(args: argparse.Namespace) -> int:
 
     from ecs_facade.config import Config
     from ecs_facade.ecsapi.account_handlers import AccountActions
+    from ecs_facade.ecsapi.autoscaling_handlers import register_autoscaling
     from ecs_facade.ecsapi.handlers import Actions, KubeStore
     from ecs_facade.ecsapi.instances_handlers import InstanceActions, KubeInstanceStore
     from ecs_facade.ecsapi.protocol import Dispatcher
@@ -505,13 +506,16 @@ def _api(args: argparse.Namespace) -> int:
     authenticator = Authenticator(keys, anonymous=args.anonymous, regions=regions, default_region=default_region)
     dispatcher = Dispatcher()
     # the cluster and task definition actions, on the custom resources (ARNs: ECS_FACADE_REGION/_ACCOUNT_ID)
-    Actions(KubeStore(), Config.from_env().arns).register(dispatcher)
-    TaskActions(TaskKubeStore(), Config.from_env().arns).register(dispatcher)  # RunTask, StopTask, Describe/ListTasks
+    store, arns = KubeStore(), Config.from_env().arns
+    Actions(store, arns).register(dispatcher)
+    TaskActions(TaskKubeStore(), arns).register(dispatcher)  # RunTask, StopTask, Describe/ListTasks
     # container instances and attributes, tags, account settings, UpdateCluster, DeleteTaskDefinitions
-    InstanceActions(KubeInstanceStore(), Config.from_env().arns).register(dispatcher)
-    TagActions(KubeTagStore(), Config.from_env().arns).register(dispatcher)
-    AccountActions(Config.from_env().arns).register(dispatcher)
-    UpdateActions(KubeTagStore(), Config.from_env().arns).register(dispatcher)
+    InstanceActions(KubeInstanceStore(), arns).register(dispatcher)
+    TagActions(KubeTagStore(), arns).register(dispatcher)
+    AccountActions(arns).register(dispatcher)
+    UpdateActions(KubeTagStore(), arns).register(dispatcher)
+    # Application Auto Scaling (ECS services' spec.autoScaling), same port (docs/ecs-api.md)
+    register_autoscaling(dispatcher, store, arns)
     run(dispatcher, authenticator, host=args.host, port=args.port)
     return 0
 
