@@ -193,3 +193,28 @@ def test_aws_cli_errors_are_ecs_exceptions(aws: Aws, kubectl: Kubectl) -> None:
     invalid = aws.fails("ecs", "create-service", "--service-name", "x", "--desired-count", "1")
     assert "InvalidParameterException" in invalid, invalid
     assert kubectl.get("ecsservice", "x", NS) is None
+
+
+def test_aws_cli_run_task_with_overrides_waits_for_its_exit_code(aws: Aws, kubectl: Kubectl, tmp_path: Path) -> None:
+    """run-task with --overrides from a file, `aws ecs wait tasks-stopped`, the exit code read."""
+    labels = {"ecs.facade.dev/simulate-exit-code": "4", "ecs.facade.dev/simulate-exit-after-ms": "1000"}
+    job = {
+        "family": "cli-job",
+        "containerDefinitions": [{"name": "job", "image": "example/job:1", "memory": 64, "dockerLabels": labels}],
+    }
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    aws("ecs", "register-task-definition", "--cli-input-json", f"file://{tmp_path / 'job.json'}")
+    overrides = {"containerOverrides": [{"name": "job", "environment": [{"name": "BATCH", "value": "7"}]}]}
+    (tmp_path / "overrides.json").write_text(json.dumps(overrides))
+    (task,) = aws(
+        "ecs", "run-task", "--cluster", "default", "--task-definition", "cli-job",
+        "--started-by", "aws-cli", "--overrides", f"file://{tmp_path / 'overrides.json'}",
+    )["tasks"]  # fmt: skip
+    made = [t for t in kubectl.json("get", "ecstasks", "-n", NS)["items"] if t["spec"].get("startedBy") == "aws-cli"]
+    assert len(made) == 1, made
+    (override,) = made[0]["spec"]["overrides"]["containerOverrides"]
+    assert (override["name"], override["environment"]) == ("job", [{"name": "BATCH", "value": "7"}]), override
+    aws("ecs", "wait", "tasks-stopped", "--cluster", "default", "--tasks", task["taskArn"], timeout=180)
+    (stopped,) = aws("ecs", "describe-tasks", "--cluster", "default", "--tasks", task["taskArn"])["tasks"]
+    assert stopped["lastStatus"] == "STOPPED" and stopped["containers"][0]["exitCode"] == 4, stopped
+    aws("ecs", "deregister-task-definition", "--task-definition", "cli-job:1")

@@ -10,7 +10,6 @@ namespace, ``ecsapi-boto3``), as an unchanged AWS profile would.
 """
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,18 +96,11 @@ def cluster_with_instances(ecs: Any, kubectl: Kubectl) -> Iterator[str]:
 def test_boto3_service_lifecycle_drain_and_autoscaling(
     ecs: Any, autoscaling: Any, kubectl: Kubectl, cluster_with_instances: str
 ) -> None:
-    started = time.monotonic()
-    steps: list[tuple[str, float]] = []
-
-    def step(name: str) -> None:
-        steps.append((name, round(time.monotonic() - started, 1)))
-
     # RegisterTaskDefinition
     first = ecs.register_task_definition(**orders_task_definition("1"))["taskDefinition"]
     assert (first["family"], first["revision"], first["status"]) == ("orders", 1, "ACTIVE"), first
     td = kubectl.get("ecstaskdefinition", "orders", NS)
     assert td is not None and td["spec"]["cpu"] == "256" and td["spec"]["memory"] == "512", td
-    step("register")
 
     # CreateService + services_stable
     created = ecs.create_service(
@@ -126,7 +118,6 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     ecs.get_waiter("services_stable").wait(cluster=CLUSTER, services=["orders"], WaiterConfig=FAST)
     assert replicas(kubectl, "orders") == 2
     assert sorted(p["spec"]["nodeName"] for p in running(service_pods(kubectl, "orders"))) == list(NODES)
-    step("create service, stable")
 
     # a new revision; UpdateService to it; services_stable again
     second = ecs.register_task_definition(**orders_task_definition("2"))["taskDefinition"]
@@ -137,10 +128,14 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     (described,) = ecs.describe_services(cluster=CLUSTER, services=["orders"])["services"]
     assert described["taskDefinition"].endswith(":task-definition/orders:2"), described
     assert (described["runningCount"], len(described["deployments"])) == (2, 1), described
-    pods = running(service_pods(kubectl, "orders"))
-    releases = {e["value"] for p in pods for e in p["spec"]["containers"][0].get("env") or [] if e["name"] == "RELEASE"}
-    assert releases == {"2"}, releases
-    step("update service, stable")
+
+    def releases() -> set[str]:
+        pods = running(service_pods(kubectl, "orders"))
+        return {e["value"] for p in pods for e in p["spec"]["containers"][0].get("env") or [] if e["name"] == "RELEASE"}
+
+    # the old deployment's last task may still be stopping when the status says stable (the
+    # operator counts from the ReplicaSets): a few seconds at most
+    wait_for("only revision 2's tasks", lambda: releases() == {"2"}, timeout=15)
 
     # the service's tasks through ListTasks/DescribeTasks: on the two instances
     arns = ecs.list_tasks(cluster=CLUSTER, serviceName="orders")["taskArns"]
@@ -160,8 +155,14 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     answer = ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[drained_arn], status="DRAINING")
     assert [i["status"] for i in answer["containerInstances"]] == ["DRAINING"], answer
     assert not answer.get("failures"), answer
+    # the API labels the node; the operator cordons it and moves the service's tasks off
     node = kubectl.json("get", "node", NODES[0])
-    assert node["spec"].get("unschedulable") is True, node["spec"]
+    assert node["metadata"]["labels"].get("ecs.facade.dev/container-instance-status") == "DRAINING", node["metadata"]
+    wait_for(
+        "the draining node cordoned",
+        lambda: kubectl.json("get", "node", NODES[0])["spec"].get("unschedulable") is True,
+        timeout=30,
+    )
     wait_for(
         "the service's tasks moved off the draining instance",
         lambda: (
@@ -187,16 +188,26 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     )
     active = ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[drained_arn], status="ACTIVE")
     assert [i["status"] for i in active["containerInstances"]] == ["ACTIVE"], active
-    assert not kubectl.json("get", "node", NODES[0])["spec"].get("unschedulable")
-    step("drain and reactivate")
+    wait_for(
+        "the node schedulable again",
+        lambda: not kubectl.json("get", "node", NODES[0])["spec"].get("unschedulable"),
+        timeout=30,
+    )
 
     # Application Auto Scaling: a scalable target (its minimum above the count scales out at
     # once, as Application Auto Scaling does) and a target tracking policy
     autoscaling.register_scalable_target(
         ServiceNamespace="ecs", ResourceId=RESOURCE_ID, ScalableDimension=DIMENSION, MinCapacity=3, MaxCapacity=6
     )
-    spec = (kubectl.get("ecsservice", "orders", NS) or {})["spec"]
-    assert (spec["autoScaling"]["minCapacity"], spec["autoScaling"]["maxCapacity"]) == (3, 6), spec
+    # no policy yet: the target is an annotation (an HPA needs a metric), and the count is
+    # moved into its range at once, as Application Auto Scaling moves it
+    service = kubectl.get("ecsservice", "orders", NS) or {}
+    target = json.loads(service["metadata"]["annotations"]["ecs.facade.dev/scalable-target"])
+    assert (target["minCapacity"], target["maxCapacity"]) == (3, 6), target
+    assert service["spec"]["desiredCount"] == 3 and "autoScaling" not in service["spec"], service["spec"]
+    wait_for("3 tasks (the scalable target's minimum)", lambda: len(running(service_pods(kubectl, "orders"))) == 3)
+    ecs.get_waiter("services_stable").wait(cluster=CLUSTER, services=["orders"], WaiterConfig=FAST)
+    assert replicas(kubectl, "orders") == 3
     policy = autoscaling.put_scaling_policy(
         PolicyName="cpu60",
         ServiceNamespace="ecs",
@@ -212,13 +223,13 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     )
     assert policy["PolicyARN"].startswith("arn:aws:autoscaling:"), policy
     spec = (kubectl.get("ecsservice", "orders", NS) or {})["spec"]
+    assert (spec["autoScaling"]["minCapacity"], spec["autoScaling"]["maxCapacity"]) == (3, 6), spec
     (tracking,) = spec["autoScaling"]["targetTrackingScalingPolicies"]
     assert (tracking["policyName"], tracking["targetValue"]) == ("cpu60", 60), tracking
     hpa = wait_for("the HPA", lambda: kubectl.get("horizontalpodautoscaler", "orders", NS), timeout=60)
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 6), hpa["spec"]
     (metric,) = hpa["spec"]["metrics"]
     assert metric["resource"]["name"] == "cpu", metric
-    wait_for("3 tasks (the scalable target's minimum)", lambda: len(running(service_pods(kubectl, "orders"))) == 3)
     ecs.get_waiter("services_stable").wait(cluster=CLUSTER, services=["orders"], WaiterConfig=FAST)
     (scaled,) = ecs.describe_services(cluster=CLUSTER, services=["orders"])["services"]
     assert (scaled["desiredCount"], scaled["runningCount"]) == (3, 3), scaled
@@ -227,14 +238,15 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     assert (target["MinCapacity"], target["MaxCapacity"], target["ScalableDimension"]) == (3, 6, DIMENSION)
     policies = autoscaling.describe_scaling_policies(ServiceNamespace="ecs", ResourceId=RESOURCE_ID)
     assert [p["PolicyName"] for p in policies["ScalingPolicies"]] == ["cpu60"], policies
-    step("autoscaling")
 
     # the scaling removed: the policy, then the target; the HPA goes with them
     autoscaling.delete_scaling_policy(
         PolicyName="cpu60", ServiceNamespace="ecs", ResourceId=RESOURCE_ID, ScalableDimension=DIMENSION
     )
     autoscaling.deregister_scalable_target(ServiceNamespace="ecs", ResourceId=RESOURCE_ID, ScalableDimension=DIMENSION)
-    assert "autoScaling" not in (kubectl.get("ecsservice", "orders", NS) or {})["spec"]
+    service = kubectl.get("ecsservice", "orders", NS) or {}
+    assert "autoScaling" not in service["spec"], service["spec"]
+    assert "ecs.facade.dev/scalable-target" not in (service["metadata"].get("annotations") or {})
     wait_for("the HPA gone", lambda: kubectl.get("horizontalpodautoscaler", "orders", NS) is None, timeout=60)
     assert (
         autoscaling.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[RESOURCE_ID])["ScalableTargets"]
@@ -250,8 +262,18 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     ecs.delete_service(cluster=CLUSTER, service="orders", force=True)
     wait_for("the ECSService gone", lambda: kubectl.get("ecsservice", "orders", NS) is None, timeout=120)
     wait_for("the Deployment gone", lambda: kubectl.get("deployment", "orders", NS) is None, timeout=60)
-    with pytest.raises(ecs.exceptions.ClusterContainsContainerInstancesException):
-        ecs.delete_cluster(cluster=CLUSTER)
+
+    def refused_for_instances() -> bool:
+        """Once the service's tasks are gone (the cluster's counts follow a moment later), the
+        instances are what keeps the cluster, as in ECS."""
+        try:
+            ecs.delete_cluster(cluster=CLUSTER)
+        except ClientError as error:
+            assert error_code(error).startswith("ClusterContains"), error
+            return error_code(error) == "ClusterContainsContainerInstancesException"
+        raise AssertionError("DeleteCluster succeeded while container instances are registered")
+
+    wait_for("DeleteCluster refused for the instances", refused_for_instances, timeout=60, interval=2)
     for name in NODES:
         kubectl("delete", "node", name, "--wait=true")
 
@@ -266,8 +288,6 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
     wait_for("the ECSCluster gone", lambda: not kubectl("get", "ecscluster", CLUSTER, "--ignore-not-found").strip())
     for revision in ("orders:1", "orders:2"):
         assert ecs.deregister_task_definition(taskDefinition=revision)["taskDefinition"]["status"] == "INACTIVE"
-    step("delete everything")
-    print("steps (name, seconds since start):", steps)
 
 
 def job_task_definition(family: str, exit_code: int) -> dict[str, Any]:

@@ -257,6 +257,21 @@ def test_delete_cluster_with_services_writes_nothing(dispatcher: Dispatcher, sto
     assert len(store.clusters) == 1 and not any(w[0] == "delete-cluster" for w in store.writes)
 
 
+def test_delete_cluster_counts_the_services_afresh(
+    dispatcher: Dispatcher, store: FakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service created a moment ago is not in the cluster's status yet: ECS refuses anyway."""
+    _call(dispatcher, "CreateCluster", {"clusterName": "payments"})
+    service = {"metadata": {"name": "web", "namespace": "team-a"}, "spec": {"cluster": "payments"}}
+    monkeypatch.setattr(store, "list_services", lambda namespace: [service] if namespace == "team-a" else [])
+    with pytest.raises(ApiError) as caught:
+        _call(dispatcher, "DeleteCluster", {"cluster": "payments"})
+    assert caught.value.name == "ClusterContainsServicesException"
+    assert not any(w[0] == "delete-cluster" for w in store.writes)
+    service["spec"]["cluster"] = "other"
+    assert _call(dispatcher, "DeleteCluster", {"cluster": "payments"})["cluster"]["status"] == "INACTIVE"
+
+
 def test_a_namespace_that_does_not_exist_is_refused(dispatcher: Dispatcher, store: FakeStore) -> None:
     del store.namespaces["team-a"]
     with pytest.raises(ApiError) as caught:

@@ -249,14 +249,6 @@ def _services_stable(services: list[dict[str, Any]]) -> bool:
     return all(len(s["deployments"]) == 1 and s["runningCount"] == s["desiredCount"] for s in services)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DescribeServices answers the operator's status even when it is of an older generation "
-    "(status.observedGeneration < metadata.generation): right after UpdateService (desiredCount, "
-    "taskDefinition, forceNewDeployment) the old steady status satisfies services_stable at once, so "
-    "`aws ecs update-service ... && aws ecs wait services-stable` returns before the rollout starts. "
-    "ECS changes desiredCount and adds the new PRIMARY deployment in UpdateService's own answer.",
-)
 def test_a_service_updated_but_not_yet_observed_is_not_stable() -> None:
     from ecs_facade.ecsapi import services
 
@@ -274,3 +266,24 @@ def test_a_service_updated_but_not_yet_observed_is_not_stable() -> None:
     }
     described = services.describe_service(updated, ARNS)
     assert not _services_stable([described])
+
+
+def test_a_forced_deployment_not_yet_observed_is_not_stable() -> None:
+    from ecs_facade.ecsapi import services
+
+    steady = {
+        "observedGeneration": 1,
+        "desiredCount": 2,
+        "runningCount": 2,
+        "pendingCount": 0,
+        "deployments": [{"id": "ecs-svc/1", "status": "PRIMARY", "desiredCount": 2, "runningCount": 2}],
+    }
+    forced = {
+        "metadata": {"name": "web", "namespace": "team-a", "generation": 2},
+        "spec": {
+            "cluster": "default", "taskDefinition": "web:4", "desiredCount": 2,
+            "forceNewDeployment": "2026-12-07T17:00:00Z",
+        },
+        "status": steady,
+    }  # fmt: skip
+    assert not _services_stable([services.describe_service(forced, ARNS)])

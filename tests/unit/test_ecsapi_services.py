@@ -453,3 +453,40 @@ def test_delete_service_scaled_to_zero_or_daemon_needs_no_force(dispatcher: Disp
     _call(dispatcher, "DeleteService", {"service": f"{PREFIX}:service/default/daemon"})
     assert store.writes == [("delete", "web"), ("delete", "daemon")]
     assert _error(dispatcher, "DeleteService", {"service": "web"}).name == "ServiceNotFoundException"
+
+
+def test_described_count_is_the_one_asked_for_unless_auto_scaled() -> None:
+    """ECS answers UpdateService with the new desiredCount at once; the operator's status
+    catches up later. An auto scaled service's count is its scaling's (the status)."""
+    arns = ARNS
+    asked = _service("web", desiredCount=5)  # status: desiredCount 2
+    assert services.describe_service(asked, arns)["desiredCount"] == 5
+    scaled = _service("web", desiredCount=5, autoScaling={"minCapacity": 1, "maxCapacity": 4})
+    assert services.describe_service(scaled, arns)["desiredCount"] == 2
+
+
+def test_a_new_revision_the_operator_has_not_seen_is_the_primary_deployment() -> None:
+    """Right after UpdateService to another revision ECS shows the new PRIMARY deployment and
+    the old one ACTIVE: a services_stable waiter must not take the old, settled one as done."""
+    arns = ARNS
+    service = _service("web", taskDefinition="web:4")
+    service["metadata"]["generation"] = 3
+    service["status"]["observedGeneration"] = 2  # the status is of revision 3 (STATUS)
+    pending, old = services.describe_service(service, arns)["deployments"]
+    assert (pending["status"], pending["rolloutState"], pending["runningCount"]) == ("PRIMARY", "IN_PROGRESS", 0)
+    assert pending["taskDefinition"] == f"{PREFIX}:task-definition/web:4"
+    assert old["status"] == "ACTIVE"
+    service["status"]["observedGeneration"] = 3  # seen: the operator's deployments only
+    assert [d["status"] for d in services.describe_service(service, arns)["deployments"]] == ["PRIMARY"]
+    same = _service("web", taskDefinition="web:3")  # a count change: no new deployment
+    same["metadata"]["generation"], same["status"]["observedGeneration"] = 3, 2
+    assert len(services.describe_service(same, arns)["deployments"]) == 1
+
+
+def test_replaced_deployments_are_not_listed() -> None:
+    """The operator keeps the deployment a rollout replaced (INACTIVE) in its status; ECS lists
+    only PRIMARY and ACTIVE ones, and services_stable waits for exactly one."""
+    service = _service("web")
+    primary = dict(service["status"]["deployments"][0])
+    service["status"]["deployments"] = [primary, {**primary, "id": "ecs-svc/2", "status": "INACTIVE"}]
+    assert [d["status"] for d in services.describe_service(service, ARNS)["deployments"]] == ["PRIMARY"]

@@ -214,7 +214,12 @@ class Actions:
 
     def delete_cluster(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
         namespace, labels, existing = self._cluster_view(context)
-        name, answer = clusters.delete_cluster(request, existing, namespace, labels, self.arns)
+        # the services counted afresh: the controller's status lags a CreateService just made
+        # (a cluster the API deletes admits this namespace only, so its services are all here)
+        wanted = str(request.get("cluster") or "default").rsplit("/", 1)[-1]
+        active = sum(1 for s in self.store.list_services(namespace) if services.cluster_of(s) == wanted)
+        counts = {"activeServicesCount": active} if active else None
+        name, answer = clusters.delete_cluster(request, existing, namespace, labels, self.arns, counts)
         self.store.delete_cluster(name)
         return answer
 

@@ -208,6 +208,41 @@ def created_with_token(
     return None
 
 
+def _revision_of(ref: Any) -> str | None:
+    """``family:revision`` of a task definition reference that names a revision (an ARN or
+    ``family:N``); None for a bare family."""
+    tail = str(ref or "").rsplit("/", 1)[-1]
+    return tail if ":" in tail else None
+
+
+def _unobserved_deployment(service: Mapping[str, Any], desired: int, arns: Arns) -> dict[str, Any] | None:
+    """The deployment ECS starts as it answers an UpdateService to another revision, while the
+    operator has not yet acted on that spec (status.observedGeneration behind
+    metadata.generation): without it, a ``services_stable`` waiter started right after the
+    update would see the old, settled deployment and return at once."""
+    metadata = service.get("metadata") or {}
+    spec = service.get("spec") or {}
+    status = service.get("status") or {}
+    generation, observed = metadata.get("generation"), status.get("observedGeneration")
+    if generation is None or observed is None or int(observed) >= int(generation):
+        return None
+    wanted, running = _revision_of(spec.get("taskDefinition")), _revision_of(status.get("taskDefinition"))
+    if wanted is None or wanted == running:
+        return None
+    family, _, revision = wanted.rpartition(":")
+    return {
+        "id": f"ecs-svc/pending-{generation}",
+        "status": "PRIMARY",
+        "taskDefinition": arns.task_definition(family, int(revision)) if revision.isdigit() else wanted,
+        "desiredCount": desired,
+        "pendingCount": 0,
+        "runningCount": 0,
+        "failedTasks": 0,
+        "rolloutState": "IN_PROGRESS",
+        "rolloutStateReason": "ECS deployment in progress: the operator has not acted on it yet.",
+    }
+
+
 def describe_service(service: Mapping[str, Any], arns: Arns, include: Sequence[str] = ()) -> dict[str, Any]:
     """The ECS ``Service`` of an ECSService: its spec as asked, its status as the operator
     wrote it (0 counts and no deployments until it first writes)."""
@@ -228,7 +263,13 @@ def describe_service(service: Mapping[str, Any], arns: Arns, include: Sequence[s
             **_DEFAULT_DEPLOYMENT_CONFIGURATION,
             **dict(spec.get("deploymentConfiguration") or {}),
         },
-        "deployments": [_with_epochs(d, ("createdAt", "updatedAt")) for d in status.get("deployments") or []],
+        # a deployment replaced completely (INACTIVE) is not listed, as ECS lists none: the
+        # services_stable waiter counts the deployments (one when stable)
+        "deployments": [
+            _with_epochs(d, ("createdAt", "updatedAt"))
+            for d in status.get("deployments") or []
+            if d.get("status") != "INACTIVE"
+        ],
         "events": [_with_epochs(e, ("createdAt",)) for e in status.get("events") or []],
         "schedulingStrategy": str(spec.get("schedulingStrategy") or "REPLICA"),
         "loadBalancers": [],
@@ -236,8 +277,13 @@ def describe_service(service: Mapping[str, Any], arns: Arns, include: Sequence[s
         "placementConstraints": [],
         "placementStrategy": [],
     }
-    if status.get("desiredCount") is None and spec.get("desiredCount") is not None:
+    # ECS answers the count asked for at once (UpdateService's answer has the new count); only
+    # an auto scaled service's count is its scaling's choice, which the operator's status has
+    if spec.get("desiredCount") is not None and (not spec.get("autoScaling") or status.get("desiredCount") is None):
         described["desiredCount"] = int(spec["desiredCount"])
+    pending = _unobserved_deployment(service, described["desiredCount"], arns)
+    if pending is not None:
+        described["deployments"] = [pending, *({**d, "status": "ACTIVE"} for d in described["deployments"])]
     described.update({key: spec[key] for key in _ECHOED if spec.get(key) is not None})
     if spec.get("role"):
         described["roleArn"] = spec["role"]
