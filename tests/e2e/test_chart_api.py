@@ -115,13 +115,13 @@ def test_api_with_keys_and_tls_renders_service_mounts_and_args(kubectl: Kubectl)
     # the API's rules are granted, and only with it
     cluster = rules_of(rendered, "rel-ecs-facade-cluster")
     assert {"apiGroups": ["ecs.facade.dev"], "resources": ["ecsclusters"], "verbs": ["delete"]} in cluster
-    assert {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]} in cluster
     namespaced = rules_of(rendered, "rel-ecs-facade")
     assert {"apiGroups": ["ecs.facade.dev"], "resources": ["ecstaskdefinitions"], "verbs": ["create", "update"]} in (
         namespaced
     )
-    assert len(cluster) == len(rules_of(default, "rel-ecs-facade-cluster")) + 2
-    assert len(namespaced) == len(rules_of(default, "rel-ecs-facade")) + 2
+    assert {"apiGroups": ["ecs.facade.dev"], "resources": ["ecstasks"], "verbs": ["create"]} in namespaced
+    assert len(cluster) == len(rules_of(default, "rel-ecs-facade-cluster")) + 1
+    assert len(namespaced) == len(rules_of(default, "rel-ecs-facade")) + 3
 
 
 def test_api_anonymous_plain_http_and_a_service_port(kubectl: Kubectl) -> None:
@@ -297,7 +297,11 @@ def test_without_api_enabled_the_account_may_not_write_them(
     ecs, _ = next(served)
     try:
         with pytest.raises(ecs.exceptions.AccessDeniedException) as failure:
-            ecs.list_clusters()  # the request's namespace: get namespaces is the API's rule
+            # reads work with the operator's rules; creating an ECSTaskDefinition is the API's rule
+            ecs.register_task_definition(
+                family="denied", containerDefinitions=[{"name": "app", "image": "busybox", "memory": 64}]
+            )
         assert "the Kubernetes API refused it" in str(failure.value)
+        assert ecs.list_task_definitions(familyPrefix="denied")["taskDefinitionArns"] == []  # nothing written
     finally:
         next(served, None)
