@@ -31,11 +31,11 @@ from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
 from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
 
+from ecs_facade.config import Config
 from ecs_facade.ecsapi import model as service_models
-from ecs_facade.ecsapi.handlers import Actions
-from ecs_facade.ecsapi.protocol import Dispatcher
-from ecs_facade.ecsapi.tasks_handlers import TaskActions
+from ecs_facade.ecsapi.serving import build_dispatcher
 from tests.e2e.ecs_api import AWS_REGION, ApiKey, EcsApi, new_key, write_keys
 from tests.e2e.kube import Kubectl, wait_for
 from tests.fuzz_ecsapi import TAME, Case, Ledger, Signer, Strategies, cases, leftovers, problem, send
@@ -58,13 +58,11 @@ CLIENTS = int(os.environ.get("E2E_FUZZ_CLIENTS", "4"))
 LOG_DIR = Path(os.environ.get("E2E_LOG_DIR", Path(__file__).resolve().parents[2] / ".e2e-logs"))
 
 
-def implemented_actions() -> list[str]:
-    """The ECS actions the server implements: a Dispatcher with the same registrations as
-    `ecs-facade api` (its Store is never called here)."""
-    dispatcher = Dispatcher()
-    Actions(None, None).register(dispatcher)  # type: ignore[arg-type]
-    TaskActions(None, None).register(dispatcher)  # type: ignore[arg-type]
-    return dispatcher.implemented(service_models.ECS)
+def implemented_actions() -> dict[str, list[str]]:
+    """The actions the server implements, by service (ECS, Application Auto Scaling): the
+    Dispatcher `ecs-facade api` serves (its Store is never called here)."""
+    dispatcher = build_dispatcher(Config().arns, store=object())
+    return {service: dispatcher.implemented(service) for service in service_models.SERVICES}
 
 
 def signer(api: EcsApi, key: ApiKey) -> Signer:
@@ -125,10 +123,18 @@ def test_thousands_of_fuzzed_requests_no_5xx_no_crash_nothing_half_created(
     ecs_api_logs: EcsApi, fuzz_key: ApiKey, kubectl: Kubectl
 ) -> None:
     api = ecs_api_logs
-    model = service_models.load(service_models.ECS)
-    actions = implemented_actions()
-    assert {"CreateCluster", "RegisterTaskDefinition", "CreateService", "DescribeServices"} <= set(actions)
-    strategies = Strategies(model, TAME)
+    implemented = implemented_actions()
+    models = {service: service_models.load(service) for service in implemented}
+    actions = implemented[service_models.ECS]
+    assert {"CreateCluster", "RegisterTaskDefinition", "CreateService", "DescribeServices", "RunTask"} <= set(actions)
+    assert {"RegisterScalableTarget", "PutScalingPolicy"} <= set(implemented[service_models.APPLICATION_AUTOSCALING])
+    # whose model judges an answer: the actions' names do not overlap between the two services
+    service_of = {action: service for service, names in implemented.items() for action in names}
+    ecs_cases = cases(Strategies(models[service_models.ECS], TAME), actions)
+    scaling_cases = cases(
+        Strategies(models[service_models.APPLICATION_AUTOSCALING], TAME),
+        implemented[service_models.APPLICATION_AUTOSCALING],
+    )
     sign = signer(api, fuzz_key)
     ledger = Ledger()
     problems: list[str] = []
@@ -158,7 +164,7 @@ def test_thousands_of_fuzzed_requests_no_5xx_no_crash_nothing_half_created(
             with lock:
                 sent += 1
                 ledger.record(case, answer)
-            found = problem(model, case, answer)
+            found = problem(models[service_of[case.action]], case, answer)
             if found:
                 problems.append(f"{found} <- {case!r}")
         except Exception as error:  # a client's failure is the test's, not lost in a thread
@@ -175,7 +181,7 @@ def test_thousands_of_fuzzed_requests_no_5xx_no_crash_nothing_half_created(
         database=None,
         suppress_health_check=list(HealthCheck),
     )
-    @given(cases(strategies, actions))
+    @given(st.one_of(ecs_cases, ecs_cases, ecs_cases, scaling_cases))  # a quarter Application Auto Scaling
     def fuzz(case: Case) -> None:
         if time.monotonic() - started > SECONDS:
             return
