@@ -32,8 +32,8 @@ from ecs_facade.model.taskdefinition import content_hash, normalize_task_definit
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.taskdefinition import translate_task_definition
 from tests.fuzz_ecsapi import UNIT, Answer, Case, Ledger, Strategies, cases, encode, leftovers, problem, send
+from tests.unit import ecsapi_calls
 from tests.unit.test_ecsapi_handlers import FakeStore as HandlerStore
-from tests.unit.test_ecsapi_handlers import _context as handler_context
 
 ARNS = Arns("us-east-1", "123456789012")
 
@@ -380,7 +380,7 @@ def test_concurrent_registrations_of_a_family_each_get_their_revision() -> None:
         )
 
     async def both() -> list[Mapping[str, Any]]:
-        calls = [dispatcher.call(model, request(v), handler_context("RegisterTaskDefinition")) for v in ("1", "2")]
+        calls = [dispatcher.call(model, request(v), ecsapi_calls.context("RegisterTaskDefinition")) for v in ("1", "2")]
         return list(await asyncio.gather(*calls))
 
     first, second = asyncio.run(both())

@@ -1,0 +1,66 @@
+"""Calling the ECS API's handlers in unit tests as the server calls them: the request checked
+against the service's model, then dispatched with a RequestContext, without HTTP or SigV4.
+
+One place for what every tests/unit/test_ecsapi_*.py needs, so that the context a test's key
+has (its namespaces, home namespace and signing region) reads the same in all of them."""
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import pytest
+
+from ecs_facade.ecsapi.errors import ApiError
+from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
+
+TEAM_A = frozenset({"team-a"})
+
+
+def context(
+    action: str,
+    service: str = "ecs",
+    *,
+    namespace: str | None = None,
+    namespaces: frozenset[str] | None = TEAM_A,
+    home: str | None = None,
+    region: str = "us-east-1",
+) -> RequestContext:
+    """The context of a request signed in ``region`` by a key of ``namespaces`` (``namespace``:
+    just that one; None: anonymous mode, every namespace). Its home namespace is ``home``, else
+    team-a when the key has it, else the key's first namespace by name."""
+    if namespace is not None:
+        namespaces = frozenset({namespace})
+    if home is None and namespaces is not None:
+        home = "team-a" if "team-a" in namespaces else min(namespaces)
+    return RequestContext(
+        service=service,
+        action=action,
+        request_id="r-1",
+        region=region,
+        access_key_id="AKIATEST" if namespaces is not None else None,
+        namespaces=namespaces,
+        anonymous=namespaces is None,
+        home_namespace=home,
+    )
+
+
+def call(
+    dispatcher: Dispatcher, action: str, request: Mapping[str, Any], *, service: str | None = None, **overrides: Any
+) -> Mapping[str, Any]:
+    """``action``'s answer to ``request``; ``service``: the one that registered the action unless
+    given; ``overrides``: the context's keywords (see ``context``)."""
+    if service is None:
+        service = next((known for known, name in dispatcher.handlers if name == action), "ecs")
+    model = dispatcher.models[service]
+    parsed = dispatcher.parse(model, action, orjson.dumps(request))
+    return asyncio.run(dispatcher.call(model, parsed, context(action, service, **overrides)))
+
+
+def error(
+    dispatcher: Dispatcher, action: str, request: Mapping[str, Any], *, service: str | None = None, **overrides: Any
+) -> ApiError:
+    """The ApiError ``action`` refuses ``request`` with (the test fails if it answers)."""
+    with pytest.raises(ApiError) as caught:
+        call(dispatcher, action, request, service=service, **overrides)
+    return caught.value
