@@ -2,14 +2,12 @@
 each request writes, the answers read back from it, and the errors Application Auto Scaling
 names, through the Dispatcher over a fake Store; and once through botocore's own client."""
 
-import asyncio
 import copy
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import botocore.session  # type: ignore[import-untyped]
-import orjson
 import pytest
 from botocore.config import Config  # type: ignore[import-untyped]
 
@@ -19,7 +17,7 @@ from ecs_facade.ecsapi import autoscaling
 from ecs_facade.ecsapi.autoscaling_handlers import AutoScalingActions, register_autoscaling
 from ecs_facade.ecsapi.errors import ApiError
 from ecs_facade.ecsapi.handlers import Conflict
-from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
+from ecs_facade.ecsapi.protocol import Dispatcher
 from ecs_facade.ecsapi.server import make_app
 from ecs_facade.ecsapi.sigv4 import AccessKey, Authenticator, DictKeyStore
 from ecs_facade.model.autoscaling import AutoScaling
@@ -661,18 +659,9 @@ def test_a_kubectl_target_keeps_its_creation_time(dispatcher: Dispatcher, store:
 
 def test_a_namespace_named_by_the_signing_region(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.services.append(_service("web", namespace="team-b", desiredCount=9))
-    context = RequestContext(
-        service="application-autoscaling",
-        action="RegisterScalableTarget",
-        request_id="r-1",
-        region="team-b",  # a region that is no AWS region names the namespace (scope.request_namespace)
-        access_key_id="AKIATEST",
-        namespaces=frozenset({"team-a", "team-b"}),
-        home_namespace="team-a",
-    )
-    model = dispatcher.models["application-autoscaling"]
-    parsed = dispatcher.parse(model, "RegisterScalableTarget", orjson.dumps({**BASE, **_range()}))
-    asyncio.run(dispatcher.call(model, parsed, context))
+    # a region that is no AWS region names the namespace (scope.request_namespace)
+    both = frozenset({"team-a", "team-b"})
+    ecsapi_calls.call(dispatcher, "RegisterScalableTarget", {**BASE, **_range()}, region="team-b", namespaces=both)
     team_b = next(s for s in store.services if s["metadata"]["namespace"] == "team-b")
     assert team_b["spec"]["desiredCount"] == 2  # 9 moved into [1, 2]
     assert store.get()["spec"]["desiredCount"] == 2 and "annotations" not in store.get()["metadata"]

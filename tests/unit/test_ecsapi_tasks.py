@@ -2,20 +2,17 @@
 the ECS Task shape read from ECSTasks, services' pods and services' stopped tasks, and ECS's
 errors, through the Dispatcher over a fake Store; boto3's tasks waiters' contract."""
 
-import asyncio
 import copy
 import json
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 import pytest
 
 from ecs_facade.api import API_VERSION, LABEL_FAMILY, LABEL_SERVICE, LABEL_TASK
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import tasks
-from ecs_facade.ecsapi.errors import ApiError
-from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
+from ecs_facade.ecsapi.protocol import Dispatcher
 from ecs_facade.ecsapi.tasks_handlers import TaskActions
 from ecs_facade.translate.run_task import (
     LABEL_CLIENT_TOKEN,
@@ -408,20 +405,8 @@ def test_run_task_without_task_definition_names_the_member(dispatcher: Dispatche
 
 
 def test_run_task_in_a_namespace_the_key_may_not_use_is_denied(dispatcher: Dispatcher) -> None:
-    model = dispatcher.models["ecs"]
-    parsed = dispatcher.parse(model, "RunTask", orjson.dumps({"taskDefinition": "web"}))
-    context = RequestContext(
-        service="ecs",
-        action="RunTask",
-        request_id="r-1",
-        region="team-b",
-        access_key_id="AKIATEST",
-        namespaces=frozenset({"team-a"}),
-        home_namespace="team-a",
-    )
-    with pytest.raises(ApiError) as caught:
-        asyncio.run(dispatcher.call(model, parsed, context))
-    assert caught.value.name == "AccessDeniedException"
+    refused = ecsapi_calls.error(dispatcher, "RunTask", {"taskDefinition": "web"}, region="team-b")
+    assert refused.name == "AccessDeniedException"
 
 
 # --- DescribeTasks
