@@ -7,7 +7,6 @@ the RegisterTaskDefinition request), ACTIVE unless listed in ``spec.deregistered
 The API writes only the ECSTaskDefinition: the controller stays the one writer of revisions.
 """
 
-import datetime
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -28,6 +27,7 @@ from ecs_facade.ecsapi import scope
 from ecs_facade.ecsapi.errors import client_error, invalid_parameter
 from ecs_facade.ecsapi.pagination import page
 from ecs_facade.ecsapi.tags import revision_tags
+from ecs_facade.ecsapi.timestamps import epoch
 from ecs_facade.model.references import TaskDefinitionRef, parse_task_definition_ref
 from ecs_facade.model.taskdefinition import (
     content_hash,
@@ -198,16 +198,6 @@ def registered(
     return {"taskDefinition": describe_revision(latest, arns), "tags": list(latest.request.get("tags") or [])}
 
 
-def _epoch(timestamp: str) -> float | None:
-    try:
-        when = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.UTC)
-    return when.timestamp()
-
-
 def compatibilities(request: Mapping[str, Any]) -> list[str]:
     """What the task definition can run on: EC2 always (any node runs it), FARGATE when it
     meets Fargate's requirements (awsvpc, task cpu and memory), and what it requires."""
@@ -236,7 +226,7 @@ def describe_revision(revision: Revision, arns: Arns) -> dict[str, Any]:
         status=revision.status,
         compatibilities=compatibilities(revision.request),
     )
-    registered_at = _epoch(revision.registered_at)
+    registered_at = epoch(revision.registered_at)
     if registered_at is not None:
         body["registeredAt"] = registered_at
     return body
