@@ -15,7 +15,7 @@ from ecs_facade.api import API_VERSION, DEFAULT_CLUSTER, KIND_SERVICE
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import scope, taskdefinitions
 from ecs_facade.ecsapi.errors import EcsError, client_error, cluster_not_found, invalid_parameter, service_not_found
-from ecs_facade.ecsapi.pagination import page
+from ecs_facade.ecsapi.pagination import paged_answer
 from ecs_facade.ecsapi.timestamps import epoch, with_epochs
 from ecs_facade.translate.run_task import LABEL_CLIENT_TOKEN, client_token_label
 
@@ -307,17 +307,14 @@ def list_services(
             or str((s.get("spec") or {}).get("schedulingStrategy") or "REPLICA") == request["schedulingStrategy"]
         )
     )
-    chosen, token = page(
+    return paged_answer(
+        request,
         names,
         lambda name: (name,),
+        lambda name: arns.service(cluster, name),
         action="ListServices",
-        max_results=request.get("maxResults"),
-        next_token=request.get("nextToken"),
+        member="serviceArns",
     )
-    response: dict[str, Any] = {"serviceArns": [arns.service(cluster, name) for name in chosen]}
-    if token:
-        response["nextToken"] = token
-    return response
 
 
 def _active_service(

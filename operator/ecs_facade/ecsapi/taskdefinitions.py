@@ -25,7 +25,7 @@ from ecs_facade.api import (
 from ecs_facade.arns import NAME_PATTERN, Arns
 from ecs_facade.ecsapi import scope
 from ecs_facade.ecsapi.errors import client_error, invalid_parameter
-from ecs_facade.ecsapi.pagination import page
+from ecs_facade.ecsapi.pagination import paged_answer
 from ecs_facade.ecsapi.tags import revision_tags
 from ecs_facade.ecsapi.timestamps import epoch
 from ecs_facade.model.references import TaskDefinitionRef, parse_task_definition_ref
@@ -295,18 +295,15 @@ def list_task_definitions(
         if r.status == status and (not family or r.family == family)
     ]
     chosen.sort(key=lambda r: (r.family, r.revision), reverse=descending)
-    shown, token = page(
+    return paged_answer(
+        request,
         chosen,
         lambda r: (r.family, r.revision),
+        lambda r: arns.task_definition(r.family, r.revision),
         action="ListTaskDefinitions",
-        max_results=request.get("maxResults"),
-        next_token=request.get("nextToken"),
+        member="taskDefinitionArns",
         descending=descending,
     )
-    response: dict[str, Any] = {"taskDefinitionArns": [arns.task_definition(r.family, r.revision) for r in shown]}
-    if token:
-        response["nextToken"] = token
-    return response
 
 
 def list_task_definition_families(
@@ -326,17 +323,9 @@ def list_task_definition_families(
         for f, has_active in active.items()
         if f.startswith(prefix) and (wanted == "ALL" or (wanted == "ACTIVE") == has_active)
     )
-    shown, token = page(
-        families,
-        lambda f: (f,),
-        action="ListTaskDefinitionFamilies",
-        max_results=request.get("maxResults"),
-        next_token=request.get("nextToken"),
+    return paged_answer(
+        request, families, lambda f: (f,), lambda f: f, action="ListTaskDefinitionFamilies", member="families"
     )
-    response: dict[str, Any] = {"families": shown}
-    if token:
-        response["nextToken"] = token
-    return response
 
 
 def deregister_task_definition(

@@ -24,7 +24,7 @@ from ecs_facade import arns as ecs_arns
 from ecs_facade.api import DEFAULT_CLUSTER, LABEL_CAPACITY_PROVIDER, LABEL_FAMILY, LABEL_SERVICE, LABEL_TASK
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi.errors import cluster_not_found, invalid_parameter, service_not_found
-from ecs_facade.ecsapi.pagination import page
+from ecs_facade.ecsapi.pagination import paged_answer
 from ecs_facade.ecsapi.taskdefinitions import Revision
 from ecs_facade.ecsapi.timestamps import with_epochs
 from ecs_facade.model.references import parse_task_definition_ref
@@ -507,14 +507,6 @@ def list_tasks(
         }
         chosen = [t for t in chosen if t.node in on]
     chosen.sort(key=lambda t: t.ident)
-    listed, token = page(
-        chosen,
-        lambda t: (t.ident,),
-        action="ListTasks",
-        max_results=request.get("maxResults"),
-        next_token=request.get("nextToken"),
+    return paged_answer(
+        request, chosen, lambda t: (t.ident,), lambda t: t.described["taskArn"], action="ListTasks", member="taskArns"
     )
-    response: dict[str, Any] = {"taskArns": [t.described["taskArn"] for t in listed]}
-    if token:
-        response["nextToken"] = token
-    return response
