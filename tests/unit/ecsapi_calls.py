@@ -2,9 +2,11 @@
 against the service's model, then dispatched with a RequestContext, without HTTP or SigV4.
 
 One place for what every tests/unit/test_ecsapi_*.py needs, so that the context a test's key
-has (its namespaces, home namespace and signing region) reads the same in all of them."""
+has (its namespaces, home namespace and signing region) reads the same in all of them, and the
+reads their fake Stores share (FakeObjects)."""
 
 import asyncio
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,3 +66,31 @@ def error(
     with pytest.raises(ApiError) as caught:
         call(dispatcher, action, request, service=service, **overrides)
     return caught.value
+
+
+class FakeObjects:
+    """What the fake Stores of these tests list as the API server would: namespaces (and their
+    labels), ECSClusters, ECSServices, ECSTaskDefinitions and their ControllerRevisions; each
+    test file's FakeStore adds its writes and whatever else its actions read."""
+
+    def __init__(self) -> None:
+        self.clusters: list[dict[str, Any]] = []
+        self.namespaces: dict[str, dict[str, str]] = {"team-a": {}, "team-b": {}}
+        self.services: list[dict[str, Any]] = []
+        self.tds: list[dict[str, Any]] = []
+        self.revisions: list[dict[str, Any]] = []
+
+    def list_clusters(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.clusters)
+
+    def namespace_labels(self, namespace: str) -> dict[str, str] | None:
+        return self.namespaces.get(namespace)
+
+    def list_task_definitions(self, namespace: str) -> list[dict[str, Any]]:
+        return copy.deepcopy([o for o in self.tds if o["metadata"]["namespace"] == namespace])
+
+    def list_controller_revisions(self, namespace: str) -> list[dict[str, Any]]:
+        return copy.deepcopy([r for r in self.revisions if r["metadata"]["namespace"] == namespace])
+
+    def list_services(self, namespace: str) -> list[dict[str, Any]]:
+        return copy.deepcopy([s for s in self.services if s["metadata"]["namespace"] == namespace])

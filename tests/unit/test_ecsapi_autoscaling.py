@@ -50,24 +50,16 @@ def merge(target: Any, patch: Any) -> Any:
     return out
 
 
-class FakeStore:
+class FakeStore(ecsapi_calls.FakeObjects):
     """Namespaces, ECSClusters and ECSServices as the API server holds them."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.clusters: list[dict[str, Any]] = []
         self.namespaces: dict[str, dict[str, str]] = {"team-a": {}, "team-b": {}}
         self.services: list[dict[str, Any]] = [_service("web")]
         self.conflicts = 0
         self.patches: list[dict[str, Any]] = []
-
-    def list_clusters(self) -> list[dict[str, Any]]:
-        return copy.deepcopy(self.clusters)
-
-    def namespace_labels(self, namespace: str) -> dict[str, str] | None:
-        return self.namespaces.get(namespace)
-
-    def list_services(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([s for s in self.services if s["metadata"]["namespace"] == namespace])
 
     def patch_service(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any] | None:
         if self.conflicts:

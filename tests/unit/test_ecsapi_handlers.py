@@ -29,11 +29,12 @@ WEB: dict[str, Any] = {
 }
 
 
-class FakeStore:
+class FakeStore(ecsapi_calls.FakeObjects):
     """The API server's objects; ``controller_runs``: the operator registers revisions as
     controllers/taskdefinition.py does (one ControllerRevision per distinct content)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.clusters: list[dict[str, Any]] = []
         self.namespaces: dict[str, dict[str, str]] = {"team-a": {}, "team-b": {}, "default": {}}
         self.tds: list[dict[str, Any]] = []
@@ -41,12 +42,6 @@ class FakeStore:
         self.controller_runs = True
         self.conflicts = 0  # the next writes that answer 409
         self.writes: list[tuple[str, Any]] = []
-
-    def list_clusters(self) -> list[dict[str, Any]]:
-        return copy.deepcopy(self.clusters)
-
-    def namespace_labels(self, namespace: str) -> dict[str, str] | None:
-        return self.namespaces.get(namespace)
 
     def create_cluster(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
         if any(c["metadata"]["name"] == manifest["metadata"]["name"] for c in self.clusters):
@@ -59,12 +54,6 @@ class FakeStore:
     def delete_cluster(self, name: str) -> None:
         self.clusters = [c for c in self.clusters if c["metadata"]["name"] != name]
         self.writes.append(("delete-cluster", name))
-
-    def list_task_definitions(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([o for o in self.tds if o["metadata"]["namespace"] == namespace])
-
-    def list_controller_revisions(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([r for r in self.revisions if r["metadata"]["namespace"] == namespace])
 
     def get_task_definition(self, namespace: str, name: str) -> dict[str, Any] | None:
         found = [o for o in self.tds if o["metadata"]["namespace"] == namespace and o["metadata"]["name"] == name]

@@ -56,10 +56,11 @@ def _revision(number: int) -> dict[str, Any]:
     }
 
 
-class FakeStore:
+class FakeStore(ecsapi_calls.FakeObjects):
     """Namespaces, ECSClusters and ECSServices as the API server holds them."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.clusters: list[dict[str, Any]] = []
         self.namespaces: dict[str, dict[str, str]] = {"team-a": {}, "team-b": {}}
         self.services: list[dict[str, Any]] = []
@@ -73,21 +74,6 @@ class FakeStore:
         self.revisions = [_revision(n) for n in (2, 3, 4)]
         self.conflicts = 0
         self.writes: list[tuple[str, Any]] = []
-
-    def list_clusters(self) -> list[dict[str, Any]]:
-        return copy.deepcopy(self.clusters)
-
-    def namespace_labels(self, namespace: str) -> dict[str, str] | None:
-        return self.namespaces.get(namespace)
-
-    def list_task_definitions(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([o for o in self.tds if o["metadata"]["namespace"] == namespace])
-
-    def list_controller_revisions(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([r for r in self.revisions if r["metadata"]["namespace"] == namespace])
-
-    def list_services(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([s for s in self.services if s["metadata"]["namespace"] == namespace])
 
     def _find(self, namespace: str, name: str) -> dict[str, Any] | None:
         meta = [s for s in self.services if (s["metadata"]["namespace"], s["metadata"]["name"]) == (namespace, name)]

@@ -137,10 +137,11 @@ def _service(name: str = "web", cluster: str = "default", **status: Any) -> dict
 SERVICE_LABELS = {LABEL_SERVICE: "web", LABEL_FAMILY: "web", LABEL_REVISION: "3"}
 
 
-class FakeStore:
+class FakeStore(ecsapi_calls.FakeObjects):
     """Namespaces, ECSClusters, task definitions, ECSTasks, ECSServices, pods and nodes."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.clusters: list[dict[str, Any]] = [{"metadata": {"name": "batch"}, "spec": {}}]
         self.namespaces: dict[str, dict[str, str]] = {"team-a": {}, "team-b": {}}
         # family web: revisions 2 (deregistered), 3
@@ -157,21 +158,6 @@ class FakeStore:
         self.nodes: list[dict[str, Any]] = [{"metadata": {"name": "node-1", "uid": NODE_UID}}]
         self.writes: list[tuple[str, Any]] = []
         self.created = 0
-
-    def list_clusters(self) -> list[dict[str, Any]]:
-        return copy.deepcopy(self.clusters)
-
-    def namespace_labels(self, namespace: str) -> dict[str, str] | None:
-        return self.namespaces.get(namespace)
-
-    def list_task_definitions(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([o for o in self.tds if o["metadata"]["namespace"] == namespace])
-
-    def list_controller_revisions(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([r for r in self.revisions if r["metadata"]["namespace"] == namespace])
-
-    def list_services(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([s for s in self.services if s["metadata"]["namespace"] == namespace])
 
     def list_ecs_tasks(self, namespace: str) -> list[dict[str, Any]]:
         return copy.deepcopy([t for t in self.ecs_tasks if t["metadata"]["namespace"] == namespace])
