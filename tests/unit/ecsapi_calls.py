@@ -8,7 +8,7 @@ reads their fake Stores share (FakeObjects)."""
 import asyncio
 import copy
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import pytest
@@ -94,3 +94,15 @@ class FakeObjects:
 
     def list_services(self, namespace: str) -> list[dict[str, Any]]:
         return copy.deepcopy([s for s in self.services if s["metadata"]["namespace"] == namespace])
+
+
+class Registrar(Protocol):
+    def register(self, dispatcher: Dispatcher) -> None: ...
+
+
+def dispatcher_of(*actions: Registrar) -> Dispatcher:
+    """A Dispatcher with the handlers of ``actions`` (an Actions class bound to its Store)."""
+    made = Dispatcher()
+    for registrar in actions:
+        registrar.register(made)
+    return made

@@ -16,9 +16,7 @@ ROOT = "arn:aws:iam::123456789012:root"
 
 @pytest.fixture
 def dispatcher() -> Dispatcher:
-    made = Dispatcher()
-    AccountActions(ARNS).register(made)
-    return made
+    return ecsapi_calls.dispatcher_of(AccountActions(ARNS))
 
 
 def test_every_model_setting_has_a_default_and_its_values() -> None:

@@ -101,9 +101,7 @@ def store() -> FakeStore:
 
 @pytest.fixture
 def dispatcher(store: FakeStore) -> Dispatcher:
-    made = Dispatcher()
-    AutoScalingActions(store, ARNS, now=lambda: NOW).register(made)
-    return made
+    return ecsapi_calls.dispatcher_of(AutoScalingActions(store, ARNS, now=lambda: NOW))
 
 
 def _annotation(service: Mapping[str, Any], key: str) -> Any:

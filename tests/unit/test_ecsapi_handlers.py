@@ -147,9 +147,7 @@ def store() -> FakeStore:
 
 @pytest.fixture
 def dispatcher(store: FakeStore) -> Dispatcher:
-    made = Dispatcher()
-    Actions(store, ARNS, register_timeout=1.0, sleep=_no_sleep).register(made)
-    return made
+    return ecsapi_calls.dispatcher_of(Actions(store, ARNS, register_timeout=1.0, sleep=_no_sleep))
 
 
 def test_registers_the_cluster_and_task_definition_actions(dispatcher: Dispatcher) -> None:

@@ -105,9 +105,7 @@ def store() -> FakeStore:
 
 @pytest.fixture
 def dispatcher(store: FakeStore) -> Dispatcher:
-    made = Dispatcher()
-    InstanceActions(store, ARNS).register(made)
-    return made
+    return ecsapi_calls.dispatcher_of(InstanceActions(store, ARNS))
 
 
 def _arn(instance_id: str, cluster: str = "prod") -> str:

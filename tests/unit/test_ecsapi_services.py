@@ -129,9 +129,7 @@ def store() -> FakeStore:
 
 @pytest.fixture
 def dispatcher(store: FakeStore) -> Dispatcher:
-    made = Dispatcher()
-    Actions(store, ARNS).register(made)  # type: ignore[arg-type]  # only the service half of the Store
-    return made
+    return ecsapi_calls.dispatcher_of(Actions(store, ARNS))  # type: ignore[arg-type]  # only the service half of the Store
 
 
 # --- CreateService

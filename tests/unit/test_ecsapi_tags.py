@@ -154,9 +154,7 @@ def store() -> FakeStore:
 
 @pytest.fixture
 def dispatcher(store: FakeStore) -> Dispatcher:
-    made = Dispatcher()
-    TagActions(store, ARNS).register(made)
-    return made
+    return ecsapi_calls.dispatcher_of(TagActions(store, ARNS))
 
 
 # --- pure

@@ -201,9 +201,7 @@ def store() -> FakeStore:
 
 @pytest.fixture
 def dispatcher(store: FakeStore) -> Dispatcher:
-    made = Dispatcher()
-    TaskActions(store, ARNS).register(made)
-    return made
+    return ecsapi_calls.dispatcher_of(TaskActions(store, ARNS))
 
 
 # --- the one RunTask translator (the CLI's and the API's)

@@ -202,9 +202,7 @@ def store() -> FakeStore:
 
 @pytest.fixture
 def dispatcher(store: FakeStore) -> Dispatcher:
-    made = Dispatcher()
-    UpdateActions(store, ARNS).register(made)
-    return made
+    return ecsapi_calls.dispatcher_of(UpdateActions(store, ARNS))
 
 
 def test_update_cluster_answers_the_cluster_with_its_settings(dispatcher: Dispatcher, store: FakeStore) -> None:
