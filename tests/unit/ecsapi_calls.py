@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import orjson
 import pytest
 
+from ecs_facade.api import API_VERSION
 from ecs_facade.ecsapi.errors import ApiError
 from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
 
@@ -106,3 +107,32 @@ def dispatcher_of(*actions: Registrar) -> Dispatcher:
     for registrar in actions:
         registrar.register(made)
     return made
+
+
+def ecs_service(name: str, cluster: str, namespace: str, status: Mapping[str, Any], **spec: Any) -> dict[str, Any]:
+    """An ECSService of task definition web, as the API server holds it."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ECSService",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "resourceVersion": "7",
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+        },
+        "spec": {"cluster": cluster, "taskDefinition": "web", "desiredCount": 2, **spec},
+        "status": copy.deepcopy(dict(status)),
+    }
+
+
+def web_revision(number: int, **task_definition: Any) -> dict[str, Any]:
+    """A ControllerRevision of family web in team-a, as the operator registers it."""
+    return {
+        "metadata": {
+            "name": f"web-{number}",
+            "namespace": "team-a",
+            "ownerReferences": [{"kind": "ECSTaskDefinition", "name": "web", "uid": "uid-web"}],
+        },
+        "revision": number,
+        "data": {"taskDefinition": {"family": "web", **task_definition}},
+    }

@@ -11,7 +11,6 @@ import botocore.session  # type: ignore[import-untyped]
 import pytest
 from botocore.config import Config  # type: ignore[import-untyped]
 
-from ecs_facade.api import API_VERSION
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import autoscaling
 from ecs_facade.ecsapi.autoscaling_handlers import AutoScalingActions, register_autoscaling
@@ -80,18 +79,7 @@ class FakeStore(ecsapi_calls.FakeObjects):
 
 
 def _service(name: str, cluster: str = "default", namespace: str = "team-a", **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "ECSService",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "resourceVersion": "7",
-            "creationTimestamp": "2026-01-01T00:00:00Z",
-        },
-        "spec": {"cluster": cluster, "taskDefinition": "web", "desiredCount": 2, **spec},
-        "status": {"desiredCount": 2},
-    }
+    return ecsapi_calls.ecs_service(name, cluster, namespace, {"desiredCount": 2}, **spec)
 
 
 @pytest.fixture

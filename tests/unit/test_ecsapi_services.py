@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from ecs_facade.api import API_VERSION
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import services
 from ecs_facade.ecsapi.handlers import Actions, Conflict
@@ -43,19 +42,6 @@ STATUS: dict[str, Any] = {
 }
 
 
-def _revision(number: int) -> dict[str, Any]:
-    """A ControllerRevision of family web, as the operator registers it."""
-    return {
-        "metadata": {
-            "name": f"web-{number}",
-            "namespace": "team-a",
-            "ownerReferences": [{"kind": "ECSTaskDefinition", "name": "web", "uid": "uid-web"}],
-        },
-        "revision": number,
-        "data": {"taskDefinition": {"family": "web"}},
-    }
-
-
 class FakeStore(ecsapi_calls.FakeObjects):
     """Namespaces, ECSClusters and ECSServices as the API server holds them."""
 
@@ -71,7 +57,7 @@ class FakeStore(ecsapi_calls.FakeObjects):
                 "spec": {"family": "web", "deregisteredRevisions": [2]},
             }
         ]
-        self.revisions = [_revision(n) for n in (2, 3, 4)]
+        self.revisions = [ecsapi_calls.web_revision(n) for n in (2, 3, 4)]
         self.conflicts = 0
         self.writes: list[tuple[str, Any]] = []
 
@@ -108,18 +94,7 @@ class FakeStore(ecsapi_calls.FakeObjects):
 
 
 def _service(name: str, cluster: str = "default", namespace: str = "team-a", **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "ECSService",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "resourceVersion": "7",
-            "creationTimestamp": "2026-01-01T00:00:00Z",
-        },
-        "spec": {"cluster": cluster, "taskDefinition": "web", "desiredCount": 2, **spec},
-        "status": copy.deepcopy(STATUS),
-    }
+    return ecsapi_calls.ecs_service(name, cluster, namespace, STATUS, **spec)
 
 
 @pytest.fixture

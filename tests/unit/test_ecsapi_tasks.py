@@ -40,24 +40,14 @@ STOPPED_ID = "f" * 32
 
 
 def _revision(number: int) -> dict[str, Any]:
-    """A ControllerRevision of family web, as the operator registers it."""
-    return {
-        "metadata": {
-            "name": f"web-{number}",
-            "namespace": "team-a",
-            "ownerReferences": [{"kind": "ECSTaskDefinition", "name": "web", "uid": "uid-web"}],
-        },
-        "revision": number,
-        "data": {
-            "taskDefinition": {
-                "family": "web",
-                "containerDefinitions": [
-                    {"name": "app", "image": f"nginx:{number}"},
-                    {"name": "log_router", "image": "fluent-bit"},
-                ],
-            }
-        },
-    }
+    """Family web's revision ``number``: app (nginx:NUMBER) and its log router."""
+    return ecsapi_calls.web_revision(
+        number,
+        containerDefinitions=[
+            {"name": "app", "image": f"nginx:{number}"},
+            {"name": "log_router", "image": "fluent-bit"},
+        ],
+    )
 
 
 def _ecs_task(name: str = "web-abcde", uid: str = TASK_UID, **spec: Any) -> dict[str, Any]:
