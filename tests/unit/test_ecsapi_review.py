@@ -241,6 +241,16 @@ def test_a_terminating_namespace_is_a_client_error_not_a_500() -> None:
 # --- UpdateService, then the services_stable waiter, before the operator has seen the update
 
 
+# a service of generation 1 the operator has seen out: one deployment, all its tasks running
+_STEADY = {
+    "observedGeneration": 1,
+    "desiredCount": 2,
+    "runningCount": 2,
+    "pendingCount": 0,
+    "deployments": [{"id": "ecs-svc/1", "status": "PRIMARY", "desiredCount": 2, "runningCount": 2}],
+}
+
+
 def _services_stable(services: list[dict[str, Any]]) -> bool:
     """botocore's ServicesStable success acceptor (DRAINING/INACTIVE/MISSING aside)."""
     return all(len(s["deployments"]) == 1 and s["runningCount"] == s["desiredCount"] for s in services)
@@ -249,17 +259,10 @@ def _services_stable(services: list[dict[str, Any]]) -> bool:
 def test_a_service_updated_but_not_yet_observed_is_not_stable() -> None:
     from ecs_facade.ecsapi import services
 
-    steady = {
-        "observedGeneration": 1,
-        "desiredCount": 2,
-        "runningCount": 2,
-        "pendingCount": 0,
-        "deployments": [{"id": "ecs-svc/1", "status": "PRIMARY", "desiredCount": 2, "runningCount": 2}],
-    }
     updated = {
         "metadata": {"name": "web", "namespace": "team-a", "generation": 2},
         "spec": {"cluster": "default", "taskDefinition": "web:4", "desiredCount": 3},
-        "status": steady,
+        "status": _STEADY,
     }
     described = services.describe_service(updated, ARNS)
     assert not _services_stable([described])
@@ -268,19 +271,12 @@ def test_a_service_updated_but_not_yet_observed_is_not_stable() -> None:
 def test_a_forced_deployment_not_yet_observed_is_not_stable() -> None:
     from ecs_facade.ecsapi import services
 
-    steady = {
-        "observedGeneration": 1,
-        "desiredCount": 2,
-        "runningCount": 2,
-        "pendingCount": 0,
-        "deployments": [{"id": "ecs-svc/1", "status": "PRIMARY", "desiredCount": 2, "runningCount": 2}],
-    }
     forced = {
         "metadata": {"name": "web", "namespace": "team-a", "generation": 2},
         "spec": {
             "cluster": "default", "taskDefinition": "web:4", "desiredCount": 2,
             "forceNewDeployment": "2026-12-07T17:00:00Z",
         },
-        "status": steady,
+        "status": _STEADY,
     }  # fmt: skip
     assert not _services_stable([services.describe_service(forced, ARNS)])
