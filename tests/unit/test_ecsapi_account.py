@@ -1,18 +1,14 @@
 """Account settings: ECS's defaults, fixed; Put of the value in force answers it, of another
 value is refused with the reason."""
 
-import asyncio
-from collections.abc import Mapping
-from typing import Any
-
-import orjson
 import pytest
 
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import account
 from ecs_facade.ecsapi.account_handlers import AccountActions
 from ecs_facade.ecsapi.errors import EcsError
-from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
+from ecs_facade.ecsapi.protocol import Dispatcher
+from tests.unit import ecsapi_calls
 
 ARNS = Arns("us-east-1", "123456789012")
 ROOT = "arn:aws:iam::123456789012:root"
@@ -20,26 +16,7 @@ ROOT = "arn:aws:iam::123456789012:root"
 
 @pytest.fixture
 def dispatcher() -> Dispatcher:
-    made = Dispatcher()
-    AccountActions(ARNS).register(made)
-    return made
-
-
-def _call(
-    dispatcher: Dispatcher, action: str, request: dict[str, Any], namespaces: frozenset[str] = frozenset({"team-a"})
-) -> Mapping[str, Any]:
-    model = dispatcher.models["ecs"]
-    parsed = dispatcher.parse(model, action, orjson.dumps(request))
-    context = RequestContext(
-        service="ecs",
-        action=action,
-        request_id="r",
-        region="us-east-1",
-        access_key_id="AKIATEST",
-        namespaces=namespaces,
-        home_namespace=min(namespaces),
-    )
-    return asyncio.run(dispatcher.call(model, parsed, context))
+    return ecsapi_calls.dispatcher_of(AccountActions(ARNS))
 
 
 def test_every_model_setting_has_a_default_and_its_values() -> None:
@@ -50,12 +27,12 @@ def test_every_model_setting_has_a_default_and_its_values() -> None:
 
 
 def test_list_all_settings_in_order(dispatcher: Dispatcher) -> None:
-    answer = _call(dispatcher, "ListAccountSettings", {"effectiveSettings": True})
+    answer = ecsapi_calls.call(dispatcher, "ListAccountSettings", {"effectiveSettings": True})
     settings = answer["settings"]
     assert [s["name"] for s in settings] == list(account.SETTINGS)[:10]  # a page holds 10, as in ECS
     assert settings[0] == {"name": "serviceLongArnFormat", "value": "enabled", "principalArn": ROOT, "type": "user"}
     assert {s["name"]: s["value"] for s in settings}["containerInsights"] == "disabled"
-    rest = _call(dispatcher, "ListAccountSettings", {"nextToken": answer["nextToken"]})
+    rest = ecsapi_calls.call(dispatcher, "ListAccountSettings", {"nextToken": answer["nextToken"]})
     assert rest == {
         "settings": [{"name": "fargateEventWindows", "value": "disabled", "principalArn": ROOT, "type": "user"}]
     }
@@ -75,7 +52,7 @@ def test_list_filters_by_name_and_value() -> None:
 
 def test_put_of_the_value_in_force_answers_it(dispatcher: Dispatcher) -> None:
     for action in ("PutAccountSetting", "PutAccountSettingDefault"):
-        answer = _call(dispatcher, action, {"name": "containerInstanceLongArnFormat", "value": "enabled"})
+        answer = ecsapi_calls.call(dispatcher, action, {"name": "containerInstanceLongArnFormat", "value": "enabled"})
         assert answer == {
             "setting": {
                 "name": "containerInstanceLongArnFormat",
@@ -84,7 +61,10 @@ def test_put_of_the_value_in_force_answers_it(dispatcher: Dispatcher) -> None:
                 "type": "user",
             }
         }
-    assert _call(dispatcher, "DeleteAccountSetting", {"name": "containerInsights"})["setting"]["value"] == "disabled"
+    assert (
+        ecsapi_calls.call(dispatcher, "DeleteAccountSetting", {"name": "containerInsights"})["setting"]["value"]
+        == "disabled"
+    )
 
 
 @pytest.mark.parametrize(
@@ -111,13 +91,13 @@ def test_put_of_another_value_is_refused(
     dispatcher: Dispatcher, name: str, value: str, error: str, message: str
 ) -> None:
     with pytest.raises(EcsError) as caught:
-        _call(dispatcher, "PutAccountSettingDefault", {"name": name, "value": value})
+        ecsapi_calls.call(dispatcher, "PutAccountSettingDefault", {"name": name, "value": value})
     assert caught.value.name == error
     assert message in caught.value.message
 
 
 def test_the_model_refuses_an_unknown_name_and_the_key_needs_a_namespace(dispatcher: Dispatcher) -> None:
     with pytest.raises(EcsError, match="InvalidParameterException"):
-        _call(dispatcher, "PutAccountSetting", {"name": "nope", "value": "enabled"})
+        ecsapi_calls.call(dispatcher, "PutAccountSetting", {"name": "nope", "value": "enabled"})
     with pytest.raises(EcsError, match="AccessDeniedException"):
-        _call(dispatcher, "ListAccountSettings", {}, namespaces=frozenset({"*"}))
+        ecsapi_calls.call(dispatcher, "ListAccountSettings", {}, namespaces=frozenset({"*"}))

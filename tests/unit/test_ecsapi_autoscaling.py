@@ -2,27 +2,25 @@
 each request writes, the answers read back from it, and the errors Application Auto Scaling
 names, through the Dispatcher over a fake Store; and once through botocore's own client."""
 
-import asyncio
 import copy
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import botocore.session  # type: ignore[import-untyped]
-import orjson
 import pytest
 from botocore.config import Config  # type: ignore[import-untyped]
 
-from ecs_facade.api import API_VERSION
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import autoscaling
 from ecs_facade.ecsapi.autoscaling_handlers import AutoScalingActions, register_autoscaling
 from ecs_facade.ecsapi.errors import ApiError
 from ecs_facade.ecsapi.handlers import Conflict
-from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
+from ecs_facade.ecsapi.protocol import Dispatcher
 from ecs_facade.ecsapi.server import make_app
 from ecs_facade.ecsapi.sigv4 import AccessKey, Authenticator, DictKeyStore
 from ecs_facade.model.autoscaling import AutoScaling
+from tests.unit import ecsapi_calls
 
 from .test_ecsapi_server import LoopbackServer
 
@@ -51,24 +49,16 @@ def merge(target: Any, patch: Any) -> Any:
     return out
 
 
-class FakeStore:
+class FakeStore(ecsapi_calls.FakeObjects):
     """Namespaces, ECSClusters and ECSServices as the API server holds them."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.clusters: list[dict[str, Any]] = []
         self.namespaces: dict[str, dict[str, str]] = {"team-a": {}, "team-b": {}}
         self.services: list[dict[str, Any]] = [_service("web")]
         self.conflicts = 0
         self.patches: list[dict[str, Any]] = []
-
-    def list_clusters(self) -> list[dict[str, Any]]:
-        return copy.deepcopy(self.clusters)
-
-    def namespace_labels(self, namespace: str) -> dict[str, str] | None:
-        return self.namespaces.get(namespace)
-
-    def list_services(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([s for s in self.services if s["metadata"]["namespace"] == namespace])
 
     def patch_service(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any] | None:
         if self.conflicts:
@@ -89,42 +79,7 @@ class FakeStore:
 
 
 def _service(name: str, cluster: str = "default", namespace: str = "team-a", **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "ECSService",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "resourceVersion": "7",
-            "creationTimestamp": "2026-01-01T00:00:00Z",
-        },
-        "spec": {"cluster": cluster, "taskDefinition": "web", "desiredCount": 2, **spec},
-        "status": {"desiredCount": 2},
-    }
-
-
-def _context(action: str, namespace: str = "team-a") -> RequestContext:
-    return RequestContext(
-        service="application-autoscaling",
-        action=action,
-        request_id="r-1",
-        region="us-east-1",
-        access_key_id="AKIATEST",
-        namespaces=frozenset({namespace}),
-        home_namespace=namespace,
-    )
-
-
-def _call(dispatcher: Dispatcher, action: str, request: dict[str, Any], namespace: str = "team-a") -> Mapping[str, Any]:
-    model = dispatcher.models["application-autoscaling"]
-    parsed = dispatcher.parse(model, action, orjson.dumps(request))
-    return asyncio.run(dispatcher.call(model, parsed, _context(action, namespace)))
-
-
-def _error(dispatcher: Dispatcher, action: str, request: dict[str, Any], namespace: str = "team-a") -> ApiError:
-    with pytest.raises(ApiError) as caught:
-        _call(dispatcher, action, request, namespace)
-    return caught.value
+    return ecsapi_calls.ecs_service(name, cluster, namespace, {"desiredCount": 2}, **spec)
 
 
 @pytest.fixture
@@ -134,9 +89,7 @@ def store() -> FakeStore:
 
 @pytest.fixture
 def dispatcher(store: FakeStore) -> Dispatcher:
-    made = Dispatcher()
-    AutoScalingActions(store, ARNS, now=lambda: NOW).register(made)
-    return made
+    return ecsapi_calls.dispatcher_of(AutoScalingActions(store, ARNS, now=lambda: NOW))
 
 
 def _annotation(service: Mapping[str, Any], key: str) -> Any:
@@ -145,7 +98,9 @@ def _annotation(service: Mapping[str, Any], key: str) -> Any:
 
 
 def _register(dispatcher: Dispatcher, minimum: int = 1, maximum: int = 6, **more: Any) -> Mapping[str, Any]:
-    return _call(dispatcher, "RegisterScalableTarget", {**BASE, "MinCapacity": minimum, "MaxCapacity": maximum, **more})
+    return ecsapi_calls.call(
+        dispatcher, "RegisterScalableTarget", {**BASE, "MinCapacity": minimum, "MaxCapacity": maximum, **more}
+    )
 
 
 def _put_cpu(dispatcher: Dispatcher, name: str = "cpu50", **config: Any) -> Mapping[str, Any]:
@@ -155,7 +110,7 @@ def _put_cpu(dispatcher: Dispatcher, name: str = "cpu50", **config: Any) -> Mapp
         "PolicyType": "TargetTrackingScaling",
         "TargetTrackingScalingPolicyConfiguration": {**CPU50, **config},
     }
-    return _call(dispatcher, "PutScalingPolicy", request)
+    return ecsapi_calls.call(dispatcher, "PutScalingPolicy", request)
 
 
 # --- RegisterScalableTarget
@@ -184,7 +139,7 @@ def test_register_inside_the_range_leaves_the_count(dispatcher: Dispatcher, stor
 def test_register_updates_only_what_is_given(dispatcher: Dispatcher, store: FakeStore) -> None:
     _register(dispatcher, 1, 4)
     _put_cpu(dispatcher)
-    _call(
+    ecsapi_calls.call(
         dispatcher,
         "RegisterScalableTarget",
         {**BASE, "MaxCapacity": 10, "SuspendedState": {"DynamicScalingInSuspended": True}},
@@ -197,30 +152,40 @@ def test_register_updates_only_what_is_given(dispatcher: Dispatcher, store: Fake
         "scheduledScalingSuspended": False,
     }
     assert [p["policyName"] for p in scaling["targetTrackingScalingPolicies"]] == ["cpu50"]
-    _call(dispatcher, "RegisterScalableTarget", {**BASE, "SuspendedState": {"DynamicScalingOutSuspended": True}})
+    ecsapi_calls.call(
+        dispatcher, "RegisterScalableTarget", {**BASE, "SuspendedState": {"DynamicScalingOutSuspended": True}}
+    )
     suspended = store.get()["spec"]["autoScaling"]["suspendedState"]
     assert suspended["dynamicScalingInSuspended"] and suspended["dynamicScalingOutSuspended"]
     AutoScaling.model_validate(store.get()["spec"]["autoScaling"])  # what the operator reads
 
 
 def test_register_refuses_what_application_auto_scaling_refuses(dispatcher: Dispatcher, store: FakeStore) -> None:
-    error = _error(dispatcher, "RegisterScalableTarget", {**BASE, "MinCapacity": 1})
+    error = ecsapi_calls.error(dispatcher, "RegisterScalableTarget", {**BASE, "MinCapacity": 1})
     assert error.name == "ValidationException"
     assert "MinCapacity and MaxCapacity are required for registering a new scalable target" in error.message
-    error = _error(dispatcher, "RegisterScalableTarget", {**BASE, "MinCapacity": 5, "MaxCapacity": 2})
+    error = ecsapi_calls.error(dispatcher, "RegisterScalableTarget", {**BASE, "MinCapacity": 5, "MaxCapacity": 2})
     assert (error.name, error.message) == (
         "ValidationException",
         "Minimum capacity (5) cannot be greater than maximum capacity (2)",
     )
-    error = _error(dispatcher, "RegisterScalableTarget", {**BASE, "ResourceId": "service/default/api"} | _range())
+    error = ecsapi_calls.error(
+        dispatcher, "RegisterScalableTarget", {**BASE, "ResourceId": "service/default/api"} | _range()
+    )
     assert (error.name, error.message) == ("ValidationException", "ECS service doesn't exist: service/default/api")
-    error = _error(dispatcher, "RegisterScalableTarget", {**BASE, "ResourceId": "service/prod/web"} | _range())
+    error = ecsapi_calls.error(
+        dispatcher, "RegisterScalableTarget", {**BASE, "ResourceId": "service/prod/web"} | _range()
+    )
     assert error.message == "ECS service doesn't exist: service/prod/web"  # a cluster the namespace does not see
-    error = _error(dispatcher, "RegisterScalableTarget", {**BASE, "ResourceId": "web"} | _range())
+    error = ecsapi_calls.error(dispatcher, "RegisterScalableTarget", {**BASE, "ResourceId": "web"} | _range())
     assert error.name == "ValidationException" and "service/<cluster>/<service>" in error.message
-    error = _error(dispatcher, "RegisterScalableTarget", {**BASE, "ServiceNamespace": "dynamodb"} | _range())
+    error = ecsapi_calls.error(
+        dispatcher, "RegisterScalableTarget", {**BASE, "ServiceNamespace": "dynamodb"} | _range()
+    )
     assert error.name == "ValidationException" and "ecs-facade scales ECS services only" in error.message
-    error = _error(dispatcher, "RegisterScalableTarget", {**BASE, "ScalableDimension": "ecs:service:Other"} | _range())
+    error = ecsapi_calls.error(
+        dispatcher, "RegisterScalableTarget", {**BASE, "ScalableDimension": "ecs:service:Other"} | _range()
+    )
     assert error.name == "ValidationException"  # not in the model's enum: refused before the handler
     assert store.patches == []
 
@@ -231,12 +196,12 @@ def _range() -> dict[str, int]:
 
 def test_register_refuses_a_daemon_service(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.services = [_service("web", schedulingStrategy="DAEMON")]
-    error = _error(dispatcher, "RegisterScalableTarget", {**BASE, **_range()})
+    error = ecsapi_calls.error(dispatcher, "RegisterScalableTarget", {**BASE, **_range()})
     assert error.name == "ValidationException" and "DAEMON" in error.message
 
 
 def test_a_service_of_another_namespace_does_not_exist(dispatcher: Dispatcher, store: FakeStore) -> None:
-    error = _error(dispatcher, "RegisterScalableTarget", {**BASE, **_range()}, namespace="team-b")
+    error = ecsapi_calls.error(dispatcher, "RegisterScalableTarget", {**BASE, **_range()}, namespace="team-b")
     assert error.message == "ECS service doesn't exist: service/default/web"
 
 
@@ -245,7 +210,7 @@ def test_conflicts_are_retried_then_concurrent_update(dispatcher: Dispatcher, st
     _register(dispatcher)
     assert len(store.patches) == 1
     store.conflicts = 3
-    error = _error(dispatcher, "RegisterScalableTarget", {**BASE, "MaxCapacity": 9})
+    error = ecsapi_calls.error(dispatcher, "RegisterScalableTarget", {**BASE, "MaxCapacity": 9})
     assert error.name == "ConcurrentUpdateException"
 
 
@@ -291,7 +256,7 @@ def test_put_customized_and_request_count_metrics(dispatcher: Dispatcher, store:
         "Statistic": "Average",
         "Unit": "Count",
     }
-    _call(
+    ecsapi_calls.call(
         dispatcher,
         "PutScalingPolicy",
         {
@@ -327,7 +292,7 @@ def test_put_customized_and_request_count_metrics(dispatcher: Dispatcher, store:
 
 
 def test_put_needs_a_registered_target(dispatcher: Dispatcher) -> None:
-    error = _error(
+    error = ecsapi_calls.error(
         dispatcher,
         "PutScalingPolicy",
         {**BASE, "PolicyName": "p", "PolicyType": "TargetTrackingScaling",
@@ -345,7 +310,7 @@ def test_put_refuses_what_the_ecsservice_cannot_hold(dispatcher: Dispatcher, sto
     before = len(store.patches)
 
     def put(config: dict[str, Any], kind: str = "TargetTrackingScaling") -> ApiError:
-        return _error(
+        return ecsapi_calls.error(
             dispatcher,
             "PutScalingPolicy",
             {**BASE, "PolicyName": "p", "PolicyType": kind, f"{kind}PolicyConfiguration": config},
@@ -369,11 +334,15 @@ def test_put_refuses_what_the_ecsservice_cannot_hold(dispatcher: Dispatcher, sto
     error = put({"AdjustmentType": "ChangeInCapacity", "StepAdjustments": [{"ScalingAdjustment": 1}]}, "StepScaling")
     assert error.name == "ValidationException" and "no CloudWatch alarms" in error.message
     assert "stepScalingPolicies[].alarm" in error.message
-    error = _error(dispatcher, "PutScalingPolicy", {**BASE, "PolicyName": "p", "PolicyType": "PredictiveScaling"})
+    error = ecsapi_calls.error(
+        dispatcher, "PutScalingPolicy", {**BASE, "PolicyName": "p", "PolicyType": "PredictiveScaling"}
+    )
     assert error.name == "ValidationException" and "PredictiveScaling is not supported" in error.message
-    error = _error(dispatcher, "PutScalingPolicy", {**BASE, "PolicyName": "p", "PolicyType": "TargetTrackingScaling"})
+    error = ecsapi_calls.error(
+        dispatcher, "PutScalingPolicy", {**BASE, "PolicyName": "p", "PolicyType": "TargetTrackingScaling"}
+    )
     assert "TargetTrackingScalingPolicyConfiguration: required" in error.message
-    error = _error(dispatcher, "PutScalingPolicy", {**BASE, "PolicyName": "p"})
+    error = ecsapi_calls.error(dispatcher, "PutScalingPolicy", {**BASE, "PolicyName": "p"})
     assert "PolicyType: required when creating" in error.message
     assert len(store.patches) == before
 
@@ -408,7 +377,9 @@ def test_put_step_scaling_updates_a_policy_and_keeps_its_alarm(dispatcher: Dispa
         "Cooldown": 60,
         "MinAdjustmentMagnitude": 1,
     }
-    _call(dispatcher, "PutScalingPolicy", {**BASE, "PolicyName": "out", "StepScalingPolicyConfiguration": step})
+    ecsapi_calls.call(
+        dispatcher, "PutScalingPolicy", {**BASE, "PolicyName": "out", "StepScalingPolicyConfiguration": step}
+    )
     (policy,) = store.get()["spec"]["autoScaling"]["stepScalingPolicies"]
     assert policy == {
         "policyName": "out",
@@ -419,7 +390,7 @@ def test_put_step_scaling_updates_a_policy_and_keeps_its_alarm(dispatcher: Dispa
         "alarm": alarm,
     }
     # a target tracking policy next to step policies: the HPA cannot combine them
-    error = _error(
+    error = ecsapi_calls.error(
         dispatcher,
         "PutScalingPolicy",
         {**BASE, "PolicyName": "cpu", "PolicyType": "TargetTrackingScaling",
@@ -435,17 +406,17 @@ def test_delete_the_last_policy_keeps_the_target_and_the_count(dispatcher: Dispa
     _register(dispatcher, 1, 6)
     _put_cpu(dispatcher, name="a")
     _put_cpu(dispatcher, name="b")
-    _call(dispatcher, "DeleteScalingPolicy", {**BASE, "PolicyName": "a"})
+    ecsapi_calls.call(dispatcher, "DeleteScalingPolicy", {**BASE, "PolicyName": "a"})
     scaling = store.get()["spec"]["autoScaling"]
     assert [p["policyName"] for p in scaling["targetTrackingScalingPolicies"]] == ["b"]
     assert _annotation(store.get(), autoscaling.ANNOTATION_CREATED)["policies"] == {"b": NOW}
     store.services[0]["status"]["desiredCount"] = 5  # the HPA's count
-    _call(dispatcher, "DeleteScalingPolicy", {**BASE, "PolicyName": "b"})
+    ecsapi_calls.call(dispatcher, "DeleteScalingPolicy", {**BASE, "PolicyName": "b"})
     service = store.get()
     assert "autoScaling" not in service["spec"]
     assert service["spec"]["desiredCount"] == 5  # the count stays where the HPA left it
     assert _annotation(service, autoscaling.ANNOTATION_TARGET) == {"minCapacity": 1, "maxCapacity": 6}
-    error = _error(dispatcher, "DeleteScalingPolicy", {**BASE, "PolicyName": "b"})
+    error = ecsapi_calls.error(dispatcher, "DeleteScalingPolicy", {**BASE, "PolicyName": "b"})
     assert (error.name, error.message) == (
         "ObjectNotFoundException",
         "No scaling policy found for service namespace: ecs, resource ID: service/default/web,"
@@ -457,12 +428,12 @@ def test_deregister_removes_target_and_policies(dispatcher: Dispatcher, store: F
     _register(dispatcher, 1, 6)
     _put_cpu(dispatcher)
     store.services[0]["status"]["desiredCount"] = 4
-    assert _call(dispatcher, "DeregisterScalableTarget", BASE) == {}
+    assert ecsapi_calls.call(dispatcher, "DeregisterScalableTarget", BASE) == {}
     service = store.get()
     assert "autoScaling" not in service["spec"]
     assert service["spec"]["desiredCount"] == 4
     assert not service["metadata"].get("annotations")
-    error = _error(dispatcher, "DeregisterScalableTarget", BASE)
+    error = ecsapi_calls.error(dispatcher, "DeregisterScalableTarget", BASE)
     assert (error.name, error.message) == (
         "ObjectNotFoundException",
         "No scalable target found for service namespace: ecs, resource ID: service/default/web,"
@@ -472,7 +443,7 @@ def test_deregister_removes_target_and_policies(dispatcher: Dispatcher, store: F
 
 def test_deregister_a_target_without_policies_leaves_the_spec(dispatcher: Dispatcher, store: FakeStore) -> None:
     _register(dispatcher, 1, 6)
-    _call(dispatcher, "DeregisterScalableTarget", BASE)
+    ecsapi_calls.call(dispatcher, "DeregisterScalableTarget", BASE)
     assert "spec" not in store.patches[-1]
     assert not store.get()["metadata"].get("annotations")
 
@@ -489,7 +460,7 @@ def test_describe_scalable_targets(dispatcher: Dispatcher, store: FakeStore) -> 
     store.services.append(_service("idle"))  # no target
     store.services.append(_service("daemon", schedulingStrategy="DAEMON", autoScaling=kubectl))  # none either
     _register(dispatcher, 1, 6)
-    answer = _call(dispatcher, "DescribeScalableTargets", {"ServiceNamespace": "ecs"})
+    answer = ecsapi_calls.call(dispatcher, "DescribeScalableTargets", {"ServiceNamespace": "ecs"})
     api, web = answer["ScalableTargets"]
     assert web == {
         "ServiceNamespace": "ecs",
@@ -508,21 +479,23 @@ def test_describe_scalable_targets(dispatcher: Dispatcher, store: FakeStore) -> 
         "ScalableTargetARN": autoscaling.scalable_target_arn(ARNS, autoscaling.Resource("default", "web")),
     }
     assert api["ResourceId"] == "service/default/api" and api["CreationTime"] == 1767225600.0
-    only = _call(dispatcher, "DescribeScalableTargets", {"ServiceNamespace": "ecs", "ResourceIds": [RID]})
+    only = ecsapi_calls.call(dispatcher, "DescribeScalableTargets", {"ServiceNamespace": "ecs", "ResourceIds": [RID]})
     assert [t["ResourceId"] for t in only["ScalableTargets"]] == [RID]
-    first = _call(dispatcher, "DescribeScalableTargets", {"ServiceNamespace": "ecs", "MaxResults": 1})
+    first = ecsapi_calls.call(dispatcher, "DescribeScalableTargets", {"ServiceNamespace": "ecs", "MaxResults": 1})
     assert [t["ResourceId"] for t in first["ScalableTargets"]] == ["service/default/api"]
-    second = _call(
+    second = ecsapi_calls.call(
         dispatcher,
         "DescribeScalableTargets",
         {"ServiceNamespace": "ecs", "MaxResults": 1, "NextToken": first["NextToken"]},
     )
     assert [t["ResourceId"] for t in second["ScalableTargets"]] == [RID] and "NextToken" not in second
-    error = _error(dispatcher, "DescribeScalableTargets", {"ServiceNamespace": "ecs", "NextToken": "nonsense"})
+    error = ecsapi_calls.error(
+        dispatcher, "DescribeScalableTargets", {"ServiceNamespace": "ecs", "NextToken": "nonsense"}
+    )
     assert error.name == "InvalidNextTokenException"
-    assert _call(dispatcher, "DescribeScalableTargets", {"ServiceNamespace": "ecs"}, "team-b") == {
-        "ScalableTargets": []
-    }
+    assert ecsapi_calls.call(
+        dispatcher, "DescribeScalableTargets", {"ServiceNamespace": "ecs"}, namespace="team-b"
+    ) == {"ScalableTargets": []}
 
 
 def test_describe_scaling_policies(dispatcher: Dispatcher, store: FakeStore) -> None:
@@ -533,7 +506,7 @@ def test_describe_scaling_policies(dispatcher: Dispatcher, store: FakeStore) -> 
         name="mem",
         PredefinedMetricSpecification={"PredefinedMetricType": "ECSServiceAverageMemoryUtilization"},
     )
-    answer = _call(dispatcher, "DescribeScalingPolicies", {"ServiceNamespace": "ecs", "ResourceId": RID})
+    answer = ecsapi_calls.call(dispatcher, "DescribeScalingPolicies", {"ServiceNamespace": "ecs", "ResourceId": RID})
     cpu, mem = answer["ScalingPolicies"]
     assert cpu == {
         "PolicyARN": autoscaling.policy_arn(ARNS, autoscaling.Resource("default", "web"), "cpu50"),
@@ -547,13 +520,15 @@ def test_describe_scaling_policies(dispatcher: Dispatcher, store: FakeStore) -> 
         "CreationTime": 1772359200.0,
     }
     assert mem["PolicyName"] == "mem"
-    named = _call(dispatcher, "DescribeScalingPolicies", {"ServiceNamespace": "ecs", "PolicyNames": ["mem"]})
+    named = ecsapi_calls.call(
+        dispatcher, "DescribeScalingPolicies", {"ServiceNamespace": "ecs", "PolicyNames": ["mem"]}
+    )
     assert [p["PolicyName"] for p in named["ScalingPolicies"]] == ["mem"]
 
 
 def test_describe_step_policy_leaves_the_alarm_out(dispatcher: Dispatcher, store: FakeStore) -> None:
     _with_step_policies(store)
-    (policy,) = _call(dispatcher, "DescribeScalingPolicies", {"ServiceNamespace": "ecs"})["ScalingPolicies"]
+    (policy,) = ecsapi_calls.call(dispatcher, "DescribeScalingPolicies", {"ServiceNamespace": "ecs"})["ScalingPolicies"]
     assert policy["PolicyType"] == "StepScaling"
     assert policy["StepScalingPolicyConfiguration"] == {
         "AdjustmentType": "ChangeInCapacity",
@@ -565,7 +540,9 @@ def test_describe_step_policy_leaves_the_alarm_out(dispatcher: Dispatcher, store
 def test_describe_scaling_activities_from_the_status(dispatcher: Dispatcher, store: FakeStore) -> None:
     _register(dispatcher, 1, 6)
     _put_cpu(dispatcher)
-    assert _call(dispatcher, "DescribeScalingActivities", {"ServiceNamespace": "ecs"}) == {"ScalingActivities": []}
+    assert ecsapi_calls.call(dispatcher, "DescribeScalingActivities", {"ServiceNamespace": "ecs"}) == {
+        "ScalingActivities": []
+    }
     store.services[0]["status"]["autoScaling"] = {
         "lastScalingActivity": {
             "startTime": "2026-12-01T08:49:03Z",
@@ -573,9 +550,9 @@ def test_describe_scaling_activities_from_the_status(dispatcher: Dispatcher, sto
             "cause": "policy cpu50 (100 against 50) changing the desired count from 2 to 4",
         }
     }
-    (activity,) = _call(dispatcher, "DescribeScalingActivities", {"ServiceNamespace": "ecs", "ResourceId": RID})[
-        "ScalingActivities"
-    ]
+    (activity,) = ecsapi_calls.call(
+        dispatcher, "DescribeScalingActivities", {"ServiceNamespace": "ecs", "ResourceId": RID}
+    )["ScalingActivities"]
     assert activity == {
         "ActivityId": activity["ActivityId"],
         "ServiceNamespace": "ecs",
@@ -588,7 +565,7 @@ def test_describe_scaling_activities_from_the_status(dispatcher: Dispatcher, sto
         "StatusCode": "Successful",
         "StatusMessage": "Successfully set desired count to 4. Change successfully fulfilled by ecs.",
     }
-    again = _call(dispatcher, "DescribeScalingActivities", {"ServiceNamespace": "ecs"})["ScalingActivities"]
+    again = ecsapi_calls.call(dispatcher, "DescribeScalingActivities", {"ServiceNamespace": "ecs"})["ScalingActivities"]
     assert again[0]["ActivityId"] == activity["ActivityId"]  # the same activity, the same id
 
 
@@ -649,29 +626,20 @@ def test_botocore_application_autoscaling_client(loopback: LoopbackServer, store
 
 def test_a_kubectl_target_keeps_its_creation_time(dispatcher: Dispatcher, store: FakeStore) -> None:
     _with_step_policies(store)
-    _call(dispatcher, "RegisterScalableTarget", {**BASE, "MaxCapacity": 9})
+    ecsapi_calls.call(dispatcher, "RegisterScalableTarget", {**BASE, "MaxCapacity": 9})
     _put_cpu(dispatcher, name="out")  # the step policy "out" becomes a target tracking one
-    (target,) = _call(dispatcher, "DescribeScalableTargets", {"ServiceNamespace": "ecs"})["ScalableTargets"]
+    (target,) = ecsapi_calls.call(dispatcher, "DescribeScalableTargets", {"ServiceNamespace": "ecs"})["ScalableTargets"]
     assert target["CreationTime"] == 1767225600.0  # the service's, not the request's
-    (policy,) = _call(dispatcher, "DescribeScalingPolicies", {"ServiceNamespace": "ecs"})["ScalingPolicies"]
+    (policy,) = ecsapi_calls.call(dispatcher, "DescribeScalingPolicies", {"ServiceNamespace": "ecs"})["ScalingPolicies"]
     assert policy["PolicyType"] == "TargetTrackingScaling"  # a policy of that name is replaced, with its type
     assert policy["CreationTime"] == 1767225600.0  # an existing policy keeps its time
 
 
 def test_a_namespace_named_by_the_signing_region(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.services.append(_service("web", namespace="team-b", desiredCount=9))
-    context = RequestContext(
-        service="application-autoscaling",
-        action="RegisterScalableTarget",
-        request_id="r-1",
-        region="team-b",  # a region that is no AWS region names the namespace (scope.request_namespace)
-        access_key_id="AKIATEST",
-        namespaces=frozenset({"team-a", "team-b"}),
-        home_namespace="team-a",
-    )
-    model = dispatcher.models["application-autoscaling"]
-    parsed = dispatcher.parse(model, "RegisterScalableTarget", orjson.dumps({**BASE, **_range()}))
-    asyncio.run(dispatcher.call(model, parsed, context))
+    # a region that is no AWS region names the namespace (scope.request_namespace)
+    both = frozenset({"team-a", "team-b"})
+    ecsapi_calls.call(dispatcher, "RegisterScalableTarget", {**BASE, **_range()}, region="team-b", namespaces=both)
     team_b = next(s for s in store.services if s["metadata"]["namespace"] == "team-b")
     assert team_b["spec"]["desiredCount"] == 2  # 9 moved into [1, 2]
     assert store.get()["spec"]["desiredCount"] == 2 and "annotations" not in store.get()["metadata"]

@@ -32,17 +32,18 @@ from ecs_facade.model.taskdefinition import content_hash, normalize_task_definit
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.taskdefinition import translate_task_definition
 from tests.fuzz_ecsapi import UNIT, Answer, Case, Ledger, Strategies, cases, encode, leftovers, problem, send
+from tests.unit import ecsapi_calls
 from tests.unit.test_ecsapi_handlers import FakeStore as HandlerStore
-from tests.unit.test_ecsapi_handlers import _context as handler_context
 
 ARNS = Arns("us-east-1", "123456789012")
 
 
-class FakeStore:
+class FakeStore(ecsapi_calls.FakeObjects):
     """Namespaces, ECSClusters, ECSTaskDefinitions (registered at once, as the operator would),
     their ControllerRevisions and ECSServices, as the API server keeps them."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.namespaces: dict[str, dict[str, str]] = {"default": {}}
         self.clusters: list[dict[str, Any]] = []
         self.tds: list[dict[str, Any]] = []
@@ -59,12 +60,6 @@ class FakeStore:
         obj["metadata"].setdefault("uid", f"uid-{self.version}")
         return obj
 
-    def list_clusters(self) -> list[dict[str, Any]]:
-        return copy.deepcopy(self.clusters)
-
-    def namespace_labels(self, namespace: str) -> dict[str, str] | None:
-        return self.namespaces.get(namespace)
-
     def create_cluster(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
         with self.lock:
             if any(c["metadata"]["name"] == manifest["metadata"]["name"] for c in self.clusters):
@@ -75,12 +70,6 @@ class FakeStore:
 
     def delete_cluster(self, name: str) -> None:
         self.clusters = [c for c in self.clusters if c["metadata"]["name"] != name]
-
-    def list_task_definitions(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([o for o in self.tds if o["metadata"]["namespace"] == namespace])
-
-    def list_controller_revisions(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([r for r in self.revisions if r["metadata"]["namespace"] == namespace])
 
     def get_task_definition(self, namespace: str, name: str) -> dict[str, Any] | None:
         found = [o for o in self.tds if (o["metadata"]["namespace"], o["metadata"]["name"]) == (namespace, name)]
@@ -136,9 +125,6 @@ class FakeStore:
             td = next(o for o in self.tds if (o["metadata"]["namespace"], o["metadata"]["name"]) == (namespace, name))
             td["spec"].update(copy.deepcopy(dict(patch.get("spec") or {})))
             self._stamp(td)
-
-    def list_services(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([s for s in self.services if s["metadata"]["namespace"] == namespace])
 
     def create_service(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
         with self.lock:
@@ -380,7 +366,7 @@ def test_concurrent_registrations_of_a_family_each_get_their_revision() -> None:
         )
 
     async def both() -> list[Mapping[str, Any]]:
-        calls = [dispatcher.call(model, request(v), handler_context("RegisterTaskDefinition")) for v in ("1", "2")]
+        calls = [dispatcher.call(model, request(v), ecsapi_calls.context("RegisterTaskDefinition")) for v in ("1", "2")]
         return list(await asyncio.gather(*calls))
 
     first, second = asyncio.run(both())

@@ -1,7 +1,6 @@
 """The cluster and task definition handlers over a fake Store: the namespace each request acts
 in, what is written, and the answers through the Dispatcher (as the server calls them)."""
 
-import asyncio
 import copy
 import datetime
 import inspect
@@ -17,9 +16,10 @@ from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import handlers
 from ecs_facade.ecsapi.errors import ApiError
 from ecs_facade.ecsapi.handlers import Actions, Conflict
-from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
+from ecs_facade.ecsapi.protocol import Dispatcher
 from ecs_facade.ecsapi.taskdefinitions import revisions_of
 from ecs_facade.model.taskdefinition import content_hash, normalize_task_definition
+from tests.unit import ecsapi_calls
 
 ARNS = Arns("us-east-1", "123456789012")
 
@@ -29,11 +29,12 @@ WEB: dict[str, Any] = {
 }
 
 
-class FakeStore:
+class FakeStore(ecsapi_calls.FakeObjects):
     """The API server's objects; ``controller_runs``: the operator registers revisions as
     controllers/taskdefinition.py does (one ControllerRevision per distinct content)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.clusters: list[dict[str, Any]] = []
         self.namespaces: dict[str, dict[str, str]] = {"team-a": {}, "team-b": {}, "default": {}}
         self.tds: list[dict[str, Any]] = []
@@ -41,12 +42,6 @@ class FakeStore:
         self.controller_runs = True
         self.conflicts = 0  # the next writes that answer 409
         self.writes: list[tuple[str, Any]] = []
-
-    def list_clusters(self) -> list[dict[str, Any]]:
-        return copy.deepcopy(self.clusters)
-
-    def namespace_labels(self, namespace: str) -> dict[str, str] | None:
-        return self.namespaces.get(namespace)
 
     def create_cluster(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
         if any(c["metadata"]["name"] == manifest["metadata"]["name"] for c in self.clusters):
@@ -59,12 +54,6 @@ class FakeStore:
     def delete_cluster(self, name: str) -> None:
         self.clusters = [c for c in self.clusters if c["metadata"]["name"] != name]
         self.writes.append(("delete-cluster", name))
-
-    def list_task_definitions(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([o for o in self.tds if o["metadata"]["namespace"] == namespace])
-
-    def list_controller_revisions(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([r for r in self.revisions if r["metadata"]["namespace"] == namespace])
 
     def get_task_definition(self, namespace: str, name: str) -> dict[str, Any] | None:
         found = [o for o in self.tds if o["metadata"]["namespace"] == namespace and o["metadata"]["name"] == name]
@@ -147,31 +136,6 @@ class FakeStore:
             )
 
 
-def _context(
-    action: str,
-    region: str = "us-east-1",
-    namespaces: frozenset[str] | None = frozenset({"team-a"}),
-    home: str | None = "team-a",
-) -> RequestContext:
-    return RequestContext(
-        service="ecs",
-        action=action,
-        request_id="r-1",
-        region=region,
-        access_key_id="AKIATEST" if namespaces is not None else None,
-        namespaces=namespaces,
-        anonymous=namespaces is None,
-        home_namespace=home,
-    )
-
-
-def _call(dispatcher: Dispatcher, action: str, request: dict[str, Any], **context: Any) -> Mapping[str, Any]:
-    """As the server calls a handler: validated against the model, then dispatched."""
-    model = dispatcher.models["ecs"]
-    parsed = dispatcher.parse(model, action, orjson.dumps(request))
-    return asyncio.run(dispatcher.call(model, parsed, _context(action, **context)))
-
-
 async def _no_sleep(seconds: float) -> None:
     pass
 
@@ -183,9 +147,7 @@ def store() -> FakeStore:
 
 @pytest.fixture
 def dispatcher(store: FakeStore) -> Dispatcher:
-    made = Dispatcher()
-    Actions(store, ARNS, register_timeout=1.0, sleep=_no_sleep).register(made)
-    return made
+    return ecsapi_calls.dispatcher_of(Actions(store, ARNS, register_timeout=1.0, sleep=_no_sleep))
 
 
 def test_registers_the_cluster_and_task_definition_actions(dispatcher: Dispatcher) -> None:
@@ -212,47 +174,61 @@ def test_registers_the_cluster_and_task_definition_actions(dispatcher: Dispatche
 
 def test_request_namespace_home_region_and_named_namespace() -> None:
     both = frozenset({"team-a", "team-b"})
-    assert handlers.request_namespace(_context("X", namespaces=both, home="team-b"), "us-east-1") == "team-b"
-    assert handlers.request_namespace(_context("X", "team-a", both, "team-b"), "us-east-1") == "team-a"
+    assert (
+        handlers.request_namespace(ecsapi_calls.context("X", namespaces=both, home="team-b"), "us-east-1") == "team-b"
+    )
+    assert (
+        handlers.request_namespace(
+            ecsapi_calls.context("X", region="team-a", namespaces=both, home="team-b"), "us-east-1"
+        )
+        == "team-a"
+    )
     with pytest.raises(ApiError) as caught:
-        handlers.request_namespace(_context("X", "team-c", both, "team-b"), "us-east-1")
+        handlers.request_namespace(
+            ecsapi_calls.context("X", region="team-c", namespaces=both, home="team-b"), "us-east-1"
+        )
     assert caught.value.name == "AccessDeniedException"
     # anonymous mode: an AWS region acts in "default", any other region names the namespace
-    assert handlers.request_namespace(_context("X", "eu-west-3", None, None), "us-east-1") == "default"
-    assert handlers.request_namespace(_context("X", "team-b", None, None), "us-east-1") == "team-b"
+    assert (
+        handlers.request_namespace(ecsapi_calls.context("X", region="eu-west-3", namespaces=None), "us-east-1")
+        == "default"
+    )
+    assert (
+        handlers.request_namespace(ecsapi_calls.context("X", region="team-b", namespaces=None), "us-east-1") == "team-b"
+    )
 
 
 def test_cluster_lifecycle_in_the_request_namespace(dispatcher: Dispatcher, store: FakeStore) -> None:
-    created = _call(dispatcher, "CreateCluster", {"clusterName": "payments"})
+    created = ecsapi_calls.call(dispatcher, "CreateCluster", {"clusterName": "payments"})
     assert created["cluster"]["clusterArn"] == "arn:aws:ecs:us-east-1:123456789012:cluster/payments"
     assert created["cluster"]["status"] == "ACTIVE"
     assert store.clusters[0]["spec"]["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "team-a"}}
     # idempotent, as in ECS: the same cluster, nothing written
-    again = _call(dispatcher, "CreateCluster", {"clusterName": "payments"})
+    again = ecsapi_calls.call(dispatcher, "CreateCluster", {"clusterName": "payments"})
     assert again["cluster"]["clusterName"] == "payments"
     assert [w for w in store.writes if w[0] == "create-cluster"] == [("create-cluster", "payments")]
 
-    listed = _call(dispatcher, "ListClusters", {})
+    listed = ecsapi_calls.call(dispatcher, "ListClusters", {})
     assert listed["clusterArns"] == [
         "arn:aws:ecs:us-east-1:123456789012:cluster/default",
         "arn:aws:ecs:us-east-1:123456789012:cluster/payments",
     ]
     # team-b does not see team-a's cluster
-    other = _call(
+    other = ecsapi_calls.call(
         dispatcher, "DescribeClusters", {"clusters": ["payments"]}, namespaces=frozenset({"team-b"}), home="team-b"
     )
     assert other["clusters"] == [] and other["failures"][0]["reason"] == "MISSING"
 
-    deleted = _call(dispatcher, "DeleteCluster", {"cluster": "payments"})
+    deleted = ecsapi_calls.call(dispatcher, "DeleteCluster", {"cluster": "payments"})
     assert deleted["cluster"]["status"] == "INACTIVE"
     assert store.clusters == [] and store.writes[-1] == ("delete-cluster", "payments")
 
 
 def test_delete_cluster_with_services_writes_nothing(dispatcher: Dispatcher, store: FakeStore) -> None:
-    _call(dispatcher, "CreateCluster", {"clusterName": "payments"})
+    ecsapi_calls.call(dispatcher, "CreateCluster", {"clusterName": "payments"})
     store.clusters[0]["status"] = {"activeServicesCount": 1}
     with pytest.raises(ApiError) as caught:
-        _call(dispatcher, "DeleteCluster", {"cluster": "payments"})
+        ecsapi_calls.call(dispatcher, "DeleteCluster", {"cluster": "payments"})
     assert caught.value.name == "ClusterContainsServicesException"
     assert len(store.clusters) == 1 and not any(w[0] == "delete-cluster" for w in store.writes)
 
@@ -261,54 +237,57 @@ def test_delete_cluster_counts_the_services_afresh(
     dispatcher: Dispatcher, store: FakeStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A service created a moment ago is not in the cluster's status yet: ECS refuses anyway."""
-    _call(dispatcher, "CreateCluster", {"clusterName": "payments"})
+    ecsapi_calls.call(dispatcher, "CreateCluster", {"clusterName": "payments"})
     service = {"metadata": {"name": "web", "namespace": "team-a"}, "spec": {"cluster": "payments"}}
     monkeypatch.setattr(store, "list_services", lambda namespace: [service] if namespace == "team-a" else [])
     with pytest.raises(ApiError) as caught:
-        _call(dispatcher, "DeleteCluster", {"cluster": "payments"})
+        ecsapi_calls.call(dispatcher, "DeleteCluster", {"cluster": "payments"})
     assert caught.value.name == "ClusterContainsServicesException"
     assert not any(w[0] == "delete-cluster" for w in store.writes)
     service["spec"]["cluster"] = "other"
-    assert _call(dispatcher, "DeleteCluster", {"cluster": "payments"})["cluster"]["status"] == "INACTIVE"
+    assert ecsapi_calls.call(dispatcher, "DeleteCluster", {"cluster": "payments"})["cluster"]["status"] == "INACTIVE"
 
 
 def test_a_namespace_that_does_not_exist_is_refused(dispatcher: Dispatcher, store: FakeStore) -> None:
     del store.namespaces["team-a"]
     with pytest.raises(ApiError) as caught:
-        _call(dispatcher, "CreateCluster", {"clusterName": "payments"})
+        ecsapi_calls.call(dispatcher, "CreateCluster", {"clusterName": "payments"})
     assert caught.value.name == "AccessDeniedException" and "team-a" in caught.value.message
     assert store.writes == []
 
 
 def test_a_key_outside_its_namespaces_reads_nothing(dispatcher: Dispatcher, store: FakeStore) -> None:
     with pytest.raises(ApiError) as caught:
-        _call(dispatcher, "ListTaskDefinitions", {}, region="team-b")
+        ecsapi_calls.call(dispatcher, "ListTaskDefinitions", {}, region="team-b")
     assert caught.value.name == "AccessDeniedException"
 
 
 def test_register_describe_list_deregister(dispatcher: Dispatcher, store: FakeStore) -> None:
-    first = _call(dispatcher, "RegisterTaskDefinition", WEB)
+    first = ecsapi_calls.call(dispatcher, "RegisterTaskDefinition", WEB)
     assert first["taskDefinition"]["taskDefinitionArn"].endswith(":task-definition/web:1")
     assert store.tds[0]["metadata"]["namespace"] == "team-a" and store.tds[0]["spec"] == WEB
 
     changed = {**WEB, "containerDefinitions": [{**WEB["containerDefinitions"][0], "image": "nginx:1.28"}]}
-    second = _call(dispatcher, "RegisterTaskDefinition", changed)
+    second = ecsapi_calls.call(dispatcher, "RegisterTaskDefinition", changed)
     assert second["taskDefinition"]["revision"] == 2
     assert second["taskDefinition"]["containerDefinitions"][0]["image"] == "nginx:1.28"
 
-    described = _call(dispatcher, "DescribeTaskDefinition", {"taskDefinition": "web"})
+    described = ecsapi_calls.call(dispatcher, "DescribeTaskDefinition", {"taskDefinition": "web"})
     assert described["taskDefinition"]["revision"] == 2
-    listed = _call(dispatcher, "ListTaskDefinitions", {"familyPrefix": "web", "sort": "DESC"})
+    listed = ecsapi_calls.call(dispatcher, "ListTaskDefinitions", {"familyPrefix": "web", "sort": "DESC"})
     assert [a.rsplit(":", 1)[1] for a in listed["taskDefinitionArns"]] == ["2", "1"]
-    assert _call(dispatcher, "ListTaskDefinitionFamilies", {})["families"] == ["web"]
+    assert ecsapi_calls.call(dispatcher, "ListTaskDefinitionFamilies", {})["families"] == ["web"]
 
-    gone = _call(dispatcher, "DeregisterTaskDefinition", {"taskDefinition": "web:2"})
+    gone = ecsapi_calls.call(dispatcher, "DeregisterTaskDefinition", {"taskDefinition": "web:2"})
     assert gone["taskDefinition"]["status"] == "INACTIVE"
     assert store.tds[0]["spec"]["deregisteredRevisions"] == [2]
-    assert _call(dispatcher, "DescribeTaskDefinition", {"taskDefinition": "web"})["taskDefinition"]["revision"] == 1
+    assert (
+        ecsapi_calls.call(dispatcher, "DescribeTaskDefinition", {"taskDefinition": "web"})["taskDefinition"]["revision"]
+        == 1
+    )
     # another namespace has no such family
     with pytest.raises(ApiError) as caught:
-        _call(
+        ecsapi_calls.call(
             dispatcher,
             "DescribeTaskDefinition",
             {"taskDefinition": "web"},
@@ -319,11 +298,11 @@ def test_register_describe_list_deregister(dispatcher: Dispatcher, store: FakeSt
 
 
 def test_register_keeps_labels_and_retries_a_conflict(dispatcher: Dispatcher, store: FakeStore) -> None:
-    _call(dispatcher, "RegisterTaskDefinition", WEB)
+    ecsapi_calls.call(dispatcher, "RegisterTaskDefinition", WEB)
     store.tds[0]["metadata"].update(labels={"app": "web"}, finalizers=["ecs.facade.dev/cleanup"])
     store.conflicts = 1
     changed = {**WEB, "cpu": "256"}
-    answer = _call(dispatcher, "RegisterTaskDefinition", changed)
+    answer = ecsapi_calls.call(dispatcher, "RegisterTaskDefinition", changed)
     assert answer["taskDefinition"]["revision"] == 2
     assert store.tds[0]["metadata"]["labels"] == {"app": "web"}
     assert store.tds[0]["metadata"]["finalizers"] == ["ecs.facade.dev/cleanup"]
@@ -341,12 +320,12 @@ def test_register_waits_for_the_operator_then_times_out(store: FakeStore) -> Non
     )
     store.controller_runs = False
     with pytest.raises(ApiError) as caught:
-        _call(dispatcher, "RegisterTaskDefinition", WEB)
+        ecsapi_calls.call(dispatcher, "RegisterTaskDefinition", WEB)
     assert caught.value.name == "ServerException" and "team-a/web" in caught.value.message
     assert now[0] == pytest.approx(2.0)
     # the operator catches up: the same request answers revision 1
     store.run_controller()
-    assert _call(dispatcher, "RegisterTaskDefinition", WEB)["taskDefinition"]["revision"] == 1
+    assert ecsapi_calls.call(dispatcher, "RegisterTaskDefinition", WEB)["taskDefinition"]["revision"] == 1
 
 
 def test_register_answers_the_operators_refusal(dispatcher: Dispatcher, store: FakeStore) -> None:
@@ -362,26 +341,26 @@ def test_register_answers_the_operators_refusal(dispatcher: Dispatcher, store: F
     store.run_controller = refuse  # type: ignore[method-assign]
     store.controller_runs = True
     with pytest.raises(ApiError) as caught:
-        _call(dispatcher, "RegisterTaskDefinition", WEB)
+        ecsapi_calls.call(dispatcher, "RegisterTaskDefinition", WEB)
     assert caught.value.name == "InvalidParameterException" and caught.value.message == "bad memory"
 
 
 def test_deregister_retries_a_conflict_and_gives_up_after_three(dispatcher: Dispatcher, store: FakeStore) -> None:
-    _call(dispatcher, "RegisterTaskDefinition", WEB)
+    ecsapi_calls.call(dispatcher, "RegisterTaskDefinition", WEB)
     store.conflicts = 1
-    assert _call(dispatcher, "DeregisterTaskDefinition", {"taskDefinition": "web:1"})["taskDefinition"]["status"] == (
-        "INACTIVE"
-    )
-    _call(dispatcher, "RegisterTaskDefinition", {**WEB, "cpu": "256"})
+    assert ecsapi_calls.call(dispatcher, "DeregisterTaskDefinition", {"taskDefinition": "web:1"})["taskDefinition"][
+        "status"
+    ] == ("INACTIVE")
+    ecsapi_calls.call(dispatcher, "RegisterTaskDefinition", {**WEB, "cpu": "256"})
     store.conflicts = 3
     with pytest.raises(ApiError) as caught:
-        _call(dispatcher, "DeregisterTaskDefinition", {"taskDefinition": "web:2"})
+        ecsapi_calls.call(dispatcher, "DeregisterTaskDefinition", {"taskDefinition": "web:2"})
     assert caught.value.name == "ClientException"
     assert store.tds[0]["spec"]["deregisteredRevisions"] == [1]
 
 
 def test_registered_at_is_epoch_seconds(dispatcher: Dispatcher) -> None:
-    answer = _call(dispatcher, "RegisterTaskDefinition", WEB)
+    answer = ecsapi_calls.call(dispatcher, "RegisterTaskDefinition", WEB)
     expected = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC).timestamp()
     assert answer["taskDefinition"]["registeredAt"] == expected
 

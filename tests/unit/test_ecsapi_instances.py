@@ -1,12 +1,10 @@
 """Container instances and attributes through the ECS API: the pure half field by field, the
 handlers through the Dispatcher (model validation included) on a fake store of nodes."""
 
-import asyncio
 import copy
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 import pytest
 
 from ecs_facade.api import CUSTOM_ATTRIBUTE_LABEL_PREFIX, LABEL_CLUSTER, LABEL_INSTANCE_STATUS, LABEL_SERVICE
@@ -14,7 +12,8 @@ from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import instances, scope
 from ecs_facade.ecsapi.errors import EcsError
 from ecs_facade.ecsapi.instances_handlers import InstanceActions
-from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
+from ecs_facade.ecsapi.protocol import Dispatcher
+from tests.unit import ecsapi_calls
 
 ARNS = Arns("us-east-1", "123456789012")
 UID_A = "aaaaaaaa-0000-0000-0000-000000000001"
@@ -99,19 +98,6 @@ class FakeStore:
         return copy.deepcopy(node)
 
 
-def _context(action: str, namespaces: frozenset[str] | None = frozenset({"team-a"})) -> RequestContext:
-    return RequestContext(
-        service="ecs",
-        action=action,
-        request_id="r-1",
-        region="us-east-1",
-        access_key_id="AKIATEST" if namespaces is not None else None,
-        namespaces=namespaces,
-        anonymous=namespaces is None,
-        home_namespace="team-a" if namespaces is not None and "team-a" in namespaces else None,
-    )
-
-
 @pytest.fixture
 def store() -> FakeStore:
     return FakeStore()
@@ -119,15 +105,7 @@ def store() -> FakeStore:
 
 @pytest.fixture
 def dispatcher(store: FakeStore) -> Dispatcher:
-    made = Dispatcher()
-    InstanceActions(store, ARNS).register(made)
-    return made
-
-
-def _call(dispatcher: Dispatcher, action: str, request: dict[str, Any], **context: Any) -> Mapping[str, Any]:
-    model = dispatcher.models["ecs"]
-    parsed = dispatcher.parse(model, action, orjson.dumps(request))
-    return asyncio.run(dispatcher.call(model, parsed, _context(action, **context)))
+    return ecsapi_calls.dispatcher_of(InstanceActions(store, ARNS))
 
 
 def _arn(instance_id: str, cluster: str = "prod") -> str:
@@ -373,42 +351,48 @@ def test_registers_the_instance_actions(dispatcher: Dispatcher) -> None:
 
 def test_list_by_status_pages_and_reads_no_pods(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.nodes["b"]["metadata"]["labels"][LABEL_INSTANCE_STATUS] = "DRAINING"
-    assert _call(dispatcher, "ListContainerInstances", {"cluster": "prod", "status": "DRAINING"}) == {
+    assert ecsapi_calls.call(dispatcher, "ListContainerInstances", {"cluster": "prod", "status": "DRAINING"}) == {
         "containerInstanceArns": [_arn(ID_B)]
     }
-    first = _call(dispatcher, "ListContainerInstances", {"cluster": ARNS.cluster("prod"), "maxResults": 1})
+    first = ecsapi_calls.call(dispatcher, "ListContainerInstances", {"cluster": ARNS.cluster("prod"), "maxResults": 1})
     assert first["containerInstanceArns"] == [_arn(ID_A)]
-    second = _call(dispatcher, "ListContainerInstances", {"cluster": "prod", "nextToken": first["nextToken"]})
+    second = ecsapi_calls.call(
+        dispatcher, "ListContainerInstances", {"cluster": "prod", "nextToken": first["nextToken"]}
+    )
     assert second == {"containerInstanceArns": [_arn(ID_B)]}
     assert store.pod_reads == []
-    _call(dispatcher, "ListContainerInstances", {"cluster": "prod", "filter": "runningTasksCount > 0"})
+    ecsapi_calls.call(dispatcher, "ListContainerInstances", {"cluster": "prod", "filter": "runningTasksCount > 0"})
     assert store.pod_reads == ["a", "b"]
 
 
 def test_clusters_the_namespace_does_not_see_are_not_found(dispatcher: Dispatcher) -> None:
     with pytest.raises(EcsError, match=r"ClusterNotFoundException: Cluster not found."):
-        _call(dispatcher, "ListContainerInstances", {"cluster": "prod"}, namespaces=frozenset({"team-b"}))
+        ecsapi_calls.call(dispatcher, "ListContainerInstances", {"cluster": "prod"}, namespaces=frozenset({"team-b"}))
     with pytest.raises(EcsError, match="ClusterNotFoundException"):
-        _call(dispatcher, "DescribeContainerInstances", {"cluster": "nope", "containerInstances": [ID_A]})
+        ecsapi_calls.call(dispatcher, "DescribeContainerInstances", {"cluster": "nope", "containerInstances": [ID_A]})
 
 
 def test_the_model_refuses_a_bad_status(dispatcher: Dispatcher) -> None:
     with pytest.raises(EcsError, match=r"InvalidParameterException.*status"):
-        _call(dispatcher, "ListContainerInstances", {"status": "SLEEPING"})
+        ecsapi_calls.call(dispatcher, "ListContainerInstances", {"status": "SLEEPING"})
     with pytest.raises(EcsError, match=r"InvalidParameterException.*containerInstances"):
-        _call(dispatcher, "DescribeContainerInstances", {"cluster": "prod"})
+        ecsapi_calls.call(dispatcher, "DescribeContainerInstances", {"cluster": "prod"})
 
 
 def test_describe_reads_only_the_described_nodes_pods(dispatcher: Dispatcher, store: FakeStore) -> None:
-    answer = _call(dispatcher, "DescribeContainerInstances", {"cluster": "prod", "containerInstances": [ID_A]})
+    answer = ecsapi_calls.call(
+        dispatcher, "DescribeContainerInstances", {"cluster": "prod", "containerInstances": [ID_A]}
+    )
     assert answer["containerInstances"][0]["runningTasksCount"] == 2
     assert store.pod_reads == ["a"]
     with pytest.raises(EcsError, match="at most 100"):
-        _call(dispatcher, "DescribeContainerInstances", {"cluster": "prod", "containerInstances": ["x"] * 101})
+        ecsapi_calls.call(
+            dispatcher, "DescribeContainerInstances", {"cluster": "prod", "containerInstances": ["x"] * 101}
+        )
 
 
 def test_update_state_patches_the_label_and_answers_the_instances(dispatcher: Dispatcher, store: FakeStore) -> None:
-    answer = _call(
+    answer = ecsapi_calls.call(
         dispatcher,
         "UpdateContainerInstancesState",
         {"cluster": "prod", "containerInstances": [_arn(ID_B), "gone"], "status": "DRAINING"},
@@ -416,7 +400,7 @@ def test_update_state_patches_the_label_and_answers_the_instances(dispatcher: Di
     assert store.patches == [("b", {"metadata": {"labels": {LABEL_INSTANCE_STATUS: "DRAINING"}}})]
     assert [i["status"] for i in answer["containerInstances"]] == ["DRAINING"]
     assert answer["failures"] == [{"arn": _arn("gone"), "reason": "MISSING"}]
-    _call(
+    ecsapi_calls.call(
         dispatcher,
         "UpdateContainerInstancesState",
         {"cluster": "prod", "containerInstances": [ID_B], "status": "ACTIVE"},
@@ -429,24 +413,24 @@ def test_writes_to_a_shared_clusters_instances_need_a_key_of_every_namespace(
 ) -> None:
     request = {"cluster": "shared", "containerInstances": [ID_C], "status": "DRAINING"}
     with pytest.raises(EcsError, match=r"AccessDeniedException.*shared"):
-        _call(dispatcher, "UpdateContainerInstancesState", request)
+        ecsapi_calls.call(dispatcher, "UpdateContainerInstancesState", request)
     with pytest.raises(EcsError, match="AccessDeniedException"):
-        _call(
+        ecsapi_calls.call(
             dispatcher,
             "PutAttributes",
             {"cluster": "shared", "attributes": [{"name": "x", "targetId": _arn(ID_C, "shared")}]},
         )
     assert store.patches == []
     # reading is fine; a key of every namespace may write
-    assert _call(dispatcher, "ListContainerInstances", {"cluster": "shared"})["containerInstanceArns"] == [
+    assert ecsapi_calls.call(dispatcher, "ListContainerInstances", {"cluster": "shared"})["containerInstanceArns"] == [
         _arn(ID_C, "shared")
     ]
-    _call(dispatcher, "UpdateContainerInstancesState", request, namespaces=frozenset({"team-a", "*"}))
+    ecsapi_calls.call(dispatcher, "UpdateContainerInstancesState", request, namespaces=frozenset({"team-a", "*"}))
     assert store.nodes["c"]["metadata"]["labels"][LABEL_INSTANCE_STATUS] == "DRAINING"
 
 
 def test_put_list_delete_attributes(dispatcher: Dispatcher, store: FakeStore) -> None:
-    put = _call(
+    put = ecsapi_calls.call(
         dispatcher,
         "PutAttributes",
         {"cluster": "prod", "attributes": [{"name": "zone-group", "value": "g1", "targetId": _arn(ID_B)}]},
@@ -457,20 +441,20 @@ def test_put_list_delete_attributes(dispatcher: Dispatcher, store: FakeStore) ->
         ]
     }
     assert store.nodes["b"]["metadata"]["labels"][f"{CUSTOM_ATTRIBUTE_LABEL_PREFIX}zone-group"] == "g1"
-    listed = _call(
+    listed = ecsapi_calls.call(
         dispatcher,
         "ListAttributes",
         {"cluster": "prod", "targetType": "container-instance", "attributeName": "zone-group"},
     )
     assert [a["targetId"] for a in listed["attributes"]] == [_arn(ID_B)]
-    _call(
+    ecsapi_calls.call(
         dispatcher,
         "DeleteAttributes",
         {"cluster": "prod", "attributes": [{"name": "zone-group", "targetId": _arn(ID_B)}]},
     )
     assert f"{CUSTOM_ATTRIBUTE_LABEL_PREFIX}zone-group" not in store.nodes["b"]["metadata"]["labels"]
     with pytest.raises(EcsError, match=r"InvalidParameterException.*targetType"):
-        _call(dispatcher, "ListAttributes", {"cluster": "prod", "targetType": "task"})
+        ecsapi_calls.call(dispatcher, "ListAttributes", {"cluster": "prod", "targetType": "task"})
 
 
 def test_a_put_that_fails_a_check_writes_nothing(dispatcher: Dispatcher, store: FakeStore) -> None:
@@ -482,7 +466,7 @@ def test_a_put_that_fails_a_check_writes_nothing(dispatcher: Dispatcher, store: 
         ],
     }
     with pytest.raises(EcsError, match="TargetNotFoundException"):
-        _call(dispatcher, "PutAttributes", request)
+        ecsapi_calls.call(dispatcher, "PutAttributes", request)
     assert store.patches == []
 
 

@@ -16,8 +16,9 @@ from ecs_facade.ecsapi.errors import ApiError
 from ecs_facade.ecsapi.protocol import Dispatcher
 from ecs_facade.ecsapi.sigv4 import AccessKey, DictKeyStore, verify
 from ecs_facade.ecsapi.tasks_handlers import TaskActions
+from tests.unit import ecsapi_calls
 
-from .test_ecsapi_tasks import ARNS, FakeStore, _call
+from .test_ecsapi_tasks import ARNS, FakeStore
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -88,7 +89,7 @@ def test_run_task_reports_the_tasks_it_started_when_a_later_one_fails() -> None:
     store = _FailsSecondCreate()
     dispatcher = Dispatcher()
     TaskActions(store, ARNS).register(dispatcher)
-    answer = _call(dispatcher, "RunTask", {"taskDefinition": "web", "count": 3})
+    answer = ecsapi_calls.call(dispatcher, "RunTask", {"taskDefinition": "web", "count": 3})
     assert len(store.ecs_tasks) == 1
     assert [t["taskArn"] for t in answer["tasks"]] == [
         f"{ARNS.task('default', store.ecs_tasks[0]['metadata']['uid'].replace('-', ''))}"
@@ -111,15 +112,14 @@ def test_a_deleted_service_is_described_inactive_as_the_services_inactive_waiter
     from ecs_facade.ecsapi.handlers import Actions
 
     from .test_ecsapi_services import FakeStore as ServiceStore
-    from .test_ecsapi_services import _call as call_services
     from .test_ecsapi_services import _service
 
     store = ServiceStore()
     store.services = [_service("web", desiredCount=0)]
     dispatcher = Dispatcher()
     Actions(store, ARNS).register(dispatcher)  # type: ignore[arg-type]
-    call_services(dispatcher, "DeleteService", {"service": "web"})
-    described = call_services(dispatcher, "DescribeServices", {"services": ["web"]})
+    ecsapi_calls.call(dispatcher, "DeleteService", {"service": "web"})
+    described = ecsapi_calls.call(dispatcher, "DescribeServices", {"services": ["web"]})
     # services_inactive: failures[].reason MISSING -> failure; services[].status INACTIVE -> success
     assert described["failures"] == []
     assert [s["status"] for s in described["services"]] == ["INACTIVE"]
@@ -151,15 +151,13 @@ def test_create_service_retried_with_its_client_token_answers_the_service() -> N
     from ecs_facade.ecsapi.handlers import Actions
 
     from .test_ecsapi_services import FakeStore as ServiceStore
-    from .test_ecsapi_services import _call as call_services
-    from .test_ecsapi_services import _error as service_error
 
     store = ServiceStore()
     dispatcher = Dispatcher()
     Actions(store, ARNS).register(dispatcher)  # type: ignore[arg-type]
     request = {"serviceName": "web", "taskDefinition": "web:3", "desiredCount": 1, "clientToken": "tok-1"}
-    first = call_services(dispatcher, "CreateService", request)
-    again = call_services(dispatcher, "CreateService", request)
+    first = ecsapi_calls.call(dispatcher, "CreateService", request)
+    again = ecsapi_calls.call(dispatcher, "CreateService", request)
     assert again == first
     assert len(store.services) == 1
     # another token, or the same token with other members, is a second CreateService of the name
@@ -168,7 +166,7 @@ def test_create_service_retried_with_its_client_token_answers_the_service() -> N
         {**request, "desiredCount": 3},
         {**request, "clientToken": None},
     ):
-        refused = service_error(dispatcher, "CreateService", other)
+        refused = ecsapi_calls.error(dispatcher, "CreateService", other)
         assert (refused.name, refused.message) == (
             "InvalidParameterException",
             "Creation of service was not idempotent.",
@@ -215,14 +213,13 @@ def test_register_task_definition_in_a_missing_namespace_is_access_denied() -> N
     from ecs_facade.ecsapi.handlers import Actions
 
     from .test_ecsapi_handlers import FakeStore as HandlerStore
-    from .test_ecsapi_handlers import _call as call_handlers
 
     store = HandlerStore()
     dispatcher = Dispatcher()
     Actions(store, ARNS, register_timeout=0.1).register(dispatcher)
     request = {"family": "web", "containerDefinitions": [{"name": "app", "image": "nginx"}]}
     with pytest.raises(ApiError) as refused:
-        call_handlers(dispatcher, "RegisterTaskDefinition", request, namespaces=frozenset({"gone"}), home="gone")
+        ecsapi_calls.call(dispatcher, "RegisterTaskDefinition", request, namespaces=frozenset({"gone"}), home="gone")
     assert refused.value.name == "AccessDeniedException"
     assert "'gone' does not exist" in refused.value.message
     assert store.writes == []
@@ -244,6 +241,16 @@ def test_a_terminating_namespace_is_a_client_error_not_a_500() -> None:
 # --- UpdateService, then the services_stable waiter, before the operator has seen the update
 
 
+# a service of generation 1 the operator has seen out: one deployment, all its tasks running
+_STEADY = {
+    "observedGeneration": 1,
+    "desiredCount": 2,
+    "runningCount": 2,
+    "pendingCount": 0,
+    "deployments": [{"id": "ecs-svc/1", "status": "PRIMARY", "desiredCount": 2, "runningCount": 2}],
+}
+
+
 def _services_stable(services: list[dict[str, Any]]) -> bool:
     """botocore's ServicesStable success acceptor (DRAINING/INACTIVE/MISSING aside)."""
     return all(len(s["deployments"]) == 1 and s["runningCount"] == s["desiredCount"] for s in services)
@@ -252,17 +259,10 @@ def _services_stable(services: list[dict[str, Any]]) -> bool:
 def test_a_service_updated_but_not_yet_observed_is_not_stable() -> None:
     from ecs_facade.ecsapi import services
 
-    steady = {
-        "observedGeneration": 1,
-        "desiredCount": 2,
-        "runningCount": 2,
-        "pendingCount": 0,
-        "deployments": [{"id": "ecs-svc/1", "status": "PRIMARY", "desiredCount": 2, "runningCount": 2}],
-    }
     updated = {
         "metadata": {"name": "web", "namespace": "team-a", "generation": 2},
         "spec": {"cluster": "default", "taskDefinition": "web:4", "desiredCount": 3},
-        "status": steady,
+        "status": _STEADY,
     }
     described = services.describe_service(updated, ARNS)
     assert not _services_stable([described])
@@ -271,19 +271,12 @@ def test_a_service_updated_but_not_yet_observed_is_not_stable() -> None:
 def test_a_forced_deployment_not_yet_observed_is_not_stable() -> None:
     from ecs_facade.ecsapi import services
 
-    steady = {
-        "observedGeneration": 1,
-        "desiredCount": 2,
-        "runningCount": 2,
-        "pendingCount": 0,
-        "deployments": [{"id": "ecs-svc/1", "status": "PRIMARY", "desiredCount": 2, "runningCount": 2}],
-    }
     forced = {
         "metadata": {"name": "web", "namespace": "team-a", "generation": 2},
         "spec": {
             "cluster": "default", "taskDefinition": "web:4", "desiredCount": 2,
             "forceNewDeployment": "2026-12-07T17:00:00Z",
         },
-        "status": steady,
+        "status": _STEADY,
     }  # fmt: skip
     assert not _services_stable([services.describe_service(forced, ARNS)])

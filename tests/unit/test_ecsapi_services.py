@@ -1,20 +1,17 @@
 """The service actions: the ECSService each request writes, the ECS Service shape read from an
 ECSService's spec and status, and ECS's errors, through the Dispatcher over a fake Store."""
 
-import asyncio
 import copy
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 import pytest
 
-from ecs_facade.api import API_VERSION
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import services
-from ecs_facade.ecsapi.errors import ApiError
 from ecs_facade.ecsapi.handlers import Actions, Conflict
-from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
+from ecs_facade.ecsapi.protocol import Dispatcher
+from tests.unit import ecsapi_calls
 
 ARNS = Arns("us-east-1", "123456789012")
 PREFIX = "arn:aws:ecs:us-east-1:123456789012"
@@ -45,23 +42,11 @@ STATUS: dict[str, Any] = {
 }
 
 
-def _revision(number: int) -> dict[str, Any]:
-    """A ControllerRevision of family web, as the operator registers it."""
-    return {
-        "metadata": {
-            "name": f"web-{number}",
-            "namespace": "team-a",
-            "ownerReferences": [{"kind": "ECSTaskDefinition", "name": "web", "uid": "uid-web"}],
-        },
-        "revision": number,
-        "data": {"taskDefinition": {"family": "web"}},
-    }
-
-
-class FakeStore:
+class FakeStore(ecsapi_calls.FakeObjects):
     """Namespaces, ECSClusters and ECSServices as the API server holds them."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.clusters: list[dict[str, Any]] = []
         self.namespaces: dict[str, dict[str, str]] = {"team-a": {}, "team-b": {}}
         self.services: list[dict[str, Any]] = []
@@ -72,24 +57,9 @@ class FakeStore:
                 "spec": {"family": "web", "deregisteredRevisions": [2]},
             }
         ]
-        self.revisions = [_revision(n) for n in (2, 3, 4)]
+        self.revisions = [ecsapi_calls.web_revision(n) for n in (2, 3, 4)]
         self.conflicts = 0
         self.writes: list[tuple[str, Any]] = []
-
-    def list_clusters(self) -> list[dict[str, Any]]:
-        return copy.deepcopy(self.clusters)
-
-    def namespace_labels(self, namespace: str) -> dict[str, str] | None:
-        return self.namespaces.get(namespace)
-
-    def list_task_definitions(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([o for o in self.tds if o["metadata"]["namespace"] == namespace])
-
-    def list_controller_revisions(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([r for r in self.revisions if r["metadata"]["namespace"] == namespace])
-
-    def list_services(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([s for s in self.services if s["metadata"]["namespace"] == namespace])
 
     def _find(self, namespace: str, name: str) -> dict[str, Any] | None:
         meta = [s for s in self.services if (s["metadata"]["namespace"], s["metadata"]["name"]) == (namespace, name)]
@@ -124,42 +94,7 @@ class FakeStore:
 
 
 def _service(name: str, cluster: str = "default", namespace: str = "team-a", **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "ECSService",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "resourceVersion": "7",
-            "creationTimestamp": "2026-01-01T00:00:00Z",
-        },
-        "spec": {"cluster": cluster, "taskDefinition": "web", "desiredCount": 2, **spec},
-        "status": copy.deepcopy(STATUS),
-    }
-
-
-def _context(action: str, namespace: str = "team-a") -> RequestContext:
-    return RequestContext(
-        service="ecs",
-        action=action,
-        request_id="r-1",
-        region="us-east-1",
-        access_key_id="AKIATEST",
-        namespaces=frozenset({namespace}),
-        home_namespace=namespace,
-    )
-
-
-def _call(dispatcher: Dispatcher, action: str, request: dict[str, Any], namespace: str = "team-a") -> Mapping[str, Any]:
-    model = dispatcher.models["ecs"]
-    parsed = dispatcher.parse(model, action, orjson.dumps(request))
-    return asyncio.run(dispatcher.call(model, parsed, _context(action, namespace)))
-
-
-def _error(dispatcher: Dispatcher, action: str, request: dict[str, Any], namespace: str = "team-a") -> ApiError:
-    with pytest.raises(ApiError) as caught:
-        _call(dispatcher, action, request, namespace)
-    return caught.value
+    return ecsapi_calls.ecs_service(name, cluster, namespace, STATUS, **spec)
 
 
 @pytest.fixture
@@ -169,16 +104,14 @@ def store() -> FakeStore:
 
 @pytest.fixture
 def dispatcher(store: FakeStore) -> Dispatcher:
-    made = Dispatcher()
-    Actions(store, ARNS).register(made)  # type: ignore[arg-type]  # only the service half of the Store
-    return made
+    return ecsapi_calls.dispatcher_of(Actions(store, ARNS))  # type: ignore[arg-type]  # only the service half of the Store
 
 
 # --- CreateService
 
 
 def test_create_service_writes_the_request_as_the_ecsservice_spec(dispatcher: Dispatcher, store: FakeStore) -> None:
-    answer = _call(
+    answer = ecsapi_calls.call(
         dispatcher,
         "CreateService",
         {
@@ -211,7 +144,7 @@ def test_create_service_writes_the_request_as_the_ecsservice_spec(dispatcher: Di
 
 
 def test_create_service_answers_the_revision_a_bare_family_names(dispatcher: Dispatcher, store: FakeStore) -> None:
-    answer = _call(dispatcher, "CreateService", {"serviceName": "web", "taskDefinition": "web"})
+    answer = ecsapi_calls.call(dispatcher, "CreateService", {"serviceName": "web", "taskDefinition": "web"})
     assert answer["service"]["taskDefinition"] == f"{PREFIX}:task-definition/web:4"  # latest ACTIVE
     assert store.services[0]["spec"]["taskDefinition"] == "web"  # the operator resolves it (docs/services.md)
 
@@ -227,10 +160,10 @@ def test_create_service_answers_the_revision_a_bare_family_names(dispatcher: Dis
 def test_create_and_update_refuse_an_unknown_or_inactive_task_definition(
     dispatcher: Dispatcher, store: FakeStore, reference: str, message: str
 ) -> None:
-    error = _error(dispatcher, "CreateService", {"serviceName": "api", "taskDefinition": reference})
+    error = ecsapi_calls.error(dispatcher, "CreateService", {"serviceName": "api", "taskDefinition": reference})
     assert (error.name, error.message) == ("ClientException", message)
     store.services = [_service("web")]
-    error = _error(dispatcher, "UpdateService", {"service": "web", "taskDefinition": reference})
+    error = ecsapi_calls.error(dispatcher, "UpdateService", {"service": "web", "taskDefinition": reference})
     assert (error.name, error.message) == ("ClientException", message)
     assert store.writes == []
 
@@ -245,22 +178,27 @@ def test_create_service_in_an_unknown_or_unadmitting_cluster_is_cluster_not_foun
         }
     ]
     for cluster in ("nope", "other"):
-        error = _error(dispatcher, "CreateService", {"cluster": cluster, "serviceName": "web", "taskDefinition": "web"})
+        error = ecsapi_calls.error(
+            dispatcher, "CreateService", {"cluster": cluster, "serviceName": "web", "taskDefinition": "web"}
+        )
         assert (error.name, error.message) == ("ClusterNotFoundException", "Cluster not found.")
     assert store.writes == []
 
 
 def test_create_service_of_an_existing_name_is_refused(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.services = [_service("web")]
-    error = _error(dispatcher, "CreateService", {"serviceName": "web", "taskDefinition": "web"})
+    error = ecsapi_calls.error(dispatcher, "CreateService", {"serviceName": "web", "taskDefinition": "web"})
     assert (error.name, error.message) == ("InvalidParameterException", "Creation of service was not idempotent.")
     store.services[0]["metadata"]["deletionTimestamp"] = "2026-01-01T00:01:00Z"
-    assert "draining" in _error(dispatcher, "CreateService", {"serviceName": "web", "taskDefinition": "web"}).message
+    assert (
+        "draining"
+        in ecsapi_calls.error(dispatcher, "CreateService", {"serviceName": "web", "taskDefinition": "web"}).message
+    )
     assert store.writes == []
 
 
 def test_create_service_missing_its_task_definition_names_the_member(dispatcher: Dispatcher) -> None:
-    error = _error(dispatcher, "CreateService", {"serviceName": "web"})
+    error = ecsapi_calls.error(dispatcher, "CreateService", {"serviceName": "web"})
     assert error.name == "InvalidParameterException" and "taskDefinition" in error.message
 
 
@@ -276,7 +214,7 @@ def test_describe_services_from_spec_and_status(dispatcher: Dispatcher, store: F
             tags=[{"key": "team", "value": "a"}],
         )
     ]
-    answer = _call(dispatcher, "DescribeServices", {"services": ["web", "gone"], "include": ["TAGS"]})
+    answer = ecsapi_calls.call(dispatcher, "DescribeServices", {"services": ["web", "gone"], "include": ["TAGS"]})
     (service,) = answer["services"]
     assert answer["failures"] == [{"arn": f"{PREFIX}:service/default/gone", "reason": "MISSING"}]
     assert service["serviceName"] == "web"
@@ -295,30 +233,33 @@ def test_describe_services_from_spec_and_status(dispatcher: Dispatcher, store: F
     assert service["tags"] == [{"key": "team", "value": "a"}]
     assert service["deploymentConfiguration"] == {"maximumPercent": 200, "minimumHealthyPercent": 100}
     assert service["schedulingStrategy"] == "REPLICA"
-    without = _call(dispatcher, "DescribeServices", {"services": ["web"]})["services"][0]
+    without = ecsapi_calls.call(dispatcher, "DescribeServices", {"services": ["web"]})["services"][0]
     assert "tags" not in without
 
 
 def test_describe_services_by_arn_and_cluster(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.clusters = [{"metadata": {"name": "prod"}, "spec": {}}]
     store.services = [_service("web", cluster="prod"), _service("api")]
-    answer = _call(
+    answer = ecsapi_calls.call(
         dispatcher,
         "DescribeServices",
         {"cluster": "prod", "services": [f"{PREFIX}:service/prod/web", f"{PREFIX}:service/default/api", "api"]},
     )
     assert [s["serviceArn"] for s in answer["services"]] == [f"{PREFIX}:service/prod/web"]
     assert [f["arn"] for f in answer["failures"]] == [f"{PREFIX}:service/prod/api"] * 2
-    error = _error(dispatcher, "DescribeServices", {"cluster": "nope", "services": ["web"]})
+    error = ecsapi_calls.error(dispatcher, "DescribeServices", {"cluster": "nope", "services": ["web"]})
     assert error.name == "ClusterNotFoundException"
-    assert len(_call(dispatcher, "DescribeServices", {"services": [f"s{i}" for i in range(10)]})["failures"]) == 10
-    error = _error(dispatcher, "DescribeServices", {"services": [f"s{i}" for i in range(11)]})
+    assert (
+        len(ecsapi_calls.call(dispatcher, "DescribeServices", {"services": [f"s{i}" for i in range(10)]})["failures"])
+        == 10
+    )
+    error = ecsapi_calls.error(dispatcher, "DescribeServices", {"services": [f"s{i}" for i in range(11)]})
     assert error.name == "InvalidParameterException" and "at most 10" in error.message
 
 
 def test_describe_services_of_another_namespace_are_missing(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.services = [_service("web", namespace="team-b")]
-    answer = _call(dispatcher, "DescribeServices", {"services": ["web"]})
+    answer = ecsapi_calls.call(dispatcher, "DescribeServices", {"services": ["web"]})
     assert answer["services"] == [] and answer["failures"][0]["reason"] == "MISSING"
 
 
@@ -348,19 +289,21 @@ def test_list_services_of_the_cluster_filtered_and_paged(dispatcher: Dispatcher,
         _service("d", schedulingStrategy="DAEMON"),
         _service("e", cluster="prod"),
     ]
-    first = _call(dispatcher, "ListServices", {"maxResults": 2})
+    first = ecsapi_calls.call(dispatcher, "ListServices", {"maxResults": 2})
     assert first["serviceArns"] == [f"{PREFIX}:service/default/a", f"{PREFIX}:service/default/b"]
-    second = _call(dispatcher, "ListServices", {"maxResults": 2, "nextToken": first["nextToken"]})
+    second = ecsapi_calls.call(dispatcher, "ListServices", {"maxResults": 2, "nextToken": first["nextToken"]})
     assert second["serviceArns"] == [f"{PREFIX}:service/default/c", f"{PREFIX}:service/default/d"]
     assert "nextToken" not in second
-    assert _call(dispatcher, "ListServices", {"launchType": "FARGATE"})["serviceArns"] == [
+    assert ecsapi_calls.call(dispatcher, "ListServices", {"launchType": "FARGATE"})["serviceArns"] == [
         f"{PREFIX}:service/default/b"
     ]
-    assert _call(dispatcher, "ListServices", {"schedulingStrategy": "DAEMON"})["serviceArns"] == [
+    assert ecsapi_calls.call(dispatcher, "ListServices", {"schedulingStrategy": "DAEMON"})["serviceArns"] == [
         f"{PREFIX}:service/default/d"
     ]
-    assert _call(dispatcher, "ListServices", {"cluster": "prod"})["serviceArns"] == [f"{PREFIX}:service/prod/e"]
-    assert _error(dispatcher, "ListServices", {"cluster": "nope"}).name == "ClusterNotFoundException"
+    assert ecsapi_calls.call(dispatcher, "ListServices", {"cluster": "prod"})["serviceArns"] == [
+        f"{PREFIX}:service/prod/e"
+    ]
+    assert ecsapi_calls.error(dispatcher, "ListServices", {"cluster": "nope"}).name == "ClusterNotFoundException"
 
 
 # --- UpdateService
@@ -368,7 +311,7 @@ def test_list_services_of_the_cluster_filtered_and_paged(dispatcher: Dispatcher,
 
 def test_update_service_patches_the_spec_conditionally(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.services = [_service("web")]
-    answer = _call(
+    answer = ecsapi_calls.call(
         dispatcher,
         "UpdateService",
         {
@@ -399,33 +342,38 @@ def test_update_service_patches_the_spec_conditionally(dispatcher: Dispatcher, s
 
 def test_force_new_deployment_sets_a_new_value_each_time(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.services = [_service("web")]
-    _call(dispatcher, "UpdateService", {"service": "web", "forceNewDeployment": True})
+    ecsapi_calls.call(dispatcher, "UpdateService", {"service": "web", "forceNewDeployment": True})
     first = store.services[0]["spec"]["forceNewDeployment"]
     assert first.startswith("20")  # a timestamp: each change starts a deployment (docs/services.md)
-    _call(dispatcher, "UpdateService", {"service": "web", "forceNewDeployment": True})
+    ecsapi_calls.call(dispatcher, "UpdateService", {"service": "web", "forceNewDeployment": True})
     assert store.services[0]["spec"]["forceNewDeployment"] != first
-    _call(dispatcher, "UpdateService", {"service": "web", "forceNewDeployment": False, "desiredCount": 1})
+    ecsapi_calls.call(dispatcher, "UpdateService", {"service": "web", "forceNewDeployment": False, "desiredCount": 1})
     assert "forceNewDeployment" not in store.writes[-1][1]["spec"]
 
 
 def test_update_service_retries_a_conflict(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.services = [_service("web")]
     store.conflicts = 2
-    _call(dispatcher, "UpdateService", {"service": "web", "desiredCount": 3})
+    ecsapi_calls.call(dispatcher, "UpdateService", {"service": "web", "desiredCount": 3})
     assert store.services[0]["spec"]["desiredCount"] == 3
     store.conflicts = 3
-    assert _error(dispatcher, "UpdateService", {"service": "web", "desiredCount": 4}).name == "ClientException"
+    assert (
+        ecsapi_calls.error(dispatcher, "UpdateService", {"service": "web", "desiredCount": 4}).name == "ClientException"
+    )
 
 
 def test_update_service_errors(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.services = [_service("web"), _service("daemon", schedulingStrategy="DAEMON")]
-    missing = _error(dispatcher, "UpdateService", {"service": "nope", "desiredCount": 1})
+    missing = ecsapi_calls.error(dispatcher, "UpdateService", {"service": "nope", "desiredCount": 1})
     assert (missing.name, missing.message) == ("ServiceNotFoundException", "Service not found.")
-    assert _error(dispatcher, "UpdateService", {"cluster": "nope", "service": "web"}).name == "ClusterNotFoundException"
-    daemon = _error(dispatcher, "UpdateService", {"service": "daemon", "desiredCount": 1})
+    assert (
+        ecsapi_calls.error(dispatcher, "UpdateService", {"cluster": "nope", "service": "web"}).name
+        == "ClusterNotFoundException"
+    )
+    daemon = ecsapi_calls.error(dispatcher, "UpdateService", {"service": "daemon", "desiredCount": 1})
     assert daemon.name == "InvalidParameterException" and "desiredCount" in daemon.message
     store.services[0]["metadata"]["deletionTimestamp"] = "2026-01-01T00:01:00Z"
-    draining = _error(dispatcher, "UpdateService", {"service": "web", "desiredCount": 1})
+    draining = ecsapi_calls.error(dispatcher, "UpdateService", {"service": "web", "desiredCount": 1})
     assert (draining.name, draining.message) == ("ServiceNotActiveException", "Service was not ACTIVE.")
     assert store.writes == []
 
@@ -435,13 +383,13 @@ def test_update_service_errors(dispatcher: Dispatcher, store: FakeStore) -> None
 
 def test_delete_service_scaled_above_zero_needs_force(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.services = [_service("web")]
-    error = _error(dispatcher, "DeleteService", {"service": "web"})
+    error = ecsapi_calls.error(dispatcher, "DeleteService", {"service": "web"})
     assert (error.name, error.message) == (
         "InvalidParameterException",
         "The service cannot be stopped while it is scaled above 0.",
     )
     assert store.writes == []
-    answer = _call(dispatcher, "DeleteService", {"service": "web", "force": True})
+    answer = ecsapi_calls.call(dispatcher, "DeleteService", {"service": "web", "force": True})
     assert answer["service"]["status"] == "DRAINING"
     assert answer["service"]["serviceArn"] == f"{PREFIX}:service/default/web"
     assert store.writes == [("delete", "web")]
@@ -449,10 +397,10 @@ def test_delete_service_scaled_above_zero_needs_force(dispatcher: Dispatcher, st
 
 def test_delete_service_scaled_to_zero_or_daemon_needs_no_force(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.services = [_service("web", desiredCount=0), _service("daemon", schedulingStrategy="DAEMON")]
-    _call(dispatcher, "DeleteService", {"service": "web"})
-    _call(dispatcher, "DeleteService", {"service": f"{PREFIX}:service/default/daemon"})
+    ecsapi_calls.call(dispatcher, "DeleteService", {"service": "web"})
+    ecsapi_calls.call(dispatcher, "DeleteService", {"service": f"{PREFIX}:service/default/daemon"})
     assert store.writes == [("delete", "web"), ("delete", "daemon")]
-    assert _error(dispatcher, "DeleteService", {"service": "web"}).name == "ServiceNotFoundException"
+    assert ecsapi_calls.error(dispatcher, "DeleteService", {"service": "web"}).name == "ServiceNotFoundException"
 
 
 def test_described_count_is_the_one_asked_for_unless_auto_scaled() -> None:

@@ -1,13 +1,11 @@
 """Tags through the ECS API: the pure rules, then TagResource/UntagResource/ListTagsForResource
 through the Dispatcher on a fake store of every taggable kind."""
 
-import asyncio
 import copy
 import json
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 import pytest
 
 from ecs_facade.api import LABEL_CLUSTER, LABEL_SERVICE
@@ -15,9 +13,10 @@ from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import instances, scope, tags
 from ecs_facade.ecsapi.errors import EcsError
 from ecs_facade.ecsapi.handlers import Conflict
-from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
+from ecs_facade.ecsapi.protocol import Dispatcher
 from ecs_facade.ecsapi.tags_handlers import TagActions
 from ecs_facade.views.service_tasks import task_id as service_task_id
+from tests.unit import ecsapi_calls
 
 ARNS = Arns("us-east-1", "123456789012")
 NODE_UID = "aaaaaaaa-0000-0000-0000-000000000001"
@@ -155,26 +154,7 @@ def store() -> FakeStore:
 
 @pytest.fixture
 def dispatcher(store: FakeStore) -> Dispatcher:
-    made = Dispatcher()
-    TagActions(store, ARNS).register(made)
-    return made
-
-
-def _call(
-    dispatcher: Dispatcher, action: str, request: dict[str, Any], namespaces: frozenset[str] = frozenset({"team-a"})
-) -> Mapping[str, Any]:
-    model = dispatcher.models["ecs"]
-    parsed = dispatcher.parse(model, action, orjson.dumps(request))
-    context = RequestContext(
-        service="ecs",
-        action=action,
-        request_id="r",
-        region="us-east-1",
-        access_key_id="AKIATEST",
-        namespaces=namespaces,
-        home_namespace="team-a" if "team-a" in namespaces else min(namespaces),
-    )
-    return asyncio.run(dispatcher.call(model, parsed, context))
+    return ecsapi_calls.dispatcher_of(TagActions(store, ARNS))
 
 
 # --- pure
@@ -277,24 +257,31 @@ def test_node_tags_patch_removes_the_annotation_when_empty() -> None:
 def test_tag_list_untag_each_kind(
     dispatcher: Dispatcher, store: FakeStore, arn: str, kind: str, expected: list[dict[str, str]]
 ) -> None:
-    assert _call(dispatcher, "ListTagsForResource", {"resourceArn": arn}) == {"tags": expected}
-    assert _call(dispatcher, "TagResource", {"resourceArn": arn, "tags": [{"key": "env", "value": "prod"}]}) == {}
+    assert ecsapi_calls.call(dispatcher, "ListTagsForResource", {"resourceArn": arn}) == {"tags": expected}
+    assert (
+        ecsapi_calls.call(dispatcher, "TagResource", {"resourceArn": arn, "tags": [{"key": "env", "value": "prod"}]})
+        == {}
+    )
     assert store.writes[-1][0] == kind
-    assert _call(dispatcher, "ListTagsForResource", {"resourceArn": arn}) == {
+    assert ecsapi_calls.call(dispatcher, "ListTagsForResource", {"resourceArn": arn}) == {
         "tags": [*expected, {"key": "env", "value": "prod"}]
     }
-    _call(dispatcher, "UntagResource", {"resourceArn": arn, "tagKeys": ["env"]})
-    assert _call(dispatcher, "ListTagsForResource", {"resourceArn": arn}) == {"tags": expected}
+    ecsapi_calls.call(dispatcher, "UntagResource", {"resourceArn": arn, "tagKeys": ["env"]})
+    assert ecsapi_calls.call(dispatcher, "ListTagsForResource", {"resourceArn": arn}) == {"tags": expected}
 
 
 def test_writes_are_conditional_and_land_where_the_tags_live(dispatcher: Dispatcher, store: FakeStore) -> None:
-    _call(dispatcher, "TagResource", {"resourceArn": ARNS.service("prod", "web"), "tags": [{"key": "x", "value": "1"}]})
+    ecsapi_calls.call(
+        dispatcher, "TagResource", {"resourceArn": ARNS.service("prod", "web"), "tags": [{"key": "x", "value": "1"}]}
+    )
     assert store.writes[-1] == (
         "service",
         "web",
         {"spec": {"tags": [*TEAM, {"key": "x", "value": "1"}]}, "metadata": {"resourceVersion": "3"}},
     )
-    _call(dispatcher, "TagResource", {"resourceArn": ARNS.task_definition("web", 2), "tags": [{"key": "x"}]})
+    ecsapi_calls.call(
+        dispatcher, "TagResource", {"resourceArn": ARNS.task_definition("web", 2), "tags": [{"key": "x"}]}
+    )
     kind, name, written = list(store.writes)[-1]
     assert (kind, name, written["metadata"]["resourceVersion"]) == ("task-definition", "web", "5")
     assert "spec" not in written  # the registered content (and so the revision) is not touched
@@ -304,7 +291,7 @@ def test_writes_are_conditional_and_land_where_the_tags_live(dispatcher: Dispatc
 def test_describe_task_definition_shows_the_tagged_revision_tags(dispatcher: Dispatcher, store: FakeStore) -> None:
     from ecs_facade.ecsapi import taskdefinitions
 
-    _call(dispatcher, "UntagResource", {"resourceArn": ARNS.task_definition("web", 2), "tagKeys": ["rev"]})
+    ecsapi_calls.call(dispatcher, "UntagResource", {"resourceArn": ARNS.task_definition("web", 2), "tagKeys": ["rev"]})
     answer = taskdefinitions.describe_task_definition(
         {"taskDefinition": "web:2", "include": ["TAGS"]}, store.task_definitions, store.revisions, ARNS
     )
@@ -313,16 +300,20 @@ def test_describe_task_definition_shows_the_tagged_revision_tags(dispatcher: Dis
 
 def test_a_conflict_is_retried(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.conflicts = 2
-    _call(dispatcher, "TagResource", {"resourceArn": ARNS.cluster("prod"), "tags": [{"key": "x", "value": "1"}]})
+    ecsapi_calls.call(
+        dispatcher, "TagResource", {"resourceArn": ARNS.cluster("prod"), "tags": [{"key": "x", "value": "1"}]}
+    )
     assert {"key": "x", "value": "1"} in store.clusters[0]["spec"]["tags"]
     store.conflicts = 3
     with pytest.raises(EcsError, match="ClientException"):
-        _call(dispatcher, "TagResource", {"resourceArn": ARNS.cluster("prod"), "tags": [{"key": "y", "value": "1"}]})
+        ecsapi_calls.call(
+            dispatcher, "TagResource", {"resourceArn": ARNS.cluster("prod"), "tags": [{"key": "y", "value": "1"}]}
+        )
 
 
 def test_nothing_to_change_writes_nothing(dispatcher: Dispatcher, store: FakeStore) -> None:
-    _call(dispatcher, "TagResource", {"resourceArn": ARNS.cluster("prod"), "tags": TEAM})
-    _call(dispatcher, "UntagResource", {"resourceArn": ARNS.service("prod", "web"), "tagKeys": ["absent"]})
+    ecsapi_calls.call(dispatcher, "TagResource", {"resourceArn": ARNS.cluster("prod"), "tags": TEAM})
+    ecsapi_calls.call(dispatcher, "UntagResource", {"resourceArn": ARNS.service("prod", "web"), "tagKeys": ["absent"]})
     assert store.writes == []
 
 
@@ -348,33 +339,37 @@ def test_not_found(dispatcher: Dispatcher, action: str, arn: str, error: str) ->
     if action == "UntagResource":
         request["tagKeys"] = ["team"]
     with pytest.raises(EcsError) as caught:
-        _call(dispatcher, action, request)
+        ecsapi_calls.call(dispatcher, action, request)
     assert caught.value.name == error
 
 
 def test_another_namespace_sees_none_of_it(dispatcher: Dispatcher) -> None:
     with pytest.raises(EcsError, match="ClusterNotFoundException"):
-        _call(dispatcher, "ListTagsForResource", {"resourceArn": ARNS.cluster("prod")}, frozenset({"team-b"}))
+        ecsapi_calls.call(
+            dispatcher, "ListTagsForResource", {"resourceArn": ARNS.cluster("prod")}, namespaces=frozenset({"team-b"})
+        )
     with pytest.raises(EcsError, match="ResourceNotFoundException"):
-        _call(
+        ecsapi_calls.call(
             dispatcher,
             "TagResource",
             {"resourceArn": ARNS.task_definition("web", 1), "tags": TEAM},
-            frozenset({"team-b"}),
+            namespaces=frozenset({"team-b"}),
         )
 
 
 def test_a_shared_cluster_is_tagged_only_by_a_key_of_every_namespace(dispatcher: Dispatcher, store: FakeStore) -> None:
     request = {"resourceArn": ARNS.cluster("shared"), "tags": TEAM}
-    assert _call(dispatcher, "ListTagsForResource", {"resourceArn": ARNS.cluster("shared")}) == {"tags": []}
+    assert ecsapi_calls.call(dispatcher, "ListTagsForResource", {"resourceArn": ARNS.cluster("shared")}) == {"tags": []}
     with pytest.raises(EcsError, match="AccessDeniedException"):
-        _call(dispatcher, "TagResource", request)
-    _call(dispatcher, "TagResource", request, frozenset({"team-a", "*"}))
+        ecsapi_calls.call(dispatcher, "TagResource", request)
+    ecsapi_calls.call(dispatcher, "TagResource", request, namespaces=frozenset({"team-a", "*"}))
     assert store.clusters[1]["spec"]["tags"] == TEAM
 
 
 def test_the_model_checks_tag_lengths(dispatcher: Dispatcher) -> None:
     with pytest.raises(EcsError, match="InvalidParameterException"):
-        _call(dispatcher, "TagResource", {"resourceArn": ARNS.cluster("prod"), "tags": [{"key": "k" * 129}]})
+        ecsapi_calls.call(
+            dispatcher, "TagResource", {"resourceArn": ARNS.cluster("prod"), "tags": [{"key": "k" * 129}]}
+        )
     with pytest.raises(EcsError, match="InvalidParameterException"):
-        _call(dispatcher, "TagResource", {"resourceArn": ARNS.cluster("prod"), "tags": TEAM * 51})
+        ecsapi_calls.call(dispatcher, "TagResource", {"resourceArn": ARNS.cluster("prod"), "tags": TEAM * 51})

@@ -2,20 +2,17 @@
 the ECS Task shape read from ECSTasks, services' pods and services' stopped tasks, and ECS's
 errors, through the Dispatcher over a fake Store; boto3's tasks waiters' contract."""
 
-import asyncio
 import copy
 import json
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 import pytest
 
 from ecs_facade.api import API_VERSION, LABEL_FAMILY, LABEL_SERVICE, LABEL_TASK
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import tasks
-from ecs_facade.ecsapi.errors import ApiError
-from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
+from ecs_facade.ecsapi.protocol import Dispatcher
 from ecs_facade.ecsapi.tasks_handlers import TaskActions
 from ecs_facade.translate.run_task import (
     LABEL_CLIENT_TOKEN,
@@ -28,6 +25,7 @@ from ecs_facade.translate.task import LABEL_REVISION
 from ecs_facade.translate.taskdefinition import ANNOTATION_CONTAINER_NAMES, ANNOTATION_ESSENTIAL
 from ecs_facade.views.deployments import deployment_id
 from ecs_facade.views.service_tasks import task_id
+from tests.unit import ecsapi_calls
 
 ARNS = Arns("us-east-1", "123456789012")
 PREFIX = "arn:aws:ecs:us-east-1:123456789012"
@@ -42,24 +40,14 @@ STOPPED_ID = "f" * 32
 
 
 def _revision(number: int) -> dict[str, Any]:
-    """A ControllerRevision of family web, as the operator registers it."""
-    return {
-        "metadata": {
-            "name": f"web-{number}",
-            "namespace": "team-a",
-            "ownerReferences": [{"kind": "ECSTaskDefinition", "name": "web", "uid": "uid-web"}],
-        },
-        "revision": number,
-        "data": {
-            "taskDefinition": {
-                "family": "web",
-                "containerDefinitions": [
-                    {"name": "app", "image": f"nginx:{number}"},
-                    {"name": "log_router", "image": "fluent-bit"},
-                ],
-            }
-        },
-    }
+    """Family web's revision ``number``: app (nginx:NUMBER) and its log router."""
+    return ecsapi_calls.web_revision(
+        number,
+        containerDefinitions=[
+            {"name": "app", "image": f"nginx:{number}"},
+            {"name": "log_router", "image": "fluent-bit"},
+        ],
+    )
 
 
 def _ecs_task(name: str = "web-abcde", uid: str = TASK_UID, **spec: Any) -> dict[str, Any]:
@@ -139,10 +127,11 @@ def _service(name: str = "web", cluster: str = "default", **status: Any) -> dict
 SERVICE_LABELS = {LABEL_SERVICE: "web", LABEL_FAMILY: "web", LABEL_REVISION: "3"}
 
 
-class FakeStore:
+class FakeStore(ecsapi_calls.FakeObjects):
     """Namespaces, ECSClusters, task definitions, ECSTasks, ECSServices, pods and nodes."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.clusters: list[dict[str, Any]] = [{"metadata": {"name": "batch"}, "spec": {}}]
         self.namespaces: dict[str, dict[str, str]] = {"team-a": {}, "team-b": {}}
         # family web: revisions 2 (deregistered), 3
@@ -159,21 +148,6 @@ class FakeStore:
         self.nodes: list[dict[str, Any]] = [{"metadata": {"name": "node-1", "uid": NODE_UID}}]
         self.writes: list[tuple[str, Any]] = []
         self.created = 0
-
-    def list_clusters(self) -> list[dict[str, Any]]:
-        return copy.deepcopy(self.clusters)
-
-    def namespace_labels(self, namespace: str) -> dict[str, str] | None:
-        return self.namespaces.get(namespace)
-
-    def list_task_definitions(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([o for o in self.tds if o["metadata"]["namespace"] == namespace])
-
-    def list_controller_revisions(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([r for r in self.revisions if r["metadata"]["namespace"] == namespace])
-
-    def list_services(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([s for s in self.services if s["metadata"]["namespace"] == namespace])
 
     def list_ecs_tasks(self, namespace: str) -> list[dict[str, Any]]:
         return copy.deepcopy([t for t in self.ecs_tasks if t["metadata"]["namespace"] == namespace])
@@ -210,30 +184,6 @@ class FakeStore:
         self.writes.append(("delete-pod", name))
 
 
-def _context(action: str, namespace: str = "team-a") -> RequestContext:
-    return RequestContext(
-        service="ecs",
-        action=action,
-        request_id="r-1",
-        region="us-east-1",
-        access_key_id="AKIATEST",
-        namespaces=frozenset({namespace}),
-        home_namespace=namespace,
-    )
-
-
-def _call(dispatcher: Dispatcher, action: str, request: dict[str, Any], namespace: str = "team-a") -> Mapping[str, Any]:
-    model = dispatcher.models["ecs"]
-    parsed = dispatcher.parse(model, action, orjson.dumps(request))
-    return asyncio.run(dispatcher.call(model, parsed, _context(action, namespace)))
-
-
-def _error(dispatcher: Dispatcher, action: str, request: dict[str, Any], namespace: str = "team-a") -> ApiError:
-    with pytest.raises(ApiError) as caught:
-        _call(dispatcher, action, request, namespace)
-    return caught.value
-
-
 @pytest.fixture
 def store() -> FakeStore:
     return FakeStore()
@@ -241,9 +191,7 @@ def store() -> FakeStore:
 
 @pytest.fixture
 def dispatcher(store: FakeStore) -> Dispatcher:
-    made = Dispatcher()
-    TaskActions(store, ARNS).register(made)
-    return made
+    return ecsapi_calls.dispatcher_of(TaskActions(store, ARNS))
 
 
 # --- the one RunTask translator (the CLI's and the API's)
@@ -317,7 +265,7 @@ def test_generate_name_is_a_dns_label_prefix() -> None:
 def test_run_task_creates_count_ecstasks_and_answers_them_as_describe_shows_them(
     dispatcher: Dispatcher, store: FakeStore
 ) -> None:
-    answer = _call(
+    answer = ecsapi_calls.call(
         dispatcher,
         "RunTask",
         {
@@ -362,8 +310,8 @@ def test_run_task_creates_count_ecstasks_and_answers_them_as_describe_shows_them
 
 
 def test_run_task_writes_the_cluster_by_name(dispatcher: Dispatcher, store: FakeStore) -> None:
-    _call(dispatcher, "RunTask", {"cluster": f"{PREFIX}:cluster/batch", "taskDefinition": "web"})
-    _call(dispatcher, "RunTask", {"taskDefinition": "web"})
+    ecsapi_calls.call(dispatcher, "RunTask", {"cluster": f"{PREFIX}:cluster/batch", "taskDefinition": "web"})
+    ecsapi_calls.call(dispatcher, "RunTask", {"taskDefinition": "web"})
     assert [t["spec"]["cluster"] for t in store.ecs_tasks] == ["batch", "default"]
 
 
@@ -376,26 +324,26 @@ def test_run_task_writes_the_cluster_by_name(dispatcher: Dispatcher, store: Fake
     ],
 )
 def test_run_task_is_validated_against_the_model(dispatcher: Dispatcher, request_: dict[str, Any], member: str) -> None:
-    refused = _error(dispatcher, "RunTask", request_)
+    refused = ecsapi_calls.error(dispatcher, "RunTask", request_)
     assert refused.name == "InvalidParameterException" and member in refused.message
 
 
 def test_run_task_retried_with_its_client_token_starts_nothing_again(dispatcher: Dispatcher, store: FakeStore) -> None:
     request = {"taskDefinition": "web", "count": 2, "clientToken": "retry-me"}
-    first = _call(dispatcher, "RunTask", request)
+    first = ecsapi_calls.call(dispatcher, "RunTask", request)
     assert len(store.ecs_tasks) == 2
     store.ecs_tasks[0]["status"] = {"lastStatus": "RUNNING"}  # the operator started one meanwhile
-    again = _call(dispatcher, "RunTask", request)
+    again = ecsapi_calls.call(dispatcher, "RunTask", request)
     assert len(store.ecs_tasks) == 2
     assert sorted(t["taskArn"] for t in again["tasks"]) == sorted(t["taskArn"] for t in first["tasks"])
     assert sorted(t["lastStatus"] for t in again["tasks"]) == ["PROVISIONING", "RUNNING"]
-    other = _call(dispatcher, "RunTask", {**request, "clientToken": "another"})
+    other = ecsapi_calls.call(dispatcher, "RunTask", {**request, "clientToken": "another"})
     assert len(other["tasks"]) == 2 and len(store.ecs_tasks) == 4
 
 
 def test_run_task_answer_is_what_describe_tasks_says_right_after(dispatcher: Dispatcher, store: FakeStore) -> None:
-    answer = _call(dispatcher, "RunTask", {"taskDefinition": "web:3"})
-    described = _call(dispatcher, "DescribeTasks", {"tasks": [answer["tasks"][0]["taskArn"]]})
+    answer = ecsapi_calls.call(dispatcher, "RunTask", {"taskDefinition": "web:3"})
+    described = ecsapi_calls.call(dispatcher, "DescribeTasks", {"tasks": [answer["tasks"][0]["taskArn"]]})
     assert described == {"tasks": answer["tasks"], "failures": []}
 
 
@@ -420,31 +368,19 @@ def test_run_task_answer_is_what_describe_tasks_says_right_after(dispatcher: Dis
 def test_run_task_errors(
     dispatcher: Dispatcher, store: FakeStore, request_: dict[str, Any], error: str, message: str
 ) -> None:
-    refused = _error(dispatcher, "RunTask", request_)
+    refused = ecsapi_calls.error(dispatcher, "RunTask", request_)
     assert refused.name == error and message in refused.message
     assert store.writes == []
 
 
 def test_run_task_without_task_definition_names_the_member(dispatcher: Dispatcher) -> None:
-    refused = _error(dispatcher, "RunTask", {"cluster": "default"})
+    refused = ecsapi_calls.error(dispatcher, "RunTask", {"cluster": "default"})
     assert refused.name == "InvalidParameterException" and "taskDefinition" in refused.message
 
 
 def test_run_task_in_a_namespace_the_key_may_not_use_is_denied(dispatcher: Dispatcher) -> None:
-    model = dispatcher.models["ecs"]
-    parsed = dispatcher.parse(model, "RunTask", orjson.dumps({"taskDefinition": "web"}))
-    context = RequestContext(
-        service="ecs",
-        action="RunTask",
-        request_id="r-1",
-        region="team-b",
-        access_key_id="AKIATEST",
-        namespaces=frozenset({"team-a"}),
-        home_namespace="team-a",
-    )
-    with pytest.raises(ApiError) as caught:
-        asyncio.run(dispatcher.call(model, parsed, context))
-    assert caught.value.name == "AccessDeniedException"
+    refused = ecsapi_calls.error(dispatcher, "RunTask", {"taskDefinition": "web"}, region="team-b")
+    assert refused.name == "AccessDeniedException"
 
 
 # --- DescribeTasks
@@ -453,7 +389,7 @@ def test_run_task_in_a_namespace_the_key_may_not_use_is_denied(dispatcher: Dispa
 def test_describe_an_ecstask_from_its_status(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.ecs_tasks.append(_ecs_task(startedBy="ci", tags=[{"key": "k", "value": "v"}]))
     store.pods.append(_pod("web-abcde", "pod-of-task", {LABEL_TASK: "web-abcde"}))
-    answer = _call(dispatcher, "DescribeTasks", {"tasks": [TASK_ID], "include": ["TAGS"]})
+    answer = ecsapi_calls.call(dispatcher, "DescribeTasks", {"tasks": [TASK_ID], "include": ["TAGS"]})
     arn = f"{PREFIX}:task/default/{TASK_ID}"
     assert answer == {
         "tasks": [
@@ -503,7 +439,9 @@ def test_describe_a_stopped_ecstask_gives_its_stop(dispatcher: Dispatcher, store
         containers=[{"name": "app", "image": "nginx:3", "lastStatus": "STOPPED", "exitCode": 3, "reason": ""}],
     )
     store.ecs_tasks.append(task)
-    described = _call(dispatcher, "DescribeTasks", {"tasks": [f"{PREFIX}:task/default/{TASK_ID}"]})["tasks"][0]
+    described = ecsapi_calls.call(dispatcher, "DescribeTasks", {"tasks": [f"{PREFIX}:task/default/{TASK_ID}"]})[
+        "tasks"
+    ][0]
     assert described["lastStatus"] == "STOPPED" and described["desiredStatus"] == "STOPPED"
     assert described["stopCode"] == "EssentialContainerExited"
     assert described["stoppedReason"] == "Essential container in task exited"
@@ -516,7 +454,7 @@ def test_describe_a_stopped_ecstask_gives_its_stop(dispatcher: Dispatcher, store
 def test_describe_a_service_task_from_its_pod(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.services.append(_service())
     store.pods.append(_pod("web-7d9f-x1", POD_UID, SERVICE_LABELS))
-    described = _call(dispatcher, "DescribeTasks", {"tasks": [POD_ID]})["tasks"][0]
+    described = ecsapi_calls.call(dispatcher, "DescribeTasks", {"tasks": [POD_ID]})["tasks"][0]
     arn = f"{PREFIX}:task/default/{POD_ID}"
     assert described == {
         "taskArn": arn,
@@ -541,7 +479,7 @@ def test_describe_a_service_task_from_its_pod(dispatcher: Dispatcher, store: Fak
     assert described["startedBy"].startswith("ecs-svc/")
     tags = [{"key": "aws:ecs:serviceName", "value": "web"}]
     store.pods[0]["metadata"]["annotations"][tasks.TAGS_ANNOTATION] = json.dumps(tags)
-    tagged = _call(dispatcher, "DescribeTasks", {"tasks": [POD_ID], "include": ["TAGS"]})["tasks"][0]
+    tagged = ecsapi_calls.call(dispatcher, "DescribeTasks", {"tasks": [POD_ID], "include": ["TAGS"]})["tasks"][0]
     assert tagged == {**described, "tags": tags}
 
 
@@ -568,7 +506,7 @@ def test_a_restarted_service_pod_is_a_new_task_and_the_old_one_is_its_status_ent
     store.services.append(_service(stoppedTasks=[stopped_entry]))
     store.pods.append(_pod("web-7d9f-x1", POD_UID, SERVICE_LABELS, restarts=1))
     new_id = task_id(POD_UID, 1)
-    answer = _call(dispatcher, "DescribeTasks", {"tasks": [POD_ID, new_id]})
+    answer = ecsapi_calls.call(dispatcher, "DescribeTasks", {"tasks": [POD_ID, new_id]})
     old, new = answer["tasks"]
     assert old["lastStatus"] == "STOPPED" and old["stopCode"] == "EssentialContainerExited"
     assert old["stoppedAt"] == EPOCH_0 + 30 and old["containers"][0]["exitCode"] == 3
@@ -592,16 +530,16 @@ def test_a_service_pod_whose_task_stopped_is_described_by_the_status_entry(
     }
     store.pods.append(_pod("web-7d9f-x1", POD_UID, SERVICE_LABELS, state=exited))
     store.services.append(_service())
-    before = _call(dispatcher, "DescribeTasks", {"tasks": [POD_ID]})["tasks"][0]
+    before = ecsapi_calls.call(dispatcher, "DescribeTasks", {"tasks": [POD_ID]})["tasks"][0]
     assert before["lastStatus"] == "STOPPED" and "stoppedAt" not in before  # the pod's view
     store.services[0]["status"]["stoppedTasks"] = [entry]
-    after = _call(dispatcher, "DescribeTasks", {"tasks": [POD_ID]})["tasks"][0]
+    after = ecsapi_calls.call(dispatcher, "DescribeTasks", {"tasks": [POD_ID]})["tasks"][0]
     assert after["stoppedAt"] == EPOCH_0 + 30
 
 
 def test_unknown_tasks_are_missing_failures(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.ecs_tasks.append(_ecs_task())
-    answer = _call(
+    answer = ecsapi_calls.call(
         dispatcher,
         "DescribeTasks",
         {"tasks": ["0" * 32, f"{PREFIX}:task/batch/{TASK_ID}", TASK_ID]},
@@ -616,20 +554,22 @@ def test_unknown_tasks_are_missing_failures(dispatcher: Dispatcher, store: FakeS
 
 def test_tasks_of_another_namespace_are_missing(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.ecs_tasks.append(_ecs_task())
-    answer = _call(dispatcher, "DescribeTasks", {"tasks": [TASK_ID]}, namespace="team-b")
+    answer = ecsapi_calls.call(dispatcher, "DescribeTasks", {"tasks": [TASK_ID]}, namespace="team-b")
     assert answer["tasks"] == [] and answer["failures"][0]["reason"] == "MISSING"
 
 
 def test_describe_tasks_errors(dispatcher: Dispatcher) -> None:
-    assert _error(dispatcher, "DescribeTasks", {"tasks": ["a"] * 101}).message.startswith("tasks: 101 given")
-    assert _error(dispatcher, "DescribeTasks", {"tasks": []}).name == "InvalidParameterException"
-    nowhere = _error(dispatcher, "DescribeTasks", {"cluster": "nope", "tasks": ["a"]})
+    assert ecsapi_calls.error(dispatcher, "DescribeTasks", {"tasks": ["a"] * 101}).message.startswith(
+        "tasks: 101 given"
+    )
+    assert ecsapi_calls.error(dispatcher, "DescribeTasks", {"tasks": []}).name == "InvalidParameterException"
+    nowhere = ecsapi_calls.error(dispatcher, "DescribeTasks", {"cluster": "nope", "tasks": ["a"]})
     assert nowhere.name == "ClusterNotFoundException"
-    assert _error(dispatcher, "DescribeTasks", {"tasks": ["not/an id"]}).name == "InvalidParameterException"
+    assert ecsapi_calls.error(dispatcher, "DescribeTasks", {"tasks": ["not/an id"]}).name == "InvalidParameterException"
 
 
 def test_describe_tasks_needs_its_tasks_member(dispatcher: Dispatcher) -> None:
-    refused = _error(dispatcher, "DescribeTasks", {})
+    refused = ecsapi_calls.error(dispatcher, "DescribeTasks", {})
     assert refused.name == "InvalidParameterException" and "tasks" in refused.message
 
 
@@ -660,17 +600,19 @@ def test_waiters_contract(dispatcher: Dispatcher, store: FakeStore) -> None:
         "tasks[].lastStatus",
     ]
     assert waiters["TasksStopped"]["acceptors"][0]["argument"] == "tasks[].lastStatus"
-    started = _call(dispatcher, "RunTask", {"taskDefinition": "web"})["tasks"][0]["taskArn"]
-    answer = _call(dispatcher, "DescribeTasks", {"tasks": [started]})
+    started = ecsapi_calls.call(dispatcher, "RunTask", {"taskDefinition": "web"})["tasks"][0]["taskArn"]
+    answer = ecsapi_calls.call(dispatcher, "DescribeTasks", {"tasks": [started]})
     assert _waiter_state(answer, "TasksRunning") is None  # PROVISIONING: keep waiting
     store.ecs_tasks[0]["status"] = {"lastStatus": "RUNNING"}
-    assert _waiter_state(_call(dispatcher, "DescribeTasks", {"tasks": [started]}), "TasksRunning") == "success"
+    assert (
+        _waiter_state(ecsapi_calls.call(dispatcher, "DescribeTasks", {"tasks": [started]}), "TasksRunning") == "success"
+    )
     store.ecs_tasks[0]["status"] = {"lastStatus": "STOPPED", "desiredStatus": "STOPPED"}
-    answer = _call(dispatcher, "DescribeTasks", {"tasks": [started]})
+    answer = ecsapi_calls.call(dispatcher, "DescribeTasks", {"tasks": [started]})
     assert _waiter_state(answer, "TasksStopped") == "success"
     assert _waiter_state(answer, "TasksRunning") == "failure"
     store.ecs_tasks.clear()  # the retention removed it: MISSING
-    gone = _call(dispatcher, "DescribeTasks", {"tasks": [started]})
+    gone = ecsapi_calls.call(dispatcher, "DescribeTasks", {"tasks": [started]})
     assert gone["failures"] == [{"arn": started, "reason": "MISSING"}]
     assert _waiter_state(gone, "TasksRunning") == "failure"
 
@@ -680,20 +622,20 @@ def test_waiters_contract(dispatcher: Dispatcher, store: FakeStore) -> None:
 
 def test_stop_an_ecstask_sets_its_desired_status(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.ecs_tasks.append(_ecs_task())
-    answer = _call(dispatcher, "StopTask", {"task": TASK_ID, "reason": "deploy 42"})
+    answer = ecsapi_calls.call(dispatcher, "StopTask", {"task": TASK_ID, "reason": "deploy 42"})
     assert store.writes == [("patch", {"spec": {"desiredStatus": "STOPPED", "reason": "deploy 42"}})]
     task = answer["task"]
     assert task["taskArn"] == f"{PREFIX}:task/default/{TASK_ID}"
     assert task["desiredStatus"] == "STOPPED" and task["lastStatus"] == "RUNNING"
     assert task["stopCode"] == "UserInitiated" and task["stoppedReason"] == "deploy 42"
     # described again: desired STOPPED from the spec, before the operator's next status
-    again = _call(dispatcher, "DescribeTasks", {"tasks": [TASK_ID]})["tasks"][0]
+    again = ecsapi_calls.call(dispatcher, "DescribeTasks", {"tasks": [TASK_ID]})["tasks"][0]
     assert again["desiredStatus"] == "STOPPED"
 
 
 def test_stop_without_reason_is_stopped_by_user(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.ecs_tasks.append(_ecs_task())
-    answer = _call(dispatcher, "StopTask", {"task": f"{PREFIX}:task/default/{TASK_ID}"})
+    answer = ecsapi_calls.call(dispatcher, "StopTask", {"task": f"{PREFIX}:task/default/{TASK_ID}"})
     assert store.writes == [("patch", {"spec": {"desiredStatus": "STOPPED"}})]
     assert answer["task"]["stoppedReason"] == "Task stopped by user"
 
@@ -702,7 +644,7 @@ def test_stop_a_stopped_task_changes_nothing(dispatcher: Dispatcher, store: Fake
     task = _ecs_task()
     task["status"].update(lastStatus="STOPPED", desiredStatus="STOPPED", stopCode="EssentialContainerExited")
     store.ecs_tasks.append(task)
-    answer = _call(dispatcher, "StopTask", {"task": TASK_ID, "reason": "again"})
+    answer = ecsapi_calls.call(dispatcher, "StopTask", {"task": TASK_ID, "reason": "again"})
     assert store.writes == []
     assert answer["task"]["stopCode"] == "EssentialContainerExited"
 
@@ -710,19 +652,21 @@ def test_stop_a_stopped_task_changes_nothing(dispatcher: Dispatcher, store: Fake
 def test_stop_a_service_task_deletes_its_pod(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.services.append(_service())
     store.pods.append(_pod("web-7d9f-x1", POD_UID, SERVICE_LABELS))
-    answer = _call(dispatcher, "StopTask", {"task": POD_ID, "reason": "bad node"})
+    answer = ecsapi_calls.call(dispatcher, "StopTask", {"task": POD_ID, "reason": "bad node"})
     assert store.writes == [("delete-pod", "web-7d9f-x1")]
     assert answer["task"]["group"] == "service:web"
     assert answer["task"]["desiredStatus"] == "STOPPED" and answer["task"]["stoppedReason"] == "bad node"
 
 
 def test_stop_task_errors(dispatcher: Dispatcher, store: FakeStore) -> None:
-    refused = _error(dispatcher, "StopTask", {"task": "0" * 32})
+    refused = ecsapi_calls.error(dispatcher, "StopTask", {"task": "0" * 32})
     assert (refused.name, refused.message) == ("InvalidParameterException", "The referenced task was not found.")
-    assert _error(dispatcher, "StopTask", {"cluster": "nope", "task": "a"}).name == "ClusterNotFoundException"
-    assert _error(dispatcher, "StopTask", {}).name == "InvalidParameterException"  # task is required
+    assert (
+        ecsapi_calls.error(dispatcher, "StopTask", {"cluster": "nope", "task": "a"}).name == "ClusterNotFoundException"
+    )
+    assert ecsapi_calls.error(dispatcher, "StopTask", {}).name == "InvalidParameterException"  # task is required
     store.ecs_tasks.append(_ecs_task())
-    long = _error(dispatcher, "StopTask", {"task": TASK_ID, "reason": "x" * 256})
+    long = ecsapi_calls.error(dispatcher, "StopTask", {"task": TASK_ID, "reason": "x" * 256})
     assert long.message == "reason: 256 characters; expected at most 255, as ECS takes"
     assert store.writes == []
 
@@ -755,41 +699,43 @@ def _ids(answer: Mapping[str, Any]) -> list[str]:
 def test_list_tasks_filters(dispatcher: Dispatcher, store: FakeStore) -> None:
     _listing_store(store)
     one, two, three = (f"0000000000004000800000000000000{c}" for c in "abc")
-    assert _ids(_call(dispatcher, "ListTasks", {})) == [one, POD_ID]  # RUNNING, cluster default
-    assert _ids(_call(dispatcher, "ListTasks", {"cluster": "batch"})) == [two]
-    assert _ids(_call(dispatcher, "ListTasks", {"desiredStatus": "STOPPED"})) == [three, STOPPED_ID]
-    assert _ids(_call(dispatcher, "ListTasks", {"desiredStatus": "PENDING"})) == []
-    assert _ids(_call(dispatcher, "ListTasks", {"serviceName": "web"})) == [POD_ID]
-    stopped_of_service = _call(dispatcher, "ListTasks", {"serviceName": "web", "desiredStatus": "STOPPED"})
+    assert _ids(ecsapi_calls.call(dispatcher, "ListTasks", {})) == [one, POD_ID]  # RUNNING, cluster default
+    assert _ids(ecsapi_calls.call(dispatcher, "ListTasks", {"cluster": "batch"})) == [two]
+    assert _ids(ecsapi_calls.call(dispatcher, "ListTasks", {"desiredStatus": "STOPPED"})) == [three, STOPPED_ID]
+    assert _ids(ecsapi_calls.call(dispatcher, "ListTasks", {"desiredStatus": "PENDING"})) == []
+    assert _ids(ecsapi_calls.call(dispatcher, "ListTasks", {"serviceName": "web"})) == [POD_ID]
+    stopped_of_service = ecsapi_calls.call(dispatcher, "ListTasks", {"serviceName": "web", "desiredStatus": "STOPPED"})
     assert _ids(stopped_of_service) == [STOPPED_ID]
-    assert _ids(_call(dispatcher, "ListTasks", {"startedBy": "ci"})) == [one]
-    assert _ids(_call(dispatcher, "ListTasks", {"startedBy": deployment_id("rs-1")})) == [POD_ID]
-    assert _ids(_call(dispatcher, "ListTasks", {"family": "web"})) == [one, POD_ID]
-    assert _ids(_call(dispatcher, "ListTasks", {"family": "batch", "cluster": "batch"})) == [two]
-    assert _ids(_call(dispatcher, "ListTasks", {"launchType": "FARGATE"})) == []
-    assert _ids(_call(dispatcher, "ListTasks", {"launchType": "EC2"})) == [one, POD_ID]
-    on_node = _call(dispatcher, "ListTasks", {"containerInstance": f"{PREFIX}:container-instance/default/{NODE_ID}"})
+    assert _ids(ecsapi_calls.call(dispatcher, "ListTasks", {"startedBy": "ci"})) == [one]
+    assert _ids(ecsapi_calls.call(dispatcher, "ListTasks", {"startedBy": deployment_id("rs-1")})) == [POD_ID]
+    assert _ids(ecsapi_calls.call(dispatcher, "ListTasks", {"family": "web"})) == [one, POD_ID]
+    assert _ids(ecsapi_calls.call(dispatcher, "ListTasks", {"family": "batch", "cluster": "batch"})) == [two]
+    assert _ids(ecsapi_calls.call(dispatcher, "ListTasks", {"launchType": "FARGATE"})) == []
+    assert _ids(ecsapi_calls.call(dispatcher, "ListTasks", {"launchType": "EC2"})) == [one, POD_ID]
+    on_node = ecsapi_calls.call(
+        dispatcher, "ListTasks", {"containerInstance": f"{PREFIX}:container-instance/default/{NODE_ID}"}
+    )
     assert _ids(on_node) == [one, POD_ID]
-    assert _ids(_call(dispatcher, "ListTasks", {"containerInstance": "other"})) == []
-    assert _ids(_call(dispatcher, "ListTasks", {"containerInstance": "other", "cluster": "batch"})) == [two]
+    assert _ids(ecsapi_calls.call(dispatcher, "ListTasks", {"containerInstance": "other"})) == []
+    assert _ids(ecsapi_calls.call(dispatcher, "ListTasks", {"containerInstance": "other", "cluster": "batch"})) == [two]
 
 
 def test_list_tasks_pages(dispatcher: Dispatcher, store: FakeStore) -> None:
     _listing_store(store)
-    first = _call(dispatcher, "ListTasks", {"maxResults": 1})
+    first = ecsapi_calls.call(dispatcher, "ListTasks", {"maxResults": 1})
     assert _ids(first) == ["0000000000004000800000000000000a"] and first["nextToken"]
-    second = _call(dispatcher, "ListTasks", {"maxResults": 1, "nextToken": first["nextToken"]})
+    second = ecsapi_calls.call(dispatcher, "ListTasks", {"maxResults": 1, "nextToken": first["nextToken"]})
     assert _ids(second) == [POD_ID] and "nextToken" not in second
-    refused = _error(dispatcher, "ListTasks", {"nextToken": "bm9wZQ"})
+    refused = ecsapi_calls.error(dispatcher, "ListTasks", {"nextToken": "bm9wZQ"})
     assert refused.name == "InvalidParameterException"
 
 
 def test_list_tasks_errors(dispatcher: Dispatcher, store: FakeStore) -> None:
     _listing_store(store)
-    assert _error(dispatcher, "ListTasks", {"cluster": "nope"}).name == "ClusterNotFoundException"
-    refused = _error(dispatcher, "ListTasks", {"serviceName": "nope"})
+    assert ecsapi_calls.error(dispatcher, "ListTasks", {"cluster": "nope"}).name == "ClusterNotFoundException"
+    refused = ecsapi_calls.error(dispatcher, "ListTasks", {"serviceName": "nope"})
     assert (refused.name, refused.message) == ("ServiceNotFoundException", "Service not found.")
-    assert _error(dispatcher, "ListTasks", {"desiredStatus": "GONE"}).name == "InvalidParameterException"
+    assert ecsapi_calls.error(dispatcher, "ListTasks", {"desiredStatus": "GONE"}).name == "InvalidParameterException"
 
 
 # --- the pure half on its own

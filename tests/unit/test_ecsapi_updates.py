@@ -1,21 +1,20 @@
 """UpdateCluster / UpdateClusterSettings and DeleteTaskDefinitions: pure halves field by field,
 then through the Dispatcher on a fake store."""
 
-import asyncio
 import copy
 import json
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 import pytest
 
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import scope, taskdefinitions, updates
 from ecs_facade.ecsapi.errors import EcsError
 from ecs_facade.ecsapi.handlers import Conflict
-from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
+from ecs_facade.ecsapi.protocol import Dispatcher
 from ecs_facade.ecsapi.updates_handlers import UpdateActions
+from tests.unit import ecsapi_calls
 
 ARNS = Arns("us-east-1", "123456789012")
 NOW = "2026-05-01T12:00:00Z"
@@ -203,31 +202,12 @@ def store() -> FakeStore:
 
 @pytest.fixture
 def dispatcher(store: FakeStore) -> Dispatcher:
-    made = Dispatcher()
-    UpdateActions(store, ARNS).register(made)
-    return made
-
-
-def _call(
-    dispatcher: Dispatcher, action: str, request: dict[str, Any], namespaces: frozenset[str] = frozenset({"team-a"})
-) -> Mapping[str, Any]:
-    model = dispatcher.models["ecs"]
-    parsed = dispatcher.parse(model, action, orjson.dumps(request))
-    context = RequestContext(
-        service="ecs",
-        action=action,
-        request_id="r",
-        region="us-east-1",
-        access_key_id="AKIATEST",
-        namespaces=namespaces,
-        home_namespace="team-a",
-    )
-    return asyncio.run(dispatcher.call(model, parsed, context))
+    return ecsapi_calls.dispatcher_of(UpdateActions(store, ARNS))
 
 
 def test_update_cluster_answers_the_cluster_with_its_settings(dispatcher: Dispatcher, store: FakeStore) -> None:
     store.conflicts = 1
-    answer = _call(
+    answer = ecsapi_calls.call(
         dispatcher,
         "UpdateCluster",
         {"cluster": ARNS.cluster("prod"), "settings": [{"name": "containerInsights", "value": "enabled"}]},
@@ -236,7 +216,7 @@ def test_update_cluster_answers_the_cluster_with_its_settings(dispatcher: Dispat
     assert cluster["clusterArn"] == ARNS.cluster("prod")
     assert cluster["settings"] == [{"name": "containerInsights", "value": "enabled"}]
     assert store.clusters[0]["spec"]["settings"] == [{"name": "containerInsights", "value": "enabled"}]
-    same = _call(
+    same = ecsapi_calls.call(
         dispatcher,
         "UpdateClusterSettings",
         {"cluster": "prod", "settings": [{"name": "containerInsights", "value": "enabled"}]},
@@ -247,19 +227,19 @@ def test_update_cluster_answers_the_cluster_with_its_settings(dispatcher: Dispat
 
 def test_update_cluster_refusals(dispatcher: Dispatcher, store: FakeStore) -> None:
     with pytest.raises(EcsError, match="ClusterNotFoundException"):
-        _call(dispatcher, "UpdateCluster", {"cluster": "nope", "settings": []})
+        ecsapi_calls.call(dispatcher, "UpdateCluster", {"cluster": "nope", "settings": []})
     with pytest.raises(EcsError, match="AccessDeniedException"):
-        _call(dispatcher, "UpdateCluster", {"cluster": "shared", "configuration": {}})
+        ecsapi_calls.call(dispatcher, "UpdateCluster", {"cluster": "shared", "configuration": {}})
     with pytest.raises(EcsError, match="InvalidParameterException"):  # the model: UpdateCluster needs a cluster
-        _call(dispatcher, "UpdateCluster", {"settings": []})
+        ecsapi_calls.call(dispatcher, "UpdateCluster", {"settings": []})
     store.conflicts = 3
     with pytest.raises(EcsError, match="ClientException"):
-        _call(dispatcher, "UpdateCluster", {"cluster": "prod", "configuration": {"x": 1}})
+        ecsapi_calls.call(dispatcher, "UpdateCluster", {"cluster": "prod", "configuration": {"x": 1}})
     assert store.writes == []
 
 
 def test_delete_task_definitions_through_the_dispatcher(dispatcher: Dispatcher, store: FakeStore) -> None:
-    answer = _call(dispatcher, "DeleteTaskDefinitions", {"taskDefinitions": ["web:1", "web:2"]})
+    answer = ecsapi_calls.call(dispatcher, "DeleteTaskDefinitions", {"taskDefinitions": ["web:1", "web:2"]})
     assert [d["status"] for d in answer["taskDefinitions"]] == ["DELETE_IN_PROGRESS"]
     assert [f["arn"] for f in answer["failures"]] == [ARNS.task_definition("web", 2)]
     described = taskdefinitions.describe_task_definition(

@@ -18,7 +18,6 @@ Policy ARNs are derived from the account, region, resource and policy name (a UU
 same policy always has the same ARN. ecs-facade has no CloudWatch: ``Alarms`` is always ``[]``.
 """
 
-import datetime
 import json
 import re
 import uuid
@@ -33,6 +32,7 @@ from ecs_facade.arns import Arns
 from ecs_facade.ecsapi.errors import ApiError
 from ecs_facade.ecsapi.pagination import page
 from ecs_facade.ecsapi.services import cluster_of, service_name_of
+from ecs_facade.ecsapi.timestamps import epoch
 from ecs_facade.model.autoscaling import AutoScaling
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.autoscaling import build_autoscaler
@@ -166,25 +166,13 @@ def _created(service: Mapping[str, Any]) -> dict[str, Any]:
     return _annotation(service, ANNOTATION_CREATED) or {}
 
 
-def _epoch(text: Any) -> float | None:
-    if not text:
-        return None
-    try:
-        when = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.UTC)
-    return when.timestamp()
-
-
 def _creation_time(service: Mapping[str, Any], policy: str | None = None) -> float:
     created = _created(service)
     for value in ((created.get("policies") or {}).get(policy) if policy else None, created.get("target")):
-        epoch = _epoch(value)
-        if epoch is not None:
-            return epoch
-    return _epoch((service.get("metadata") or {}).get("creationTimestamp")) or 0.0
+        seconds = epoch(value)
+        if seconds is not None:
+            return seconds
+    return epoch((service.get("metadata") or {}).get("creationTimestamp")) or 0.0
 
 
 # --- names between the API (PascalCase) and the CR (camelCase)
@@ -567,7 +555,7 @@ def describe_scaling_policies(
 
 def scaling_activity(resource: Resource, activity: Mapping[str, Any]) -> dict[str, Any] | None:
     """status.autoScaling.lastScalingActivity (views/autoscaling.py) as a ScalingActivity."""
-    start = _epoch(activity.get("startTime"))
+    start = epoch(activity.get("startTime"))
     if start is None:
         return None
     description = str(activity.get("description") or "")

@@ -12,7 +12,7 @@ from ecs_facade.api import API_VERSION, DEFAULT_CLUSTER, KIND_CLUSTER
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import scope
 from ecs_facade.ecsapi.errors import EcsError, access_denied, cluster_not_found, invalid_parameter
-from ecs_facade.ecsapi.pagination import page
+from ecs_facade.ecsapi.pagination import paged_answer
 
 # CreateCluster members the ECSCluster spec takes as they are
 _CREATE_FIELDS = (
@@ -123,17 +123,7 @@ def list_clusters(
 ) -> dict[str, Any]:
     """ListClusters: the ARNs of the clusters the namespace sees, by name."""
     names = sorted(scope.visible_clusters(clusters, namespace, namespace_labels))
-    chosen, token = page(
-        names,
-        lambda name: (name,),
-        action="ListClusters",
-        max_results=request.get("maxResults"),
-        next_token=request.get("nextToken"),
-    )
-    response: dict[str, Any] = {"clusterArns": [arns.cluster(name) for name in chosen]}
-    if token:
-        response["nextToken"] = token
-    return response
+    return paged_answer(request, names, lambda name: (name,), arns.cluster, action="ListClusters", member="clusterArns")
 
 
 def delete_cluster(

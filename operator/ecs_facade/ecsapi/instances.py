@@ -25,7 +25,7 @@ from ecs_facade import arns as ecs_arns
 from ecs_facade.api import CUSTOM_ATTRIBUTE_LABEL_PREFIX, DEFAULT_CLUSTER, GROUP
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi.errors import ApiError, invalid_parameter
-from ecs_facade.ecsapi.pagination import page
+from ecs_facade.ecsapi.pagination import paged_answer
 from ecs_facade.model.cluster_query import TASK_GROUP, And, Comparison, Expr, Not, Operator, Or, parse_expression
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.placement import (
@@ -318,17 +318,14 @@ def list_container_instances(
         if expr is not None and not matches(expr, node, instance, node_values):
             continue
         chosen_nodes.append(node)
-    chosen, token = page(
+    return paged_answer(
+        request,
         chosen_nodes,
         lambda node: (container_instance_id(node),),
+        lambda node: instance_arn(node, cluster, arns),
         action="ListContainerInstances",
-        max_results=request.get("maxResults"),
-        next_token=request.get("nextToken"),
+        member="containerInstanceArns",
     )
-    response: dict[str, Any] = {"containerInstanceArns": [instance_arn(n, cluster, arns) for n in chosen]}
-    if token:
-        response["nextToken"] = token
-    return response
 
 
 def _refs(request: Mapping[str, Any]) -> list[str]:
@@ -452,14 +449,11 @@ def list_attributes(request: Mapping[str, Any], nodes: Sequence[Node], cluster: 
             if request.get("attributeValue") is not None and attribute.get("value") != request["attributeValue"]:
                 continue
             rows.append((container_instance_id(node), {**attribute, "targetType": TARGET_TYPE, "targetId": arn}))
-    chosen, token = page(
+    return paged_answer(
+        request,
         rows,
         lambda row: (row[0], row[1]["name"]),
+        lambda row: row[1],
         action="ListAttributes",
-        max_results=request.get("maxResults"),
-        next_token=request.get("nextToken"),
+        member="attributes",
     )
-    response: dict[str, Any] = {"attributes": [row[1] for row in chosen]}
-    if token:
-        response["nextToken"] = token
-    return response

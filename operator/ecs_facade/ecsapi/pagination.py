@@ -8,8 +8,8 @@ refused instead of misread."""
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from ecs_facade.ecsapi.errors import invalid_parameter
 
@@ -68,3 +68,29 @@ def page(
     chosen = rest[:limit]
     token = encode_token(action, key(chosen[-1])) if len(rest) > limit else None
     return chosen, token
+
+
+def paged_answer(
+    request: Mapping[str, Any],
+    items: Sequence[T],
+    key: Callable[[T], Key],
+    show: Callable[[T], Any],
+    *,
+    action: str,
+    member: str,
+    descending: bool = False,
+) -> dict[str, Any]:
+    """The answer of an ECS List action: the page of ``items`` the request's ``maxResults`` and
+    ``nextToken`` ask for, each ``show``n, as ``member``, and ``nextToken`` unless it is the last."""
+    chosen, token = page(
+        items,
+        key,
+        action=action,
+        max_results=request.get("maxResults"),
+        next_token=request.get("nextToken"),
+        descending=descending,
+    )
+    response: dict[str, Any] = {member: [show(item) for item in chosen]}
+    if token:
+        response["nextToken"] = token
+    return response

@@ -7,7 +7,6 @@ objects become ECS ``Service`` shapes from their spec and the status the operato
 (views/service_status.py: counts, ECS-shaped deployments and events, the revision in use).
 """
 
-import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,7 +15,8 @@ from ecs_facade.api import API_VERSION, DEFAULT_CLUSTER, KIND_SERVICE
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import scope, taskdefinitions
 from ecs_facade.ecsapi.errors import EcsError, client_error, cluster_not_found, invalid_parameter, service_not_found
-from ecs_facade.ecsapi.pagination import page
+from ecs_facade.ecsapi.pagination import paged_answer
+from ecs_facade.ecsapi.timestamps import epoch, with_epochs
 from ecs_facade.translate.run_task import LABEL_CLIENT_TOKEN, client_token_label
 
 # on an ECSService created with a clientToken: a hash of it (created_with_token)
@@ -94,31 +94,6 @@ def find_service(services: Sequence[Mapping[str, Any]], cluster: str, ref: Any) 
         if service_name_of(service) == member.name and cluster_of(service) == cluster:
             return service
     return None
-
-
-def _epoch(timestamp: Any) -> float | None:
-    if not timestamp:
-        return None
-    try:
-        when = datetime.datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.UTC)
-    return when.timestamp()
-
-
-def _with_epochs(item: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
-    """An item of the status with its ISO timestamps as the epoch seconds ECS sends."""
-    out = {key: value for key, value in item.items() if value is not None}
-    for key in keys:
-        if key in out:
-            epoch = _epoch(out[key])
-            if epoch is None:
-                del out[key]
-            else:
-                out[key] = epoch
-    return out
 
 
 def task_definition_arn(
@@ -266,11 +241,11 @@ def describe_service(service: Mapping[str, Any], arns: Arns, include: Sequence[s
         # a deployment replaced completely (INACTIVE) is not listed, as ECS lists none: the
         # services_stable waiter counts the deployments (one when stable)
         "deployments": [
-            _with_epochs(d, ("createdAt", "updatedAt"))
+            with_epochs(d, ("createdAt", "updatedAt"))
             for d in status.get("deployments") or []
             if d.get("status") != "INACTIVE"
         ],
-        "events": [_with_epochs(e, ("createdAt",)) for e in status.get("events") or []],
+        "events": [with_epochs(e, ("createdAt",)) for e in status.get("events") or []],
         "schedulingStrategy": str(spec.get("schedulingStrategy") or "REPLICA"),
         "loadBalancers": [],
         "serviceRegistries": [],
@@ -287,7 +262,7 @@ def describe_service(service: Mapping[str, Any], arns: Arns, include: Sequence[s
     described.update({key: spec[key] for key in _ECHOED if spec.get(key) is not None})
     if spec.get("role"):
         described["roleArn"] = spec["role"]
-    created = _epoch((service.get("metadata") or {}).get("creationTimestamp"))
+    created = epoch((service.get("metadata") or {}).get("creationTimestamp"))
     if created is not None:
         described["createdAt"] = created
     if "TAGS" in include:
@@ -332,17 +307,14 @@ def list_services(
             or str((s.get("spec") or {}).get("schedulingStrategy") or "REPLICA") == request["schedulingStrategy"]
         )
     )
-    chosen, token = page(
+    return paged_answer(
+        request,
         names,
         lambda name: (name,),
+        lambda name: arns.service(cluster, name),
         action="ListServices",
-        max_results=request.get("maxResults"),
-        next_token=request.get("nextToken"),
+        member="serviceArns",
     )
-    response: dict[str, Any] = {"serviceArns": [arns.service(cluster, name) for name in chosen]}
-    if token:
-        response["nextToken"] = token
-    return response
 
 
 def _active_service(

@@ -7,7 +7,6 @@ the RegisterTaskDefinition request), ACTIVE unless listed in ``spec.deregistered
 The API writes only the ECSTaskDefinition: the controller stays the one writer of revisions.
 """
 
-import datetime
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -26,8 +25,9 @@ from ecs_facade.api import (
 from ecs_facade.arns import NAME_PATTERN, Arns
 from ecs_facade.ecsapi import scope
 from ecs_facade.ecsapi.errors import client_error, invalid_parameter
-from ecs_facade.ecsapi.pagination import page
+from ecs_facade.ecsapi.pagination import paged_answer
 from ecs_facade.ecsapi.tags import revision_tags
+from ecs_facade.ecsapi.timestamps import epoch
 from ecs_facade.model.references import TaskDefinitionRef, parse_task_definition_ref
 from ecs_facade.model.taskdefinition import (
     content_hash,
@@ -198,16 +198,6 @@ def registered(
     return {"taskDefinition": describe_revision(latest, arns), "tags": list(latest.request.get("tags") or [])}
 
 
-def _epoch(timestamp: str) -> float | None:
-    try:
-        when = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.UTC)
-    return when.timestamp()
-
-
 def compatibilities(request: Mapping[str, Any]) -> list[str]:
     """What the task definition can run on: EC2 always (any node runs it), FARGATE when it
     meets Fargate's requirements (awsvpc, task cpu and memory), and what it requires."""
@@ -236,7 +226,7 @@ def describe_revision(revision: Revision, arns: Arns) -> dict[str, Any]:
         status=revision.status,
         compatibilities=compatibilities(revision.request),
     )
-    registered_at = _epoch(revision.registered_at)
+    registered_at = epoch(revision.registered_at)
     if registered_at is not None:
         body["registeredAt"] = registered_at
     return body
@@ -305,18 +295,15 @@ def list_task_definitions(
         if r.status == status and (not family or r.family == family)
     ]
     chosen.sort(key=lambda r: (r.family, r.revision), reverse=descending)
-    shown, token = page(
+    return paged_answer(
+        request,
         chosen,
         lambda r: (r.family, r.revision),
+        lambda r: arns.task_definition(r.family, r.revision),
         action="ListTaskDefinitions",
-        max_results=request.get("maxResults"),
-        next_token=request.get("nextToken"),
+        member="taskDefinitionArns",
         descending=descending,
     )
-    response: dict[str, Any] = {"taskDefinitionArns": [arns.task_definition(r.family, r.revision) for r in shown]}
-    if token:
-        response["nextToken"] = token
-    return response
 
 
 def list_task_definition_families(
@@ -336,17 +323,9 @@ def list_task_definition_families(
         for f, has_active in active.items()
         if f.startswith(prefix) and (wanted == "ALL" or (wanted == "ACTIVE") == has_active)
     )
-    shown, token = page(
-        families,
-        lambda f: (f,),
-        action="ListTaskDefinitionFamilies",
-        max_results=request.get("maxResults"),
-        next_token=request.get("nextToken"),
+    return paged_answer(
+        request, families, lambda f: (f,), lambda f: f, action="ListTaskDefinitionFamilies", member="families"
     )
-    response: dict[str, Any] = {"families": shown}
-    if token:
-        response["nextToken"] = token
-    return response
 
 
 def deregister_task_definition(

@@ -14,7 +14,6 @@ Every answer is built here from those objects; the handlers (tasks_handlers.py) 
 and write them. Timestamps go out as epoch seconds, as ECS sends them.
 """
 
-import datetime
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -25,8 +24,9 @@ from ecs_facade import arns as ecs_arns
 from ecs_facade.api import DEFAULT_CLUSTER, LABEL_CAPACITY_PROVIDER, LABEL_FAMILY, LABEL_SERVICE, LABEL_TASK
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi.errors import cluster_not_found, invalid_parameter, service_not_found
-from ecs_facade.ecsapi.pagination import page
+from ecs_facade.ecsapi.pagination import paged_answer
 from ecs_facade.ecsapi.taskdefinitions import Revision
+from ecs_facade.ecsapi.timestamps import with_epochs
 from ecs_facade.model.references import parse_task_definition_ref
 from ecs_facade.translate.run_task import LABEL_CLIENT_TOKEN, RunTaskError, client_token_label, run_task_manifests
 from ecs_facade.translate.service import ANNOTATION_TAGS
@@ -101,18 +101,6 @@ def request_cluster(request: Mapping[str, Any], visible: Mapping[str, Any]) -> s
     return name
 
 
-def _epoch(timestamp: Any) -> float | None:
-    if timestamp is None or isinstance(timestamp, int | float):
-        return timestamp
-    try:
-        when = datetime.datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.UTC)
-    return when.timestamp()
-
-
 def _version(last_status: str) -> int:
     return _STEPS.index(last_status) + 1 if last_status in _STEPS else 1
 
@@ -120,14 +108,7 @@ def _version(last_status: str) -> int:
 def _finish(task: Mapping[str, Any], cluster: str, arns: Arns, extra: Mapping[str, Any]) -> dict[str, Any]:
     """A task as ECS sends it: epoch timestamps, its cluster's ARN, each container naming its
     task, members with no value left out."""
-    out: dict[str, Any] = {k: v for k, v in task.items() if v is not None}
-    for key in _TIMESTAMPS:
-        if key in out:
-            epoch = _epoch(out[key])
-            if epoch is None:
-                del out[key]
-            else:
-                out[key] = epoch
+    out = with_epochs(task, _TIMESTAMPS)
     out["clusterArn"] = arns.cluster(cluster)
     out.setdefault("lastStatus", "PROVISIONING")
     # a STOPPED task wants nothing else (ECS never shows one RUNNING desired)
@@ -526,14 +507,6 @@ def list_tasks(
         }
         chosen = [t for t in chosen if t.node in on]
     chosen.sort(key=lambda t: t.ident)
-    listed, token = page(
-        chosen,
-        lambda t: (t.ident,),
-        action="ListTasks",
-        max_results=request.get("maxResults"),
-        next_token=request.get("nextToken"),
+    return paged_answer(
+        request, chosen, lambda t: (t.ident,), lambda t: t.described["taskArn"], action="ListTasks", member="taskArns"
     )
-    response: dict[str, Any] = {"taskArns": [t.described["taskArn"] for t in listed]}
-    if token:
-        response["nextToken"] = token
-    return response

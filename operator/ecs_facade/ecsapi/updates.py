@@ -12,7 +12,6 @@ still use the revision go on running, as in ECS, where a revision being deleted 
 nothing uses it). An ACTIVE revision is a failure, not deleted; an unknown one too.
 """
 
-import datetime
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,6 +20,7 @@ from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import taskdefinitions
 from ecs_facade.ecsapi.errors import invalid_parameter
 from ecs_facade.ecsapi.taskdefinitions import DELETED_REVISIONS_ANNOTATION, Revision, deleted_revisions
+from ecs_facade.ecsapi.timestamps import epoch
 from ecs_facade.model.references import parse_task_definition_ref
 
 MAX_DELETE = 10  # DeleteTaskDefinitions takes up to 10, as ECS
@@ -28,14 +28,6 @@ STILL_ACTIVE = (
     "The specified task definition is still in ACTIVE status. Deregister it first (DeregisterTaskDefinition)."
 )
 DOES_NOT_EXIST = "The specified task definition does not exist."
-
-
-def _epoch(timestamp: str) -> float | None:
-    try:
-        when = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (when if when.tzinfo else when.replace(tzinfo=datetime.UTC)).timestamp()
 
 
 def update_cluster_patch(cluster: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -104,7 +96,7 @@ def delete_task_definitions(
         shown = taskdefinitions.describe_revision(
             Revision(**{**revision.__dict__, "status": "DELETE_IN_PROGRESS"}), arns
         )
-        at = _epoch(when)
+        at = epoch(when)
         if at is not None:
             shown["deleteRequestedAt"] = at
         if all(d["taskDefinitionArn"] != shown["taskDefinitionArn"] for d in deleted):
