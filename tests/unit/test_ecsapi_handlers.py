@@ -63,6 +63,12 @@ class FakeStore:
     def list_task_definitions(self, namespace: str) -> list[dict[str, Any]]:
         return copy.deepcopy([o for o in self.tds if o["metadata"]["namespace"] == namespace])
 
+    def patch_cluster(self, name: str, patch: Mapping[str, Any]) -> bool:
+        found = [c for c in self.clusters if c["metadata"]["name"] == name]
+        if found:
+            found[0]["metadata"].setdefault("annotations", {}).update(patch["metadata"].get("annotations") or {})
+        return bool(found)
+
     def list_controller_revisions(self, namespace: str) -> list[dict[str, Any]]:
         return copy.deepcopy([r for r in self.revisions if r["metadata"]["namespace"] == namespace])
 

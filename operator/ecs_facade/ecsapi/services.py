@@ -14,7 +14,7 @@ from typing import Any
 from ecs_facade import arns as ecs_arns
 from ecs_facade.api import API_VERSION, DEFAULT_CLUSTER, KIND_SERVICE
 from ecs_facade.arns import Arns
-from ecs_facade.ecsapi import scope, taskdefinitions
+from ecs_facade.ecsapi import inactive, scope, taskdefinitions
 from ecs_facade.ecsapi.errors import EcsError, client_error, cluster_not_found, invalid_parameter, service_not_found
 from ecs_facade.ecsapi.pagination import page
 from ecs_facade.translate.run_task import LABEL_CLIENT_TOKEN, client_token_label
@@ -296,10 +296,16 @@ def describe_service(service: Mapping[str, Any], arns: Arns, include: Sequence[s
 
 
 def describe_services(
-    request: Mapping[str, Any], services: Sequence[Mapping[str, Any]], visible: Mapping[str, Any], arns: Arns
+    request: Mapping[str, Any],
+    services: Sequence[Mapping[str, Any]],
+    visible: Mapping[str, Any],
+    arns: Arns,
+    namespace: str | None = None,
+    now: float = 0.0,
 ) -> dict[str, Any]:
-    """DescribeServices: the named services of the cluster; unknown ones are failures
-    ``MISSING`` with the ARN they would have, as ECS answers."""
+    """DescribeServices: the named services of the cluster; one the API deleted within the
+    hour (a tombstone of ``namespace`` on the cluster, inactive.py) is INACTIVE; unknown ones
+    are failures ``MISSING`` with the ARN they would have, as ECS answers."""
     cluster = _request_cluster(request, visible)
     include = list(request.get("include") or [])
     found: list[dict[str, Any]] = []
@@ -309,7 +315,14 @@ def describe_services(
         raise invalid_parameter(f"services: {len(refs)} given; expected at most {_DESCRIBE_LIMIT}, as ECS takes")
     for ref in refs:
         service = find_service(services, cluster, ref)
-        if service is None:
+        gone = None
+        if service is None and namespace is not None and _member(ref).cluster in (None, cluster):
+            gone = inactive.inactive_service(
+                visible[cluster], cluster, namespace, _member(ref).name, arns, now, include
+            )
+        if gone is not None:
+            found.append(gone)
+        elif service is None:
             failures.append({"arn": arns.service(cluster, _member(ref).name), "reason": "MISSING"})
         else:
             found.append(describe_service(service, arns, include))
