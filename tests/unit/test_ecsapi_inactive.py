@@ -11,7 +11,7 @@ from ecs_facade.ecsapi import inactive
 from ecs_facade.ecsapi.handlers import Actions
 from ecs_facade.ecsapi.protocol import Dispatcher
 
-from .test_ecsapi_services import ARNS, PREFIX, FakeStore, _call, _service
+from .test_ecsapi_services import ARNS, PREFIX, FakeStore, _call, _error, _service
 
 NOW = 1_800_000_000.0
 CREATED = 1_767_225_600.0  # 2026-01-01T00:00:00Z, the fake services' creationTimestamp
@@ -315,3 +315,18 @@ def test_conflicts_every_time_leave_no_tombstone_but_the_service_deleted(
     _call(dispatcher, "DeleteService", {"service": "web"})
     assert [kind for kind, _ in store.writes] == ["delete"]
     assert [s["metadata"]["name"] for s in store.services] == ["api"]
+
+
+def test_update_service_of_an_inactive_service_is_not_active_as_in_ecs(dispatcher: Dispatcher, clock: _Clock) -> None:
+    """ECS: "You can't update a service that's inactive." (ServiceNotActiveException)."""
+    _call(dispatcher, "DeleteService", {"service": "web"})
+    refused = _error(dispatcher, "UpdateService", {"service": "web", "desiredCount": 1})
+    assert (refused.name, refused.message) == ("ServiceNotActiveException", "Service was not ACTIVE.")
+    # another namespace, another cluster, or an hour later: not found, as before
+    assert _error(dispatcher, "UpdateService", {"service": "web", "desiredCount": 1}, "team-b").name == (
+        "ServiceNotFoundException"
+    )
+    assert _error(dispatcher, "UpdateService", {"service": "web", "cluster": "prod"}).name == "ServiceNotFoundException"
+    clock.now = NOW + inactive.TTL_SECONDS
+    assert _error(dispatcher, "UpdateService", {"service": "web", "desiredCount": 1}).name == "ServiceNotFoundException"
+    assert _error(dispatcher, "UpdateService", {"service": "web", "cluster": "nope"}).name == "ClusterNotFoundException"

@@ -385,7 +385,7 @@ class Actions:
         for _ in range(_CONFLICT_ATTEMPTS):
             namespace, visible, existing = self._services(context)
             now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            service, patch = services.update_service(request, existing, visible, now)
+            service, patch = services.update_service(request, existing, visible, now, namespace, self.wall_clock())
             if request.get("taskDefinition"):
                 self._task_definition_arn(namespace, request["taskDefinition"])
             try:

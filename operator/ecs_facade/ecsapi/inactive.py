@@ -74,6 +74,18 @@ def record_deleted(
     return {"metadata": {"resourceVersion": metadata["resourceVersion"], "annotations": {ANNOTATION_DELETED: value}}}
 
 
+def _entry(cluster: Mapping[str, Any], namespace: str, service_name: str, now: float) -> dict[str, Any] | None:
+    entry = tombstones(cluster).get(_key(namespace, service_name))
+    if entry is None or entry.get("namespace") != namespace or now - float(entry["deletedAt"]) >= TTL_SECONDS:
+        return None
+    return entry
+
+
+def is_inactive(cluster: Mapping[str, Any], namespace: str, service_name: str, now: float) -> bool:
+    """The namespace's service of that name was deleted within the hour (its tombstone)."""
+    return _entry(cluster, namespace, service_name, now) is not None
+
+
 def inactive_service(
     cluster: Mapping[str, Any],
     cluster_name: str,
@@ -86,8 +98,8 @@ def inactive_service(
     """The ECS Service a tombstone of ``namespace`` describes (status INACTIVE, no tasks, no
     deployments, as ECS shows a deleted service), or None: no tombstone, another namespace's,
     or older than TTL_SECONDS."""
-    entry = tombstones(cluster).get(_key(namespace, service_name))
-    if entry is None or entry.get("namespace") != namespace or now - float(entry["deletedAt"]) >= TTL_SECONDS:
+    entry = _entry(cluster, namespace, service_name, now)
+    if entry is None:
         return None
     described: dict[str, Any] = {
         "serviceArn": arns.service(cluster_name, service_name),
