@@ -260,7 +260,18 @@ def test_boto3_service_lifecycle_drain_and_autoscaling(
 
     # delete everything
     ecs.delete_service(cluster=CLUSTER, service="orders", force=True)
-    wait_for("the ECSService gone", lambda: kubectl.get("ecsservice", "orders", NS) is None, timeout=120)
+    # `delete-service` then `wait services-inactive`: DRAINING while the ECSService is being
+    # deleted, then INACTIVE (its tombstone on the ECSCluster), never MISSING (a failure)
+    ecs.get_waiter("services_inactive").wait(
+        cluster=CLUSTER, services=["orders"], WaiterConfig={"Delay": 2, "MaxAttempts": 60}
+    )
+    assert kubectl.get("ecsservice", "orders", NS) is None
+    (gone,) = ecs.describe_services(cluster=CLUSTER, services=["orders"])["services"]
+    assert (gone["status"], gone["runningCount"], gone["deployments"]) == ("INACTIVE", 0, [])
+    assert gone["serviceArn"].endswith(f":service/{CLUSTER}/orders")
+    annotations = kubectl.json("get", "ecscluster", CLUSTER)["metadata"].get("annotations") or {}
+    assert f"{NS}/orders" in json.loads(annotations["ecs.facade.dev/deleted-services"])
+    assert ecs.list_services(cluster=CLUSTER)["serviceArns"] == []
     wait_for("the Deployment gone", lambda: kubectl.get("deployment", "orders", NS) is None, timeout=60)
 
     def refused_for_instances() -> bool:

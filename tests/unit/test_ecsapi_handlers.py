@@ -55,6 +55,12 @@ class FakeStore(ecsapi_calls.FakeObjects):
         self.clusters = [c for c in self.clusters if c["metadata"]["name"] != name]
         self.writes.append(("delete-cluster", name))
 
+    def patch_cluster(self, name: str, patch: Mapping[str, Any]) -> bool:
+        found = [c for c in self.clusters if c["metadata"]["name"] == name]
+        if found:
+            found[0]["metadata"].setdefault("annotations", {}).update(patch["metadata"].get("annotations") or {})
+        return bool(found)
+
     def get_task_definition(self, namespace: str, name: str) -> dict[str, Any] | None:
         found = [o for o in self.tds if o["metadata"]["namespace"] == namespace and o["metadata"]["name"] == name]
         return copy.deepcopy(found[0]) if found else None

@@ -102,19 +102,18 @@ def test_run_task_reports_the_tasks_it_started_when_a_later_one_fails() -> None:
 # --- DeleteService, then the services_inactive waiter
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a deleted service is gone (no tombstone): DescribeServices answers MISSING, which boto3's "
-    "services_inactive waiter (and `aws ecs wait services-inactive`) treats as failure; ECS answers the "
-    "service INACTIVE for a while after DeleteService. Needs somewhere to keep deleted services.",
-)
 def test_a_deleted_service_is_described_inactive_as_the_services_inactive_waiter_expects() -> None:
+    """DeleteService leaves a tombstone on the ECSCluster (ecsapi/inactive.py): boto3's
+    services_inactive waiter (and `aws ecs wait services-inactive`) treats MISSING as failure;
+    ECS answers the deleted service INACTIVE for a while."""
     from ecs_facade.ecsapi.handlers import Actions
 
     from .test_ecsapi_services import FakeStore as ServiceStore
     from .test_ecsapi_services import _service
 
     store = ServiceStore()
+    # the default ECSCluster, which the operator creates at start-up
+    store.clusters = [{"metadata": {"name": "default", "resourceVersion": "1"}, "spec": {}}]
     store.services = [_service("web", desiredCount=0)]
     dispatcher = Dispatcher()
     Actions(store, ARNS).register(dispatcher)  # type: ignore[arg-type]

@@ -59,7 +59,26 @@ class FakeStore(ecsapi_calls.FakeObjects):
         ]
         self.revisions = [ecsapi_calls.web_revision(n) for n in (2, 3, 4)]
         self.conflicts = 0
+        self.cluster_conflicts = 0  # the next cluster patches that answer 409
         self.writes: list[tuple[str, Any]] = []
+
+    def patch_cluster(self, name: str, patch: Mapping[str, Any]) -> bool:
+        """A conditional merge patch of metadata (409 when its resourceVersion is stale)."""
+        found = [c for c in self.clusters if c["metadata"]["name"] == name]
+        if not found:
+            return False
+        metadata = found[0]["metadata"]
+        if self.cluster_conflicts or patch["metadata"].get("resourceVersion") not in (
+            None,
+            metadata["resourceVersion"],
+        ):
+            self.cluster_conflicts = max(0, self.cluster_conflicts - 1)
+            metadata["resourceVersion"] = str(int(metadata["resourceVersion"]) + 1)  # changed meanwhile
+            raise Conflict("the object has been modified")
+        metadata.setdefault("annotations", {}).update(copy.deepcopy(patch["metadata"].get("annotations") or {}))
+        metadata["resourceVersion"] = str(int(metadata["resourceVersion"]) + 1)
+        self.writes.append(("patch-cluster", copy.deepcopy(dict(patch))))
+        return True
 
     def _find(self, namespace: str, name: str) -> dict[str, Any] | None:
         meta = [s for s in self.services if (s["metadata"]["namespace"], s["metadata"]["name"]) == (namespace, name)]

@@ -22,7 +22,7 @@ from kubernetes.client.exceptions import ApiException
 
 from ecs_facade.api import API_VERSION, CLUSTERS, SERVICES, TASK_DEFINITIONS
 from ecs_facade.arns import Arns
-from ecs_facade.ecsapi import clusters, scope, services, taskdefinitions
+from ecs_facade.ecsapi import clusters, inactive, scope, services, taskdefinitions
 from ecs_facade.ecsapi.errors import ApiError
 from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
 from ecs_facade.kube import client as kube
@@ -43,6 +43,7 @@ class Store(Protocol):
     def namespace_labels(self, namespace: str) -> dict[str, str] | None: ...
     def create_cluster(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None: ...
     def delete_cluster(self, name: str) -> None: ...
+    def patch_cluster(self, name: str, patch: Mapping[str, Any]) -> bool: ...
     def list_task_definitions(self, namespace: str) -> list[dict[str, Any]]: ...
     def list_controller_revisions(self, namespace: str) -> list[dict[str, Any]]: ...
     def get_task_definition(self, namespace: str, name: str) -> dict[str, Any] | None: ...
@@ -98,6 +99,17 @@ class KubeStore:
     def delete_cluster(self, name: str) -> None:
         with _kube_errors():
             kube.delete_cluster_scoped(API_VERSION, CLUSTERS, name)
+
+    def patch_cluster(self, name: str, patch: Mapping[str, Any]) -> bool:
+        """False when the ECSCluster does not exist (``default`` before the operator made it)."""
+        with _kube_errors():
+            try:
+                kube.merge_patch_cluster_scoped(API_VERSION, CLUSTERS, name, patch)
+            except ApiException as error:
+                if error.status == 404:
+                    return False
+                raise
+        return True
 
     def list_task_definitions(self, namespace: str) -> list[dict[str, Any]]:
         with _kube_errors():
@@ -172,6 +184,7 @@ class Actions:
     poll_interval: float = 0.2
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
     clock: Callable[[], float] = field(default=time.monotonic)
+    wall_clock: Callable[[], float] = field(default=time.time)  # epoch seconds (tombstones' ages)
     # (namespace, family) -> (its lock, the requests using it): registrations of a family take turns
     _family_locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = field(default_factory=dict, repr=False)
 
@@ -361,8 +374,8 @@ class Actions:
         return {"service": described}
 
     def describe_services(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
-        _, visible, existing = self._services(context)
-        return services.describe_services(request, existing, visible, self.arns)
+        namespace, visible, existing = self._services(context)
+        return services.describe_services(request, existing, visible, self.arns, namespace, self.wall_clock())
 
     def list_services(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
         _, visible, existing = self._services(context)
@@ -372,7 +385,7 @@ class Actions:
         for _ in range(_CONFLICT_ATTEMPTS):
             namespace, visible, existing = self._services(context)
             now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            service, patch = services.update_service(request, existing, visible, now)
+            service, patch = services.update_service(request, existing, visible, now, namespace, self.wall_clock())
             if request.get("taskDefinition"):
                 self._task_definition_arn(namespace, request["taskDefinition"])
             try:
@@ -387,8 +400,29 @@ class Actions:
     def delete_service(self, request: Mapping[str, Any], context: RequestContext) -> Mapping[str, Any]:
         namespace, visible, existing = self._services(context)
         name, answer = services.delete_service(request, existing, visible, self.arns)
+        # the tombstone first: an ECSService without finalizers is gone at once, and a
+        # services_inactive waiter polling in between would see MISSING (a failure)
+        cluster_name = str(answer["service"]["clusterArn"]).rsplit("/", 1)[-1]
+        self._record_deleted(namespace, visible[cluster_name], answer["service"])
         self.store.delete_service(namespace, name)
         return answer
+
+    def _record_deleted(self, namespace: str, cluster: Mapping[str, Any], described: Mapping[str, Any]) -> None:
+        """The deleted service's tombstone on its ECSCluster (inactive.py), a conditional merge
+        patch retried on conflict (the cluster read again). Best effort: without it (no cluster
+        object, conflicts every time) the deleted service is MISSING rather than INACTIVE, and
+        the delete goes on."""
+        name = str(cluster["metadata"]["name"])
+        current: Mapping[str, Any] | None = cluster
+        for _ in range(_CONFLICT_ATTEMPTS):
+            patch = inactive.record_deleted(current, namespace, described, self.wall_clock()) if current else None
+            if patch is None:
+                return
+            try:
+                self.store.patch_cluster(name, patch)
+                return
+            except Conflict:
+                current = next((c for c in self.store.list_clusters() if c["metadata"]["name"] == name), None)
 
     def register(self, dispatcher: Dispatcher) -> None:
         for action, handler in (

@@ -13,7 +13,7 @@ from typing import Any
 from ecs_facade import arns as ecs_arns
 from ecs_facade.api import API_VERSION, DEFAULT_CLUSTER, KIND_SERVICE
 from ecs_facade.arns import Arns
-from ecs_facade.ecsapi import scope, taskdefinitions
+from ecs_facade.ecsapi import inactive, scope, taskdefinitions
 from ecs_facade.ecsapi.errors import EcsError, client_error, cluster_not_found, invalid_parameter, service_not_found
 from ecs_facade.ecsapi.pagination import paged_answer
 from ecs_facade.ecsapi.timestamps import epoch, with_epochs
@@ -271,10 +271,16 @@ def describe_service(service: Mapping[str, Any], arns: Arns, include: Sequence[s
 
 
 def describe_services(
-    request: Mapping[str, Any], services: Sequence[Mapping[str, Any]], visible: Mapping[str, Any], arns: Arns
+    request: Mapping[str, Any],
+    services: Sequence[Mapping[str, Any]],
+    visible: Mapping[str, Any],
+    arns: Arns,
+    namespace: str | None = None,
+    now: float = 0.0,
 ) -> dict[str, Any]:
-    """DescribeServices: the named services of the cluster; unknown ones are failures
-    ``MISSING`` with the ARN they would have, as ECS answers."""
+    """DescribeServices: the named services of the cluster; one the API deleted within the
+    hour (a tombstone of ``namespace`` on the cluster, inactive.py) is INACTIVE; unknown ones
+    are failures ``MISSING`` with the ARN they would have, as ECS answers."""
     cluster = _request_cluster(request, visible)
     include = list(request.get("include") or [])
     found: list[dict[str, Any]] = []
@@ -284,7 +290,14 @@ def describe_services(
         raise invalid_parameter(f"services: {len(refs)} given; expected at most {_DESCRIBE_LIMIT}, as ECS takes")
     for ref in refs:
         service = find_service(services, cluster, ref)
-        if service is None:
+        gone = None
+        if service is None and namespace is not None and _member(ref).cluster in (None, cluster):
+            gone = inactive.inactive_service(
+                visible[cluster], cluster, namespace, _member(ref).name, arns, now, include
+            )
+        if gone is not None:
+            found.append(gone)
+        elif service is None:
             failures.append({"arn": arns.service(cluster, _member(ref).name), "reason": "MISSING"})
         else:
             found.append(describe_service(service, arns, include))
@@ -332,12 +345,26 @@ def update_service(
     services: Sequence[Mapping[str, Any]],
     visible: Mapping[str, Any],
     now: str,
+    namespace: str | None = None,
+    epoch: float = 0.0,
 ) -> tuple[Mapping[str, Any], dict[str, Any]]:
     """The service and the merge patch of its spec (with its resourceVersion: a conditional
     write). ``forceNewDeployment: true`` sets spec.forceNewDeployment to ``now``: the CRD's
     field is a value whose every change starts a new deployment (docs/services.md), as each
-    forced UpdateService does in ECS. A draining service is ServiceNotActiveException."""
-    service = _active_service(request, services, visible)
+    forced UpdateService does in ECS. A draining service, or one of ``namespace`` deleted
+    within the hour (INACTIVE, inactive.py), is ServiceNotActiveException."""
+    try:
+        service = _active_service(request, services, visible)
+    except EcsError as error:
+        cluster, member = _cluster(request.get("cluster")), _member(request.get("service"))
+        if (
+            error.name == "ServiceNotFoundException"
+            and namespace is not None
+            and member.cluster in (None, cluster)
+            and inactive.is_inactive(visible[cluster], namespace, member.name, epoch)
+        ):
+            raise EcsError("ServiceNotActiveException", "Service was not ACTIVE.") from error
+        raise
     if _deleting(service):
         raise EcsError("ServiceNotActiveException", "Service was not ACTIVE.")
     spec = service.get("spec") or {}

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from ecs_facade.api import API_VERSION, CLUSTERS, LABEL_SERVICE, TASKS
+from ecs_facade.api import API_VERSION, LABEL_SERVICE, TASKS
 from ecs_facade.arns import Arns, ParsedArn
 from ecs_facade.ecsapi import instances, services, tags, taskdefinitions
 from ecs_facade.ecsapi.errors import ApiError, cluster_not_found, invalid_parameter
@@ -55,16 +55,7 @@ class KubeTagStore(KubeInstanceStore):
     """The TagStore on the operator's kube client (RBAC: patch of ECSClusters, ECSServices,
     ECSTaskDefinitions, ECSTasks and nodes, which the operator holds already)."""
 
-    def patch_cluster(self, name: str, patch: Mapping[str, Any]) -> bool:
-        """False when the ECSCluster does not exist (``default`` before the operator made it)."""
-        with _kube_errors():
-            try:
-                kube.merge_patch_cluster_scoped(API_VERSION, CLUSTERS, name, patch)
-            except ApiException as error:
-                if error.status == 404:
-                    return False
-                raise
-        return True
+    # patch_cluster: KubeStore's (handlers.py; DeleteService's tombstones use it too)
 
     def list_tasks(self, namespace: str) -> list[dict[str, Any]]:
         with _kube_errors():
