@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help venv lock controlplane generate lint test test-unit test-e2e chaos-churn bench bench-write-cost run down cluster-up cluster-down clean
+.PHONY: help venv lock controlplane generate lint test test-unit test-e2e chaos-churn bench bench-write-cost bench-api run down cluster-up cluster-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -36,8 +36,9 @@ controlplane: ## build (once, cached) kube-apiserver, controller-manager, schedu
 	hack/build-controlplane.sh >/dev/null
 	hack/build-tools.sh >/dev/null
 
-generate: venv ## regenerate the CRDs and pydantic models from botocore (hack/gen_crds.py)
+generate: venv ## regenerate the CRDs and pydantic models from botocore (hack/gen_crds.py), and the API's models
 	$(BIN)/python hack/gen_crds.py
+	$(BIN)/python hack/gen_ecs_api_model.py
 
 lint: venv ## ruff, mypy and the Dockerfile (BuildKit's checks); the chart is linted by tests/e2e/test_chart.py
 	$(BIN)/ruff check .
@@ -63,6 +64,9 @@ bench: venv controlplane ## the scale benchmark (hack/bench/bench.py; ARGS="--qu
 
 bench-write-cost: venv controlplane ## what one write of each kind costs the API server, etcd and the controller-manager (hack/bench/write_cost.py)
 	$(BIN)/python hack/bench/write_cost.py $(ARGS)
+
+bench-api: venv controlplane ## the ECS API's calls/s and p99 for DescribeServices and RunTask (hack/bench/api.py; docs/performance.md)
+	$(BIN)/python hack/bench/api.py $(ARGS)
 
 run: venv controlplane ## local cluster + CRDs + operator + examples/web, then `kubectl get`
 	hack/run-local.sh up

@@ -23,6 +23,9 @@ LABEL_PREFIX: Final = f"{GROUP}/"
 LABEL_SERVICE: Final = f"{GROUP}/service"
 LABEL_TASK: Final = f"{GROUP}/task"
 LABEL_FAMILY: Final = f"{GROUP}/task-definition-family"
+# On a task definition's revision (a ControllerRevision): its content's hash, when it was registered
+ANNOTATION_CONTENT_HASH: Final = f"{GROUP}/content-hash"
+ANNOTATION_REGISTERED_AT: Final = f"{GROUP}/registered-at"
 LABEL_CAPACITY_PROVIDER: Final = f"{GROUP}/capacity-provider"
 """On a node: the capacity provider (node group) it belongs to, unless the cluster defines the group
 by its own selector. On a task's pod: the capacity provider the task was placed with."""

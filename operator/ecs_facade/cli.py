@@ -44,7 +44,13 @@ def _run(args: argparse.Namespace) -> int:
         settings = Config.from_env()  # once, before the leader election's client and kopf's start-up
     except ValueError as error:
         raise CliError(f"operator settings: {error}") from error
-    kube.size_pool(settings.workers + settings.service_workers)
+    api_options = _api_options(args)
+    api_threads = 0
+    if api_options.enabled:
+        from ecs_facade.ecsapi.serving import WORKER_THREADS
+
+        api_threads = WORKER_THREADS
+    kube.size_pool(settings.workers + settings.service_workers + api_threads)
     kube.set_timeouts(settings.api_connect_timeout_seconds, settings.api_read_timeout_seconds)
     import kopf
 
@@ -55,6 +61,9 @@ def _run(args: argparse.Namespace) -> int:
         from ecs_facade.metrics import serve
 
         serve(args.metrics_port)
+    # the ECS API before the leader election: a standby serves it too (docs/ecs-api.md,
+    # "Serving the API"); a port in use or a certificate that cannot be read stops the start
+    api = _serve_api(api_options, settings) if api_options.enabled else None
     elector = _elect(args, settings) if args.leader_elect else None
     memories = _kopf_memories()
     try:
@@ -69,9 +78,38 @@ def _run(args: argparse.Namespace) -> int:
             memories=memories,
         )
     finally:
+        if api is not None:
+            api.stop()
         if elector is not None:
             elector.stop()  # kopf has stopped: no renewals any more, and the Lease released
     return 0
+
+
+def _api_options(args: argparse.Namespace) -> Any:
+    """The ECS API's flags, else their ECS_FACADE_API_* variables (ecsapi/serving.py)."""
+    import os
+
+    from ecs_facade.ecsapi.options import ApiConfigError, ApiOptions
+
+    run = args.command == "run"
+    try:
+        return ApiOptions.from_flags(vars(args), os.environ, "--api-" if run else "--", always=not run)
+    except ApiConfigError as error:
+        raise CliError(f"ECS API: {error}" if args.command == "run" else str(error)) from None
+
+
+def _serve_api(options: Any, settings: Any) -> Any:
+    """`run --api`: the ECS API in this process, on a thread and event loop of its own."""
+    from ecs_facade.ecsapi.serving import ApiConfigError, ApiThread
+
+    try:
+        api = ApiThread.start(options, settings.arns)
+    except ApiConfigError as error:
+        raise CliError(f"ECS API: {error}") from None
+    except OSError as error:
+        raise CliError(f"ECS API: cannot listen on {options.host}:{options.port}: {error.strerror or error}") from None
+    print(f"ECS API: serving on {options.scheme}://{options.host}:{api.port}", file=sys.stderr)
+    return api
 
 
 def _kopf_memories() -> Any:
@@ -350,32 +388,24 @@ def _run_task(args: argparse.Namespace, out: TextIO) -> int:
     """ECS RunTask: ``count`` ECSTask objects, and with ``--wait`` their exit codes."""
     import time
 
-    from ecs_facade.api import KIND_TASK, TASKS
+    from ecs_facade.api import TASKS
     from ecs_facade.kube import client as kube
-    from ecs_facade.model.references import parse_task_definition_ref
+    from ecs_facade.translate.run_task import RunTaskError, run_task_manifests
 
+    request: dict[str, Any] = {
+        "cluster": args.cluster,
+        "taskDefinition": args.task_definition,
+        "count": args.count,
+        "overrides": _read_document(args.overrides) if args.overrides else None,
+        "startedBy": args.started_by or None,
+    }
     try:
-        family = parse_task_definition_ref(args.task_definition).family
-    except ValueError as error:
+        manifests = run_task_manifests(request, args.namespace)
+    except RunTaskError as error:
         raise CliError(str(error)) from error
-    if not 1 <= args.count <= 10:
-        raise CliError("--count must be between 1 and 10 (the RunTask limit)")
-    spec: dict[str, Any] = {"cluster": args.cluster, "taskDefinition": args.task_definition}
-    if args.overrides:
-        spec["overrides"] = _read_document(args.overrides)
-    if args.started_by:
-        spec["startedBy"] = args.started_by
     names = []
-    for _ in range(args.count):
-        created = kube.create(
-            {
-                "apiVersion": API_VERSION,
-                "kind": KIND_TASK,
-                "metadata": {"generateName": f"{kube_name(family)[:50]}-", "namespace": args.namespace},
-                "spec": spec,
-            },
-            TASKS,
-        )
+    for manifest in manifests:
+        created = kube.create(manifest, TASKS)
         if created is None:
             raise CliError("could not create the task")
         names.append(created["metadata"]["name"])
@@ -407,29 +437,25 @@ def _run_task(args: argparse.Namespace, out: TextIO) -> int:
 
 def _set_instance_state(args: argparse.Namespace, out: TextIO) -> int:
     """ECS UpdateContainerInstancesState: DRAINING moves service tasks off; ACTIVE takes tasks again."""
-    from ecs_facade.api import LABEL_INSTANCE_STATUS
     from ecs_facade.kube import client as kube
+    from ecs_facade.views.container_instance import instance_state_patch
 
-    value = "DRAINING" if args.state == "DRAINING" else None
+    patch = instance_state_patch(args.state)
     for node in args.nodes:
-        kube.patch_node(node, {"metadata": {"labels": {LABEL_INSTANCE_STATUS: value}}})
+        kube.patch_node(node, patch)
         print(f"{node}: {args.state}", file=out)
     return 0
 
 
 def _attribute_labels(pairs: Sequence[str], delete: bool) -> dict[str, str | None]:
     from ecs_facade.translate import TranslationError
-    from ecs_facade.translate.placement import attribute_label
+    from ecs_facade.translate.placement import attribute_labels
 
-    labels: dict[str, str | None] = {}
-    for pair in pairs:
-        name, _, value = pair.partition("=")
-        try:
-            key, label_value = attribute_label(name, value)
-        except TranslationError as error:
-            raise CliError(str(error)) from error
-        labels[key] = None if delete else label_value
-    return labels
+    try:
+        named = [(name, value) for name, _, value in (pair.partition("=") for pair in pairs)]
+        return attribute_labels(named, delete=delete)
+    except TranslationError as error:
+        raise CliError(str(error)) from error
 
 
 def _put_attributes(args: argparse.Namespace, out: TextIO) -> int:
@@ -487,6 +513,30 @@ def _remove_finalizers(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _api(args: argparse.Namespace) -> int:
+    """`ecs-facade api`: the ECS API on its own (docs/ecs-api.md); imported here so the
+    other commands do not load aiohttp's server. The same application as `run --api`
+    (ecsapi/serving.py), served by aiohttp's run_app until interrupted."""
+    import logging
+
+    from aiohttp import web
+
+    from ecs_facade.config import Config
+    from ecs_facade.ecsapi.serving import ApiConfigError, build_app
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    options = _api_options(args)
+    try:
+        # the actions, on the custom resources (ARNs: ECS_FACADE_REGION/_ACCOUNT_ID)
+        app, context = build_app(options, Config.from_env().arns)
+    except ApiConfigError as error:
+        raise CliError(str(error)) from None
+    web.run_app(app, host=options.host, port=options.port, ssl_context=context, print=None, access_log=None)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecs-facade", description="Amazon ECS semantics on Kubernetes.")
     parser.add_argument("--version", action="version", version=f"ecs-facade {__version__}")
@@ -508,6 +558,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lease-name", default="ecs-facade", help="the leader election Lease")
     run.add_argument("--lease-namespace", default=None, help="its namespace (default: $POD_NAMESPACE)")
     run.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
+    from ecs_facade.ecsapi.options import add_arguments as add_api_arguments
+
+    add_api_arguments(run, prefixed=True)
     run.add_argument("-v", "--verbose", action="store_true")
     run.add_argument("--debug", action="store_true")
     run.set_defaults(func=_run)
@@ -572,6 +625,10 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--status", choices=["ACTIVE", "DRAINING"], default=None)
         command.add_argument("nodes", nargs="*", metavar="NODE", help="only these nodes")
         command.set_defaults(func=lambda a: _describe_container_instances(a, sys.stdout), list=listing)
+    api = commands.add_parser("api", help="serve the ECS API (AWS JSON 1.1) on its own (docs/ecs-api.md)")
+    add_api_arguments(api, prefixed=False)
+    api.add_argument("--debug", action="store_true")
+    api.set_defaults(func=_api)
     remove = commands.add_parser(
         "remove-finalizers",
         help="take ecs-facade's finalizer off every ECS object: only once the operator is gone (uninstalling)",

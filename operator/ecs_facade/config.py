@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ecs_facade.arns import Arns
 from ecs_facade.translate.loadbalancing import MAX_DEREGISTRATION_DELAY
 from ecs_facade.translate.taskdefinition import TranslationOptions
 
@@ -150,14 +151,19 @@ class Config:
             container_restart_rules=self.container_restart_rules,
         )
 
+    @property
+    def arns(self) -> Arns:
+        """ARNs of this account and region (ecs_facade/arns.py: one rule for status, CLI and API)."""
+        return Arns(self.region, self.account_id)
+
     def task_definition_arn(self, family: str, revision: int) -> str:
-        return f"arn:aws:ecs:{self.region}:{self.account_id}:task-definition/{family}:{revision}"
+        return self.arns.task_definition(family, revision)
 
     def cluster_arn(self, cluster: str) -> str:
-        return f"arn:aws:ecs:{self.region}:{self.account_id}:cluster/{cluster}"
+        return self.arns.cluster(cluster)
 
     def task_arn(self, cluster: str, task_id: str) -> str:
-        return f"arn:aws:ecs:{self.region}:{self.account_id}:task/{cluster}/{task_id}"
+        return self.arns.task(cluster, task_id)
 
 
 def _lease_timings(duration: str, deadline: str, retry: str) -> dict[str, Any]:

@@ -65,6 +65,21 @@ LEADER_ELECTION: Final[list[Rule]] = [
     rule("", ["events"], ["create", "patch"]),
 ]
 
+# The ECS API served by the operator (`ecs-facade run --api`, the chart's api.enabled): what
+# its actions (ecsapi/handlers.py, KubeStore) do beyond the operator's own rules above. The
+# chart grants them only while the API is served: the operator itself creates, replaces and
+# deletes none of these. Namespaced ones are bound like NAMESPACED (cluster-wide, or in each
+# watched namespace); cluster-scoped ones with the ClusterRole.
+API_NAMESPACED: Final[list[Rule]] = [
+    # RegisterTaskDefinition creates the family's object, or replaces it at its resourceVersion
+    rule(GROUP, ["ecstaskdefinitions"], ["create", "update"]),
+    rule(GROUP, ["ecsservices"], ["create", "delete"]),  # CreateService, DeleteService
+    rule(GROUP, ["ecstasks"], ["create"]),  # RunTask
+]
+API_CLUSTER: Final[list[Rule]] = [
+    rule(GROUP, ["ecsclusters"], ["delete"]),  # DeleteCluster
+]
+
 ECS_KINDS: Final = ["ecstaskdefinitions", "ecsservices", "ecstasks"]
 
 
@@ -78,4 +93,11 @@ def aggregated() -> dict[str, list[Rule]]:
 
 
 def all_rules() -> dict[str, list[Rule]]:
-    return {"namespaced": NAMESPACED, "cluster": CLUSTER, "leaderElection": LEADER_ELECTION, **aggregated()}
+    return {
+        "namespaced": NAMESPACED,
+        "cluster": CLUSTER,
+        "leaderElection": LEADER_ELECTION,
+        "apiNamespaced": API_NAMESPACED,
+        "apiCluster": API_CLUSTER,
+        **aggregated(),
+    }

@@ -23,6 +23,7 @@ import pytest
 from kopf.testing import KopfRunner
 
 from ecs_facade.controllers.state import OperatorState
+from tests.e2e import ecs_api as ecsapi
 from tests.e2e.kube import Kubectl, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -283,3 +284,51 @@ def namespace(
             log = _tail(operator_log, 80)
         print(f"=== operator log (tail)\n{log}")
     kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def ecs_api(
+    kubectl: Kubectl, operator_kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ecsapi.EcsApi]:
+    """`ecs-facade api` as a process of its own, acting as a ServiceAccount with the operator's
+    rules plus the API's writes (rbac.py), with the keys of tests/e2e/ecs_api.py; its
+    namespaces are created here."""
+    for name in (*ecsapi.TEAM_NAMESPACES, ecsapi.OTHER_NAMESPACE):
+        kubectl("create", "namespace", name, check=False)
+    if os.environ.get("E2E_OPERATOR_AS_ADMIN"):
+        kubeconfig = operator_kubeconfig
+    else:
+        kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
+        manifests = {"apiVersion": "v1", "kind": "List", "items": ecsapi.api_rbac(OPERATOR_NAMESPACE)}
+        kubectl("apply", "-f", "-", input=json.dumps(manifests))
+        path = LOG_DIR / "ecs-api.kubeconfig"
+        kubeconfig = account_kubeconfig(kubectl, OPERATOR_NAMESPACE, ecsapi.API_ACCOUNT, path)
+    port = int(PORT_BASE) + ecsapi.PORT_OFFSET
+    try:
+        api = ecsapi.start(kubeconfig, port, tmp_path_factory.mktemp("ecs-api"), LOG_DIR)
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)
+    try:
+        yield api
+    finally:
+        ecsapi.stop(api)
+
+
+@pytest.fixture(scope="session")
+def aws_cli() -> Path:
+    """The aws CLI, in its own virtual environment (hack/awscli.sh)."""
+    try:
+        return ecsapi.aws_cli()
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture
+def ecs_api_logs(
+    request: pytest.FixtureRequest, ecs_api: ecsapi.EcsApi, operator: KopfRunner | None, operator_log: Path
+) -> Iterator[ecsapi.EcsApi]:
+    """The API for one test; on failure the tails of the API's and the operator's logs are printed."""
+    yield ecs_api
+    if request.node.stash.get(_failed, False):
+        print(f"\n=== ECS API log (tail, {ecs_api.log})\n{ecs_api.log_tail(120)}")
+        print(f"=== operator log (tail)\n{_tail(operator_log, 120)}")

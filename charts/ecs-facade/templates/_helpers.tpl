@@ -54,3 +54,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $all := .Files.Get "files/rbac-rules.yaml" | fromYaml }}
 {{- toYaml (index $all .set) }}
 {{- end }}
+
+{{/* The ECS API's Service (api.enabled). */}}
+{{- define "ecs-facade.apiServiceName" -}}
+{{- printf "%s-api" (include "ecs-facade.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The ECS API Service's port: api.service.port, else 443 with TLS and 80 without. */}}
+{{- define "ecs-facade.apiServicePort" -}}
+{{- if .Values.api.service.port }}{{ .Values.api.service.port }}{{ else if .Values.api.tls.secretName }}443{{ else }}80{{ end }}
+{{- end }}
+
+{{/* Where the ECS API's Secrets are mounted in the operator's container (read-only). */}}
+{{- define "ecs-facade.apiKeysDir" -}}/etc/ecs-facade/api-keys{{- end }}
+{{- define "ecs-facade.apiTlsDir" -}}/etc/ecs-facade/api-tls{{- end }}

@@ -14,7 +14,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ecs_facade import arns
 from ecs_facade.api import (
+    ANNOTATION_CONTENT_HASH,
+    ANNOTATION_REGISTERED_AT,
     DEFAULT_CLUSTER,
     GROUP,
     KIND_CLUSTER,
@@ -25,12 +28,10 @@ from ecs_facade.api import (
     LABEL_TASK,
 )
 from ecs_facade.model.references import parse_task_definition_ref
+from ecs_facade.model.taskdefinition import family_of
 from ecs_facade.translate.capacity import is_capacity_gated
 from ecs_facade.views.container_instance import slim_pod
 from ecs_facade.views.task_state import task_state
-
-ANNOTATION_CONTENT_HASH = f"{GROUP}/content-hash"
-ANNOTATION_REGISTERED_AT = f"{GROUP}/registered-at"
 
 
 @dataclass(frozen=True)
@@ -73,14 +74,6 @@ def snapshot(body: Mapping[str, Any], copied: bool = True) -> Snapshot:
         status=copy.deepcopy(status) if copied else status,
         annotations=dict(meta.get("annotations") or {}),
     )
-
-
-def family_of(name: str, spec: Mapping[str, Any]) -> str:
-    """``family`` defaults to the object's name (also inside a describe-output wrapper)."""
-    inner = spec.get("taskDefinition")
-    if isinstance(inner, Mapping) and inner.get("family"):
-        return str(inner["family"])
-    return str(spec.get("family") or name)
 
 
 FAMILY, NAME = "family", "name"  # the views of the task definitions index (and FAMILY of the services')
@@ -241,9 +234,11 @@ def cluster_name(name: str, spec: Mapping[str, Any]) -> str:
 def cluster_ref_name(ref: Any) -> str:
     """A cluster reference as services and tasks give it: a name or a cluster ARN."""
     text = str(ref or "").strip()
-    if text.startswith("arn:") and ":cluster/" in text:
-        text = text.rsplit(":cluster/", 1)[1]
-    return text or DEFAULT_CLUSTER
+    try:
+        return arns.cluster_name(text, DEFAULT_CLUSTER)
+    except ValueError:
+        # not a valid name or cluster ARN: kept as given, so that ClusterNotFound names it
+        return text
 
 
 def cluster_spec_changed(seen: dict[str, tuple[str, int]], body: Mapping[str, Any], kind: str) -> bool:

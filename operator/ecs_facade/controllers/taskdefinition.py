@@ -13,6 +13,8 @@ import kopf
 from pydantic import ValidationError
 
 from ecs_facade.api import (
+    ANNOTATION_CONTENT_HASH,
+    ANNOTATION_REGISTERED_AT,
     API_VERSION,
     GROUP,
     KIND_TASK_DEFINITION,
@@ -26,12 +28,9 @@ from ecs_facade.controllers import service as service_controller
 from ecs_facade.controllers import task as task_controller
 from ecs_facade.controllers.common import Logger, error_message, now
 from ecs_facade.controllers.indexes import (
-    ANNOTATION_CONTENT_HASH,
-    ANNOTATION_REGISTERED_AT,
     Indexes,
     Revision,
     Snapshot,
-    family_of,
     one,
     revisions_of,
     with_statuses,
@@ -40,7 +39,7 @@ from ecs_facade.controllers.state import OperatorState, of
 from ecs_facade.kube import client as kube
 from ecs_facade.metrics import instrumented
 from ecs_facade.model.references import parse_task_definition_ref
-from ecs_facade.model.taskdefinition import content_hash, normalize_task_definition, parse_task_definition
+from ecs_facade.model.taskdefinition import content_hash, family_of, normalize_task_definition, parse_task_definition
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.ownership import owner_reference
 from ecs_facade.translate.taskdefinition import PodTranslation, translate_task_definition

@@ -568,3 +568,77 @@ def json_patch(
         [dict(operation) for operation in operations],
         content_type=JSON_PATCH,
     )
+
+
+# --- the ECS API's reads and writes (ecsapi/handlers.py)
+
+
+def list_in(api_version: str, plural: str, namespace: str | None) -> list[dict[str, Any]]:
+    """Every object of a kind in one namespace (None: cluster-scoped, or all), page by page."""
+    group, version = _group_version(api_version)
+    path = (
+        f"/apis/{group}/{version}/namespaces/{namespace}/{plural}" if namespace else f"/apis/{group}/{version}/{plural}"
+    )
+    found: list[dict[str, Any]] = []
+    token = ""
+    while True:
+        query = [("limit", "500"), *([("continue", token)] if token else [])]
+        listed = orjson.loads(_call("GET", path, query=query))
+        found.extend(listed.get("items") or [])
+        token = (listed.get("metadata") or {}).get("continue") or ""
+        if not token:
+            return found
+
+
+def namespace_labels(namespace: str) -> dict[str, str] | None:
+    """A namespace's labels; None when it does not exist. A list narrowed to the one name, not
+    a GET: the chart grants the operator list and watch on namespaces (rbac.py), not get."""
+    query = [("fieldSelector", f"metadata.name={namespace}")]
+    items = orjson.loads(_call("GET", "/api/v1/namespaces", query=query)).get("items") or []
+    if not items:
+        return None
+    return {str(k): str(v) for k, v in ((items[0].get("metadata") or {}).get("labels") or {}).items()}
+
+
+def replace(manifest: Mapping[str, Any], plural: str) -> dict[str, Any]:
+    """PUT the whole object (its metadata.resourceVersion makes it conditional: ApiException
+    409 when the object changed meanwhile)."""
+    group, version = _group_version(str(manifest["apiVersion"]))
+    meta = manifest["metadata"]
+    data = _call(
+        "PUT",
+        f"/apis/{group}/{version}/namespaces/{meta['namespace']}/{plural}/{meta['name']}",
+        dict(manifest),
+        [("fieldManager", FIELD_MANAGER)],
+    )
+    return cast(dict[str, Any], orjson.loads(data))
+
+
+def merge_patch(api_version: str, plural: str, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+    """A JSON merge patch (RFC 7386); a metadata.resourceVersion in it makes it conditional
+    (ApiException 409 when the object changed meanwhile)."""
+    group, version = _group_version(api_version)
+    _call(
+        "PATCH",
+        f"/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}",
+        dict(patch),
+        [("fieldManager", FIELD_MANAGER)],
+        MERGE_PATCH,
+    )
+
+
+def merge_patch_cluster_scoped(api_version: str, plural: str, name: str, patch: Mapping[str, Any]) -> None:
+    """merge_patch for a cluster-scoped object (an ECSCluster)."""
+    group, version = _group_version(api_version)
+    _call(
+        "PATCH", f"/apis/{group}/{version}/{plural}/{name}", dict(patch), [("fieldManager", FIELD_MANAGER)], MERGE_PATCH
+    )
+
+
+def delete_cluster_scoped(api_version: str, plural: str, name: str) -> None:
+    group, version = _group_version(api_version)
+    try:
+        _objects().delete_cluster_custom_object(group, version, plural, name)
+    except ApiException as error:
+        if error.status != 404:
+            raise

@@ -421,3 +421,6 @@ def parse_expression(text: str, *, what: str = "memberOf expression") -> Expr:
         return _Parser(_tokenize(text)).parse()
     except _Failure as failure:
         raise ValueError(f"{what} {text!r}: {failure.message}") from None
+    except RecursionError:  # the parser descends once per '(' or 'not': client input must not crash it
+        shown = text if len(text) <= 64 else text[:61] + "..."
+        raise ValueError(f"{what} {shown!r}: nested too deeply; expected fewer parentheses and 'not's") from None

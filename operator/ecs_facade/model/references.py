@@ -3,8 +3,9 @@
 import re
 from dataclasses import dataclass
 
-_ARN = re.compile(r"^arn:[^:]+:ecs:[^:]*:[^:]*:task-definition/(?P<rest>.+)$")
-_FAMILY = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+from ecs_facade.arns import NAME_PATTERN, is_arn, parse_arn
+
+_FAMILY = re.compile(rf"^{NAME_PATTERN}$")
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,14 @@ class TaskDefinitionRef:
 def parse_task_definition_ref(value: str) -> TaskDefinitionRef:
     """Parse a reference; raises ValueError with a message fit for a condition."""
     text = value.strip()
-    match = _ARN.match(text)
-    if match:
-        text = match.group("rest")
+    if is_arn(text):
+        try:
+            parsed = parse_arn(text)
+        except ValueError as error:
+            raise ValueError(f"taskDefinition {value!r}: {error}") from None
+        if parsed.kind != "task-definition":
+            raise ValueError(f"taskDefinition {value!r} is a {parsed.kind} ARN, not a task definition ARN")
+        return TaskDefinitionRef(parsed.name, parsed.revision)
     family, sep, revision = text.partition(":")
     if not _FAMILY.match(family):
         raise ValueError(

@@ -20,6 +20,7 @@ __all__ = [
     "ContainerDefinition",
     "TaskDefinition",
     "content_hash",
+    "family_of",
     "normalize_task_definition",
     "parse_task_cpu",
     "parse_task_definition",
@@ -78,6 +79,15 @@ def normalize_task_definition(raw: Mapping[str, Any], default_family: str) -> di
     if not request.get("family"):
         request["family"] = default_family
     return dict(request)
+
+
+def family_of(name: str, spec: Mapping[str, Any]) -> str:
+    """An ECSTaskDefinition's family: ``family``, which defaults to the object's name (also
+    inside a describe-output wrapper)."""
+    inner = spec.get("taskDefinition")
+    if isinstance(inner, Mapping) and inner.get("family"):
+        return str(inner["family"])
+    return str(spec.get("family") or name)
 
 
 def parse_task_definition(raw: Mapping[str, Any], default_family: str) -> TaskDefinition:

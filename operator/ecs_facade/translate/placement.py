@@ -186,6 +186,26 @@ def attribute_label(name: str, value: str) -> tuple[str, str]:
     return key, value
 
 
+def attribute_labels(attributes: Iterable[tuple[str, str]], delete: bool = False) -> dict[str, str | None]:
+    """The node label merge patch for PutAttributes (or, ``delete``, DeleteAttributes) of
+    custom attributes (name, value): one translation for the CLI and the ECS API. A deleted
+    attribute is its label set to None (removed by the merge patch)."""
+    labels: dict[str, str | None] = {}
+    for name, value in attributes:
+        key, label_value = attribute_label(name, value)
+        labels[key] = None if delete else label_value
+    return labels
+
+
+def comparison_requirement(comparison: Comparison, node_values: NodeValues | None = None) -> dict[str, Any]:
+    """One cluster query comparison as the node selector requirement placement makes of it
+    (``{key, operator, values}``). ListContainerInstances' ``filter`` matches each node's
+    labels against these, so a filter lists exactly the nodes a ``memberOf`` of the same
+    expression places tasks on. Raises TranslationError as member_of_node_affinity does."""
+    key, operator, values = _literal(comparison, node_values)
+    return {"key": key, "operator": operator, "values": list(values)} if values else {"key": key, "operator": operator}
+
+
 def _label_values(key: str, comparison: Comparison) -> list[str]:
     normalise = _VALUE_NORMALISERS.get(key, str)
     values: list[str] = []

@@ -27,6 +27,7 @@ from ecs_facade.api import (
     LABEL_SERVICE,
     LABEL_TASK,
 )
+from ecs_facade.arns import Arns
 from ecs_facade.translate.placement import ATTRIBUTE_LABELS
 
 _QUANTITY: Final = re.compile(
@@ -235,6 +236,14 @@ def draining(node: Mapping[str, Any]) -> bool:
     return bool(labels.get(LABEL_INSTANCE_STATUS) == "DRAINING")
 
 
+def instance_state_patch(status: str) -> dict[str, Any]:
+    """The node merge patch of UpdateContainerInstancesState (CLI and ECS API): DRAINING is
+    the label (the operator then moves service tasks off); ACTIVE removes it."""
+    if status not in ("ACTIVE", "DRAINING"):
+        raise ValueError(f"status: {status!r} cannot be set; expected ACTIVE or DRAINING")
+    return {"metadata": {"labels": {LABEL_INSTANCE_STATUS: "DRAINING" if status == "DRAINING" else None}}}
+
+
 def container_instance_id(node: Mapping[str, Any]) -> str:
     """32 hex digits like an ECS container instance ID, stable for the node's lifetime (its UID)."""
     meta = node.get("metadata") or {}
@@ -360,9 +369,7 @@ def describe_container_instance(
 
     cluster = cluster_of(labels)
     instance: dict[str, Any] = {
-        "containerInstanceArn": (
-            f"arn:aws:ecs:{region}:{account_id}:container-instance/{cluster}/{container_instance_id(node)}"
-        ),
+        "containerInstanceArn": Arns(region, account_id).container_instance(cluster, container_instance_id(node)),
         "ec2InstanceId": ec2_instance_id(node),
         "capacityProviderName": labels.get(LABEL_CAPACITY_PROVIDER) or None,
         "status": "DRAINING" if draining(node) else "ACTIVE",
