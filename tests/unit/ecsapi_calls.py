@@ -13,9 +13,11 @@ from typing import Any, Protocol
 import orjson
 import pytest
 
-from ecs_facade.api import API_VERSION
+from ecs_facade.api import ANNOTATION_CONTENT_HASH, ANNOTATION_REGISTERED_AT, API_VERSION
 from ecs_facade.ecsapi.errors import ApiError
 from ecs_facade.ecsapi.protocol import Dispatcher, RequestContext
+from ecs_facade.ecsapi.taskdefinitions import revisions_of
+from ecs_facade.model.taskdefinition import content_hash
 
 TEAM_A = frozenset({"team-a"})
 
@@ -136,3 +138,26 @@ def web_revision(number: int, **task_definition: Any) -> dict[str, Any]:
         "revision": number,
         "data": {"taskDefinition": {"family": "web", **task_definition}},
     }
+
+
+def register_revision(td: Mapping[str, Any], revisions: list[dict[str, Any]], request: Mapping[str, Any]) -> None:
+    """The operator's registration, as the fake stores play it: a ControllerRevision for the
+    normalized ``request`` of ``td`` unless the latest one has the same content."""
+    meta = td["metadata"]
+    digest = content_hash(request)
+    mine = revisions_of(td, revisions)
+    if mine and mine[-1].content_hash == digest:
+        return
+    number = mine[-1].revision + 1 if mine else 1
+    revisions.append(
+        {
+            "metadata": {
+                "name": f"{meta['name']}-{number}",
+                "namespace": meta["namespace"],
+                "annotations": {ANNOTATION_CONTENT_HASH: digest, ANNOTATION_REGISTERED_AT: "2026-01-01T00:00:00Z"},
+                "ownerReferences": [{"kind": "ECSTaskDefinition", "name": meta["name"], "uid": meta["uid"]}],
+            },
+            "revision": number,
+            "data": {"taskDefinition": request},
+        }
+    )

@@ -19,16 +19,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from ecs_facade.api import ANNOTATION_CONTENT_HASH, ANNOTATION_REGISTERED_AT
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi.handlers import Actions
 from ecs_facade.ecsapi.model import ECS
 from ecs_facade.ecsapi.protocol import Dispatcher
 from ecs_facade.ecsapi.server import make_app, start
 from ecs_facade.ecsapi.sigv4 import Authenticator
-from ecs_facade.ecsapi.taskdefinitions import revisions_of
 from ecs_facade.ecsapi.tasks_handlers import TaskActions
-from ecs_facade.model.taskdefinition import content_hash, normalize_task_definition, parse_task_definition
+from ecs_facade.model.taskdefinition import normalize_task_definition, parse_task_definition
 from ecs_facade.translate import TranslationError
 from ecs_facade.translate.taskdefinition import translate_task_definition
 from tests.fuzz_ecsapi import UNIT, Answer, Case, Ledger, Strategies, cases, encode, leftovers, problem, send
@@ -108,23 +106,7 @@ class FakeStore(ecsapi_calls.FakeObjects):
                 {"type": "Ready", "status": "False", "reason": "InvalidSpec", "message": str(error)[:500]}
             ]
             return
-        digest = content_hash(request)
-        mine = revisions_of(td, self.revisions)
-        if mine and mine[-1].content_hash == digest:
-            return
-        number = mine[-1].revision + 1 if mine else 1
-        self.revisions.append(
-            {
-                "metadata": {
-                    "name": f"{meta['name']}-{number}",
-                    "namespace": meta["namespace"],
-                    "annotations": {ANNOTATION_CONTENT_HASH: digest, ANNOTATION_REGISTERED_AT: "2026-01-01T00:00:00Z"},
-                    "ownerReferences": [{"kind": "ECSTaskDefinition", "name": meta["name"], "uid": meta["uid"]}],
-                },
-                "revision": number,
-                "data": {"taskDefinition": request},
-            }
-        )
+        ecsapi_calls.register_revision(td, self.revisions, request)
 
     def patch_task_definition(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         with self.lock:

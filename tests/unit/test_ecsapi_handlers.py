@@ -11,14 +11,12 @@ import orjson
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from ecs_facade.api import ANNOTATION_CONTENT_HASH, ANNOTATION_REGISTERED_AT
 from ecs_facade.arns import Arns
 from ecs_facade.ecsapi import handlers
 from ecs_facade.ecsapi.errors import ApiError
 from ecs_facade.ecsapi.handlers import Actions, Conflict
 from ecs_facade.ecsapi.protocol import Dispatcher
-from ecs_facade.ecsapi.taskdefinitions import revisions_of
-from ecs_facade.model.taskdefinition import content_hash, normalize_task_definition
+from ecs_facade.model.taskdefinition import normalize_task_definition
 from tests.unit import ecsapi_calls
 
 ARNS = Arns("us-east-1", "123456789012")
@@ -119,27 +117,8 @@ class FakeStore(ecsapi_calls.FakeObjects):
         for td in self.tds:
             meta = td["metadata"]
             request = normalize_task_definition(td["spec"], meta["name"])
-            digest = content_hash(request)
-            mine = revisions_of(td, self.revisions)
             td["status"]["observedGeneration"] = meta["generation"]
-            if mine and mine[-1].content_hash == digest:
-                continue
-            number = mine[-1].revision + 1 if mine else 1
-            self.revisions.append(
-                {
-                    "metadata": {
-                        "name": f"{meta['name']}-{number}",
-                        "namespace": meta["namespace"],
-                        "annotations": {
-                            ANNOTATION_CONTENT_HASH: digest,
-                            ANNOTATION_REGISTERED_AT: "2026-01-01T00:00:00Z",
-                        },
-                        "ownerReferences": [{"kind": "ECSTaskDefinition", "name": meta["name"], "uid": meta["uid"]}],
-                    },
-                    "revision": number,
-                    "data": {"taskDefinition": request},
-                }
-            )
+            ecsapi_calls.register_revision(td, self.revisions, request)
 
 
 async def _no_sleep(seconds: float) -> None:

@@ -346,13 +346,13 @@ def update_service(
     visible: Mapping[str, Any],
     now: str,
     namespace: str | None = None,
-    epoch: float = 0.0,
+    now_seconds: float = 0.0,
 ) -> tuple[Mapping[str, Any], dict[str, Any]]:
     """The service and the merge patch of its spec (with its resourceVersion: a conditional
     write). ``forceNewDeployment: true`` sets spec.forceNewDeployment to ``now``: the CRD's
     field is a value whose every change starts a new deployment (docs/services.md), as each
     forced UpdateService does in ECS. A draining service, or one of ``namespace`` deleted
-    within the hour (INACTIVE, inactive.py), is ServiceNotActiveException."""
+    within the hour before ``now_seconds`` (INACTIVE, inactive.py), is ServiceNotActiveException."""
     try:
         service = _active_service(request, services, visible)
     except EcsError as error:
@@ -361,7 +361,7 @@ def update_service(
             error.name == "ServiceNotFoundException"
             and namespace is not None
             and member.cluster in (None, cluster)
-            and inactive.is_inactive(visible[cluster], namespace, member.name, epoch)
+            and inactive.is_inactive(visible[cluster], namespace, member.name, now_seconds)
         ):
             raise EcsError("ServiceNotActiveException", "Service was not ACTIVE.") from error
         raise
